@@ -1,0 +1,1 @@
+"""Traveller VTT game server: an authoritative, event-sourced starship-combat server."""

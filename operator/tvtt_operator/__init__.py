@@ -1,0 +1,1 @@
+"""Traveller VTT operator: reconciles TravellerVTT resources into game server workloads."""
