@@ -48,7 +48,7 @@ lint: $(STAMP) ## ruff, mypy --strict, import-linter, hadolint
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy gameserver operator/tvtt_operator tests bench
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/hadolint Dockerfile.*
+	$(if $(wildcard Dockerfile.*),$(VENV)/bin/hadolint $(wildcard Dockerfile.*))
 
 bench: $(STAMP) ## Benchmarks with baselines: rules engine, WebSocket load, Redis, operator
 	$(PY) -m bench
