@@ -1,0 +1,359 @@
+"""WebSocket wire messages: every frame is one JSON object tagged with `"type"`.
+
+See docs/protocol.md.
+
+Pure models, no I/O. The server parses client frames with `parse_client_message` and builds server
+frames from the `*Message` models below; `protocol_json_schema()` exports both unions (and the rules
+engine's command union) for clients at `GET /api/protocol.json`.
+
+Why this shape: the server is authoritative, so clients only send intents (`command`) and requests
+(`join`, `legal`, GM `release`/`kick`, `ping`); everything that happens comes back as numbered
+`event`s, which a client folds or simply displays, and a client that reconnects with its last
+seq gets exactly what it missed.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+
+PROTOCOL_VERSION = 1
+"""Bumped only on incompatible changes; sent in `joined`."""
+
+ClientId = Annotated[str, Field(min_length=1, max_length=64)]
+ShortText = Annotated[str, Field(max_length=64)]
+
+
+class Role(StrEnum):
+    """Who a connection is: GM (holds the GM token), player (holds stations) or spectator."""
+
+    PLAYER = "player"
+    GM = "gm"
+    SPECTATOR = "spectator"
+
+
+class ErrorCode(StrEnum):
+    """Stable error codes of the server itself; rule violations carry the engine's own codes."""
+
+    BAD_MESSAGE = "bad_message"
+    UNKNOWN_TYPE = "unknown_type"
+    NOT_JOINED = "not_joined"
+    ALREADY_JOINED = "already_joined"
+    BATTLE_NOT_FOUND = "battle_not_found"
+    BAD_GM_TOKEN = "bad_gm_token"
+    STATION_TAKEN = "station_taken"
+    READ_ONLY = "read_only"
+    GM_ONLY = "gm_only"
+    RATE_LIMITED = "rate_limited"
+    CONFLICT = "conflict"
+    STORE_UNAVAILABLE = "store_unavailable"
+    SHUTTING_DOWN = "shutting_down"
+    TOO_MANY_CONNECTIONS = "too_many_connections"
+    KICKED = "kicked"
+    NOT_FOUND = "not_found"
+    INTERNAL_ERROR = "internal_error"
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --------------------------------------------------------------------------- client -> server
+
+
+class JoinMessage(_Message):
+    """Join a battle by id or join code, as GM (with the GM token), player or spectator.
+
+    A player claims one ship and one or more of its stations; the claim is bound to the player's
+    resume token: send the token you were given in `joined` to get your stations back after a
+    reload. Send `last_seq` (the last event seq you hold) to receive exactly the events you missed;
+    without it (or when it is too old) you get a `snapshot`.
+    """
+
+    type: Literal["join"] = "join"
+    battle_id: ShortText | None = None
+    join_code: Annotated[str, Field(max_length=16)] | None = None
+    role: Role = Role.SPECTATOR
+    ship_id: ShortText | None = None
+    stations: Annotated[list[ShortText], Field(max_length=16)] = []
+    gm_token: Annotated[str, Field(max_length=128)] | None = None
+    resume_token: Annotated[str, Field(max_length=128)] | None = None
+    last_seq: Annotated[int, Field(ge=0)] | None = None
+    name: Annotated[str, Field(max_length=40)] = ""
+
+    @model_validator(mode="after")
+    def _check_role_fields(self) -> JoinMessage:
+        """Refuse joins that cannot succeed, with a message that says what is missing."""
+        if (self.battle_id is None) == (self.join_code is None):
+            raise ValueError("give exactly one of battle_id or join_code")
+        if self.role is Role.PLAYER and (self.ship_id is None or not self.stations):
+            raise ValueError("a player must claim a ship_id and at least one station")
+        if self.role is Role.GM and not self.gm_token:
+            raise ValueError("the gm role needs the gm_token")
+        return self
+
+
+class CommandMessage(_Message):
+    """An intent for the rules engine (its `command` object is the engine's command JSON).
+
+    The server fills in who sent it (from the verified claim or GM token) and the time; it answers
+    with `ack` (the seqs of the events the command produced, after they were sent) or `error`.
+    """
+
+    type: Literal["command"] = "command"
+    client_id: ClientId
+    command: dict[str, Any]
+
+
+class LegalRequest(_Message):
+    """Ask for the legal actions (with attack DM-breakdown previews) of one or all held stations."""
+
+    type: Literal["legal"] = "legal"
+    client_id: ClientId | None = None
+    ship_id: ShortText | None = None
+    station: ShortText | None = None
+
+
+class ReleaseMessage(_Message):
+    """GM only: free a claimed station so another player can take it."""
+
+    type: Literal["release"] = "release"
+    client_id: ClientId | None = None
+    ship_id: ShortText
+    station: ShortText
+
+
+class KickMessage(_Message):
+    """GM only: disconnect a peer (see `presence`) and free the stations it held."""
+
+    type: Literal["kick"] = "kick"
+    client_id: ClientId | None = None
+    peer_id: ShortText
+
+
+class PingMessage(_Message):
+    """Application-level ping (answered with `pong`); lets a client measure the round trip."""
+
+    type: Literal["ping"] = "ping"
+    client_id: ClientId | None = None
+
+
+ClientMessage = Annotated[
+    JoinMessage | CommandMessage | LegalRequest | ReleaseMessage | KickMessage | PingMessage,
+    Field(discriminator="type"),
+]
+CLIENT_MESSAGE_TYPES = frozenset({"join", "command", "legal", "release", "kick", "ping"})
+_client_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
+
+
+class ProtocolError(Exception):
+    """A client frame the server cannot accept; `code` is `bad_message` or `unknown_type`."""
+
+    def __init__(self, code: ErrorCode, message: str, client_id: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.client_id = client_id
+
+
+def _readable(exc: ValidationError) -> str:
+    """Turn pydantic's error list into one line a person can act on."""
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err["loc"] if p not in CLIENT_MESSAGE_TYPES)
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        parts.append(f"{where}: {msg}" if where else msg)
+    return "; ".join(parts)
+
+
+def parse_client_message(raw: str | bytes) -> ClientMessage:
+    """Parse one client frame; purely computational, no side effects.
+
+    Raises:
+        ProtocolError: `bad_message` for invalid JSON or fields, `unknown_type` for an unknown tag.
+            The client id is echoed when the frame had a readable one.
+    """
+    import json
+
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, f"not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, "a message is a JSON object with a 'type'")
+    client_id = data.get("client_id")
+    client_id = client_id if isinstance(client_id, str) and len(client_id) <= 64 else None
+    kind = data.get("type")
+    if not isinstance(kind, str):
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, "missing 'type'", client_id)
+    if kind not in CLIENT_MESSAGE_TYPES:
+        known = ", ".join(sorted(CLIENT_MESSAGE_TYPES))
+        raise ProtocolError(
+            ErrorCode.UNKNOWN_TYPE, f"unknown message type {kind!r} (known: {known})", client_id
+        )
+    try:
+        return _client_adapter.validate_python(data)
+    except ValidationError as exc:
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, _readable(exc), client_id) from None
+
+
+# --------------------------------------------------------------------------- server -> client
+
+
+class JoinedMessage(_Message):
+    """The join succeeded: who you are, your peer id and (players) your resume token; keep it."""
+
+    type: Literal["joined"] = "joined"
+    protocol: int = PROTOCOL_VERSION
+    battle_id: str
+    join_code: str
+    role: Role
+    peer_id: str
+    ship_id: str | None = None
+    stations: list[str] = []
+    resume_token: str | None = None
+    seq: int = Field(description="the battle's last seq when you joined")
+
+
+class SnapshotMessage(_Message):
+    """The whole battle state at `seq` (public view for players and spectators; full for the GM).
+
+    Sent on join when the client has no `last_seq` or it is too old; the events that follow start at
+    `seq + 1`.
+    """
+
+    type: Literal["snapshot"] = "snapshot"
+    battle_id: str
+    seq: int
+    state: dict[str, Any]
+    awaiting: list[tuple[str, str]] = Field(description="(ship_id, station) pairs that may act now")
+    is_over: bool
+
+
+class EventMessage(_Message):
+    """One event of the battle log (`event` is the engine's `Event.to_dict()`; dice included)."""
+
+    type: Literal["event"] = "event"
+    battle_id: str
+    seq: int
+    event: dict[str, Any]
+    awaiting: list[tuple[str, str]] | None = Field(
+        default=None, description="after the last event of a batch: who may act now"
+    )
+
+
+class LegalMessage(_Message):
+    """The actions a held station may take now (after events when it is awaited, or on request)."""
+
+    type: Literal["legal"] = "legal"
+    battle_id: str
+    seq: int
+    ship_id: str
+    station: str
+    commands: list[dict[str, Any]]
+    client_id: str | None = None
+
+
+class AckMessage(_Message):
+    """Your command was accepted; its events (`seqs`) were appended and sent before this ack."""
+
+    type: Literal["ack"] = "ack"
+    client_id: str
+    seq: int = Field(description="the battle's last seq after your command")
+    seqs: list[int]
+
+
+class ErrorMessage(_Message):
+    """A refused message; nothing changed. `code` is stable (ErrorCode or the engine's code)."""
+
+    type: Literal["error"] = "error"
+    code: str
+    message: str
+    client_id: str | None = None
+
+
+class Peer(_Message):
+    """One connection in a battle, as everyone sees it (no tokens)."""
+
+    peer_id: str
+    role: Role
+    name: str = ""
+    ship_id: str | None = None
+    stations: list[str] = []
+
+
+class ClaimInfo(_Message):
+    """A held station and whether its holder is connected right now (on any instance we know of)."""
+
+    ship_id: str
+    station: str
+    name: str = ""
+    connected: bool
+
+
+class PresenceMessage(_Message):
+    """Who is connected to the battle on this server, and which stations are held."""
+
+    type: Literal["presence"] = "presence"
+    battle_id: str
+    peers: list[Peer]
+    claims: list[ClaimInfo]
+
+
+class PongMessage(_Message):
+    """The answer to `ping`."""
+
+    type: Literal["pong"] = "pong"
+    client_id: str | None = None
+
+
+class ServerShutdownMessage(_Message):
+    """The server is stopping: reconnect (any instance) after `reconnect_after_ms` with last_seq."""
+
+    type: Literal["server_shutdown"] = "server_shutdown"
+    message: str
+    reconnect_after_ms: int
+
+
+ServerMessage = Annotated[
+    JoinedMessage
+    | SnapshotMessage
+    | EventMessage
+    | LegalMessage
+    | AckMessage
+    | ErrorMessage
+    | PresenceMessage
+    | PongMessage
+    | ServerShutdownMessage,
+    Field(discriminator="type"),
+]
+_server_adapter: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)
+
+
+def parse_server_message(raw: str | bytes) -> ServerMessage:
+    """Parse a server frame (for clients written in Python: tests, the load generator)."""
+    return _server_adapter.validate_json(raw)
+
+
+def protocol_json_schema(command_schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    """JSON Schema of every WebSocket message, for clients (`GET /api/protocol.json`).
+
+    Purely computational. `command_schema` (the engine's `command_json_schema()`) is embedded as
+    `$defs.Command`, the shape of `CommandMessage.command`.
+    """
+    client = _client_adapter.json_schema(ref_template="#/$defs/client/$defs/{model}")
+    server = _server_adapter.json_schema(ref_template="#/$defs/server/$defs/{model}")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "Traveller VTT WebSocket protocol",
+        "description": "Every frame is one JSON object tagged with 'type'. See docs/protocol.md.",
+        "version": PROTOCOL_VERSION,
+        "$defs": {
+            "client": client,
+            "server": server,
+            "Command": command_schema or {"type": "object"},
+        },
+        "oneOf": [{"$ref": "#/$defs/client"}, {"$ref": "#/$defs/server"}],
+    }

@@ -1,0 +1,204 @@
+"""The `BattleStore` protocol: where a battle's event log, metadata, claims and snapshots live.
+
+A battle is event-sourced: its log is the truth and its state a fold over it. The store keeps the
+log as plain JSON-able dicts (`Event.to_dict()`), knows nothing about rules, and offers exactly what
+the server needs to stay correct when several instances share one store:
+
+- `append(battle_id, expected_seq, events)` succeeds only if the log ends at `expected_seq`
+  (optimistic concurrency): two writers racing on one battle never fork its log; the loser gets
+  `SeqConflict`, re-reads, re-decides and retries.
+- `read(battle_id, after_seq)` returns exactly the events a reconnecting client missed.
+- `subscribe(battle_id, after_seq)` pushes batches appended by anyone (this instance or another),
+  in seq order, so every instance can fan them out to its own clients.
+- snapshots let a join avoid a full replay; claims bind a station to a player's resume token.
+
+Every method may raise `StoreUnavailable` when the backing service is down; the server turns that
+into the client error `store_unavailable` and changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+EventDict = dict[str, Any]
+"""One event as stored and sent on the wire (`Event.to_dict()`): at least `seq` and `type`."""
+
+
+class StoreError(Exception):
+    """Base class of every error a store raises on purpose."""
+
+
+class StoreUnavailable(StoreError):
+    """The backing service cannot be reached; nothing was changed (the caller may retry)."""
+
+
+class BattleNotFound(StoreError):
+    """No battle with that id (never created, deleted or expired)."""
+
+    def __init__(self, battle_id: str) -> None:
+        super().__init__(f"no battle {battle_id!r}")
+        self.battle_id = battle_id
+
+
+class BattleExists(StoreError):
+    """`create` refused: the battle id or its join code is already taken."""
+
+
+class SeqConflict(StoreError):
+    """`append` refused: the log no longer ends at the expected seq (another writer was first)."""
+
+    def __init__(self, battle_id: str, expected_seq: int, actual_seq: int) -> None:
+        super().__init__(
+            f"battle {battle_id!r}: expected last seq {expected_seq}, the log is at {actual_seq}"
+        )
+        self.battle_id = battle_id
+        self.expected_seq = expected_seq
+        self.actual_seq = actual_seq
+
+
+class BattleMeta(BaseModel):
+    """What the server knows about a battle besides its events (secrets only as sha256 hashes)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    battle_id: str
+    join_code: str
+    gm_token_hash: str
+    created_at: str
+    name: str = ""
+    bot_sides: tuple[str, ...] = ()
+    imported: bool = False
+
+
+class Claim(BaseModel):
+    """A station held by a player: bound to the sha256 of their resume token, not to a socket."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ship_id: str
+    station: str
+    token_hash: str
+    name: str = ""
+
+
+class Snapshot(BaseModel):
+    """A folded state (`state_to_dict`) at `seq`; a join replays only the events after it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    seq: int = Field(ge=0)
+    state: dict[str, Any]
+
+
+@runtime_checkable
+class BattleStore(Protocol):
+    """Storage of battles: in memory by default; Redis shares battles between instances.
+
+    Seqs are 1-based and consecutive; a battle's first event has seq 1, and `expected_seq` 0 means
+    "the log is empty". Implementations must be safe to call concurrently from one event loop.
+    """
+
+    async def create(self, meta: BattleMeta, events: Sequence[EventDict]) -> None:
+        """Store a new battle with its opening events (seq 1..n).
+
+        Raises:
+            BattleExists: the battle id or the join code is taken (the caller picks a new code).
+        """
+        ...
+
+    async def get_meta(self, battle_id: str) -> BattleMeta:
+        """Return the battle's metadata. Raises `BattleNotFound`."""
+        ...
+
+    async def find_by_join_code(self, join_code: str) -> str | None:
+        """Return the battle id a (case-insensitive) join code maps to, or None."""
+        ...
+
+    async def list_battles(self) -> list[BattleMeta]:
+        """Return the metadata of every stored battle (for /metrics and operators)."""
+        ...
+
+    async def delete(self, battle_id: str) -> None:
+        """Remove a battle and everything about it; unknown ids are ignored."""
+        ...
+
+    async def append(self, battle_id: str, expected_seq: int, events: Sequence[EventDict]) -> int:
+        """Append events if, and only if, the log currently ends at `expected_seq`.
+
+        The events must carry seqs `expected_seq + 1, expected_seq + 2, ...` (else `ValueError`).
+        Returns the new last seq.
+
+        Raises:
+            SeqConflict: another writer appended first; nothing was written.
+            BattleNotFound: no such battle.
+        """
+        ...
+
+    async def read(
+        self, battle_id: str, after_seq: int = 0, limit: int | None = None
+    ) -> list[EventDict]:
+        """Return the events with seq > `after_seq` in order, at most `limit`.
+
+        Raises:
+            BattleNotFound: no such battle.
+        """
+        ...
+
+    async def last_seq(self, battle_id: str) -> int:
+        """Return the seq of the battle's last event. Raises `BattleNotFound`."""
+        ...
+
+    def subscribe(self, battle_id: str, after_seq: int) -> AsyncIterator[list[EventDict]]:
+        """Yield every batch appended after `after_seq` by any writer, in seq order, without gaps.
+
+        The iterator ends when the battle is deleted or expires; the consumer cancels it when it no
+        longer needs it. Consumers still drop seqs they have already seen (an instance also learns
+        its own appends directly).
+        """
+        ...
+
+    async def save_snapshot(self, battle_id: str, snapshot: Snapshot) -> None:
+        """Keep the latest folded state (older snapshots may be discarded)."""
+        ...
+
+    async def load_snapshot(self, battle_id: str) -> Snapshot | None:
+        """Return the latest snapshot, or None when there is none."""
+        ...
+
+    async def claim(self, battle_id: str, claim: Claim) -> Claim:
+        """Take a station unless someone else holds it; return the holder after the call.
+
+        The claim succeeds when the station is free or already held with the same `token_hash`
+        (a reconnecting player gets it back). The caller compares the returned `token_hash`.
+        """
+        ...
+
+    async def release(self, battle_id: str, ship_id: str, station: str) -> None:
+        """Free a station (GM release or kick); freeing a free station is a no-op."""
+        ...
+
+    async def claims(self, battle_id: str) -> list[Claim]:
+        """Return every held station of the battle."""
+        ...
+
+    async def touch(self, battle_id: str) -> None:
+        """Mark the battle as used now (appends touch implicitly); idle battles expire."""
+        ...
+
+    async def expire_idle(self, max_idle_s: float) -> list[str]:
+        """Delete battles untouched for `max_idle_s` seconds; return their ids.
+
+        A store whose backend expires keys itself (e.g. Redis TTLs) may return an empty list.
+        """
+        ...
+
+    async def ping(self) -> None:
+        """Return when the store can serve requests. Raises `StoreUnavailable` (drives `/ready`)."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections and end every subscription."""
+        ...
