@@ -1,0 +1,187 @@
+"""The in-memory `BattleStore`: the default, for one server process (`make run`).
+
+Everything lives in a dict of battles; appends are checked against the expected seq exactly like a
+shared store would, so the server code path is the same with Redis. Nothing survives a restart —
+export the log (GET /api/battles/{id}/log) to keep a battle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+
+from gameserver.store.base import (
+    BattleExists,
+    BattleMeta,
+    BattleNotFound,
+    BattleStore,
+    Claim,
+    EventDict,
+    SeqConflict,
+    Snapshot,
+    StoreUnavailable,
+)
+
+
+@dataclass(slots=True)
+class _Battle:
+    meta: BattleMeta
+    events: list[EventDict]
+    touched: float
+    snapshot: Snapshot | None = None
+    claims: dict[tuple[str, str], Claim] = field(default_factory=dict)
+    subscribers: set[asyncio.Queue[list[EventDict] | None]] = field(default_factory=set)
+
+
+def _check_seqs(battle_id: str, expected_seq: int, events: Sequence[EventDict]) -> None:
+    """Refuse a batch whose seqs do not continue the log (a bug in the caller, not a race)."""
+    for offset, event in enumerate(events, start=1):
+        if event.get("seq") != expected_seq + offset:
+            raise ValueError(
+                f"battle {battle_id!r}: event #{offset} has seq {event.get('seq')!r},"
+                f" expected {expected_seq + offset}"
+            )
+
+
+class MemoryBattleStore:
+    """A `BattleStore` in process memory; event dicts are shared, callers must not mutate them."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._battles: dict[str, _Battle] = {}
+        self._codes: dict[str, str] = {}
+        self._clock = clock
+        self._closed = False
+
+    def _get(self, battle_id: str) -> _Battle:
+        try:
+            return self._battles[battle_id]
+        except KeyError:
+            raise BattleNotFound(battle_id) from None
+
+    async def create(self, meta: BattleMeta, events: Sequence[EventDict]) -> None:
+        """Store a new battle; its join code must be free too."""
+        code = meta.join_code.upper()
+        if meta.battle_id in self._battles or code in self._codes:
+            raise BattleExists(f"battle id or join code taken: {meta.battle_id}/{code}")
+        _check_seqs(meta.battle_id, 0, events)
+        self._battles[meta.battle_id] = _Battle(meta, list(events), self._clock())
+        self._codes[code] = meta.battle_id
+
+    async def get_meta(self, battle_id: str) -> BattleMeta:
+        """Return the battle's metadata."""
+        return self._get(battle_id).meta
+
+    async def find_by_join_code(self, join_code: str) -> str | None:
+        """Map a join code (any case) to its battle id."""
+        return self._codes.get(join_code.strip().upper())
+
+    async def list_battles(self) -> list[BattleMeta]:
+        """Return every battle's metadata."""
+        return [b.meta for b in self._battles.values()]
+
+    async def delete(self, battle_id: str) -> None:
+        """Forget a battle and end its subscriptions."""
+        battle = self._battles.pop(battle_id, None)
+        if battle is None:
+            return
+        self._codes.pop(battle.meta.join_code.upper(), None)
+        for queue in battle.subscribers:
+            queue.put_nowait(None)
+
+    async def append(self, battle_id: str, expected_seq: int, events: Sequence[EventDict]) -> int:
+        """Append if the log ends at `expected_seq`; notify subscribers."""
+        battle = self._get(battle_id)
+        actual = len(battle.events)
+        if actual != expected_seq:
+            raise SeqConflict(battle_id, expected_seq, actual)
+        _check_seqs(battle_id, expected_seq, events)
+        batch = list(events)
+        battle.events.extend(batch)
+        battle.touched = self._clock()
+        for queue in battle.subscribers:
+            queue.put_nowait(batch)
+        return len(battle.events)
+
+    async def read(
+        self, battle_id: str, after_seq: int = 0, limit: int | None = None
+    ) -> list[EventDict]:
+        """Return events after `after_seq` (seq n sits at index n - 1)."""
+        events = self._get(battle_id).events
+        start = max(0, after_seq)
+        return events[start:] if limit is None else events[start : start + limit]
+
+    async def last_seq(self, battle_id: str) -> int:
+        """Return the last seq."""
+        return len(self._get(battle_id).events)
+
+    async def subscribe(self, battle_id: str, after_seq: int) -> AsyncIterator[list[EventDict]]:
+        """Yield the backlog after `after_seq`, then each appended batch, until deletion."""
+        battle = self._get(battle_id)
+        queue: asyncio.Queue[list[EventDict] | None] = asyncio.Queue()
+        battle.subscribers.add(queue)
+        try:
+            backlog = battle.events[max(0, after_seq) :]
+            if backlog:
+                yield backlog
+            while (batch := await queue.get()) is not None:
+                yield batch
+        finally:
+            battle.subscribers.discard(queue)
+
+    async def save_snapshot(self, battle_id: str, snapshot: Snapshot) -> None:
+        """Keep the newest snapshot only."""
+        battle = self._get(battle_id)
+        if battle.snapshot is None or snapshot.seq >= battle.snapshot.seq:
+            battle.snapshot = snapshot
+
+    async def load_snapshot(self, battle_id: str) -> Snapshot | None:
+        """Return the newest snapshot."""
+        return self._get(battle_id).snapshot
+
+    async def claim(self, battle_id: str, claim: Claim) -> Claim:
+        """Take the station if free or already ours; return the holder."""
+        claims = self._get(battle_id).claims
+        key = (claim.ship_id, claim.station)
+        holder = claims.get(key)
+        if holder is None or holder.token_hash == claim.token_hash:
+            claims[key] = holder = claim
+        return holder
+
+    async def release(self, battle_id: str, ship_id: str, station: str) -> None:
+        """Free the station."""
+        self._get(battle_id).claims.pop((ship_id, station), None)
+
+    async def claims(self, battle_id: str) -> list[Claim]:
+        """Return the held stations."""
+        return list(self._get(battle_id).claims.values())
+
+    async def touch(self, battle_id: str) -> None:
+        """Reset the battle's idle clock."""
+        self._get(battle_id).touched = self._clock()
+
+    async def expire_idle(self, max_idle_s: float) -> list[str]:
+        """Delete battles idle for longer than `max_idle_s`."""
+        cutoff = self._clock() - max_idle_s
+        expired = [bid for bid, b in self._battles.items() if b.touched < cutoff]
+        for battle_id in expired:
+            await self.delete(battle_id)
+        return expired
+
+    async def ping(self) -> None:
+        """Always ready while open."""
+        if self._closed:
+            raise StoreUnavailable("the memory store is closed")
+
+    async def close(self) -> None:
+        """End all subscriptions."""
+        self._closed = True
+        for battle_id in list(self._battles):
+            for queue in self._battles[battle_id].subscribers:
+                queue.put_nowait(None)
+
+
+def _conforms(store: MemoryBattleStore) -> BattleStore:
+    """Let mypy prove the memory store implements the protocol."""
+    return store
