@@ -1,0 +1,52 @@
+"""Server settings from the environment, passed to `create_app`, never global."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of the game server; each field is read from the upper-case environment variable.
+
+    `ALLOWED_ORIGINS` is a comma-separated list of origins (`https://vtt.example.org`); empty means
+    same-origin only (the Origin's host must equal the Host header; requests without Origin pass).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=3000, ge=0, le=65535)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    redis_url: str | None = None
+    max_connections: int = Field(default=10_000, ge=1)
+    allowed_origins: Annotated[list[str], NoDecode] = []
+    max_message_bytes: int = Field(default=16 * 1024, ge=256)
+    rate_limit_per_s: float = Field(default=10.0, gt=0)
+    rate_limit_burst: int = Field(default=20, ge=1)
+    battle_idle_s: float = Field(default=6 * 3600, gt=0)
+    expiry_interval_s: float = Field(default=60.0, gt=0)
+    catch_up_limit: int = Field(default=1000, ge=0)
+    snapshot_every: int = Field(default=200, ge=1)
+    append_retries: int = Field(default=3, ge=1)
+    bot_delay_ms: int = Field(default=300, ge=0)
+    shutdown_grace_s: float = Field(default=10.0, ge=0)
+    reconnect_after_ms: int = Field(default=1000, ge=0)
+    send_queue_frames: int = Field(default=2000, ge=10)
+    heartbeat_s: float = Field(default=30.0, gt=0)
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        """Accept `a,b` from the environment as well as a list from code."""
+        if isinstance(value, str):
+            return [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_level(cls, value: object) -> object:
+        """`LOG_LEVEL=INFO` is as good as `info`."""
+        return value.lower() if isinstance(value, str) else value
