@@ -1,0 +1,641 @@
+"""`RedisBattleStore`: battles in Redis so any number of game server instances share them.
+
+Layout (prefix `tvtt`, the battle id in braces so one battle's keys share a cluster slot):
+
+- `tvtt:b:{id}:events`  a Stream; entry id `<seq>-0`, field `e` = the event's JSON. Using the seq as
+  the stream id makes "read since seq" an `XRANGE` and "wait for the next seq" an `XREAD BLOCK`.
+- `tvtt:b:{id}:meta`    a Hash: `meta` (BattleMeta JSON) and `seq` (the last seq; the append guard).
+- `tvtt:b:{id}:snap`    a Hash: `seq`, `v` (event schema version it was folded under), `state`.
+- `tvtt:b:{id}:claims`  a Hash: `<ship>\\x1f<station>` -> Claim JSON.
+- `tvtt:code:<CODE>`    the join code -> battle id.
+- `tvtt:battles`        a Sorted Set: battle id scored by its last use (listing and idle expiry).
+
+Appends run a Lua script, so "the log ends at `expected_seq`" is checked and the entries added in
+one atomic step: two instances racing on one battle never fork its log. Durability is Redis's AOF
+setting (`appendonly yes` + `appendfsync always` fsyncs before the reply, so an acknowledged action
+survives a SIGKILL); see docs/redis.md.
+
+Fan-out: one reader task per store multiplexes `XREAD BLOCK` over every subscribed battle (plus a
+private wake-up stream so a new subscription is picked up at once), so each instance sees every
+event in seq order; each subscriber also checks for gaps and fills them with `XRANGE`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, cast
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from gameserver.store.base import (
+    BattleExists,
+    BattleMeta,
+    BattleNotFound,
+    Claim,
+    EventDict,
+    SeqConflict,
+    Snapshot,
+    StoreUnavailable,
+)
+
+log = logging.getLogger(__name__)
+
+# Replies that mean "Redis is there but cannot serve now" (restarting, disk full, failing over):
+# the caller must see StoreUnavailable, never a half-done write.
+_UNAVAILABLE_PREFIXES: Final = ("LOADING", "MISCONF", "READONLY", "MASTERDOWN", "TRYAGAIN", "BUSY")
+
+_APPEND_LUA: Final = """
+-- KEYS: meta, events, index.  ARGV: battle_id, expected_seq, now, append_token, event JSON...
+local cur = redis.call('HGET', KEYS[1], 'seq')
+if not cur then return {-1, 0} end
+cur = tonumber(cur)
+local expected = tonumber(ARGV[2])
+local n = #ARGV - 4
+if cur ~= expected then
+  -- A retry of an append whose reply was lost (dropped connection) finds its own token on the
+  -- first entry it wrote: report success instead of a conflict that would re-decide the command.
+  if n > 0 and cur >= expected + n then
+    local id = string.format('%d-0', expected + 1)
+    local got = redis.call('XRANGE', KEYS[2], id, id)
+    if got[1] then
+      local f = got[1][2]
+      for i = 1, #f, 2 do
+        if f[i] == 'a' and f[i + 1] == ARGV[4] then return {1, expected + n} end
+      end
+    end
+  end
+  return {0, cur}
+end
+for i = 1, n do
+  local id = string.format('%d-0', expected + i)
+  if i == 1 then
+    redis.call('XADD', KEYS[2], id, 'e', ARGV[4 + i], 'a', ARGV[4])
+  else
+    redis.call('XADD', KEYS[2], id, 'e', ARGV[4 + i])
+  end
+end
+if n > 0 then redis.call('HSET', KEYS[1], 'seq', expected + n) end
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+return {1, expected + n}
+"""
+
+_CREATE_LUA: Final = """
+-- KEYS: meta, events, code, index.  ARGV: battle_id, meta JSON, now, event JSON...
+if redis.call('EXISTS', KEYS[1]) == 1 then return 'id' end
+if redis.call('EXISTS', KEYS[3]) == 1 then return 'code' end
+redis.call('SET', KEYS[3], ARGV[1])
+local n = #ARGV - 3
+for i = 1, n do
+  redis.call('XADD', KEYS[2], string.format('%d-0', i), 'e', ARGV[3 + i])
+end
+redis.call('HSET', KEYS[1], 'meta', ARGV[2], 'seq', n)
+redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
+return 'ok'
+"""
+
+_SNAPSHOT_LUA: Final = """
+-- KEYS: meta, snap.  ARGV: seq, schema version, state JSON.  Keeps only the newest snapshot.
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local have = tonumber(redis.call('HGET', KEYS[2], 'seq') or '-1')
+if have >= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[2], 'seq', ARGV[1], 'v', ARGV[2], 'state', ARGV[3])
+return 1
+"""
+
+_CLAIM_LUA: Final = """
+-- KEYS: meta, claims.  ARGV: field, claim JSON, token_hash.  Returns the holder's claim JSON.
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local held = redis.call('HGET', KEYS[2], ARGV[1])
+if held and cjson.decode(held)['token_hash'] ~= ARGV[3] then return held end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+return ARGV[2]
+"""
+
+_DELETE_LUA: Final = """
+-- KEYS: meta, events, snap, claims, index.  ARGV: battle_id, code key prefix.
+local meta = redis.call('HGET', KEYS[1], 'meta')
+if meta then
+  local code = cjson.decode(meta)['join_code']
+  local ckey = ARGV[2] .. string.upper(code)
+  if redis.call('GET', ckey) == ARGV[1] then redis.call('DEL', ckey) end
+end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+return redis.call('ZREM', KEYS[5], ARGV[1])
+"""
+
+
+def _schema_version() -> int:
+    """The engine's event schema version, stamped on snapshots so a newer server never misreads one.
+
+    Imported lazily: the store must stay importable (and testable) without the rules package.
+    """
+    try:
+        from gameserver.rules import EVENT_SCHEMA_VERSION  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:  # pragma: no cover - only while the engine is absent
+        return 0
+    return int(EVENT_SCHEMA_VERSION)
+
+
+def _is_unavailable(exc: BaseException) -> bool:
+    """True when the error means "cannot reach/serve", as opposed to a bug in our command."""
+    if isinstance(exc, RedisConnectionError | RedisTimeoutError | OSError):
+        return True
+    return isinstance(exc, ResponseError) and str(exc).startswith(_UNAVAILABLE_PREFIXES)
+
+
+@contextlib.contextmanager
+def _unavailable_as_store_error() -> Iterator[None]:
+    """Translate connection-level Redis failures into `StoreUnavailable` (the protocol's error)."""
+    try:
+        yield
+    except (RedisConnectionError, RedisTimeoutError, OSError, ResponseError) as exc:
+        if _is_unavailable(exc):
+            raise StoreUnavailable(f"redis unavailable: {exc}") from exc
+        raise
+
+
+def _encode(event: EventDict) -> str:
+    """JSON with a clear error: a non-serialisable event is a caller bug, refused before writing."""
+    try:
+        return json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"event seq {event.get('seq')!r} is not JSON-serialisable: {exc}") from exc
+
+
+def _decode_entries(entries: Sequence[tuple[bytes, dict[bytes, bytes]]]) -> list[EventDict]:
+    """Stream entries -> event dicts (the `e` field holds the JSON the writer stored)."""
+    out: list[EventDict] = []
+    for _entry_id, fields in entries:
+        out.append(json.loads(fields[b"e"]))
+    return out
+
+
+def _check_seqs(battle_id: str, first_seq: int, events: Sequence[EventDict]) -> None:
+    """Events must be numbered consecutively from `first_seq` (the protocol's contract)."""
+    for offset, event in enumerate(events):
+        seq = event.get("seq") if isinstance(event, dict) else None
+        if seq != first_seq + offset:
+            raise ValueError(
+                f"battle {battle_id!r}: event #{offset} has seq {seq!r}, "
+                f"expected {first_seq + offset}"
+            )
+
+
+@dataclass(eq=False)
+class _Feed:
+    """One subscribed battle in the reader: its stream cursor and this instance's queues."""
+
+    battle_id: str
+    cursor: int
+    queues: set[asyncio.Queue[list[EventDict] | None]] = field(default_factory=set)
+
+
+class RedisBattleStore:
+    """The `BattleStore` protocol on Redis (redis-py asyncio); see the module docstring for keys.
+
+    Args:
+        url: `REDIS_URL`, e.g. `redis://127.0.0.1:6379/0`.
+        prefix: key prefix, so several deployments can share one Redis.
+        block_ms: how long one `XREAD BLOCK` waits; bounds how late a deleted battle is noticed.
+        connect_timeout_s / command_timeout_s: fail fast when Redis is down, so a command gets
+            `store_unavailable` quickly instead of hanging.
+        max_backoff_s: the reader's reconnect backoff ceiling (exponential with full jitter).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "tvtt",
+        block_ms: int = 2000,
+        connect_timeout_s: float = 1.0,
+        command_timeout_s: float = 5.0,
+        max_backoff_s: float = 2.0,
+    ) -> None:
+        self._prefix = prefix
+        self._block_ms = block_ms
+        self._max_backoff_s = max_backoff_s
+        # Commands retry twice on a dropped connection (appends are idempotent by token), then the
+        # caller gets StoreUnavailable; the pool reconnects by itself on the next command.
+        self._redis: aioredis.Redis = aioredis.Redis.from_url(
+            url,
+            socket_connect_timeout=connect_timeout_s,
+            socket_timeout=command_timeout_s,
+            retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.25), retries=2),
+            retry_on_error=[RedisConnectionError, RedisTimeoutError],
+            client_name="tvtt-store",
+        )
+        # The reader blocks in XREAD, so it gets its own connection whose read timeout exceeds the
+        # block time (a shared socket_timeout would abort every idle XREAD).
+        self._reader_redis: aioredis.Redis = aioredis.Redis.from_url(
+            url,
+            socket_connect_timeout=connect_timeout_s,
+            socket_timeout=block_ms / 1000 + command_timeout_s,
+            single_connection_client=True,
+            client_name="tvtt-reader",
+        )
+        self._append_script = self._redis.register_script(_APPEND_LUA)
+        self._create_script = self._redis.register_script(_CREATE_LUA)
+        self._snapshot_script = self._redis.register_script(_SNAPSHOT_LUA)
+        self._claim_script = self._redis.register_script(_CLAIM_LUA)
+        self._delete_script = self._redis.register_script(_DELETE_LUA)
+        self._wake_key = f"{prefix}:wake:{uuid.uuid4().hex}"
+        self._feeds: dict[str, _Feed] = {}
+        self._reader: asyncio.Task[None] | None = None
+        self._closed = False
+        self.reader_connected = asyncio.Event()
+        """Set while the reader's connection works (tests and /ready diagnostics watch it)."""
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> RedisBattleStore:
+        """The constructor `create_store` uses when `REDIS_URL` is set (no I/O until first use)."""
+        return cls(url, **options)
+
+    # -- keys -----------------------------------------------------------------------------------
+
+    def _k(self, battle_id: str, kind: str) -> str:
+        return f"{self._prefix}:b:{{{battle_id}}}:{kind}"
+
+    def _code_key(self, join_code: str) -> str:
+        return f"{self._prefix}:code:{join_code.upper()}"
+
+    @property
+    def _index_key(self) -> str:
+        return f"{self._prefix}:battles"
+
+    # -- battles ----------------------------------------------------------------------------------
+
+    async def create(self, meta: BattleMeta, events: Sequence[EventDict]) -> None:
+        """Store a new battle, its join code and opening events in one atomic script."""
+        _check_seqs(meta.battle_id, 1, events)
+        payloads = [_encode(e) for e in events]
+        bid = meta.battle_id
+        with _unavailable_as_store_error():
+            result = await self._create_script(
+                keys=[
+                    self._k(bid, "meta"),
+                    self._k(bid, "events"),
+                    self._code_key(meta.join_code),
+                    self._index_key,
+                ],
+                args=[bid, meta.model_dump_json(), time.time(), *payloads],
+            )
+        if result == b"id":
+            raise BattleExists(f"battle id {bid!r} is taken")
+        if result == b"code":
+            raise BattleExists(f"join code {meta.join_code!r} is taken")
+
+    async def get_meta(self, battle_id: str) -> BattleMeta:
+        """Return the battle's metadata. Raises `BattleNotFound`."""
+        with _unavailable_as_store_error():
+            raw = await cast(
+                "Awaitable[bytes | None]", self._redis.hget(self._k(battle_id, "meta"), "meta")
+            )
+        if raw is None:
+            raise BattleNotFound(battle_id)
+        return BattleMeta.model_validate_json(raw)
+
+    async def find_by_join_code(self, join_code: str) -> str | None:
+        """Return the battle id of a join code (codes are stored upper-case)."""
+        with _unavailable_as_store_error():
+            raw = await self._redis.get(self._code_key(join_code))
+        return None if raw is None else bytes(raw).decode()
+
+    async def list_battles(self) -> list[BattleMeta]:
+        """Every battle in the index, oldest use first (one pipelined round trip for the metas)."""
+        with _unavailable_as_store_error():
+            ids = await self._redis.zrange(self._index_key, 0, -1)
+            if not ids:
+                return []
+            pipe = self._redis.pipeline(transaction=False)
+            for raw_id in ids:
+                pipe.hget(self._k(bytes(raw_id).decode(), "meta"), "meta")
+            metas = await pipe.execute()
+        return [BattleMeta.model_validate_json(m) for m in metas if m is not None]
+
+    async def delete(self, battle_id: str) -> None:
+        """Remove every key of the battle and its index entry; subscribers here end at once."""
+        await self._delete(battle_id)
+        self._end_feed(battle_id)
+
+    async def _delete(self, battle_id: str) -> bool:
+        with _unavailable_as_store_error():
+            removed = await self._delete_script(
+                keys=[
+                    self._k(battle_id, "meta"),
+                    self._k(battle_id, "events"),
+                    self._k(battle_id, "snap"),
+                    self._k(battle_id, "claims"),
+                    self._index_key,
+                ],
+                args=[battle_id, f"{self._prefix}:code:"],
+            )
+        return bool(removed)
+
+    # -- the log ----------------------------------------------------------------------------------
+
+    async def append(self, battle_id: str, expected_seq: int, events: Sequence[EventDict]) -> int:
+        """Append atomically iff the log ends at `expected_seq` (Lua guard); return the last seq."""
+        _check_seqs(battle_id, expected_seq + 1, events)
+        payloads = [_encode(e) for e in events]
+        token = uuid.uuid4().hex
+        with _unavailable_as_store_error():
+            ok, seq = await self._append_script(
+                keys=[
+                    self._k(battle_id, "meta"),
+                    self._k(battle_id, "events"),
+                    self._index_key,
+                ],
+                args=[battle_id, expected_seq, time.time(), token, *payloads],
+            )
+        if ok == -1:
+            raise BattleNotFound(battle_id)
+        if ok == 0:
+            raise SeqConflict(battle_id, expected_seq, int(seq))
+        return int(seq)
+
+    async def read(
+        self, battle_id: str, after_seq: int = 0, limit: int | None = None
+    ) -> list[EventDict]:
+        """Events with seq > `after_seq`: one `XRANGE` from stream id `<after_seq + 1>-0`."""
+        with _unavailable_as_store_error():
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.exists(self._k(battle_id, "meta"))
+            pipe.xrange(self._k(battle_id, "events"), min=f"{after_seq + 1}-0", count=limit)
+            exists, entries = await pipe.execute()
+        if not exists:
+            raise BattleNotFound(battle_id)
+        return _decode_entries(entries)
+
+    async def last_seq(self, battle_id: str) -> int:
+        """The append guard's value: the seq of the last event."""
+        with _unavailable_as_store_error():
+            raw = await cast(
+                "Awaitable[bytes | None]", self._redis.hget(self._k(battle_id, "meta"), "seq")
+            )
+        if raw is None:
+            raise BattleNotFound(battle_id)
+        return int(raw)
+
+    # -- snapshots --------------------------------------------------------------------------------
+
+    async def save_snapshot(self, battle_id: str, snapshot: Snapshot) -> None:
+        """Keep the newest snapshot only, stamped with the schema version it was folded under."""
+        state = json.dumps(snapshot.state, separators=(",", ":"), ensure_ascii=False)
+        with _unavailable_as_store_error():
+            await self._snapshot_script(
+                keys=[self._k(battle_id, "meta"), self._k(battle_id, "snap")],
+                args=[snapshot.seq, _schema_version(), state],
+            )
+
+    async def load_snapshot(self, battle_id: str) -> Snapshot | None:
+        """The latest snapshot, or None when absent or folded under another schema version.
+
+        A snapshot is a cache: after a rolling upgrade the new server ignores an old-format one and
+        replays the (upgraded) events instead of misreading state it does not understand.
+        """
+        with _unavailable_as_store_error():
+            seq, version, state = await cast(
+                "Awaitable[list[bytes | None]]",
+                self._redis.hmget(self._k(battle_id, "snap"), ["seq", "v", "state"]),
+            )
+        if seq is None or state is None:
+            return None
+        if version is None or int(version) != _schema_version():
+            log.info(
+                "ignoring snapshot of %s: schema version %s, this server reads %s",
+                battle_id,
+                None if version is None else int(version),
+                _schema_version(),
+            )
+            return None
+        return Snapshot(seq=int(seq), state=json.loads(state))
+
+    # -- claims -----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _claim_field(ship_id: str, station: str) -> str:
+        return f"{ship_id}\x1f{station}"
+
+    async def claim(self, battle_id: str, claim: Claim) -> Claim:
+        """Take the station unless another token holds it (atomic compare-and-set in Lua)."""
+        with _unavailable_as_store_error():
+            held = await self._claim_script(
+                keys=[self._k(battle_id, "meta"), self._k(battle_id, "claims")],
+                args=[
+                    self._claim_field(claim.ship_id, claim.station),
+                    claim.model_dump_json(),
+                    claim.token_hash,
+                ],
+            )
+        if held is None:
+            raise BattleNotFound(battle_id)
+        return Claim.model_validate_json(held)
+
+    async def release(self, battle_id: str, ship_id: str, station: str) -> None:
+        """Free a station; a free station stays free."""
+        with _unavailable_as_store_error():
+            await cast(
+                "Awaitable[int]",
+                self._redis.hdel(self._k(battle_id, "claims"), self._claim_field(ship_id, station)),
+            )
+
+    async def claims(self, battle_id: str) -> list[Claim]:
+        """Every held station of the battle."""
+        with _unavailable_as_store_error():
+            raw = await cast(
+                "Awaitable[list[bytes]]", self._redis.hvals(self._k(battle_id, "claims"))
+            )
+        return [Claim.model_validate_json(c) for c in raw]
+
+    # -- idle expiry ------------------------------------------------------------------------------
+
+    async def touch(self, battle_id: str) -> None:
+        """Bump the battle's last-use score (only if it is still indexed)."""
+        with _unavailable_as_store_error():
+            await self._redis.zadd(self._index_key, {battle_id: time.time()}, xx=True)
+
+    async def expire_idle(self, max_idle_s: float) -> list[str]:
+        """Delete battles idle for `max_idle_s`; with several instances each id is reported once."""
+        cutoff = time.time() - max_idle_s
+        with _unavailable_as_store_error():
+            ids = await self._redis.zrangebyscore(self._index_key, "-inf", cutoff)
+        expired: list[str] = []
+        for raw_id in ids:
+            battle_id = bytes(raw_id).decode()
+            if await self._delete(battle_id):
+                expired.append(battle_id)
+            self._end_feed(battle_id)
+        return expired
+
+    # -- health -----------------------------------------------------------------------------------
+
+    async def ping(self) -> None:
+        """PING (drives `/ready`); raises `StoreUnavailable` when Redis cannot answer."""
+        with _unavailable_as_store_error():
+            await self._redis.ping()
+
+    async def close(self) -> None:
+        """Stop the reader, end every subscription and close both connection pools."""
+        self._closed = True
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+            self._reader = None
+        for battle_id in list(self._feeds):
+            self._end_feed(battle_id)
+        await self._reader_redis.aclose()
+        await self._redis.aclose()
+
+    # -- subscriptions ----------------------------------------------------------------------------
+
+    async def subscribe(self, battle_id: str, after_seq: int) -> AsyncIterator[list[EventDict]]:
+        """Yield every batch after `after_seq` in seq order, with gaps filled from the stream.
+
+        The shared reader delivers batches into this subscriber's queue; a batch that does not
+        start right after the last seq yielded triggers an `XRANGE` for the missing part, and seqs
+        already yielded are dropped, so the consumer sees each seq exactly once. During a Redis
+        outage the iterator simply waits; the reader reconnects with backoff and resumes from its
+        cursor, so nothing is lost.
+        """
+        if self._closed:
+            return
+        queue: asyncio.Queue[list[EventDict] | None] = asyncio.Queue()
+        feed = self._feeds.get(battle_id)
+        if feed is None:
+            feed = self._feeds[battle_id] = _Feed(battle_id, after_seq)
+        feed.queues.add(queue)
+        self._ensure_reader()
+        await self._wake()
+        last = after_seq
+        try:
+            if feed.cursor > last:  # the shared feed is ahead of us: catch up from the stream
+                caught = await self._read_for_subscriber(battle_id, last)
+                if caught is None:
+                    return
+                if caught:
+                    last = caught[-1]["seq"]
+                    yield caught
+            while True:
+                batch = await queue.get()
+                if batch is None:  # battle deleted/expired, or the store closed
+                    return
+                fresh = [e for e in batch if e["seq"] > last]
+                if not fresh:
+                    continue
+                if fresh[0]["seq"] != last + 1:  # a gap: fill it from the stream, never skip
+                    filled = await self._read_for_subscriber(battle_id, last)
+                    if filled is None:
+                        return
+                    fresh = filled
+                if fresh:
+                    last = fresh[-1]["seq"]
+                    yield fresh
+        finally:
+            feed.queues.discard(queue)
+            if not feed.queues and self._feeds.get(battle_id) is feed:
+                del self._feeds[battle_id]
+
+    async def _read_for_subscriber(self, battle_id: str, after_seq: int) -> list[EventDict] | None:
+        """`read` that outlasts an outage; None if the battle is gone."""
+        delay = 0.05
+        while not self._closed:
+            try:
+                return await self.read(battle_id, after_seq)
+            except BattleNotFound:
+                return None
+            except StoreUnavailable:
+                await asyncio.sleep(random.uniform(0, delay))
+                delay = min(delay * 2, self._max_backoff_s)
+        return None
+
+    def _end_feed(self, battle_id: str) -> None:
+        feed = self._feeds.pop(battle_id, None)
+        if feed is not None:
+            for queue in feed.queues:
+                queue.put_nowait(None)
+
+    def _ensure_reader(self) -> None:
+        if self._reader is None or self._reader.done():
+            self._reader = asyncio.create_task(self._read_loop(), name="redis-store-reader")
+
+    async def _wake(self) -> None:
+        """Interrupt the reader's XREAD so it includes a new battle now, not after `block_ms`."""
+        try:
+            await self._redis.xadd(self._wake_key, {"w": "1"}, maxlen=8, approximate=True)
+            await self._redis.expire(self._wake_key, 3600)
+        except (RedisConnectionError, RedisTimeoutError, OSError):
+            pass  # the reader is down anyway; it rebuilds its stream list when it reconnects
+
+    async def _read_loop(self) -> None:
+        """One XREAD BLOCK over all subscribed battles; reconnects with jittered backoff."""
+        wake_id = "0-0"
+        delay = 0.05
+        last_exists_check = time.monotonic()
+        while not self._closed:
+            if not self._feeds:
+                await asyncio.sleep(0.05)
+                continue
+            feeds = dict(self._feeds)
+            streams: dict[Any, Any] = {self._wake_key: wake_id}
+            by_key: dict[bytes, _Feed] = {}
+            for battle_id, feed in feeds.items():
+                key = self._k(battle_id, "events")
+                streams[key] = f"{feed.cursor}-0"
+                by_key[key.encode()] = feed
+            try:
+                reply = await self._reader_redis.xread(streams, block=self._block_ms)
+                if not self.reader_connected.is_set():
+                    log.info("redis reader connected")
+                self.reader_connected.set()
+                delay = 0.05
+                if time.monotonic() - last_exists_check > self._block_ms / 1000:
+                    last_exists_check = time.monotonic()
+                    await self._end_deleted_feeds(list(feeds))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not _is_unavailable(exc):
+                    log.exception("redis reader failed")
+                elif self.reader_connected.is_set():
+                    log.warning("redis reader lost its connection: %s", exc)
+                self.reader_connected.clear()
+                await asyncio.sleep(random.uniform(0, delay))
+                delay = min(delay * 2, self._max_backoff_s)
+                continue
+            for key, entries in reply or []:
+                if not entries:
+                    continue
+                if key == self._wake_key.encode():
+                    wake_id = entries[-1][0]
+                    continue
+                feed = by_key[key]
+                if self._feeds.get(feed.battle_id) is not feed:
+                    continue  # unsubscribed while we waited
+                batch = _decode_entries(entries)
+                feed.cursor = batch[-1]["seq"]
+                for queue in feed.queues:
+                    queue.put_nowait(batch)
+
+    async def _end_deleted_feeds(self, battle_ids: list[str]) -> None:
+        """Another instance may delete or expire a battle: end our subscriptions to it."""
+        pipe = self._redis.pipeline(transaction=False)
+        for battle_id in battle_ids:
+            pipe.exists(self._k(battle_id, "meta"))
+        for battle_id, exists in zip(battle_ids, await pipe.execute(), strict=True):
+            if not exists:
+                self._end_feed(battle_id)

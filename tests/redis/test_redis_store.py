@@ -1,0 +1,379 @@
+"""`RedisBattleStore` against a real redis-server: the protocol contract, races, durability, outage."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+
+from gameserver.store.base import (
+    BattleExists,
+    BattleMeta,
+    BattleNotFound,
+    BattleStore,
+    Claim,
+    EventDict,
+    SeqConflict,
+    Snapshot,
+    StoreUnavailable,
+)
+from gameserver.store.redis import RedisBattleStore
+from tests.redis.redis_process import RedisProcess
+
+pytestmark = [pytest.mark.redis, pytest.mark.timeout(120)]
+
+StoreFactory = Callable[[], RedisBattleStore]
+
+
+def ev(seq: int, **data: Any) -> EventDict:
+    """A minimal event dict: the store is rules-agnostic, it only relies on `seq`."""
+    return {"seq": seq, "type": "test", "data": data}
+
+
+def meta(battle_id: str = "b1", join_code: str = "ABC234") -> BattleMeta:
+    return BattleMeta(
+        battle_id=battle_id,
+        join_code=join_code,
+        gm_token_hash="0" * 64,
+        created_at="2026-01-01T00:00:00Z",
+        name="test battle",
+    )
+
+
+@pytest.fixture
+async def make_store(redis_server: RedisProcess) -> AsyncIterator[StoreFactory]:
+    """Stores on the fixture's Redis (each one is a separate "instance"); all closed afterwards."""
+    made: list[RedisBattleStore] = []
+
+    def factory() -> RedisBattleStore:
+        store = RedisBattleStore.from_url(redis_server.url, block_ms=500, max_backoff_s=0.5)
+        made.append(store)
+        return store
+
+    yield factory
+    for store in made:
+        await store.close()
+
+
+async def next_batch(it: AsyncIterator[list[EventDict]], timeout: float = 10) -> list[EventDict]:
+    return await asyncio.wait_for(anext(it), timeout)
+
+
+async def collect_seqs(
+    it: AsyncIterator[list[EventDict]], until_seq: int, timeout: float = 20
+) -> list[int]:
+    """Every seq the iterator yields until `until_seq` shows up (each batch kept in order)."""
+    seqs: list[int] = []
+    async with asyncio.timeout(timeout):
+        while not seqs or seqs[-1] < until_seq:
+            seqs.extend(e["seq"] for e in await anext(it))
+    return seqs
+
+
+async def test_implements_the_battle_store_protocol(make_store: StoreFactory) -> None:
+    assert isinstance(make_store(), BattleStore)
+
+
+async def test_create_then_read_meta_code_and_index(make_store: StoreFactory) -> None:
+    store = make_store()
+    await store.create(meta("b1", "ABC234"), [ev(1), ev(2)])
+
+    assert await store.get_meta("b1") == meta("b1", "ABC234")
+    assert await store.find_by_join_code("abc234") == "b1"
+    assert await store.find_by_join_code("ZZZ999") is None
+    assert [m.battle_id for m in await store.list_battles()] == ["b1"]
+    assert await store.last_seq("b1") == 2
+    assert [e["seq"] for e in await store.read("b1")] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("battle_id", "join_code", "taken"),
+    [
+        pytest.param("b1", "XYZ789", "id", id="same-id"),
+        pytest.param("b2", "abc234", "code", id="same-code-other-case"),
+    ],
+)
+async def test_create_refuses_a_taken_id_or_code(
+    make_store: StoreFactory, battle_id: str, join_code: str, taken: str
+) -> None:
+    store = make_store()
+    await store.create(meta("b1", "ABC234"), [ev(1)])
+
+    with pytest.raises(BattleExists, match=taken):
+        await store.create(meta(battle_id, join_code), [ev(1, other=True)])
+
+    assert await store.read("b1") == [ev(1)]
+    assert [m.battle_id for m in await store.list_battles()] == ["b1"]
+
+
+async def test_unknown_battle_is_not_found(make_store: StoreFactory) -> None:
+    store = make_store()
+    for call in (
+        store.get_meta("nope"),
+        store.read("nope"),
+        store.last_seq("nope"),
+        store.append("nope", 0, [ev(1)]),
+    ):
+        with pytest.raises(BattleNotFound):
+            await call
+
+
+async def test_append_checks_the_expected_seq(make_store: StoreFactory) -> None:
+    store = make_store()
+    await store.create(meta(), [ev(1)])
+
+    assert await store.append("b1", 1, [ev(2), ev(3)]) == 3
+    with pytest.raises(SeqConflict) as conflict:
+        await store.append("b1", 2, [ev(3, lost=True)])
+
+    assert (conflict.value.expected_seq, conflict.value.actual_seq) == (2, 3)
+    assert await store.read("b1") == [ev(1), ev(2), ev(3)]
+
+
+@pytest.mark.parametrize(
+    "seqs",
+    [pytest.param([3], id="skips-a-seq"), pytest.param([2, 2], id="repeats"), [1]],
+)
+async def test_append_refuses_misnumbered_events(make_store: StoreFactory, seqs: list[int]) -> None:
+    store = make_store()
+    await store.create(meta(), [ev(1)])
+
+    with pytest.raises(ValueError, match="seq"):
+        await store.append("b1", 1, [ev(s) for s in seqs])
+
+    assert await store.last_seq("b1") == 1
+
+
+async def test_append_refuses_unserialisable_events_and_writes_nothing(
+    make_store: StoreFactory,
+) -> None:
+    store = make_store()
+    await store.create(meta(), [ev(1)])
+
+    with pytest.raises(ValueError, match="JSON"):
+        await store.append("b1", 1, [ev(2), {"seq": 3, "data": object()}])
+
+    assert await store.read("b1") == [ev(1)]
+
+
+async def test_read_after_seq_and_limit(make_store: StoreFactory) -> None:
+    store = make_store()
+    await store.create(meta(), [ev(s) for s in range(1, 11)])
+
+    assert [e["seq"] for e in await store.read("b1", after_seq=7)] == [8, 9, 10]
+    assert [e["seq"] for e in await store.read("b1", after_seq=2, limit=3)] == [3, 4, 5]
+    assert await store.read("b1", after_seq=10) == []
+
+
+async def test_retried_append_with_its_own_token_is_not_a_conflict(
+    make_store: StoreFactory,
+) -> None:
+    """A reply lost on a dropped connection makes redis-py re-run the script: it must succeed."""
+    store = make_store()
+    await store.create(meta(), [ev(1)])
+    keys = [store._k("b1", "meta"), store._k("b1", "events"), store._index_key]
+    args = ["b1", 1, 0, "token-1", '{"seq":2}']
+
+    assert await store._append_script(keys=keys, args=args) == [1, 2]
+    assert await store._append_script(keys=keys, args=args) == [1, 2]
+    assert await store._append_script(keys=keys, args=[*args[:3], "token-2", args[4]]) == [0, 2]
+    assert [e["seq"] for e in await store.read("b1")] == [1, 2]
+
+
+async def test_racing_instances_keep_one_linear_log(make_store: StoreFactory) -> None:
+    """Writers on two connections retry on SeqConflict; every write lands exactly once, no fork."""
+    stores = [make_store(), make_store()]
+    await stores[0].create(meta(), [ev(1)])
+    conflicts = 0
+
+    async def writer(store: RedisBattleStore, name: str, count: int) -> None:
+        nonlocal conflicts
+        for i in range(count):
+            while True:
+                last = await store.last_seq("b1")
+                try:
+                    await store.append("b1", last, [ev(last + 1, by=name, i=i)])
+                    break
+                except SeqConflict:
+                    conflicts += 1
+
+    await asyncio.gather(
+        *(writer(stores[w % 2], f"w{w}", 25) for w in range(6)),
+    )
+    log = await stores[1].read("b1")
+
+    assert [e["seq"] for e in log] == list(range(1, 152))
+    written = sorted((e["data"]["by"], e["data"]["i"]) for e in log[1:])
+    assert written == sorted((f"w{w}", i) for w in range(6) for i in range(25))
+    assert conflicts > 0, "six concurrent writers never collided: the race was not exercised"
+
+
+async def test_subscribe_sees_appends_from_another_instance(make_store: StoreFactory) -> None:
+    reader_side, writer_side = make_store(), make_store()
+    await writer_side.create(meta(), [ev(1)])
+    it = reader_side.subscribe("b1", 1)
+    first = asyncio.ensure_future(next_batch(it))
+    await asyncio.wait_for(reader_side.reader_connected.wait(), 10)
+
+    await writer_side.append("b1", 1, [ev(2), ev(3)])
+    assert [e["seq"] for e in await first] == [2, 3]
+    for seq in range(4, 30):
+        await writer_side.append("b1", seq - 1, [ev(seq)])
+
+    assert await collect_seqs(it, 29) == list(range(4, 30))
+    await it.aclose()  # type: ignore[attr-defined]
+
+
+async def test_subscribe_behind_catches_up_without_gaps_or_duplicates(
+    make_store: StoreFactory,
+) -> None:
+    """A second subscriber starting further back is caught up from the stream, then follows live."""
+    store, writer = make_store(), make_store()
+    await writer.create(meta(), [ev(s) for s in range(1, 6)])
+    ahead = store.subscribe("b1", 5)
+    ahead_first = asyncio.ensure_future(next_batch(ahead))
+    await asyncio.wait_for(store.reader_connected.wait(), 10)
+    await writer.append("b1", 5, [ev(6)])
+    assert [e["seq"] for e in await ahead_first] == [6]
+
+    behind = store.subscribe("b1", 2)
+    await writer.append("b1", 6, [ev(7), ev(8)])
+
+    assert await collect_seqs(behind, 8) == [3, 4, 5, 6, 7, 8]
+    assert await collect_seqs(ahead, 8) == [7, 8]
+    await ahead.aclose()  # type: ignore[attr-defined]
+    await behind.aclose()  # type: ignore[attr-defined]
+
+
+async def test_snapshot_keeps_the_newest(make_store: StoreFactory) -> None:
+    store = make_store()
+    await store.create(meta(), [ev(s) for s in range(1, 21)])
+    assert await store.load_snapshot("b1") is None
+
+    await store.save_snapshot("b1", Snapshot(seq=20, state={"round": 3}))
+    await store.save_snapshot("b1", Snapshot(seq=10, state={"round": 1}))
+
+    assert await store.load_snapshot("b1") == Snapshot(seq=20, state={"round": 3})
+
+
+async def test_snapshot_of_another_schema_version_is_ignored(
+    make_store: StoreFactory, redis_server: RedisProcess
+) -> None:
+    """After a rolling upgrade a state folded by other code is replayed, never misread."""
+    store = make_store()
+    await store.create(meta(), [ev(1)])
+    await store.save_snapshot("b1", Snapshot(seq=1, state={"round": 1}))
+    raw = aioredis.Redis.from_url(redis_server.url)
+    await raw.hset(store._k("b1", "snap"), "v", "-7")  # type: ignore[misc]
+    await raw.aclose()
+
+    assert await store.load_snapshot("b1") is None
+
+
+async def test_claims_bind_a_station_to_one_token(make_store: StoreFactory) -> None:
+    one, other = make_store(), make_store()
+    await one.create(meta(), [ev(1)])
+    alice = Claim(ship_id="s1", station="pilot", token_hash="a" * 64, name="Alice")
+    bob = Claim(ship_id="s1", station="pilot", token_hash="b" * 64, name="Bob")
+
+    assert await one.claim("b1", alice) == alice
+    assert await other.claim("b1", bob) == alice
+    assert await other.claim("b1", alice.model_copy(update={"name": "Al"})) == alice.model_copy(
+        update={"name": "Al"}
+    )
+    await other.release("b1", "s1", "pilot")
+    assert await one.claim("b1", bob) == bob
+    assert await one.claims("b1") == [bob]
+    with pytest.raises(BattleNotFound):
+        await one.claim("nope", bob)
+
+
+async def test_delete_removes_everything_and_ends_subscriptions(make_store: StoreFactory) -> None:
+    store, other = make_store(), make_store()
+    await store.create(meta("b1", "ABC234"), [ev(1)])
+    await store.save_snapshot("b1", Snapshot(seq=1, state={}))
+    await store.claim("b1", Claim(ship_id="s", station="pilot", token_hash="t"))
+    here = store.subscribe("b1", 1)
+    there = other.subscribe("b1", 1)
+    here_end = asyncio.ensure_future(anext(here, "ended"))
+    there_end = asyncio.ensure_future(anext(there, "ended"))
+    await asyncio.wait_for(other.reader_connected.wait(), 10)
+
+    await store.delete("b1")
+
+    assert await asyncio.wait_for(here_end, 10) == "ended"
+    assert await asyncio.wait_for(there_end, 10) == "ended", "other instance noticed the delete"
+    assert await store.find_by_join_code("ABC234") is None
+    assert await store.list_battles() == []
+    assert await store.load_snapshot("b1") is None
+    assert await store.claims("b1") == []
+    with pytest.raises(BattleNotFound):
+        await store.read("b1")
+
+
+async def test_expire_idle_deletes_only_idle_battles_once(make_store: StoreFactory) -> None:
+    a, b = make_store(), make_store()
+    await a.create(meta("old", "OLD111"), [ev(1)])
+    await asyncio.sleep(0.3)
+    await a.create(meta("new", "NEW222"), [ev(1)])
+
+    first, second = await asyncio.gather(a.expire_idle(0.2), b.expire_idle(0.2))
+
+    assert sorted(first + second) == ["old"]
+    assert [m.battle_id for m in await a.list_battles()] == ["new"]
+
+
+async def test_acked_appends_survive_sigkill_with_appendfsync_always(
+    make_store: StoreFactory, redis_server: RedisProcess
+) -> None:
+    """`appendfsync always`: Redis fsyncs the AOF before replying, so an ack is on disk."""
+    assert redis_server.appendfsync == "always"
+    store = make_store()
+    await store.create(meta(), [ev(1)])
+    for seq in range(2, 51):
+        await store.append("b1", seq - 1, [ev(seq, payload="x" * 200)])
+
+    redis_server.kill()  # SIGKILL right after the last ack
+    redis_server.start()
+
+    log = await store.read("b1")
+    assert [e["seq"] for e in log] == list(range(1, 51))
+    assert log[-1] == ev(50, payload="x" * 200)
+    assert await store.last_seq("b1") == 50
+    assert await store.append("b1", 50, [ev(51)]) == 51
+
+
+async def test_outage_gives_store_unavailable_then_everything_resumes(
+    make_store: StoreFactory, redis_server: RedisProcess
+) -> None:
+    store, writer = make_store(), make_store()
+    await writer.create(meta(), [ev(1)])
+    it = store.subscribe("b1", 1)
+    first = asyncio.ensure_future(next_batch(it))
+    await asyncio.wait_for(store.reader_connected.wait(), 10)
+    await writer.append("b1", 1, [ev(2)])
+    assert [e["seq"] for e in await first] == [2]
+    pending = asyncio.ensure_future(collect_seqs(it, 4, timeout=60))
+
+    redis_server.kill()
+    with pytest.raises(StoreUnavailable):
+        await store.ping()
+    with pytest.raises(StoreUnavailable):
+        await writer.append("b1", 2, [ev(3)])
+    with pytest.raises(StoreUnavailable):
+        await writer.read("b1")
+    assert not pending.done()
+
+    redis_server.start()
+    await store.ping()
+    assert await writer.read("b1") == [ev(1), ev(2)], "the refused append wrote nothing"
+    await writer.append("b1", 2, [ev(3)])
+    await writer.append("b1", 3, [ev(4)])
+
+    assert await pending == [3, 4]
+    with contextlib.suppress(StopAsyncIteration):
+        await it.aclose()  # type: ignore[attr-defined]
