@@ -1,0 +1,315 @@
+// The battle screen: joins over the WebSocket, keeps the latest public state the server sent, and
+// renders the status strip, the tactical board (ships + range ladders), the station panel (only
+// the legal actions the server offers), the live log and the GM panel. Every change comes from the
+// server: snapshots and events in, intents out.
+import { getBattle, getLog } from "./api.js";
+import { h, label, replace } from "./dom.js";
+import { renderActions } from "./actions.js";
+import { renderBoard } from "./board.js";
+import { logEntry } from "./log.js";
+import { awaitingKeys, initiativeOf, shipsOf, sidesOf } from "./model.js";
+import { BattleClient } from "./protocol.js";
+import { loadSeat, saveSeat } from "./storage.js";
+import { sideColour } from "./lobby.js";
+
+const STEPS = ["manoeuvre", "attack", "actions"];
+
+/**
+ * Enter a battle: connect, join with the seat stored for it, and render.
+ * @param {HTMLElement} root
+ * @param {string} battleId
+ * @param {{toast: (msg: string, kind?: string) => void, setTopbar: (node: Node | null) => void,
+ *   setConnection: (state: string, text: string) => void, leave: () => void}} ctx
+ * @returns {{close: () => void}}
+ */
+export function enterBattle(root, battleId, ctx) {
+  const seat = loadSeat(battleId);
+  const join = { battle_id: battleId, role: seat.role ?? "spectator", name: seat.name ?? "" };
+  if (seat.role === "gm") join.gm_token = seat.gm_token;
+  if (seat.role === "player") {
+    join.ship_id = seat.ship_id;
+    join.stations = seat.stations ?? [];
+  }
+  if (seat.resume_token) join.resume_token = seat.resume_token;
+
+  const view = {
+    state: /** @type {any} */ (null),
+    seq: 0,
+    awaiting: /** @type {any[]} */ ([]),
+    isOver: false,
+    joined: /** @type {any} */ (null),
+    presence: /** @type {any} */ (null),
+    /** @type {Map<string, any>} legal commands per "ship/station" */
+    legal: new Map(),
+    /** @type {Map<number, any>} event dicts by seq, for the log */
+    log: new Map(),
+    code: seat.code ?? "",
+  };
+
+  // Stable skeleton; each region re-renders on its own so focus and scroll survive updates.
+  const status = h("section.panel.area-status", { "aria-label": "Round and initiative", testid: "status-panel" });
+  const board = h("section.panel.area-board", { "aria-labelledby": "board-h", testid: "board" });
+  const station = h("section.panel.area-station", { "aria-labelledby": "station-h", testid: "station-panel" });
+  const logList = h("ol.log", { testid: "battle-log", "aria-live": "polite", "aria-relevant": "additions", "aria-label": "Battle log" });
+  const logPanel = h("section.panel.area-log", { "aria-labelledby": "log-h", testid: "log-panel" },
+    h("header", null, h("h2", { id: "log-h" }, "Battle log"), h("span.muted.mono", { testid: "log-seq" }, "")),
+    logList);
+  const gm = h("section.panel.area-gm", { "aria-labelledby": "gm-h", testid: "gm-panel", hidden: true });
+  replace(root, h("div.battle", { testid: "battle-view", dataset: { battleId } }, status, board, station, logPanel, gm));
+
+  const client = new BattleClient({ join });
+
+  const render = () => {
+    renderTopbar();
+    renderStatus();
+    if (view.state) renderBoard(board, view.state, view.awaiting, view.joined);
+    renderStation();
+    renderGm();
+  };
+
+  const renderTopbar = () => {
+    const name = view.state?.name ?? view.state?.scenario?.name ?? "Battle";
+    const link = `${location.origin}/?join=${encodeURIComponent(view.code)}`;
+    ctx.setTopbar(h("div.topbar-battle", null,
+      h("span.battle-title", { testid: "battle-title" }, name),
+      view.code ? h("span.chip", { title: "Join code" }, "Code ", h("strong", { testid: "join-code-display" }, view.code)) : null,
+      view.code ? h("button.btn.btn-small.btn-ghost", {
+        type: "button", testid: "copy-link",
+        onClick: async () => {
+          try {
+            await navigator.clipboard.writeText(link);
+            ctx.toast("Join link copied.");
+          } catch {
+            ctx.toast(`Share this link: ${link}`);
+          }
+        },
+      }, "Copy join link") : null,
+      h("span.chip", { testid: "my-role" }, roleText()),
+    ));
+  };
+
+  const roleText = () => {
+    const j = view.joined;
+    if (!j) return "joining…";
+    if (j.role === "player") {
+      const ship = shipsOf(view.state).find((s) => s.id === j.ship_id);
+      return `${(j.stations ?? []).map(label).join(", ")} · ${ship?.name ?? j.ship_id}`;
+    }
+    return label(j.role);
+  };
+
+  const renderStatus = () => {
+    const st = view.state;
+    if (!st) {
+      replace(status, h("p.muted", null, "Waiting for the battle state…"));
+      return;
+    }
+    const ships = new Map(shipsOf(st).map((s) => [s.id, s]));
+    const sideIdx = new Map(sidesOf(st).map((s, i) => [s.id, i]));
+    const awaitingShips = new Set((view.awaiting ?? []).map((a) => (Array.isArray(a) ? a[0] : a.ship_id)));
+    const waiting = (view.awaiting ?? []).map((a) => {
+      const [shipId, stn] = Array.isArray(a) ? a : [a.ship_id, a.station];
+      return `${ships.get(shipId)?.name ?? shipId} ${label(stn)}`;
+    });
+    const step = String(st.step ?? "").toLowerCase();
+    const outcome = st.outcome;
+    replace(status, h("div.status-strip", null,
+      h("span.round", { testid: "round" }, "Round ", h("strong", null, String(st.round ?? 0))),
+      h("ol.steps", { "aria-label": "Step", testid: "steps" }, STEPS.map((s) => h("li", { "aria-current": s === step ? "step" : false }, label(s)))),
+      h("div", null,
+        h("span.field-label", { id: "init-h" }, "Initiative"),
+        h("ol.initiative", { "aria-labelledby": "init-h", testid: "initiative" }, initiativeOf(st).map((id, i) => {
+          const ship = ships.get(id);
+          return h("li", { "aria-current": awaitingShips.has(id) ? "true" : false, style: { "--side-colour": sideColour(sideIdx.get(ship?.side) ?? 0) } },
+            h("span.ord", { "aria-hidden": "true" }, String(i + 1)), ship?.name ?? id,
+            ship?.initiative !== undefined ? h("span.muted.mono", null, ` ${ship.initiative}`) : null);
+        }))),
+      outcome || view.isOver
+        ? h("p.outcome", { testid: "outcome", role: "status" }, outcomeText(outcome, st))
+        : h("p", { testid: "awaiting", style: { margin: 0 } }, h("span.muted", null, "Awaiting: "),
+          h("span.awaiting", null, waiting.length ? waiting.join(", ") : "the GM")),
+    ));
+  };
+
+  const outcomeText = (outcome, st) => {
+    if (!outcome) return "The battle is over.";
+    if (typeof outcome === "string") return `Battle over: ${label(outcome)}`;
+    const side = sidesOf(st).find((s) => s.id === outcome.winner);
+    if (side) return `Battle over — ${side.name} win${outcome.reason ? ` (${label(outcome.reason)})` : ""}.`;
+    return `Battle over — ${label(outcome.result ?? outcome.reason ?? "draw")}.`;
+  };
+
+  const heldStations = () => {
+    const j = view.joined;
+    if (!j || j.role !== "player") return [];
+    return (j.stations ?? []).map((stn) => [j.ship_id, stn]);
+  };
+
+  const renderStation = () => {
+    const j = view.joined;
+    if (!j) {
+      replace(station, h("header", null, h("h2", { id: "station-h" }, "Station")), h("p.muted", null, "Joining…"));
+      return;
+    }
+    if (j.role !== "player") {
+      replace(station, h("header", null, h("h2", { id: "station-h" }, j.role === "gm" ? "Game master" : "Spectating")),
+        h("p.muted", null, j.role === "gm"
+          ? "You run the table: advance steps, make rulings and undo from the GM panel."
+          : "You see the public battle state and the log."));
+      return;
+    }
+    const awaited = awaitingKeys(view.awaiting);
+    const ship = shipsOf(view.state).find((s) => s.id === j.ship_id);
+    replace(station,
+      h("header", null, h("h2", { id: "station-h" }, "Your station"),
+        h("span.station-id", { testid: "my-station" }, `${(j.stations ?? []).map(label).join(", ")} · ${ship?.name ?? j.ship_id}`)),
+      heldStations().map(([shipId, stn]) => {
+        const key = `${shipId}/${stn}`;
+        const legal = view.legal.get(key);
+        return renderActions({
+          shipId, station: stn, state: view.state, commands: awaited.has(key) || legal?.seq === view.seq ? legal?.commands ?? [] : [],
+          isAwaited: awaited.has(key),
+          send: (command) => sendCommand(command),
+        });
+      }));
+  };
+
+  const sendCommand = async (command) => {
+    try {
+      await client.command(command);
+    } catch (e) {
+      ctx.toast(`${label(e.code ?? "error")}: ${e.message}`, "error");
+      throw e;
+    }
+  };
+
+  const renderGm = () => {
+    const j = view.joined;
+    gm.hidden = !(j && j.role === "gm");
+    if (gm.hidden) return;
+    import("./gm.js").then(({ renderGm: draw }) => draw(gm, {
+      state: view.state,
+      presence: view.presence,
+      battleId,
+      send: sendCommand,
+      request: (msg) => client.request(msg),
+      download: () => downloadLog(),
+      toast: ctx.toast,
+    }));
+  };
+
+  const downloadLog = async () => {
+    try {
+      const events = await getLog(battleId, seat.gm_token);
+      const blob = new Blob([JSON.stringify(events, null, 2)], { type: "application/json" });
+      const a = h("a", { href: URL.createObjectURL(blob), download: `battle-${battleId}-seq${view.seq}.json` });
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+    } catch (e) {
+      ctx.toast(`Cannot download the battle: ${e.message}`, "error");
+    }
+  };
+
+  const addLog = (event, fresh) => {
+    if (!event || view.log.has(event.seq)) return;
+    view.log.set(event.seq, event);
+    const li = logEntry(event, fresh);
+    // Keep seq order even when history arrives after live events.
+    const after = [...logList.children].find((el) => Number(/** @type {HTMLElement} */ (el).dataset.seq) > event.seq);
+    logList.insertBefore(li, after ?? null);
+    if (fresh) logList.scrollTop = logList.scrollHeight;
+  };
+
+  const loadHistory = async () => {
+    try {
+      const events = await getLog(battleId, seat.gm_token);
+      const list = Array.isArray(events) ? events : events.events ?? [];
+      for (const e of list) if (e.seq <= view.seq) addLog(e, false);
+      logList.scrollTop = logList.scrollHeight;
+    } catch {
+      // The history is a convenience; live events still arrive.
+    }
+  };
+
+  const refreshState = async () => {
+    // Public state after events: the snapshot the server keeps for this battle.
+    try {
+      const battle = await getBattle(battleId);
+      if (battle.state && (battle.seq ?? 0) >= view.seq) {
+        view.state = battle.state;
+        render();
+      }
+    } catch {
+      /* next event retries */
+    }
+  };
+
+  client.addEventListener("status", (e) => {
+    const { state, reason } = /** @type {CustomEvent} */ (e).detail;
+    const text = { joined: "live", open: "joining", connecting: "connecting", reconnecting: "reconnecting", closed: "offline" }[state] ?? state;
+    ctx.setConnection(state, reason && state !== "joined" ? `${text} — ${reason}` : text);
+  });
+  client.addEventListener("joined", (e) => {
+    const msg = /** @type {CustomEvent} */ (e).detail;
+    view.joined = msg;
+    view.code = msg.join_code ?? view.code;
+    saveSeat(battleId, {
+      code: view.code,
+      ...(msg.resume_token ? { resume_token: msg.resume_token } : {}),
+      ...(msg.role === "player" ? { ship_id: msg.ship_id, stations: msg.stations } : {}),
+    });
+    render();
+  });
+  client.addEventListener("snapshot", (e) => {
+    const msg = /** @type {CustomEvent} */ (e).detail;
+    const first = view.state === null;
+    view.state = msg.state;
+    view.seq = msg.seq;
+    view.awaiting = msg.awaiting ?? [];
+    view.isOver = !!msg.is_over;
+    render();
+    if (first) loadHistory();
+  });
+  client.addEventListener("event", (e) => {
+    const msg = /** @type {CustomEvent} */ (e).detail;
+    view.seq = msg.seq;
+    addLog(msg.event, true);
+    if (msg.state) view.state = msg.state;
+    if (msg.awaiting) view.awaiting = msg.awaiting;
+    if (msg.is_over !== undefined) view.isOver = !!msg.is_over;
+    /** @type {HTMLElement} */ (logPanel.querySelector('[data-testid="log-seq"]')).textContent = `seq ${view.seq}`;
+    if (msg.state) render();
+    else if (msg.awaiting) refreshState();
+  });
+  client.addEventListener("legal", (e) => {
+    const msg = /** @type {CustomEvent} */ (e).detail;
+    view.legal.set(`${msg.ship_id}/${msg.station}`, msg);
+    renderStation();
+  });
+  client.addEventListener("presence", (e) => {
+    view.presence = /** @type {CustomEvent} */ (e).detail;
+    renderGm();
+  });
+  client.addEventListener("problem", (e) => {
+    const msg = /** @type {CustomEvent} */ (e).detail;
+    ctx.toast(`${label(msg.code)}: ${msg.message}`, "error");
+  });
+  client.addEventListener("shutdown", (e) => {
+    ctx.toast(`${/** @type {CustomEvent} */ (e).detail.message} Reconnecting…`, "warn");
+  });
+  client.addEventListener("joinfailed", (e) => {
+    const err = /** @type {CustomEvent} */ (e).detail;
+    replace(root, h("section.panel", { testid: "join-failed" },
+      h("header", null, h("h2", null, "Could not join")),
+      h("p.notice.error", { role: "alert", testid: "join-error", dataset: { code: err.code } }, err.message),
+      h("div.btns", { style: { "margin-top": "12px" } },
+        h("a.btn.btn-primary", { href: view.code ? `/?join=${encodeURIComponent(view.code)}` : "/", testid: "back-to-join" },
+          "Pick another seat"))));
+  });
+
+  render();
+  client.connect();
+  return { close: () => client.close() };
+}

@@ -1,0 +1,85 @@
+// The tactical board: one column per side with a card per ship (hull bar, armour, thrust,
+// criticals, crew and who holds each station), and a band ladder per ship pair showing the range.
+import { h, label, replace } from "./dom.js";
+import { BANDS, sideColour } from "./lobby.js";
+import { critsOf, hullLevel, rangesOf, shipsOf, sidesOf } from "./model.js";
+
+/**
+ * @param {HTMLElement} root
+ * @param {any} state  the engine's public view
+ * @param {any[]} awaiting  (ship_id, station) pairs that may act now
+ * @param {any} joined  our joined message (to mark our own ship)
+ */
+export function renderBoard(root, state, awaiting, joined) {
+  const ships = shipsOf(state);
+  const sides = sidesOf(state);
+  const byId = new Map(ships.map((s) => [s.id, s]));
+  const acting = new Set((awaiting ?? []).map((a) => (Array.isArray(a) ? a[0] : a.ship_id)));
+  replace(
+    root,
+    h("header", null, h("h2", { id: "board-h" }, "Tactical"),
+      h("span.muted", null, `${ships.length} ships · ${sides.length} sides`)),
+    h("div.sides", null, sides.map((side, i) => h("div.side", { style: { "--side-colour": sideColour(i) }, testid: `side-${side.id}` },
+      h("h3", null, side.name ?? side.id),
+      ships.filter((s) => s.side === side.id).map((s) => shipCard(s, i, acting.has(s.id), joined?.ship_id === s.id))))),
+    h("div.ladders", { testid: "range-ladders" },
+      h("h2", null, "Range"),
+      rangesOf(state).map((r) => ladder(r, byId))),
+  );
+}
+
+function shipCard(ship, sideIndex, isActing, isMine) {
+  const hull = Number(ship.hull ?? 0);
+  const max = Number(ship.hull_max ?? ship.max_hull ?? hull);
+  const pct = max > 0 ? Math.max(0, Math.min(100, (hull / max) * 100)) : 0;
+  const thrust = ship.thrust ?? 0;
+  const thrustMax = ship.thrust_rating ?? ship.thrust_max;
+  const crits = critsOf(ship);
+  const status = String(ship.status ?? "active");
+  const crew = ship.crew ?? ship.stations ?? {};
+  const crewList = Array.isArray(crew) ? crew : Object.entries(crew).map(([station, c]) => ({ station, ...(typeof c === "object" ? c : { name: c }) }));
+  return h("article.ship-card", {
+    testid: `ship-${ship.id}`,
+    dataset: { acting: String(isActing), status, mine: String(isMine) },
+    style: { "--side-colour": sideColour(sideIndex) },
+    "aria-label": `${ship.name}, hull ${hull} of ${max}${status !== "active" ? `, ${status}` : ""}`,
+  },
+  h("div.ship-head", null,
+    h("span.ship-name", null, ship.name ?? ship.id, isMine ? h("span.muted", null, " (your ship)") : null),
+    h("span.ship-class", null, [ship.design_name ?? ship.design ?? ship.preset, status !== "active" ? label(status) : null].filter(Boolean).map(label).join(" · "))),
+  h("div.hull", null,
+    h("div.hull-label", null, h("span", null, "Hull"), h("span.mono", { testid: `hull-${ship.id}` }, `${hull} / ${max}`)),
+    h("div.bar", { role: "meter", "aria-label": `${ship.name} hull`, "aria-valuemin": 0, "aria-valuemax": max, "aria-valuenow": hull, dataset: { level: hullLevel(hull, max) } },
+      h("span", { style: { "--pct": `${pct}%` } }))),
+  h("dl.stats", null,
+    stat("Armour", ship.armour ?? 0, `armour-${ship.id}`),
+    stat("Thrust", thrustMax !== undefined && thrustMax !== thrust ? `${thrust}/${thrustMax}` : thrust, `thrust-${ship.id}`),
+    stat(ship.thrust_pool !== undefined ? "Pool" : "Init", ship.thrust_pool ?? ship.initiative ?? "—")),
+  crits.length
+    ? h("ul.crits", { "aria-label": "Critical hits", testid: `crits-${ship.id}` }, crits.map(([loc, sev]) => h("li", null, `${label(loc)} ${sev}`)))
+    : h("p.muted", { style: { margin: 0, "font-size": "0.8rem" } }, "No critical hits"),
+  crewList.length
+    ? h("div.crew-line", null, crewList.map((c) => h("span", { class: c.held ? "held" : c.bot ? "bot" : "" },
+      `${label(c.station ?? c.id)}: ${c.name ?? "—"}${c.holder ? ` (${c.holder})` : ""}`)))
+    : null);
+}
+
+function stat(name, value, testid) {
+  return h("div", null, h("dt", null, name), h("dd", { testid }, String(value)));
+}
+
+function ladder(range, byId) {
+  const a = byId.get(range.a);
+  const b = byId.get(range.b);
+  const band = String(range.band ?? "").toLowerCase();
+  return h("div.ladder", { testid: `range-${range.a}-${range.b}` },
+    h("div.ladder-title", null,
+      h("span", null, `${a?.name ?? range.a} ↔ ${b?.name ?? range.b}`),
+      h("strong.mono", { testid: `range-band-${range.a}-${range.b}` }, label(band))),
+    h("ol", { "aria-label": `Range between ${a?.name ?? range.a} and ${b?.name ?? range.b}: ${label(band)}` },
+      BANDS.map((x) => h("li", { "aria-current": x === band ? "true" : false, title: label(x) }, shortBand(x)))));
+}
+
+function shortBand(band) {
+  return { adjacent: "Adj", close: "Close", short: "Short", medium: "Med", long: "Long", very_long: "V.Long", distant: "Dist" }[band] ?? band;
+}

@@ -1,0 +1,527 @@
+// The lobby: create a battle (preset ships, sides, starting range, crews, solo bot), join one by
+// link or code (GM, player with ship + station, spectator), or resume a saved battle from its
+// events JSON. It only builds requests; the server validates them and explains refusals.
+import { createBattle, getBattle, getPresets, importBattle } from "./api.js";
+import { h, label, replace } from "./dom.js";
+import { loadName, loadSeat, saveName, saveSeat } from "./storage.js";
+
+export const BANDS = ["adjacent", "close", "short", "medium", "long", "very_long", "distant"];
+const QUALITIES = ["green", "regular", "veteran", "elite"];
+const CHARS = ["STR", "DEX", "END", "INT", "EDU", "SOC"];
+const SIDE_COLOURS = ["var(--side-a)", "var(--side-b)", "var(--side-c)", "var(--side-d)"];
+
+/** Colour of a side by its index in the scenario, shared with the battle view. */
+export const sideColour = (index) => SIDE_COLOURS[index % SIDE_COLOURS.length];
+
+/** Turn "Pilot 2, Tactics (naval) 1" into {pilot: 2, tactics_naval: 1}. Pure. */
+export function parseSkills(text) {
+  /** @type {Record<string, number>} */
+  const skills = {};
+  for (const part of String(text).split(/[,;\n]+/)) {
+    const m = part.trim().match(/^(.*?)[\s=:]*(-?\d+)$/);
+    if (!m || !m[1].trim()) continue;
+    const key = m[1].trim().toLowerCase().replace(/[()]/g, "").replace(/[^a-z0-9]+/g, "_").replace(/^_|_$/g, "");
+    skills[key] = Number(m[2]);
+  }
+  return skills;
+}
+
+/** Inverse of parseSkills for display. Pure. */
+export function formatSkills(skills) {
+  return Object.entries(skills || {})
+    .map(([k, v]) => `${label(k)} ${v}`)
+    .join(", ");
+}
+
+/**
+ * Render the lobby into `root`.
+ * @param {HTMLElement} root
+ * @param {{code?: string, onEnter: (battleId: string) => void, toast: (msg: string, kind?: string) => void}} ctx
+ */
+export async function renderLobby(root, ctx) {
+  const createPanel = h("section.panel", { "aria-labelledby": "create-h", testid: "create-panel" });
+  const joinPanel = h("section.panel", { "aria-labelledby": "join-h", testid: "join-panel" });
+  const importPanel = h("section.panel", { "aria-labelledby": "import-h", testid: "import-panel" });
+  replace(root, h("div.lobby", null, createPanel, h("div.stack", null, joinPanel, importPanel)));
+  renderJoin(joinPanel, ctx);
+  renderImport(importPanel, ctx);
+  let presets = [];
+  try {
+    presets = await getPresets();
+  } catch (e) {
+    replace(createPanel, h("p.notice.error", null, `Cannot load the ship presets: ${e.message}`));
+    return;
+  }
+  renderCreate(createPanel, presets, ctx);
+}
+
+// ---- create ------------------------------------------------------------------------------
+
+function defaultShips(presets) {
+  const pick = (want, fallback) => presets.find((p) => p.id === want)?.id ?? presets[fallback % presets.length]?.id;
+  return [
+    { name: "Beowulf", side: "a", preset: pick("free_trader", 0), quality: "regular", crew: null },
+    { name: "Vengeance", side: "b", preset: pick("corsair", 1), quality: "regular", crew: null },
+  ];
+}
+
+function renderCreate(panel, presets, ctx) {
+  const model = {
+    name: "Skirmish at Regina",
+    sides: [
+      { id: "a", name: "Free Traders" },
+      { id: "b", name: "Corsairs" },
+    ],
+    ships: defaultShips(presets),
+    range: "medium",
+    roundLimit: 30,
+    ruleset: "MGT2E_2016",
+    botSide: "",
+  };
+  const presetById = new Map(presets.map((p) => [p.id, p]));
+  const status = h("div.notice", { testid: "create-status", "aria-live": "polite" });
+  const shipsBox = h("div.ship-rows", { testid: "ship-rows" });
+
+  const drawShips = () => {
+    replace(
+      shipsBox,
+      model.ships.map((ship, i) => shipRow(ship, i)),
+    );
+  };
+
+  const shipRow = (ship, i) => {
+    const sideIdx = Math.max(0, model.sides.findIndex((s) => s.id === ship.side));
+    const preset = presetById.get(ship.preset);
+    const crewBox = h("div.crew-editor", { hidden: !ship.crew, testid: `crew-editor-${i}` });
+    const drawCrew = () => {
+      if (!ship.crew) {
+        crewBox.hidden = true;
+        return;
+      }
+      crewBox.hidden = false;
+      replace(crewBox, crewEditor(ship, i, preset));
+    };
+    const row = h(
+      "fieldset.ship-row",
+      { style: { "--side-colour": sideColour(sideIdx) }, testid: `ship-row-${i}` },
+      h("legend", null, `Ship ${i + 1}`),
+      h(
+        "div.row",
+        null,
+        field(`ship-${i}-name`, "Name", h("input", {
+          id: `ship-${i}-name`, value: ship.name, maxlength: 40, testid: `ship-name-${i}`,
+          onInput: (e) => (ship.name = e.target.value),
+        })),
+        field(`ship-${i}-preset`, "Design", h("select", {
+          id: `ship-${i}-preset`, testid: `ship-preset-${i}`,
+          onChange: (e) => {
+            ship.preset = e.target.value;
+            ship.crew = ship.crew ? {} : null;
+            drawShips();
+          },
+        }, presets.map((p) => h("option", { value: p.id, selected: p.id === ship.preset }, presetLabel(p))))),
+        field(`ship-${i}-side`, "Side", h("select", {
+          id: `ship-${i}-side`, testid: `ship-side-${i}`,
+          onChange: (e) => {
+            ship.side = e.target.value;
+            drawShips();
+          },
+        }, model.sides.map((s) => h("option", { value: s.id, selected: s.id === ship.side }, s.name)))),
+        field(`ship-${i}-quality`, "Crew quality", h("select", {
+          id: `ship-${i}-quality`, testid: `ship-quality-${i}`,
+          onChange: (e) => (ship.quality = e.target.value),
+        }, QUALITIES.map((q) => h("option", { value: q, selected: q === ship.quality }, label(q))))),
+      ),
+      preset ? h("p.muted", { style: { margin: "8px 0 0", "font-size": "0.85rem" } }, presetDetail(preset)) : null,
+      h("div.btns", { style: { "margin-top": "8px" } },
+        h("button.btn.btn-small.btn-ghost", {
+          type: "button", testid: `edit-crew-${i}`, "aria-expanded": String(!!ship.crew),
+          "aria-controls": `crew-editor-${i}`,
+          onClick: () => {
+            ship.crew = ship.crew ? null : {};
+            drawShips();
+            document.querySelector(`[data-testid="edit-crew-${i}"]`)?.focus();
+          },
+        }, ship.crew ? "Use default crew" : "Edit crew…"),
+        model.ships.length > 2
+          ? h("button.btn.btn-small.btn-ghost", {
+            type: "button", testid: `remove-ship-${i}`,
+            onClick: () => {
+              model.ships.splice(i, 1);
+              drawShips();
+            },
+          }, "Remove")
+          : null,
+      ),
+      crewBox,
+    );
+    crewBox.id = `crew-editor-${i}`;
+    drawCrew();
+    return row;
+  };
+
+  const crewEditor = (ship, i, preset) => {
+    const stations = preset?.stations ?? ["captain", "pilot", "gunner:1", "engineer", "sensors"];
+    const base = 7 + QUALITIES.indexOf(ship.quality);
+    const skill = Math.max(0, QUALITIES.indexOf(ship.quality));
+    return stations.map((st) => {
+      const id = typeof st === "string" ? st : st.id ?? st.station;
+      const entry = (ship.crew[id] ??= {
+        name: "",
+        characteristics: Object.fromEntries(CHARS.map((c) => [c, base])),
+        skills: defaultSkills(id, skill),
+      });
+      const pfx = `crew-${i}-${id.replace(/[^a-z0-9]/gi, "-")}`;
+      return h("div.crew-station", { testid: `crew-${i}-${id}` },
+        h("div.row", null,
+          h("div.field", null, h("span.field-label", null, "Station"), h("strong.station-id", null, label(id))),
+          field(`${pfx}-name`, "Crew name", h("input", {
+            id: `${pfx}-name`, value: entry.name, maxlength: 40, placeholder: "e.g. Mara Voss",
+            onInput: (e) => (entry.name = e.target.value),
+          })),
+        ),
+        h("div", { role: "group", "aria-label": `${label(id)} characteristics` },
+          h("span.field-label", null, "Characteristics"),
+          h("div.chars", null, CHARS.map((c) => h("label", { style: { margin: 0 } },
+            h("span.visually-hidden", null, c), h("span", { "aria-hidden": "true" }, c),
+            h("input", {
+              type: "number", min: 0, max: 15, value: entry.characteristics[c],
+              onInput: (e) => (entry.characteristics[c] = Number(e.target.value)),
+            }))))),
+        field(`${pfx}-skills`, "Skills (e.g. Pilot 2, Tactics naval 1)", h("input", {
+          id: `${pfx}-skills`, value: formatSkills(entry.skills),
+          onChange: (e) => (entry.skills = parseSkills(e.target.value)),
+        })),
+      );
+    });
+  };
+
+  const form = h(
+    "form",
+    {
+      testid: "create-form",
+      onSubmit: async (e) => {
+        e.preventDefault();
+        status.className = "notice";
+        status.textContent = "Creating the battle…";
+        try {
+          const body = scenarioBody(model);
+          const created = await createBattle(body);
+          const battleId = created.battle_id;
+          saveSeat(battleId, {
+            gm_token: created.gm_token,
+            role: "gm",
+            code: created.join_code ?? created.code,
+          });
+          ctx.onEnter(battleId);
+        } catch (err) {
+          status.className = "notice error";
+          status.textContent = `The server refused the scenario: ${err.message}`;
+        }
+      },
+    },
+    h("div.row", null,
+      field("sc-name", "Battle name", h("input", {
+        id: "sc-name", value: model.name, maxlength: 60, testid: "battle-name",
+        onInput: (e) => (model.name = e.target.value),
+      })),
+      field("sc-range", "Starting range", h("select", {
+        id: "sc-range", testid: "starting-range", onChange: (e) => (model.range = e.target.value),
+      }, BANDS.map((b) => h("option", { value: b, selected: b === model.range }, label(b))))),
+      field("sc-rounds", "Round limit", h("input", {
+        id: "sc-rounds", type: "number", min: 1, max: 200, value: model.roundLimit,
+        onInput: (e) => (model.roundLimit = Number(e.target.value)),
+      })),
+      field("sc-ruleset", "Ruleset", h("select", {
+        id: "sc-ruleset", onChange: (e) => (model.ruleset = e.target.value),
+      }, h("option", { value: "MGT2E_2016", selected: true }, "MgT2e (2016)"),
+        h("option", { value: "MGT2E_2022" }, "MgT2e (2022)"))),
+    ),
+    h("fieldset", { style: { "margin-top": "12px" } },
+      h("legend", null, "Sides"),
+      h("div.row", null, model.sides.map((s, idx) => field(`side-${s.id}`, `Side ${idx + 1}`, h("input", {
+        id: `side-${s.id}`, value: s.name, maxlength: 40, style: { "border-left": `4px solid ${sideColour(idx)}` },
+        onInput: (e) => {
+          s.name = e.target.value;
+        },
+        onChange: () => drawShips(),
+      })))),
+    ),
+    h("div", { style: { "margin-top": "12px" } }, shipsBox),
+    h("div.btns", { style: { "margin-top": "10px" } },
+      h("button.btn.btn-small", {
+        type: "button", testid: "add-ship",
+        onClick: () => {
+          const side = model.ships.length % 2 ? "b" : "a";
+          model.ships.push({ name: `Ship ${model.ships.length + 1}`, side, preset: presets[0]?.id, quality: "regular", crew: null });
+          drawShips();
+        },
+      }, "+ Add ship"),
+    ),
+    h("fieldset", { style: { "margin-top": "12px" } },
+      h("legend", null, "Solo mode"),
+      field("sc-bot", "The engine's bot commands", h("select", {
+        id: "sc-bot", testid: "bot-side", onChange: (e) => (model.botSide = e.target.value),
+      }, h("option", { value: "" }, "Nobody (all human crews)"),
+        model.sides.map((s) => h("option", { value: s.id }, `Side: ${s.name}`)))),
+    ),
+    h("div.btns", { style: { "margin-top": "14px" } },
+      h("button.btn.btn-primary", { type: "submit", testid: "create-battle" }, "Create battle"),
+    ),
+    h("div", { style: { "margin-top": "10px" } }, status),
+  );
+  drawShips();
+  replace(panel, h("header", null, h("h2", { id: "create-h" }, "New battle"),
+    h("span.muted", null, "You will be the GM")), form);
+}
+
+function defaultSkills(station, level) {
+  const base = station.split(":")[0];
+  const map = {
+    captain: { leadership: level, tactics_naval: level },
+    pilot: { pilot: level },
+    gunner: { gunner: level },
+    engineer: { engineer: level },
+    sensors: { electronics_sensors: level },
+  };
+  return { ...(map[base] ?? {}) };
+}
+
+/** Build the POST /api/battles body from the form model. Pure. */
+export function scenarioBody(model) {
+  const ships = model.ships.map((s, i) => {
+    const ship = { id: `s${i + 1}`, name: s.name.trim() || `Ship ${i + 1}`, side: s.side, preset: s.preset };
+    if (s.crew && Object.keys(s.crew).length) {
+      ship.crew = Object.fromEntries(
+        Object.entries(s.crew).map(([st, c]) => [st, { ...c, name: c.name.trim() || label(st) }]),
+      );
+    } else {
+      ship.crew_quality = s.quality;
+    }
+    return ship;
+  });
+  const body = {
+    name: model.name.trim() || "Untitled battle",
+    ruleset: model.ruleset,
+    sides: model.sides.map((s) => ({ id: s.id, name: s.name.trim() || s.id })),
+    ships,
+    starting_range: model.range,
+    round_limit: model.roundLimit,
+  };
+  return model.botSide ? { scenario: body, bot_sides: [model.botSide] } : { scenario: body };
+}
+
+function presetLabel(p) {
+  return `${p.name}${p.tons ? ` (${p.tons} t)` : ""}`;
+}
+
+function presetDetail(p) {
+  const parts = [];
+  if (p.hull !== undefined) parts.push(`Hull ${p.hull}`);
+  if (p.armour !== undefined) parts.push(`Armour ${p.armour}`);
+  if (p.thrust !== undefined) parts.push(`Thrust ${p.thrust}`);
+  const weapons = (p.turrets ?? []).map((t) => turretLabel(t)).filter(Boolean);
+  if (weapons.length) parts.push(weapons.join(" · "));
+  return parts.join(" — ");
+}
+
+export function turretLabel(t) {
+  if (typeof t === "string") return label(t);
+  const weapons = (t.weapons ?? []).map((w) => label(typeof w === "string" ? w : w.weapon ?? w.id)).join("+");
+  return `${label(t.mount ?? t.size ?? "turret")} ${weapons}`.trim();
+}
+
+function field(id, text, control) {
+  return h("div.field", null, h("label", { for: id }, text), control);
+}
+
+// ---- join --------------------------------------------------------------------------------
+
+function renderJoin(panel, ctx) {
+  const status = h("div.notice", { testid: "join-status", "aria-live": "polite" });
+  const details = h("div", { testid: "join-details" });
+  const codeInput = h("input", {
+    id: "join-code", testid: "join-code", value: ctx.code ?? "", autocomplete: "off",
+    autocapitalize: "characters", spellcheck: "false", maxlength: 16, placeholder: "e.g. K7P2QX",
+  });
+  const nameInput = h("input", {
+    id: "join-name", testid: "join-name", value: loadName(), maxlength: 40, placeholder: "Your name",
+  });
+
+  const lookup = async () => {
+    const code = codeInput.value.trim().toUpperCase();
+    if (!code) return;
+    status.className = "notice";
+    status.textContent = "Looking up the battle…";
+    try {
+      const battle = await getBattle(code);
+      status.textContent = "";
+      renderSeatPicker(details, battle, code, nameInput, ctx, status);
+    } catch (e) {
+      status.className = "notice error";
+      status.textContent = e.code === "battle_not_found" || e.code === "not_found" || e.code === "http_404"
+        ? `No battle with code ${code}. Check the code with your GM.`
+        : `Cannot look up the battle: ${e.message}`;
+      replace(details);
+    }
+  };
+
+  replace(
+    panel,
+    h("header", null, h("h2", { id: "join-h" }, "Join a battle")),
+    h("form", {
+      testid: "join-form",
+      onSubmit: (e) => {
+        e.preventDefault();
+        lookup();
+      },
+    },
+    h("div.row", null,
+      h("div.field", null, h("label", { for: "join-code" }, "Join code"), codeInput),
+      h("div.field", null, h("label", { for: "join-name" }, "Your name"), nameInput),
+    ),
+    h("div.btns", { style: { "margin-top": "10px" } },
+      h("button.btn.btn-primary", { type: "submit", testid: "find-battle" }, "Find battle")),
+    ),
+    h("div", { style: { "margin-top": "10px" } }, status),
+    details,
+  );
+  if (ctx.code) lookup();
+}
+
+/** Role + ship + station picker once the battle is known. */
+function renderSeatPicker(box, battle, code, nameInput, ctx, status) {
+  const battleId = battle.battle_id ?? battle.id;
+  const seat = loadSeat(battleId);
+  const ships = battle.ships ?? battle.state?.ships ?? [];
+  const claims = new Set((battle.claims ?? []).map((c) => `${c.ship_id}/${c.station}`));
+  const mine = new Set(seat.ship_id ? (seat.stations ?? []).map((st) => `${seat.ship_id}/${st}`) : []);
+  let role = seat.gm_token ? "gm" : "player";
+
+  const seatBox = h("div");
+  const gmTokenInput = h("input", {
+    id: "join-gm-token", testid: "join-gm-token", value: seat.gm_token ?? "", autocomplete: "off",
+    type: "password",
+  });
+
+  const drawSeat = () => {
+    if (role === "player") {
+      replace(seatBox, h("fieldset", { testid: "station-picker" },
+        h("legend", null, "Ship and station"),
+        ships.length === 0 ? h("p.muted", null, "This battle has no ships yet.") : null,
+        ships.map((ship) => h("div", { style: { "margin-bottom": "8px" } },
+          h("div.field-label", null, ship.name ?? ship.id),
+          h("div.segmented", { role: "radiogroup", "aria-label": `Stations aboard ${ship.name ?? ship.id}` },
+            stationsOf(ship).map((st) => {
+              const key = `${ship.id}/${st}`;
+              const taken = claims.has(key) && !mine.has(key);
+              const bot = (ship.bot ?? battle.bot_sides?.includes(ship.side)) === true;
+              return h("label", null,
+                h("input", {
+                  type: "radio", name: "seat", value: key, disabled: taken || bot,
+                  testid: `seat-${ship.id}-${st}`, checked: mine.has(key),
+                  "aria-label": `${label(st)} aboard ${ship.name ?? ship.id}${taken ? " (taken)" : ""}${bot ? " (bot)" : ""}`,
+                }),
+                h("span", null, label(st), taken ? " · taken" : "", bot ? " · bot" : ""));
+            })))),
+      ));
+    } else if (role === "gm") {
+      replace(seatBox, h("div.field", null, h("label", { for: "join-gm-token" }, "GM token"), gmTokenInput));
+    } else {
+      replace(seatBox, h("p.muted", null, "Spectators watch the public battle state and log."));
+    }
+  };
+
+  const roleRadio = (value, text) => h("label", null,
+    h("input", {
+      type: "radio", name: "role", value, checked: role === value, testid: `role-${value}`,
+      onChange: () => {
+        role = value;
+        drawSeat();
+      },
+    }),
+    h("span", null, text));
+
+  replace(box, h("form", {
+    testid: "seat-form",
+    onSubmit: (e) => {
+      e.preventDefault();
+      const name = nameInput.value.trim();
+      saveName(name);
+      if (role === "player") {
+        const picked = /** @type {HTMLInputElement | null} */ (box.querySelector('input[name="seat"]:checked'));
+        if (!picked) {
+          status.className = "notice error";
+          status.textContent = "Pick a station first.";
+          return;
+        }
+        const [shipId, station] = picked.value.split("/");
+        saveSeat(battleId, { role: "player", ship_id: shipId, stations: [station], name, code });
+      } else if (role === "gm") {
+        const token = gmTokenInput.value.trim();
+        if (!token) {
+          status.className = "notice error";
+          status.textContent = "The GM role needs the GM token you got when you created the battle.";
+          return;
+        }
+        saveSeat(battleId, { role: "gm", gm_token: token, name, code });
+      } else {
+        saveSeat(battleId, { role: "spectator", name, code });
+      }
+      ctx.onEnter(battleId);
+    },
+  },
+  h("p", null, h("strong", null, battle.name ?? battle.scenario?.name ?? "Battle"), " ",
+    h("span.muted", null, `· ${ships.length} ships`)),
+  h("fieldset", null, h("legend", null, "Join as"),
+    h("div.segmented", { role: "radiogroup", "aria-label": "Role" },
+      roleRadio("player", "Player"), roleRadio("gm", "GM"), roleRadio("spectator", "Spectator"))),
+  h("div", { style: { "margin-top": "10px" } }, seatBox),
+  h("div.btns", { style: { "margin-top": "12px" } },
+    h("button.btn.btn-primary", { type: "submit", testid: "join-battle" }, "Join battle")),
+  ));
+  drawSeat();
+}
+
+/** Station ids of a ship as the server lists them. */
+export function stationsOf(ship) {
+  const raw = ship.stations ?? Object.keys(ship.crew ?? {});
+  return raw.map((s) => (typeof s === "string" ? s : s.id ?? s.station));
+}
+
+// ---- import ------------------------------------------------------------------------------
+
+function renderImport(panel, ctx) {
+  const status = h("div.notice", { testid: "import-status", "aria-live": "polite" });
+  const fileInput = h("input", { type: "file", id: "import-file", accept: "application/json,.json", testid: "import-file" });
+  replace(
+    panel,
+    h("header", null, h("h2", { id: "import-h" }, "Resume a saved battle")),
+    h("form", {
+      onSubmit: async (e) => {
+        e.preventDefault();
+        const file = fileInput.files?.[0];
+        if (!file) {
+          status.className = "notice error";
+          status.textContent = "Choose the events JSON file the GM downloaded.";
+          return;
+        }
+        status.className = "notice";
+        status.textContent = "Replaying the saved events…";
+        try {
+          const created = await importBattle(await file.text());
+          saveSeat(created.battle_id, { gm_token: created.gm_token, role: "gm", code: created.join_code ?? created.code });
+          ctx.onEnter(created.battle_id);
+        } catch (err) {
+          status.className = "notice error";
+          status.textContent = `Cannot resume this file: ${err.message}`;
+        }
+      },
+    },
+    h("div.field", null, h("label", { for: "import-file" }, "Events JSON (from “Download battle”)"), fileInput),
+    h("div.btns", { style: { "margin-top": "10px" } },
+      h("button.btn", { type: "submit", testid: "import-battle" }, "Resume as GM")),
+    h("div", { style: { "margin-top": "10px" } }, status)),
+  );
+}
+
