@@ -108,7 +108,7 @@ return 'ok'
 
 _SNAPSHOT_LUA: Final = """
 -- KEYS: meta, snap.  ARGV: seq, schema version, state JSON.  Keeps only the newest snapshot.
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 local have = tonumber(redis.call('HGET', KEYS[2], 'seq') or '-1')
 if have >= tonumber(ARGV[1]) then return 0 end
 redis.call('HSET', KEYS[2], 'seq', ARGV[1], 'v', ARGV[2], 'state', ARGV[3])
@@ -270,7 +270,7 @@ class RedisBattleStore:
         return f"{self._prefix}:b:{{{battle_id}}}:{kind}"
 
     def _code_key(self, join_code: str) -> str:
-        return f"{self._prefix}:code:{join_code.upper()}"
+        return f"{self._prefix}:code:{join_code.strip().upper()}"
 
     @property
     def _index_key(self) -> str:
@@ -396,10 +396,12 @@ class RedisBattleStore:
         """Keep the newest snapshot only, stamped with the schema version it was folded under."""
         state = json.dumps(snapshot.state, separators=(",", ":"), ensure_ascii=False)
         with _unavailable_as_store_error():
-            await self._snapshot_script(
+            saved = await self._snapshot_script(
                 keys=[self._k(battle_id, "meta"), self._k(battle_id, "snap")],
                 args=[snapshot.seq, _schema_version(), state],
             )
+        if saved == -1:
+            raise BattleNotFound(battle_id)
 
     async def load_snapshot(self, battle_id: str) -> Snapshot | None:
         """The latest snapshot, or None when absent or folded under another schema version.
@@ -408,10 +410,12 @@ class RedisBattleStore:
         replays the (upgraded) events instead of misreading state it does not understand.
         """
         with _unavailable_as_store_error():
-            seq, version, state = await cast(
-                "Awaitable[list[bytes | None]]",
-                self._redis.hmget(self._k(battle_id, "snap"), ["seq", "v", "state"]),
-            )
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.exists(self._k(battle_id, "meta"))
+            pipe.hmget(self._k(battle_id, "snap"), ["seq", "v", "state"])
+            exists, (seq, version, state) = await pipe.execute()
+        if not exists:
+            raise BattleNotFound(battle_id)
         if seq is None or state is None:
             return None
         if version is None or int(version) != _schema_version():
@@ -448,17 +452,22 @@ class RedisBattleStore:
     async def release(self, battle_id: str, ship_id: str, station: str) -> None:
         """Free a station; a free station stays free."""
         with _unavailable_as_store_error():
-            await cast(
-                "Awaitable[int]",
-                self._redis.hdel(self._k(battle_id, "claims"), self._claim_field(ship_id, station)),
-            )
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.exists(self._k(battle_id, "meta"))
+            pipe.hdel(self._k(battle_id, "claims"), self._claim_field(ship_id, station))
+            exists, _ = await pipe.execute()
+        if not exists:
+            raise BattleNotFound(battle_id)
 
     async def claims(self, battle_id: str) -> list[Claim]:
         """Every held station of the battle."""
         with _unavailable_as_store_error():
-            raw = await cast(
-                "Awaitable[list[bytes]]", self._redis.hvals(self._k(battle_id, "claims"))
-            )
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.exists(self._k(battle_id, "meta"))
+            pipe.hvals(self._k(battle_id, "claims"))
+            exists, raw = await pipe.execute()
+        if not exists:
+            raise BattleNotFound(battle_id)
         return [Claim.model_validate_json(c) for c in raw]
 
     # -- idle expiry ------------------------------------------------------------------------------
@@ -466,7 +475,12 @@ class RedisBattleStore:
     async def touch(self, battle_id: str) -> None:
         """Bump the battle's last-use score (only if it is still indexed)."""
         with _unavailable_as_store_error():
-            await self._redis.zadd(self._index_key, {battle_id: time.time()}, xx=True)
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.exists(self._k(battle_id, "meta"))
+            pipe.zadd(self._index_key, {battle_id: time.time()}, xx=True)
+            exists, _ = await pipe.execute()
+        if not exists:
+            raise BattleNotFound(battle_id)
 
     async def expire_idle(self, max_idle_s: float) -> list[str]:
         """Delete battles idle for `max_idle_s`; with several instances each id is reported once."""
@@ -485,6 +499,8 @@ class RedisBattleStore:
 
     async def ping(self) -> None:
         """PING (drives `/ready`); raises `StoreUnavailable` when Redis cannot answer."""
+        if self._closed:
+            raise StoreUnavailable("the redis store is closed")
         with _unavailable_as_store_error():
             await self._redis.ping()
 
@@ -504,32 +520,30 @@ class RedisBattleStore:
     # -- subscriptions ----------------------------------------------------------------------------
 
     async def subscribe(self, battle_id: str, after_seq: int) -> AsyncIterator[list[EventDict]]:
-        """Yield every batch after `after_seq` in seq order, with gaps filled from the stream.
+        """Yield the backlog after `after_seq`, then every batch appended by any instance.
 
-        The shared reader delivers batches into this subscriber's queue; a batch that does not
-        start right after the last seq yielded triggers an `XRANGE` for the missing part, and seqs
-        already yielded are dropped, so the consumer sees each seq exactly once. During a Redis
-        outage the iterator simply waits; the reader reconnects with backoff and resumes from its
-        cursor, so nothing is lost.
+        The backlog is one `XRANGE` (it also raises `BattleNotFound`); then this subscriber joins
+        the shared reader's feed for the battle. A batch that does not start right after the last
+        seq yielded (the feed was ahead of us) is filled from the stream, and seqs already yielded
+        are dropped, so the consumer sees each seq exactly once, in order. During a Redis outage
+        the iterator just waits: the reader reconnects with backoff and resumes from its cursor.
         """
         if self._closed:
             return
+        backlog = await self.read(battle_id, after_seq)
+        last = backlog[-1]["seq"] if backlog else after_seq
         queue: asyncio.Queue[list[EventDict] | None] = asyncio.Queue()
         feed = self._feeds.get(battle_id)
+        new_feed = feed is None
         if feed is None:
-            feed = self._feeds[battle_id] = _Feed(battle_id, after_seq)
+            feed = self._feeds[battle_id] = _Feed(battle_id, last)
         feed.queues.add(queue)
-        self._ensure_reader()
-        await self._wake()
-        last = after_seq
         try:
-            if feed.cursor > last:  # the shared feed is ahead of us: catch up from the stream
-                caught = await self._read_for_subscriber(battle_id, last)
-                if caught is None:
-                    return
-                if caught:
-                    last = caught[-1]["seq"]
-                    yield caught
+            self._ensure_reader()
+            if new_feed:
+                await self._wake()
+            if backlog:
+                yield backlog
             while True:
                 batch = await queue.get()
                 if batch is None:  # battle deleted/expired, or the store closed

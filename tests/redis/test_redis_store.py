@@ -1,4 +1,4 @@
-"""`RedisBattleStore` against a real redis-server: the protocol contract, races, durability, outage."""
+"""`RedisBattleStore` on a real redis-server: the protocol contract, races, durability, outage."""
 
 from __future__ import annotations
 
@@ -59,16 +59,16 @@ async def make_store(redis_server: RedisProcess) -> AsyncIterator[StoreFactory]:
         await store.close()
 
 
-async def next_batch(it: AsyncIterator[list[EventDict]], timeout: float = 10) -> list[EventDict]:
-    return await asyncio.wait_for(anext(it), timeout)
+async def next_batch(it: AsyncIterator[list[EventDict]], wait_s: float = 10) -> list[EventDict]:
+    return await asyncio.wait_for(anext(it), wait_s)
 
 
 async def collect_seqs(
-    it: AsyncIterator[list[EventDict]], until_seq: int, timeout: float = 20
+    it: AsyncIterator[list[EventDict]], until_seq: int, wait_s: float = 20
 ) -> list[int]:
     """Every seq the iterator yields until `until_seq` shows up (each batch kept in order)."""
     seqs: list[int] = []
-    async with asyncio.timeout(timeout):
+    async with asyncio.timeout(wait_s):
         while not seqs or seqs[-1] < until_seq:
             seqs.extend(e["seq"] for e in await anext(it))
     return seqs
@@ -83,7 +83,7 @@ async def test_create_then_read_meta_code_and_index(make_store: StoreFactory) ->
     await store.create(meta("b1", "ABC234"), [ev(1), ev(2)])
 
     assert await store.get_meta("b1") == meta("b1", "ABC234")
-    assert await store.find_by_join_code("abc234") == "b1"
+    assert await store.find_by_join_code(" abc234 ") == "b1"
     assert await store.find_by_join_code("ZZZ999") is None
     assert [m.battle_id for m in await store.list_battles()] == ["b1"]
     assert await store.last_seq("b1") == 2
@@ -112,14 +112,24 @@ async def test_create_refuses_a_taken_id_or_code(
 
 async def test_unknown_battle_is_not_found(make_store: StoreFactory) -> None:
     store = make_store()
+    claim = Claim(ship_id="s", station="pilot", token_hash="t")
     for call in (
         store.get_meta("nope"),
         store.read("nope"),
         store.last_seq("nope"),
         store.append("nope", 0, [ev(1)]),
+        store.save_snapshot("nope", Snapshot(seq=1, state={})),
+        store.load_snapshot("nope"),
+        store.claim("nope", claim),
+        store.claims("nope"),
+        store.release("nope", "s", "pilot"),
+        store.touch("nope"),
+        anext(store.subscribe("nope", 0)),
     ):
         with pytest.raises(BattleNotFound):
             await call
+    assert await store.list_battles() == []
+    await store.delete("nope")  # unknown ids are ignored
 
 
 async def test_append_checks_the_expected_seq(make_store: StoreFactory) -> None:
@@ -249,6 +259,17 @@ async def test_subscribe_behind_catches_up_without_gaps_or_duplicates(
     await behind.aclose()  # type: ignore[attr-defined]
 
 
+async def test_subscribe_yields_the_backlog_first(make_store: StoreFactory) -> None:
+    store = make_store()
+    await store.create(meta(), [ev(s) for s in range(1, 6)])
+    it = store.subscribe("b1", 2)
+
+    assert [e["seq"] for e in await next_batch(it)] == [3, 4, 5]
+    await store.append("b1", 5, [ev(6)])
+    assert [e["seq"] for e in await next_batch(it)] == [6]
+    await it.aclose()  # type: ignore[attr-defined]
+
+
 async def test_snapshot_keeps_the_newest(make_store: StoreFactory) -> None:
     store = make_store()
     await store.create(meta(), [ev(s) for s in range(1, 21)])
@@ -268,7 +289,7 @@ async def test_snapshot_of_another_schema_version_is_ignored(
     await store.create(meta(), [ev(1)])
     await store.save_snapshot("b1", Snapshot(seq=1, state={"round": 1}))
     raw = aioredis.Redis.from_url(redis_server.url)
-    await raw.hset(store._k("b1", "snap"), "v", "-7")  # type: ignore[misc]
+    await raw.hset(store._k("b1", "snap"), "v", "-7")
     await raw.aclose()
 
     assert await store.load_snapshot("b1") is None
@@ -288,11 +309,11 @@ async def test_claims_bind_a_station_to_one_token(make_store: StoreFactory) -> N
     await other.release("b1", "s1", "pilot")
     assert await one.claim("b1", bob) == bob
     assert await one.claims("b1") == [bob]
-    with pytest.raises(BattleNotFound):
-        await one.claim("nope", bob)
 
 
-async def test_delete_removes_everything_and_ends_subscriptions(make_store: StoreFactory) -> None:
+async def test_delete_removes_everything_and_ends_subscriptions(
+    make_store: StoreFactory, redis_server: RedisProcess
+) -> None:
     store, other = make_store(), make_store()
     await store.create(meta("b1", "ABC234"), [ev(1)])
     await store.save_snapshot("b1", Snapshot(seq=1, state={}))
@@ -309,8 +330,9 @@ async def test_delete_removes_everything_and_ends_subscriptions(make_store: Stor
     assert await asyncio.wait_for(there_end, 10) == "ended", "other instance noticed the delete"
     assert await store.find_by_join_code("ABC234") is None
     assert await store.list_battles() == []
-    assert await store.load_snapshot("b1") is None
-    assert await store.claims("b1") == []
+    raw = aioredis.Redis.from_url(redis_server.url)
+    assert await raw.keys("*:b:{b1}:*") == [], "every key of the battle is gone"
+    await raw.aclose()
     with pytest.raises(BattleNotFound):
         await store.read("b1")
 
@@ -357,7 +379,7 @@ async def test_outage_gives_store_unavailable_then_everything_resumes(
     await asyncio.wait_for(store.reader_connected.wait(), 10)
     await writer.append("b1", 1, [ev(2)])
     assert [e["seq"] for e in await first] == [2]
-    pending = asyncio.ensure_future(collect_seqs(it, 4, timeout=60))
+    pending = asyncio.ensure_future(collect_seqs(it, 4, wait_s=60))
 
     redis_server.kill()
     with pytest.raises(StoreUnavailable):
