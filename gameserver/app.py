@@ -1,0 +1,364 @@
+"""The aiohttp application: `create_app(settings)`, HTTP API, WebSocket endpoint, health and metrics.
+
+Handlers stay thin: they parse, call the hub (which calls the engine and the store) and serialise.
+State lives under typed `web.AppKey`s; background loops run in `cleanup_ctx`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import WSCloseCode, WSMsgType, web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import ValidationError
+
+from gameserver import rules
+from gameserver.hub import (
+    CreateBattleRequest,
+    Hub,
+    HubError,
+    ImportBattleRequest,
+    now_iso,
+)
+from gameserver.logging import get_logger
+from gameserver.metrics import Metrics, create_metrics
+from gameserver.protocol import protocol_json_schema
+from gameserver.settings import Settings
+from gameserver.store import BattleNotFound, BattleStore, EventDict, StoreUnavailable, create_store
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+SETTINGS_KEY = web.AppKey("settings", Settings)
+STORE_KEY = web.AppKey("store", BattleStore)  # type: ignore[type-abstract]
+METRICS_KEY = web.AppKey("metrics", Metrics)
+HUB_KEY = web.AppKey("hub", Hub)
+
+log = get_logger("app")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _error(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": code, "message": message}, status=status)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Map store and hub refusals to JSON errors; never leak a traceback to a client."""
+    try:
+        return await handler(request)
+    except HubError as exc:
+        return _error(400, exc.code, exc.message)
+    except BattleNotFound as exc:
+        return _error(404, "battle_not_found", str(exc))
+    except StoreUnavailable:
+        return _error(503, "store_unavailable", "storage is unavailable; try again")
+
+
+class GameSocket(web.WebSocketResponse):
+    """A WebSocket whose 1009 close (frame over the size limit) says why, with the limit."""
+
+    def __init__(self, *, max_msg_size: int, **kwargs: Any) -> None:
+        super().__init__(max_msg_size=max_msg_size, **kwargs)
+        self._limit = max_msg_size
+
+    async def close(
+        self, *, code: int = WSCloseCode.OK, message: bytes = b"", drain: bool = True
+    ) -> bool:
+        """Add a reason to aiohttp's bare MESSAGE_TOO_BIG close."""
+        if code == WSCloseCode.MESSAGE_TOO_BIG and not message:
+            message = f"message too big: the limit is {self._limit} bytes".encode()
+        return await super().close(code=code, message=message, drain=drain)
+
+
+def origin_allowed(origin: str | None, host: str | None, allowed: list[str]) -> bool:
+    """Check the Origin of a WebSocket upgrade; purely computational.
+
+    With no allow-list only same-origin pages (Origin host == Host header) and non-browser clients
+    (no Origin header) may connect: a page elsewhere cannot act for a player (cross-site WebSocket
+    hijacking).
+    """
+    if origin is None:
+        return True
+    if allowed:
+        return origin.rstrip("/") in allowed or "*" in allowed
+    return urlsplit(origin).netloc.lower() == (host or "").lower()
+
+
+async def websocket(request: web.Request) -> web.StreamResponse:
+    """`/ws`: one connection = one reader loop here + one writer task; the hub does the rest."""
+    settings = request.app[SETTINGS_KEY]
+    hub = request.app[HUB_KEY]
+    if not origin_allowed(request.headers.get("Origin"), request.host, settings.allowed_origins):
+        log.warning("origin_refused", origin=request.headers.get("Origin"))
+        return _error(403, "origin_refused", "this origin may not connect")
+    if hub.draining:
+        return _error(503, "shutting_down", "this server is shutting down")
+    if len(hub.connections) >= settings.max_connections:
+        return _error(503, "too_many_connections", "the server is full")
+    ws = GameSocket(max_msg_size=settings.max_message_bytes, heartbeat=settings.heartbeat_s)
+    await ws.prepare(request)
+    conn = hub.connect(ws)
+    writer = asyncio.create_task(conn.run_writer())
+    try:
+        async for msg in ws:
+            if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                try:
+                    await hub.handle(conn, msg.data)
+                except Exception:
+                    log.exception("handler_failed", peer_id=conn.peer_id)
+                    hub.error(conn, "internal_error", "the server failed on this message", None)
+            elif msg.type is WSMsgType.ERROR:
+                break
+    finally:
+        await hub.disconnect(conn)
+        conn.queue.put_nowait(None)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(writer, timeout=1.0)
+        if not writer.done():
+            writer.cancel()
+    return ws
+
+
+async def create_battle(request: web.Request) -> web.Response:
+    """`POST /api/battles`: a scenario in, the battle id, join code and (once) the GM token out."""
+    body = await _json_body(request)
+    try:
+        payload = CreateBattleRequest.model_validate(body)
+    except ValidationError as exc:
+        return _error(400, "bad_request", _readable(exc))
+    created = await request.app[HUB_KEY].create_battle(payload)
+    return web.json_response(
+        {
+            "battle_id": created.meta.battle_id,
+            "join_code": created.meta.join_code,
+            "gm_token": created.gm_token,
+            "seq": created.seq,
+            "bot_sides": list(created.meta.bot_sides),
+        },
+        status=201,
+    )
+
+
+async def import_battle(request: web.Request) -> web.Response:
+    """`POST /api/battles/import`: an exported log in, a new battle resumed where it stopped out."""
+    body = await _json_body(request)
+    if isinstance(body, list):
+        body = {"events": body}
+    try:
+        payload = ImportBattleRequest.model_validate(body)
+    except ValidationError as exc:
+        return _error(400, "bad_log", _readable(exc))
+    created = await request.app[HUB_KEY].import_battle(payload)
+    return web.json_response(
+        {
+            "battle_id": created.meta.battle_id,
+            "join_code": created.meta.join_code,
+            "gm_token": created.gm_token,
+            "seq": created.seq,
+            "bot_sides": list(created.meta.bot_sides),
+        },
+        status=201,
+    )
+
+
+async def get_battle(request: web.Request) -> web.Response:
+    """`GET /api/battles/{id}`: public state, who may act, held stations (never tokens)."""
+    hub = request.app[HUB_KEY]
+    room = await hub.room(request.match_info["battle_id"])
+    claims = await hub.store.claims(room.battle_id)
+    return web.json_response(
+        {
+            "battle_id": room.battle_id,
+            "join_code": room.meta.join_code,
+            "name": room.meta.name,
+            "created_at": room.meta.created_at,
+            "bot_sides": list(room.meta.bot_sides),
+            "seq": room.seq,
+            "is_over": bool(room.state.is_over),
+            "awaiting": [list(a) for a in rules.awaiting(room.state)],
+            "claims": [{"ship_id": c.ship_id, "station": c.station, "name": c.name} for c in claims],
+            "state": rules.public_view(room.state),
+        }
+    )
+
+
+async def find_battle(request: web.Request) -> web.Response:
+    """`GET /api/join/{code}`: the battle id a join code stands for (join links use the id)."""
+    hub = request.app[HUB_KEY]
+    battle_id = await hub.store.find_by_join_code(request.match_info["code"])
+    if battle_id is None:
+        return _error(404, "battle_not_found", "no battle with that join code")
+    return web.json_response({"battle_id": battle_id})
+
+
+async def battle_log(request: web.Request) -> web.Response:
+    """`GET /api/battles/{id}/log`: the events as JSON (import them elsewhere) or `?format=md`."""
+    hub = request.app[HUB_KEY]
+    battle_id = request.match_info["battle_id"]
+    meta = await hub.store.get_meta(battle_id)
+    events = await hub.store.read(battle_id, 0)
+    if request.query.get("format") == "md":
+        return web.Response(
+            text=render_markdown_log(meta.name or battle_id, battle_id, events),
+            content_type="text/markdown",
+            headers={"Content-Disposition": f'attachment; filename="battle-{battle_id}.md"'},
+        )
+    return web.json_response(
+        {
+            "battle_id": battle_id,
+            "name": meta.name,
+            "bot_sides": list(meta.bot_sides),
+            "schema_version": rules.EVENT_SCHEMA_VERSION,
+            "exported_at": now_iso(),
+            "events": events,
+        },
+        headers={"Content-Disposition": f'attachment; filename="battle-{battle_id}.json"'},
+    )
+
+
+def render_markdown_log(title: str, battle_id: str, events: list[EventDict]) -> str:
+    """A readable battle log (one table row per event, dice shown); purely computational."""
+
+    def cell(value: object) -> str:
+        return str(value).replace("|", "\\|").replace("\n", " ")
+
+    lines = [
+        f"# Battle log: {cell(title)}",
+        "",
+        f"Battle `{battle_id}`, {len(events)} events, exported {now_iso()}.",
+        "",
+        "| Seq | Time | Event | Dice | Summary |",
+        "|---:|---|---|---|---|",
+    ]
+    for event in events:
+        dice = ", ".join(str(d) for d in event.get("dice") or ()) or "–"
+        lines.append(
+            f"| {event.get('seq')} | {cell(event.get('at') or '')} | {cell(event.get('type'))}"
+            f" | {dice} | {cell(event.get('summary') or '')} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+async def presets(request: web.Request) -> web.Response:
+    """`GET /api/presets`: the engine's preset ships for the create-battle form."""
+    return web.json_response(rules.preset_catalog())
+
+
+async def protocol_schema(request: web.Request) -> web.Response:
+    """`GET /api/protocol.json`: JSON Schema of every WebSocket message (and of commands)."""
+    return web.json_response(protocol_json_schema(rules.command_json_schema()))
+
+
+async def health(request: web.Request) -> web.Response:
+    """`/health`: the process is alive."""
+    return web.json_response({"status": "ok"})
+
+
+async def ready(request: web.Request) -> web.Response:
+    """`/ready`: 503 while draining or when the store does not answer its ping."""
+    hub = request.app[HUB_KEY]
+    if hub.draining:
+        return web.json_response({"status": "draining"}, status=503)
+    try:
+        await asyncio.wait_for(hub.store.ping(), timeout=2.0)
+    except (StoreUnavailable, TimeoutError):
+        return web.json_response({"status": "store_unavailable"}, status=503)
+    return web.json_response({"status": "ready"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """`/metrics`: Prometheus text format from this app's own registry."""
+    registry = request.app[METRICS_KEY].registry
+    return web.Response(
+        body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+    )
+
+
+async def index(request: web.Request) -> web.StreamResponse:
+    """`/`: the tabletop page (the join link `/?battle=<id>` is read by the page)."""
+    page = STATIC_DIR / "index.html"
+    if not page.is_file():
+        return web.Response(text="Traveller VTT server: the tabletop page is not installed.\n")
+    return web.FileResponse(page, headers={"Cache-Control": "no-cache"})
+
+
+async def _json_body(request: web.Request) -> Any:
+    try:
+        return await request.json(loads=json.loads)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise HubError("bad_request", f"the body is not JSON: {exc}") from None
+
+
+def _readable(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:8]:
+        where = ".".join(str(p) for p in err["loc"])
+        parts.append(f"{where}: {err['msg']}" if where else str(err["msg"]))
+    return "; ".join(parts)
+
+
+async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Create the hub and run the idle-expiry loop; on exit close rooms and the store."""
+    settings = app[SETTINGS_KEY]
+    hub = Hub(settings, app[STORE_KEY], app[METRICS_KEY])
+    app[HUB_KEY] = hub
+
+    async def expiry_loop() -> None:
+        while True:
+            await asyncio.sleep(settings.expiry_interval_s)
+            try:
+                await hub.expire_once()
+            except StoreUnavailable:
+                log.warning("expiry_skipped", reason="store_unavailable")
+            except Exception:
+                log.exception("expiry_failed")
+
+    loop_task = asyncio.create_task(expiry_loop(), name="idle-expiry")
+    yield
+    loop_task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await loop_task
+    await hub.close()
+    await app[STORE_KEY].close()
+
+
+async def _close_websockets(app: web.Application) -> None:
+    """aiohttp shutdown: close every WebSocket with GOING_AWAY so clients reconnect elsewhere."""
+    hub = app.get(HUB_KEY)
+    if hub is not None:
+        await hub.close_connections()
+
+
+def create_app(settings: Settings | None = None, store: BattleStore | None = None) -> web.Application:
+    """Build the game server application (store from `REDIS_URL` unless one is passed in)."""
+    settings = settings or Settings()
+    app = web.Application(
+        middlewares=[error_middleware], client_max_size=max(settings.max_message_bytes, 4 << 20)
+    )
+    app[SETTINGS_KEY] = settings
+    app[STORE_KEY] = store if store is not None else create_store(settings.redis_url)
+    app[METRICS_KEY] = create_metrics()
+    app.cleanup_ctx.append(_hub_ctx)
+    app.on_shutdown.append(_close_websockets)
+    app.router.add_get("/", index)
+    if STATIC_DIR.is_dir():
+        app.router.add_static("/static/", STATIC_DIR, append_version=False)
+    app.router.add_get("/ws", websocket)
+    app.router.add_post("/api/battles", create_battle)
+    app.router.add_post("/api/battles/import", import_battle)
+    app.router.add_get("/api/battles/{battle_id}", get_battle)
+    app.router.add_get("/api/battles/{battle_id}/log", battle_log)
+    app.router.add_get("/api/join/{code}", find_battle)
+    app.router.add_get("/api/presets", presets)
+    app.router.add_get("/api/protocol.json", protocol_schema)
+    app.router.add_get("/health", health)
+    app.router.add_get("/ready", ready)
+    app.router.add_get("/metrics", metrics)
+    return app
