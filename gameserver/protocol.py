@@ -53,6 +53,9 @@ class ErrorCode(StrEnum):
     TOO_MANY_CONNECTIONS = "too_many_connections"
     KICKED = "kicked"
     NOT_FOUND = "not_found"
+    UNKNOWN_STATION = "unknown_station"
+    STATION_RELEASED = "station_released"
+    NOT_YOUR_STATION = "not_your_station"
     INTERNAL_ERROR = "internal_error"
 
 
