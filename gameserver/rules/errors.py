@@ -1,0 +1,29 @@
+"""Rules-engine errors: a refused command carries a stable code and a readable message."""
+
+from __future__ import annotations
+
+
+class RuleViolation(Exception):
+    """A command the rules refuse; nothing changes (RULES Part A: "refused with a reason").
+
+    Attributes:
+        code: stable machine-readable reason (e.g. ``out_of_range``, ``not_your_station``).
+        message: one sentence a player can read.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+    def to_dict(self) -> dict[str, str]:
+        """JSON shape the server sends back as an ``error`` message."""
+        return {"code": self.code, "message": self.message}
+
+
+class DiceExhausted(Exception):
+    """A scripted `Dice` was asked for more dice than it holds (a vector case then fails)."""
+
+
+class UnsupportedSchemaVersion(ValueError):
+    """An event dict of an unknown or newer schema version: refuse it rather than guess."""

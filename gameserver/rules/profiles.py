@@ -1,0 +1,177 @@
+"""Ruleset profiles and `RulesConfig`: every DEFAULT and ⚠ house decision of RULES.md for MgT2e.
+
+Purely computational, no side effects. Part A of RULES.md wins over Part B; §15 wins within Part B.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal
+
+from gameserver.rules.errors import RuleViolation
+
+
+class Ruleset(StrEnum):
+    """RULES Part A "Profiles": MgT2e 2016 is the default; 2022 changes critical Severity."""
+
+    MGT2E_2016 = "MGT2E_2016"
+    MGT2E_2022 = "MGT2E_2022"
+
+
+DEFAULT_RULESET = Ruleset.MGT2E_2016
+
+
+def _default_flight() -> dict[str, int]:
+    # RULES §9.B.2 ⚠ (CRB16 via fan wiki): rounds to impact by the band at launch.
+    return {
+        "adjacent": 0,
+        "close": 0,
+        "short": 0,
+        "medium": 0,
+        "long": 1,
+        "very_long": 4,
+        "distant": 10,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class RulesConfig:
+    """House decisions a table can switch; defaults are RULES.md's (§15 numbers in comments).
+
+    Every field is JSON-able so the first event of a battle can record the whole config.
+    """
+
+    # §1.2 / #29: natural 2 and natural 12 are not automatic.
+    natural_auto_results: bool = False
+    # §1.6 DEFAULT: boons and banes net out; more than one net boon is still one boon.
+    boon_net_max: int = 1
+    # #23: severity formula; "by_ruleset" = 2016 ceil(damage/10), 2022 Effect-5.
+    severity_formula: Literal["by_ruleset", "damage", "effect"] = "by_ruleset"
+    # #24: cumulative critical effects.
+    crit_mode: Literal["row_only", "all_intermediate_rows"] = "row_only"
+    # #25: sustained-damage thresholds at exact 10% fractions, or 10% rounded up.
+    sustained_threshold: Literal["exact", "rounded_up"] = "exact"
+    # §10.B.3 DEFAULT: Hull damage from criticals counts toward sustained thresholds, recursively.
+    crit_hull_damage_counts_sustained: bool = True
+    # §10.B.3 HG option ⚠: ships of 2,000 t+ ignore attack-roll criticals from turrets/barbettes.
+    big_ship_ignores_turret_crits: bool = False
+    # #26: range-change cost is the outer band's value in both directions (or the band moved from).
+    range_cost: Literal["outer", "from_band"] = "outer"
+    # §5.3 DEFAULT: excess Thrust past a band threshold is discarded; reversing resets progress.
+    range_discard_excess: bool = True
+    range_reset_on_reverse: bool = True
+    # §3.B ⚠: Aid Gunners costs 1 Thrust.
+    aid_gunners_thrust: int = 1
+    # Part A: the Tactics Effect is added to initiative even when negative.
+    tactics_negative_counts: bool = True
+    # §4.B ⚠: Improve Initiative adds the Leadership Effect from the next round (success only).
+    improve_initiative_on_success_only: bool = True
+    # §1.4 DEFAULT: Leadership uses SOC ⚠; repair uses the better of INT and EDU ◐.
+    leadership_characteristic: Literal["SOC", "INT", "EDU"] = "SOC"
+    # Part A: a point-defence success removes max(1, Effect) missiles.
+    point_defence_min_one: bool = True
+    # §4.B DEFAULT: each sandcaster turret reacts at most once per round.
+    sand_once_per_turret_per_round: bool = True
+    # #27 ⚠: salvo maths and flight times.
+    salvo_dm_per_missile: int = 1
+    salvo_effect_once: bool = True
+    missile_damage_dice: int = 4
+    missile_flight_rounds: dict[str, int] = field(default_factory=_default_flight)
+    missile_endurance_rounds: int = 10
+    smart_dm_min: int = 1
+    smart_dm_max: int = 6
+    # §8.B: 12 missiles per rack; §8.A DEFAULT (no MgT2e figure): 20 sand canisters ready.
+    missile_rack_load: int = 12
+    sandcaster_load: int = 20
+    # §11.B DEFAULT: EW against a salvo is Difficult (10+) and removes max(1, Effect) missiles.
+    ew_missile_target: int = 10
+    # §7.B (CRB22 only): called shot DM and the farthest band it is allowed at.
+    called_shot_dm: int = -2
+    # §8.B ⚠ twodsix: radiation weapons expose the crew to 2D x 20 rads (recorded, no effect).
+    radiation_rads: bool = True
+    # §13.2 DEFAULT: breaking off needs a further 50 Thrust opening at Distant from every enemy.
+    break_off_thrust: int = 50
+    # Engine: how many events a GM may undo at most (also the depth a snapshot keeps).
+    undo_limit: int = 20
+    # §10.B.4 crew damage: damage reduces END, then STR, then DEX (engine order).
+    crew_damage_order: tuple[str, ...] = ("END", "STR", "DEX")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict (recorded in the `battle_started` event)."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, tuple):
+                value = list(value)
+            elif isinstance(value, dict):
+                value = dict(value)
+            out[f.name] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RulesConfig:
+        """Build from (partial) overrides; unknown keys or wrong types raise `RuleViolation`."""
+        return apply_overrides(cls(), data)
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(RulesConfig)}
+
+
+def apply_overrides(base: RulesConfig, data: dict[str, Any]) -> RulesConfig:
+    """Return `base` with `data` applied; why: a scenario overrides only what its table changes."""
+    if not isinstance(data, dict):
+        raise RuleViolation("bad_config", "config overrides must be an object")
+    changes: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in _FIELDS:
+            known = ", ".join(sorted(_FIELDS))
+            raise RuleViolation("bad_config", f"unknown rules option {key!r}; known: {known}")
+        current = getattr(base, key)
+        changes[key] = _coerce_option(key, current, value)
+    return dataclasses.replace(base, **changes)
+
+
+_LITERALS: dict[str, tuple[str, ...]] = {
+    "severity_formula": ("by_ruleset", "damage", "effect"),
+    "crit_mode": ("row_only", "all_intermediate_rows"),
+    "sustained_threshold": ("exact", "rounded_up"),
+    "range_cost": ("outer", "from_band"),
+    "leadership_characteristic": ("SOC", "INT", "EDU"),
+}
+
+
+def _coerce_option(key: str, current: Any, value: Any) -> Any:
+    def bad(expected: str) -> RuleViolation:
+        return RuleViolation(
+            "bad_config", f"rules option {key!r} must be {expected}, not {value!r}"
+        )
+
+    if isinstance(current, bool):
+        if not isinstance(value, bool):
+            raise bad("true or false")
+        return value
+    if isinstance(current, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad("an integer")
+        return value
+    if isinstance(current, str):
+        allowed = _LITERALS.get(key)
+        if not isinstance(value, str) or (allowed is not None and value not in allowed):
+            raise bad("one of " + ", ".join(allowed or ("a string",)))
+        return value
+    if isinstance(current, tuple):
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise bad("a list of strings")
+        return tuple(value)
+    if isinstance(current, dict):
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)
+            for k, v in value.items()
+        ):
+            raise bad("an object of integers")
+        merged = dict(current)
+        merged.update(value)
+        return merged
+    raise bad("a supported value")  # pragma: no cover - every field type is handled above
