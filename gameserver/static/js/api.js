@@ -22,12 +22,10 @@ async function call(method, path, body, headers = {}) {
     data = { message: text };
   }
   if (!res.ok) {
-    const err = data?.error ?? data ?? {};
-    throw new ServerError(
-      err.code ?? `http_${res.status}`,
-      err.message ?? `The server answered ${res.status} ${res.statusText}.`,
-      data,
-    );
+    // Server errors are {"error": code, "message": text}.
+    const code = typeof data?.error === "string" ? data.error : data?.error?.code ?? `http_${res.status}`;
+    const message = data?.message ?? data?.error?.message ?? `The server answered ${res.status} ${res.statusText}.`;
+    throw new ServerError(code, message, data);
   }
   return data;
 }
@@ -41,10 +39,11 @@ export const createBattle = (body) => call("POST", "/api/battles", body);
 /** Import an exported events JSON as a new battle; returns like createBattle. */
 export const importBattle = (eventsJson) => call("POST", "/api/battles/import", eventsJson);
 
-/** Battle summary (by id or join code): ships, stations, who holds what. */
-export const getBattle = (idOrCode) => call("GET", `/api/battles/${encodeURIComponent(idOrCode)}`);
+/** Battle summary by id: public state, seq, awaiting, held stations (claims), bot sides. */
+export const getBattle = (battleId) => call("GET", `/api/battles/${encodeURIComponent(battleId)}`);
 
-/** Events JSON of a battle (the GM's save file). */
-export const getLog = (battleId, gmToken) =>
-  call("GET", `/api/battles/${encodeURIComponent(battleId)}/log`, undefined,
-    gmToken ? { Authorization: `Bearer ${gmToken}` } : {});
+/** The battle id a join code stands for: {battle_id}. */
+export const findBattle = (code) => call("GET", `/api/join/${encodeURIComponent(code)}`);
+
+/** The export: {battle_id, name, bot_sides, schema_version, events: [...]} (the save file). */
+export const getLog = (battleId) => call("GET", `/api/battles/${encodeURIComponent(battleId)}/log`);

@@ -95,7 +95,7 @@ export function enterBattle(root, battleId, ctx) {
       const ship = shipsOf(view.state).find((s) => s.id === j.ship_id);
       return `${(j.stations ?? []).map(label).join(", ")} · ${ship?.name ?? j.ship_id}`;
     }
-    return label(j.role);
+    return j.role === "gm" ? "GM" : label(j.role);
   };
 
   const renderStatus = () => {
@@ -185,7 +185,10 @@ export function enterBattle(root, battleId, ctx) {
 
   const renderGm = () => {
     const j = view.joined;
-    gm.hidden = !(j && j.role === "gm");
+    const isGm = !!(j && j.role === "gm");
+    root.querySelector(".battle")?.classList.toggle("is-gm", isGm);
+    station.hidden = isGm;
+    gm.hidden = !isGm;
     if (gm.hidden) return;
     import("./gm.js").then(({ renderGm: draw }) => draw(gm, {
       state: view.state,
@@ -294,7 +297,24 @@ export function enterBattle(root, battleId, ctx) {
   });
   client.addEventListener("problem", (e) => {
     const msg = /** @type {CustomEvent} */ (e).detail;
+    if (msg.code === "station_released" && view.joined) {
+      // The GM freed one of our stations: forget it so a reload does not try to take it back.
+      const released = (view.joined.stations ?? []).filter((s) => msg.message.includes(` ${s} `));
+      const left = (view.joined.stations ?? []).filter((s) => !released.includes(s));
+      view.joined = { ...view.joined, stations: left };
+      saveSeat(battleId, { stations: left, ...(left.length ? {} : { role: "spectator" }) });
+      client.setJoin(left.length ? { stations: left } : { role: "spectator", ship_id: undefined, stations: [] });
+      render();
+    }
     ctx.toast(`${label(msg.code)}: ${msg.message}`, "error");
+  });
+  client.addEventListener("ended", (e) => {
+    const err = /** @type {CustomEvent} */ (e).detail;
+    if (err.code === "kicked") saveSeat(battleId, { role: "spectator", stations: [], ship_id: undefined });
+    replace(root, h("section.panel", { testid: "battle-ended" },
+      h("header", null, h("h2", null, err.code === "kicked" ? "Removed from the battle" : "Battle closed")),
+      h("p.notice.warn", { role: "alert" }, err.message),
+      h("div.btns", { style: { "margin-top": "12px" } }, h("a.btn.btn-primary", { href: "/" }, "Back to the lobby"))));
   });
   client.addEventListener("shutdown", (e) => {
     ctx.toast(`${/** @type {CustomEvent} */ (e).detail.message} Reconnecting…`, "warn");

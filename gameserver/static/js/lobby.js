@@ -1,7 +1,7 @@
 // The lobby: create a battle (preset ships, sides, starting range, crews, solo bot), join one by
 // link or code (GM, player with ship + station, spectator), or resume a saved battle from its
 // events JSON. It only builds requests; the server validates them and explains refusals.
-import { createBattle, getBattle, getPresets, importBattle } from "./api.js";
+import { createBattle, findBattle, getBattle, getPresets, importBattle } from "./api.js";
 import { h, label, replace } from "./dom.js";
 import { loadName, loadSeat, saveName, saveSeat } from "./storage.js";
 
@@ -36,7 +36,8 @@ export function formatSkills(skills) {
 /**
  * Render the lobby into `root`.
  * @param {HTMLElement} root
- * @param {{code?: string, onEnter: (battleId: string) => void, toast: (msg: string, kind?: string) => void}} ctx
+ * @param {{code?: string, battleId?: string, onEnter: (battleId: string) => void,
+ *   toast: (msg: string, kind?: string) => void}} ctx
  */
 export async function renderLobby(root, ctx) {
   const createPanel = h("section.panel", { "aria-labelledby": "create-h", testid: "create-panel" });
@@ -348,19 +349,22 @@ function renderJoin(panel, ctx) {
     id: "join-name", testid: "join-name", value: loadName(), maxlength: 40, placeholder: "Your name",
   });
 
-  const lookup = async () => {
+  const lookup = async (battleId = "") => {
     const code = codeInput.value.trim().toUpperCase();
-    if (!code) return;
+    if (!code && !battleId) return;
     status.className = "notice";
     status.textContent = "Looking up the battle…";
     try {
-      const battle = await getBattle(code);
+      const id = battleId || (await findBattle(code)).battle_id;
+      const battle = await getBattle(id);
+      codeInput.value = battle.join_code ?? code;
+      status.className = "notice";
       status.textContent = "";
-      renderSeatPicker(details, battle, code, nameInput, ctx, status);
+      renderSeatPicker(details, battle, battle.join_code ?? code, nameInput, ctx, status);
     } catch (e) {
       status.className = "notice error";
-      status.textContent = e.code === "battle_not_found" || e.code === "not_found" || e.code === "http_404"
-        ? `No battle with code ${code}. Check the code with your GM.`
+      status.textContent = e.code === "battle_not_found" || e.code === "http_404"
+        ? `No battle with code ${code || battleId}. Check the code with your GM.`
         : `Cannot look up the battle: ${e.message}`;
       replace(details);
     }
@@ -386,7 +390,8 @@ function renderJoin(panel, ctx) {
     h("div", { style: { "margin-top": "10px" } }, status),
     details,
   );
-  if (ctx.code) lookup();
+  if (ctx.battleId) lookup(ctx.battleId);
+  else if (ctx.code) lookup();
 }
 
 /** Role + ship + station picker once the battle is known. */

@@ -1,10 +1,12 @@
 // Entry point: routes between the lobby and a battle by the URL.
 //   /                   lobby (create, join by code, resume from file)
 //   /?join=CODE         lobby with the join code filled in (the share link)
-//   /?battle=ID         the battle, rejoining with the seat this browser stored for it
+//   /?battle=ID         the battle, rejoining with the seat this browser stored for it (without
+//                       one: the lobby's seat picker for that battle)
 import { $, h, replace } from "./dom.js";
 import { enterBattle } from "./battle.js";
 import { renderLobby } from "./lobby.js";
+import { loadSeat } from "./storage.js";
 
 const view = $("#view");
 const toastBox = $("#toast");
@@ -37,7 +39,9 @@ function route() {
   setTopbar(null);
   const params = new URLSearchParams(location.search);
   const battleId = params.get("battle");
-  if (battleId) {
+  // A battle link opens the battle only for a browser that already holds a seat in it (a
+  // reload); anyone else first picks a role and station in the lobby.
+  if (battleId && loadSeat(battleId).role) {
     document.title = "Battle — Traveller VTT";
     current = enterBattle(view, battleId, { toast, setTopbar, setConnection, leave: () => go("/") });
   } else {
@@ -45,6 +49,7 @@ function route() {
     setConnection("closed", "lobby");
     renderLobby(view, {
       code: params.get("join") ?? undefined,
+      battleId: battleId ?? undefined,
       toast,
       onEnter: (id) => go(`/?battle=${encodeURIComponent(id)}`),
     });

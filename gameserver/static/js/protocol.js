@@ -13,6 +13,7 @@
 //   "problem"  {detail: error message not tied to a pending request}
 //   "shutdown" {detail: server_shutdown message}
 //   "joinfailed" {detail: ServerError} — the join was refused; no further retries
+//   "ended"    {detail: ServerError} — kicked by the GM or the battle expired; no retries
 
 /** Random URL-safe id. crypto.randomUUID exists only in secure contexts, getRandomValues always. */
 export function randomId(bytes = 16) {
@@ -218,6 +219,11 @@ export class BattleClient extends EventTarget {
           this.ws?.close(1000, "join refused");
           this.setState("closed", msg.message);
           this.emit("joinfailed", err);
+        } else if (msg.code === "kicked" || msg.code === "not_found") {
+          // Removed by the GM or the battle expired: coming back on our own would be wrong.
+          this.stopped = true;
+          this.setState("closed", msg.message);
+          this.emit("ended", err);
         } else {
           this.emit("problem", msg);
         }

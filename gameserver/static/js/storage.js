@@ -2,38 +2,24 @@
 // browser (so a reload or reconnect gets it back and nobody else can take it), the GM token, and
 // the last role/ship/station so a reload rejoins the same seat. localStorage survives reloads
 // and is private to the browser profile — exactly the scope of "this player".
-import { randomId } from "./protocol.js";
-
 const PREFIX = "tvtt:battle:";
 
-/** @typedef {{resume_token: string, gm_token?: string, role?: string, ship_id?: string,
- *   station?: string, name?: string, code?: string}} Seat */
+/** @typedef {{resume_token?: string, gm_token?: string, role?: string, ship_id?: string,
+ *   stations?: string[], name?: string, code?: string}} Seat */
 
-/** @returns {Seat} */
+/** The seat this browser holds in a battle ({} when none). The server issues the resume token. */
 export function loadSeat(battleId) {
-  let seat = null;
   try {
-    seat = JSON.parse(localStorage.getItem(PREFIX + battleId) || "null");
+    const seat = JSON.parse(localStorage.getItem(PREFIX + battleId) || "{}");
+    return seat && typeof seat === "object" ? /** @type {Seat} */ (seat) : {};
   } catch {
-    seat = null;
+    return {};
   }
-  if (!seat || typeof seat.resume_token !== "string") {
-    seat = { resume_token: randomId(24) };
-    saveSeat(battleId, seat);
-  }
-  return seat;
 }
 
 /** @param {string} battleId @param {Partial<Seat>} fields */
 export function saveSeat(battleId, fields) {
-  const current = (() => {
-    try {
-      return JSON.parse(localStorage.getItem(PREFIX + battleId) || "{}") || {};
-    } catch {
-      return {};
-    }
-  })();
-  const next = { ...current, ...fields };
+  const next = { ...loadSeat(battleId), ...fields };
   localStorage.setItem(PREFIX + battleId, JSON.stringify(next));
   return next;
 }
