@@ -183,6 +183,11 @@ def _decode_entries(entries: Sequence[tuple[bytes, dict[bytes, bytes]]]) -> list
     return out
 
 
+def _entry_seq(entry_id: bytes) -> int:
+    """The seq a stream entry id `<seq>-0` stands for."""
+    return int(entry_id.partition(b"-")[0])
+
+
 def _check_seqs(battle_id: str, first_seq: int, events: Sequence[EventDict]) -> None:
     """Events must be numbered consecutively from `first_seq` (the protocol's contract)."""
     for offset, event in enumerate(events):
@@ -365,6 +370,14 @@ class RedisBattleStore:
             raise BattleNotFound(battle_id)
         if ok == 0:
             raise SeqConflict(battle_id, expected_seq, int(seq))
+        feed = self._feeds.get(battle_id)
+        if feed is not None and feed.cursor == expected_seq and events:
+            # Our own append continues what this instance's subscribers hold: hand it over now
+            # and move the cursor, so the reader neither waits for nor re-decodes our own write.
+            batch = list(events)
+            feed.cursor = int(seq)
+            for queue in feed.queues:
+                queue.put_nowait(batch)
         return int(seq)
 
     async def read(
@@ -640,6 +653,10 @@ class RedisBattleStore:
                 feed = by_key[key]
                 if self._feeds.get(feed.battle_id) is not feed:
                     continue  # unsubscribed while we waited
+                # Skip what a local append already delivered while this XREAD was in flight.
+                entries = [e for e in entries if _entry_seq(e[0]) > feed.cursor]
+                if not entries:
+                    continue
                 batch = _decode_entries(entries)
                 feed.cursor = batch[-1]["seq"]
                 for queue in feed.queues:

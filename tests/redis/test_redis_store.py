@@ -238,6 +238,33 @@ async def test_subscribe_sees_appends_from_another_instance(make_store: StoreFac
     await it.aclose()  # type: ignore[attr-defined]
 
 
+async def test_writers_on_both_instances_see_one_ordered_log(make_store: StoreFactory) -> None:
+    """Local appends (handed over directly) and remote ones (via XREAD) interleave without gaps."""
+    stores = [make_store(), make_store()]
+    await stores[0].create(meta(), [ev(1)])
+    subs = [store.subscribe("b1", 1) for store in stores]
+    seen = [asyncio.ensure_future(collect_seqs(sub, 121, wait_s=60)) for sub in subs]
+    for store in stores:
+        await asyncio.wait_for(store.reader_connected.wait(), 10)
+
+    async def writer(store: RedisBattleStore, count: int) -> None:
+        for _ in range(count):
+            while True:
+                last = await store.last_seq("b1")
+                try:
+                    await store.append("b1", last, [ev(last + 1)])
+                    break
+                except SeqConflict:
+                    await asyncio.sleep(0)
+
+    await asyncio.gather(writer(stores[0], 60), writer(stores[1], 60))
+
+    for seqs in await asyncio.gather(*seen):
+        assert seqs == list(range(2, 122))
+    for sub in subs:
+        await sub.aclose()  # type: ignore[attr-defined]
+
+
 async def test_subscribe_behind_catches_up_without_gaps_or_duplicates(
     make_store: StoreFactory,
 ) -> None:
