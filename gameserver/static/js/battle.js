@@ -3,7 +3,7 @@
 // the legal actions the server offers), the live log and the GM panel. Every change comes from the
 // server: snapshots and events in, intents out.
 import { getBattle, getLog } from "./api.js";
-import { h, label, replace } from "./dom.js";
+import { h, label, replace, stationLabel } from "./dom.js";
 import { renderActions } from "./actions.js";
 import { renderBoard } from "./board.js";
 import { logEntry } from "./log.js";
@@ -93,7 +93,7 @@ export function enterBattle(root, battleId, ctx) {
     if (!j) return "joining…";
     if (j.role === "player") {
       const ship = shipsOf(view.state).find((s) => s.id === j.ship_id);
-      return `${(j.stations ?? []).map(label).join(", ")} · ${ship?.name ?? j.ship_id}`;
+      return `${(j.stations ?? []).map(stationLabel).join(", ")} · ${ship?.name ?? j.ship_id}`;
     }
     return j.role === "gm" ? "GM" : label(j.role);
   };
@@ -109,7 +109,7 @@ export function enterBattle(root, battleId, ctx) {
     const awaitingShips = new Set((view.awaiting ?? []).map((a) => (Array.isArray(a) ? a[0] : a.ship_id)));
     const waiting = (view.awaiting ?? []).map((a) => {
       const [shipId, stn] = Array.isArray(a) ? a : [a.ship_id, a.station];
-      return `${ships.get(shipId)?.name ?? shipId} ${label(stn)}`;
+      return `${ships.get(shipId)?.name ?? shipId} ${stationLabel(stn)}`;
     });
     const step = String(st.step ?? "").toLowerCase();
     const outcome = st.outcome;
@@ -162,7 +162,7 @@ export function enterBattle(root, battleId, ctx) {
     const ship = shipsOf(view.state).find((s) => s.id === j.ship_id);
     replace(station,
       h("header", null, h("h2", { id: "station-h" }, "Your station"),
-        h("span.station-id", { testid: "my-station" }, `${(j.stations ?? []).map(label).join(", ")} · ${ship?.name ?? j.ship_id}`)),
+        h("span.station-id", { testid: "my-station" }, `${(j.stations ?? []).map(stationLabel).join(", ")} · ${ship?.name ?? j.ship_id}`)),
       heldStations().map(([shipId, stn]) => {
         const key = `${shipId}/${stn}`;
         const legal = view.legal.get(key);

@@ -83,3 +83,9 @@ export function signed(n) {
   const v = Number(n) || 0;
   return v > 0 ? `+${v}` : v < 0 ? `\u2212${Math.abs(v)}` : "0";
 }
+
+/** Station label: "gunner:0" is the gunner of the first turret ("Gunner T1"). */
+export function stationLabel(id) {
+  const m = String(id ?? "").match(/^gunner:(\d+)$/);
+  return m ? `Gunner T${Number(m[1]) + 1}` : label(id);
+}

@@ -1,7 +1,7 @@
 // The GM panel: advance the step when players stall, make a house ruling (with a reason), undo
 // the last events, download the battle (events JSON) and manage who holds which station.
 // Each of these is an intent; the server records it as an event everyone sees in the log.
-import { h, label, replace } from "./dom.js";
+import { h, label, replace, stationLabel } from "./dom.js";
 import { shipsOf } from "./model.js";
 
 /**
@@ -84,7 +84,7 @@ function presenceList(ctx) {
   const release = async (shipId, station) => {
     try {
       await ctx.request({ type: "release", ship_id: shipId, station });
-      ctx.toast(`${label(station)} aboard ${names.get(shipId) ?? shipId} released.`);
+      ctx.toast(`${stationLabel(station)} aboard ${names.get(shipId) ?? shipId} released.`);
     } catch (e) {
       ctx.toast(`Cannot release: ${e.message}`, "error");
     }
@@ -100,7 +100,7 @@ function presenceList(ctx) {
     h("h2", { style: { margin: "6px 0" } }, "Stations held"),
     (p.claims ?? []).length
       ? h("ul.presence", { testid: "gm-claims" }, p.claims.map((c) => h("li", null,
-        h("span", null, h("strong", null, `${names.get(c.ship_id) ?? c.ship_id} · ${label(c.station)}`),
+        h("span", null, h("strong", null, `${names.get(c.ship_id) ?? c.ship_id} · ${stationLabel(c.station)}`),
           ` ${c.name || "anonymous"} `, h("span.muted", null, c.connected ? "online" : "offline")),
         h("button.btn.btn-small", {
           type: "button", testid: `release-${c.ship_id}-${c.station}`,

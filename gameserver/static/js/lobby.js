@@ -2,7 +2,7 @@
 // link or code (GM, player with ship + station, spectator), or resume a saved battle from its
 // events JSON. It only builds requests; the server validates them and explains refusals.
 import { createBattle, findBattle, getBattle, getPresets, importBattle } from "./api.js";
-import { h, label, replace } from "./dom.js";
+import { h, label, replace, stationLabel } from "./dom.js";
 import { loadName, loadSeat, saveName, saveSeat } from "./storage.js";
 
 export const BANDS = ["adjacent", "close", "short", "medium", "long", "very_long", "distant"];
@@ -43,7 +43,8 @@ export async function renderLobby(root, ctx) {
   const createPanel = h("section.panel", { "aria-labelledby": "create-h", testid: "create-panel" });
   const joinPanel = h("section.panel", { "aria-labelledby": "join-h", testid: "join-panel" });
   const importPanel = h("section.panel", { "aria-labelledby": "import-h", testid: "import-panel" });
-  replace(root, h("div.lobby", null, createPanel, h("div.stack", null, joinPanel, importPanel)));
+  const joining = !!(ctx.code || ctx.battleId);
+  replace(root, h("div.lobby", { class: joining ? "joining" : "" }, createPanel, h("div.stack", null, joinPanel, importPanel)));
   renderJoin(joinPanel, ctx);
   renderImport(importPanel, ctx);
   let presets = [];
@@ -162,7 +163,7 @@ function renderCreate(panel, presets, ctx) {
   };
 
   const crewEditor = (ship, i, preset) => {
-    const stations = preset?.stations ?? ["captain", "pilot", "gunner:1", "engineer", "sensors"];
+    const stations = preset?.stations ?? ["captain", "pilot", "engineer", "sensors", "gunner:0"];
     const base = 7 + QUALITIES.indexOf(ship.quality);
     const skill = Math.max(0, QUALITIES.indexOf(ship.quality));
     return stations.map((st) => {
@@ -175,13 +176,13 @@ function renderCreate(panel, presets, ctx) {
       const pfx = `crew-${i}-${id.replace(/[^a-z0-9]/gi, "-")}`;
       return h("div.crew-station", { testid: `crew-${i}-${id}` },
         h("div.row", null,
-          h("div.field", null, h("span.field-label", null, "Station"), h("strong.station-id", null, label(id))),
+          h("div.field", null, h("span.field-label", null, "Station"), h("strong.station-id", null, stationLabel(id))),
           field(`${pfx}-name`, "Crew name", h("input", {
             id: `${pfx}-name`, value: entry.name, maxlength: 40, placeholder: "e.g. Mara Voss",
             onInput: (e) => (entry.name = e.target.value),
           })),
         ),
-        h("div", { role: "group", "aria-label": `${label(id)} characteristics` },
+        h("div", { role: "group", "aria-label": `${stationLabel(id)} characteristics` },
           h("span.field-label", null, "Characteristics"),
           h("div.chars", null, CHARS.map((c) => h("label", { style: { margin: 0 } },
             h("span.visually-hidden", null, c), h("span", { "aria-hidden": "true" }, c),
@@ -189,7 +190,7 @@ function renderCreate(panel, presets, ctx) {
               type: "number", min: 0, max: 15, value: entry.characteristics[c],
               onInput: (e) => (entry.characteristics[c] = Number(e.target.value)),
             }))))),
-        field(`${pfx}-skills`, "Skills (e.g. Pilot 2, Tactics naval 1)", h("input", {
+        field(`${pfx}-skills`, "Skills (e.g. Pilot 2, Tactics 1)", h("input", {
           id: `${pfx}-skills`, value: formatSkills(entry.skills),
           onChange: (e) => (entry.skills = parseSkills(e.target.value)),
         })),
@@ -278,12 +279,13 @@ function renderCreate(panel, presets, ctx) {
 
 function defaultSkills(station, level) {
   const base = station.split(":")[0];
+  // The skill each station uses (the engine's STATION_SKILLS).
   const map = {
-    captain: { leadership: level, tactics_naval: level },
+    captain: { leadership: level, tactics: level },
     pilot: { pilot: level },
     gunner: { gunner: level },
     engineer: { engineer: level },
-    sensors: { electronics_sensors: level },
+    sensors: { electronics: level },
   };
   return { ...(map[base] ?? {}) };
 }
@@ -294,7 +296,7 @@ export function scenarioBody(model) {
     const ship = { id: `s${i + 1}`, name: s.name.trim() || `Ship ${i + 1}`, side: s.side, preset: s.preset };
     if (s.crew && Object.keys(s.crew).length) {
       ship.crew = Object.fromEntries(
-        Object.entries(s.crew).map(([st, c]) => [st, { ...c, name: c.name.trim() || label(st) }]),
+        Object.entries(s.crew).map(([st, c]) => [st, { ...c, name: c.name.trim() || stationLabel(st) }]),
       );
     } else {
       ship.crew_quality = s.quality;
@@ -309,7 +311,7 @@ export function scenarioBody(model) {
     starting_range: model.range,
     round_limit: model.roundLimit,
   };
-  return model.botSide ? { scenario: body, bot_sides: [model.botSide] } : { scenario: body };
+  return { scenario: body, name: body.name, bot_sides: model.botSide ? [model.botSide] : [] };
 }
 
 function presetLabel(p) {
@@ -425,9 +427,9 @@ function renderSeatPicker(box, battle, code, nameInput, ctx, status) {
                 h("input", {
                   type: "radio", name: "seat", value: key, disabled: taken || bot,
                   testid: `seat-${ship.id}-${st}`, checked: mine.has(key),
-                  "aria-label": `${label(st)} aboard ${ship.name ?? ship.id}${taken ? " (taken)" : ""}${bot ? " (bot)" : ""}`,
+                  "aria-label": `${stationLabel(st)} aboard ${ship.name ?? ship.id}${taken ? " (taken)" : ""}${bot ? " (bot)" : ""}`,
                 }),
-                h("span", null, label(st), taken ? " · taken" : "", bot ? " · bot" : ""));
+                h("span", null, stationLabel(st), taken ? " · taken" : "", bot ? " · bot" : ""));
             })))),
       ));
     } else if (role === "gm") {
