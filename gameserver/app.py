@@ -1,4 +1,4 @@
-"""The aiohttp application: `create_app(settings)`, HTTP API, WebSocket endpoint, health and metrics.
+"""The aiohttp application: `create_app(settings)`, HTTP API, WebSocket, health and metrics.
 
 Handlers stay thin: they parse, call the hub (which calls the engine and the store) and serialise.
 State lives under typed `web.AppKey`s; background loops run in `cleanup_ctx`.
@@ -183,7 +183,9 @@ async def get_battle(request: web.Request) -> web.Response:
             "seq": room.seq,
             "is_over": bool(room.state.is_over),
             "awaiting": [list(a) for a in rules.awaiting(room.state)],
-            "claims": [{"ship_id": c.ship_id, "station": c.station, "name": c.name} for c in claims],
+            "claims": [
+                {"ship_id": c.ship_id, "station": c.station, "name": c.name} for c in claims
+            ],
             "state": rules.public_view(room.state),
         }
     )
@@ -336,7 +338,9 @@ async def _close_websockets(app: web.Application) -> None:
         await hub.close_connections()
 
 
-def create_app(settings: Settings | None = None, store: BattleStore | None = None) -> web.Application:
+def create_app(
+    settings: Settings | None = None, store: BattleStore | None = None
+) -> web.Application:
     """Build the game server application (store from `REDIS_URL` unless one is passed in)."""
     settings = settings or Settings()
     app = web.Application(

@@ -615,9 +615,7 @@ class Hub:
         if room is None:
             return
         for conn in list(room.peers.values()):
-            conn.send_model(
-                ErrorMessage(code=ErrorCode.NOT_FOUND, message="the battle expired")
-            )
+            conn.send_model(ErrorMessage(code=ErrorCode.NOT_FOUND, message="the battle expired"))
             conn.queue.put_nowait(None)
         await room.stop()
         self.metrics.active_battles.set(len(self.rooms))

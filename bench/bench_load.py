@@ -1,0 +1,157 @@
+"""WebSocket load benchmark: the game server beside a bare aiohttp echo server, same load and run.
+
+For each size (default 100, 500, 2000 clients; 4 per battle) it starts the server as a subprocess
+pinned to one core, runs `bench.loadgen` in another process on the other core, and prints p50/p95/
+p99 command→event latency, commands/s, events/s, and the server's CPU and RSS; then the same against
+`bench.echo_server` as the baseline. Goal: 2,000 clients in 500 battles with p99 < 25 ms.
+
+Environment: `BENCH_LOAD_SIZES` (e.g. "100,500"), `BENCH_LOAD_DURATION` (seconds, default 15),
+`BENCH_LOAD_BASELINE=0` to skip the echo runs, `REDIS_URL` (the game server then uses Redis; the
+Redis benchmark reuses `run_size`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    """An unused loopback port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/ready", timeout=1) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} not ready after {timeout} s")
+
+
+def _pin(pid: int, cpu: int) -> None:
+    """Pin a process to one core when the machine has more than one."""
+    cpus = os.sched_getaffinity(0)
+    if len(cpus) > 1:
+        psutil.Process(pid).cpu_affinity([sorted(cpus)[cpu % len(cpus)]])
+
+
+@contextmanager
+def server(kind: str, env_extra: dict[str, str] | None = None) -> Iterator[tuple[str, int]]:
+    """Start the game server (`game`) or the echo baseline (`echo`); yield (url, pid); stop it."""
+    port = free_port()
+    env = {**os.environ, "PORT": str(port), "LOG_LEVEL": "warning", **(env_extra or {})}
+    env.setdefault("RATE_LIMIT_PER_S", "50")
+    env.setdefault("MAX_CONNECTIONS", "20000")
+    if kind == "game":
+        cmd = [sys.executable, "-m", "gameserver"]
+    else:
+        cmd = [sys.executable, "-m", "bench.echo_server", "--port", str(port)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(url, proc)
+        _pin(proc.pid, 0)
+        yield url, proc.pid
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def run_loadgen(url: str, clients: int, duration: float, server_pid: int) -> dict[str, Any]:
+    """Run `bench.loadgen` in its own process (on the other core) and parse its JSON line."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench.loadgen",
+        "--url",
+        url,
+        "--clients",
+        str(clients),
+        "--duration",
+        str(duration),
+        "--server-pid",
+        str(server_pid),
+    ]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    _pin(proc.pid, 1)
+    out, _ = proc.communicate(timeout=duration + 300)
+    if proc.returncode != 0:
+        raise RuntimeError(f"loadgen failed ({proc.returncode})")
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+def run_size(
+    kind: str, clients: int, duration: float, env_extra: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """One measured run of `clients` clients against a fresh server of `kind`."""
+    with server(kind, env_extra) as (url, pid):
+        result = run_loadgen(url, clients, duration, pid)
+    result["server"] = kind
+    return result
+
+
+def format_row(r: dict[str, Any]) -> str:
+    """One line of the results table."""
+    lat = r["latency_ms"]
+    errors = ",".join(f"{k}:{v}" for k, v in sorted(r["errors"].items())) or "-"
+    return (
+        f"{r['server']:<6} {r['clients']:>6} {r['battles']:>7}"
+        f" {lat['p50']:>7.2f} {lat['p95']:>7.2f}"
+        f" {lat['p99']:>7.2f} {r['commands_per_s']:>8.1f} {r['events_per_s']:>8.1f}"
+        f" {r['deliveries_per_s']:>9.1f} {r['server_cpu_pct']:>6.1f} {r['server_rss_mb']:>7.1f}"
+        f"  {errors}"
+    )
+
+
+HEADER = (
+    f"{'server':<6} {'clients':>6} {'battles':>7} {'p50ms':>7} {'p95ms':>7} {'p99ms':>7}"
+    f" {'cmd/s':>8} {'events/s':>8} {'deliver/s':>9} {'cpu%':>6} {'rss_mb':>7}  errors"
+)
+
+
+def run() -> None:
+    """Every size against the game server, then the echo baseline; print the table."""
+    sizes = [int(s) for s in os.environ.get("BENCH_LOAD_SIZES", "100,500,2000").split(",")]
+    duration = float(os.environ.get("BENCH_LOAD_DURATION", "15"))
+    baseline = os.environ.get("BENCH_LOAD_BASELINE", "1") != "0"
+    store = "redis" if os.environ.get("REDIS_URL") else "memory"
+    print(f"game server store: {store}; {duration:.0f} s per run; server pinned to one core")
+    print(HEADER, flush=True)
+    for clients in sizes:
+        kinds = ["game", "echo"] if baseline else ["game"]
+        for kind in kinds:
+            print(format_row(run_size(kind, clients, duration)), flush=True)
+    print("latency = command sent -> first event of that command received (same socket)")
+
+
+if __name__ == "__main__":
+    run()
