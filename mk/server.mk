@@ -1,0 +1,8 @@
+# Game server backend (issue 4; see docs/server.md and docs/protocol.md).
+.PHONY: test-server bench-load
+
+test-server: $(STAMP) ## Server tests: several WebSocket clients play battles on a real app (no mocks)
+	$(PY) -m pytest tests/server $(PYTEST_ARGS)
+
+bench-load: $(STAMP) ## WebSocket load: 100/500/2000 clients vs the game server and an echo baseline
+	$(PY) -m bench load
