@@ -1,0 +1,783 @@
+"""Pure builders: a parsed TravellerVTT in, Kubernetes manifest dicts out.
+
+Every function here is purely computational, no side effects: no clock, no API, no globals read
+(the crate-operator `get_*()` / dask `build_*_spec()` habit). The reconciler applies what these
+return with server-side apply, so each manifest lists exactly the fields the operator owns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from tvtt_operator.models import (
+    API_VERSION,
+    DRAIN_MARGIN_SECONDS,
+    KIND,
+    PRESTOP_SLEEP_SECONDS,
+    REDIS_PORT,
+    SERVER_PORT,
+    Condition,
+    ConditionStatus,
+    ConditionType,
+    TravellerVTT,
+    TravellerVTTStatus,
+)
+
+FIELD_MANAGER = "traveller-vtt-operator"
+HANDOVER_FIELD_MANAGER = "traveller-vtt-operator-handover"
+
+LABEL_NAME = "app.kubernetes.io/name"
+LABEL_INSTANCE = "app.kubernetes.io/instance"
+LABEL_COMPONENT = "app.kubernetes.io/component"
+LABEL_PART_OF = "app.kubernetes.io/part-of"
+LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+
+APP_NAME = "traveller-vtt"
+COMPONENT_SERVER = "gameserver"
+COMPONENT_REDIS = "redis"
+
+ANNOTATION_PREFIX = "traveller-vtt.io/"
+ANNOTATION_APPLIED_HASH = ANNOTATION_PREFIX + "applied-hash"
+ANNOTATION_APPLIED_GENERATION = ANNOTATION_PREFIX + "applied-generation"
+ANNOTATION_APPLIED_TEMPLATE_HASH = ANNOTATION_PREFIX + "applied-template-hash"
+ANNOTATION_TEMPLATE_HASH = ANNOTATION_PREFIX + "template-hash"
+ANNOTATION_CONFIG_HASH = ANNOTATION_PREFIX + "config-hash"
+
+SERVER_CONTAINER = "gameserver"
+REDIS_CONTAINER = "redis"
+SERVER_UID = 10001
+REDIS_UID = 999
+WEBSOCKET_TIMEOUT_SECONDS = "3600"
+
+
+def content_hash(value: Any) -> str:
+    """A short, stable digest of JSON-able data (key order does not matter).
+
+    Purely computational, no side effects. Used to skip applies in steady state: a child whose
+    recorded hash equals the rendered one needs no write.
+    """
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def server_name(tvtt: TravellerVTT) -> str:
+    """Deployment, Service, HPA, PDB and Ingress share the resource's name."""
+    return tvtt.name
+
+
+def config_name(tvtt: TravellerVTT) -> str:
+    """The game server's ConfigMap."""
+    return f"{tvtt.name}-config"
+
+
+def redis_name(tvtt: TravellerVTT) -> str:
+    """Redis StatefulSet and its headless Service (so `REDIS_URL` is `redis://<name>-redis`)."""
+    return f"{tvtt.name}-redis"
+
+
+def redis_config_name(tvtt: TravellerVTT) -> str:
+    """Redis's ConfigMap holding redis.conf."""
+    return f"{tvtt.name}-redis-config"
+
+
+def selector_labels(tvtt: TravellerVTT, component: str) -> dict[str, str]:
+    """Labels that select one component's pods; immutable once a Deployment exists."""
+    return {
+        LABEL_NAME: APP_NAME,
+        LABEL_INSTANCE: tvtt.name,
+        LABEL_COMPONENT: component,
+    }
+
+
+def standard_labels(tvtt: TravellerVTT, component: str) -> dict[str, str]:
+    """The `app.kubernetes.io/*` labels every child carries (the cache finds children by them)."""
+    return {
+        **selector_labels(tvtt, component),
+        LABEL_PART_OF: APP_NAME,
+        LABEL_MANAGED_BY: FIELD_MANAGER,
+    }
+
+
+def label_selector(tvtt: TravellerVTT) -> str:
+    """The server pods' selector as a string, for the scale subresource's `status.selector`."""
+    return ",".join(f"{k}={v}" for k, v in selector_labels(tvtt, COMPONENT_SERVER).items())
+
+
+def build_owner_reference(tvtt: TravellerVTT) -> dict[str, Any]:
+    """The controller owner reference: garbage collection deletes children with the resource."""
+    return {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "name": tvtt.name,
+        "uid": tvtt.uid,
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def _metadata(tvtt: TravellerVTT, name: str, component: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "namespace": tvtt.namespace,
+        "labels": standard_labels(tvtt, component),
+        "ownerReferences": [build_owner_reference(tvtt)],
+    }
+
+
+def stamp(manifest: dict[str, Any]) -> dict[str, Any]:
+    """Record the manifest's own hash in `traveller-vtt.io/applied-hash`.
+
+    Purely computational, no side effects (returns a new dict). The reconciler compares this
+    annotation on the live object with a fresh render to decide whether an apply is needed, so
+    an idle operator writes nothing.
+    """
+    annotations = dict(manifest["metadata"].get("annotations", {}))
+    annotations.pop(ANNOTATION_APPLIED_HASH, None)
+    annotations.pop(ANNOTATION_APPLIED_GENERATION, None)
+    unstamped = {**manifest, "metadata": {**manifest["metadata"], "annotations": annotations}}
+    annotations[ANNOTATION_APPLIED_HASH] = content_hash(unstamped)
+    return {**manifest, "metadata": {**manifest["metadata"], "annotations": annotations}}
+
+
+def build_configmap(tvtt: TravellerVTT) -> dict[str, Any]:
+    """Game server settings as environment variables (`envFrom`); see the server's settings."""
+    spec = tvtt.spec
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": _metadata(tvtt, config_name(tvtt), COMPONENT_SERVER),
+        "data": {
+            "LOG_LEVEL": spec.server.log_level.value,
+            "MAX_CONNECTIONS": str(spec.server.max_connections),
+            "ALLOWED_ORIGINS": ",".join(spec.effective_allowed_origins),
+        },
+    }
+
+
+def redis_url(tvtt: TravellerVTT) -> str:
+    """The URL the server uses for its event store: the headless Service of the StatefulSet."""
+    return f"redis://{redis_name(tvtt)}:{REDIS_PORT}/0"
+
+
+def shutdown_grace_seconds(grace_period: int) -> int:
+    """The server's own drain budget: the pod's grace period minus preStop and a margin.
+
+    The kubelet's clock starts before preStop; the server must finish draining battles and
+    exit before SIGKILL, so it gets what is left after the preStop sleep and a safety margin.
+    """
+    return max(1, grace_period - PRESTOP_SLEEP_SECONDS - DRAIN_MARGIN_SECONDS)
+
+
+def _resources(tvtt: TravellerVTT) -> dict[str, Any]:
+    resources = tvtt.spec.resources
+    out: dict[str, Any] = {}
+    for section, values in (("requests", resources.requests), ("limits", resources.limits)):
+        quantities = {k: v for k, v in values.model_dump(exclude_none=True).items()}
+        if quantities:
+            out[section] = quantities
+    return out
+
+
+def build_pod_template(tvtt: TravellerVTT, *, config_hash: str) -> dict[str, Any]:
+    """The game server's pod template, annotated with its own hash.
+
+    Purely computational, no side effects. The `template-hash` annotation travels into the
+    ReplicaSet, so `kubectl rollout undo` restores an older hash and the reconciler can tell a
+    person's rollback from its own apply. `config-hash` rolls the pods when the ConfigMap changes.
+    """
+    spec = tvtt.spec
+    grace = spec.drain.termination_grace_period_seconds
+    env: list[dict[str, Any]] = [
+        {"name": "PORT", "value": str(SERVER_PORT)},
+        {"name": "HOST", "value": "0.0.0.0"},
+        {"name": "SHUTDOWN_GRACE_SECONDS", "value": str(shutdown_grace_seconds(grace))},
+    ]
+    if spec.redis.enabled:
+        env.append({"name": "REDIS_URL", "value": redis_url(tvtt)})
+    container: dict[str, Any] = {
+        "name": SERVER_CONTAINER,
+        "image": spec.image,
+        "imagePullPolicy": "IfNotPresent",
+        "ports": [{"name": "http", "containerPort": SERVER_PORT, "protocol": "TCP"}],
+        "env": env,
+        "envFrom": [{"configMapRef": {"name": config_name(tvtt)}}],
+        "resources": _resources(tvtt),
+        "startupProbe": {
+            "httpGet": {"path": "/health", "port": "http"},
+            "periodSeconds": 2,
+            "failureThreshold": 30,
+        },
+        "livenessProbe": {
+            "httpGet": {"path": "/health", "port": "http"},
+            "periodSeconds": 10,
+            "failureThreshold": 3,
+        },
+        "readinessProbe": {
+            "httpGet": {"path": "/ready", "port": "http"},
+            "periodSeconds": 5,
+            "failureThreshold": 2,
+        },
+        "lifecycle": {"preStop": {"sleep": {"seconds": PRESTOP_SLEEP_SECONDS}}},
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "runAsUser": SERVER_UID,
+            "runAsGroup": SERVER_UID,
+            "capabilities": {"drop": ["ALL"]},
+        },
+    }
+    pod_spec: dict[str, Any] = {
+        "terminationGracePeriodSeconds": grace,
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": SERVER_UID,
+            "runAsGroup": SERVER_UID,
+            "fsGroup": SERVER_UID,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [container],
+    }
+    if spec.node_selector:
+        pod_spec["nodeSelector"] = dict(spec.node_selector)
+    if spec.tolerations:
+        pod_spec["tolerations"] = [
+            t.model_dump(by_alias=True, exclude_none=True) for t in spec.tolerations
+        ]
+    if spec.affinity:
+        pod_spec["affinity"] = spec.affinity
+    template: dict[str, Any] = {
+        "metadata": {
+            "labels": {**spec.pod_labels, **standard_labels(tvtt, COMPONENT_SERVER)},
+            "annotations": {**spec.pod_annotations, ANNOTATION_CONFIG_HASH: config_hash},
+        },
+        "spec": pod_spec,
+    }
+    template["metadata"]["annotations"][ANNOTATION_TEMPLATE_HASH] = content_hash(template)
+    return template
+
+
+def build_deployment(tvtt: TravellerVTT, *, config_hash: str) -> dict[str, Any]:
+    """The game server Deployment.
+
+    Purely computational, no side effects. RollingUpdate with maxUnavailable 0 keeps every
+    battle's pod serving until its replacement is Ready. With autoscaling on, `replicas` is left
+    out so the HPA owns it (server-side apply: a field we do not send is not ours).
+    The metadata records the generation and the template hash applied, for rollback detection.
+    """
+    template = build_pod_template(tvtt, config_hash=config_hash)
+    spec: dict[str, Any] = {
+        "revisionHistoryLimit": 10,
+        "progressDeadlineSeconds": 600,
+        "selector": {"matchLabels": selector_labels(tvtt, COMPONENT_SERVER)},
+        "strategy": {
+            "type": "RollingUpdate",
+            "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+        },
+        "template": template,
+    }
+    if tvtt.spec.autoscaling is None:
+        spec["replicas"] = tvtt.spec.effective_replicas
+    metadata = _metadata(tvtt, server_name(tvtt), COMPONENT_SERVER)
+    metadata["annotations"] = {
+        ANNOTATION_APPLIED_TEMPLATE_HASH: template["metadata"]["annotations"][
+            ANNOTATION_TEMPLATE_HASH
+        ],
+    }
+    manifest = stamp(
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata, "spec": spec}
+    )
+    manifest["metadata"]["annotations"][ANNOTATION_APPLIED_GENERATION] = str(tvtt.generation)
+    return manifest
+
+
+def build_service(tvtt: TravellerVTT) -> dict[str, Any]:
+    """The Service players (or the Ingress) connect to; port `http` → container port 3000."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _metadata(tvtt, server_name(tvtt), COMPONENT_SERVER),
+        "spec": {
+            "type": tvtt.spec.service.type.value,
+            "selector": selector_labels(tvtt, COMPONENT_SERVER),
+            "ports": [
+                {
+                    "name": "http",
+                    "port": tvtt.spec.service.port,
+                    "targetPort": "http",
+                    "protocol": "TCP",
+                }
+            ],
+        },
+    }
+
+
+def build_hpa(tvtt: TravellerVTT) -> dict[str, Any] | None:
+    """An autoscaling/v2 HPA on CPU, or None when autoscaling is off.
+
+    Scale-down is slowed (5 minute window): removing a pod drains its battles.
+    """
+    autoscaling = tvtt.spec.autoscaling
+    if autoscaling is None:
+        return None
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": _metadata(tvtt, server_name(tvtt), COMPONENT_SERVER),
+        "spec": {
+            "scaleTargetRef": {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "name": server_name(tvtt),
+            },
+            "minReplicas": autoscaling.min_replicas,
+            "maxReplicas": autoscaling.max_replicas,
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "cpu",
+                        "target": {
+                            "type": "Utilization",
+                            "averageUtilization": autoscaling.target_cpu_utilization,
+                        },
+                    },
+                }
+            ],
+            "behavior": {"scaleDown": {"stabilizationWindowSeconds": 300}},
+        },
+    }
+
+
+def build_pdb(tvtt: TravellerVTT) -> dict[str, Any]:
+    """A PodDisruptionBudget (default maxUnavailable 1): drains evict one battle host at a time."""
+    disruption = tvtt.spec.disruption
+    spec: dict[str, Any] = {
+        "selector": {"matchLabels": selector_labels(tvtt, COMPONENT_SERVER)},
+        "unhealthyPodEvictionPolicy": "AlwaysAllow",
+    }
+    if disruption.min_available is not None:
+        spec["minAvailable"] = disruption.min_available
+    else:
+        spec["maxUnavailable"] = (
+            1 if disruption.max_unavailable is None else disruption.max_unavailable
+        )
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": _metadata(tvtt, server_name(tvtt), COMPONENT_SERVER),
+        "spec": spec,
+    }
+
+
+def build_ingress(tvtt: TravellerVTT) -> dict[str, Any] | None:
+    """An Ingress for the host, or None. Long proxy timeouts keep idle WebSockets open."""
+    ingress = tvtt.spec.ingress
+    if ingress is None:
+        return None
+    metadata = _metadata(tvtt, server_name(tvtt), COMPONENT_SERVER)
+    metadata["annotations"] = {
+        "nginx.ingress.kubernetes.io/proxy-read-timeout": WEBSOCKET_TIMEOUT_SECONDS,
+        "nginx.ingress.kubernetes.io/proxy-send-timeout": WEBSOCKET_TIMEOUT_SECONDS,
+        "nginx.ingress.kubernetes.io/proxy-http-version": "1.1",
+    }
+    spec: dict[str, Any] = {
+        "rules": [
+            {
+                "host": ingress.host,
+                "http": {
+                    "paths": [
+                        {
+                            "path": "/",
+                            "pathType": "Prefix",
+                            "backend": {
+                                "service": {"name": server_name(tvtt), "port": {"name": "http"}}
+                            },
+                        }
+                    ]
+                },
+            }
+        ]
+    }
+    if ingress.class_name is not None:
+        spec["ingressClassName"] = ingress.class_name
+    if ingress.tls_secret_name is not None:
+        spec["tls"] = [{"hosts": [ingress.host], "secretName": ingress.tls_secret_name}]
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": metadata,
+        "spec": spec,
+    }
+
+
+def render_redis_conf(tvtt: TravellerVTT) -> str:
+    """redis.conf with AOF on: every battle event survives a Redis restart (`appendfsync` policy
+    from the spec). No password, so protected mode is off; only the cluster network reaches it."""
+    return "\n".join(
+        [
+            f"port {REDIS_PORT}",
+            "bind 0.0.0.0",
+            "protected-mode no",
+            "dir /data",
+            "appendonly yes",
+            f"appendfsync {tvtt.spec.redis.appendfsync.value}",
+            'save ""',
+            "",
+        ]
+    )
+
+
+def build_redis_configmap(tvtt: TravellerVTT) -> dict[str, Any] | None:
+    """The ConfigMap holding redis.conf, or None when Redis is off."""
+    if not tvtt.spec.redis.enabled:
+        return None
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": _metadata(tvtt, redis_config_name(tvtt), COMPONENT_REDIS),
+        "data": {"redis.conf": render_redis_conf(tvtt)},
+    }
+
+
+def build_redis_service(tvtt: TravellerVTT) -> dict[str, Any] | None:
+    """The headless Service that gives the StatefulSet's pod its stable DNS name."""
+    if not tvtt.spec.redis.enabled:
+        return None
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _metadata(tvtt, redis_name(tvtt), COMPONENT_REDIS),
+        "spec": {
+            "clusterIP": "None",
+            "selector": selector_labels(tvtt, COMPONENT_REDIS),
+            "ports": [
+                {"name": "redis", "port": REDIS_PORT, "targetPort": "redis", "protocol": "TCP"}
+            ],
+        },
+    }
+
+
+def build_redis_statefulset(tvtt: TravellerVTT, *, config_hash: str) -> dict[str, Any] | None:
+    """One Redis pod with a PersistentVolumeClaim template for its AOF, or None when Redis is off.
+
+    PVCs outlive the resource by default (`pvcRetention: Retain`): deleting a TravellerVTT must not
+    silently delete battle history.
+    """
+    redis = tvtt.spec.redis
+    if not redis.enabled:
+        return None
+    claim_spec: dict[str, Any] = {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": redis.storage_size}},
+    }
+    if redis.storage_class_name is not None:
+        claim_spec["storageClassName"] = redis.storage_class_name
+    labels = selector_labels(tvtt, COMPONENT_REDIS)
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": _metadata(tvtt, redis_name(tvtt), COMPONENT_REDIS),
+        "spec": {
+            "serviceName": redis_name(tvtt),
+            "replicas": 1,
+            "selector": {"matchLabels": labels},
+            "persistentVolumeClaimRetentionPolicy": {
+                "whenDeleted": redis.pvc_retention.value,
+                "whenScaled": "Retain",
+            },
+            "template": {
+                "metadata": {
+                    "labels": standard_labels(tvtt, COMPONENT_REDIS),
+                    "annotations": {ANNOTATION_CONFIG_HASH: config_hash},
+                },
+                "spec": {
+                    "automountServiceAccountToken": False,
+                    "enableServiceLinks": False,
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": REDIS_UID,
+                        "runAsGroup": REDIS_UID,
+                        "fsGroup": REDIS_UID,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "containers": [
+                        {
+                            "name": REDIS_CONTAINER,
+                            "image": redis.image,
+                            "imagePullPolicy": "IfNotPresent",
+                            "args": ["/etc/redis/redis.conf"],
+                            "ports": [
+                                {"name": "redis", "containerPort": REDIS_PORT, "protocol": "TCP"}
+                            ],
+                            "readinessProbe": {
+                                "tcpSocket": {"port": "redis"},
+                                "periodSeconds": 5,
+                            },
+                            "livenessProbe": {
+                                "tcpSocket": {"port": "redis"},
+                                "periodSeconds": 10,
+                                "failureThreshold": 6,
+                            },
+                            "resources": {
+                                "requests": {"cpu": "50m", "memory": "64Mi"},
+                                "limits": {"memory": "256Mi"},
+                            },
+                            "securityContext": {
+                                "allowPrivilegeEscalation": False,
+                                "readOnlyRootFilesystem": True,
+                                "capabilities": {"drop": ["ALL"]},
+                            },
+                            "volumeMounts": [
+                                {"name": "data", "mountPath": "/data"},
+                                {"name": "config", "mountPath": "/etc/redis", "readOnly": True},
+                            ],
+                        }
+                    ],
+                    "volumes": [{"name": "config", "configMap": {"name": redis_config_name(tvtt)}}],
+                },
+            },
+            "volumeClaimTemplates": [
+                {
+                    "apiVersion": "v1",
+                    "kind": "PersistentVolumeClaim",
+                    "metadata": {"name": "data", "labels": labels},
+                    "spec": claim_spec,
+                }
+            ],
+        },
+    }
+
+
+def build_children(tvtt: TravellerVTT) -> list[dict[str, Any]]:
+    """Every child the resource should have right now, stamped with its applied-hash.
+
+    Purely computational, no side effects. Order is the apply order: config before the
+    workloads that read it, Redis before the server that connects to it, Service before Ingress.
+    """
+    configmap = build_configmap(tvtt)
+    redis_configmap = build_redis_configmap(tvtt)
+    server_config_hash = content_hash(configmap["data"])
+    redis_config_hash = content_hash(redis_configmap["data"]) if redis_configmap else ""
+    ordered: list[dict[str, Any] | None] = [
+        configmap,
+        redis_configmap,
+        build_redis_service(tvtt),
+        build_redis_statefulset(tvtt, config_hash=redis_config_hash),
+        build_service(tvtt),
+        build_deployment(tvtt, config_hash=server_config_hash),
+        build_pdb(tvtt),
+        build_hpa(tvtt),
+        build_ingress(tvtt),
+    ]
+    return [m if m["kind"] == "Deployment" else stamp(m) for m in ordered if m is not None]
+
+
+def child_key(manifest: Mapping[str, Any]) -> tuple[str, str]:
+    """(kind, name): how a child is identified within one resource's namespace."""
+    return str(manifest["kind"]), str(manifest["metadata"]["name"])
+
+
+# --- status -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """Facts about the children that decide the conditions (read from the live objects)."""
+
+    deployment_exists: bool = False
+    deployment_current: bool = False
+    desired_replicas: int = 0
+    replicas: int = 0
+    updated_replicas: int = 0
+    ready_replicas: int = 0
+    available_replicas: int = 0
+    progress_deadline_exceeded: bool = False
+    redis_enabled: bool = False
+    redis_ready: bool = False
+    template_overridden: bool = False
+    error: str | None = None
+
+
+def observe(
+    tvtt: TravellerVTT,
+    live: Mapping[tuple[str, str], Mapping[str, Any]],
+    *,
+    template_overridden: bool,
+    error: str | None,
+) -> Observation:
+    """Summarise the live Deployment and Redis StatefulSet. Purely computational, no side effects.
+
+    A Deployment is "current" when its controller has seen its latest spec
+    (status.observedGeneration == metadata.generation); before that its replica counts describe
+    the previous template.
+    """
+    deployment = live.get(("Deployment", server_name(tvtt)))
+    statefulset = live.get(("StatefulSet", redis_name(tvtt)))
+    fields: dict[str, Any] = {
+        "redis_enabled": tvtt.spec.redis.enabled,
+        "template_overridden": template_overridden,
+        "error": error,
+    }
+    if deployment is not None:
+        status = deployment.get("status") or {}
+        conditions = {c.get("type"): c for c in status.get("conditions") or []}
+        progressing = conditions.get("Progressing") or {}
+        fields.update(
+            deployment_exists=True,
+            deployment_current=status.get("observedGeneration", 0)
+            >= deployment["metadata"].get("generation", 1),
+            desired_replicas=int((deployment.get("spec") or {}).get("replicas", 1)),
+            replicas=int(status.get("replicas", 0)),
+            updated_replicas=int(status.get("updatedReplicas", 0)),
+            ready_replicas=int(status.get("readyReplicas", 0)),
+            available_replicas=int(status.get("availableReplicas", 0)),
+            progress_deadline_exceeded=progressing.get("reason") == "ProgressDeadlineExceeded",
+        )
+    if statefulset is not None:
+        fields["redis_ready"] = int((statefulset.get("status") or {}).get("readyReplicas", 0)) >= 1
+    return Observation(**fields)
+
+
+def _condition(
+    kind: ConditionType, ok: bool, reason: str, message: str
+) -> tuple[ConditionType, ConditionStatus, str, str]:
+    return kind, ConditionStatus.TRUE if ok else ConditionStatus.FALSE, reason, message
+
+
+def _desired_conditions(o: Observation) -> list[tuple[ConditionType, ConditionStatus, str, str]]:
+    counts = f"{o.ready_replicas}/{o.desired_replicas} ready, {o.updated_replicas} updated"
+    rolled_out = (
+        o.deployment_exists
+        and o.deployment_current
+        and o.updated_replicas >= o.desired_replicas
+        and o.ready_replicas >= o.desired_replicas
+        and o.replicas <= o.desired_replicas
+    )
+    redis_ok = o.redis_ready or not o.redis_enabled
+    if not o.redis_enabled:
+        redis = _condition(ConditionType.REDIS_READY, True, "Disabled", "Redis is not enabled")
+    elif o.redis_ready:
+        redis = _condition(ConditionType.REDIS_READY, True, "StatefulSetReady", "Redis is ready")
+    else:
+        redis = _condition(
+            ConditionType.REDIS_READY, False, "StatefulSetNotReady", "Redis pod is not ready"
+        )
+    if o.error is not None:
+        degraded = _condition(ConditionType.DEGRADED, True, "ReconcileError", o.error)
+    elif o.progress_deadline_exceeded:
+        degraded = _condition(
+            ConditionType.DEGRADED, True, "ProgressDeadlineExceeded", f"rollout stalled: {counts}"
+        )
+    else:
+        degraded = _condition(ConditionType.DEGRADED, False, "AsExpected", "")
+    if not o.deployment_exists:
+        progressing = _condition(
+            ConditionType.PROGRESSING, True, "Creating", "creating the Deployment"
+        )
+    elif rolled_out:
+        progressing = _condition(ConditionType.PROGRESSING, False, "RolloutComplete", counts)
+    else:
+        progressing = _condition(ConditionType.PROGRESSING, True, "RollingOut", counts)
+    if o.error is not None:
+        ready = _condition(ConditionType.READY, False, "ReconcileError", o.error)
+    elif not rolled_out:
+        ready = _condition(ConditionType.READY, False, "ReplicasNotReady", counts)
+    elif not redis_ok:
+        ready = _condition(ConditionType.READY, False, "RedisNotReady", "Redis pod is not ready")
+    else:
+        ready = _condition(ConditionType.READY, True, "AllReplicasReady", counts)
+    if o.template_overridden:
+        overridden = _condition(
+            ConditionType.TEMPLATE_OVERRIDDEN,
+            True,
+            "ManualRollback",
+            "the Deployment's pod template was changed outside the operator (e.g. kubectl "
+            "rollout undo); it is left alone until the TravellerVTT changes",
+        )
+    else:
+        overridden = _condition(
+            ConditionType.TEMPLATE_OVERRIDDEN, False, "TemplateApplied", "template as rendered"
+        )
+    return [ready, progressing, degraded, redis, overridden]
+
+
+def build_conditions(
+    previous: list[Condition], observation: Observation, *, generation: int, now: str
+) -> list[Condition]:
+    """The five conditions, following the Kubernetes API conventions.
+
+    Purely computational, no side effects (`now` is passed in). `lastTransitionTime` changes only
+    when a condition's status flips, so an unchanged world yields an identical list and the
+    reconciler skips the status write.
+    """
+    before = {c.type: c for c in previous}
+    out = []
+    for kind, status, reason, message in _desired_conditions(observation):
+        old = before.get(kind)
+        since = old.last_transition_time if old is not None and old.status == status else now
+        out.append(
+            Condition(
+                type=kind,
+                status=status,
+                reason=reason,
+                message=message[:32768],
+                last_transition_time=since,
+                observed_generation=generation,
+            )
+        )
+    return out
+
+
+def endpoint(tvtt: TravellerVTT, live: Mapping[tuple[str, str], Mapping[str, Any]]) -> str:
+    """Where players connect: the Ingress URL, a LoadBalancer address or the in-cluster name."""
+    if tvtt.spec.ingress is not None:
+        scheme = "https" if tvtt.spec.ingress.tls_secret_name else "http"
+        return f"{scheme}://{tvtt.spec.ingress.host}"
+    service = live.get(("Service", server_name(tvtt))) or {}
+    port = tvtt.spec.service.port
+    for lb in ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []:
+        address = lb.get("hostname") or lb.get("ip")
+        if address:
+            return f"http://{address}:{port}"
+    return f"http://{server_name(tvtt)}.{tvtt.namespace}.svc:{port}"
+
+
+def running_image(live: Mapping[tuple[str, str], Mapping[str, Any]], name: str) -> str | None:
+    """The game server image in the live Deployment's template (a rollback shows here)."""
+    deployment = live.get(("Deployment", name))
+    if deployment is None:
+        return None
+    for container in deployment["spec"]["template"]["spec"].get("containers", []):
+        if container.get("name") == SERVER_CONTAINER:
+            return str(container.get("image"))
+    return None
+
+
+def build_status(
+    tvtt: TravellerVTT,
+    live: Mapping[tuple[str, str], Mapping[str, Any]],
+    *,
+    template_overridden: bool,
+    error: str | None,
+    now: str,
+) -> TravellerVTTStatus:
+    """The whole status the operator reports. Purely computational, no side effects."""
+    observation = observe(tvtt, live, template_overridden=template_overridden, error=error)
+    return TravellerVTTStatus(
+        observed_generation=tvtt.generation,
+        conditions=build_conditions(
+            tvtt.status.conditions, observation, generation=tvtt.generation, now=now
+        ),
+        replicas=observation.replicas,
+        ready_replicas=observation.ready_replicas,
+        image=running_image(live, server_name(tvtt)),
+        endpoint=endpoint(tvtt, live),
+        selector=label_selector(tvtt),
+    )

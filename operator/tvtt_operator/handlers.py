@@ -1,0 +1,99 @@
+"""kopf handlers — thin on purpose: feed the watch cache and enqueue the owning resource.
+
+Run with `kopf run -m tvtt_operator.handlers --standalone [-n NAMESPACE | -A]` or
+`python -m tvtt_operator`. Only `@kopf.on.event` handlers are used: unlike on.create/update,
+timers or daemons they make kopf write nothing to the objects (no finalizers, no progress or
+last-handled-configuration annotations), so an idle operator sends zero writes and deleting a
+resource never waits for the operator. Retries and periodic resync live in the `Reconciler`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import kopf
+import structlog
+
+from tvtt_operator.builders import FIELD_MANAGER, LABEL_MANAGED_BY
+from tvtt_operator.cache import Cache
+from tvtt_operator.config import OperatorConfig
+from tvtt_operator.kube import KubeClient
+from tvtt_operator.models import GROUP, PLURAL, VERSION
+from tvtt_operator.observability import configure_logging, create_http_app, start_http
+from tvtt_operator.reconciler import Reconciler
+
+log = structlog.get_logger("tvtt_operator.handlers")
+
+CHILDREN = (
+    ("", "v1", "configmaps"),
+    ("", "v1", "services"),
+    ("apps", "v1", "deployments"),
+    ("apps", "v1", "statefulsets"),
+    ("autoscaling", "v2", "horizontalpodautoscalers"),
+    ("policy", "v1", "poddisruptionbudgets"),
+    ("networking.k8s.io", "v1", "ingresses"),
+)
+OURS = {LABEL_MANAGED_BY: FIELD_MANAGER}
+
+
+@kopf.on.startup()
+async def operator_startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    """Configure kopf for zero writes, then start the HTTP server and the reconcile workers."""
+    config = OperatorConfig.from_env(os.environ)
+    configure_logging(config.log_level.value)
+    settings.peering.standalone = True
+    settings.scanning.disabled = True  # no CRD/namespace watching: nothing the RBAC must grant
+    settings.posting.enabled = False  # kopf's own k8s Events; ours go through KubeClient
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    client = await KubeClient.connect()
+    reconciler = Reconciler(client, Cache(), config)
+    reconciler.start()
+    runner, port = await start_http(
+        create_http_app(reconciler.alive), config.http_host, config.http_port
+    )
+    memo.reconciler = reconciler
+    memo.http_runner = runner
+    log.info(
+        "operator started", http_port=port, workers=config.workers, resync=config.resync_seconds
+    )
+
+
+@kopf.on.cleanup()
+async def operator_cleanup(memo: kopf.Memo, **_: Any) -> None:
+    """Stop the workers and the HTTP server, close the API session."""
+    reconciler: Reconciler = memo.reconciler
+    await reconciler.stop()
+    await memo.http_runner.cleanup()
+    await reconciler.client.close()
+
+
+@kopf.on.event(GROUP, VERSION, PLURAL)
+def tvtt_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    """A TravellerVTT was listed, added, modified or deleted: update the cache, reconcile it."""
+    _observe(event, memo)
+
+
+def _observe(event: kopf.RawEvent, memo: kopf.Memo) -> None:
+    reconciler: Reconciler = memo.reconciler
+    obj = event["object"]
+    key = reconciler.cache.remove(obj) if event["type"] == "DELETED" else reconciler.cache.put(obj)
+    if key is not None:
+        reconciler.enqueue(key)
+
+
+def _register_children() -> None:
+    for group, version, plural in CHILDREN:
+
+        def child_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+            """A child changed or vanished: cache it and reconcile its owner (drift, status)."""
+            _observe(event, memo)
+
+        child_event.__name__ = f"{plural}_event"
+        kopf.on.event(group, version, plural, labels=OURS, id=f"{plural}_event")(child_event)
+
+
+_register_children()
+logging.getLogger("kopf.objects").setLevel(logging.WARNING)

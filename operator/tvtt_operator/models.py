@@ -1,0 +1,469 @@
+"""The TravellerVTT custom resource as pydantic models: the single source of truth for the CRD.
+
+`crdgen` turns these models into the OpenAPI schema the API server enforces; the operator parses
+every object it reconciles with the same models. Each cross-field check exists twice on purpose:
+as a pydantic validator (so the operator and unit tests reject bad specs with the same wording) and
+as a CEL rule in `x-kubernetes-validations` (so the API server rejects them before they are stored).
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+GROUP = "traveller-vtt.io"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+KIND = "TravellerVTT"
+PLURAL = "travellervtts"
+SINGULAR = "travellervtt"
+SHORT_NAMES = ("tvtt",)
+
+DEFAULT_IMAGE = "ghcr.io/traveller-vtt/gameserver:0.1.0"
+DEFAULT_REDIS_IMAGE = "redis:7"
+SERVER_PORT = 3000
+REDIS_PORT = 6379
+PRESTOP_SLEEP_SECONDS = 5
+DRAIN_MARGIN_SECONDS = 5
+
+_QUANTITY = re.compile(r"^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+|[numkMGTPE]i?|Ki|m)?$")
+_PERCENT_OR_INT = re.compile(r"^[0-9]+%$")
+_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+MAX_NAME_LENGTH = 40
+
+
+def _check_quantity(value: int | str) -> int | str:
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError("a quantity cannot be negative")
+        return value
+    if not _QUANTITY.match(value):
+        raise ValueError(f"{value!r} is not a Kubernetes quantity (e.g. 500m, 1Gi)")
+    return value
+
+
+def _check_int_or_percent(value: int | str) -> int | str:
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError("must be a non-negative integer or a percentage")
+        return value
+    if not _PERCENT_OR_INT.match(value):
+        raise ValueError(f"{value!r} is neither an integer nor a percentage like 25%")
+    return value
+
+
+class _Model(BaseModel):
+    """camelCase on the wire (Kubernetes style), snake_case in Python, unknown fields refused."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+    )
+
+
+class LogLevel(StrEnum):
+    """Log levels the game server understands (`LOG_LEVEL`)."""
+
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+class ServiceType(StrEnum):
+    """Service types that make sense for a WebSocket game server."""
+
+    CLUSTER_IP = "ClusterIP"
+    NODE_PORT = "NodePort"
+    LOAD_BALANCER = "LoadBalancer"
+
+
+class AppendFsync(StrEnum):
+    """Redis `appendfsync` policies (redis.conf): how often the AOF is flushed to disk."""
+
+    ALWAYS = "always"
+    EVERYSEC = "everysec"
+    NO = "no"
+
+
+class PVCRetention(StrEnum):
+    """StatefulSet PVC retention policy: keep battle data (Retain) or drop it with the resource."""
+
+    RETAIN = "Retain"
+    DELETE = "Delete"
+
+
+class TolerationOperator(StrEnum):
+    """core/v1 Toleration operators."""
+
+    EXISTS = "Exists"
+    EQUAL = "Equal"
+
+
+class TaintEffect(StrEnum):
+    """core/v1 taint effects."""
+
+    NO_SCHEDULE = "NoSchedule"
+    PREFER_NO_SCHEDULE = "PreferNoSchedule"
+    NO_EXECUTE = "NoExecute"
+
+
+Quantity = Annotated[
+    int | str,
+    Field(
+        description="A Kubernetes quantity, e.g. 500m or 1Gi.",
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "type(self) == int ? self >= 0 : isQuantity(self)",
+                    "message": "must be a Kubernetes quantity such as 500m, 1, 128Mi or 1Gi",
+                }
+            ]
+        },
+    ),
+]
+IntOrPercent = Annotated[
+    int | str,
+    Field(
+        description="An integer or a percentage, e.g. 25%.",
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "type(self) == int ? self >= 0 : self.matches('^[0-9]+%$')",
+                    "message": "must be a non-negative integer or a percentage such as 25%",
+                }
+            ]
+        },
+    ),
+]
+
+
+class ResourceList(_Model):
+    """CPU and memory quantities (core/v1 ResourceList, restricted to what the server uses)."""
+
+    cpu: Quantity | None = None
+    memory: Quantity | None = None
+
+    @field_validator("cpu", "memory")
+    @classmethod
+    def _quantity(cls, value: int | str | None) -> int | str | None:
+        return None if value is None else _check_quantity(value)
+
+
+class Resources(_Model):
+    """Requests and limits of the game server container."""
+
+    requests: ResourceList = Field(
+        default_factory=lambda: ResourceList(cpu="100m", memory="128Mi"),
+        json_schema_extra={"default": {"cpu": "100m", "memory": "128Mi"}},
+    )
+    limits: ResourceList = Field(
+        default_factory=lambda: ResourceList(memory="256Mi"),
+        json_schema_extra={"default": {"memory": "256Mi"}},
+    )
+
+
+class Autoscaling(_Model):
+    """HorizontalPodAutoscaler bounds; when set, the HPA owns the Deployment's replicas."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "self.minReplicas <= self.maxReplicas",
+                    "message": "autoscaling.minReplicas must be <= autoscaling.maxReplicas",
+                }
+            ]
+        }
+    )
+
+    min_replicas: int = Field(default=2, ge=1, le=100)
+    max_replicas: int = Field(ge=1, le=100)
+    target_cpu_utilization: int = Field(default=70, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Autoscaling:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError("autoscaling.minReplicas must be <= autoscaling.maxReplicas")
+        return self
+
+
+class ServerSettings(_Model):
+    """Game server settings, passed as environment variables through a ConfigMap."""
+
+    log_level: LogLevel = LogLevel.INFO
+    max_connections: int = Field(default=1000, ge=1, le=100_000)
+    allowed_origins: list[Annotated[str, Field(min_length=1, max_length=253)]] | None = Field(
+        default=None,
+        max_length=32,
+        description="Origins allowed to open a WebSocket; defaults to https://<ingress.host>.",
+    )
+
+
+class ServiceSpec(_Model):
+    """The Service in front of the game server pods."""
+
+    type: ServiceType = ServiceType.CLUSTER_IP
+    port: int = Field(default=80, ge=1, le=65535)
+
+
+class RedisSpec(_Model):
+    """Redis event store: a one-pod StatefulSet with append-only persistence."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!oldSelf.enabled || !self.enabled || "
+                    "self.storageSize == oldSelf.storageSize",
+                    "message": "redis.storageSize is immutable while redis is enabled",
+                },
+                {
+                    "rule": "!oldSelf.enabled || !self.enabled || "
+                    "(has(self.storageClassName) == has(oldSelf.storageClassName) && "
+                    "(!has(self.storageClassName) || "
+                    "self.storageClassName == oldSelf.storageClassName))",
+                    "message": "redis.storageClassName is immutable while redis is enabled",
+                },
+            ]
+        }
+    )
+
+    enabled: bool = False
+    image: str = Field(default=DEFAULT_REDIS_IMAGE, min_length=1, max_length=512)
+    storage_size: Quantity = "1Gi"
+    storage_class_name: str | None = Field(default=None, min_length=1, max_length=253)
+    appendfsync: AppendFsync = AppendFsync.EVERYSEC
+    pvc_retention: PVCRetention = PVCRetention.RETAIN
+
+    @field_validator("storage_size")
+    @classmethod
+    def _quantity(cls, value: int | str) -> int | str:
+        return _check_quantity(value)
+
+
+class Disruption(_Model):
+    """PodDisruptionBudget: maxUnavailable or minAvailable, not both (default maxUnavailable 1)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!(has(self.maxUnavailable) && has(self.minAvailable))",
+                    "message": "set disruption.maxUnavailable or disruption.minAvailable, not both",
+                }
+            ]
+        }
+    )
+
+    max_unavailable: IntOrPercent | None = None
+    min_available: IntOrPercent | None = None
+
+    @field_validator("max_unavailable", "min_available")
+    @classmethod
+    def _int_or_percent(cls, value: int | str | None) -> int | str | None:
+        return None if value is None else _check_int_or_percent(value)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Disruption:
+        if self.max_unavailable is not None and self.min_available is not None:
+            raise ValueError("set disruption.maxUnavailable or disruption.minAvailable, not both")
+        return self
+
+
+class Drain(_Model):
+    """How long a terminating pod may take to drain its battles (SIGTERM → exit)."""
+
+    termination_grace_period_seconds: int = Field(default=60, ge=15, le=3600)
+
+
+class Ingress(_Model):
+    """An Ingress with WebSocket-friendly timeouts; its host also sets the allowed origin."""
+
+    class_name: str | None = Field(default=None, min_length=1, max_length=253)
+    host: str = Field(
+        min_length=1,
+        max_length=253,
+        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+    )
+    tls_secret_name: str | None = Field(default=None, min_length=1, max_length=253)
+
+
+class Toleration(_Model):
+    """core/v1 Toleration."""
+
+    key: str | None = None
+    operator: TolerationOperator | None = None
+    value: str | None = None
+    effect: TaintEffect | None = None
+    toleration_seconds: int | None = None
+
+
+class TravellerVTTSpec(_Model):
+    """Desired state of one Traveller VTT installation (game server, optional Redis and Ingress)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!(has(self.replicas) && has(self.autoscaling))",
+                    "message": "set either replicas or autoscaling, not both",
+                },
+                {
+                    "rule": "!(has(self.autoscaling) || (has(self.replicas) && self.replicas > 1))"
+                    " || self.redis.enabled",
+                    "message": "more than one replica or autoscaling requires redis.enabled=true "
+                    "(battles would otherwise split across pods)",
+                },
+            ]
+        }
+    )
+
+    image: str = Field(default=DEFAULT_IMAGE, min_length=1, max_length=512)
+    replicas: int | None = Field(default=None, ge=0, le=100)
+    autoscaling: Autoscaling | None = None
+    resources: Resources = Field(default_factory=Resources, json_schema_extra={"default": {}})
+    server: ServerSettings = Field(
+        default_factory=ServerSettings, json_schema_extra={"default": {}}
+    )
+    service: ServiceSpec = Field(default_factory=ServiceSpec, json_schema_extra={"default": {}})
+    redis: RedisSpec = Field(default_factory=RedisSpec, json_schema_extra={"default": {}})
+    disruption: Disruption = Field(default_factory=Disruption, json_schema_extra={"default": {}})
+    drain: Drain = Field(default_factory=Drain, json_schema_extra={"default": {}})
+    ingress: Ingress | None = None
+    pod_labels: dict[str, str] = Field(default_factory=dict, max_length=64)
+    pod_annotations: dict[str, str] = Field(default_factory=dict, max_length=64)
+    node_selector: dict[str, str] = Field(default_factory=dict, max_length=64)
+    tolerations: list[Toleration] = Field(default_factory=list, max_length=64)
+    affinity: dict[str, Any] | None = Field(
+        default=None,
+        description="core/v1 Affinity, passed to the pods unchanged.",
+        json_schema_extra={"x-kubernetes-preserve-unknown-fields": True},
+    )
+
+    @model_validator(mode="after")
+    def _cross_field(self) -> TravellerVTTSpec:
+        if self.replicas is not None and self.autoscaling is not None:
+            raise ValueError("set either replicas or autoscaling, not both")
+        if (self.autoscaling is not None or self.effective_replicas > 1) and not self.redis.enabled:
+            raise ValueError(
+                "more than one replica or autoscaling requires redis.enabled=true "
+                "(battles would otherwise split across pods)"
+            )
+        return self
+
+    @property
+    def effective_replicas(self) -> int:
+        """Replicas when not autoscaled: one unless set."""
+        return 1 if self.replicas is None else self.replicas
+
+    @property
+    def effective_allowed_origins(self) -> list[str]:
+        """Allowed origins: explicit ones win; otherwise the ingress host's https origin."""
+        if self.server.allowed_origins is not None:
+            return list(self.server.allowed_origins)
+        if self.ingress is not None:
+            return [f"https://{self.ingress.host}"]
+        return []
+
+
+class ConditionStatus(StrEnum):
+    """metav1.ConditionStatus."""
+
+    TRUE = "True"
+    FALSE = "False"
+    UNKNOWN = "Unknown"
+
+
+class ConditionType(StrEnum):
+    """Condition types; `Degraded` and `TemplateOverridden` are abnormal-true by design."""
+
+    READY = "Ready"
+    PROGRESSING = "Progressing"
+    DEGRADED = "Degraded"
+    REDIS_READY = "RedisReady"
+    TEMPLATE_OVERRIDDEN = "TemplateOverridden"
+
+
+class Condition(_Model):
+    """metav1.Condition."""
+
+    type: ConditionType
+    status: ConditionStatus
+    reason: str = Field(min_length=1, max_length=1024, pattern=r"^[A-Za-z]([A-Za-z0-9_,:]*)$")
+    message: str = Field(default="", max_length=32768)
+    last_transition_time: str = Field(json_schema_extra={"format": "date-time"})
+    observed_generation: int | None = Field(default=None, ge=0)
+
+
+class TravellerVTTStatus(_Model):
+    """What the operator observed; written only through the status subresource."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    observed_generation: int | None = None
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    )
+    replicas: int | None = None
+    ready_replicas: int | None = None
+    image: str | None = None
+    endpoint: str | None = None
+    selector: str | None = None
+
+
+class TravellerVTT(_Model):
+    """A whole TravellerVTT object as the operator reads it (metadata kept loosely typed)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    api_version: str = API_VERSION
+    kind: str = KIND
+    metadata: dict[str, Any]
+    spec: TravellerVTTSpec = Field(default_factory=TravellerVTTSpec)
+    status: TravellerVTTStatus = Field(default_factory=TravellerVTTStatus)
+
+    @field_validator("metadata")
+    @classmethod
+    def _name(cls, metadata: dict[str, Any]) -> dict[str, Any]:
+        name = str(metadata.get("name", ""))
+        if not _NAME.match(name) or len(name) > MAX_NAME_LENGTH:
+            raise ValueError(NAME_RULE_MESSAGE)
+        return metadata
+
+    @property
+    def name(self) -> str:
+        """metadata.name."""
+        return str(self.metadata["name"])
+
+    @property
+    def namespace(self) -> str:
+        """metadata.namespace."""
+        return str(self.metadata["namespace"])
+
+    @property
+    def generation(self) -> int:
+        """metadata.generation (1 for objects that never carried one, e.g. in tests)."""
+        return int(self.metadata.get("generation", 1))
+
+    @property
+    def uid(self) -> str:
+        """metadata.uid."""
+        return str(self.metadata.get("uid", ""))
+
+
+NAME_RULE = (
+    f"size(self.metadata.name) <= {MAX_NAME_LENGTH} && "
+    "self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')"
+)
+NAME_RULE_MESSAGE = (
+    f"metadata.name must be a DNS-1035 label of at most {MAX_NAME_LENGTH} characters "
+    "(children such as <name>-redis-config derive their names from it)"
+)

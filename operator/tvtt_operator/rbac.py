@@ -1,0 +1,47 @@
+"""The exact permissions the operator needs; the Helm chart renders these rules unchanged.
+
+Purely computational, no side effects. The e2e suite runs the operator under a ServiceAccount bound
+to exactly these rules, so a missing verb fails a test instead of a production rollout.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tvtt_operator.models import GROUP, PLURAL
+
+# Children: watched (list/watch) for the cache, applied with server-side apply (patch, plus
+# create — an apply that creates is authorised as a create), deleted when the spec no longer
+# wants them (Ingress, HPA, Redis turned off). `get` is never used: reads come from the watch cache.
+_CHILD_VERBS = ["list", "watch", "create", "patch", "delete"]
+
+
+def operator_rules() -> list[dict[str, Any]]:
+    """PolicyRules for a Role (one namespace) or a ClusterRole (all namespaces).
+
+    - travellervtts: list/watch (kopf's watch); status: patch (conditions, observedGeneration);
+      finalizers: update — only so `blockOwnerDeletion` on owner references is allowed where the
+      OwnerReferencesPermissionEnforcement admission plugin is on (OpenShift); no finalizer is set.
+    - events: create (the ManualRollback Event).
+    Not needed, deliberately: CRDs and namespaces (kopf's scanning is disabled), leases and
+    kopf peering objects (standalone), secrets, pods.
+    """
+    return [
+        {"apiGroups": [GROUP], "resources": [PLURAL], "verbs": ["list", "watch"]},
+        {"apiGroups": [GROUP], "resources": [f"{PLURAL}/status"], "verbs": ["patch"]},
+        {"apiGroups": [GROUP], "resources": [f"{PLURAL}/finalizers"], "verbs": ["update"]},
+        {"apiGroups": [""], "resources": ["configmaps", "services"], "verbs": _CHILD_VERBS},
+        {
+            "apiGroups": ["apps"],
+            "resources": ["deployments", "statefulsets"],
+            "verbs": _CHILD_VERBS,
+        },
+        {
+            "apiGroups": ["autoscaling"],
+            "resources": ["horizontalpodautoscalers"],
+            "verbs": _CHILD_VERBS,
+        },
+        {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": _CHILD_VERBS},
+        {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses"], "verbs": _CHILD_VERBS},
+        {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
+    ]

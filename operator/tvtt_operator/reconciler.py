@@ -1,0 +1,279 @@
+"""The reconcile loop: a deduplicating work queue of resource keys and a few workers.
+
+kopf's handlers only feed the cache and enqueue keys; the workers parse the spec, ask `planning`
+what to write, apply it, and patch the status — level-triggered, so a restart, a lost event or a
+failed write all end in the same place: the next reconcile of that key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from pydantic import ValidationError
+
+from tvtt_operator.builders import (
+    FIELD_MANAGER,
+    HANDOVER_FIELD_MANAGER,
+    build_status,
+)
+from tvtt_operator.cache import Cache, Key
+from tvtt_operator.config import OperatorConfig
+from tvtt_operator.kube import KubeClient, KubeError
+from tvtt_operator.metrics import (
+    MANAGED,
+    QUEUE_DEPTH,
+    RECONCILE_ERRORS,
+    RECONCILE_SECONDS,
+    RECONCILES,
+)
+from tvtt_operator.models import API_VERSION, KIND, ConditionStatus, ConditionType, TravellerVTT
+from tvtt_operator.planning import plan_reconcile
+
+log = structlog.get_logger("tvtt_operator.reconciler")
+
+
+def utc_now() -> str:
+    """RFC 3339 UTC timestamp with second precision (metav1.Time)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def build_event(
+    tvtt_body: dict[str, Any], *, reason: str, message: str, now: str
+) -> dict[str, Any]:
+    """A core/v1 Warning Event about the resource. Purely computational, no side effects."""
+    meta = tvtt_body["metadata"]
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
+        "involvedObject": {
+            "apiVersion": API_VERSION,
+            "kind": KIND,
+            "name": meta["name"],
+            "namespace": meta["namespace"],
+            "uid": meta.get("uid"),
+            "resourceVersion": meta.get("resourceVersion"),
+        },
+        "type": "Warning",
+        "reason": reason,
+        "message": message,
+        "firstTimestamp": now,
+        "lastTimestamp": now,
+        "count": 1,
+        "source": {"component": FIELD_MANAGER},
+        "reportingComponent": FIELD_MANAGER,
+    }
+
+
+class Reconciler:
+    """Owns the queue and the workers; `enqueue` is the only thing kopf handlers call."""
+
+    def __init__(
+        self,
+        client: KubeClient,
+        cache: Cache,
+        settings: OperatorConfig,
+        clock: Callable[[], str] = utc_now,
+    ) -> None:
+        self.client = client
+        self.cache = cache
+        self.settings = settings
+        self.clock = clock
+        self._queue: asyncio.Queue[Key] = asyncio.Queue()
+        self._queued: set[Key] = set()
+        self._active: set[Key] = set()
+        self._dirty: set[Key] = set()
+        self._failures: dict[Key, int] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # --- queue --------------------------------------------------------------------------------
+
+    def enqueue(self, key: Key) -> None:
+        """Ask for a reconcile of `key`; repeated requests collapse into one."""
+        if key in self._active:
+            self._dirty.add(key)
+        elif key not in self._queued:
+            self._queued.add(key)
+            self._queue.put_nowait(key)
+        QUEUE_DEPTH.set(len(self._queued))
+
+    def _retry_later(self, key: Key) -> None:
+        failures = self._failures.get(key, 0) + 1
+        self._failures[key] = failures
+        delay = min(self.settings.max_backoff_seconds, 0.5 * 2**failures)
+        asyncio.get_running_loop().call_later(delay, self.enqueue, key)
+
+    async def _worker(self) -> None:
+        while True:
+            key = await self._queue.get()
+            self._queued.discard(key)
+            self._active.add(key)
+            QUEUE_DEPTH.set(len(self._queued))
+            try:
+                ok = await self.reconcile(key)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                RECONCILE_ERRORS.labels(cause="internal").inc()
+                RECONCILES.labels(result="error").inc()
+                log.exception("reconcile crashed", namespace=key[0], name=key[1])
+                ok = False
+            finally:
+                self._active.discard(key)
+                self._queue.task_done()
+            if ok:
+                self._failures.pop(key, None)
+            else:
+                self._retry_later(key)
+            if key in self._dirty:
+                self._dirty.discard(key)
+                self.enqueue(key)
+
+    async def _resync(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.resync_seconds)
+            MANAGED.set(len(self.cache))
+            for key in self.cache.owners():
+                self.enqueue(key)
+
+    def start(self) -> None:
+        """Start the workers and the periodic resync (which reads only the cache)."""
+        for _ in range(self.settings.workers):
+            self._tasks.append(asyncio.create_task(self._worker()))
+        self._tasks.append(asyncio.create_task(self._resync()))
+
+    async def stop(self) -> None:
+        """Cancel the workers; an interrupted reconcile is simply redone after a restart."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+
+    def alive(self) -> bool:
+        """For /healthz: every worker task is still running."""
+        return bool(self._tasks) and not any(t.done() for t in self._tasks)
+
+    # --- one reconcile --------------------------------------------------------------------------
+
+    async def reconcile(self, key: Key) -> bool:
+        """Bring one resource's children and status in line; return False to retry later."""
+        body = self.cache.owner(key)
+        if body is None or body.get("metadata", {}).get("deletionTimestamp"):
+            return True  # deleted: the garbage collector removes the children
+        started = time.perf_counter()
+        logger = log.bind(namespace=key[0], name=key[1])
+        try:
+            tvtt = TravellerVTT.model_validate(body)
+        except ValidationError as exc:
+            RECONCILES.labels(result="invalid").inc()
+            RECONCILE_ERRORS.labels(cause="invalid_spec").inc()
+            message = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+            )
+            logger.warning("invalid spec", error=message)
+            await self._report_invalid(body, message)
+            return True  # retrying cannot help; the next edit triggers a new reconcile
+        live = self.cache.children(key, tvtt.uid)
+        plan = plan_reconcile(tvtt, live)
+        error: str | None = None
+        try:
+            for manifest in plan.handovers:
+                await self.client.apply(manifest, manager=HANDOVER_FIELD_MANAGER)
+            for manifest in plan.applies:
+                applied = await self.client.apply(manifest)
+                self.cache.put(applied)
+                live[(applied["kind"], applied["metadata"]["name"])] = applied
+            for api_version, kind, name in plan.deletes:
+                await self.client.delete(api_version, kind, tvtt.namespace, name)
+                live.pop((kind, name), None)
+        except KubeError as exc:
+            error = exc.message
+            RECONCILE_ERRORS.labels(cause="api").inc()
+            logger.warning("apply failed", error=error, status=exc.status)
+        if plan.writes:
+            logger.info(
+                "reconciled",
+                applied=[f"{m['kind']}/{m['metadata']['name']}" for m in plan.applies],
+                deleted=[f"{kind}/{name}" for _, kind, name in plan.deletes],
+                handovers=len(plan.handovers),
+                generation=tvtt.generation,
+            )
+        now = self.clock()
+        status = build_status(
+            tvtt, live, template_overridden=plan.template_overridden, error=error, now=now
+        )
+        await self._write_status(
+            tvtt, body, status.model_dump(by_alias=True, exclude_none=True, mode="json")
+        )
+        if plan.template_overridden and not _overridden_before(tvtt):
+            logger.warning("manual rollback detected; the pod template is left alone")
+            await self.client.post_event(
+                build_event(
+                    body,
+                    reason="ManualRollback",
+                    message="Deployment pod template changed outside the operator (e.g. kubectl "
+                    "rollout undo); not reverted until the TravellerVTT changes",
+                    now=now,
+                )
+            )
+        RECONCILE_SECONDS.observe(time.perf_counter() - started)
+        RECONCILES.labels(result="ok" if error is None else "error").inc()
+        return error is None
+
+    async def _write_status(
+        self, tvtt: TravellerVTT, body: dict[str, Any], status: dict[str, Any]
+    ) -> None:
+        current = body.get("status") or {}
+        if _status_equal(current, status):
+            return
+        try:
+            updated = await self.client.patch_status(tvtt.namespace, tvtt.name, status)
+        except KubeError as exc:
+            if exc.status == 404:
+                return
+            raise
+        self.cache.put(updated)
+
+    async def _report_invalid(self, body: dict[str, Any], message: str) -> None:
+        meta = body["metadata"]
+        now = self.clock()
+        previous = {c.get("type"): c for c in (body.get("status") or {}).get("conditions") or []}
+        old = previous.get(ConditionType.DEGRADED.value) or {}
+        since = old.get("lastTransitionTime") if old.get("status") == "True" else now
+        degraded = {
+            "type": ConditionType.DEGRADED.value,
+            "status": ConditionStatus.TRUE.value,
+            "reason": "InvalidSpec",
+            "message": message[:32768],
+            "lastTransitionTime": since,
+            "observedGeneration": meta.get("generation", 1),
+        }
+        others = [c for t, c in previous.items() if t != ConditionType.DEGRADED.value]
+        status = {
+            "observedGeneration": meta.get("generation", 1),
+            "conditions": [*others, degraded],
+        }
+        current = body.get("status") or {}
+        if current.get("observedGeneration") == status["observedGeneration"] and degraded in (
+            current.get("conditions") or []
+        ):
+            return
+        updated = await self.client.patch_status(meta["namespace"], meta["name"], status)
+        self.cache.put(updated)
+
+
+def _overridden_before(tvtt: TravellerVTT) -> bool:
+    return any(
+        c.type == ConditionType.TEMPLATE_OVERRIDDEN and c.status == ConditionStatus.TRUE
+        for c in tvtt.status.conditions
+    )
+
+
+def _status_equal(current: dict[str, Any], desired: dict[str, Any]) -> bool:
+    """Compare only the fields we write (the server may add none, but stay tolerant)."""
+    return all(current.get(k) == v for k, v in desired.items())
