@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from tvtt_operator.config import ENV_PREFIX, OperatorConfig
 from tvtt_operator.rbac import operator_rules
 
 from tests.packaging.chart import (
@@ -137,3 +138,14 @@ def test_schema_rejects_bad_values_with_a_readable_message(
     with pytest.raises(RenderError, match="don't meet the specifications") as failure:
         render(values)
     assert message in str(failure.value)
+
+
+def test_deployment_env_is_read_by_the_operator_config() -> None:
+    deployment = one(render({"healthPort": 9191, "logLevel": "debug"}), "Deployment")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    env = {item["name"]: item["value"] for item in container["env"]}
+    known = {ENV_PREFIX + field.upper() for field in OperatorConfig.model_fields}
+    assert set(env) <= known, f"the operator ignores {set(env) - known}"
+    config = OperatorConfig.from_env(env)
+    assert config.http_port == 9191
+    assert config.log_level == "debug"
