@@ -335,7 +335,7 @@ class BattleRoom:
         ).model_dump_json()
 
     def catch_up_frames(self, last_seq: int | None) -> list[str] | None:
-        """The events after `last_seq` from the in-memory tail, or None when a snapshot is needed."""
+        """The events after `last_seq` from the in-memory tail; None means send a snapshot."""
         if last_seq is None or last_seq > self.seq:
             return None
         missing = self.seq - last_seq
@@ -422,7 +422,7 @@ class BattleRoom:
     # -- the bot ------------------------------------------------------------------------------
 
     def kick_bot(self) -> None:
-        """Let the bot act for its sides if it is their turn (runs as a task, after a short delay)."""
+        """Let the bot act for its sides if it is their turn (a task, after a short delay)."""
         if not self.meta.bot_sides or self.state.is_over:
             return
         self._bot_wanted = True
@@ -534,8 +534,8 @@ class Hub:
 
     @staticmethod
     def _check_bot_sides(bot_sides: Sequence[str], state: rules.BattleState) -> None:
-        sides = {getattr(s, "id", s) for s in getattr(state, "sides", ())}
-        unknown = [s for s in bot_sides if sides and s not in sides]
+        sides = {side_id for side_id, _name in state.sides}
+        unknown = [s for s in bot_sides if s not in sides]
         if unknown:
             raise HubError("bad_scenario", f"bot_sides names unknown sides: {', '.join(unknown)}")
 
@@ -775,9 +775,9 @@ class Hub:
         self, room: BattleRoom, ship_id: str, stations: Sequence[str], hashed: str, name: str
     ) -> None:
         """Take every station or none; a station held by another token refuses the join."""
-        known = {(s, st) for s, st in _known_stations(room.state)}
+        known = _known_stations(room.state)
         for station in stations:
-            if known and (ship_id, station) not in known:
+            if (ship_id, station) not in known:
                 raise HubError("unknown_station", f"ship {ship_id!r} has no station {station!r}")
         taken_now: list[str] = []
         held_before = {
@@ -959,12 +959,13 @@ class Hub:
                 await conn.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
 
 
-def _known_stations(state: rules.BattleState) -> list[tuple[str, str]]:
-    """Every (ship, station) of the battle, when the engine exposes them; empty means unknown."""
-    stations = getattr(rules, "ship_stations", None)
-    if stations is None:
-        return []
-    return [(s, st) for s, st in stations(state)]
+def _known_stations(state: rules.BattleState) -> set[tuple[str, str]]:
+    """Every (ship, station) of the battle: the stations of each ship's design."""
+    return {
+        (ship_id, station)
+        for ship_id, ship in state.ships.items()
+        for station in ship.design.station_ids()
+    }
 
 
 def _readable(exc: ValidationError) -> str:
