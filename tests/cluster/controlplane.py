@@ -414,7 +414,7 @@ class ControlPlane:
         self.stop()
         if callable(old):
             old(signum, frame)
-        else:
+        elif old != signal.SIG_IGN:
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
 
@@ -639,6 +639,8 @@ class ControlPlane:
             f"--server-address={LOOPBACK}:{self.ports['kwok']}",
             f"--node-ip={LOOPBACK}",
             "--node-lease-duration-seconds=40",
+            # Fake pod IPs written into Pod status only; nothing may ever dial them.
+            "--cidr=10.244.0.0/16",
         ]
 
     # -- state file (for `down`/`status` from another process) ----------------------------------
@@ -664,13 +666,26 @@ class ControlPlane:
             self._restore_signal_handlers()
 
 
+# Stop order: clients first, then the API server while etcd is still there to finish its
+# graceful shutdown quickly, then etcd. Stopping all at once makes kube-apiserver hang on etcd.
+_STOP_TIERS = (("kube-apiserver",), ("etcd",))
+
+
 def _terminate(procs: list[_Proc], grace: float = 10.0) -> None:
-    """SIGTERM each process group (newest first), then SIGKILL whatever is left; reap children."""
-    for p in reversed(procs):
+    """Stop process groups tier by tier: SIGTERM, wait up to ``grace``, then SIGKILL; reap."""
+    late = {name for tier in _STOP_TIERS for name in tier}
+    tiers = [[p for p in procs if p.name not in late]]
+    tiers += [[p for p in procs if p.name in tier] for tier in _STOP_TIERS]
+    for tier in tiers:
+        _terminate_tier(tier, grace)
+
+
+def _terminate_tier(procs: list[_Proc], grace: float) -> None:
+    for p in procs:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(p.pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
-    for p in reversed(procs):
+    for p in procs:
         while time.monotonic() < deadline:
             if p.popen is not None:
                 if p.popen.poll() is not None:
@@ -678,6 +693,7 @@ def _terminate(procs: list[_Proc], grace: float = 10.0) -> None:
             elif not pid_alive(p.pid):
                 break
             time.sleep(0.05)
+        # Whatever is left in the group (the component or anything it spawned) goes now.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(p.pid, signal.SIGKILL)
         if p.popen is not None:
