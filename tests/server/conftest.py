@@ -48,9 +48,9 @@ class WsPeer:
     async def send(self, message: dict[str, Any]) -> None:
         await self.ws.send_str(json.dumps(message))
 
-    async def recv(self, timeout: float = RECV_TIMEOUT) -> dict[str, Any]:
+    async def recv(self, within: float = RECV_TIMEOUT) -> dict[str, Any]:
         """The next frame (events are also recorded in order)."""
-        msg = await self.ws.receive(timeout=timeout)
+        msg = await self.ws.receive(timeout=within)
         if msg.type is not aiohttp.WSMsgType.TEXT:
             raise ConnectionError(f"socket ended: {msg.type.name} {msg.data!r} {msg.extra!r}")
         frame: dict[str, Any] = json.loads(msg.data)
@@ -67,21 +67,21 @@ class WsPeer:
             self.joined = frame
         return frame
 
-    async def recv_until(self, kind: str, timeout: float = RECV_TIMEOUT) -> dict[str, Any]:
+    async def recv_until(self, kind: str, within: float = RECV_TIMEOUT) -> dict[str, Any]:
         """Read frames until one of type `kind` arrives; return it."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + within
         while True:
-            frame = await self.recv(timeout=max(0.01, deadline - loop.time()))
+            frame = await self.recv(within=max(0.01, deadline - loop.time()))
             if frame["type"] == kind:
                 return frame
 
-    async def drain_until_seq(self, seq: int, timeout: float = RECV_TIMEOUT) -> None:
+    async def drain_until_seq(self, seq: int, within: float = RECV_TIMEOUT) -> None:
         """Read frames until this peer has seen event `seq`."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + within
         while self.seq < seq:
-            await self.recv(timeout=max(0.01, deadline - loop.time()))
+            await self.recv(within=max(0.01, deadline - loop.time()))
 
     async def join(self, **fields: Any) -> dict[str, Any]:
         """Send `join` and return the `joined` frame (raises on an error frame)."""

@@ -1,4 +1,4 @@
-"""Bad input never changes state and never kills the server; each class gets its own clear answer."""
+"""Bad input never changes state and never kills the server; each class gets a clear answer."""
 
 from __future__ import annotations
 
@@ -33,7 +33,9 @@ async def joined_player(client: TestClient[Any, Any], connect: ConnectFn) -> tup
         pytest.param("[1, 2]", "bad_message", None, id="not-an-object"),
         pytest.param('{"client_id": "x1"}', "bad_message", "x1", id="no-type"),
         pytest.param('{"type": "teleport", "client_id": "x2"}', "unknown_type", "x2", id="unknown"),
-        pytest.param('{"type": "command", "client_id": "x3"}', "bad_message", "x3", id="no-command"),
+        pytest.param(
+            '{"type": "command", "client_id": "x3"}', "bad_message", "x3", id="no-command"
+        ),
         pytest.param(
             '{"type": "command", "client_id": "x4", "command": {"type": "warp"}}',
             "bad_command",
@@ -77,8 +79,12 @@ async def test_messages_before_join_are_refused(connect: ConnectFn) -> None:
 @pytest.mark.parametrize(
     ("join", "code"),
     [
-        pytest.param({"battle_id": "nope", "role": "spectator"}, "battle_not_found", id="no-battle"),
-        pytest.param({"join_code": "ZZZZZZ", "role": "spectator"}, "battle_not_found", id="no-code"),
+        pytest.param(
+            {"battle_id": "nope", "role": "spectator"}, "battle_not_found", id="no-battle"
+        ),
+        pytest.param(
+            {"join_code": "ZZZZZZ", "role": "spectator"}, "battle_not_found", id="no-code"
+        ),
         pytest.param({"role": "spectator"}, "bad_message", id="no-battle-given"),
         pytest.param({"battle_id": "{id}", "role": "gm"}, "bad_message", id="gm-no-token"),
         pytest.param(
@@ -102,7 +108,9 @@ async def test_bad_joins_are_refused_with_a_code(
 ) -> None:
     battle = await create_battle(client)
     peer = await connect()
-    fields = {k: (v.format(id=battle["battle_id"]) if k == "battle_id" else v) for k, v in join.items()}
+    fields = {
+        k: (v.format(id=battle["battle_id"]) if k == "battle_id" else v) for k, v in join.items()
+    }
     await peer.send({"type": "join", **fields})
     frame = await peer.recv()
     assert frame["type"] == "error"
@@ -125,9 +133,7 @@ async def test_a_frame_over_the_size_limit_closes_1009_with_a_reason(
 async def test_too_many_messages_are_rate_limited_without_losing_the_connection(
     aiohttp_client: Any,
 ) -> None:
-    app = create_app(
-        Settings(rate_limit_per_s=0.5, rate_limit_burst=3), store=MemoryBattleStore()
-    )
+    app = create_app(Settings(rate_limit_per_s=0.5, rate_limit_burst=3), store=MemoryBattleStore())
     client = await aiohttp_client(app)
     peer = WsPeer(await client.ws_connect("/ws"))
     for i in range(6):

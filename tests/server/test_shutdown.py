@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
@@ -28,7 +28,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def wait_ready(session: aiohttp.ClientSession, url: str, proc: subprocess.Popen[bytes]) -> None:
+async def wait_ready(
+    session: aiohttp.ClientSession, url: str, proc: subprocess.Popen[bytes]
+) -> None:
     """Poll /ready until 200 (a condition, not a fixed sleep)."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -44,7 +46,7 @@ async def wait_ready(session: aiohttp.ClientSession, url: str, proc: subprocess.
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[tuple[str, subprocess.Popen[bytes]]]:
+def server() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`python -m gameserver` on a free port; always stopped, also when the test fails."""
     port = free_port()
     env = {
@@ -62,8 +64,7 @@ async def server() -> AsyncIterator[tuple[str, subprocess.Popen[bytes]]]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        async with aiohttp.ClientSession() as session:
-            await wait_ready(session, url, proc)
+        wait_ready(url, proc)
         yield url, proc
     finally:
         if proc.poll() is None:
@@ -114,7 +115,11 @@ async def test_sigterm_drains_then_exits_within_the_grace_period(
     assert proc.returncode == 0
     assert time.monotonic() - signalled < GRACE_S + 5
     assert proc.stdout is not None
-    lines = [json.loads(line) for line in proc.stdout.read().decode().splitlines() if line.startswith("{")]
+    lines = [
+        json.loads(line)
+        for line in proc.stdout.read().decode().splitlines()
+        if line.startswith("{")
+    ]
     assert {"shutdown_requested", "draining", "stopped"} <= {line.get("event") for line in lines}
 
 

@@ -1,0 +1,220 @@
+"""HTTP API: create, read, export (JSON, Markdown), import, presets, schema, probes, metrics."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from gameserver import rules
+from gameserver.hub import Hub
+from gameserver.store.memory import MemoryBattleStore
+from tests.server.conftest import ConnectFn, create_battle, scenario
+
+
+async def export(client: TestClient[Any, Any], battle_id: str) -> dict[str, Any]:
+    resp = await client.get(f"/api/battles/{battle_id}/log")
+    assert resp.status == 200
+    assert "attachment" in resp.headers["Content-Disposition"]
+    body: dict[str, Any] = await resp.json()
+    return body
+
+
+async def test_create_returns_id_code_and_gm_token(client: TestClient[Any, Any]) -> None:
+    battle = await create_battle(client, name="Ambush at Regina")
+    assert len(battle["join_code"]) == 6
+    assert not set(battle["join_code"]) & set("01IO")
+    assert len(battle["gm_token"]) >= 32
+    resp = await client.get(f"/api/battles/{battle['battle_id']}")
+    info = await resp.json()
+    assert info["name"] == "Ambush at Regina"
+    assert info["seq"] == battle["seq"]
+    assert "gm_token" not in str(info)
+    assert battle["gm_token"] not in str(info)
+    found = await (await client.get(f"/api/join/{battle['join_code'].lower()}")).json()
+    assert found == {"battle_id": battle["battle_id"]}
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "needle"),
+    [
+        pytest.param({}, "bad_request", "scenario", id="no-scenario"),
+        pytest.param({"scenario": {"sides": []}}, "bad_scenario", "sides", id="no-sides"),
+        pytest.param(
+            {"scenario": {**scenario(), "ships": [{"id": "x", "name": "X", "side": "red"}] * 2}},
+            "bad_scenario",
+            "preset",
+            id="ship-without-design",
+        ),
+        pytest.param(
+            {"scenario": scenario(), "bot_sides": ["green"]}, "bad_scenario", "green", id="bad-bot"
+        ),
+        pytest.param({"scenario": scenario(), "seed": -1}, "bad_request", "seed", id="bad-seed"),
+    ],
+)
+async def test_a_bad_scenario_gets_a_readable_400(
+    client: TestClient[Any, Any],
+    store: MemoryBattleStore,
+    body: dict[str, Any],
+    code: str,
+    needle: str,
+) -> None:
+    resp = await client.post("/api/battles", json=body)
+    error = await resp.json()
+    assert resp.status == 400
+    assert error["error"] == code
+    assert needle in error["message"]
+    assert await store.list_battles() == []
+
+
+async def test_a_body_that_is_not_json_gets_400(client: TestClient[Any, Any]) -> None:
+    resp = await client.post("/api/battles", data=b"{nope")
+    assert resp.status == 400
+    assert (await resp.json())["error"] == "bad_request"
+
+
+async def test_unknown_battles_are_404(client: TestClient[Any, Any]) -> None:
+    for path in ("/api/battles/nope", "/api/battles/nope/log", "/api/join/ZZZZZZ"):
+        resp = await client.get(path)
+        assert resp.status == 404, path
+        assert (await resp.json())["error"] == "battle_not_found"
+
+
+async def test_the_markdown_log_is_a_readable_table(
+    client: TestClient[Any, Any], connect: ConnectFn
+) -> None:
+    battle = await create_battle(client, name="Log | test")
+    gm = await connect()
+    await gm.join(battle_id=battle["battle_id"], role="gm", gm_token=battle["gm_token"])
+    await gm.command({"type": "gm_advance"})
+    resp = await client.get(f"/api/battles/{battle['battle_id']}/log?format=md")
+    text = await resp.text()
+    assert resp.content_type == "text/markdown"
+    events = (await export(client, battle["battle_id"]))["events"]
+    assert text.startswith("# Battle log: Log \\| test")
+    rows = [line for line in text.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert len(rows) == len(events)
+    assert events[-1]["summary"].replace("|", "\\|") in rows[-1]
+
+
+async def test_import_resumes_an_exported_battle_exactly(
+    client: TestClient[Any, Any], connect: ConnectFn, hub: Hub
+) -> None:
+    battle = await create_battle(client, bot_sides=[])
+    gm = await connect()
+    await gm.join(battle_id=battle["battle_id"], role="gm", gm_token=battle["gm_token"])
+    for _ in range(3):
+        await gm.command({"type": "gm_advance"})
+    exported = await export(client, battle["battle_id"])
+
+    resp = await client.post("/api/battles/import", json=exported)
+    imported = await resp.json()
+    assert resp.status == 201, imported
+    assert imported["battle_id"] != battle["battle_id"]
+    assert imported["seq"] == len(exported["events"])
+    original = hub.rooms[battle["battle_id"]].state
+    resumed = await hub.room(imported["battle_id"])
+    assert rules.public_view(resumed.state) == rules.public_view(original)
+    assert resumed.state.dice_drawn == original.dice_drawn, (
+        "the dice stream continues, not restarts"
+    )
+
+    gm2 = await connect()
+    await gm2.join(battle_id=imported["battle_id"], role="gm", gm_token=imported["gm_token"])
+    answer = await gm2.command({"type": "gm_advance"})
+    assert answer["seqs"] == [len(exported["events"]) + 1]
+
+
+def _gap(log: dict[str, Any]) -> dict[str, Any]:
+    broken = copy.deepcopy(log)
+    del broken["events"][1]
+    return broken
+
+
+def _future(log: dict[str, Any]) -> dict[str, Any]:
+    broken = copy.deepcopy(log)
+    broken["events"][0]["v"] = 99
+    return broken
+
+
+def _headless(log: dict[str, Any]) -> dict[str, Any]:
+    broken = copy.deepcopy(log)
+    broken["events"] = broken["events"][1:]
+    for i, event in enumerate(broken["events"], start=1):
+        event["seq"] = i
+    return broken
+
+
+def _garbage(log: dict[str, Any]) -> dict[str, Any]:
+    return {"events": [{"v": 1, "seq": "one"}]}
+
+
+@pytest.mark.parametrize(
+    ("breaker", "code"),
+    [
+        pytest.param(_gap, "bad_log", id="seq-gap"),
+        pytest.param(_future, "unsupported_schema_version", id="newer-version"),
+        pytest.param(_headless, "bad_log", id="no-battle-started"),
+        pytest.param(_garbage, "bad_log", id="garbage"),
+        pytest.param(lambda _: {"events": []}, "bad_log", id="empty"),
+    ],
+)
+async def test_import_refuses_a_bad_log_with_a_clear_error(
+    client: TestClient[Any, Any], store: MemoryBattleStore, breaker: Any, code: str
+) -> None:
+    battle = await create_battle(client)
+    log = await export(client, battle["battle_id"])
+    resp = await client.post("/api/battles/import", json=breaker(log))
+    error = await resp.json()
+    assert resp.status == 400
+    assert error["error"] == code
+    assert error["message"]
+    assert len(await store.list_battles()) == 1
+
+
+async def test_presets_and_protocol_schema(client: TestClient[Any, Any]) -> None:
+    presets = await (await client.get("/api/presets")).json()
+    assert {p["id"] for p in presets} >= {"scout", "free_trader", "patrol_corvette"}
+    schema = await (await client.get("/api/protocol.json")).json()
+    client_types = set(schema["$defs"]["client"]["discriminator"]["mapping"])
+    server_types = set(schema["$defs"]["server"]["discriminator"]["mapping"])
+    assert client_types == {"join", "command", "legal", "release", "kick", "ping"}
+    assert server_types >= {"joined", "snapshot", "event", "ack", "error", "presence"}
+    assert "attack" in str(schema["$defs"]["Command"])
+
+
+async def test_probes_and_metrics(
+    client: TestClient[Any, Any], connect: ConnectFn, hub: Hub
+) -> None:
+    assert (await client.get("/health")).status == 200
+    assert (await client.get("/ready")).status == 200
+    battle = await create_battle(client)
+    gm = await connect()
+    await gm.join(battle_id=battle["battle_id"], role="gm", gm_token=battle["gm_token"])
+    await gm.command({"type": "gm_advance"})
+    await gm.send({"type": "nonsense"})
+    await gm.recv_until("error")
+    text = await (await client.get("/metrics")).text()
+    assert "tvtt_websocket_connections 1.0" in text
+    assert "tvtt_active_battles 1.0" in text
+    assert 'tvtt_commands_total{command="gm_advance",result="ok"} 1.0' in text
+    assert 'tvtt_command_latency_seconds_count{command="gm_advance"} 1.0' in text
+    assert 'tvtt_errors_total{code="unknown_type"} 1.0' in text
+    assert "tvtt_events_appended_total" in text
+
+
+async def test_ready_reflects_the_store(
+    client: TestClient[Any, Any], store: MemoryBattleStore
+) -> None:
+    await store.close()
+    resp = await client.get("/ready")
+    assert resp.status == 503
+    assert (await resp.json())["status"] == "store_unavailable"
+
+
+async def test_the_page_is_served(client: TestClient[Any, Any]) -> None:
+    resp = await client.get("/")
+    assert resp.status == 200
+    assert "<html" in (await resp.text()).lower()

@@ -1,0 +1,78 @@
+"""Store outages and idle expiry as the server sees them: errors, no state change, recovery."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from gameserver.app import HUB_KEY, create_app
+from gameserver.settings import Settings
+from gameserver.store import EventDict, StoreUnavailable
+from gameserver.store.memory import MemoryBattleStore
+from tests.server.conftest import WsPeer, create_battle
+
+
+class FlakyStore(MemoryBattleStore):
+    """The real memory store, whose writes fail while `down` (as when a backend is down)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.down = False
+
+    async def append(self, battle_id: str, expected_seq: int, events: Sequence[EventDict]) -> int:
+        if self.down:
+            raise StoreUnavailable("backend down")
+        return await super().append(battle_id, expected_seq, events)
+
+    async def ping(self) -> None:
+        if self.down:
+            raise StoreUnavailable("backend down")
+        await super().ping()
+
+
+async def test_a_store_outage_gives_store_unavailable_and_changes_nothing(
+    aiohttp_client: Any,
+) -> None:
+    store = FlakyStore()
+    client = await aiohttp_client(create_app(Settings(bot_delay_ms=0), store=store))
+    battle = await create_battle(client)
+    gm = WsPeer(await client.ws_connect("/ws"))
+    await gm.join(battle_id=battle["battle_id"], role="gm", gm_token=battle["gm_token"])
+    room = client.server.app[HUB_KEY].rooms[battle["battle_id"]]
+    before = room.seq
+
+    store.down = True
+    answer = await gm.command({"type": "gm_advance"})
+    assert (answer["type"], answer["code"]) == ("error", "store_unavailable")
+    assert room.seq == before
+    assert await store.last_seq(battle["battle_id"]) == before
+    assert (await client.get("/ready")).status == 503
+
+    store.down = False
+    assert (await client.get("/ready")).status == 200
+    answer = await gm.command({"type": "gm_advance"})
+    assert answer["type"] == "ack"
+    assert answer["seqs"][0] == before + 1
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_idle_battles_expire_but_watched_ones_stay(aiohttp_client: Any) -> None:
+    clock = Clock()
+    store = MemoryBattleStore(clock=clock)
+    client = await aiohttp_client(create_app(Settings(battle_idle_s=100), store=store))
+    hub = client.server.app[HUB_KEY]
+    idle = await create_battle(client)
+    watched = await create_battle(client)
+    spectator = WsPeer(await client.ws_connect("/ws"))
+    await spectator.join(battle_id=watched["battle_id"], role="spectator")
+    clock.now += 101
+    assert await hub.expire_once() == [idle["battle_id"]]
+    assert (await client.get(f"/api/battles/{idle['battle_id']}")).status == 404
+    assert (await client.get(f"/api/battles/{watched['battle_id']}")).status == 200
