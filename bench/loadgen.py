@@ -119,7 +119,7 @@ class Client:
             self.seq = max(self.seq, seq)
             self.arrivals[seq] = now
             if data.get("awaiting") is not None:
-                self.awaiting = {tuple(a) for a in data["awaiting"]}  # type: ignore[misc]
+                self.awaiting = {tuple(a) for a in data["awaiting"]}
             if data["event"].get("type") in ("battle_ended", "battle_over"):
                 self.over = True
             if stats.measuring:
@@ -128,7 +128,7 @@ class Client:
                     stats.max_seq[self.battle_id] = seq
         elif kind == "snapshot":
             self.seq = int(data["seq"])
-            self.awaiting = {tuple(a) for a in data["awaiting"]}  # type: ignore[misc]
+            self.awaiting = {tuple(a) for a in data["awaiting"]}
             self.over = bool(data.get("is_over"))
         elif kind == "legal":
             self.legal[data["station"]] = data["commands"]

@@ -35,7 +35,7 @@ from gameserver.store import BattleNotFound, BattleStore, EventDict, StoreUnavai
 STATIC_DIR = Path(__file__).parent / "static"
 
 SETTINGS_KEY = web.AppKey("settings", Settings)
-STORE_KEY = web.AppKey("store", BattleStore)  # type: ignore[type-abstract]
+STORE_KEY = web.AppKey("store", BattleStore)
 METRICS_KEY = web.AppKey("metrics", Metrics)
 HUB_KEY = web.AppKey("hub", Hub)
 
@@ -240,7 +240,7 @@ def render_markdown_log(title: str, battle_id: str, events: list[EventDict]) -> 
         "|---:|---|---|---|---|",
     ]
     for event in events:
-        dice = ", ".join(str(d) for d in event.get("dice") or ()) or "–"
+        dice = ", ".join(str(d) for d in event.get("dice") or ()) or "-"
         lines.append(
             f"| {event.get('seq')} | {cell(event.get('at') or '')} | {cell(event.get('type'))}"
             f" | {dice} | {cell(event.get('summary') or '')} |"
