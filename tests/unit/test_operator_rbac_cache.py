@@ -1,0 +1,107 @@
+"""RBAC rules cover every write the planner can make; the watch cache files children by owner."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from tvtt_operator.builders import build_children
+from tvtt_operator.cache import Cache
+from tvtt_operator.config import OperatorConfig
+from tvtt_operator.kube import PLURALS, object_path
+from tvtt_operator.models import TravellerVTT
+from tvtt_operator.planning import CHILD_API_VERSIONS
+from tvtt_operator.rbac import operator_rules
+
+
+def allowed(group: str, resource: str) -> set[str]:
+    verbs: set[str] = set()
+    for rule in operator_rules():
+        if group in rule["apiGroups"] and resource in rule["resources"]:
+            verbs |= set(rule["verbs"])
+    return verbs
+
+
+@pytest.mark.parametrize("kind", sorted(CHILD_API_VERSIONS))
+def test_every_child_kind_can_be_watched_applied_and_deleted(kind: str) -> None:
+    api_version = CHILD_API_VERSIONS[kind]
+    group = api_version.split("/")[0] if "/" in api_version else ""
+    assert allowed(group, PLURALS[kind]) == {"list", "watch", "create", "patch", "delete"}
+
+
+def test_the_resource_itself_is_read_only_except_status() -> None:
+    assert allowed("traveller-vtt.io", "travellervtts") == {"list", "watch"}
+    assert allowed("traveller-vtt.io", "travellervtts/status") == {"patch"}
+    assert allowed("", "events") == {"create"}
+
+
+def test_no_wildcards_and_nothing_sensitive() -> None:
+    for rule in operator_rules():
+        assert "*" not in rule["verbs"]
+        assert "*" not in rule["resources"]
+        assert not {"secrets", "pods", "customresourcedefinitions"} & set(rule["resources"])
+
+
+@pytest.mark.parametrize(
+    ("api_version", "kind", "path"),
+    [
+        pytest.param("v1", "ConfigMap", "/api/v1/namespaces/ns/configmaps/x", id="core"),
+        pytest.param(
+            "apps/v1", "Deployment", "/apis/apps/v1/namespaces/ns/deployments/x", id="apps"
+        ),
+        pytest.param(
+            "traveller-vtt.io/v1alpha1",
+            "TravellerVTT",
+            "/apis/traveller-vtt.io/v1alpha1/namespaces/ns/travellervtts/x",
+            id="custom",
+        ),
+    ],
+)
+def test_object_paths(api_version: str, kind: str, path: str) -> None:
+    assert object_path(api_version, kind, "ns", "x") == path
+
+
+def _tvtt(uid: str = "u1", rv: str = "5") -> dict[str, Any]:
+    return {
+        "apiVersion": "traveller-vtt.io/v1alpha1",
+        "kind": "TravellerVTT",
+        "metadata": {"name": "skirmish", "namespace": "games", "uid": uid, "resourceVersion": rv},
+        "spec": {},
+    }
+
+
+def test_cache_files_children_under_their_owner() -> None:
+    cache = Cache()
+    assert cache.put(_tvtt()) == ("games", "skirmish")
+    tvtt = TravellerVTT.model_validate(_tvtt())
+    for manifest in build_children(tvtt):
+        assert cache.put(manifest) == ("games", "skirmish")
+    assert set(cache.children(("games", "skirmish"), "u1")) == {
+        (m["kind"], m["metadata"]["name"]) for m in build_children(tvtt)
+    }
+    assert cache.children(("games", "skirmish"), "another-uid") == {}
+    foreign = {"kind": "ConfigMap", "metadata": {"name": "x", "namespace": "games", "labels": {}}}
+    assert cache.put(foreign) is None
+    assert cache.remove(build_children(tvtt)[0]) == ("games", "skirmish")
+    assert len(cache.children(("games", "skirmish"))) == len(build_children(tvtt)) - 1
+
+
+def test_cache_ignores_a_late_older_event() -> None:
+    cache = Cache()
+    cache.put(_tvtt(rv="10"))
+    cache.put(_tvtt(rv="9"))
+    body = cache.owner(("games", "skirmish"))
+    assert body is not None
+    assert body["metadata"]["resourceVersion"] == "10"
+    cache.put(_tvtt(rv="11"))
+    body = cache.owner(("games", "skirmish"))
+    assert body is not None
+    assert body["metadata"]["resourceVersion"] == "11"
+
+
+def test_operator_config_from_env() -> None:
+    config = OperatorConfig.from_env({"TVTT_OPERATOR_HTTP_PORT": "9090", "OTHER": "x"})
+    assert config.http_port == 9090
+    assert config.workers == 4
+    with pytest.raises(ValueError, match="http_port"):
+        OperatorConfig.from_env({"TVTT_OPERATOR_HTTP_PORT": "-1"})
