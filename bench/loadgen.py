@@ -9,7 +9,9 @@ Prints one JSON line with the figures. With `--server-pid` it also measures the 
 RSS with psutil over the measurement window.
 
 Usage: `python -m bench.loadgen --url http://127.0.0.1:3000 --clients 100 --duration 15`.
-The Redis benchmark reuses it unchanged (point `--url` at a server started with `REDIS_URL`).
+The Redis benchmark reuses it (point `--url` at a server started with `REDIS_URL`). Several
+instances sharing one store: `--url URL1,URL2 --server-pid PID1,PID2` — client i connects to
+URL[i % n], so every battle's clients are spread over the instances; CPU and RSS are summed.
 """
 
 from __future__ import annotations
@@ -225,12 +227,17 @@ async def run_load(
     clients: int,
     duration: float,
     warmup: float,
-    server_pid: int | None,
+    server_pid: int | list[int] | None,
     seed: int,
 ) -> dict[str, Any]:
-    """Create the battles, connect every client, measure for `duration` seconds."""
+    """Create the battles, connect every client, measure for `duration` seconds.
+
+    `url` may list several instances (comma-separated): client i uses the (i mod n)-th.
+    """
     from gameserver.rules.ships import PRESETS
 
+    urls = [u.strip().rstrip("/") for u in url.split(",") if u.strip()]
+    url = urls[0]
     rng = random.Random(seed)
     battles = max(1, clients // 4)
     preset_stations = {k: list(d.station_ids()) for k, d in PRESETS.items()}
@@ -261,12 +268,15 @@ async def run_load(
         ]
         tasks = []
         for start in range(0, clients, 100):
-            for client in roster[start : start + 100]:
-                tasks.append(asyncio.create_task(run_client(session, url, client, stop)))
+            for i, client in enumerate(roster[start : start + 100], start=start):
+                client_url = urls[i % len(urls)]
+                tasks.append(asyncio.create_task(run_client(session, client_url, client, stop)))
             await asyncio.sleep(0.05)
         await asyncio.sleep(warmup)
-        proc = psutil.Process(server_pid) if server_pid else None
-        cpu0 = sum(proc.cpu_times()[:2]) if proc else 0.0
+        pids = server_pid if isinstance(server_pid, list) else [server_pid] if server_pid else []
+        procs = [psutil.Process(pid) for pid in pids]
+        proc = procs[0] if procs else None
+        cpu0 = sum(sum(p.cpu_times()[:2]) for p in procs)
         stats.measuring = True
         started = time.perf_counter()
         seq0 = {c.battle_id: c.seq for c in roster}
@@ -274,10 +284,10 @@ async def run_load(
         while (elapsed := time.perf_counter() - started) < duration:
             await asyncio.sleep(min(1.0, duration - elapsed))
             if proc:
-                rss_peak = max(rss_peak, proc.memory_info().rss)
+                rss_peak = max(rss_peak, sum(p.memory_info().rss for p in procs))
         stats.measuring = False
         wall = time.perf_counter() - started
-        cpu1 = sum(proc.cpu_times()[:2]) if proc else 0.0
+        cpu1 = sum(sum(p.cpu_times()[:2]) for p in procs)
         stop.set()
         for task in tasks:
             task.cancel()
@@ -320,12 +330,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--duration", type=float, default=15.0)
     parser.add_argument("--warmup", type=float, default=3.0)
-    parser.add_argument("--server-pid", type=int, default=None)
+    parser.add_argument("--server-pid", default=None, help="pid, or pids comma-separated")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
     raise_fd_limit()
     result = asyncio.run(
-        run_load(args.url, args.clients, args.duration, args.warmup, args.server_pid, args.seed)
+        run_load(
+            args.url,
+            args.clients,
+            args.duration,
+            args.warmup,
+            [int(p) for p in args.server_pid.split(",")] if args.server_pid else None,
+            args.seed,
+        )
     )
     print(json.dumps(result), flush=True)
     return 0
