@@ -12,7 +12,7 @@ TEST_PREREQS += cluster-bins
 .PHONY: cluster-bins cluster-up cluster-down cluster-status e2e-kind
 
 cluster-bins: ## Build the pinned etcd/kube-*/kwok/kubectl/helm into ~/.cache (only what is missing)
-	bash $(CLUSTER_DIR)/build.sh
+	@bash $(CLUSTER_DIR)/build.sh
 
 # The runner is stdlib-only, so people need no venv for a cluster.
 cluster-up: cluster-bins ## Start a loopback control plane (kwok nodes) and print `export KUBECONFIG=...`

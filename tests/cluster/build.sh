@@ -24,6 +24,8 @@ if [[ "${1:-}" == "--print-bin-dir" ]]; then
   echo "$bin"
   exit 0
 fi
+# Progress goes to stderr so `eval "$(make -s cluster-up)"` only sees the export line.
+exec 1>&2
 
 kube_bins=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
 all_bins=(etcd "${kube_bins[@]}" kwok helm)

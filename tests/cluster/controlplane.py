@@ -19,6 +19,7 @@ import contextlib
 import ctypes
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -44,6 +45,7 @@ BINARIES = (*COMPONENTS, "kubectl", "helm")
 SERVICE_CIDR = "10.96.0.0/16"  # virtual; only ever written into objects, never dialled
 LOOPBACK = "127.0.0.1"
 PR_SET_PDEATHSIG = 1
+START_ATTEMPTS = 3
 
 
 class ControlPlaneError(RuntimeError):
@@ -123,6 +125,21 @@ def _tail(path: Path, lines: int = 40) -> str:
     except OSError:
         return "(no log)"
     return "\n".join(text[-lines:])
+
+
+# cobra "Error: ...", klog E/F lines, etcd/kwok JSON logs at error level.
+_ERROR_LINE = re.compile(r'^(Error|error|[EF]\d{4} )|"level":"(error|fatal|ERROR)"')
+
+
+def _excerpt(path: Path, lines: int = 30) -> str:
+    """First error-looking lines (e.g. an unknown flag above a long usage text) plus the tail."""
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return "(no log)"
+    errors = [ln for ln in text if _ERROR_LINE.search(ln)]
+    head = ["first error lines:", *errors[:5], "last lines:"] if errors else []
+    return "\n".join([*head, *text[-lines:]])
 
 
 def pid_alive(pid: int) -> bool:
@@ -335,14 +352,29 @@ class ControlPlane:
         t0 = time.monotonic()
         deadline = t0 + timeout
         self._register_cleanup()
-        try:
-            self._start(deadline)
-        except BaseException:
-            self.stop(remove_run_dir=False)
-            raise
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                self._start(deadline)
+                break
+            except ControlPlaneError:
+                # A port picked as free can be taken (e.g. as an outgoing connection's source
+                # port) before the component binds it: start again on new ports.
+                if attempt < START_ATTEMPTS and self._port_clash():
+                    _terminate(self.procs)
+                    self.procs.clear()
+                    shutil.rmtree(self.run_dir, ignore_errors=True)
+                    continue
+                self.stop(remove_run_dir=False)
+                raise
+            except BaseException:
+                self.stop(remove_run_dir=False)
+                raise
         self.startup_seconds = time.monotonic() - t0
         self._write_state()
         return self
+
+    def _port_clash(self) -> bool:
+        return any("address already in use" in _tail(p.log, 200) for p in self.procs)
 
     def _start(self, deadline: float) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -438,7 +470,10 @@ class ControlPlane:
                 stderr=subprocess.STDOUT,
                 cwd=self.run_dir,
                 start_new_session=True,  # own process group: stop() kills the whole group
-                preexec_fn=_die_with_parent if self.die_with_parent else None,
+                # PDEATHSIG follows the *thread* that forks: only tie to the main thread.
+                preexec_fn=_die_with_parent
+                if self.die_with_parent and threading.current_thread() is threading.main_thread()
+                else None,
             )
         self.procs.append(_Proc(name, popen.pid, log, popen))
 
@@ -446,8 +481,8 @@ class ControlPlane:
         for p in self.procs:
             if p.popen is not None and p.popen.poll() is not None:
                 raise ControlPlaneError(
-                    f"{p.name} exited with code {p.popen.returncode}; last lines of {p.log}:\n"
-                    f"{_tail(p.log)}"
+                    f"{p.name} exited with code {p.popen.returncode}; from {p.log}:\n"
+                    f"{_excerpt(p.log)}"
                 )
 
     def _wait(self, what: str, deadline: float, ok: Callable[[], bool]) -> None:
@@ -459,8 +494,10 @@ class ControlPlane:
             except (OSError, ValueError, KeyError):
                 pass
             if time.monotonic() > deadline:
-                logs = "\n".join(f"--- {p.name} ---\n{_tail(p.log, 15)}" for p in self.procs)
-                raise ControlPlaneError(f"timed out waiting for {what}; recent logs:\n{logs}")
+                logs = "\n".join(f"--- {p.name} ---\n{_excerpt(p.log, 10)}" for p in self.procs)
+                raise ControlPlaneError(
+                    f"timed out waiting for {what} (logs in {self.run_dir / 'logs'}):\n{logs}"
+                )
             time.sleep(0.2)
 
     # -- API access (stdlib only, so the CLI runs on a bare python3) ------------------------------
