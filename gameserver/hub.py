@@ -435,7 +435,7 @@ class BattleRoom:
         for side in self.meta.bot_sides:
             commands = rules.bot_commands(state, side)
             if commands:
-                return rules.decide(state, commands[0])
+                return rules.decide(state, commands[0].model_copy(update={"at": now_iso()}))
         return []
 
     async def _drive_bots(self) -> None:

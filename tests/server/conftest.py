@@ -59,10 +59,10 @@ class WsPeer:
             self.events.append(frame["event"])
             self.seq = frame["seq"]
             if frame.get("awaiting") is not None:
-                self.awaiting = [tuple(a) for a in frame["awaiting"]]  # type: ignore[misc]
+                self.awaiting = [tuple(a) for a in frame["awaiting"]]
         elif frame["type"] == "snapshot":
             self.seq = frame["seq"]
-            self.awaiting = [tuple(a) for a in frame["awaiting"]]  # type: ignore[misc]
+            self.awaiting = [tuple(a) for a in frame["awaiting"]]
         elif frame["type"] == "joined":
             self.joined = frame
         return frame
@@ -134,7 +134,9 @@ async def client(
 
 @pytest.fixture
 def hub(client: TestClient[Any, Any]) -> Hub:
-    return client.server.app[HUB_KEY]
+    app = client.app
+    assert app is not None
+    return app[HUB_KEY]
 
 
 @pytest.fixture

@@ -43,7 +43,7 @@ async def joined_player(client: TestClient[Any, Any], connect: ConnectFn) -> tup
             id="engine-refuses-shape",
         ),
         pytest.param(
-            '{"type": "join", "battle_id": "b", "join_code": "c"}',
+            '{"type": "join", "battle_id": "b", "role": "spectator"}',
             "already_joined",
             None,
             id="second-join",
@@ -158,7 +158,7 @@ async def test_too_many_messages_are_rate_limited_without_losing_the_connection(
 async def test_websocket_origin_is_checked_on_upgrade(
     aiohttp_client: Any, allowed: str, origin: str | None, status: int
 ) -> None:
-    app = create_app(Settings(allowed_origins=allowed), store=MemoryBattleStore())  # type: ignore[arg-type]
+    app = create_app(Settings(allowed_origins=allowed), store=MemoryBattleStore())
     client = await aiohttp_client(app)
     headers = {}
     if origin == "SAME":

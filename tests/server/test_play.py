@@ -130,7 +130,9 @@ async def test_solo_battle_the_bot_plays_its_side_as_events(
             await player.recv_until("event")
     assert room.state.is_over
     log = await full_log(client, battle_id)
-    bravo_moves = [e for e in log if e.get("data", {}).get("ship_id") == "bravo"]
+    bravo_moves = [
+        e for e in log if e["type"] != "turn_started" and e["data"].get("ship") == "bravo"
+    ]
     assert bravo_moves, "the bot's side acted, as events in the log"
     assert rules.public_view(rules.replay([rules.Event.from_dict(d) for d in log])) == (
         rules.public_view(room.state)
@@ -141,7 +143,7 @@ async def test_a_rule_violation_carries_the_engine_code_and_changes_nothing(
     client: TestClient[Any, Any], connect: ConnectFn, hub: Hub
 ) -> None:
     battle = await create_battle(client)
-    room = hub.rooms[battle["battle_id"]]
+    room = await hub.room(battle["battle_id"])
     awaited_ships = {ship for ship, _ in rules.awaiting(room.state)}
     idle_ship = next(
         s for s in ("alpha", "bravo") if s not in awaited_ships or len(awaited_ships) > 1

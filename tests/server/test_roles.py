@@ -30,7 +30,7 @@ async def gm_of(connect: ConnectFn, battle: dict[str, Any]) -> WsPeer:
         pytest.param({"type": "gm_advance"}, id="advance"),
         pytest.param({"type": "gm_undo", "n": 1}, id="undo"),
         pytest.param(
-            {"type": "gm_ruling", "path": "ships.alpha.hull", "value": 1, "reason": "because"},
+            {"type": "gm_ruling", "field": "hull", "value": 1, "reason": "because"},
             id="ruling",
         ),
     ],

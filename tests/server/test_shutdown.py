@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,20 +29,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def wait_ready(
-    session: aiohttp.ClientSession, url: str, proc: subprocess.Popen[bytes]
-) -> None:
+def wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
     """Poll /ready until 200 (a condition, not a fixed sleep)."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         assert proc.poll() is None, "the server exited during start-up"
         try:
-            async with session.get(f"{url}/ready") as resp:
+            with urllib.request.urlopen(f"{url}/ready", timeout=1) as resp:
                 if resp.status == 200:
                     return
-        except aiohttp.ClientConnectionError:
+        except OSError:
             pass
-        await asyncio.sleep(0.1)
+        time.sleep(0.1)
     raise AssertionError("server not ready in 30 s")
 
 
