@@ -507,9 +507,14 @@ def repair_check(
     return check(dice, engineer_skill, characteristic, dm=consecutive_rounds - severity)
 
 
-def aid_gunners(dice: Dice, pilot_skill: int | None, dex: int) -> tuple[CheckResult, int]:
-    """§3.B Aid Gunners: a Pilot check whose Effect gives the task-chain DM (§1.5)."""
-    c = check(dice, pilot_skill, dex)
+def aid_gunners(
+    dice: Dice, pilot_skill: int | None, dex: int, dm: int = 0
+) -> tuple[CheckResult, int]:
+    """§3.B Aid Gunners: a Pilot check whose Effect gives the task-chain DM (§1.5).
+
+    `dm` carries M-Drive damage ("control checks -n", §10.B.4).
+    """
+    c = check(dice, pilot_skill, dex, dm=dm)
     return c, task_chain_dm(c.effect)
 
 

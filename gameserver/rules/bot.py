@@ -1,0 +1,129 @@
+"""A bot that picks sensible legal commands for a side (solo play, tests, benchmarks).
+
+Purely computational: it reads the state and returns commands; it never rolls dice. Tactics: close
+to the best weapon's reach keeping 1 Thrust for evasive action, aid the gunners when Thrust allows,
+fire everything at the nearest enemy, react whenever it can, lock sensors, repair the worst
+critical, reload, and strike colours when the hull is nearly gone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gameserver.rules import commands as C
+from gameserver.rules.engine import _enemies, awaiting, is_legal, legal_commands
+from gameserver.rules.state import BattleState, ShipState, Step
+from gameserver.rules.tables_mg import BAND_INDEX, LOCATION_INDEX, WEAPONS
+
+
+def _cmd(data: dict[str, Any]) -> C.Command:
+    return C.COMMAND_ADAPTER.validate_python(data | {"actor": C.BOT})
+
+
+def _nearest(state: BattleState, ship: ShipState) -> ShipState | None:
+    enemies = _enemies(state, ship)
+    if not enemies:
+        return None
+    return min(enemies, key=lambda e: (BAND_INDEX[state.band(ship.id, e.id)], e.hull, e.id))
+
+
+def _reach(ship: ShipState) -> int:
+    best = -1
+    for flat, kind in enumerate(_kinds(ship)):
+        if ship.weapons[flat] == "destroyed":
+            continue
+        stats = WEAPONS[kind]
+        if stats.max_range is not None:
+            best = max(best, BAND_INDEX[stats.max_range.value])
+        elif kind == "missile_rack":
+            best = max(best, BAND_INDEX["medium"])
+    return best
+
+
+def _kinds(ship: ShipState) -> list[str]:
+    return [w.value for t in ship.design.turrets for w in t.weapons]
+
+
+def _first_legal(state: BattleState, options: list[dict[str, Any]]) -> C.Command | None:
+    for data in options:
+        cmd = _cmd(data)
+        if is_legal(state, cmd):
+            return cmd
+    return None
+
+
+def choose(state: BattleState, ship_id: str, station: str) -> C.Command | None:
+    """The bot's command for one awaited station (None if it has nothing legal)."""
+    ship = state.ships[ship_id]
+    base: dict[str, Any] = {"ship_id": ship_id}
+    options: list[dict[str, Any]] = []
+    if state.pending:
+        head = state.pending[0]
+        if station == "pilot":
+            options.append(base | {"type": "evasive_action"})
+        elif station.startswith("gunner:"):
+            t = int(station.split(":")[1])
+            kind = "sand" if head["kind"] == "attack" else "point_defence"
+            options.append(base | {"type": kind, "turret": t})
+        options.append(base | {"type": "no_reaction", "station": station})
+        return _first_legal(state, options)
+    target = _nearest(state, ship)
+    if station == "pilot" and state.step == Step.MANOEUVRE:
+        if target is not None:
+            band = BAND_INDEX[state.band(ship_id, target.id)]
+            hurt = ship.hull * 5 <= ship.design.hull_points
+            if hurt:
+                options.append(base | {"type": "break_off"})
+            if band > _reach(ship) and ship.thrust_pool > 1 and not hurt:
+                options.append(
+                    base
+                    | {
+                        "type": "move",
+                        "target": target.id,
+                        "direction": "toward",
+                        "thrust": ship.thrust_pool - 1,
+                    }
+                )
+            elif ship.aid_dm == 0 and ship.thrust_pool >= 2 and band <= _reach(ship):
+                options.append(base | {"type": "aid_gunners"})
+        options.append(base | {"type": "end_step", "station": station})
+        return _first_legal(state, options)
+    if station == "captain" and ship.hull * 10 <= ship.design.hull_points:
+        options.append(base | {"type": "surrender"})
+    for entry in legal_commands(state, ship_id, station):
+        options.append(entry["command"])
+    if target is not None:
+        # prefer the nearest enemy, then the rest in the engine's order
+        options.sort(key=lambda d: 0 if d.get("target") == target.id else 1)
+    if station == "engineer":
+        options.sort(
+            key=lambda d: -ship.crits[LOCATION_INDEX[d["location"]]] if "location" in d else 1
+        )
+    options = [o for o in options if o["type"] != "surrender" or station == "captain"]
+    options.sort(key=lambda d: 1 if d["type"] in ("end_step", "surrender") else 0)
+    if station == "captain" and ship.hull * 10 <= ship.design.hull_points:
+        options.sort(key=lambda d: 0 if d["type"] == "surrender" else 1)
+    return _first_legal(state, options)
+
+
+def bot_commands(state: BattleState, side_id: str) -> list[C.Command]:
+    """Sensible legal commands for every awaited station of `side_id` right now.
+
+    Each is legal against `state`; apply the first, then ask again (later ones may go stale).
+    """
+    out: list[C.Command] = []
+    if state.is_over:
+        return out
+    for ship_id, station in awaiting(state):
+        if state.ships[ship_id].side != side_id:
+            continue
+        cmd = choose(state, ship_id, station)
+        if cmd is not None:
+            out.append(cmd)
+    return out
+
+
+def bot_command(state: BattleState, side_id: str) -> C.Command | None:
+    """The first of `bot_commands` (or None when the side is not awaited)."""
+    cmds = bot_commands(state, side_id)
+    return cmds[0] if cmds else None

@@ -1,0 +1,242 @@
+"""Commands: the intents clients send, as a pydantic union tagged by ``type``.
+
+`actor` and `at` are never read from client JSON: the server fills them from the connection's
+verified claim and its clock (`parse_command`). ``ship_id`` defaults to the actor's ship.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic.json_schema import SkipJsonSchema
+
+from gameserver.rules.errors import RuleViolation
+from gameserver.rules.tables_mg import Location
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who sends a command: ``player`` (one ship, some stations), ``gm`` or ``bot``."""
+
+    role: Literal["player", "gm", "bot"]
+    ship_id: str | None = None
+    stations: frozenset[str] = field(default_factory=frozenset)
+
+
+NOBODY = Actor(role="player", ship_id=None, stations=frozenset())
+BOT = Actor(role="bot")
+GM = Actor(role="gm")
+
+
+class _Command(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ship_id: str | None = Field(default=None, description="acting ship; default: the actor's")
+    actor: SkipJsonSchema[Actor] = Field(default=NOBODY, exclude=True)
+    at: SkipJsonSchema[str | None] = Field(default=None, exclude=True)
+
+
+class Move(_Command):
+    """Pilot, Manoeuvre step: spend Thrust closing on or opening from a ship (§5.3)."""
+
+    type: Literal["move"] = "move"
+    target: str
+    direction: Literal["toward", "away"]
+    thrust: int = Field(ge=1, le=100)
+
+
+class AidGunners(_Command):
+    """Pilot, Manoeuvre step: 1 Thrust and a Pilot check; task-chain DM to gunners (§3.B)."""
+
+    type: Literal["aid_gunners"] = "aid_gunners"
+
+
+class BreakOff(_Command):
+    """Pilot, Manoeuvre step: spend all Thrust opening at Distant from every enemy (§13.2)."""
+
+    type: Literal["break_off"] = "break_off"
+
+
+class Attack(_Command):
+    """Gunner, Attack step: fire one or more identical weapons of a turret (linked) (§7.B)."""
+
+    type: Literal["attack"] = "attack"
+    turret: int = Field(ge=0)
+    target: str
+    weapons: tuple[int, ...] | None = Field(
+        default=None, description="weapon indices in the turret; default: every ready one"
+    )
+    called_shot: Location | None = Field(default=None, description="MGT2E_2022 only")
+
+
+class LaunchMissiles(_Command):
+    """Gunner, Attack step: launch one missile per ready rack of the turret as a salvo (§9.B)."""
+
+    type: Literal["launch_missiles"] = "launch_missiles"
+    turret: int = Field(ge=0)
+    target: str
+    weapons: tuple[int, ...] | None = None
+
+
+class EvasiveAction(_Command):
+    """Pilot reaction: spend 1 unspent Thrust; the pending attack takes DM -Pilot (§11.B)."""
+
+    type: Literal["evasive_action"] = "evasive_action"
+
+
+class PointDefence(_Command):
+    """Gunner reaction with a laser turret against the pending salvo (§11.B)."""
+
+    type: Literal["point_defence"] = "point_defence"
+    turret: int = Field(ge=0)
+
+
+class Sand(_Command):
+    """Gunner reaction with a sandcaster against the pending laser attack (§11.B)."""
+
+    type: Literal["sand"] = "sand"
+    turret: int = Field(ge=0)
+
+
+class NoReaction(_Command):
+    """A defending station declines to react to the pending attack or salvo."""
+
+    type: Literal["no_reaction"] = "no_reaction"
+    station: str | None = None
+
+
+class SensorLock(_Command):
+    """Sensor operator, Actions step: Electronics (sensors); a lock gives a Boon (§6.B)."""
+
+    type: Literal["sensor_lock"] = "sensor_lock"
+    target: str
+
+
+class ElectronicWarfare(_Command):
+    """Sensor operator, Actions step: thin a salvo or break an enemy lock (§6.B, §11.B)."""
+
+    type: Literal["electronic_warfare"] = "electronic_warfare"
+    mode: Literal["missiles", "break_lock"]
+    salvo_id: int | None = None
+    target: str | None = None
+
+
+class ImproveInitiative(_Command):
+    """Captain, Actions step: Leadership check; Effect added to Initiative next round (§4.B)."""
+
+    type: Literal["improve_initiative"] = "improve_initiative"
+
+
+class Repair(_Command):
+    """Engineer, Actions step: Repair System on a critical location (§12.B)."""
+
+    type: Literal["repair"] = "repair"
+    location: Location
+
+
+class Reload(_Command):
+    """Gunner, Actions step: refill one missile rack or sandcaster from stores (§9.B.4)."""
+
+    type: Literal["reload"] = "reload"
+    turret: int = Field(ge=0)
+    weapon: int | None = None
+
+
+class Surrender(_Command):
+    """Captain: strike colours (§13.2), at any time on the ship's own turn or step."""
+
+    type: Literal["surrender"] = "surrender"
+
+
+class EndStep(_Command):
+    """This station is done for the current step."""
+
+    type: Literal["end_step"] = "end_step"
+    station: str | None = None
+
+
+class GmAdvance(_Command):
+    """GM: resolve the pending reaction without further reactions, or end the current step."""
+
+    type: Literal["gm_advance"] = "gm_advance"
+
+
+class GmRuling(_Command):
+    """GM house ruling: set one value (ship field or a pair's range band), with a reason."""
+
+    type: Literal["gm_ruling"] = "gm_ruling"
+    field: str = Field(min_length=1, max_length=40)
+    value: Any
+    pair: tuple[str, str] | None = None
+    reason: str = Field(min_length=1, max_length=300)
+
+
+class GmUndo(_Command):
+    """GM: revert the effects of the last n events (the dice stream is not rewound)."""
+
+    type: Literal["gm_undo"] = "gm_undo"
+    n: int = Field(default=1, ge=1, le=100)
+
+
+Command = Annotated[
+    Move
+    | AidGunners
+    | BreakOff
+    | Attack
+    | LaunchMissiles
+    | EvasiveAction
+    | PointDefence
+    | Sand
+    | NoReaction
+    | SensorLock
+    | ElectronicWarfare
+    | ImproveInitiative
+    | Repair
+    | Reload
+    | Surrender
+    | EndStep
+    | GmAdvance
+    | GmRuling
+    | GmUndo,
+    Field(discriminator="type"),
+]
+
+COMMAND_ADAPTER: TypeAdapter[Command] = TypeAdapter(Command)
+
+
+def _readable(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:3]:
+        loc = ".".join(str(x) for x in err["loc"]) or "command"
+        parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def parse_command(data: dict[str, Any], actor: Actor, at: str | None = None) -> Command:
+    """Validate client JSON into a `Command`, stamping the verified actor and the server time.
+
+    Raises `RuleViolation("bad_command", ...)` with a readable reason on invalid input.
+    """
+    if not isinstance(data, dict):
+        raise RuleViolation("bad_command", "a command must be a JSON object")
+    clean = {k: v for k, v in data.items() if k not in ("actor", "at")}
+    if clean.get("ship_id") is None and actor.ship_id is not None:
+        clean["ship_id"] = actor.ship_id
+    clean["actor"] = actor
+    clean["at"] = at
+    try:
+        return COMMAND_ADAPTER.validate_python(clean)
+    except ValidationError as exc:
+        raise RuleViolation("bad_command", _readable(exc)) from None
+
+
+def command_json_schema() -> dict[str, Any]:
+    """JSON Schema of the command union as clients send it (for ``/api/protocol.json``)."""
+    return COMMAND_ADAPTER.json_schema()
+
+
+def command_to_dict(cmd: BaseModel) -> dict[str, Any]:
+    """Client JSON form of a command (without actor and timestamp)."""
+    return cmd.model_dump(mode="json", exclude_none=True)

@@ -1,0 +1,184 @@
+"""`Scenario`: the body of ``POST /api/battles`` — sides, ships, crews, starting ranges, limits.
+
+Pydantic v2 with cross-field checks as validators, so a bad scenario is refused with a readable
+message before a battle starts.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from gameserver.rules.errors import RuleViolation
+from gameserver.rules.profiles import RulesConfig, Ruleset
+from gameserver.rules.ships import PRESETS, ShipDesign
+from gameserver.rules.tables_mg import RangeBand
+
+ID_PATTERN = r"^[A-Za-z0-9_.-]{1,40}$"
+CHARACTERISTICS = ("STR", "DEX", "END", "INT", "EDU", "SOC")
+
+# The skill each station uses (RULES §1.4 MgT2e names, lower case, no speciality).
+STATION_SKILLS: dict[str, tuple[str, ...]] = {
+    "captain": ("leadership", "tactics"),
+    "pilot": ("pilot",),
+    "engineer": ("engineer",),
+    "sensors": ("electronics",),
+    "gunner": ("gunner",),
+}
+
+
+class CrewQuality(StrEnum):
+    """RULES §14.7 default crew skill sets."""
+
+    GREEN = "green"
+    REGULAR = "regular"
+    VETERAN = "veteran"
+    ELITE = "elite"
+
+
+# §14.7: (skill level, characteristic score)
+QUALITY: dict[str, tuple[int, int]] = {
+    "green": (0, 7),
+    "regular": (1, 8),
+    "veteran": (2, 9),
+    "elite": (3, 10),
+}
+
+
+class CrewMemberSpec(BaseModel):
+    """One crew member at a station: name, characteristics (2-15) and skills (null = none)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=60)
+    characteristics: dict[str, int] = Field(default_factory=dict)
+    skills: dict[str, int | None] = Field(default_factory=dict)
+
+    @field_validator("characteristics")
+    @classmethod
+    def _chars(cls, v: dict[str, int]) -> dict[str, int]:
+        for key, score in v.items():
+            if key not in CHARACTERISTICS:
+                raise ValueError(
+                    f"unknown characteristic {key!r}; use {', '.join(CHARACTERISTICS)}"
+                )
+            if not 0 <= score <= 20:
+                raise ValueError(f"characteristic {key} must be 0-20, not {score}")
+        return v
+
+    @field_validator("skills")
+    @classmethod
+    def _skills(cls, v: dict[str, int | None]) -> dict[str, int | None]:
+        for key, level in v.items():
+            if level is not None and not 0 <= level <= 6:
+                raise ValueError(f"skill {key} must be 0-6 or null, not {level}")
+        return v
+
+
+class SideSpec(BaseModel):
+    """A side of the battle."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(pattern=ID_PATTERN)
+    name: str = Field(min_length=1, max_length=60)
+
+
+class ShipEntry(BaseModel):
+    """A ship in the scenario: a preset id or a custom design, and its crew."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(pattern=ID_PATTERN)
+    name: str = Field(min_length=1, max_length=60)
+    side: str
+    preset: str | None = None
+    design: ShipDesign | None = None
+    crew: dict[str, CrewMemberSpec] | None = None
+    crew_quality: CrewQuality = CrewQuality.REGULAR
+
+    @model_validator(mode="after")
+    def _one_design(self) -> ShipEntry:
+        if (self.preset is None) == (self.design is None):
+            raise ValueError(f"ship {self.id!r}: give exactly one of 'preset' or 'design'")
+        if self.preset is not None and self.preset not in PRESETS:
+            raise ValueError(
+                f"ship {self.id!r}: unknown preset {self.preset!r}; known: {', '.join(PRESETS)}"
+            )
+        stations = set(self.resolved_design().station_ids())
+        for station in self.crew or {}:
+            if station not in stations:
+                raise ValueError(
+                    f"ship {self.id!r}: no station {station!r} on this design; "
+                    f"stations: {', '.join(sorted(stations))}"
+                )
+        return self
+
+    def resolved_design(self) -> ShipDesign:
+        """The design this entry uses."""
+        if self.design is not None:
+            return self.design
+        assert self.preset is not None
+        return PRESETS[self.preset]
+
+
+class PairRange(BaseModel):
+    """A starting range band for one pair of ships (overrides `starting_range`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    a: str
+    b: str
+    band: RangeBand
+
+
+class Scenario(BaseModel):
+    """A battle to start (RULES Part A): ruleset, config overrides, sides, ships, ranges, limit."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(default="Skirmish", min_length=1, max_length=80)
+    ruleset: Ruleset = Ruleset.MGT2E_2016
+    config: dict[str, Any] = Field(default_factory=dict)
+    sides: tuple[SideSpec, ...] = Field(min_length=2, max_length=8)
+    ships: tuple[ShipEntry, ...] = Field(min_length=2, max_length=24)
+    starting_range: RangeBand = RangeBand.LONG
+    ranges: tuple[PairRange, ...] = ()
+    round_limit: int = Field(default=30, ge=1, le=500)
+
+    @field_validator("config")
+    @classmethod
+    def _config(cls, v: dict[str, Any]) -> dict[str, Any]:
+        try:
+            RulesConfig.from_dict(v)
+        except RuleViolation as exc:
+            raise ValueError(exc.message) from None
+        return v
+
+    @model_validator(mode="after")
+    def _cross(self) -> Scenario:
+        side_ids = [s.id for s in self.sides]
+        if len(set(side_ids)) != len(side_ids):
+            raise ValueError("side ids must be unique")
+        ship_ids = [s.id for s in self.ships]
+        if len(set(ship_ids)) != len(ship_ids):
+            raise ValueError("ship ids must be unique")
+        for ship in self.ships:
+            if ship.side not in side_ids:
+                raise ValueError(f"ship {ship.id!r}: unknown side {ship.side!r}")
+        with_ships = {s.side for s in self.ships}
+        if len(with_ships) < 2:
+            raise ValueError("at least two sides need ships")
+        for pr in self.ranges:
+            for sid in (pr.a, pr.b):
+                if sid not in ship_ids:
+                    raise ValueError(f"ranges: unknown ship {sid!r}")
+            if pr.a == pr.b:
+                raise ValueError("ranges: a pair needs two different ships")
+        return self
+
+    def rules_config(self) -> RulesConfig:
+        """The `RulesConfig` with this scenario's overrides applied."""
+        return RulesConfig.from_dict(self.config)

@@ -1,0 +1,258 @@
+"""Ships as data: `ShipDesign` (pydantic, JSON in/out), MgT2e presets and the preset catalogue.
+
+Preset figures follow RULES Part A: the "pub" MgT2e figures of §14 where given (Scout, Free
+Trader, Far Trader, Patrol Corvette); otherwise the CE design converted (Hull = 0.4 x tons, CE
+armour, thrust and weapons with MgT2e weapon stats): Corsair, System Defence Boat, Fighter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from gameserver.rules.tables_mg import MOUNT_CAPACITY, TURRET_MOUNTS, Mount, SensorGrade, WeaponKind
+
+CrewStation = Literal["captain", "pilot", "engineer", "sensors"]
+
+
+class TurretSpec(BaseModel):
+    """A turret, barbette, bay or fixed mount and the weapons in it (RULES §8.B)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    mount: Mount
+    weapons: tuple[WeaponKind, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _fits(self) -> TurretSpec:
+        cap = MOUNT_CAPACITY[self.mount.value]
+        if len(self.weapons) > cap:
+            raise ValueError(f"a {self.mount.value} mount holds at most {cap} weapon(s)")
+        if self.mount.value not in TURRET_MOUNTS and self.weapons[0] == WeaponKind.SANDCASTER:
+            raise ValueError("sandcasters go in turrets, not barbettes or bays")
+        return self
+
+
+class ShipDesign(BaseModel):
+    """A ship's MgT2e statistics (RULES §2, §10.B.1): what a scenario or preset provides."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=80)
+    tons: int = Field(ge=1, le=1_000_000)
+    tl: int = Field(default=12, ge=0, le=25)
+    hull: int | None = Field(default=None, ge=1, description="default: 0.4 x tons (§10.B.1)")
+    armour: int = Field(default=0, ge=0, le=50)
+    thrust: int = Field(default=1, ge=0, le=15)
+    jump: int = Field(default=0, ge=0, le=9)
+    power: int = Field(default=0, ge=0)
+    computer: int = Field(default=5, ge=0, le=50, description="computer rating")
+    fire_control: int = Field(default=0, ge=0, le=5, description="Fire Control/n software")
+    sensors: SensorGrade = SensorGrade.CIVILIAN
+    turrets: tuple[TurretSpec, ...] = ()
+    missile_reserve: int = Field(default=0, ge=0, description="missiles in stores for reloads")
+    sand_reserve: int = Field(default=0, ge=0, description="sand canisters in stores")
+    stations: tuple[CrewStation, ...] = ("captain", "pilot", "engineer", "sensors")
+    cargo: int = Field(default=0, ge=0)
+    fuel: int = Field(default=0, ge=0)
+
+    @property
+    def hull_points(self) -> int:
+        """§10.B.1: Hull = tons x 0.4 unless the design gives it."""
+        return self.hull if self.hull is not None else max(1, (self.tons * 2) // 5)
+
+    def station_ids(self) -> tuple[str, ...]:
+        """Every crew station: the listed ones plus one gunner per turret ("gunner:<index>")."""
+        return tuple(self.stations) + tuple(f"gunner:{i}" for i in range(len(self.turrets)))
+
+    @model_validator(mode="after")
+    def _stations_unique(self) -> ShipDesign:
+        if len(set(self.stations)) != len(self.stations):
+            raise ValueError("stations must not repeat")
+        return self
+
+
+def _t(mount: str, *weapons: str) -> TurretSpec:
+    return TurretSpec(mount=Mount(mount), weapons=tuple(WeaponKind(w) for w in weapons))
+
+
+_PRESETS: dict[str, ShipDesign] = {
+    # §14.2 pub: Type S Scout, Hull 40, Armour 4, Thrust 2, Jump 2, military sensors; the
+    # double turret fit varies by printing: engine fit pulse laser + sandcaster.
+    "scout": ShipDesign(
+        name="Scout/Courier",
+        tons=100,
+        tl=12,
+        hull=40,
+        armour=4,
+        thrust=2,
+        jump=2,
+        power=60,
+        computer=5,
+        fire_control=0,
+        sensors=SensorGrade.MILITARY,
+        turrets=(_t("double", "pulse_laser", "sandcaster"),),
+        sand_reserve=20,
+        cargo=12,
+        fuel=23,
+    ),
+    # §14.1 pub: Type A Free Trader, Hull 80, Armour 2, Thrust 1; engine "armed" variant:
+    # two double turrets (beam laser + sandcaster), Fire Control/1.
+    "free_trader": ShipDesign(
+        name="Free Trader",
+        tons=200,
+        tl=12,
+        hull=80,
+        armour=2,
+        thrust=1,
+        jump=1,
+        power=60,
+        computer=5,
+        fire_control=1,
+        sensors=SensorGrade.CIVILIAN,
+        turrets=(
+            _t("double", "beam_laser", "sandcaster"),
+            _t("double", "beam_laser", "sandcaster"),
+        ),
+        sand_reserve=40,
+        cargo=82,
+        fuel=41,
+    ),
+    # §14.4 pub: Type A2 Far Trader, Hull 80, Armour 2, Thrust 1, Jump 2, two double turrets
+    # of beam lasers.
+    "far_trader": ShipDesign(
+        name="Far Trader",
+        tons=200,
+        tl=12,
+        hull=80,
+        armour=2,
+        thrust=1,
+        jump=2,
+        power=65,
+        computer=5,
+        fire_control=1,
+        sensors=SensorGrade.CIVILIAN,
+        turrets=(
+            _t("double", "beam_laser", "beam_laser"),
+            _t("double", "beam_laser", "beam_laser"),
+        ),
+        cargo=64,
+        fuel=61,
+    ),
+    # §14.3 / Part A: Type T Patrol Corvette, 400 t, Hull 160, Armour 4, Thrust 4, Jump 3;
+    # weapons from the CE Patrol Frigate: 2 triple missile turrets + 1 triple beam laser,
+    # Fire Control/2, improved sensors (+1).
+    "patrol_corvette": ShipDesign(
+        name="Patrol Corvette",
+        tons=400,
+        tl=12,
+        hull=160,
+        armour=4,
+        thrust=4,
+        jump=3,
+        power=195,
+        computer=15,
+        fire_control=2,
+        sensors=SensorGrade.IMPROVED,
+        turrets=(
+            _t("triple", "missile_rack", "missile_rack", "missile_rack"),
+            _t("triple", "missile_rack", "missile_rack", "missile_rack"),
+            _t("triple", "beam_laser", "beam_laser", "beam_laser"),
+        ),
+        missile_reserve=48,
+        cargo=23,
+        fuel=124,
+    ),
+    # §14.5 conv: CE Raider with errata, 600 t -> Hull 240, armour 8, Thrust 4, 6 triple beam
+    # laser turrets, civilian sensors.
+    "corsair": ShipDesign(
+        name="Corsair",
+        tons=600,
+        tl=9,
+        hull=240,
+        armour=8,
+        thrust=4,
+        jump=1,
+        power=270,
+        computer=10,
+        fire_control=0,
+        sensors=SensorGrade.CIVILIAN,
+        turrets=tuple(_t("triple", "beam_laser", "beam_laser", "beam_laser") for _ in range(6)),
+        cargo=125,
+        fuel=108,
+    ),
+    # §14.6 conv: CE System Defense Boat, 400 t -> Hull 160, armour 8, Thrust 6, no jump,
+    # 2 triple missile turrets (360 smart missiles in all) + 2 triple beam laser turrets.
+    "system_defence_boat": ShipDesign(
+        name="System Defence Boat",
+        tons=400,
+        tl=12,
+        hull=160,
+        armour=8,
+        thrust=6,
+        jump=0,
+        power=250,
+        computer=10,
+        fire_control=0,
+        sensors=SensorGrade.CIVILIAN,
+        turrets=(
+            _t("triple", "missile_rack", "missile_rack", "missile_rack"),
+            _t("triple", "missile_rack", "missile_rack", "missile_rack"),
+            _t("triple", "beam_laser", "beam_laser", "beam_laser"),
+            _t("triple", "beam_laser", "beam_laser", "beam_laser"),
+        ),
+        missile_reserve=288,
+        fuel=20,
+    ),
+    # §14.6 conv: CE Fighter, 10 t -> Hull 4, no armour, Thrust 6, basic sensors (-4), fixed
+    # single pulse laser; crew 1 (the pilot also fires the gun).
+    "fighter": ShipDesign(
+        name="Fighter",
+        tons=10,
+        tl=12,
+        hull=4,
+        armour=0,
+        thrust=6,
+        jump=0,
+        power=5,
+        computer=5,
+        fire_control=0,
+        sensors=SensorGrade.BASIC,
+        turrets=(_t("fixed", "pulse_laser"),),
+        stations=("pilot",),
+        fuel=1,
+    ),
+}
+
+PRESETS: Mapping[str, ShipDesign] = MappingProxyType(_PRESETS)
+
+
+def preset_catalog() -> list[dict[str, Any]]:
+    """JSON-able summary of every preset for ``/api/presets``."""
+    out: list[dict[str, Any]] = []
+    for pid, d in PRESETS.items():
+        out.append(
+            {
+                "id": pid,
+                "name": d.name,
+                "tons": d.tons,
+                "tl": d.tl,
+                "hull": d.hull_points,
+                "armour": d.armour,
+                "thrust": d.thrust,
+                "jump": d.jump,
+                "computer": d.computer,
+                "fire_control": d.fire_control,
+                "sensors": d.sensors.value,
+                "turrets": [
+                    {"mount": t.mount.value, "weapons": [w.value for w in t.weapons]}
+                    for t in d.turrets
+                ],
+                "stations": list(d.station_ids()),
+                "design": d.model_dump(mode="json"),
+            }
+        )
+    return out

@@ -1,0 +1,509 @@
+"""Battle state: frozen slotted dataclasses, cheap to fold (replay), with an exact dict round trip.
+
+Purely computational. Events change state through field patches (``data["set"]``) that
+`evolve` decodes with the per-field decoders here, so the rules live once, in `decide`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from gameserver.rules.profiles import RulesConfig, Ruleset
+from gameserver.rules.ships import ShipDesign
+from gameserver.rules.tables_mg import (
+    BAND_INDEX,
+    LOCATION_INDEX,
+    LOCATIONS,
+    SENSOR_CAP,
+    SENSOR_DM,
+    WEAPONS,
+    characteristic_dm,
+)
+
+
+class Step(StrEnum):
+    """RULES §3.B: the three steps of a MgT2e round."""
+
+    MANOEUVRE = "manoeuvre"
+    ATTACK = "attack"
+    ACTIONS = "actions"
+
+
+class Station(StrEnum):
+    """Crew stations; a gunner station is per turret, written ``"gunner:<turret index>"``."""
+
+    CAPTAIN = "captain"
+    PILOT = "pilot"
+    GUNNER = "gunner"
+    ENGINEER = "engineer"
+    SENSORS = "sensors"
+
+
+def station_id(station: Station | str, turret: int | None = None) -> str:
+    """The station id used in commands and `awaiting`: ``"pilot"``, ``"gunner:1"``..."""
+    base = Station(station).value
+    if base == "gunner":
+        if turret is None:
+            raise ValueError("a gunner station needs a turret index")
+        return f"gunner:{turret}"
+    return base
+
+
+ACTIVE = "active"
+WRECKED = "wrecked"
+SURRENDERED = "surrendered"
+ESCAPED = "escaped"
+
+
+@dataclass(frozen=True, slots=True)
+class CrewState:
+    """A crew member at a station; characteristics are current (damage lowers END, STR, DEX)."""
+
+    station: str
+    name: str
+    chars: Mapping[str, int]
+    skills: Mapping[str, int | None]
+
+    @property
+    def able(self) -> bool:
+        """Traveller: two of STR, DEX and END at 0 leave a person unconscious (cannot act)."""
+        zeros = sum(1 for k in ("STR", "DEX", "END") if self.chars.get(k, 7) <= 0)
+        return zeros < 2
+
+    def skill(self, name: str) -> int | None:
+        """Skill level, None when the crew member has no such skill (unskilled, DM -3)."""
+        return self.skills.get(name)
+
+    def char(self, name: str) -> int:
+        """Characteristic score (7 when not given)."""
+        return self.chars.get(name, 7)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "station": self.station,
+            "name": self.name,
+            "chars": dict(self.chars),
+            "skills": dict(self.skills),
+        }
+
+    @staticmethod
+    def from_dict(d: Mapping[str, Any]) -> CrewState:
+        """Inverse of `to_dict`."""
+        return CrewState(d["station"], d["name"], dict(d["chars"]), dict(d["skills"]))
+
+
+@dataclass(frozen=True, slots=True)
+class ShipState:
+    """One ship in the battle: design (static) plus everything combat changes."""
+
+    id: str
+    name: str
+    side: str
+    preset: str | None
+    design: ShipDesign
+    turret_start: tuple[int, ...]  # flat index of each turret's first weapon (static)
+    hull: int
+    armour: int
+    status: str
+    initiative: int
+    init_bonus: int
+    thrust_pool: int
+    crits: tuple[int, ...]
+    pp_thrust_loss: int
+    md_thrust_loss: int
+    power_loss: int
+    computer_loss: int
+    weapons: tuple[str, ...]  # per weapon: ok | bane | disabled | destroyed
+    ammo: tuple[int, ...]
+    fired: frozenset[int]
+    pd_used: frozenset[int]
+    sand_used: frozenset[int]
+    missile_reserve: int
+    sand_reserve: int
+    crew: tuple[CrewState, ...]
+    done: frozenset[str]
+    aid_dm: int
+    sensor_lock: str | None
+    repaired: frozenset[str]
+    repair_loc: str | None
+    repair_count: int
+    repair_round: int
+    escape_progress: int
+    fuel_lost_pct: int
+    cargo_lost_pct: int
+    rads: int
+    life_support: str | None
+
+    # --- derived values (RULES §10.B.4 effects applied to the design) ---
+
+    def sev(self, location: str) -> int:
+        """Current Severity at a location; 0 when its effects are suppressed by a repair."""
+        if location in self.repaired:
+            return 0
+        return self.crits[LOCATION_INDEX[location]]
+
+    @property
+    def thrust(self) -> int:
+        """Current Thrust: design minus one-shot losses; 0 at Power Plant 4+ or M-Drive 5+."""
+        if self.sev("power_plant") >= 4 or self.sev("m_drive") >= 5:
+            return 0
+        loss = 0
+        if "power_plant" not in self.repaired:
+            loss += self.pp_thrust_loss
+        if "m_drive" not in self.repaired:
+            loss += self.md_thrust_loss
+        return max(0, self.design.thrust - loss)
+
+    @property
+    def power_pct(self) -> int:
+        """Power left in percent (§10.B.4 Power Plant row)."""
+        if self.sev("power_plant") >= 4:
+            return 0
+        if "power_plant" in self.repaired:
+            return 100
+        return max(0, 100 - self.power_loss)
+
+    @property
+    def fire_control(self) -> int:
+        """Fire Control software, limited by computer damage (rating loss; disabled at 5+)."""
+        if self.sev("computer") >= 5:
+            return 0
+        loss = 0 if "computer" in self.repaired else self.computer_loss
+        return max(0, self.design.fire_control - loss)
+
+    @property
+    def sensor_cap(self) -> str | None:
+        """Farthest band the sensors work at (§10.B.4 Sensors row), None when undamaged."""
+        s = self.sev("sensors")
+        return SENSOR_CAP[s].value if s >= 2 else None
+
+    @property
+    def sensor_dm(self) -> int:
+        """DM to sensor checks: the grade plus -2 for a Severity-1 sensor critical or computer."""
+        dm = SENSOR_DM[self.design.sensors.value]
+        if self.sev("sensors") >= 1:
+            dm -= 2
+        if self.sev("computer") >= 1:
+            dm -= 2
+        return dm
+
+    @property
+    def control_dm(self) -> int:
+        """M-Drive critical: control (Pilot) checks -Severity up to -4 (§10.B.4)."""
+        return -min(4, self.sev("m_drive"))
+
+    @property
+    def sensors_disabled(self) -> bool:
+        """Sensors at Severity 6 are disabled."""
+        return self.sev("sensors") >= 6
+
+    def within_sensors(self, band: str) -> bool:
+        """Whether the sensors still reach `band`."""
+        cap = self.sensor_cap
+        return cap is None or BAND_INDEX[band] <= BAND_INDEX[cap]
+
+    @property
+    def is_active(self) -> bool:
+        """Still a combatant (not wrecked, surrendered or escaped)."""
+        return self.status == ACTIVE
+
+    def crew_at(self, station: str) -> CrewState | None:
+        """The crew member at a station, if any and able to act."""
+        for c in self.crew:
+            if c.station == station:
+                return c if c.able else None
+        return None
+
+    def turret_weapons(self, turret: int) -> range:
+        """Flat weapon indices of a turret."""
+        start = self.turret_start[turret]
+        return range(start, start + len(self.design.turrets[turret].weapons))
+
+    def weapon_kind(self, flat: int) -> str:
+        """Weapon kind at a flat index."""
+        for t, start in enumerate(self.turret_start):
+            n = len(self.design.turrets[t].weapons)
+            if start <= flat < start + n:
+                return self.design.turrets[t].weapons[flat - start].value
+        raise IndexError(flat)
+
+    def weapon_ready(self, flat: int) -> bool:
+        """Not destroyed or disabled, powered, not yet used this round."""
+        if self.weapons[flat] in ("disabled", "destroyed") or flat in self.fired:
+            return False
+        kind = self.weapon_kind(flat)
+        return not (WEAPONS[kind].power > 0 and self.power_pct <= 0)
+
+
+def _fs(v: Any) -> frozenset[Any]:
+    return frozenset(v)
+
+
+def _tup(v: Any) -> tuple[Any, ...]:
+    return tuple(v)
+
+
+def _crew(v: Any) -> tuple[CrewState, ...]:
+    return tuple(CrewState.from_dict(c) for c in v)
+
+
+def _design(v: Any) -> ShipDesign:
+    return v if isinstance(v, ShipDesign) else ShipDesign.model_validate(v)
+
+
+def _same(v: Any) -> Any:
+    return v
+
+
+SHIP_DECODERS: dict[str, Callable[[Any], Any]] = {
+    f.name: _same for f in dataclasses.fields(ShipState)
+}
+SHIP_DECODERS.update(
+    {
+        "design": _design,
+        "turret_start": _tup,
+        "crits": _tup,
+        "weapons": _tup,
+        "ammo": _tup,
+        "fired": _fs,
+        "pd_used": _fs,
+        "sand_used": _fs,
+        "crew": _crew,
+        "done": _fs,
+        "repaired": _fs,
+    }
+)
+
+
+def encode_value(v: Any) -> Any:
+    """Internal value -> JSON (frozensets sorted, tuples as lists, crew and designs as dicts)."""
+    if isinstance(v, frozenset):
+        return sorted(v)
+    if isinstance(v, tuple):
+        return [encode_value(x) for x in v]
+    if isinstance(v, CrewState):
+        return v.to_dict()
+    if isinstance(v, ShipDesign):
+        return v.model_dump(mode="json")
+    if isinstance(v, StrEnum):
+        return v.value
+    if isinstance(v, Mapping):
+        return {k: encode_value(x) for k, x in v.items()}
+    return v
+
+
+def ship_to_dict(s: ShipState) -> dict[str, Any]:
+    """Exact JSON form of a ship."""
+    return {f.name: encode_value(getattr(s, f.name)) for f in dataclasses.fields(ShipState)}
+
+
+def ship_from_dict(d: Mapping[str, Any]) -> ShipState:
+    """Inverse of `ship_to_dict`."""
+    return ShipState(**{k: SHIP_DECODERS[k](v) for k, v in d.items()})
+
+
+def pair_key(a: str, b: str) -> str:
+    """Range is stored per pair of ships (RULES §2): key ``"a|b"`` with the ids sorted."""
+    return f"{a}|{b}" if a < b else f"{b}|{a}"
+
+
+@dataclass(frozen=True, slots=True)
+class BattleState:
+    """The fold of a battle's events. `prev` links the state before the last event (for undo)."""
+
+    seq: int
+    battle_id: str
+    seed: int
+    dice_drawn: int
+    ruleset: Ruleset
+    config: RulesConfig
+    scenario_name: str
+    round_limit: int
+    sides: tuple[tuple[str, str], ...]
+    ships: Mapping[str, ShipState]
+    ranges: Mapping[str, tuple[str, int]]
+    moves: Mapping[str, int]
+    round: int
+    step: Step
+    order: tuple[str, ...]
+    turn: int
+    pending: tuple[Mapping[str, Any], ...]
+    salvos: tuple[Mapping[str, Any], ...]
+    next_id: int
+    outcome: Mapping[str, Any] | None
+    undo_depth: int = 0
+    prev: BattleState | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def is_over(self) -> bool:
+        """The battle has ended (victory, all others out, or the round limit: a draw)."""
+        return self.outcome is not None
+
+    def ship(self, ship_id: str) -> ShipState:
+        """A ship by id (KeyError if absent)."""
+        return self.ships[ship_id]
+
+    def band(self, a: str, b: str) -> str:
+        """Current range band between two ships."""
+        return self.ranges[pair_key(a, b)][0]
+
+    @property
+    def acting_ship(self) -> str | None:
+        """The ship whose turn it is in the current step (None when no pending turn)."""
+        return self.order[self.turn] if 0 <= self.turn < len(self.order) else None
+
+
+def _ranges(v: Any) -> dict[str, tuple[str, int]]:
+    return {k: (x[0], x[1]) for k, x in v.items()}
+
+
+def _ships(v: Any) -> dict[str, ShipState]:
+    return {k: ship_from_dict(x) for k, x in v.items()}
+
+
+def _dicts(v: Any) -> tuple[Mapping[str, Any], ...]:
+    return tuple(v)
+
+
+BATTLE_DECODERS: dict[str, Callable[[Any], Any]] = {
+    "ruleset": Ruleset,
+    "config": lambda v: RulesConfig.from_dict(v),
+    "sides": lambda v: tuple((x[0], x[1]) for x in v),
+    "ships": _ships,
+    "ranges": _ranges,
+    "moves": dict,
+    "step": Step,
+    "order": _tup,
+    "pending": _dicts,
+    "salvos": _dicts,
+}
+
+_BATTLE_FIELDS = [f.name for f in dataclasses.fields(BattleState) if f.name != "prev"]
+
+
+def state_to_dict(state: BattleState, _depth: int | None = None) -> dict[str, Any]:
+    """Exact JSON form of a state, including the prior states a GM undo may still reach."""
+    out: dict[str, Any] = {}
+    for name in _BATTLE_FIELDS:
+        v = getattr(state, name)
+        if name == "config":
+            out[name] = v.to_dict()
+        elif name == "ships":
+            out[name] = {k: ship_to_dict(s) for k, s in v.items()}
+        elif name == "ranges":
+            out[name] = {k: [b, p] for k, (b, p) in v.items()}
+        else:
+            out[name] = encode_value(v)
+    depth = state.undo_depth if _depth is None else _depth
+    out["prev"] = (
+        state_to_dict(state.prev, depth - 1) if depth > 0 and state.prev is not None else None
+    )
+    return out
+
+
+def state_from_dict(d: Mapping[str, Any]) -> BattleState:
+    """Inverse of `state_to_dict` (the Redis store snapshots states this way)."""
+    kwargs = {name: BATTLE_DECODERS.get(name, _same)(d[name]) for name in _BATTLE_FIELDS}
+    prev = d.get("prev")
+    kwargs["prev"] = state_from_dict(prev) if prev is not None else None
+    return BattleState(**kwargs)
+
+
+def location_names() -> list[str]:
+    """Critical locations in table order (for views)."""
+    return [loc.value for loc in LOCATIONS]
+
+
+def public_view(state: BattleState) -> dict[str, Any]:
+    """What every client may see: ships, damage, ranges, order, step, pending reactions, salvos."""
+    ships = []
+    for s in state.ships.values():
+        ships.append(
+            {
+                "id": s.id,
+                "name": s.name,
+                "side": s.side,
+                "preset": s.preset,
+                "design": s.design.name,
+                "tons": s.design.tons,
+                "status": s.status,
+                "hull": s.hull,
+                "hull_max": s.design.hull_points,
+                "armour": s.armour,
+                "thrust": s.thrust,
+                "thrust_rating": s.design.thrust,
+                "thrust_pool": s.thrust_pool,
+                "power_pct": s.power_pct,
+                "initiative": s.initiative,
+                "criticals": {
+                    loc.value: s.crits[i] for i, loc in enumerate(LOCATIONS) if s.crits[i] > 0
+                },
+                "repaired": sorted(s.repaired),
+                "sensor_cap": s.sensor_cap,
+                "sensor_lock": s.sensor_lock,
+                "turrets": [
+                    {
+                        "mount": t.mount.value,
+                        "weapons": [
+                            {
+                                "kind": w.value,
+                                "status": s.weapons[s.turret_start[i] + j],
+                                "ammo": s.ammo[s.turret_start[i] + j],
+                                "fired": (s.turret_start[i] + j) in s.fired,
+                            }
+                            for j, w in enumerate(t.weapons)
+                        ],
+                    }
+                    for i, t in enumerate(s.design.turrets)
+                ],
+                "crew": [
+                    {
+                        "station": c.station,
+                        "name": c.name,
+                        "able": c.able,
+                        "chars": dict(c.chars),
+                        "skills": dict(c.skills),
+                    }
+                    for c in s.crew
+                ],
+                "done": sorted(s.done),
+                "missile_reserve": s.missile_reserve,
+                "sand_reserve": s.sand_reserve,
+                "fuel_lost_pct": s.fuel_lost_pct,
+                "cargo_lost_pct": s.cargo_lost_pct,
+                "rads": s.rads,
+                "life_support": s.life_support,
+                "escape_progress": s.escape_progress,
+            }
+        )
+    return {
+        "battle_id": state.battle_id,
+        "seq": state.seq,
+        "ruleset": state.ruleset.value,
+        "scenario": state.scenario_name,
+        "round": state.round,
+        "round_limit": state.round_limit,
+        "step": state.step.value,
+        "initiative_order": list(state.order),
+        "acting_ship": state.acting_ship,
+        "sides": [{"id": a, "name": b} for a, b in state.sides],
+        "ships": ships,
+        "ranges": [
+            {"a": k.split("|")[0], "b": k.split("|")[1], "band": b, "progress": p}
+            for k, (b, p) in state.ranges.items()
+        ],
+        "pending": [dict(p) for p in state.pending],
+        "salvos": [dict(x) for x in state.salvos],
+        "outcome": dict(state.outcome) if state.outcome is not None else None,
+        "undo_available": state.undo_depth,
+    }
+
+
+def dex_dm(crew: CrewState) -> int:
+    """DEX DM of a crew member (RULES §1.3)."""
+    return characteristic_dm(crew.char("DEX"))
