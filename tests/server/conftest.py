@@ -136,7 +136,8 @@ async def client(
 def hub(client: TestClient[Any, Any]) -> Hub:
     app = client.app
     assert app is not None
-    return app[HUB_KEY]
+    found: Hub = app[HUB_KEY]
+    return found
 
 
 @pytest.fixture
