@@ -40,6 +40,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from gameserver.rules import EVENT_SCHEMA_VERSION, UnsupportedSchemaVersion, upgrade_event_dict
 from gameserver.store.base import (
     BattleExists,
     BattleMeta,
@@ -137,18 +138,6 @@ return redis.call('ZREM', KEYS[5], ARGV[1])
 """
 
 
-def _schema_version() -> int:
-    """The engine's event schema version, stamped on snapshots so a newer server never misreads one.
-
-    Imported lazily: the store must stay importable (and testable) without the rules package.
-    """
-    try:
-        from gameserver.rules import EVENT_SCHEMA_VERSION  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:  # pragma: no cover - only while the engine is absent
-        return 0
-    return int(EVENT_SCHEMA_VERSION)
-
-
 def _is_unavailable(exc: BaseException) -> bool:
     """True when the error means "cannot reach/serve", as opposed to a bug in our command."""
     if isinstance(exc, RedisConnectionError | RedisTimeoutError | OSError):
@@ -176,10 +165,25 @@ def _encode(event: EventDict) -> str:
 
 
 def _decode_entries(entries: Sequence[tuple[bytes, dict[bytes, bytes]]]) -> list[EventDict]:
-    """Stream entries -> event dicts (the `e` field holds the JSON the writer stored)."""
+    """Stream entries -> event dicts of the current schema version.
+
+    A rolling upgrade leaves events of older versions in the stream: the engine's
+    `upgrade_event_dict` converts the ones it knows and raises `UnsupportedSchemaVersion` for
+    unknown or newer ones, so nothing above the store ever sees (or misreads) an old shape. The
+    stream id is the seq: a decoded event that disagrees is refused as a corrupt log.
+    """
     out: list[EventDict] = []
-    for _entry_id, fields in entries:
-        out.append(json.loads(fields[b"e"]))
+    for entry_id, fields in entries:
+        try:
+            raw = json.loads(fields[b"e"])
+        except (KeyError, ValueError) as exc:
+            raise UnsupportedSchemaVersion(f"stream entry {entry_id!r} is not an event") from exc
+        event = upgrade_event_dict(raw)
+        if event.get("seq") != _entry_seq(entry_id):
+            raise UnsupportedSchemaVersion(
+                f"stream entry {entry_id!r} holds seq {event.get('seq')!r}: not a log we can read"
+            )
+        out.append(event)
     return out
 
 
@@ -199,13 +203,18 @@ def _check_seqs(battle_id: str, first_seq: int, events: Sequence[EventDict]) -> 
             )
 
 
+_FeedItem = list[EventDict] | Exception | None
+"""What the reader hands a subscriber: a batch, an error to raise (e.g. an unreadable event
+version), or None when the battle is gone."""
+
+
 @dataclass(eq=False)
 class _Feed:
     """One subscribed battle in the reader: its stream cursor and this instance's queues."""
 
     battle_id: str
     cursor: int
-    queues: set[asyncio.Queue[list[EventDict] | None]] = field(default_factory=set)
+    queues: set[asyncio.Queue[_FeedItem]] = field(default_factory=set)
 
 
 class RedisBattleStore:
@@ -411,7 +420,7 @@ class RedisBattleStore:
         with _unavailable_as_store_error():
             saved = await self._snapshot_script(
                 keys=[self._k(battle_id, "meta"), self._k(battle_id, "snap")],
-                args=[snapshot.seq, _schema_version(), state],
+                args=[snapshot.seq, EVENT_SCHEMA_VERSION, state],
             )
         if saved == -1:
             raise BattleNotFound(battle_id)
@@ -431,12 +440,12 @@ class RedisBattleStore:
             raise BattleNotFound(battle_id)
         if seq is None or state is None:
             return None
-        if version is None or int(version) != _schema_version():
+        if version is None or int(version) != EVENT_SCHEMA_VERSION:
             log.info(
                 "ignoring snapshot of %s: schema version %s, this server reads %s",
                 battle_id,
                 None if version is None else int(version),
-                _schema_version(),
+                EVENT_SCHEMA_VERSION,
             )
             return None
         return Snapshot(seq=int(seq), state=json.loads(state))
@@ -545,7 +554,7 @@ class RedisBattleStore:
             return
         backlog = await self.read(battle_id, after_seq)
         last = backlog[-1]["seq"] if backlog else after_seq
-        queue: asyncio.Queue[list[EventDict] | None] = asyncio.Queue()
+        queue: asyncio.Queue[_FeedItem] = asyncio.Queue()
         feed = self._feeds.get(battle_id)
         new_feed = feed is None
         if feed is None:
@@ -561,6 +570,8 @@ class RedisBattleStore:
                 batch = await queue.get()
                 if batch is None:  # battle deleted/expired, or the store closed
                     return
+                if isinstance(batch, Exception):
+                    raise batch
                 fresh = [e for e in batch if e["seq"] > last]
                 if not fresh:
                     continue
@@ -590,11 +601,11 @@ class RedisBattleStore:
                 delay = min(delay * 2, self._max_backoff_s)
         return None
 
-    def _end_feed(self, battle_id: str) -> None:
+    def _end_feed(self, battle_id: str, error: Exception | None = None) -> None:
         feed = self._feeds.pop(battle_id, None)
         if feed is not None:
             for queue in feed.queues:
-                queue.put_nowait(None)
+                queue.put_nowait(error)
 
     def _ensure_reader(self) -> None:
         if self._reader is None or self._reader.done():
@@ -657,7 +668,13 @@ class RedisBattleStore:
                 entries = [e for e in entries if _entry_seq(e[0]) > feed.cursor]
                 if not entries:
                     continue
-                batch = _decode_entries(entries)
+                try:
+                    batch = _decode_entries(entries)
+                except UnsupportedSchemaVersion as exc:
+                    # Refuse, never misread: the subscribers get the error, the reader goes on.
+                    log.error("battle %s: unreadable event: %s", feed.battle_id, exc)
+                    self._end_feed(feed.battle_id, exc)
+                    continue
                 feed.cursor = batch[-1]["seq"]
                 for queue in feed.queues:
                     queue.put_nowait(batch)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 
+from gameserver.rules import EVENT_SCHEMA_VERSION, Event, UnsupportedSchemaVersion
 from gameserver.store.base import (
     BattleExists,
     BattleMeta,
@@ -426,3 +429,75 @@ async def test_outage_gives_store_unavailable_then_everything_resumes(
     assert await pending == [3, 4]
     with contextlib.suppress(StopAsyncIteration):
         await it.aclose()  # type: ignore[attr-defined]
+
+
+def v0_event(seq: int) -> dict[str, Any]:
+    """An event as the pre-release (schema version 0) server wrote it."""
+    return {
+        "sequence": seq,
+        "kind": "test",
+        "payload": {"n": seq},
+        "rolls": [3, 4],
+        "text": f"event {seq}",
+    }
+
+
+async def write_raw_log(
+    url: str, store: RedisBattleStore, battle: BattleMeta, events: list[dict[str, Any]]
+) -> None:
+    """Write a battle with the same keys but without this server's code (an older/newer server)."""
+    raw = aioredis.Redis.from_url(url)
+    bid = battle.battle_id
+    pipe = raw.pipeline(transaction=True)
+    for seq, event in enumerate(events, start=1):
+        pipe.xadd(store._k(bid, "events"), {"e": json.dumps(event)}, id=f"{seq}-0")
+    pipe.hset(store._k(bid, "meta"), mapping={"meta": battle.model_dump_json(), "seq": len(events)})
+    pipe.set(store._code_key(battle.join_code), bid)
+    pipe.zadd(store._index_key, {bid: time.time()})
+    await pipe.execute()
+    await raw.aclose()
+
+
+async def test_a_version_0_log_is_read_as_the_current_version(
+    make_store: StoreFactory, redis_server: RedisProcess
+) -> None:
+    store = make_store()
+    await write_raw_log(redis_server.url, store, meta(), [v0_event(1), v0_event(2)])
+
+    log = await store.read("b1")
+    assert [e["v"] for e in log] == [EVENT_SCHEMA_VERSION] * 2
+    assert log[1] == {
+        "v": EVENT_SCHEMA_VERSION,
+        "seq": 2,
+        "type": "test",
+        "data": {"n": 2},
+        "dice": [3, 4],
+        "summary": "event 2",
+        "at": None,
+    }
+    assert [Event.from_dict(e).seq for e in log] == [1, 2]
+    new = Event(seq=3, type="test", data={}).to_dict()
+    assert await store.append("b1", 2, [new]) == 3, "a new server appends after the old events"
+    it = store.subscribe("b1", 1)
+    assert [e["seq"] for e in await next_batch(it)] == [2, 3]
+    await it.aclose()  # type: ignore[attr-defined]
+
+
+async def test_an_event_of_a_newer_version_is_refused_not_misread(
+    make_store: StoreFactory, redis_server: RedisProcess
+) -> None:
+    store, newer_server = make_store(), make_store()
+    current = Event(seq=1, type="test", data={}).to_dict()
+    await write_raw_log(redis_server.url, store, meta(), [current])
+    it = store.subscribe("b1", 1)
+    pending = asyncio.ensure_future(next_batch(it))
+    await asyncio.wait_for(store.reader_connected.wait(), 10)
+
+    future = {**current, "seq": 2, "v": EVENT_SCHEMA_VERSION + 1, "data": {"new": "shape"}}
+    await newer_server.append("b1", 1, [future])
+
+    with pytest.raises(UnsupportedSchemaVersion, match="newer"):
+        await pending
+    with pytest.raises(UnsupportedSchemaVersion, match="newer"):
+        await store.read("b1")
+    assert await store.read("b1", after_seq=0, limit=1) == [current], "older events still read"
