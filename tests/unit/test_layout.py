@@ -1,4 +1,4 @@
-"""The repo layout must not break the standard library (see STYLE.md: why `operator/` is no package)."""
+"""The repo layout must not break the stdlib (see STYLE.md: why `operator/` is no package)."""
 
 import importlib
 import sys
