@@ -42,8 +42,6 @@ COMPONENT_REDIS = "redis"
 
 ANNOTATION_PREFIX = "traveller-vtt.io/"
 ANNOTATION_APPLIED_HASH = ANNOTATION_PREFIX + "applied-hash"
-ANNOTATION_APPLIED_GENERATION = ANNOTATION_PREFIX + "applied-generation"
-ANNOTATION_APPLIED_TEMPLATE_HASH = ANNOTATION_PREFIX + "applied-template-hash"
 ANNOTATION_TEMPLATE_HASH = ANNOTATION_PREFIX + "template-hash"
 ANNOTATION_CONFIG_HASH = ANNOTATION_PREFIX + "config-hash"
 
@@ -137,7 +135,6 @@ def stamp(manifest: dict[str, Any]) -> dict[str, Any]:
     """
     annotations = dict(manifest["metadata"].get("annotations", {}))
     annotations.pop(ANNOTATION_APPLIED_HASH, None)
-    annotations.pop(ANNOTATION_APPLIED_GENERATION, None)
     unstamped = {**manifest, "metadata": {**manifest["metadata"], "annotations": annotations}}
     annotations[ANNOTATION_APPLIED_HASH] = content_hash(unstamped)
     return {**manifest, "metadata": {**manifest["metadata"], "annotations": annotations}}
@@ -269,7 +266,8 @@ def build_deployment(tvtt: TravellerVTT, *, config_hash: str) -> dict[str, Any]:
     Purely computational, no side effects. RollingUpdate with maxUnavailable 0 keeps every
     battle's pod serving until its replacement is Ready. With autoscaling on, `replicas` is left
     out so the HPA owns it (server-side apply: a field we do not send is not ours).
-    The metadata records the generation and the template hash applied, for rollback detection.
+    What was applied (generation, template hash) is recorded in the TravellerVTT's status, not
+    here: `kubectl rollout undo` restores the Deployment's annotations from the old ReplicaSet.
     """
     template = build_pod_template(tvtt, config_hash=config_hash)
     spec: dict[str, Any] = {
@@ -285,16 +283,18 @@ def build_deployment(tvtt: TravellerVTT, *, config_hash: str) -> dict[str, Any]:
     if tvtt.spec.autoscaling is None:
         spec["replicas"] = tvtt.spec.effective_replicas
     metadata = _metadata(tvtt, server_name(tvtt), COMPONENT_SERVER)
-    metadata["annotations"] = {
-        ANNOTATION_APPLIED_TEMPLATE_HASH: template["metadata"]["annotations"][
-            ANNOTATION_TEMPLATE_HASH
-        ],
-    }
-    manifest = stamp(
+    return stamp(
         {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata, "spec": spec}
     )
-    manifest["metadata"]["annotations"][ANNOTATION_APPLIED_GENERATION] = str(tvtt.generation)
-    return manifest
+
+
+def template_hash(deployment: Mapping[str, Any]) -> str | None:
+    """The `template-hash` annotation of a Deployment's pod template (rendered or live)."""
+    template = (deployment.get("spec") or {}).get("template") or {}
+    value = ((template.get("metadata") or {}).get("annotations") or {}).get(
+        ANNOTATION_TEMPLATE_HASH
+    )
+    return None if value is None else str(value)
 
 
 def build_service(tvtt: TravellerVTT) -> dict[str, Any]:
@@ -767,6 +767,8 @@ def build_status(
     template_overridden: bool,
     error: str | None,
     now: str,
+    applied_generation: int | None = None,
+    applied_template_hash: str | None = None,
 ) -> TravellerVTTStatus:
     """The whole status the operator reports. Purely computational, no side effects."""
     observation = observe(tvtt, live, template_overridden=template_overridden, error=error)
@@ -780,4 +782,6 @@ def build_status(
         image=running_image(live, server_name(tvtt)),
         endpoint=endpoint(tvtt, live),
         selector=label_selector(tvtt),
+        applied_generation=applied_generation,
+        applied_template_hash=applied_template_hash,
     )

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel
 
 from tvtt_operator.models import (
     GROUP,
@@ -133,10 +134,33 @@ def _clean(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def model_schema(model: type[TravellerVTTSpec] | type[TravellerVTTStatus]) -> dict[str, Any]:
+def model_schema(model: type[BaseModel]) -> dict[str, Any]:
     """The structural schema of one pydantic model. Purely computational, no side effects."""
     raw = model.model_json_schema(by_alias=True, mode="validation")
-    return structural(raw, raw.get("$defs", {}))
+    schema = structural(raw, raw.get("$defs", {}))
+    _fill_factory_defaults(model, schema)
+    return schema
+
+
+def _fill_factory_defaults(model: type[BaseModel], schema: dict[str, Any]) -> None:
+    """Give object fields built by a `default_factory` their complete default value.
+
+    The API server validates a default (CEL rules included) before nested defaults apply, so a
+    bare `default: {}` would fail rules such as `self.redis.enabled`; the full dump passes.
+    """
+    properties = schema.get("properties", {})
+    for name, info in model.model_fields.items():
+        alias = info.alias or name
+        node = properties.get(alias)
+        if node is None:
+            continue
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            _fill_factory_defaults(annotation, node)
+            factory = info.default_factory
+            if factory is not None:
+                value = factory()  # type: ignore[call-arg]
+                node["default"] = value.model_dump(by_alias=True, exclude_none=True, mode="json")
 
 
 def printer_columns() -> list[dict[str, Any]]:
@@ -157,7 +181,9 @@ def printer_columns() -> list[dict[str, Any]]:
 def build_crd() -> dict[str, Any]:
     """The complete CustomResourceDefinition manifest. Purely computational, no side effects."""
     spec_schema = model_schema(TravellerVTTSpec)
-    spec_schema["default"] = {}
+    spec_schema["default"] = TravellerVTTSpec().model_dump(
+        by_alias=True, exclude_none=True, mode="json"
+    )
     status_schema = model_schema(TravellerVTTStatus)
     root: dict[str, Any] = {
         "type": "object",

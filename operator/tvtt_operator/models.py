@@ -159,14 +159,8 @@ class ResourceList(_Model):
 class Resources(_Model):
     """Requests and limits of the game server container."""
 
-    requests: ResourceList = Field(
-        default_factory=lambda: ResourceList(cpu="100m", memory="128Mi"),
-        json_schema_extra={"default": {"cpu": "100m", "memory": "128Mi"}},
-    )
-    limits: ResourceList = Field(
-        default_factory=lambda: ResourceList(memory="256Mi"),
-        json_schema_extra={"default": {"memory": "256Mi"}},
-    )
+    requests: ResourceList = Field(default_factory=lambda: ResourceList(cpu="100m", memory="128Mi"))
+    limits: ResourceList = Field(default_factory=lambda: ResourceList(memory="256Mi"))
 
 
 class Autoscaling(_Model):
@@ -328,14 +322,12 @@ class TravellerVTTSpec(_Model):
     image: str = Field(default=DEFAULT_IMAGE, min_length=1, max_length=512)
     replicas: int | None = Field(default=None, ge=0, le=100)
     autoscaling: Autoscaling | None = None
-    resources: Resources = Field(default_factory=Resources, json_schema_extra={"default": {}})
-    server: ServerSettings = Field(
-        default_factory=ServerSettings, json_schema_extra={"default": {}}
-    )
-    service: ServiceSpec = Field(default_factory=ServiceSpec, json_schema_extra={"default": {}})
-    redis: RedisSpec = Field(default_factory=RedisSpec, json_schema_extra={"default": {}})
-    disruption: Disruption = Field(default_factory=Disruption, json_schema_extra={"default": {}})
-    drain: Drain = Field(default_factory=Drain, json_schema_extra={"default": {}})
+    resources: Resources = Field(default_factory=Resources)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    service: ServiceSpec = Field(default_factory=ServiceSpec)
+    redis: RedisSpec = Field(default_factory=RedisSpec)
+    disruption: Disruption = Field(default_factory=Disruption)
+    drain: Drain = Field(default_factory=Drain)
     ingress: Ingress | None = None
     pod_labels: dict[str, str] = Field(default_factory=dict, max_length=64)
     pod_annotations: dict[str, str] = Field(default_factory=dict, max_length=64)
@@ -417,6 +409,15 @@ class TravellerVTTStatus(_Model):
     image: str | None = None
     endpoint: str | None = None
     selector: str | None = None
+    applied_generation: int | None = Field(
+        default=None,
+        description="Generation whose pod template the operator last applied to the Deployment.",
+    )
+    applied_template_hash: str | None = Field(
+        default=None,
+        description="traveller-vtt.io/template-hash of that template; a live template with "
+        "another hash was changed by someone else (e.g. kubectl rollout undo).",
+    )
 
 
 class TravellerVTT(_Model):

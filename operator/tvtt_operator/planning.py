@@ -12,13 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tvtt_operator.builders import (
-    ANNOTATION_APPLIED_GENERATION,
     ANNOTATION_APPLIED_HASH,
-    ANNOTATION_APPLIED_TEMPLATE_HASH,
-    ANNOTATION_TEMPLATE_HASH,
     FIELD_MANAGER,
     build_children,
     child_key,
+    template_hash,
 )
 from tvtt_operator.models import TravellerVTT
 
@@ -44,6 +42,8 @@ class Plan:
     applies: list[dict[str, Any]] = field(default_factory=list)
     deletes: list[tuple[str, str, str]] = field(default_factory=list)
     template_overridden: bool = False
+    applied_generation: int | None = None
+    applied_template_hash: str | None = None
 
     @property
     def writes(self) -> int:
@@ -60,20 +60,21 @@ def _images(template: Mapping[str, Any]) -> dict[str, str]:
     return {str(c.get("name")): str(c.get("image")) for c in containers}
 
 
-def template_overridden(live: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
+def template_overridden(
+    live: Mapping[str, Any], desired: Mapping[str, Any], applied_template_hash: str | None
+) -> bool:
     """Whether someone else changed the Deployment's pod template since the operator applied it.
 
-    Purely computational, no side effects. Two signals, both robust to API-server defaulting:
-    the template's `template-hash` annotation no longer equals the hash the operator recorded at
-    apply time (what `kubectl rollout undo` does: it restores an older ReplicaSet's template,
-    annotation included), or a container image differs from the rendered one
-    (`kubectl set image`).
+    Purely computational, no side effects. Two signals, both immune to API-server defaulting:
+    the live template's `template-hash` annotation differs from the hash the operator recorded
+    in status when it applied (what `kubectl rollout undo` does: it restores an older
+    ReplicaSet's template, annotation included), or a container image differs from the rendered
+    one (`kubectl set image`). The record lives in the TravellerVTT's status because rollout undo
+    also restores the Deployment's own annotations.
     """
-    live_template = live.get("spec", {}).get("template", {})
-    applied = _annotations(live).get(ANNOTATION_APPLIED_TEMPLATE_HASH)
-    current = _annotations(live_template).get(ANNOTATION_TEMPLATE_HASH)
-    if applied is not None and current != applied:
+    if applied_template_hash is not None and template_hash(live) != applied_template_hash:
         return True
+    live_template = live.get("spec", {}).get("template", {})
     return _images(live_template) != _images(desired["spec"]["template"])
 
 
@@ -108,22 +109,20 @@ def build_handover(live: Mapping[str, Any]) -> dict[str, Any]:
 
 def _plan_deployment(
     tvtt: TravellerVTT, desired: dict[str, Any], live: Mapping[str, Any] | None, plan: Plan
-) -> bool:
-    """Append the Deployment's writes to the plan; return whether a manual rollback is in force."""
+) -> tuple[bool, bool]:
+    """Append the Deployment's writes; return (manual rollback in force, template applied)."""
     if live is None:
         plan.applies.append(desired)
-        return False
+        return False, True
     autoscaled = tvtt.spec.autoscaling is not None
-    generation_changed = _annotations(live).get(ANNOTATION_APPLIED_GENERATION) != str(
-        tvtt.generation
-    )
-    if generation_changed:
+    status = tvtt.status
+    if status.applied_generation != tvtt.generation:
         if autoscaled and owns_replicas(live):
             plan.handovers.append(build_handover(live))
         plan.applies.append(desired)
-        return False
-    if template_overridden(live, desired):
-        return True
+        return False, True
+    if template_overridden(live, desired, status.applied_template_hash):
+        return True, False
     hash_changed = _annotations(live).get(ANNOTATION_APPLIED_HASH) != _annotations(desired).get(
         ANNOTATION_APPLIED_HASH
     )
@@ -134,7 +133,8 @@ def _plan_deployment(
         if autoscaled and owns_replicas(live):
             plan.handovers.append(build_handover(live))
         plan.applies.append(desired)
-    return False
+        return False, True
+    return False, False
 
 
 def plan_reconcile(tvtt: TravellerVTT, live: Live) -> Plan:
@@ -144,19 +144,22 @@ def plan_reconcile(tvtt: TravellerVTT, live: Live) -> Plan:
     - a missing child is applied (a deleted child comes back);
     - a child whose recorded `applied-hash` differs from the render is applied (spec change or
       operator upgrade); equal hashes mean no write at all, so steady state writes nothing;
-    - the Deployment's pod template is applied when the resource's generation changed; at the
-      same generation a template changed by someone else (rollback) is never reverted;
+    - the Deployment's pod template is applied when the resource's generation differs from
+      `status.appliedGeneration`; at the same generation a template changed by someone else
+      (rollback) is never reverted;
     - live children the resource no longer wants (Ingress, HPA, Redis turned off) are deleted.
     """
     plan = Plan()
     desired_keys: set[tuple[str, str]] = set()
-    overridden = False
+    overridden = applied_template = False
+    rendered_template_hash: str | None = None
     for manifest in build_children(tvtt):
         key = child_key(manifest)
         desired_keys.add(key)
         current = live.get(key)
         if manifest["kind"] == "Deployment":
-            overridden = _plan_deployment(tvtt, manifest, current, plan)
+            overridden, applied_template = _plan_deployment(tvtt, manifest, current, plan)
+            rendered_template_hash = template_hash(manifest)
         elif current is None or _annotations(current).get(ANNOTATION_APPLIED_HASH) != _annotations(
             manifest
         ).get(ANNOTATION_APPLIED_HASH):
@@ -164,9 +167,16 @@ def plan_reconcile(tvtt: TravellerVTT, live: Live) -> Plan:
     for kind, name in sorted(set(live) - desired_keys):
         if kind in CHILD_API_VERSIONS:
             plan.deletes.append((CHILD_API_VERSIONS[kind], kind, name))
+    applied_generation: int | None = tvtt.generation
+    applied_hash = rendered_template_hash
+    if not applied_template:
+        applied_generation = tvtt.status.applied_generation
+        applied_hash = tvtt.status.applied_template_hash
     return Plan(
         handovers=plan.handovers,
         applies=plan.applies,
         deletes=plan.deletes,
         template_overridden=overridden,
+        applied_generation=applied_generation,
+        applied_template_hash=applied_hash,
     )

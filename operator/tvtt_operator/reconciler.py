@@ -204,8 +204,20 @@ class Reconciler:
                 generation=tvtt.generation,
             )
         now = self.clock()
+        applied_ok = error is None
         status = build_status(
-            tvtt, live, template_overridden=plan.template_overridden, error=error, now=now
+            tvtt,
+            live,
+            template_overridden=plan.template_overridden,
+            error=error,
+            now=now,
+            # A failed apply records nothing new: the next reconcile tries the template again.
+            applied_generation=plan.applied_generation
+            if applied_ok
+            else tvtt.status.applied_generation,
+            applied_template_hash=plan.applied_template_hash
+            if applied_ok
+            else tvtt.status.applied_template_hash,
         )
         await self._write_status(
             tvtt, body, status.model_dump(by_alias=True, exclude_none=True, mode="json")

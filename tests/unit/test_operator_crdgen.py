@@ -71,7 +71,20 @@ def test_schema_is_structural() -> None:
             {"enum": ["debug", "info", "warning", "error"], "default": "info"},
             id="enum-default",
         ),
-        pytest.param(("redis",), {"type": "object", "default": {}}, id="object-default"),
+        pytest.param(
+            ("redis",),
+            {
+                "type": "object",
+                "default": {
+                    "enabled": False,
+                    "image": "redis:7",
+                    "storageSize": "1Gi",
+                    "appendfsync": "everysec",
+                    "pvcRetention": "Retain",
+                },
+            },
+            id="object-default-complete-for-cel",
+        ),
         pytest.param(
             ("affinity",),
             {"type": "object", "x-kubernetes-preserve-unknown-fields": True},

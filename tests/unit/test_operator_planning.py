@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 from tvtt_operator.builders import (
-    ANNOTATION_APPLIED_TEMPLATE_HASH,
     ANNOTATION_TEMPLATE_HASH,
     FIELD_MANAGER,
     HANDOVER_FIELD_MANAGER,
     build_children,
+    template_hash,
 )
 from tvtt_operator.models import TravellerVTT
 from tvtt_operator.planning import Plan, owns_replicas, plan_reconcile
@@ -20,7 +20,20 @@ REDIS = {"redis": {"enabled": True}}
 Live = dict[tuple[str, str], dict[str, Any]]
 
 
-def make(spec: dict[str, Any] | None = None, *, generation: int = 1) -> TravellerVTT:
+def make(
+    spec: dict[str, Any] | None = None,
+    *,
+    generation: int = 1,
+    applied: TravellerVTT | None = None,
+) -> TravellerVTT:
+    """A resource; `applied` is the earlier version whose template the status says was applied."""
+    status: dict[str, Any] = {}
+    if applied is not None:
+        deployment = next(m for m in build_children(applied) if m["kind"] == "Deployment")
+        status = {
+            "appliedGeneration": applied.generation,
+            "appliedTemplateHash": template_hash(deployment),
+        }
     return TravellerVTT.model_validate(
         {
             "metadata": {
@@ -30,8 +43,14 @@ def make(spec: dict[str, Any] | None = None, *, generation: int = 1) -> Travelle
                 "generation": generation,
             },
             "spec": spec or {},
+            "status": status,
         }
     )
+
+
+def settled(spec: dict[str, Any] | None = None, *, generation: int = 1) -> TravellerVTT:
+    """A resource whose current generation was fully applied (status records it)."""
+    return make(spec, generation=generation, applied=make(spec, generation=generation))
 
 
 def as_live(manifest: dict[str, Any]) -> dict[str, Any]:
@@ -79,19 +98,26 @@ DEPLOYMENT = ("Deployment", "skirmish")
     ],
 )
 def test_steady_state_writes_nothing(spec: dict[str, Any]) -> None:
-    tvtt = make(spec)
+    tvtt = settled(spec)
     plan = plan_reconcile(tvtt, world(tvtt))
     assert plan.writes == 0
     assert plan.template_overridden is False
+    assert (plan.applied_generation, plan.applied_template_hash) == (
+        tvtt.status.applied_generation,
+        tvtt.status.applied_template_hash,
+    )
 
 
 def test_first_reconcile_applies_every_child_in_dependency_order() -> None:
     tvtt = make({**REDIS, "ingress": {"host": "a.example"}})
-    order = applied(plan_reconcile(tvtt, {}))
+    plan = plan_reconcile(tvtt, {})
+    order = applied(plan)
     assert order.index(("ConfigMap", "skirmish-config")) < order.index(DEPLOYMENT)
     assert order.index(("StatefulSet", "skirmish-redis")) < order.index(DEPLOYMENT)
     assert order.index(("Service", "skirmish")) < order.index(("Ingress", "skirmish"))
     assert len(order) == len(build_children(tvtt))
+    assert plan.applied_generation == 1
+    assert plan.applied_template_hash == template_hash(plan.applies[order.index(DEPLOYMENT)])
 
 
 @pytest.mark.parametrize(
@@ -104,24 +130,30 @@ def test_first_reconcile_applies_every_child_in_dependency_order() -> None:
     ],
 )
 def test_a_deleted_child_is_recreated_alone(missing: tuple[str, str]) -> None:
-    tvtt = make(REDIS)
+    tvtt = settled(REDIS)
     live = world(tvtt)
     del live[missing]
     assert applied(plan_reconcile(tvtt, live)) == [missing]
 
 
 def test_a_spec_change_applies_only_what_changed() -> None:
-    old = make(REDIS, generation=1)
-    new = make({**REDIS, "service": {"port": 8080}}, generation=2)
+    old = settled(REDIS, generation=1)
+    new = make({**REDIS, "service": {"port": 8080}}, generation=2, applied=old)
     plan = plan_reconcile(new, world(old))
     # The Service changed; the Deployment is re-applied because the generation moved (so a
     # rollback in force ends with the next change), nothing else is touched.
     assert sorted(applied(plan)) == sorted([("Service", "skirmish"), DEPLOYMENT])
+    assert plan.applied_generation == 2
+
+
+def test_a_lost_status_means_apply_again() -> None:
+    tvtt = make(REDIS)  # no appliedGeneration recorded
+    assert applied(plan_reconcile(tvtt, world(tvtt))) == [DEPLOYMENT]
 
 
 def test_features_turned_off_are_deleted() -> None:
-    old = make({**REDIS, "autoscaling": {"maxReplicas": 3}, "ingress": {"host": "a.example"}})
-    new = make(generation=2)
+    old = settled({**REDIS, "autoscaling": {"maxReplicas": 3}, "ingress": {"host": "a.example"}})
+    new = make(generation=2, applied=old)
     plan = plan_reconcile(new, world(old))
     assert sorted(plan.deletes) == [
         ("apps/v1", "StatefulSet", "skirmish-redis"),
@@ -132,37 +164,49 @@ def test_features_turned_off_are_deleted() -> None:
     ]
 
 
-def rolled_back(live: Live, image: str = "old:1", template_hash: str = "0123456789abcdef") -> Live:
+def rolled_back(live: Live, image: str = "old:1", template: str = "0123456789abcdef") -> Live:
     """What `kubectl rollout undo` leaves: an older template, its older hash annotation."""
     out = copy.deepcopy(live)
-    template = out[DEPLOYMENT]["spec"]["template"]
-    template["spec"]["containers"][0]["image"] = image
-    template["metadata"]["annotations"][ANNOTATION_TEMPLATE_HASH] = template_hash
+    pod_template = out[DEPLOYMENT]["spec"]["template"]
+    pod_template["spec"]["containers"][0]["image"] = image
+    pod_template["metadata"]["annotations"][ANNOTATION_TEMPLATE_HASH] = template
     return out
+
+
+def with_status(tvtt: TravellerVTT, **changes: Any) -> TravellerVTT:
+    return tvtt.model_copy(update={"status": tvtt.status.model_copy(update=changes)})
 
 
 class TestRollbackRespect:
     def test_a_manual_rollback_is_reported_and_not_reverted(self) -> None:
-        tvtt = make({"image": "new:2"})
+        tvtt = settled({"image": "new:2"})
         plan = plan_reconcile(tvtt, rolled_back(world(tvtt)))
         assert plan.template_overridden is True
         assert plan.writes == 0
+        assert plan.applied_template_hash == tvtt.status.applied_template_hash
+
+    def test_a_rollback_to_the_same_image_is_still_seen(self) -> None:
+        tvtt = settled({"image": "new:2"})
+        live = rolled_back(world(tvtt), image="new:2")
+        assert plan_reconcile(tvtt, live).template_overridden is True
 
     def test_set_image_counts_as_an_override_too(self) -> None:
-        tvtt = make({"image": "new:2"})
+        tvtt = settled({"image": "new:2"})
         live = world(tvtt)
         live[DEPLOYMENT]["spec"]["template"]["spec"]["containers"][0]["image"] = "hotfix:3"
         assert plan_reconcile(tvtt, live).template_overridden is True
 
     def test_the_next_change_to_the_resource_applies_again(self) -> None:
-        old = make({"image": "new:2"}, generation=1)
+        old = settled({"image": "new:2"}, generation=1)
         live = rolled_back(world(old))
-        plan = plan_reconcile(make({"image": "new:3"}, generation=2), live)
+        new = make({"image": "new:3"}, generation=2, applied=old)
+        plan = plan_reconcile(new, live)
         assert plan.template_overridden is False
         assert applied(plan) == [DEPLOYMENT]
+        assert plan.applied_generation == 2
 
     def test_apiserver_defaults_are_not_mistaken_for_a_rollback(self) -> None:
-        tvtt = make()
+        tvtt = settled()
         live = world(tvtt)
         pod = live[DEPLOYMENT]["spec"]["template"]["spec"]
         pod["containers"][0]["imagePullPolicy"] = "IfNotPresent"
@@ -170,26 +214,22 @@ class TestRollbackRespect:
         assert plan_reconcile(tvtt, live).template_overridden is False
 
     def test_an_operator_upgrade_applies_where_no_rollback_is_in_force(self) -> None:
-        tvtt = make()
-        live = world(tvtt)
         # An older operator rendered a different template at the same generation.
-        live[DEPLOYMENT]["metadata"]["annotations"]["traveller-vtt.io/applied-hash"] = (
-            "olderrender0000"
-        )
-        live[DEPLOYMENT]["metadata"]["annotations"][ANNOTATION_APPLIED_TEMPLATE_HASH] = "oldtmpl"
+        tvtt = with_status(settled(), applied_template_hash="oldtmpl")
+        live = world(tvtt)
+        live[DEPLOYMENT]["metadata"]["annotations"]["traveller-vtt.io/applied-hash"] = "older"
         live[DEPLOYMENT]["spec"]["template"]["metadata"]["annotations"][
             ANNOTATION_TEMPLATE_HASH
         ] = "oldtmpl"
         plan = plan_reconcile(tvtt, live)
         assert applied(plan) == [DEPLOYMENT]
         assert plan.template_overridden is False
+        assert plan.applied_template_hash == template_hash(plan.applies[0])
 
     def test_an_operator_upgrade_leaves_a_rollback_alone(self) -> None:
-        tvtt = make()
-        live = rolled_back(world(tvtt), image=tvtt.spec.image)
-        live[DEPLOYMENT]["metadata"]["annotations"]["traveller-vtt.io/applied-hash"] = (
-            "olderrender0000"
-        )
+        tvtt = with_status(settled(), applied_template_hash="oldtmpl")
+        live = rolled_back(world(tvtt), image=tvtt.spec.image, template="evenoldertmpl")
+        live[DEPLOYMENT]["metadata"]["annotations"]["traveller-vtt.io/applied-hash"] = "older"
         plan = plan_reconcile(tvtt, live)
         assert plan.template_overridden is True
         assert plan.writes == 0
@@ -197,23 +237,26 @@ class TestRollbackRespect:
 
 class TestReplicas:
     def test_kubectl_scale_is_corrected_without_autoscaling(self) -> None:
-        tvtt = make({**REDIS, "replicas": 3})
+        tvtt = settled({**REDIS, "replicas": 3})
         live = world(tvtt)
         live[DEPLOYMENT]["spec"]["replicas"] = 5
         assert applied(plan_reconcile(tvtt, live)) == [DEPLOYMENT]
 
     def test_kubectl_scale_and_hpa_changes_are_left_alone_with_autoscaling(self) -> None:
-        tvtt = make({**REDIS, "autoscaling": {"minReplicas": 2, "maxReplicas": 5}})
+        tvtt = settled({**REDIS, "autoscaling": {"minReplicas": 2, "maxReplicas": 5}})
         live = world(tvtt)
         live[DEPLOYMENT]["spec"]["replicas"] = 4
         assert plan_reconcile(tvtt, live).writes == 0
 
     def test_turning_autoscaling_on_hands_replicas_over_first(self) -> None:
-        old = make({**REDIS, "replicas": 3}, generation=1)
+        old = settled({**REDIS, "replicas": 3}, generation=1)
         live = world(old)
-        live[DEPLOYMENT]["spec"]["replicas"] = 3
         assert owns_replicas(live[DEPLOYMENT])
-        new = make({**REDIS, "autoscaling": {"minReplicas": 2, "maxReplicas": 5}}, generation=2)
+        new = make(
+            {**REDIS, "autoscaling": {"minReplicas": 2, "maxReplicas": 5}},
+            generation=2,
+            applied=old,
+        )
         plan = plan_reconcile(new, live)
         (handover,) = plan.handovers
         assert handover["spec"] == {"replicas": 3}
@@ -222,10 +265,11 @@ class TestReplicas:
         assert "replicas" not in plan.applies[0]["spec"]
 
     def test_no_handover_once_the_operator_no_longer_owns_replicas(self) -> None:
-        tvtt = make({**REDIS, "autoscaling": {"maxReplicas": 5}}, generation=2)
-        live = world(make({**REDIS, "autoscaling": {"maxReplicas": 5}}))
+        spec = {**REDIS, "autoscaling": {"maxReplicas": 5}}
+        old = settled(spec)
+        live = world(old)
         assert not owns_replicas(live[DEPLOYMENT])
-        plan = plan_reconcile(tvtt, live)
+        plan = plan_reconcile(make(spec, generation=2, applied=old), live)
         assert plan.handovers == []
         assert applied(plan) == [DEPLOYMENT]
 
@@ -244,7 +288,7 @@ class TestReplicas:
 
 
 def test_children_of_other_kinds_are_never_deleted() -> None:
-    tvtt = make()
+    tvtt = settled()
     live = world(tvtt)
     live[("Secret", "skirmish-extra")] = {"kind": "Secret", "metadata": {"name": "skirmish-extra"}}
     assert plan_reconcile(tvtt, live).deletes == []
