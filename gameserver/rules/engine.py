@@ -251,11 +251,13 @@ class _DryRun(Exception):
 class _Ctx:
     """Working state of one `decide` call: draws dice, emits events and folds them as it goes."""
 
-    def __init__(self, state: BattleState, at: str | None, dry: bool = False) -> None:
+    def __init__(
+        self, state: BattleState, at: str | None, dry: bool = False, dice: Any = None
+    ) -> None:
         self.state = state
         self.at = at
         self.dry = dry
-        self.dice = SeededDice(state.seed, state.dice_drawn)
+        self.dice = dice if dice is not None else SeededDice(state.seed, state.dice_drawn)
         self.events: list[Event] = []
 
     @property
@@ -758,13 +760,14 @@ def _authorise(state: BattleState, cmd: BaseModel) -> tuple[ShipState, str]:
 # ---------------------------------------------------------------- decide
 
 
-def decide(state: BattleState, command: BaseModel) -> list[Event]:
+def decide(state: BattleState, command: BaseModel, dice: Any = None) -> list[Event]:
     """Check a command against the state and the rules; return the events it causes.
 
     Raises `RuleViolation` (stable code, readable message) when the rules refuse it; nothing
-    changes then. Dice come from the state's position in the seeded stream.
+    changes then. Dice come from the state's position in the seeded stream; tests may pass a
+    `ScriptedDice` instead (the events still record what was rolled, so replay stays exact).
     """
-    ctx = _Ctx(state, getattr(command, "at", None))
+    ctx = _Ctx(state, getattr(command, "at", None), dice=dice)
     _run(ctx, command)
     return ctx.events
 
