@@ -39,7 +39,7 @@ class Server:
     """A running game server: its base URL and process."""
 
     url: str
-    process: subprocess.Popen[bytes]
+    process: subprocess.Popen[bytes] | None
     log_path: Path
 
 
@@ -54,7 +54,7 @@ def _wait_healthy(server: Server) -> None:
     deadline = time.monotonic() + SERVER_START_TIMEOUT_S
     last_error = ""
     while time.monotonic() < deadline:
-        if server.process.poll() is not None:
+        if server.process is not None and server.process.poll() is not None:
             log = server.log_path.read_text(errors="replace")[-4000:]
             pytest.fail(f"game server exited with {server.process.returncode}:\n{log}")
         try:
@@ -76,7 +76,17 @@ def output_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def server(output_dir: Path) -> Iterator[Server]:
-    """Start `python -m gameserver` on a free port; stop it (and wait for it) afterwards."""
+    """Start `python -m gameserver` on a free port; stop it (and wait for it) afterwards.
+
+    `TVTT_BROWSER_SERVER_URL` points the suite at a server that is already running instead (a
+    staging deployment, or one started by hand while developing the page).
+    """
+    external = os.environ.get("TVTT_BROWSER_SERVER_URL")
+    if external:
+        with urllib.request.urlopen(f"{external.rstrip('/')}/health", timeout=5) as resp:
+            assert resp.status == 200, f"{external} is not healthy"
+        yield Server(url=external.rstrip("/"), process=None, log_path=output_dir / "server.log")
+        return
     port = _free_port()
     log_path = output_dir / "server.log"
     env = {

@@ -44,7 +44,14 @@ export function enterBattle(root, battleId, ctx) {
     /** @type {Map<number, any>} event dicts by seq, for the log */
     log: new Map(),
     code: seat.code ?? "",
+    name: "",
+    /** sides the server's bot plays (its stations are not the GM's to run) */
+    botSides: /** @type {string[]} */ ([]),
   };
+  /** "ship/station" -> seq of the `legal` the GM last asked for (no duplicate requests) */
+  const asked = new Map();
+  let stationKey = "";
+  let npcKey = "";
 
   // Stable skeleton; each region re-renders on its own so focus and scroll survive updates.
   const status = h("section.panel.area-status", { "aria-label": "Round and initiative", testid: "status-panel" });
@@ -55,7 +62,10 @@ export function enterBattle(root, battleId, ctx) {
     h("header", null, h("h2", { id: "log-h" }, "Battle log"), h("span.muted.mono", { testid: "log-seq" }, "")),
     logList);
   const gm = h("section.panel.area-gm", { "aria-labelledby": "gm-h", testid: "gm-panel", hidden: true });
-  replace(root, h("div.battle", { testid: "battle-view", dataset: { battleId } }, status, board, station, logPanel, gm));
+  // data-seq: the last seq whose batch is complete here (state, awaiting and log all applied);
+  // it moves only at the end of a batch, never in the middle of one.
+  const battleView = h("div.battle", { testid: "battle-view", dataset: { battleId, seq: "" } }, status, board, station, logPanel, gm);
+  replace(root, battleView);
 
   const client = new BattleClient({ join });
 
@@ -68,7 +78,8 @@ export function enterBattle(root, battleId, ctx) {
   };
 
   const renderTopbar = () => {
-    const name = view.state?.name ?? view.state?.scenario?.name ?? "Battle";
+    const sc = view.state?.scenario;
+    const name = view.name || (typeof sc === "string" ? sc : sc?.name) || "Battle";
     const link = `${location.origin}/?join=${encodeURIComponent(view.code)}`;
     ctx.setTopbar(h("div.topbar-battle", null,
       h("span.battle-title", { testid: "battle-title" }, name),
@@ -109,7 +120,7 @@ export function enterBattle(root, battleId, ctx) {
     const awaitingShips = new Set((view.awaiting ?? []).map((a) => (Array.isArray(a) ? a[0] : a.ship_id)));
     const waiting = (view.awaiting ?? []).map((a) => {
       const [shipId, stn] = Array.isArray(a) ? a : [a.ship_id, a.station];
-      return `${ships.get(shipId)?.name ?? shipId} ${stationLabel(stn)}`;
+      return h("li", { dataset: { ship: shipId, station: stn } }, `${ships.get(shipId)?.name ?? shipId} ${stationLabel(stn)}`);
     });
     const step = String(st.step ?? "").toLowerCase();
     const outcome = st.outcome;
@@ -126,8 +137,8 @@ export function enterBattle(root, battleId, ctx) {
         }))),
       outcome || view.isOver
         ? h("p.outcome", { testid: "outcome", role: "status" }, outcomeText(outcome, st))
-        : h("p", { testid: "awaiting", style: { margin: 0 } }, h("span.muted", null, "Awaiting: "),
-          h("span.awaiting", null, waiting.length ? waiting.join(", ") : "the GM")),
+        : h("div.awaiting-box", { testid: "awaiting" }, h("span.muted", null, "Awaiting: "),
+          waiting.length ? h("ul.awaiting-list", { testid: "awaiting-list" }, waiting) : h("span.awaiting", null, "the GM")),
     ));
   };
 
@@ -160,18 +171,49 @@ export function enterBattle(root, battleId, ctx) {
     }
     const awaited = awaitingKeys(view.awaiting);
     const ship = shipsOf(view.state).find((s) => s.id === j.ship_id);
+    const seats = heldStations().map(([shipId, stn]) => {
+      const key = `${shipId}/${stn}`;
+      const legal = view.legal.get(key);
+      // Only options computed for the state we show: an older list may name a shot already
+      // fired or a step already over (the server sends a fresh list after every change).
+      const current = legal?.seq === view.seq;
+      return { shipId, stn, key, isAwaited: awaited.has(key), commands: current ? legal.commands ?? [] : [], legalSeq: current ? legal.seq : -1 };
+    });
+    // Re-render only when the options change, so a half-made choice (a picked target) survives
+    // events that do not concern this station.
+    const key = JSON.stringify([ship?.name, j.stations, seats.map((x) => [x.key, x.isAwaited, x.legalSeq])]);
+    if (key === stationKey && station.childElementCount) return;
+    stationKey = key;
     replace(station,
       h("header", null, h("h2", { id: "station-h" }, "Your station"),
         h("span.station-id", { testid: "my-station" }, `${(j.stations ?? []).map(stationLabel).join(", ")} · ${ship?.name ?? j.ship_id}`)),
-      heldStations().map(([shipId, stn]) => {
-        const key = `${shipId}/${stn}`;
-        const legal = view.legal.get(key);
-        return renderActions({
-          shipId, station: stn, state: view.state, commands: awaited.has(key) || legal?.seq === view.seq ? legal?.commands ?? [] : [],
-          isAwaited: awaited.has(key),
-          send: (command) => sendCommand(command),
-        });
-      }));
+      seats.map((x) => renderActions({
+        shipId: x.shipId, station: x.stn, state: view.state, commands: x.commands,
+        isAwaited: x.isAwaited, loading: x.isAwaited && x.legalSeq < 0,
+        send: (command) => sendCommand(command),
+      })));
+    station.dataset.seq = String(view.seq);
+  };
+
+  /** Awaited stations the GM runs: nobody connected holds them and no bot plays their side. */
+  const npcStations = () => {
+    if (view.joined?.role !== "gm" || !view.state || view.isOver) return [];
+    const held = new Set((view.presence?.claims ?? []).filter((c) => c.connected).map((c) => `${c.ship_id}/${c.station}`));
+    const bots = new Set(view.botSides);
+    const sideOf = new Map(shipsOf(view.state).map((s) => [s.id, s.side]));
+    return (view.awaiting ?? [])
+      .map((a) => (Array.isArray(a) ? a : [a.ship_id, a.station]))
+      .filter(([shipId, stn]) => !held.has(`${shipId}/${stn}`) && !bots.has(sideOf.get(shipId)));
+  };
+
+  /** Ask the server for the options of every station the GM runs (once per seq). */
+  const askNpcLegal = () => {
+    for (const [shipId, stn] of npcStations()) {
+      const key = `${shipId}/${stn}`;
+      if (view.legal.get(key)?.seq === view.seq || asked.get(key) === view.seq) continue;
+      asked.set(key, view.seq);
+      client.request({ type: "legal", ship_id: shipId, station: stn }).catch(() => asked.delete(key));
+    }
   };
 
   const sendCommand = async (command) => {
@@ -190,10 +232,21 @@ export function enterBattle(root, battleId, ctx) {
     station.hidden = isGm;
     gm.hidden = !isGm;
     if (gm.hidden) return;
+    const names = new Map(shipsOf(view.state).map((s) => [s.id, s.name]));
+    const npc = npcStations().map(([shipId, stn]) => {
+      const legal = view.legal.get(`${shipId}/${stn}`);
+      return { shipId, station: stn, name: names.get(shipId) ?? shipId, commands: legal?.seq === view.seq ? legal.commands : null };
+    });
+    const ready = npc.every((x) => x.commands !== null);
+    // As for players: keep the GM's half-made choices unless the options changed.
+    const key = JSON.stringify([view.seq, ready, npc.map((x) => [x.shipId, x.station, x.commands !== null])]);
+    const npcChanged = key !== npcKey;
+    npcKey = key;
     import("./gm.js").then(({ renderGm: draw }) => draw(gm, {
       state: view.state,
       presence: view.presence,
       battleId,
+      npc: npcChanged ? { seq: view.seq, ready, stations: npc } : null,
       send: sendCommand,
       request: (msg) => client.request(msg),
       download: () => downloadLog(),
@@ -240,9 +293,18 @@ export function enterBattle(root, battleId, ctx) {
     // Public state after events: the snapshot the server keeps for this battle.
     try {
       const battle = await getBattle(battleId);
+      view.name = battle.name || view.name;
+      view.botSides = battle.bot_sides ?? view.botSides;
+      // Only a state at least as new as the events applied here; an equal seq also brings the
+      // awaiting list that goes with it.
       if (battle.state && (battle.seq ?? 0) >= view.seq) {
         view.state = battle.state;
+        if ((battle.seq ?? 0) === view.seq) {
+          view.awaiting = battle.awaiting ?? view.awaiting;
+          view.isOver = !!battle.is_over;
+        }
         render();
+        askNpcLegal();
       }
     } catch {
       /* next event retries */
@@ -265,14 +327,24 @@ export function enterBattle(root, battleId, ctx) {
     });
     render();
   });
+  const showSeq = () => {
+    /** @type {HTMLElement} */ (logPanel.querySelector('[data-testid="log-seq"]')).textContent = `seq ${view.seq}`;
+  };
+
   client.addEventListener("snapshot", (e) => {
     const msg = /** @type {CustomEvent} */ (e).detail;
     const first = view.state === null;
-    view.state = msg.state;
     view.seq = msg.seq;
+    showSeq();
+    // Players and spectators get the public view; the GM gets the engine's full state, whose
+    // shape is internal, so the GM's board reads the public view over HTTP instead.
+    if (view.joined?.role !== "gm") view.state = msg.state;
+    if (first || view.joined?.role === "gm") refreshState(); // also brings the battle's name
     view.awaiting = msg.awaiting ?? [];
     view.isOver = !!msg.is_over;
+    battleView.dataset.seq = String(view.seq);
     render();
+    askNpcLegal();
     if (first) loadHistory();
   });
   client.addEventListener("event", (e) => {
@@ -280,19 +352,30 @@ export function enterBattle(root, battleId, ctx) {
     view.seq = msg.seq;
     addLog(msg.event, true);
     if (msg.state) view.state = msg.state;
-    if (msg.awaiting) view.awaiting = msg.awaiting;
     if (msg.is_over !== undefined) view.isOver = !!msg.is_over;
-    /** @type {HTMLElement} */ (logPanel.querySelector('[data-testid="log-seq"]')).textContent = `seq ${view.seq}`;
-    if (msg.state) render();
-    else if (msg.awaiting) refreshState();
+    if (msg.event?.type === "battle_ended") view.isOver = true;
+    showSeq();
+    if (msg.awaiting) {
+      // The last event of a batch carries who may act now: the batch is complete.
+      view.awaiting = msg.awaiting;
+      battleView.dataset.seq = String(view.seq);
+      render();
+      askNpcLegal();
+      // Events carry no state: fetch the public view that folds them in.
+      if (!msg.state) refreshState();
+    } else if (msg.state) {
+      render();
+    }
   });
   client.addEventListener("legal", (e) => {
     const msg = /** @type {CustomEvent} */ (e).detail;
     view.legal.set(`${msg.ship_id}/${msg.station}`, msg);
-    renderStation();
+    if (view.joined?.role === "gm") renderGm();
+    else renderStation();
   });
   client.addEventListener("presence", (e) => {
     view.presence = /** @type {CustomEvent} */ (e).detail;
+    askNpcLegal();
     renderGm();
   });
   client.addEventListener("problem", (e) => {

@@ -1,6 +1,6 @@
 // The tactical board: one column per side with a card per ship (hull bar, armour, thrust,
 // criticals, crew and who holds each station), and a band ladder per ship pair showing the range.
-import { h, label, replace } from "./dom.js";
+import { h, label, replace, stationLabel } from "./dom.js";
 import { BANDS, sideColour } from "./lobby.js";
 import { critsOf, hullLevel, rangesOf, shipsOf, sidesOf } from "./model.js";
 
@@ -15,6 +15,7 @@ export function renderBoard(root, state, awaiting, joined) {
   const sides = sidesOf(state);
   const byId = new Map(ships.map((s) => [s.id, s]));
   const acting = new Set((awaiting ?? []).map((a) => (Array.isArray(a) ? a[0] : a.ship_id)));
+  root.dataset.seq = String(state?.seq ?? ""); // the seq of the state drawn
   replace(
     root,
     h("header", null, h("h2", { id: "board-h" }, "Tactical"),
@@ -36,8 +37,9 @@ function shipCard(ship, sideIndex, isActing, isMine) {
   const thrustMax = ship.thrust_rating ?? ship.thrust_max;
   const crits = critsOf(ship);
   const status = String(ship.status ?? "active");
-  const crew = ship.crew ?? ship.stations ?? {};
+  const crew = ship.crew ?? [];
   const crewList = Array.isArray(crew) ? crew : Object.entries(crew).map(([station, c]) => ({ station, ...(typeof c === "object" ? c : { name: c }) }));
+  const turrets = ship.turrets ?? [];
   return h("article.ship-card", {
     testid: `ship-${ship.id}`,
     dataset: { acting: String(isActing), status, mine: String(isMine) },
@@ -46,7 +48,8 @@ function shipCard(ship, sideIndex, isActing, isMine) {
   },
   h("div.ship-head", null,
     h("span.ship-name", null, ship.name ?? ship.id, isMine ? h("span.muted", null, " (your ship)") : null),
-    h("span.ship-class", null, [ship.design_name ?? ship.design ?? ship.preset, status !== "active" ? label(status) : null].filter(Boolean).map(label).join(" · "))),
+    h("span.ship-class", null, [ship.design ?? label(ship.preset ?? ""), ship.tons ? `${ship.tons} t` : null].filter(Boolean).join(" · ")),
+    status !== "active" ? h("span.status-tag", { testid: `status-${ship.id}` }, label(status)) : null),
   h("div.hull", null,
     h("div.hull-label", null, h("span", null, "Hull"), h("span.mono", { testid: `hull-${ship.id}` }, `${hull} / ${max}`)),
     h("div.bar", { role: "meter", "aria-label": `${ship.name} hull`, "aria-valuemin": 0, "aria-valuemax": max, "aria-valuenow": hull, dataset: { level: hullLevel(hull, max) } },
@@ -54,14 +57,26 @@ function shipCard(ship, sideIndex, isActing, isMine) {
   h("dl.stats", null,
     stat("Armour", ship.armour ?? 0, `armour-${ship.id}`),
     stat("Thrust", thrustMax !== undefined && thrustMax !== thrust ? `${thrust}/${thrustMax}` : thrust, `thrust-${ship.id}`),
-    stat(ship.thrust_pool !== undefined ? "Pool" : "Init", ship.thrust_pool ?? ship.initiative ?? "—")),
+    stat("Pool", ship.thrust_pool ?? "—", `pool-${ship.id}`),
+    stat("Init", ship.initiative ?? "—", `init-${ship.id}`)),
   crits.length
     ? h("ul.crits", { "aria-label": "Critical hits", testid: `crits-${ship.id}` }, crits.map(([loc, sev]) => h("li", null, `${label(loc)} ${sev}`)))
-    : h("p.muted", { style: { margin: 0, "font-size": "0.8rem" } }, "No critical hits"),
+    : h("p.muted.small", null, "No critical hits"),
+  turrets.length
+    ? h("ul.turrets", { "aria-label": "Turrets" }, turrets.map((t, i) => h("li", null,
+      h("span.turret-id", null, `T${i + 1}`), h("span.muted", null, label(t.mount ?? "")), " ",
+      (t.weapons ?? []).map((w) => h("span.weapon", { dataset: { status: w.status ?? "ok", fired: String(!!w.fired) }, title: weaponTitle(w) },
+        label(w.kind ?? w), w.ammo !== undefined && w.ammo !== null && /missile|sand/.test(w.kind ?? "") ? ` (${w.ammo})` : "")))))
+    : null,
   crewList.length
-    ? h("div.crew-line", null, crewList.map((c) => h("span", { class: c.held ? "held" : c.bot ? "bot" : "" },
-      `${label(c.station ?? c.id)}: ${c.name ?? "—"}${c.holder ? ` (${c.holder})` : ""}`)))
+    ? h("div.crew-line", { "aria-label": "Crew" }, crewList.map((c) => h("span", { class: c.able === false ? "down" : "" },
+      h("span.muted", null, `${stationLabel(c.station ?? c.id)} `), c.name ?? "—")))
     : null);
+}
+
+function weaponTitle(w) {
+  const bits = [label(w.kind ?? ""), w.status && w.status !== "ok" ? label(w.status) : null, w.fired ? "fired this round" : null];
+  return bits.filter(Boolean).join(", ");
 }
 
 function stat(name, value, testid) {

@@ -1,24 +1,84 @@
-// The GM panel: advance the step when players stall, make a house ruling (with a reason), undo
-// the last events, download the battle (events JSON) and manage who holds which station.
+// The GM panel: run the stations nobody plays (the NPC ships: the same legal actions a player
+// gets, or a pass), advance the step when players stall, make a house ruling (with a reason),
+// undo the last events, download the battle (events JSON) and manage who holds which station.
 // Each of these is an intent; the server records it as an event everyone sees in the log.
+import { renderActions } from "./actions.js";
 import { h, label, replace, stationLabel } from "./dom.js";
 import { shipsOf } from "./model.js";
 
 /**
+ * @typedef {{shipId: string, station: string, name: string, commands: any[] | null}} NpcStation
+ *   an awaited station nobody connected holds; `commands` null while its options load
+ */
+
+/**
  * @param {HTMLElement} root
- * @param {{state: any, presence: any, battleId: string, send: (cmd: any) => Promise<any>,
- *   request: (msg: any) => Promise<any>, download: () => void, toast: (m: string, k?: string) => void}} ctx
+ * @param {{state: any, presence: any, battleId: string,
+ *   npc: {seq: number, ready: boolean, stations: NpcStation[]} | null,
+ *   send: (cmd: any) => Promise<any>, request: (msg: any) => Promise<any>,
+ *   download: () => void, toast: (m: string, k?: string) => void}} ctx
+ *   `npc` null: the stations the GM runs did not change (keep the GM's half-made choices)
  */
 export function renderGm(root, ctx) {
   // Keep what the GM is typing: re-render only the parts fed by the server.
   let form = root.querySelector('[data-testid="gm-forms"]');
   if (!form) {
     form = gmForms(ctx);
-    replace(root, h("header", null, h("h2", { id: "gm-h" }, "GM controls")), form,
+    replace(root, h("header", null, h("h2", { id: "gm-h" }, "GM controls")),
+      h("section.gm-npc", { testid: "gm-npc", "aria-labelledby": "gm-npc-h", dataset: { seq: "" } },
+        h("h3", { id: "gm-npc-h" }, "Stations you run"),
+        h("div", { testid: "gm-npc-list" })),
+      form,
       h("div", { testid: "gm-presence" }));
   }
+  if (ctx.npc) drawNpc(/** @type {HTMLElement} */ (root.querySelector('[data-testid="gm-npc"]')), ctx.npc, ctx);
   const box = /** @type {HTMLElement} */ (root.querySelector('[data-testid="gm-presence"]'));
   replace(box, presenceList(ctx));
+}
+
+/** Awaited stations without a connected player: the GM passes them or acts for them. */
+function drawNpc(section, npc, ctx) {
+  // data-seq names the state the options shown belong to, once all of them have arrived.
+  section.dataset.seq = npc.ready ? String(npc.seq) : "";
+  const list = /** @type {HTMLElement} */ (section.querySelector('[data-testid="gm-npc-list"]'));
+  replace(list, npc.stations.length
+    ? npc.stations.map((x) => npcStation(x, ctx))
+    : h("p.muted", { testid: "gm-npc-none" }, "No station without a player is waiting: the players (or the bot) have the move."));
+}
+
+/** One station the GM runs: a one-click pass (or "no reaction"), and the full options folded. */
+function npcStation(x, ctx) {
+  const commands = x.commands ?? [];
+  const pass = commands.find((c) => c.type === "end_step" || c.type === "no_reaction");
+  const more = commands.some((c) => !["end_step", "no_reaction", "surrender"].includes(c.type));
+  const title = `${x.name} · ${stationLabel(x.station)}`;
+  const button = h("button.btn.btn-small", {
+    type: "button",
+    testid: "npc-pass",
+    disabled: !pass,
+    "aria-label": `${pass?.type === "no_reaction" ? "No reaction" : "Pass"}: ${title}`,
+    onClick: async () => {
+      button.disabled = true;
+      try {
+        await ctx.send(pass.command);
+      } catch {
+        button.disabled = false; // refused: the toast says why
+      }
+    },
+  }, x.commands === null ? "Loading…" : pass?.type === "no_reaction" ? "No reaction" : "Pass");
+  return h("div.npc-station", { testid: `npc-${x.shipId}-${x.station}`, dataset: { ship: x.shipId, station: x.station } },
+    h("div.npc-head", null, h("strong", null, title), button),
+    more
+      ? h("details", null, h("summary", null, "Act for this station…"), renderActions({
+        shipId: x.shipId,
+        station: x.station,
+        title,
+        state: ctx.state,
+        commands,
+        isAwaited: true,
+        send: ctx.send,
+      }))
+      : null);
 }
 
 function gmForms(ctx) {
@@ -109,7 +169,7 @@ function presenceList(ctx) {
       : h("p.muted", null, "Nobody holds a station yet."),
     h("h2", { style: { margin: "10px 0 6px" } }, "Connected"),
     h("ul.presence", { testid: "gm-peers" }, (p.peers ?? []).map((peer) => h("li", null,
-      h("span", null, `${peer.name || "anonymous"} `, h("span.muted", null, `${label(peer.role)}${peer.ship_id ? ` · ${names.get(peer.ship_id) ?? peer.ship_id}` : ""}`)),
+      h("span", null, `${peer.name || "anonymous"} `, h("span.muted", null, `${peer.role === "gm" ? "GM" : label(peer.role)}${peer.ship_id ? ` · ${names.get(peer.ship_id) ?? peer.ship_id}` : ""}`)),
       peer.role !== "gm" ? h("button.btn.btn-small.btn-ghost", { type: "button", onClick: () => kick(peer.peer_id) }, "Kick") : null))),
   );
 }

@@ -478,7 +478,7 @@ function renderSeatPicker(box, battle, code, nameInput, ctx, status) {
       ctx.onEnter(battleId);
     },
   },
-  h("p", null, h("strong", null, battle.name ?? battle.scenario?.name ?? "Battle"), " ",
+  h("p", null, h("strong", null, battle.name || battle.state?.scenario || "Battle"), " ",
     h("span.muted", null, `· ${ships.length} ships`)),
   h("fieldset", null, h("legend", null, "Join as"),
     h("div.segmented", { role: "radiogroup", "aria-label": "Role" },
@@ -492,7 +492,8 @@ function renderSeatPicker(box, battle, code, nameInput, ctx, status) {
 
 /** Station ids of a ship as the server lists them. */
 export function stationsOf(ship) {
-  const raw = ship.stations ?? Object.keys(ship.crew ?? {});
+  const crew = ship.crew ?? {};
+  const raw = ship.stations ?? (Array.isArray(crew) ? crew : Object.keys(crew));
   return raw.map((s) => (typeof s === "string" ? s : s.id ?? s.station));
 }
 

@@ -1,0 +1,283 @@
+"""The tabletop page in a real browser against the real server (no mocks).
+
+A GM and players in separate browser profiles (separate localStorage = separate people) create,
+join and fire; every wait is Playwright's auto-waiting `expect` on a condition.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, expect
+
+from tests.browser.conftest import NewContext
+
+pytestmark = pytest.mark.browser
+
+PHONE = {"width": 390, "height": 844}
+
+
+def _open(ctx: BrowserContext, path: str = "/") -> Page:
+    """A page that fails the test on any uncaught script error."""
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(path)
+    page.errors = errors  # type: ignore[attr-defined]
+    return page
+
+
+def _no_script_errors(*pages: Page) -> None:
+    for page in pages:
+        errors = page.errors  # type: ignore[attr-defined]
+        assert errors == [], f"script errors on {page.url}: {errors}"
+
+
+def create_battle(
+    page: Page, *, presets: tuple[str, str] = ("free_trader", "corsair"), bot_side: str = ""
+) -> str:
+    """Create a two-ship battle at Short range as GM; return the join code.
+
+    Ship 1 (s1) is Beowulf on side a, ship 2 (s2) Vengeance on side b, of the given presets.
+    """
+    expect(page.get_by_test_id("create-form")).to_be_visible()
+    page.get_by_test_id("ship-preset-0").select_option(presets[0])
+    page.get_by_test_id("ship-preset-1").select_option(presets[1])
+    page.get_by_test_id("starting-range").select_option("short")
+    if bot_side:
+        page.get_by_test_id("bot-side").select_option(bot_side)
+    page.get_by_test_id("create-battle").click()
+    expect(page.get_by_test_id("battle-view")).to_be_visible()
+    expect(page.get_by_test_id("my-role")).to_have_text("GM")
+    code = page.get_by_test_id("join-code-display")
+    expect(code).to_have_text(re.compile(r"^[A-Z0-9]{4,}$"))
+    return code.inner_text()
+
+
+def join_as_player(page: Page, code: str, seat: str, name: str = "Ana") -> None:
+    """Join via the share link as a player at `seat` (data-testid suffix "<ship>-<station>")."""
+    page.goto(f"/?join={code}")
+    page.get_by_test_id("join-name").fill(name)
+    expect(page.get_by_test_id("seat-form")).to_be_visible()
+    page.get_by_test_id("role-player").check()
+    page.get_by_test_id(f"seat-{seat}").check()
+    page.get_by_test_id("join-battle").click()
+    expect(page.get_by_test_id("battle-view")).to_be_visible()
+    expect(page.get_by_test_id("connection")).to_have_attribute("data-state", "joined")
+
+
+def settled_seq(page: Page) -> str:
+    """The last seq whose whole batch this page has applied (it moves only between batches)."""
+    view = page.get_by_test_id("battle-view")
+    expect(view).to_have_attribute("data-seq", re.compile(r"^\d+$"))
+    return view.get_attribute("data-seq") or ""
+
+
+def gm_passes_one_station(gm: Page) -> None:
+    """The GM passes the first awaited station nobody plays (its turn or its reaction)."""
+    seq = settled_seq(gm)
+    npc = gm.get_by_test_id("gm-npc")
+    # The options shown are those of the current state (not a list left from an older one).
+    expect(npc).to_have_attribute("data-seq", seq)
+    npc.get_by_test_id("npc-pass").first.click()
+    expect(gm.get_by_test_id("battle-view")).not_to_have_attribute("data-seq", seq)
+
+
+def gm_runs_until(gm: Page, others: list[Page], done: Callable[[], bool], limit: int = 60) -> None:
+    """The GM passes NPC stations until `done()` holds once every page has caught up."""
+    for _ in range(limit):
+        seq = settled_seq(gm)
+        for page in others:
+            expect(page.get_by_test_id("battle-view")).to_have_attribute("data-seq", seq)
+        if done():
+            return
+        gm_passes_one_station(gm)
+    pytest.fail(f"not reached after the GM passed {limit} stations")
+
+
+@pytest.fixture
+def gm(new_context: NewContext) -> Iterator[Page]:
+    """The GM's page, on the lobby."""
+    page = _open(new_context())
+    yield page
+    _no_script_errors(page)
+
+
+def test_gm_and_player_fire_and_see_the_same_log_and_hull(
+    gm: Page, new_context: NewContext, output_dir: Path
+) -> None:
+    """Create, join, fire: both browsers show the same attack line and the target's new hull.
+
+    The player is the first gunner of the Corsair Vengeance (s2); the GM runs every other
+    station (Beowulf's whole crew, Vengeance's other gunners) and passes them.
+    """
+    code = create_battle(gm)
+    player = _open(new_context())
+    join_as_player(player, code, "s2-gunner:0")
+    expect(player.get_by_test_id("my-station")).to_contain_text("Gunner T1 · Vengeance")
+    expect(gm.get_by_test_id("gm-claims")).to_contain_text("Ana")
+    # The main view: range ladder, hull bars, armour, thrust, initiative, round and step.
+    for page in (gm, player):
+        expect(page.get_by_test_id("range-band-s1-s2")).to_have_text("Short")
+        expect(page.get_by_test_id("armour-s1")).to_have_text("2")
+        expect(page.get_by_test_id("thrust-s2")).to_have_text("4")
+        expect(page.get_by_test_id("initiative").locator("li")).to_have_count(2)
+        expect(page.get_by_test_id("round")).to_contain_text("Round 1")
+
+    target_hull = player.get_by_test_id("hull-s1")
+    start = target_hull.inner_text()
+    assert start == "80 / 80"
+    fire = player.get_by_test_id("fire")
+    idle = player.get_by_test_id("no-actions")
+    resolved = player.locator("[data-testid^=log-][data-type=attack_resolved]")
+    # The dice decide whether a shot lands; fire each round until one does (bounded).
+    for _ in range(3):
+
+        def may_fire() -> bool:
+            fire.or_(idle).first.wait_for()
+            return fire.is_visible()
+
+        gm_runs_until(gm, [player], may_fire)
+        expect(player.get_by_test_id("steps").locator("[aria-current=step]")).to_have_text("Attack")
+        # The pickers and the DM breakdown come before the shot.
+        player.get_by_test_id("attack-target").select_option("s1")
+        expect(player.get_by_test_id("attack-weapons")).to_contain_text("Beam laser")
+        expect(player.get_by_test_id("dm-breakdown")).to_be_visible()
+        expect(player.get_by_test_id("dm-breakdown")).to_contain_text("Gunner skill")
+        expect(player.get_by_test_id("dm-total")).to_have_text(re.compile(r"^[+\u2212]?\d+$"))
+        shots = resolved.count()
+        seq = settled_seq(player)
+        fire.click()
+        expect(gm.get_by_test_id("battle-view")).not_to_have_attribute("data-seq", seq)
+
+        # Beowulf may react (evasive action, sand): the GM, who runs her, lets the shot through.
+        def shot_resolved(before: int = shots) -> bool:
+            return resolved.count() > before
+
+        gm_runs_until(gm, [player], shot_resolved, limit=6)
+        # The board has drawn the state after the shot before its hull is read.
+        expect(player.get_by_test_id("board")).to_have_attribute("data-seq", settled_seq(player))
+        if target_hull.inner_text() != start:
+            break
+    line = resolved.last
+    fired_seq = line.get_attribute("data-seq")
+    expect(line).to_contain_text("Vengeance")
+    expect(line.locator(".die").first).to_be_visible()
+    expect(target_hull).not_to_have_text(start)
+    new_hull = target_hull.inner_text()
+    # The GM's browser shows exactly the same attack line (dice included) and the same hull.
+    text = player.get_by_test_id(f"log-{fired_seq}").text_content() or ""
+    assert "Beowulf" in text
+    expect(gm.get_by_test_id(f"log-{fired_seq}")).to_have_text(text)
+    expect(gm.get_by_test_id("hull-s1")).to_have_text(new_hull)
+    expect(player.get_by_test_id("battle-log")).to_have_attribute("aria-live", "polite")
+    gm.screenshot(path=str(output_dir / "gm-after-fire.png"), full_page=True)
+    player.screenshot(path=str(output_dir / "player-after-fire.png"), full_page=True)
+    assert (output_dir / "gm-after-fire.png").stat().st_size > 0
+    _no_script_errors(player)
+
+
+def test_reload_restores_the_claimed_station(gm: Page, new_context: NewContext) -> None:
+    """The resume token kept in the browser gets the same station back after a reload."""
+    code = create_battle(gm)
+    player = _open(new_context())
+    join_as_player(player, code, "s1-pilot")
+    expect(player.get_by_test_id("my-station")).to_contain_text("Pilot")
+    token = player.evaluate("() => JSON.stringify(localStorage)")
+    assert "resume_token" in token
+    player.reload()
+    expect(player.get_by_test_id("connection")).to_have_attribute("data-state", "joined")
+    expect(player.get_by_test_id("my-station")).to_contain_text("Pilot")
+    expect(player.get_by_test_id("my-station")).to_contain_text("Beowulf")
+    # The GM sees the station held and its holder connected again.
+    expect(gm.get_by_test_id("gm-claims")).to_contain_text("Ana")
+    expect(gm.get_by_test_id("gm-claims")).to_contain_text("online")
+    _no_script_errors(player)
+
+
+def test_a_second_browser_cannot_take_a_claimed_station(gm: Page, new_context: NewContext) -> None:
+    """The picker shows the station taken, and forcing the join is refused by the server."""
+    code = create_battle(gm)
+    first = _open(new_context())
+    join_as_player(first, code, "s1-pilot")
+    second = _open(new_context())
+    second.goto(f"/?join={code}")
+    expect(second.get_by_test_id("seat-form")).to_be_visible()
+    expect(second.get_by_test_id("seat-s1-pilot")).to_be_disabled()
+    expect(second.get_by_test_id("seat-s1-captain")).to_be_enabled()
+    # Going around the picker (a stored seat for that station) is refused by the server.
+    battle_id = json.loads(first.evaluate("() => JSON.stringify(Object.keys(localStorage))"))
+    key = next(k for k in battle_id if k.startswith("tvtt:battle:"))
+    seat = {"role": "player", "ship_id": "s1", "stations": ["pilot"], "name": "Mallory"}
+    second.evaluate("([k, v]) => localStorage.setItem(k, v)", [key, json.dumps(seat)])
+    second.goto(f"/?battle={key.removeprefix('tvtt:battle:')}")
+    expect(second.get_by_test_id("join-error")).to_have_attribute("data-code", "station_taken")
+    # The first player still holds it.
+    expect(first.get_by_test_id("my-station")).to_contain_text("Pilot")
+    expect(gm.get_by_test_id("gm-claims")).to_contain_text("Ana")
+    _no_script_errors(first, second)
+
+
+def _tab_to(page: Page, testid: str, limit: int = 60) -> None:
+    """Press Tab until the element with `testid` has focus (fails if it is not reachable)."""
+    for _ in range(limit):
+        focused = page.evaluate("() => document.activeElement?.dataset?.testid ?? ''")
+        if focused == testid:
+            return
+        page.keyboard.press("Tab")
+    pytest.fail(f"{testid} is not reachable with the Tab key")
+
+
+def test_keyboard_only_join(gm: Page, new_context: NewContext) -> None:
+    """Code, name, role and station can all be entered with the keyboard alone."""
+    code = create_battle(gm)
+    page = _open(new_context())
+    expect(page.get_by_test_id("join-code")).to_be_visible()
+    _tab_to(page, "join-code")
+    page.keyboard.type(code)
+    _tab_to(page, "join-name")
+    page.keyboard.type("Kira")
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("seat-form")).to_be_visible()
+    _tab_to(page, "role-player")
+    page.keyboard.press("Space")
+    expect(page.get_by_test_id("role-player")).to_be_checked()
+    _tab_to(page, "seat-s1-captain")
+    page.keyboard.press("Space")
+    expect(page.get_by_test_id("seat-s1-captain")).to_be_checked()
+    _tab_to(page, "join-battle")
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("connection")).to_have_attribute("data-state", "joined")
+    expect(page.get_by_test_id("my-station")).to_contain_text("Captain")
+    _no_script_errors(page)
+
+
+def _horizontal_overflow(page: Page) -> int:
+    return int(
+        page.evaluate(
+            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+    )
+
+
+def test_phone_width_has_no_horizontal_scroll(
+    gm: Page, new_context: NewContext, output_dir: Path
+) -> None:
+    """At 390 px the lobby, the join form and the battle fit the width."""
+    code = create_battle(gm)
+    phone = _open(new_context(viewport=PHONE, is_mobile=True, has_touch=True))
+    expect(phone.get_by_test_id("create-form")).to_be_visible()
+    assert _horizontal_overflow(phone) == 0
+    phone.goto(f"/?join={code}")
+    expect(phone.get_by_test_id("seat-form")).to_be_visible()
+    assert _horizontal_overflow(phone) == 0
+    join_as_player(phone, code, "s2-gunner:0", name="Pocket")
+    expect(phone.get_by_test_id("range-ladders")).to_be_visible()
+    expect(phone.get_by_test_id("battle-log").locator("li").first).to_be_visible()
+    assert _horizontal_overflow(phone) == 0
+    phone.screenshot(path=str(output_dir / "phone-390.png"), full_page=True)
+    _no_script_errors(phone)
