@@ -333,9 +333,14 @@ def initiative_order(state: BattleState) -> tuple[str, ...]:
     return tuple(s.id for _, s in active)
 
 
-def start_battle(scenario: Scenario, seed: int, battle_id: str, at: str | None) -> list[Event]:
+def start_battle(
+    scenario: Scenario, seed: int, battle_id: str, at: str | None, dice: Any = None
+) -> list[Event]:
     """The ``battle_started`` event (ruleset, config, schema version, scenario, seed), then the
-    initiative rolls (RULES §4.B) and the first round's Manoeuvre step."""
+    initiative rolls (RULES §4.B) and the first round's Manoeuvre step.
+
+    Tests may pass a `ScriptedDice` for the initiative rolls (the events record them).
+    """
     if not isinstance(seed, int) or isinstance(seed, bool) or not -_MAX_SEED <= seed < _MAX_SEED:
         _refuse("bad_seed", "the seed must be an integer of at most 128 bits")
     try:
@@ -356,7 +361,7 @@ def start_battle(scenario: Scenario, seed: int, battle_id: str, at: str | None) 
         summary=f"Battle {scenario.name!r} begins ({scenario.ruleset.value}).",
         at=at,
     )
-    ctx = _Ctx(evolve(None, first), at)
+    ctx = _Ctx(evolve(None, first), at, dice=dice)
     ctx.events.append(first)
     for sid, ship in ctx.state.ships.items():
         pilot = ship.crew_at("pilot")
@@ -569,10 +574,17 @@ def _settle(ctx: _Ctx) -> None:
             return
         st = ctx.state
         if st.pending:
+            if _refresh_reactions(ctx):
+                continue
             return
         sid = st.acting_ship
         if sid is not None and _stations_needed(st, st.ships[sid]):
             return
+        if st.step == Step.ATTACK and any(s["arrives_round"] <= st.round for s in st.salvos):
+            # §9.B.1: the acting ship's salvos launched at Medium or closer strike now, one
+            # salvo per target with every missile it launched at that target this round.
+            _arrivals(ctx)
+            continue
         nxt = None
         for i in range(st.turn + 1, len(st.order)):
             if _stations_needed(st, st.ships[st.order[i]]):
@@ -918,9 +930,10 @@ def _pick_weapons(
     if given is None:
         ready = [f for f in flats if ship.weapon_ready(f)]
         if missiles:
-            chosen = [
-                f for f in ready if ship.weapon_kind(f) == "missile_rack" and ship.ammo[f] > 0
-            ]
+            racks = [f for f in ready if ship.weapon_kind(f) == "missile_rack"]
+            chosen = [f for f in racks if ship.ammo[f] > 0]
+            if racks and not chosen:
+                _refuse("no_ammunition", "every rack in this turret is empty: reload first")
         else:
             direct = [f for f in ready if WEAPONS[ship.weapon_kind(f)].direct_fire]
             chosen = (
@@ -1195,30 +1208,46 @@ def _h_launch(ctx: _Ctx, cmd: Any, ship: ShipState, station: str) -> None:
         ammo[f] -= 1
     fired = ship.fired | set(racks)
     flight = ctx.cfg.missile_flight_rounds.get(band, 0)
-    sid = st.next_id
-    salvo = {
-        "id": sid,
-        "launcher": ship.id,
-        "target": target.id,
-        "missiles": len(racks),
-        "launched_round": st.round,
-        "arrives_round": st.round + flight,
-        "tl": ship.design.tl,
-        "band": band,
-    }
+    # §9.B.1: all missiles one ship launches at one target in one round form one salvo.
+    joined = next(
+        (
+            s
+            for s in st.salvos
+            if s["launcher"] == ship.id
+            and s["target"] == target.id
+            and s["launched_round"] == st.round
+        ),
+        None,
+    )
+    if joined is not None:
+        salvo = dict(joined) | {"missiles": joined["missiles"] + len(racks)}
+        salvos = tuple(salvo if s["id"] == joined["id"] else s for s in st.salvos)
+        next_id = st.next_id
+    else:
+        salvo = {
+            "id": st.next_id,
+            "launcher": ship.id,
+            "target": target.id,
+            "missiles": len(racks),
+            "launched_round": st.round,
+            "arrives_round": st.round + flight,
+            "tl": ship.design.tl,
+            "band": band,
+        }
+        salvos = (*st.salvos, salvo)
+        next_id = st.next_id + 1
     fields: dict[str, Any] = {"ammo": tuple(ammo), "fired": fired}
     if not any(ship.weapon_ready(f) and f not in fired for f in ship.turret_weapons(cmd.turret)):
         fields.update(_done(ship, station))
     when = "impact this step" if flight == 0 else f"impact in {flight} round(s)"
+    joins = f"; the salvo now holds {salvo['missiles']}" if joined is not None else ""
     ctx.emit(
         "missiles_launched",
-        dict(salvo),
-        f"{ship.name} launches {len(racks)} missile(s) at {target.name} ({when}).",
+        dict(salvo) | {"launched": len(racks), "joined": joined is not None},
+        f"{ship.name} launches {len(racks)} missile(s) at {target.name} ({when}{joins}).",
         ships={ship.id: fields},
-        battle={"next_id": sid + 1, "salvos": (*st.salvos, salvo) if flight > 0 else st.salvos},
+        battle={"next_id": next_id, "salvos": salvos},
     )
-    if flight == 0:
-        _salvo_arrives(ctx, salvo)
 
 
 def _arrivals(ctx: _Ctx) -> None:
@@ -1339,6 +1368,51 @@ def _resolve_salvo(ctx: _Ctx, pending: Mapping[str, Any]) -> None:
 
 def _head(ctx: _Ctx) -> Mapping[str, Any]:
     return ctx.state.pending[0]
+
+
+def _live_reactors(state: BattleState, head: Mapping[str, Any]) -> list[str]:
+    """The stations of a pending reaction that can still react now (§4.B limits)."""
+    target = state.ships.get(head["target"])
+    if target is None or not target.is_active:
+        return []
+    out = []
+    for station in head["eligible"]:
+        if target.crew_at(station) is None:
+            continue
+        if station == "pilot":
+            ok = target.thrust_pool > 0
+        elif head["kind"] == "attack":
+            ok = _sand_ready(target, int(station.split(":")[1])) is not None
+        else:
+            ok = bool(_pd_ready(target, int(station.split(":")[1])))
+        if ok:
+            out.append(station)
+    return out
+
+
+def _refresh_reactions(ctx: _Ctx) -> bool:
+    """Drop stations from the head reaction that can no longer react; True if anything changed.
+
+    Why: several salvos can arrive at once and an earlier one may hurt the crew, or a pilot may
+    spend the last Thrust or a gunner the turret's once-a-round point defence (§4.B, §11.B) on an
+    earlier one; a stale offer would wait for a reaction nobody can make.
+    """
+    st = ctx.state
+    head = st.pending[0]
+    live = _live_reactors(st, head)
+    if live == list(head["eligible"]):
+        return False
+    gone = [s for s in head["eligible"] if s not in live]
+    updated = dict(head) | {"eligible": live}
+    ctx.emit(
+        "reactions_lapsed",
+        {"id": head["id"], "ship": head["target"], "stations": gone},
+        f"{_name(st, head['target'])}: {', '.join(gone)} can no longer react.",
+        battle={"pending": tuple(updated if p["id"] == head["id"] else p for p in st.pending)},
+    )
+    if not live:
+        _resolve_pending(ctx, updated)
+    return True
 
 
 def _resolve_pending(ctx: _Ctx, pending: Mapping[str, Any]) -> None:
@@ -1733,7 +1807,7 @@ def _gm_advance(ctx: _Ctx, cmd: Any) -> None:
         f"The GM ends the {st.step.value} step.",
         battle={"turn": len(st.order)},
     )
-    _end_step(ctx)
+    # `_settle` (run after every GM command) strikes any salvo still due, then ends the step.
 
 
 _RULING_FIELDS = (

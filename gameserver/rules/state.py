@@ -184,11 +184,15 @@ class ShipState:
 
     @property
     def sensor_dm(self) -> int:
-        """DM to sensor checks: the grade plus -2 for a Severity-1 sensor critical or computer."""
+        """DM to sensor checks: the grade, -2 for a Severity-1 sensor or computer critical.
+
+        §10.B.4 (row_only DEFAULT): stateful DMs are replaced by the row the location has
+        reached, so the "checks -2" of row 1 gives way to row 2+ (range caps, rating loss).
+        """
         dm = SENSOR_DM[self.design.sensors.value]
-        if self.sev("sensors") >= 1:
+        if self.sev("sensors") == 1:
             dm -= 2
-        if self.sev("computer") >= 1:
+        if self.sev("computer") == 1:
             dm -= 2
         return dm
 
