@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, Page, WebSocketRoute, expect
 
 from tests.browser.conftest import NewContext
 
@@ -38,16 +38,27 @@ def _no_script_errors(*pages: Page) -> None:
 
 
 def create_battle(
-    page: Page, *, presets: tuple[str, str] = ("free_trader", "corsair"), bot_side: str = ""
+    page: Page,
+    *,
+    presets: tuple[str, str] = ("free_trader", "corsair"),
+    bot_side: str = "",
+    pilot: tuple[str, str] | None = None,
 ) -> str:
     """Create a two-ship battle at Short range as GM; return the join code.
 
     Ship 1 (s1) is Beowulf on side a, ship 2 (s2) Vengeance on side b, of the given presets.
+    `pilot` (name, skills) edits the crew of Beowulf's pilot station.
     """
     expect(page.get_by_test_id("create-form")).to_be_visible()
     page.get_by_test_id("ship-preset-0").select_option(presets[0])
     page.get_by_test_id("ship-preset-1").select_option(presets[1])
     page.get_by_test_id("starting-range").select_option("short")
+    if pilot is not None:
+        page.get_by_test_id("edit-crew-0").click()
+        editor = page.get_by_test_id("crew-0-pilot")
+        editor.get_by_label("Crew name").fill(pilot[0])
+        editor.get_by_label("Skills").fill(pilot[1])
+        editor.get_by_label("Skills").blur()
     if bot_side:
         page.get_by_test_id("bot-side").select_option(bot_side)
     page.get_by_test_id("create-battle").click()
@@ -191,6 +202,7 @@ def test_reload_restores_the_claimed_station(gm: Page, new_context: NewContext) 
     assert "resume_token" in token
     player.reload()
     expect(player.get_by_test_id("connection")).to_have_attribute("data-state", "joined")
+    assert player.evaluate("() => JSON.stringify(localStorage)") == token
     expect(player.get_by_test_id("my-station")).to_contain_text("Pilot")
     expect(player.get_by_test_id("my-station")).to_contain_text("Beowulf")
     # The GM sees the station held and its holder connected again.
@@ -281,3 +293,129 @@ def test_phone_width_has_no_horizontal_scroll(
     assert _horizontal_overflow(phone) == 0
     phone.screenshot(path=str(output_dir / "phone-390.png"), full_page=True)
     _no_script_errors(phone)
+
+
+def test_gm_downloads_the_battle_and_resumes_it(gm: Page, output_dir: Path) -> None:
+    """Crew edited at creation, a few turns, Download battle, then Resume from the file."""
+    code = create_battle(gm, pilot=("Mara Voss", "Pilot 3, Tactics 1"))
+    expect(gm.get_by_test_id("ship-s1")).to_contain_text("Mara Voss")
+    battle_id = gm.get_by_test_id("battle-view").get_attribute("data-battle-id")
+    public = gm.request.get(f"/api/battles/{battle_id}").json()
+    beowulf = next(s for s in public["state"]["ships"] if s["id"] == "s1")
+    pilot = next(c for c in beowulf["crew"] if c["station"] == "pilot")
+    assert pilot["skills"] == {"pilot": 3, "tactics": 1}
+    for _ in range(3):
+        gm_passes_one_station(gm)
+    seq = settled_seq(gm)
+    last_line = gm.get_by_test_id(f"log-{seq}").text_content() or ""
+    with gm.expect_download() as info:
+        gm.get_by_test_id("gm-download").click()
+    saved = output_dir / "saved-battle.json"
+    info.value.save_as(saved)
+    exported = json.loads(saved.read_text())
+    assert [e["seq"] for e in exported["events"]] == list(range(1, int(seq) + 1))
+
+    gm.goto("/")
+    gm.get_by_test_id("import-file").set_input_files(saved)
+    gm.get_by_test_id("import-battle").click()
+    expect(gm.get_by_test_id("my-role")).to_have_text("GM")
+    expect(gm.get_by_test_id("join-code-display")).not_to_have_text(code)
+    assert gm.get_by_test_id("battle-view").get_attribute("data-battle-id") != battle_id
+    # The resumed battle stands exactly where the saved one stopped, and play goes on.
+    expect(gm.get_by_test_id("battle-view")).to_have_attribute("data-seq", seq)
+    expect(gm.get_by_test_id(f"log-{seq}")).to_have_text(last_line)
+    expect(gm.get_by_test_id("ship-s1")).to_contain_text("Mara Voss")
+    gm_passes_one_station(gm)
+    expect(gm.get_by_test_id(f"log-{int(seq) + 1}")).to_be_visible()
+
+
+def test_solo_mode_the_bot_plays_its_side_and_a_spectator_watches(
+    gm: Page, new_context: NewContext
+) -> None:
+    """The engine's bot commands the Corsairs; the GM runs only Beowulf; a spectator sees it all."""
+    code = create_battle(gm, bot_side="b")
+    watcher = _open(new_context())
+    watcher.goto(f"/?join={code}")
+    expect(watcher.get_by_test_id("seat-form")).to_be_visible()
+    # The bot's stations cannot be claimed.
+    expect(watcher.get_by_test_id("seat-s2-pilot")).to_be_disabled()
+    expect(watcher.get_by_test_id("seat-s1-pilot")).to_be_enabled()
+    watcher.get_by_test_id("join-name").fill("Wren")
+    watcher.get_by_test_id("role-spectator").check()
+    watcher.get_by_test_id("join-battle").click()
+    expect(watcher.get_by_test_id("my-role")).to_have_text("Spectator")
+    expect(watcher.get_by_test_id("station-panel")).to_contain_text("Spectating")
+    expect(watcher.get_by_test_id("gm-panel")).to_be_hidden()
+    expect(gm.get_by_test_id("gm-peers")).to_contain_text("Wren")
+
+    bot_fired = gm.locator("[data-type=attack_declared]", has_text="Vengeance fires")
+    for _ in range(40):
+        # Wait until the bot has the move done and the GM holds the next station (or it fired).
+        gm.wait_for_function(
+            """() => {
+                const seq = document.querySelector('[data-testid=battle-view]').dataset.seq;
+                const npc = document.querySelector('[data-testid=gm-npc]');
+                const log = document.querySelector('[data-testid=battle-log]').textContent;
+                return log.includes('Vengeance fires') || (npc.dataset.seq === seq &&
+                    npc.querySelector('[data-testid=npc-pass]:not([disabled])') !== null);
+            }"""
+        )
+        if bot_fired.count():
+            break
+        npc = gm.get_by_test_id("gm-npc")
+        # The GM is never asked to run the bot's ship.
+        assert npc.locator("[data-ship=s2]").count() == 0
+        assert npc.locator("[data-ship=s1]").count() > 0
+        gm_passes_one_station(gm)
+    else:
+        pytest.fail("the bot never fired")
+    seq = bot_fired.first.get_attribute("data-seq")
+    text = bot_fired.first.text_content() or ""
+    expect(watcher.get_by_test_id(f"log-{seq}")).to_have_text(text)
+    # Spectators are read-only: no actions to offer.
+    expect(watcher.get_by_test_id("fire")).to_have_count(0)
+    _no_script_errors(watcher)
+
+
+def test_a_dropped_player_reconnects_and_catches_up(gm: Page, new_context: NewContext) -> None:
+    """The connection drops and stays down a while: the page reconnects by itself and gets
+    exactly the events it missed (Playwright stands between the page and the server's /ws)."""
+    network_down = False
+    to_server: list[WebSocketRoute] = []
+
+    def route(ws: WebSocketRoute) -> None:
+        if network_down:
+            ws.close(code=4001, reason="network down (test)")
+            return
+        to_server.append(ws.connect_to_server())
+
+    code = create_battle(gm)
+    player = _open(new_context())
+    player.route_web_socket(re.compile(r"/ws$"), route)
+    join_as_player(player, code, "s2-gunner:0")
+    expect(player.get_by_test_id("battle-view")).to_have_attribute("data-seq", settled_seq(gm))
+    network_down = True
+    # Closing the server side closes the page's side too (a browser may only send 1000/3xxx/4xxx).
+    to_server[-1].close(code=1000, reason="dropped (test)")
+    expect(player.get_by_test_id("connection")).to_have_attribute("data-state", "reconnecting")
+    expect(gm.get_by_test_id("gm-claims")).to_contain_text("offline")
+    for _ in range(3):
+        gm_passes_one_station(gm)
+    seq = settled_seq(gm)
+    expect(player.get_by_test_id(f"log-{seq}")).to_have_count(0)
+    network_down = False
+    expect(player.get_by_test_id("connection")).to_have_attribute("data-state", "joined")
+    expect(player.get_by_test_id("battle-view")).to_have_attribute("data-seq", seq)
+    # Every event once, in order: nothing skipped, nothing repeated; the station is still hers.
+    seqs = (
+        player.get_by_test_id("battle-log")
+        .locator("li")
+        .evaluate_all("els => els.map((el) => Number(el.dataset.seq))")
+    )
+    assert seqs == list(range(1, int(seq) + 1))
+    expect(player.get_by_test_id(f"log-{seq}")).to_have_text(
+        gm.get_by_test_id(f"log-{seq}").text_content() or ""
+    )
+    expect(player.get_by_test_id("my-station")).to_contain_text("Gunner T1 · Vengeance")
+    expect(gm.get_by_test_id("gm-claims")).to_contain_text("online")
+    _no_script_errors(player)

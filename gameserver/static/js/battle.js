@@ -6,6 +6,7 @@ import { getBattle, getLog } from "./api.js";
 import { h, label, replace, stationLabel } from "./dom.js";
 import { renderActions } from "./actions.js";
 import { renderBoard } from "./board.js";
+import { renderGm as drawGm } from "./gm.js";
 import { logEntry } from "./log.js";
 import { awaitingKeys, initiativeOf, shipsOf, sidesOf } from "./model.js";
 import { BattleClient } from "./protocol.js";
@@ -242,7 +243,8 @@ export function enterBattle(root, battleId, ctx) {
     const key = JSON.stringify([view.seq, ready, npc.map((x) => [x.shipId, x.station, x.commands !== null])]);
     const npcChanged = key !== npcKey;
     npcKey = key;
-    import("./gm.js").then(({ renderGm: draw }) => draw(gm, {
+    // Drawn synchronously: the GM panel must always show the latest of these renders.
+    drawGm(gm, {
       state: view.state,
       presence: view.presence,
       battleId,
@@ -251,7 +253,7 @@ export function enterBattle(root, battleId, ctx) {
       request: (msg) => client.request(msg),
       download: () => downloadLog(),
       toast: ctx.toast,
-    }));
+    });
   };
 
   const downloadLog = async () => {
