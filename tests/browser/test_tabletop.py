@@ -419,3 +419,44 @@ def test_a_dropped_player_reconnects_and_catches_up(gm: Page, new_context: NewCo
     expect(player.get_by_test_id("my-station")).to_contain_text("Gunner T1 · Vengeance")
     expect(gm.get_by_test_id("gm-claims")).to_contain_text("online")
     _no_script_errors(player)
+
+
+def test_gm_advances_rules_and_undoes_and_every_browser_follows(
+    gm: Page, new_context: NewContext
+) -> None:
+    """The GM panel: advance the step, a house ruling with its reason, undo; the player sees it."""
+    code = create_battle(gm)
+    player = _open(new_context())
+    join_as_player(player, code, "s2-gunner:0")
+    step = player.get_by_test_id("steps").locator("[aria-current=step]")
+    expect(step).to_have_text("Manoeuvre")
+    gm.get_by_test_id("gm-advance").click()
+    expect(step).to_have_text("Attack")
+    expect(player.locator("[data-type=gm_advanced]")).to_have_count(1)
+
+    gm.get_by_test_id("gm-ruling-target").select_option("ship:s1")
+    gm.get_by_test_id("gm-ruling-field").select_option("hull")
+    gm.get_by_test_id("gm-ruling-value").fill("50")
+    gm.get_by_test_id("gm-ruling-reason").fill("a micrometeoroid swarm")
+    gm.get_by_test_id("gm-ruling").click()
+    expect(player.locator("[data-type=gm_ruling]").last).to_contain_text("micrometeoroid")
+    expect(player.get_by_test_id("hull-s1")).to_have_text("50 / 80")
+    expect(gm.get_by_test_id("hull-s1")).to_have_text("50 / 80")
+
+    gm.get_by_test_id("gm-ruling-target").select_option("pair:s1|s2")
+    gm.get_by_test_id("gm-ruling-field").select_option("band")
+    gm.get_by_test_id("gm-ruling-value").select_option("long")
+    gm.get_by_test_id("gm-ruling-reason").fill("Beowulf slipped away in the debris")
+    gm.get_by_test_id("gm-ruling").click()
+    expect(player.get_by_test_id("range-band-s1-s2")).to_have_text("Long")
+
+    # Undo back to the hull ruling: it and everything after it (steps that followed included).
+    expect(gm.get_by_test_id("board")).to_have_attribute("data-seq", settled_seq(player))
+    first_ruling = gm.locator("[data-type=gm_ruling]").first.get_attribute("data-seq") or ""
+    gm.get_by_test_id("gm-undo-to").select_option(first_ruling)
+    gm.get_by_test_id("gm-undo").click()
+    expect(player.locator("[data-type=gm_undo]")).to_have_count(1)
+    expect(player.get_by_test_id("hull-s1")).to_have_text("80 / 80")
+    expect(player.get_by_test_id("range-band-s1-s2")).to_have_text("Short")
+    expect(gm.get_by_test_id("hull-s1")).to_have_text("80 / 80")
+    _no_script_errors(player)

@@ -249,6 +249,8 @@ export function enterBattle(root, battleId, ctx) {
       presence: view.presence,
       battleId,
       npc: npcChanged ? { seq: view.seq, ready, stations: npc } : null,
+      seq: view.seq,
+      recent: [...view.log.keys()].sort((a, b) => b - a).slice(0, 100).map((q) => view.log.get(q)),
       send: sendCommand,
       request: (msg) => client.request(msg),
       download: () => downloadLog(),

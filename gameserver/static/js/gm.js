@@ -4,7 +4,8 @@
 // Each of these is an intent; the server records it as an event everyone sees in the log.
 import { renderActions } from "./actions.js";
 import { h, label, replace, stationLabel } from "./dom.js";
-import { shipsOf } from "./model.js";
+import { BANDS } from "./lobby.js";
+import { rangesOf, shipsOf } from "./model.js";
 
 /**
  * @typedef {{shipId: string, station: string, name: string, commands: any[] | null}} NpcStation
@@ -12,8 +13,9 @@ import { shipsOf } from "./model.js";
  */
 
 /**
+ * `recent`: the latest events, newest first (for undo).
  * @param {HTMLElement} root
- * @param {{state: any, presence: any, battleId: string,
+ * @param {{state: any, presence: any, battleId: string, seq: number, recent: any[],
  *   npc: {seq: number, ready: boolean, stations: NpcStation[]} | null,
  *   send: (cmd: any) => Promise<any>, request: (msg: any) => Promise<any>,
  *   download: () => void, toast: (m: string, k?: string) => void}} ctx
@@ -31,9 +33,21 @@ export function renderGm(root, ctx) {
       form,
       h("div", { testid: "gm-presence" }));
   }
+  const undoBox = /** @type {HTMLElement} */ (root.querySelector('[data-testid="gm-undo-box"]'));
+  const undoKey = JSON.stringify([ctx.seq, ctx.state?.undo_available ?? 0, ctx.recent.length]);
+  if (undoBox.dataset.key !== undoKey) {
+    undoBox.dataset.key = undoKey;
+    const picked = /** @type {HTMLSelectElement | null} */ (undoBox.querySelector("select"))?.value;
+    replace(undoBox, undoForm(ctx));
+    // Keep the GM's pick while it is still on offer.
+    const select = /** @type {HTMLSelectElement} */ (undoBox.querySelector("select"));
+    if (picked && [...select.options].some((o) => o.value === picked)) select.value = picked;
+  }
+  const box = /** @type {HTMLElement} */ (root.querySelector('[data-testid="gm-ruling-box"]'));
+  const ruling = /** @type {HTMLElement | null} */ (box.querySelector("form"));
+  if (ruling?.dataset.targets !== rulingTargetsKey(ctx.state)) replace(box, rulingForm(ctx.state, (cmd, done) => send(ctx, cmd, done)));
   if (ctx.npc) drawNpc(/** @type {HTMLElement} */ (root.querySelector('[data-testid="gm-npc"]')), ctx.npc, ctx);
-  const box = /** @type {HTMLElement} */ (root.querySelector('[data-testid="gm-presence"]'));
-  replace(box, presenceList(ctx));
+  replace(/** @type {HTMLElement} */ (root.querySelector('[data-testid="gm-presence"]')), presenceList(ctx));
 }
 
 /** Awaited stations without a connected player: the GM passes them or acts for them. */
@@ -81,60 +95,123 @@ function npcStation(x, ctx) {
       : null);
 }
 
+/** Send a GM command; `done` runs once the server accepted it (a refusal is toasted by send). */
+async function send(ctx, cmd, done) {
+  try {
+    await ctx.send(cmd);
+    done?.();
+  } catch {
+    /* toast shown by send */
+  }
+}
+
 function gmForms(ctx) {
-  const run = async (cmd, done) => {
-    try {
-      await ctx.send(cmd);
-      done?.();
-    } catch {
-      /* toast shown by send */
-    }
-  };
-  const undoN = h("input", { id: "gm-undo-n", type: "number", min: 1, max: 50, value: 1, testid: "gm-undo-n", style: { width: "5em" } });
-  const path = h("input", { id: "gm-ruling-path", testid: "gm-ruling-path", placeholder: "ships.s1.hull" });
-  const value = h("input", { id: "gm-ruling-value", testid: "gm-ruling-value", placeholder: "30" });
-  const reason = h("input", { id: "gm-ruling-reason", testid: "gm-ruling-reason", placeholder: "Why (shown in the log)" });
+  const run = (cmd, done) => send(ctx, cmd, done);
   return h("div.gm-grid", { testid: "gm-forms" },
     h("div.btns", null,
-      h("button.btn.btn-warn", { type: "button", testid: "gm-advance", onClick: () => run({ type: "gm_advance" }) }, "Advance step"),
+      h("button.btn.btn-warn", {
+        type: "button", testid: "gm-advance",
+        title: "Resolve the pending attack without more reactions, or end the current step for every ship",
+        onClick: () => run({ type: "gm_advance" }),
+      }, "Advance step"),
       h("button.btn", { type: "button", testid: "gm-download", onClick: () => ctx.download() }, "Download battle")),
-    h("form", {
-      testid: "gm-undo-form",
-      onSubmit: (e) => {
-        e.preventDefault();
-        run({ type: "gm_undo", n: Number(/** @type {HTMLInputElement} */ (undoN).value) || 1 });
-      },
-    }, h("div.row", null,
-      h("div.field", null, h("label", { for: "gm-undo-n" }, "Undo last events"), undoN),
-      h("div.field", null, h("button.btn", { type: "submit", testid: "gm-undo" }, "Undo")))),
-    h("form", {
-      testid: "gm-ruling-form",
-      onSubmit: (e) => {
-        e.preventDefault();
-        const raw = /** @type {HTMLInputElement} */ (value).value.trim();
-        let parsed;
-        try {
-          parsed = JSON.parse(raw);
-        } catch {
-          parsed = raw;
-        }
-        run({
-          type: "gm_ruling",
-          path: /** @type {HTMLInputElement} */ (path).value.trim(),
-          value: parsed,
-          reason: /** @type {HTMLInputElement} */ (reason).value.trim(),
-        }, () => {
-          /** @type {HTMLInputElement} */ (reason).value = "";
-        });
-      },
-    },
-    h("fieldset", null, h("legend", null, "House ruling"),
-      h("div.row", null,
-        h("div.field", null, h("label", { for: "gm-ruling-path" }, "What"), path),
-        h("div.field", null, h("label", { for: "gm-ruling-value" }, "New value"), value)),
-      h("div.field", null, h("label", { for: "gm-ruling-reason" }, "Reason"), reason),
-      h("div.btns", { style: { "margin-top": "8px" } }, h("button.btn", { type: "submit", testid: "gm-ruling" }, "Apply ruling")))),
+    h("div", { testid: "gm-undo-box" }),
+    h("div", { testid: "gm-ruling-box" }, rulingForm(ctx.state, run)),
   );
+}
+
+/**
+ * Undo back to a chosen event: the engine undoes a number of events, automatic ones included
+ * (a step ending, a turn starting), so the GM picks the first event to take back from the log.
+ */
+function undoForm(ctx) {
+  const available = Math.max(0, Number(ctx.state?.undo_available ?? 0));
+  const events = ctx.recent.filter((e) => e.seq > ctx.seq - available);
+  const select = h("select", { id: "gm-undo-to", testid: "gm-undo-to" },
+    events.map((e) => h("option", { value: String(e.seq) }, `#${e.seq} ${e.summary || label(e.type)}`)));
+  return h("form", {
+    testid: "gm-undo-form",
+    onSubmit: (e) => {
+      e.preventDefault();
+      const from = Number(/** @type {HTMLSelectElement} */ (select).value);
+      if (from) send(ctx, { type: "gm_undo", n: ctx.seq - from + 1 });
+    },
+  },
+  h("div.field", null, h("label", { for: "gm-undo-to" }, "Undo back to (this event and all after it)"), select),
+  h("div.btns", { style: { "margin-top": "8px" } },
+    h("button.btn", { type: "submit", testid: "gm-undo", disabled: !events.length }, "Undo"),
+    h("span.muted.small", null, events.length ? `up to ${events.length} event(s); the dice do not rewind` : "nothing to undo")));
+}
+
+// What a house ruling may set (the engine's gm_ruling fields); the engine checks the values.
+const SHIP_FIELDS = [
+  ["hull", "Hull"], ["armour", "Armour"], ["thrust_pool", "Thrust pool"], ["initiative", "Initiative"],
+  ["status", "Status"], ["missile_reserve", "Missile reserve"], ["sand_reserve", "Sand reserve"],
+];
+const LOCATIONS = ["sensors", "power_plant", "fuel", "weapon", "armour", "hull", "m_drive", "cargo", "j_drive", "crew", "computer"];
+const STATUSES = ["active", "wrecked", "surrendered", "escaped"];
+
+/** Ships and pairs the ruling form offers; the form is rebuilt only when they change. */
+export function rulingTargetsKey(state) {
+  return JSON.stringify([shipsOf(state).map((s) => [s.id, s.name]), rangesOf(state).map((r) => [r.a, r.b])]);
+}
+
+/** House ruling: which ship, pair or the battle; which value; the new value; the reason. */
+function rulingForm(state, run) {
+  const ships = shipsOf(state);
+  const names = new Map(ships.map((s) => [s.id, s.name ?? s.id]));
+  const target = h("select", { id: "gm-ruling-target", testid: "gm-ruling-target" },
+    ships.map((s) => h("option", { value: `ship:${s.id}` }, s.name ?? s.id)),
+    rangesOf(state).map((r) => h("option", { value: `pair:${r.a}|${r.b}` }, `Range ${names.get(r.a) ?? r.a} ↔ ${names.get(r.b) ?? r.b}`)),
+    h("option", { value: "battle" }, "The battle"));
+  const field = h("select", { id: "gm-ruling-field", testid: "gm-ruling-field" });
+  const valueBox = h("div.field");
+  const reason = h("input", { id: "gm-ruling-reason", testid: "gm-ruling-reason", required: true, maxlength: 300, placeholder: "Why (shown in the log)" });
+  let value = /** @type {HTMLInputElement | HTMLSelectElement} */ (h("input"));
+
+  const drawValue = () => {
+    const f = /** @type {HTMLSelectElement} */ (field).value;
+    const choices = f === "band" ? BANDS : f === "status" ? STATUSES : null;
+    value = choices
+      ? h("select", { id: "gm-ruling-value", testid: "gm-ruling-value" }, choices.map((c) => h("option", { value: c }, label(c))))
+      : h("input", { id: "gm-ruling-value", testid: "gm-ruling-value", type: "number", required: true, min: f.startsWith("crit:") ? 0 : undefined, max: f.startsWith("crit:") ? 6 : undefined, style: { width: "7em" } });
+    replace(valueBox, h("label", { for: "gm-ruling-value" }, "New value"), value);
+  };
+  const drawFields = () => {
+    const t = /** @type {HTMLSelectElement} */ (target).value;
+    const options = t.startsWith("pair:") ? [["band", "Range band"]]
+      : t === "battle" ? [["round_limit", "Round limit"]]
+        : [...SHIP_FIELDS, ...LOCATIONS.map((loc) => [`crit:${loc}`, `Critical: ${label(loc)} (Severity)`])];
+    replace(field, options.map(([v, text]) => h("option", { value: v }, text)));
+    drawValue();
+  };
+  target.addEventListener("change", drawFields);
+  field.addEventListener("change", drawValue);
+  drawFields();
+
+  return h("form", {
+    testid: "gm-ruling-form",
+    dataset: { targets: rulingTargetsKey(state) },
+    onSubmit: (e) => {
+      e.preventDefault();
+      const t = /** @type {HTMLSelectElement} */ (target).value;
+      const f = /** @type {HTMLSelectElement} */ (field).value;
+      const raw = value.value.trim();
+      const cmd = { type: "gm_ruling", field: f, value: value.tagName === "SELECT" ? raw : Number(raw), reason: reason.value.trim() };
+      if (t.startsWith("ship:")) cmd.ship_id = t.slice(5);
+      if (t.startsWith("pair:")) cmd.pair = t.slice(5).split("|");
+      run(cmd, () => {
+        reason.value = "";
+      });
+    },
+  },
+  h("fieldset", null, h("legend", null, "House ruling"),
+    h("div.row", null,
+      h("div.field", null, h("label", { for: "gm-ruling-target" }, "Applies to"), target),
+      h("div.field", null, h("label", { for: "gm-ruling-field" }, "What"), field),
+      valueBox),
+    h("div.field", null, h("label", { for: "gm-ruling-reason" }, "Reason"), reason),
+    h("div.btns", { style: { "margin-top": "8px" } }, h("button.btn", { type: "submit", testid: "gm-ruling" }, "Apply ruling"))));
 }
 
 function presenceList(ctx) {
