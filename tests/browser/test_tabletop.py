@@ -279,10 +279,13 @@ def _horizontal_overflow(page: Page) -> int:
 def test_phone_width_has_no_horizontal_scroll(
     gm: Page, new_context: NewContext, output_dir: Path
 ) -> None:
-    """At 390 px the lobby, the join form and the battle fit the width."""
+    """At 390 px the lobby (crew editor open), the join form, a gunner's station with its
+    pickers and DM breakdown, and the GM's own view all fit the width."""
     code = create_battle(gm)
     phone = _open(new_context(viewport=PHONE, is_mobile=True, has_touch=True))
     expect(phone.get_by_test_id("create-form")).to_be_visible()
+    phone.get_by_test_id("edit-crew-1").click()
+    expect(phone.get_by_test_id("crew-1-gunner:0")).to_be_visible()
     assert _horizontal_overflow(phone) == 0
     phone.goto(f"/?join={code}")
     expect(phone.get_by_test_id("seat-form")).to_be_visible()
@@ -291,8 +294,23 @@ def test_phone_width_has_no_horizontal_scroll(
     expect(phone.get_by_test_id("range-ladders")).to_be_visible()
     expect(phone.get_by_test_id("battle-log").locator("li").first).to_be_visible()
     assert _horizontal_overflow(phone) == 0
+    fire = phone.get_by_test_id("fire")
+
+    def may_fire() -> bool:
+        fire.or_(phone.get_by_test_id("no-actions")).first.wait_for()
+        return fire.is_visible()
+
+    gm_runs_until(gm, [phone], may_fire)
+    expect(phone.get_by_test_id("dm-breakdown")).to_be_visible()
+    assert _horizontal_overflow(phone) == 0
     phone.screenshot(path=str(output_dir / "phone-390.png"), full_page=True)
-    _no_script_errors(phone)
+    # A GM on a phone: the NPC stations and the GM forms fit too.
+    phone_gm = _open(new_context(viewport=PHONE, is_mobile=True, has_touch=True))
+    create_battle(phone_gm)
+    expect(phone_gm.get_by_test_id("npc-pass").first).to_be_visible()
+    assert _horizontal_overflow(phone_gm) == 0
+    phone_gm.screenshot(path=str(output_dir / "phone-gm-390.png"), full_page=True)
+    _no_script_errors(phone, phone_gm)
 
 
 def test_gm_downloads_the_battle_and_resumes_it(gm: Page, output_dir: Path) -> None:
