@@ -35,9 +35,8 @@ run: $(STAMP) ## Run the game server on the embedded in-memory store at http://1
 vectors: $(STAMP) ## Check the rules engine against the shared MgT2e test vectors
 	$(PY) -m gameserver.rules.vectors $(SHARED)/rules/vectors-mgt2e.json
 
-test: $(STAMP) $(TEST_PREREQS) ## Run every test: lint, rule vectors, unit, server, Redis, browser, e2e
-	$(MAKE) --no-print-directory lint
-	$(MAKE) --no-print-directory vectors
+test: $(STAMP) $(TEST_PREREQS) ## Run every test: lint, CRD drift, helm lint, rule vectors, unit, server, Redis, browser, e2e
+	$(MAKE) --no-print-directory lint crds-check chart-lint vectors
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 unit: $(STAMP) ## Fast tests only (no cluster, Redis or browser)

@@ -114,9 +114,13 @@ def free_ports(count: int) -> list[int]:
 
 
 def _die_with_parent() -> None:
-    """preexec hook: the kernel sends SIGTERM to the child if the starting thread dies."""
+    """preexec hook: the kernel SIGKILLs the child if the starting thread dies.
+
+    SIGKILL, not SIGTERM: an orphaned kube-apiserver's graceful shutdown can outlive etcd and
+    hang on a loaded machine; nobody is left to wait for it anyway.
+    """
     libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def _tail(path: Path, lines: int = 40) -> str:
@@ -420,6 +424,26 @@ class ControlPlane:
             else:
                 with contextlib.suppress(OSError):
                     self.state_file.unlink()
+
+    def restart_apiserver(self, timeout: float = 60.0) -> float:
+        """Stop kube-apiserver (SIGTERM, its graceful shutdown) and start it again on its port.
+
+        For tests that clients (the operator, controllers, kwok) survive an API outage; etcd
+        keeps the data. Returns the seconds the API was unavailable.
+        """
+        with self._lock:
+            old = next(p for p in self.procs if p.name == "kube-apiserver")
+            t0 = time.monotonic()
+            _terminate_tier([old], grace=10.0)
+            self.procs.remove(old)
+            self._spawn("kube-apiserver", self._apiserver_args())
+            self._wait(
+                "kube-apiserver /readyz after restart",
+                time.monotonic() + timeout,
+                lambda: self._http_ok("/readyz"),
+            )
+            self._write_state()
+            return time.monotonic() - t0
 
     def pids(self) -> list[int]:
         return [p.pid for p in self.procs if pid_alive(p.pid)]
