@@ -478,3 +478,54 @@ def test_gm_advances_rules_and_undoes_and_every_browser_follows(
     expect(player.get_by_test_id("range-band-s1-s2")).to_have_text("Short")
     expect(gm.get_by_test_id("hull-s1")).to_have_text("80 / 80")
     _no_script_errors(player)
+
+
+def test_gm_fires_for_an_npc_ship_and_the_attacked_player_evades(
+    gm: Page, new_context: NewContext
+) -> None:
+    """The GM acts for Vengeance's gunner (full options, not just a pass); Beowulf's pilot, a
+    player, is shown the incoming shot and only the reactions, and takes evasive action."""
+    code = create_battle(gm)
+    player = _open(new_context())
+    join_as_player(player, code, "s1-pilot")
+    npc_gunner = gm.get_by_test_id("npc-s2-gunner:0")
+    end_step = player.get_by_test_id("do-end_step")
+    for _ in range(30):
+        seq = settled_seq(gm)
+        expect(player.get_by_test_id("battle-view")).to_have_attribute("data-seq", seq)
+        expect(gm.get_by_test_id("gm-npc")).to_have_attribute("data-seq", seq)
+        if npc_gunner.count():
+            break
+        end_step.or_(player.get_by_test_id("no-actions")).first.wait_for()
+        if end_step.is_visible():
+            # The pilot keeps her Thrust for evasive action: done for the Manoeuvre step.
+            end_step.click()
+            expect(gm.get_by_test_id("battle-view")).not_to_have_attribute("data-seq", seq)
+        else:
+            gm_passes_one_station(gm)
+    else:
+        pytest.fail("Vengeance's first gunner never got the move")
+    seq = settled_seq(gm)
+    npc_gunner.locator("summary").click()
+    npc_gunner.get_by_test_id("attack-target").select_option("s1")
+    expect(npc_gunner.get_by_test_id("dm-breakdown")).to_be_visible()
+    npc_gunner.get_by_test_id("fire").click()
+    expect(gm.get_by_test_id("battle-view")).not_to_have_attribute("data-seq", seq)
+    # The player is asked to react: the incoming shot and only the reactions are offered.
+    expect(player.get_by_test_id("incoming")).to_contain_text("Vengeance")
+    evade = player.get_by_test_id("do-evasive_action")
+    expect(evade).to_be_visible()
+    expect(player.get_by_test_id("do-no_reaction")).to_be_visible()
+    expect(player.get_by_test_id("do-move")).to_have_count(0)
+    expect(player.get_by_test_id("do-end_step")).to_have_count(0)
+    evade.click()
+    evaded = player.locator("[data-type=evasive_action]")
+    expect(evaded).to_contain_text("Beowulf takes evasive action")
+    # Beowulf's gunners (the GM's) let the shot through; the attack resolves for everyone.
+    resolved = gm.locator("[data-type=attack_resolved]")
+    gm_runs_until(gm, [player], lambda: resolved.count() > 0, limit=4)
+    seq_resolved = resolved.first.get_attribute("data-seq")
+    expect(player.get_by_test_id(f"log-{seq_resolved}")).to_have_text(
+        resolved.first.text_content() or ""
+    )
+    _no_script_errors(player)

@@ -151,11 +151,22 @@ function weaponsText(state, command) {
   return n > 1 && kinds.every((k) => k === kinds[0]) ? `${n}× ${label(kinds[0])} (linked)` : kinds.map(label).join(" + ");
 }
 
+/** The player's last picks per station and action, so a redraw (new state, new options) keeps
+ * a half-made choice while it is still legal. */
+const picks = new Map();
+
 function actionCard(type, entries, ctx, names) {
   const keys = pickerKeys(type, entries);
   const choiceKeys = Object.keys(entries[0].choices ?? {});
-  const selected = Object.fromEntries(keys.map((k) => [k, enc(entries[0].command[k])]));
-  const choice = Object.fromEntries(choiceKeys.map((k) => [k, entries[0].choices[k][0]]));
+  const memoKey = `${ctx.shipId}/${ctx.station}/${type}`;
+  const memo = picks.get(memoKey);
+  const stillLegal = memo && entries.some((e) => keys.every((k) => enc(e.command[k]) === memo.selected[k]));
+  const selected = stillLegal ? { ...memo.selected } : Object.fromEntries(keys.map((k) => [k, enc(entries[0].command[k])]));
+  const choice = Object.fromEntries(choiceKeys.map((k) => {
+    const kept = memo?.choice?.[k];
+    return [k, kept !== undefined && entries[0].choices[k].includes(kept) ? kept : entries[0].choices[k][0]];
+  }));
+  const remember = () => picks.set(memoKey, { selected: { ...selected }, choice: { ...choice } });
   const preview = h("div", { testid: `${type}-preview` });
   const fixedText = h("p.muted.small", { testid: `${type}-what` });
   const button = h(`button.btn${type === "attack" ? ".btn-fire" : REACTIONS.has(type) ? ".btn-warn" : type === "end_step" ? ".btn-ghost" : ""}`, {
@@ -177,6 +188,7 @@ function actionCard(type, entries, ctx, names) {
           for (const k of keys) selected[k] = enc(fallback.command[k]);
           for (const [k, el] of selectEls) el.value = selected[k];
         }
+        remember();
         update();
       },
     }, values.map((v) => {
@@ -186,14 +198,16 @@ function actionCard(type, entries, ctx, names) {
     return [key, select, h("div.field", null, h("label", { for: id }, label(key === "weapons" ? "weapon" : key)), select)];
   });
   const selectEls = selects.map(([k, el]) => [k, el]);
+  for (const [k, el] of selectEls) el.value = selected[k];
   const choiceFields = choiceKeys.map((key) => {
     const id = `${ctx.shipId}-${ctx.station}-${type}-${key}`.replace(/[^a-z0-9-]/gi, "-");
     const select = h("select", {
       id, testid: `${type}-${key}`,
       onChange: (e) => {
         choice[key] = JSON.parse(e.target.value);
+        remember();
       },
-    }, entries[0].choices[key].map((v) => h("option", { value: JSON.stringify(v) }, label(String(v)))));
+    }, entries[0].choices[key].map((v) => h("option", { value: JSON.stringify(v), selected: v === choice[key] }, label(String(v)))));
     return h("div.field", null, h("label", { for: id }, label(key)), select);
   });
 

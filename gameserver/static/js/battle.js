@@ -180,9 +180,9 @@ export function enterBattle(root, battleId, ctx) {
       const current = legal?.seq === view.seq;
       return { shipId, stn, key, isAwaited: awaited.has(key), commands: current ? legal.commands ?? [] : [], legalSeq: current ? legal.seq : -1 };
     });
-    // Re-render only when the options change, so a half-made choice (a picked target) survives
-    // events that do not concern this station.
-    const key = JSON.stringify([ship?.name, j.stations, seats.map((x) => [x.key, x.isAwaited, x.legalSeq])]);
+    // Re-render only when the options or the state drawn change (not on presence updates); the
+    // picks themselves are remembered across redraws by actions.js.
+    const key = JSON.stringify([view.state?.seq, ship?.name, j.stations, seats.map((x) => [x.key, x.isAwaited, x.legalSeq])]);
     if (key === stationKey && station.childElementCount) return;
     stationKey = key;
     replace(station,
@@ -239,8 +239,8 @@ export function enterBattle(root, battleId, ctx) {
       return { shipId, station: stn, name: names.get(shipId) ?? shipId, commands: legal?.seq === view.seq ? legal.commands : null };
     });
     const ready = npc.every((x) => x.commands !== null);
-    // As for players: keep the GM's half-made choices unless the options changed.
-    const key = JSON.stringify([view.seq, ready, npc.map((x) => [x.shipId, x.station, x.commands !== null])]);
+    // As for players: redraw only when the options or the state drawn change.
+    const key = JSON.stringify([view.seq, view.state?.seq, ready, npc.map((x) => [x.shipId, x.station, x.commands !== null])]);
     const npcChanged = key !== npcKey;
     npcKey = key;
     // Drawn synchronously: the GM panel must always show the latest of these renders.

@@ -60,8 +60,12 @@ function drawNpc(section, npc, ctx) {
     : h("p.muted", { testid: "gm-npc-none" }, "No station without a player is waiting: the players (or the bot) have the move."));
 }
 
+/** Stations whose full options the GM unfolded (kept open across redraws). */
+const unfolded = new Set();
+
 /** One station the GM runs: a one-click pass (or "no reaction"), and the full options folded. */
 function npcStation(x, ctx) {
+  const memo = `${x.shipId}/${x.station}`;
   const commands = x.commands ?? [];
   const pass = commands.find((c) => c.type === "end_step" || c.type === "no_reaction");
   const more = commands.some((c) => !["end_step", "no_reaction", "surrender"].includes(c.type));
@@ -83,7 +87,10 @@ function npcStation(x, ctx) {
   return h("div.npc-station", { testid: `npc-${x.shipId}-${x.station}`, dataset: { ship: x.shipId, station: x.station } },
     h("div.npc-head", null, h("strong", null, title), button),
     more
-      ? h("details", null, h("summary", null, "Act for this station…"), renderActions({
+      ? h("details", {
+        open: unfolded.has(memo),
+        onToggle: (e) => (e.currentTarget.open ? unfolded.add(memo) : unfolded.delete(memo)),
+      }, h("summary", null, "Act for this station…"), renderActions({
         shipId: x.shipId,
         station: x.station,
         title,
