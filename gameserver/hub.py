@@ -882,6 +882,7 @@ class Hub:
                 )
         log.info("released", battle_id=room.battle_id, ship_id=msg.ship_id, station=msg.station)
         await self.broadcast_presence(room)
+        self._ack_admin(conn, room, msg.client_id)
 
     async def kick(self, conn: Connection, room: BattleRoom, msg: KickMessage) -> None:
         """GM: disconnect a peer and free the stations it held."""
@@ -902,6 +903,13 @@ class Hub:
         )
         log.info("kicked", battle_id=room.battle_id, peer_id=msg.peer_id)
         await self.broadcast_presence(room)
+        self._ack_admin(conn, room, msg.client_id)
+
+    @staticmethod
+    def _ack_admin(conn: Connection, room: BattleRoom, client_id: str | None) -> None:
+        """Confirm a GM release/kick to a client that asked with a `client_id` (no events)."""
+        if client_id is not None:
+            conn.send_model(AckMessage(client_id=client_id, seq=room.seq, seqs=[]))
 
     async def broadcast_presence(self, room: BattleRoom) -> None:
         """Tell every peer of the battle who is here and which stations are held."""

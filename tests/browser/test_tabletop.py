@@ -212,7 +212,8 @@ def test_reload_restores_the_claimed_station(gm: Page, new_context: NewContext) 
 
 
 def test_a_second_browser_cannot_take_a_claimed_station(gm: Page, new_context: NewContext) -> None:
-    """The picker shows the station taken, and forcing the join is refused by the server."""
+    """The picker shows the station taken, forcing the join is refused by the server, and only
+    the GM's release frees it."""
     code = create_battle(gm)
     first = _open(new_context())
     join_as_player(first, code, "s1-pilot")
@@ -231,6 +232,14 @@ def test_a_second_browser_cannot_take_a_claimed_station(gm: Page, new_context: N
     # The first player still holds it.
     expect(first.get_by_test_id("my-station")).to_contain_text("Pilot")
     expect(gm.get_by_test_id("gm-claims")).to_contain_text("Ana")
+    # Until the GM releases it: the server confirms, the holder is told, the station is free.
+    gm.get_by_test_id("release-s1-pilot").click()
+    expect(gm.get_by_test_id("toast")).to_contain_text("Pilot aboard Beowulf released")
+    expect(first.get_by_test_id("toast")).to_contain_text("released")
+    expect(gm.get_by_test_id("gm-claims")).to_have_count(0)
+    join_as_player(second, code, "s1-pilot", name="Mallory")
+    expect(second.get_by_test_id("my-station")).to_contain_text("Pilot · Beowulf")
+    expect(gm.get_by_test_id("gm-claims")).to_contain_text("Mallory")
     _no_script_errors(first, second)
 
 
