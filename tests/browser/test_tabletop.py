@@ -538,3 +538,30 @@ def test_gm_fires_for_an_npc_ship_and_the_attacked_player_evades(
         resolved.first.text_content() or ""
     )
     _no_script_errors(player)
+
+
+def test_the_gm_runs_the_table_from_a_second_browser_with_the_token(
+    gm: Page, new_context: NewContext
+) -> None:
+    """Join as GM: a wrong token is refused; the token shown in the GM panel lets another in."""
+    code = create_battle(gm)
+    gm.get_by_test_id("gm-token-box").locator("summary").click()
+    token = gm.get_by_test_id("gm-token").input_value()
+    assert len(token) >= 16
+    other = _open(new_context())
+
+    def join_as_gm(gm_token: str) -> None:
+        other.goto(f"/?join={code}")
+        expect(other.get_by_test_id("seat-form")).to_be_visible()
+        other.get_by_test_id("role-gm").check()
+        other.get_by_test_id("join-gm-token").fill(gm_token)
+        other.get_by_test_id("join-battle").click()
+
+    join_as_gm("not-the-token")
+    expect(other.get_by_test_id("join-error")).to_have_attribute("data-code", "bad_gm_token")
+    join_as_gm(token)
+    expect(other.get_by_test_id("my-role")).to_have_text("GM")
+    # Either GM browser moves the table; both follow.
+    gm_passes_one_station(other)
+    expect(gm.get_by_test_id("battle-view")).to_have_attribute("data-seq", settled_seq(other))
+    _no_script_errors(other)

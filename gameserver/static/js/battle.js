@@ -254,6 +254,7 @@ export function enterBattle(root, battleId, ctx) {
       send: sendCommand,
       request: (msg) => client.request(msg),
       download: () => downloadLog(),
+      gmToken: seat.gm_token ?? "",
       toast: ctx.toast,
     });
   };

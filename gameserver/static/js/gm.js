@@ -18,7 +18,7 @@ import { rangesOf, shipsOf } from "./model.js";
  * @param {{state: any, presence: any, battleId: string, seq: number, recent: any[],
  *   npc: {seq: number, ready: boolean, stations: NpcStation[]} | null,
  *   send: (cmd: any) => Promise<any>, request: (msg: any) => Promise<any>,
- *   download: () => void, toast: (m: string, k?: string) => void}} ctx
+ *   download: () => void, gmToken: string, toast: (m: string, k?: string) => void}} ctx
  *   `npc` null: the stations the GM runs did not change (keep the GM's half-made choices)
  */
 export function renderGm(root, ctx) {
@@ -122,6 +122,13 @@ function gmForms(ctx) {
         onClick: () => run({ type: "gm_advance" }),
       }, "Advance step"),
       h("button.btn", { type: "button", testid: "gm-download", onClick: () => ctx.download() }, "Download battle")),
+    ctx.gmToken
+      ? h("details", { testid: "gm-token-box" },
+        h("summary", null, "GM token (to run this table from another browser)"),
+        h("div.field", null,
+          h("label", { for: "gm-token" }, "GM token — a secret: whoever has it is the GM"),
+          h("input", { id: "gm-token", testid: "gm-token", readonly: true, value: ctx.gmToken, autocomplete: "off", spellcheck: "false" })))
+      : null,
     h("div", { testid: "gm-undo-box" }),
     h("div", { testid: "gm-ruling-box" }, rulingForm(ctx.state, run)),
   );
