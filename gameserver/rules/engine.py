@@ -581,8 +581,9 @@ def _settle(ctx: _Ctx) -> None:
         if sid is not None and _stations_needed(st, st.ships[sid]):
             return
         if st.step == Step.ATTACK and any(s["arrives_round"] <= st.round for s in st.salvos):
-            # §9.B.1: the acting ship's salvos launched at Medium or closer strike now, one
-            # salvo per target with every missile it launched at that target this round.
+            # §9.B.2: salvos due strike at the start of the Attack step; those launched this
+            # step at Medium or closer strike once their ship has fired (§9.B.1: one salvo
+            # per target with every missile it launched at that target this round).
             _arrivals(ctx)
             continue
         nxt = None
@@ -619,8 +620,6 @@ def _end_step(ctx: _Ctx) -> None:
             ships=reset,
             battle={"step": nxt, "turn": -1},
         )
-        if nxt == Step.ATTACK:
-            _arrivals(ctx)
         return
     if st.round >= st.round_limit:
         outcome = {"result": "draw", "winner": None, "reason": "round_limit"}
@@ -936,6 +935,9 @@ def _pick_weapons(
                 _refuse("no_ammunition", "every rack in this turret is empty: reload first")
         else:
             direct = [f for f in ready if WEAPONS[ship.weapon_kind(f)].direct_fire]
+            if ready and not direct:
+                kind = ship.weapon_kind(ready[0]).replace("_", " ")
+                _refuse("not_direct_fire", f"a {kind} does not make direct-fire attacks")
             chosen = (
                 [f for f in direct if ship.weapon_kind(f) == ship.weapon_kind(direct[0])]
                 if direct
@@ -1251,27 +1253,33 @@ def _h_launch(ctx: _Ctx, cmd: Any, ship: ShipState, station: str) -> None:
 
 
 def _arrivals(ctx: _Ctx) -> None:
+    """§9.B.2: the first salvo due strikes (launchers in initiative order); `_settle` calls
+    again for the next once this one is resolved, so each salvo meets the defender as it is
+    then (Thrust, point defence and crew already spent on earlier salvos)."""
     st = ctx.state
     due = [s for s in st.salvos if s["arrives_round"] <= st.round]
     if not due:
         return
     order = {sid: i for i, sid in enumerate(st.order)}
-    due.sort(key=lambda s: (order.get(s["launcher"], 99), s["id"]))
-    ctx.emit(
-        "salvos_arriving",
-        {"ids": [s["id"] for s in due]},
-        f"{len(due)} missile salvo(s) arrive.",
-        battle={"salvos": tuple(s for s in st.salvos if s["arrives_round"] > st.round)},
-    )
-    for salvo in due:
-        _salvo_arrives(ctx, salvo)
+    _salvo_arrives(ctx, min(due, key=lambda s: (order.get(s["launcher"], 99), s["id"])))
+
+
+def _without_salvo(st: BattleState, salvo_id: int) -> tuple[Mapping[str, Any], ...]:
+    return tuple(s for s in st.salvos if s["id"] != salvo_id)
 
 
 def _salvo_arrives(ctx: _Ctx, salvo: Mapping[str, Any]) -> None:
+    """The salvo leaves flight in the same event that makes it pending (or resolves it), so
+    every event leaves a consistent state, also for a GM undo of any number of events."""
     st = ctx.state
     target = st.ships.get(salvo["target"])
     if target is None or not target.is_active:
-        ctx.emit("salvo_lost", {"id": salvo["id"]}, "A salvo loses its target and goes inert.")
+        ctx.emit(
+            "salvo_lost",
+            {"id": salvo["id"]},
+            "A salvo loses its target and goes inert.",
+            battle={"salvos": _without_salvo(st, salvo["id"])},
+        )
         return
     eligible = _salvo_reactors(st, target)
     pending = {
@@ -1289,7 +1297,7 @@ def _salvo_arrives(ctx: _Ctx, salvo: Mapping[str, Any]) -> None:
             "salvo_incoming",
             dict(pending),
             f"{salvo['missiles']} missile(s) close on {target.name}.",
-            battle={"pending": (*st.pending, pending)},
+            battle={"pending": (*st.pending, pending), "salvos": _without_salvo(st, salvo["id"])},
         )
     else:
         _resolve_salvo(ctx, pending)
@@ -1304,7 +1312,7 @@ def _resolve_salvo(ctx: _Ctx, pending: Mapping[str, Any]) -> None:
             "salvo_resolved",
             {"id": pending["id"], "target": target.id, "missiles": 0, "hit": False},
             f"The salvo at {target.name} is gone before it strikes.",
-            battle={"pending": rest},
+            battle={"pending": rest, "salvos": _without_salvo(st, pending["id"])},
         )
         return
     launcher = st.ships.get(pending["attacker"])
@@ -1357,7 +1365,7 @@ def _resolve_salvo(ctx: _Ctx, pending: Mapping[str, Any]) -> None:
         },
         summary,
         ships={target.id: fields},
-        battle={"pending": rest},
+        battle={"pending": rest, "salvos": _without_salvo(st, pending["id"])},
     )
     if fields.get("status") == WRECKED:
         _after_leave(ctx, target.id, f"{target.name} is wrecked.")
@@ -1401,7 +1409,11 @@ def _refresh_reactions(ctx: _Ctx) -> bool:
     head = st.pending[0]
     live = _live_reactors(st, head)
     if live == list(head["eligible"]):
-        return False
+        if live:
+            return False
+        # nobody can react (e.g. a GM undo stopped between a reaction and its resolution)
+        _resolve_pending(ctx, head)
+        return True
     gone = [s for s in head["eligible"] if s not in live]
     updated = dict(head) | {"eligible": live}
     ctx.emit(

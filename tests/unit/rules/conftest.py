@@ -37,7 +37,7 @@ def design(
     name: str = "Test ship",
     *,
     tons: int = 200,
-    hull: int = 80,
+    hull: int | None = 80,
     armour: int = 0,
     thrust: int = 0,
     turrets: Iterable[tuple[str, Iterable[str]]] = (),

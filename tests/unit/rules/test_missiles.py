@@ -120,7 +120,9 @@ def _salvo_at_the_defender(band: str = "long") -> Battle:
 def test_a_salvo_in_flight_arrives_next_round_and_awaits_reactions() -> None:
     """§9.B.2: a Long launch arrives one round later; the defender may react (Part A)."""
     b = _salvo_at_the_defender()
-    assert b.last("salvos_arriving").data["ids"] == [b.state.pending[0]["id"]]
+    incoming = b.last("salvo_incoming")
+    assert incoming.data["id"] == b.state.pending[0]["id"]
+    assert incoming.data["missiles"] == 3
     assert not b.state.salvos
 
 
@@ -278,9 +280,10 @@ def test_missiles_at_a_ship_that_left_are_discarded() -> None:
     assert b.state.is_over
 
 
-def test_stale_reactions_lapse_when_an_earlier_salvo_used_them() -> None:
-    """§4.B limits: two salvos arrive at once; the pilot's last Thrust and the triple turret's
-    once-a-round point defence go on the first, so the second offers only the pulse laser."""
+def test_salvos_arriving_together_strike_one_after_another() -> None:
+    """§4.B limits: two salvos arrive at once; each meets the defender as it then is: the
+    pilot's last Thrust and the triple turret's once-a-round point defence go on the first,
+    so the second can only be met by the pulse laser."""
     second = {"id": "c", "name": "Charlie", "side": "red", "design": LAUNCHER}
     scenario = duel(LAUNCHER, DEFENDER, band="long", crew_b=DEFENDER_CREW, extra_ships=[second])
     # initiative dice in ship order a, b, c (2D, then the captain's Tactics 2D): a, c, b
@@ -293,14 +296,23 @@ def test_stale_reactions_lapse_when_an_earlier_salvo_used_them() -> None:
     b.to(R.Step.MANOEUVRE, "b", round_=2)
     b.do({"type": "move", "ship_id": "b", "target": "a", "direction": "toward", "thrust": 1})
     b.until(lambda st: bool(st.pending))
-    assert [p["kind"] for p in b.state.pending] == ["salvo", "salvo"]
+    assert (b.state.pending[0]["attacker"], len(b.state.salvos)) == ("a", 1)
     b.do({"type": "evasive_action", "ship_id": "b"})
     b.do({"type": "point_defence", "ship_id": "b", "turret": 0}, [1, 1])
     # [1, 1] + 2 (Smart) + 3 missiles - 1 = 6 misses
     b.do({"type": "no_reaction", "ship_id": "b", "station": "gunner:1"}, [1, 1])
-    lapsed = b.last("reactions_lapsed")
-    assert lapsed.data["stations"] == ["pilot", "gunner:0"]
-    assert R.awaiting(b.state) == [("b", "gunner:1")]
+    head = b.state.pending[0]
+    assert (head["attacker"], head["eligible"]) == ("c", ["gunner:1"])
+    assert not b.state.salvos
+
+
+def test_reactions_that_can_no_longer_be_made_lapse() -> None:
+    """A pending reaction offer follows the defender's state (here a GM ruling takes the
+    pilot's Thrust): the stale offer lapses, with an event, instead of waiting forever."""
+    b = _salvo_at_the_defender()
+    b.gm({"type": "gm_ruling", "ship_id": "b", "field": "thrust_pool", "value": 0, "reason": "x"})
+    assert b.last("reactions_lapsed").data["stations"] == ["pilot"]
+    assert R.awaiting(b.state) == [("b", "gunner:0"), ("b", "gunner:1")]
 
 
 # --------------------------------------------------------------------- sand (§11.B)

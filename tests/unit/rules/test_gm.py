@@ -1,0 +1,218 @@
+"""GM commands (Part A): advance a step, a house ruling with a reason, undo the last N events —
+all recorded as events; undo never rewinds the dice stream."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from gameserver import rules as R
+
+from .conftest import Battle, crew, design, duel
+
+GUNBOAT = design("Gunboat", thrust=2, hull=400, turrets=[("triple", ["beam_laser"] * 3)])
+TARGET = design("Target", armour=2, hull=400, thrust=2)
+
+
+def _battle(**kw: Any) -> Battle:
+    return Battle(duel(GUNBOAT, TARGET, crew_a={"gunner:0": crew(2, DEX=9)}, **kw), seed=11)
+
+
+def _without(state: R.BattleState, *keys: str) -> dict[str, Any]:
+    d = R.state_to_dict(state)
+    for k in ("prev", *keys):
+        d.pop(k)
+    return d
+
+
+def test_gm_advance_ends_the_current_step() -> None:
+    """Part A: the GM can advance a step when players stall."""
+    b = _battle()
+    before = b.state.step
+    ev = b.gm({"type": "gm_advance"})
+    assert before == R.Step.MANOEUVRE
+    assert ev[0].type == "gm_advanced"
+    assert (ev[0].data["what"], ev[0].data["step"]) == ("step", "manoeuvre")
+    assert b.state.step == R.Step.ATTACK
+    assert R.awaiting(b.state) == [("a", "gunner:0")]
+
+
+def test_gm_advance_resolves_a_pending_reaction_without_more_reactions() -> None:
+    """Part A: advancing past a stalled defender resolves the attack as declared."""
+    b = _battle()
+    b.to(R.Step.ATTACK, "a")
+    b.do({"type": "attack", "ship_id": "a", "turret": 0, "target": "b"})
+    assert b.state.pending
+    b.gm({"type": "gm_advance"}, [1, 1, 2])
+    assert b.last("gm_advanced").data["what"] == "reaction"
+    res = b.last("attack_resolved")
+    assert res.data["attack"]["dms"]["evasive"] == 0
+    assert not b.state.pending
+
+
+def test_only_the_gm_may_use_gm_commands() -> None:
+    """Part A: GM commands need the GM role."""
+    b = _battle()
+    player = R.Actor(role="player", ship_id="a", stations=frozenset({"pilot", "captain"}))
+    for data in ({"type": "gm_advance"}, {"type": "gm_undo", "n": 1}):
+        assert b.refuse(data, actor=player).code == "gm_only"
+    assert b.refuse({"type": "gm_advance"}, actor=R.BOT).code == "gm_only"
+
+
+def test_house_ruling_sets_a_value_and_records_the_reason() -> None:
+    """Part A: a house ruling is logged as an event with a reason."""
+    b = _battle()
+    ev = b.gm(
+        {"type": "gm_ruling", "ship_id": "b", "field": "armour", "value": 5, "reason": "reflec"}
+    )[0]
+    assert ev.type == "gm_ruling"
+    assert ev.data["reason"] == "reflec"
+    assert "reflec" in ev.summary
+    assert b.ship("b").armour == 5
+
+
+@pytest.mark.parametrize(
+    ("data", "check"),
+    [
+        pytest.param(
+            {"field": "band", "value": "close", "pair": ["a", "b"]},
+            lambda st: st.band("a", "b") == "close",
+            id="range-band",
+        ),
+        pytest.param(
+            {"field": "round_limit", "value": 3},
+            lambda st: st.round_limit == 3,
+            id="round-limit",
+        ),
+        pytest.param(
+            {"ship_id": "b", "field": "crit:m_drive", "value": 2},
+            lambda st: st.ships["b"].sev("m_drive") == 2,
+            id="critical-severity",
+        ),
+        pytest.param(
+            {"ship_id": "b", "field": "hull", "value": 0},
+            lambda st: st.ships["b"].status == "wrecked" and st.is_over,
+            id="hull-0-wrecks",
+        ),
+        pytest.param(
+            {"ship_id": "b", "field": "status", "value": "surrendered"},
+            lambda st: st.outcome is not None and st.outcome["winner"] == "red",
+            id="status-ends-battle",
+        ),
+    ],
+)
+def test_rulings(data: dict[str, Any], check: Any) -> None:
+    """Part A: the GM can set ship values, a pair's band and the round limit."""
+    b = _battle()
+    b.gm({"type": "gm_ruling", "reason": "table ruling"} | data)
+    assert check(b.state)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param({"ship_id": "b", "field": "hull", "value": 401}, id="hull-above-max"),
+        pytest.param({"ship_id": "b", "field": "hull", "value": -1}, id="negative-hull"),
+        pytest.param({"ship_id": "b", "field": "speed", "value": 1}, id="unknown-field"),
+        pytest.param({"field": "armour", "value": 1}, id="no-ship"),
+        pytest.param({"field": "band", "value": "near", "pair": ["a", "b"]}, id="bad-band"),
+        pytest.param({"ship_id": "b", "field": "crit:bridge", "value": 1}, id="bad-location"),
+        pytest.param({"field": "round_limit", "value": 0}, id="limit-in-the-past"),
+    ],
+)
+def test_bad_rulings_are_refused(data: dict[str, Any]) -> None:
+    """A ruling must name a settable value within bounds (hull never below 0)."""
+    b = _battle()
+    v = b.refuse({"type": "gm_ruling", "reason": "why"} | data, actor=R.GM)
+    assert v.code == "bad_ruling"
+
+
+def test_a_ruling_needs_a_reason() -> None:
+    """Part A: a house ruling carries its reason."""
+    with pytest.raises(R.RuleViolation) as exc:
+        R.parse_command({"type": "gm_ruling", "field": "hull", "value": 1, "reason": ""}, R.GM)
+    assert exc.value.code == "bad_command"
+
+
+def test_undo_reverts_the_last_events_but_not_the_dice_stream() -> None:
+    """Part A: undo reverts the effects of the last N events, is itself an event, and never
+    rewinds the dice stream: the same attack again rolls the next dice of the stream."""
+    b = _battle()
+    b.to(R.Step.ATTACK, "a")
+    before = b.state
+    first = b.do({"type": "attack", "ship_id": "a", "turret": 0, "target": "b"})
+    first += b.do({"type": "no_reaction", "ship_id": "b", "station": "pilot"})
+    drawn = sum(len(e.dice) for e in first)
+    assert drawn >= 2
+    undo = b.gm({"type": "gm_undo", "n": len(first)})
+    assert undo[0].type == "gm_undo"
+    assert undo[0].data == {"n": len(first)}
+    assert "does not rewind" in undo[0].summary
+    assert _without(b.state, "seq", "dice_drawn", "undo_depth") == _without(
+        before, "seq", "dice_drawn", "undo_depth"
+    )
+    assert b.state.dice_drawn == before.dice_drawn + drawn
+    assert b.state.seq == before.seq + len(first) + len(undo)
+    again = b.do({"type": "attack", "ship_id": "a", "turret": 0, "target": "b"})
+    again += b.do({"type": "no_reaction", "ship_id": "b", "station": "pilot"})
+    rolled = [d for e in again for d in e.dice]
+    start = before.dice_drawn + drawn
+    assert rolled == [R.die_at(b.state.seed, start + i) for i in range(len(rolled))]
+
+
+def test_undo_into_the_middle_of_a_command_does_not_stall() -> None:
+    """Undo of the last event after a GM advance leaves an attack nobody may react to any
+    more: it resolves again (with the next dice of the stream) instead of waiting forever."""
+    b = _battle()
+    b.to(R.Step.ATTACK, "a")
+    b.do({"type": "attack", "ship_id": "a", "turret": 0, "target": "b"})
+    b.gm({"type": "gm_advance"})
+    first = b.last("attack_resolved")
+    b.gm({"type": "gm_undo", "n": b.state.seq - first.seq + 1})
+    again = b.last("attack_resolved")
+    assert again.seq > first.seq
+    assert not b.state.pending
+    assert R.awaiting(b.state)
+
+
+def test_undo_can_reopen_an_ended_battle() -> None:
+    """Part A: undo works after the end too (the GM reverts a hasty ruling)."""
+    b = _battle()
+    b.gm(
+        {
+            "type": "gm_ruling",
+            "ship_id": "b",
+            "field": "status",
+            "value": "surrendered",
+            "reason": "x",
+        }
+    )
+    assert b.state.is_over
+    n = len(b.events) - next(i for i, e in enumerate(b.events) if e.type == "gm_ruling")
+    b.gm({"type": "gm_undo", "n": n})
+    assert not b.state.is_over
+    assert b.ship("b").status == "active"
+
+
+def test_undo_is_bounded() -> None:
+    """RulesConfig.undo_limit: the GM may undo at most that many events."""
+    b = _battle(config={"undo_limit": 3})
+    b.until(lambda st: st.seq > 12)
+    assert b.state.undo_depth == 3
+    assert b.refuse({"type": "gm_undo", "n": 4}, actor=R.GM).code == "undo_too_far"
+    undo = b.gm({"type": "gm_undo", "n": 3})
+    assert undo[0].data == {"n": 3}
+    assert b.state.undo_depth == len(undo) - 1  # only what settled after the undo
+
+
+def test_gm_commands_replay_exactly() -> None:
+    """Event sourcing: the log with GM rulings and undos replays to the live state."""
+    b = _battle()
+    b.gm({"type": "gm_ruling", "ship_id": "b", "field": "armour", "value": 7, "reason": "x"})
+    b.to(R.Step.ATTACK, "a")
+    b.do({"type": "attack", "ship_id": "a", "turret": 0, "target": "b"})
+    b.gm({"type": "gm_advance"})
+    b.gm({"type": "gm_undo", "n": 2})
+    assert R.replay(b.events) == b.state
+    assert R.state_to_dict(R.replay(b.events)) == R.state_to_dict(b.state)

@@ -1,0 +1,219 @@
+"""Hypothesis properties of the engine (STYLE.md "Tests"; issue 3):
+
+* replay(events) equals the live state;
+* a refused command changes nothing (state unchanged, no events) and `is_legal` agrees with
+  `decide`;
+* hull is never below 0 (and a ship at 0 is a wreck);
+* no command is accepted out of turn;
+* bot-vs-bot battles always end within the scenario's round limit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gameserver import rules as R
+from gameserver.rules.engine import candidate_commands
+
+from .conftest import make_scenario, play_bots
+
+FAST = ["scout", "free_trader", "far_trader", "fighter", "patrol_corvette"]
+ALL = [*FAST, "corsair", "system_defence_boat"]
+BANDS = [b.value for b in R.RangeBand]
+LOCATIONS = [loc.value for loc in R.Location]
+SETTINGS = settings(
+    max_examples=50,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+def _invariants(state: R.BattleState, gm_rulings: bool) -> None:
+    for ship in state.ships.values():
+        assert 0 <= ship.hull <= ship.design.hull_points, ship.id
+        assert ship.armour >= 0
+        assert ship.thrust_pool >= 0
+        assert all(0 <= s <= 6 for s in ship.crits)
+        assert all(a >= 0 for a in ship.ammo)
+        if not gm_rulings:
+            assert (ship.hull == 0) == (ship.status == "wrecked"), ship.id
+    assert state.round <= state.round_limit
+
+
+def _any_command(data: st.DataObject, state: R.BattleState) -> dict[str, Any]:
+    """A command shape of any type, any ship, any values (mostly illegal)."""
+    ships = [*state.ships, "zz"]
+    ship = data.draw(st.sampled_from(ships))
+    base = {"ship_id": ship}
+    kind = data.draw(
+        st.sampled_from(
+            [
+                "move",
+                "aid_gunners",
+                "break_off",
+                "attack",
+                "launch_missiles",
+                "evasive_action",
+                "point_defence",
+                "sand",
+                "no_reaction",
+                "sensor_lock",
+                "electronic_warfare",
+                "improve_initiative",
+                "repair",
+                "reload",
+                "surrender",
+                "end_step",
+            ]
+        )
+    )
+    cmd: dict[str, Any] = base | {"type": kind}
+    target = data.draw(st.sampled_from(ships))
+    turret = data.draw(st.integers(0, 6))
+    if kind == "move":
+        cmd |= {
+            "target": target,
+            "direction": data.draw(st.sampled_from(["toward", "away"])),
+            "thrust": data.draw(st.integers(1, 8)),
+        }
+    elif kind in ("attack", "launch_missiles"):
+        cmd |= {"turret": turret, "target": target}
+        if data.draw(st.booleans()):
+            cmd["weapons"] = data.draw(st.lists(st.integers(0, 3), min_size=1, max_size=3))
+    elif kind in ("point_defence", "sand", "reload"):
+        cmd["turret"] = turret
+    elif kind == "sensor_lock":
+        cmd["target"] = target
+    elif kind == "electronic_warfare":
+        cmd |= {"mode": "break_lock", "target": target}
+    elif kind == "repair":
+        cmd["location"] = data.draw(st.sampled_from(LOCATIONS))
+    elif kind in ("end_step", "no_reaction"):
+        stations = ["captain", "pilot", "engineer", "sensors", "gunner:0", "gunner:1", "gunner:5"]
+        cmd["station"] = data.draw(st.sampled_from(stations))
+    return cmd
+
+
+def _legal_step(data: st.DataObject, state: R.BattleState) -> R.Command:
+    """A random legal command of an awaited station (what a human might click)."""
+    awaited = R.awaiting(state)
+    ship, station = data.draw(st.sampled_from(awaited))
+    options = R.legal_commands(state, ship, station)
+    assert options, f"awaited {ship}/{station} has no legal command"
+    choice = data.draw(st.sampled_from(options))
+    command = dict(choice["command"])
+    if command["type"] == "move":
+        command["thrust"] = data.draw(st.sampled_from(choice["choices"]["thrust"]))
+    actor = R.Actor(role="player", ship_id=ship, stations=frozenset({station}))
+    return R.parse_command(command, actor)
+
+
+def _scenario(data: st.DataObject, presets: list[str], limit: int = 8) -> R.Scenario:
+    return make_scenario(
+        data.draw(st.sampled_from(presets)),
+        data.draw(st.sampled_from(presets)),
+        data.draw(st.sampled_from(BANDS)),
+        round_limit=data.draw(st.integers(1, limit)),
+    )
+
+
+@SETTINGS
+@given(data=st.data(), seed=st.integers(0, 2**64))
+def test_random_play_replays_to_the_live_state(data: st.DataObject, seed: int) -> None:
+    """Event sourcing: whatever legal commands (and GM undos) are played, replay(events) equals
+    the live state, the dict round trip is exact and the invariants hold at every step."""
+    events = R.start_battle(_scenario(data, FAST), seed, "p", None)
+    state = R.replay(events)
+    for _ in range(data.draw(st.integers(5, 80))):
+        if state.is_over:
+            break
+        roll = data.draw(st.integers(0, 19))
+        if roll == 0 and state.undo_depth:
+            cmd: Any = R.parse_command(
+                {"type": "gm_undo", "n": data.draw(st.integers(1, state.undo_depth))}, R.GM
+            )
+        elif roll == 1:
+            cmd = R.parse_command({"type": "gm_advance"}, R.GM)
+        else:
+            cmd = _legal_step(data, state)
+        new = R.decide(state, cmd)
+        assert new, "an accepted command records at least one event"
+        for e in new:
+            state = R.evolve(state, e)
+            _invariants(state, gm_rulings=False)
+        events.extend(new)
+    assert R.replay(events) == state
+    assert R.state_to_dict(R.replay(events)) == R.state_to_dict(state)
+    assert R.state_from_dict(R.state_to_dict(state)) == state
+    assert state.dice_drawn == sum(len(e.dice) for e in events)
+
+
+@SETTINGS
+@given(data=st.data(), seed=st.integers(0, 2**64))
+def test_refused_commands_change_nothing_and_none_is_accepted_out_of_turn(
+    data: st.DataObject, seed: int
+) -> None:
+    """A refused command raises, returns no events and leaves the state as it was; `is_legal`
+    agrees with `decide`; a player's accepted command always comes from an awaited station
+    (surrender: on the ship's own turn)."""
+    state = R.replay(R.start_battle(_scenario(data, FAST), seed, "p", None))
+    for _ in range(data.draw(st.integers(5, 60))):
+        if state.is_over:
+            break
+        if data.draw(st.booleans()):
+            raw = _any_command(data, state)
+        else:
+            ship, station = data.draw(st.sampled_from(R.awaiting(state)))
+            pool = candidate_commands(state, ship, station) or [{"type": "end_step"}]
+            raw = dict(data.draw(st.sampled_from(pool)))
+        ships = list(state.ships)
+        actor_ship = data.draw(st.sampled_from(ships))
+        stations = state.ships[actor_ship].design.station_ids()
+        station = data.draw(st.sampled_from(stations))
+        actor = R.Actor(role="player", ship_id=actor_ship, stations=frozenset({station}))
+        try:
+            cmd = R.parse_command(raw, actor)
+        except R.RuleViolation:
+            continue
+        before = R.state_to_dict(state)
+        awaited = R.awaiting(state)
+        legal = R.is_legal(state, cmd)
+        refused: R.RuleViolation | None = None
+        try:
+            new = R.decide(state, cmd)
+        except R.RuleViolation as exc:
+            refused = exc
+        if refused is not None:
+            assert not legal, f"is_legal said yes but decide refused: {refused.code}"
+            assert refused.code
+            assert refused.message
+            assert R.state_to_dict(state) == before
+            continue
+        assert legal, "decide accepted what is_legal refused"
+        assert new
+        if cmd.type == "surrender":
+            assert state.acting_ship == actor_ship
+            assert not state.pending
+        else:
+            assert (actor_ship, station) in awaited, (cmd.type, actor_ship, station, awaited)
+        for e in new:
+            state = R.evolve(state, e)
+        _invariants(state, gm_rulings=False)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), seed=st.integers(0, 2**64))
+def test_bot_battles_always_end_within_the_round_limit(data: st.DataObject, seed: int) -> None:
+    """Part A: a scenario sets a round limit; bot battles therefore always end, and the bot
+    always has a legal command for every awaited station."""
+    scenario = _scenario(data, ALL, limit=6)
+    state, events = play_bots(R.replay(R.start_battle(scenario, seed, "p", None)))
+    assert state.is_over
+    assert state.round <= scenario.round_limit
+    assert len(events) < 2_000 * scenario.round_limit
+    _invariants(state, gm_rulings=False)
+    if state.outcome is not None and state.outcome["reason"] == "round_limit":
+        assert state.round == scenario.round_limit
