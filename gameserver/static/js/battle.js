@@ -283,14 +283,18 @@ export function enterBattle(root, battleId, ctx) {
     if (fresh) logList.scrollTop = logList.scrollHeight;
   };
 
+  /** Fill the log with the events before our snapshot (aria-busy: not read out one by one). */
   const loadHistory = async () => {
+    logList.setAttribute("aria-busy", "true");
     try {
-      const events = await getLog(battleId, seat.gm_token);
+      const events = await getLog(battleId);
       const list = Array.isArray(events) ? events : events.events ?? [];
       for (const e of list) if (e.seq <= view.seq) addLog(e, false);
       logList.scrollTop = logList.scrollHeight;
     } catch {
       // The history is a convenience; live events still arrive.
+    } finally {
+      logList.removeAttribute("aria-busy");
     }
   };
 
@@ -350,7 +354,8 @@ export function enterBattle(root, battleId, ctx) {
     battleView.dataset.seq = String(view.seq);
     render();
     askNpcLegal();
-    if (first) loadHistory();
+    // A snapshot also comes after a reconnect that was too far behind: fill the log's gap too.
+    loadHistory();
   });
   client.addEventListener("event", (e) => {
     const msg = /** @type {CustomEvent} */ (e).detail;

@@ -22,14 +22,14 @@ export function renderBoard(root, state, awaiting, joined) {
       h("span.muted", null, `${ships.length} ships · ${sides.length} sides`)),
     h("div.sides", null, sides.map((side, i) => h("div.side", { style: { "--side-colour": sideColour(i) }, testid: `side-${side.id}` },
       h("h3", null, side.name ?? side.id),
-      ships.filter((s) => s.side === side.id).map((s) => shipCard(s, i, acting.has(s.id), joined?.ship_id === s.id))))),
+      ships.filter((s) => s.side === side.id).map((s) => shipCard(s, i, acting.has(s.id), joined?.ship_id === s.id, byId))))),
     h("div.ladders", { testid: "range-ladders" },
       h("h2", null, "Range"),
       rangesOf(state).map((r) => ladder(r, byId))),
   );
 }
 
-function shipCard(ship, sideIndex, isActing, isMine) {
+function shipCard(ship, sideIndex, isActing, isMine, byId) {
   const hull = Number(ship.hull ?? 0);
   const max = Number(ship.hull_max ?? ship.max_hull ?? hull);
   const pct = max > 0 ? Math.max(0, Math.min(100, (hull / max) * 100)) : 0;
@@ -62,6 +62,9 @@ function shipCard(ship, sideIndex, isActing, isMine) {
   crits.length
     ? h("ul.crits", { "aria-label": "Critical hits", testid: `crits-${ship.id}` }, crits.map(([loc, sev]) => h("li", null, `${label(loc)} ${sev}`)))
     : h("p.muted.small", null, "No critical hits"),
+  ship.sensor_lock
+    ? h("p.small", { testid: `lock-${ship.id}` }, h("span.muted", null, "Sensor lock on "), byId.get(ship.sensor_lock)?.name ?? ship.sensor_lock)
+    : null,
   turrets.length
     ? h("ul.turrets", { "aria-label": "Turrets" }, turrets.map((t, i) => h("li", null,
       h("span.turret-id", null, `T${i + 1}`), h("span.muted", null, label(t.mount ?? "")), " ",
