@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
 
@@ -119,6 +120,9 @@ class KubeClient:
             )
         except ApiException as exc:
             raise KubeError.from_api(exc) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            # API server restarting or unreachable: an ordinary, retryable API failure.
+            raise KubeError(0, "Unavailable", f"API server unreachable: {exc!r}") from None
         return dict(result or {})
 
     async def apply(

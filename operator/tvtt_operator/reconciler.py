@@ -176,7 +176,12 @@ class Reconciler:
                 f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
             )
             logger.warning("invalid spec", error=message)
-            await self._report_invalid(body, message)
+            try:
+                await self._report_invalid(body, message)
+            except KubeError as api_exc:
+                RECONCILE_ERRORS.labels(cause="api").inc()
+                logger.warning("status update failed", error=api_exc.message)
+                return False
             return True  # retrying cannot help; the next edit triggers a new reconcile
         live = self.cache.children(key, tvtt.uid)
         plan = plan_reconcile(tvtt, live)
@@ -219,20 +224,27 @@ class Reconciler:
             if applied_ok
             else tvtt.status.applied_template_hash,
         )
-        await self._write_status(
-            tvtt, body, status.model_dump(by_alias=True, exclude_none=True, mode="json")
-        )
-        if plan.template_overridden and not _overridden_before(tvtt):
-            logger.warning("manual rollback detected; the pod template is left alone")
-            await self.client.post_event(
-                build_event(
-                    body,
-                    reason="ManualRollback",
-                    message="Deployment pod template changed outside the operator (e.g. kubectl "
-                    "rollout undo); not reverted until the TravellerVTT changes",
-                    now=now,
+        try:
+            # The Event goes first: if the status write then fails, the next reconcile still
+            # sees no TemplateOverridden=True and reports again (at least once, never lost).
+            if plan.template_overridden and not _overridden_before(tvtt):
+                logger.warning("manual rollback detected; the pod template is left alone")
+                await self.client.post_event(
+                    build_event(
+                        body,
+                        reason="ManualRollback",
+                        message="Deployment pod template changed outside the operator (e.g. "
+                        "kubectl rollout undo); not reverted until the TravellerVTT changes",
+                        now=now,
+                    )
                 )
+            await self._write_status(
+                tvtt, body, status.model_dump(by_alias=True, exclude_none=True, mode="json")
             )
+        except KubeError as exc:
+            RECONCILE_ERRORS.labels(cause="api").inc()
+            logger.warning("status update failed", error=exc.message, status=exc.status)
+            error = error or exc.message
         RECONCILE_SECONDS.observe(time.perf_counter() - started)
         RECONCILES.labels(result="ok" if error is None else "error").inc()
         return error is None
