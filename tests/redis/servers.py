@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +121,7 @@ class WsClient:
         self.shutdowns: list[dict[str, Any]] = []
         self._replies: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._changed = asyncio.Condition()
+        self._ended = False
         self._reader = asyncio.create_task(self._read())
 
     @classmethod
@@ -136,34 +137,46 @@ class WsClient:
         return max(seqs, default=0)
 
     async def _read(self) -> None:
-        async for msg in self.ws:
-            if msg.type is not aiohttp.WSMsgType.TEXT:
-                continue
-            data = json.loads(msg.data)
-            kind = data["type"]
-            if kind == "event":
-                self.seen_seqs.append(data["seq"])
-                self.events[data["seq"]] = data["event"]
-                if data.get("awaiting") is not None:
-                    self.awaiting = [tuple(a) for a in data["awaiting"]]
-            elif kind == "snapshot":
-                self.snapshots.append(data)
-                self.awaiting = [tuple(a) for a in data["awaiting"]]
-            elif kind == "legal":
-                self.legal[data["station"]] = data
-            elif kind == "joined":
-                self.joined = data
-            elif kind == "server_shutdown":
-                self.shutdowns.append(data)
-            if kind == "error":
-                self.errors.append(data)
-            client_id = data.get("client_id")
-            if kind in ("ack", "error", "joined") or (kind == "legal" and client_id):
-                future = self._replies.pop(client_id or "join", None)
-                if future is not None and not future.done():
-                    future.set_result(data)
+        try:
+            async for msg in self.ws:
+                if msg.type is aiohttp.WSMsgType.TEXT:
+                    self._record(json.loads(msg.data))
+                    async with self._changed:
+                        self._changed.notify_all()
+        finally:
+            self._ended = True
+            # A dead socket answers nothing: pending requests fail now instead of timing out.
+            for future in self._replies.values():
+                if not future.done():
+                    future.set_exception(ConnectionError("the socket closed before the reply"))
+            self._replies.clear()
             async with self._changed:
                 self._changed.notify_all()
+
+    def _record(self, data: dict[str, Any]) -> None:
+        """Keep one server frame and resolve the request it answers."""
+        kind = data["type"]
+        if kind == "event":
+            self.seen_seqs.append(data["seq"])
+            self.events[data["seq"]] = data["event"]
+            if data.get("awaiting") is not None:
+                self.awaiting = [tuple(a) for a in data["awaiting"]]
+        elif kind == "snapshot":
+            self.snapshots.append(data)
+            self.awaiting = [tuple(a) for a in data["awaiting"]]
+        elif kind == "legal":
+            self.legal[data["station"]] = data
+        elif kind == "joined":
+            self.joined = data
+        elif kind == "server_shutdown":
+            self.shutdowns.append(data)
+        elif kind == "error":
+            self.errors.append(data)
+        client_id = data.get("client_id")
+        if kind in ("ack", "error", "joined") or (kind == "legal" and client_id):
+            future = self._replies.pop(client_id or "join", None)
+            if future is not None and not future.done():
+                future.set_result(data)
 
     async def request(self, message: dict[str, Any], wait_s: float = 20) -> dict[str, Any]:
         """Send a message and wait for its reply (`joined` for a join, else by client id)."""
@@ -181,10 +194,20 @@ class WsClient:
         """Send an intent; returns the `ack` or `error`."""
         return await self.request({"type": "command", "command": command}, wait_s)
 
-    async def wait_for(self, predicate: Any, wait_s: float = 20) -> None:
-        """Wait until `predicate()` holds (re-checked after every received frame)."""
+    async def wait_for(self, predicate: Callable[[], bool], wait_s: float = 20) -> None:
+        """Wait until `predicate()` holds (re-checked after each frame and when the socket ends)."""
         async with asyncio.timeout(wait_s), self._changed:
             await self._changed.wait_for(predicate)
+
+    async def wait_seq(self, seq: int, wait_s: float = 20) -> None:
+        """Wait until this client holds event `seq` (fails fast if the socket ends first)."""
+        await self.wait_for(lambda: self.last_seq >= seq or self.closed, wait_s)
+        if self.last_seq < seq:
+            raise ConnectionError(f"the socket closed at seq {self.last_seq}, before {seq}")
+
+    async def wait_closed(self, wait_s: float = 20) -> None:
+        """Wait until the server side has closed the socket (e.g. its process died)."""
+        await self.wait_for(lambda: self.closed, wait_s)
 
     async def close(self) -> None:
         """Close the socket and stop reading."""
@@ -196,7 +219,7 @@ class WsClient:
     @property
     def closed(self) -> bool:
         """True once the server (or we) closed the socket."""
-        return self.ws.closed or self._reader.done()
+        return self._ended or self.ws.closed
 
 
 def _cid() -> str:
