@@ -10,6 +10,7 @@ stream is identical across processes, platforms and Python versions.
 from __future__ import annotations
 
 import hashlib
+import struct
 from collections.abc import Iterable
 from typing import Protocol
 
@@ -60,11 +61,14 @@ def seed_key(seed: int) -> bytes:
     return seed.to_bytes(16, "little", signed=True)
 
 
+_WORDS = struct.Struct("<8Q")
+
+
 def _block(key: bytes, block: int) -> tuple[int, ...]:
     digest = hashlib.blake2b(
         block.to_bytes(8, "little"), key=key, digest_size=64, person=_PERSON
     ).digest()
-    return tuple((int.from_bytes(digest[i : i + 8], "little") % 6) + 1 for i in range(0, 64, 8))
+    return tuple(w % 6 + 1 for w in _WORDS.unpack(digest))
 
 
 def die_at(seed: int, index: int) -> int:

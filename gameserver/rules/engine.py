@@ -9,7 +9,6 @@ cheap and the rules live once, here. Round structure: RULES §3.B and Part A.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
 from typing import Any, NoReturn
 
 from pydantic import BaseModel
@@ -42,7 +41,7 @@ from gameserver.rules.state import (
     ACTIVE,
     BATTLE_DECODERS,
     ESCAPED,
-    SHIP_DECODERS,
+    SHIP_PATCH_DECODERS,
     SURRENDERED,
     WRECKED,
     BattleState,
@@ -51,6 +50,8 @@ from gameserver.rules.state import (
     Step,
     encode_value,
     pair_key,
+    replace_battle,
+    replace_ship,
 )
 from gameserver.rules.tables_mg import BAND_INDEX, LOCATIONS, TURRET_MOUNTS, WEAPONS
 
@@ -178,19 +179,25 @@ def evolve(state: BattleState | None, event: Event) -> BattleState:
             if target.prev is None:
                 break
             target = target.prev
-        return replace(
+        return replace_battle(
             target,
-            seq=event.seq,
-            dice_drawn=state.dice_drawn + len(event.dice),
-            prev=target.prev,
-            undo_depth=max(0, state.undo_depth - n),
+            {
+                "seq": event.seq,
+                "dice_drawn": state.dice_drawn + len(event.dice),
+                "prev": target.prev,
+                "undo_depth": max(0, state.undo_depth - n),
+            },
         )
+    limit = state.config.undo_limit
+    depth = state.undo_depth + 1
     changes: dict[str, Any] = {
         "seq": event.seq,
         "dice_drawn": state.dice_drawn + len(event.dice),
         "prev": state,
-        "undo_depth": min(state.config.undo_limit, state.undo_depth + 1),
+        "undo_depth": depth if depth <= limit else limit,
     }
+    if limit > 0 and event.seq % limit == 0:
+        _trim_undo_chain(state, 2 * limit)
     patch = event.data.get("set")
     if patch:
         ship_patch = patch.get("ships")
@@ -200,10 +207,11 @@ def evolve(state: BattleState | None, event: Event) -> BattleState:
                 ship = ships.get(sid)
                 if ship is None:
                     continue
-                ships[sid] = replace(
-                    ship,
-                    **{k: SHIP_DECODERS[k](v) for k, v in fields.items() if k in SHIP_DECODERS},
-                )
+                decoded = {
+                    k: (v if (decoder := SHIP_PATCH_DECODERS.get(k)) is None else decoder(v))
+                    for k, v in fields.items()
+                }
+                ships[sid] = replace_ship(ship, decoded)
             changes["ships"] = ships
         battle_patch = patch.get("battle")
         if battle_patch:
@@ -211,7 +219,26 @@ def evolve(state: BattleState | None, event: Event) -> BattleState:
                 if key in _PATCHABLE:
                     decoder = BATTLE_DECODERS.get(key)
                     changes[key] = decoder(value) if decoder is not None else value
-    return replace(state, **changes)
+    return replace_battle(state, changes)
+
+
+def _trim_undo_chain(state: BattleState, keep: int) -> None:
+    """Drop the link to states more than `keep` events back (every `undo_limit` events).
+
+    Why: each state links the one before it for GM undo, so an unbounded chain would keep a
+    whole battle's states alive (memory, and the garbage collector walking them: replay of
+    10,000 events must stay under 100 ms). Only the last `undo_limit` states can ever be
+    undone to, so with `keep` = 2 x limit every state up to `undo_limit` events behind the
+    newest still reaches its full undo depth. The link (compare=False, not part of the
+    state's value) is cut in place on a state at least `keep` events old.
+    """
+    node: BattleState | None = state
+    for _ in range(keep):
+        if node is None:
+            return
+        node = node.prev
+    if node is not None and node.prev is not None:
+        object.__setattr__(node, "prev", None)
 
 
 _PATCHABLE = frozenset(

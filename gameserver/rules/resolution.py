@@ -8,7 +8,7 @@ Dice are consumed in the order RULES §16 / Part A lists them.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from gameserver.rules.dice import Dice, roll, roll_2d
@@ -329,9 +329,7 @@ class CritEffects(Protocol):
         ...
 
 
-@dataclass(slots=True)
-class _Queue:
-    items: deque[tuple[str, int, str | None]] = field(default_factory=deque)
+_Queue = deque[tuple[str, int, str | None]]
 
 
 def _lose_hull(
@@ -345,7 +343,7 @@ def _lose_hull(
     work.lost_total += after - before
     if counts_sustained:
         for _ in range(sustained_count(work.hull_max, before, after, cfg)):
-            queue.items.append(("sustained", 1, None))
+            queue.append(("sustained", 1, None))
 
 
 def resolve_damage(
@@ -365,14 +363,14 @@ def resolve_damage(
     takes no more criticals (6D Hull damage instead, an effect). Each queued critical rolls its
     2D location when reached. Without `effects` (the vector op) no effect dice are rolled.
     """
-    queue = _Queue()
+    queue: _Queue = deque()
     _lose_hull(work, damage, queue, cfg, True)
     if attack_severity > 0:
-        queue.items.appendleft(("attack", attack_severity, called_location))
+        queue.appendleft(("attack", attack_severity, called_location))
     records: list[CritRecord] = []
     counts = cfg.crit_hull_damage_counts_sustained
-    while queue.items:
-        source, sev, loc = queue.items.popleft()
+    while queue:
+        source, sev, loc = queue.popleft()
         if loc is None:
             loc = LOCATIONS[dice.d6() + dice.d6() - 2].value
         idx = LOCATION_INDEX[loc]
@@ -391,7 +389,7 @@ def resolve_damage(
             extra, follow = effects.apply(work, loc, current, new, dice)
             _lose_hull(work, extra, queue, cfg, counts)
             if follow != 0:
-                queue.items.append(("hull_severity", follow, "hull"))
+                queue.append(("hull_severity", follow, "hull"))
         records.append(CritRecord(source, loc, current, new, extra))
     return records
 

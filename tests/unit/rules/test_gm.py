@@ -216,3 +216,22 @@ def test_gm_commands_replay_exactly() -> None:
     b.gm({"type": "gm_undo", "n": 2})
     assert R.replay(b.events) == b.state
     assert R.state_to_dict(R.replay(b.events)) == R.state_to_dict(b.state)
+
+
+def test_the_undo_chain_stays_bounded_and_undo_reaches_full_depth() -> None:
+    """Memory and replay speed: only the last `undo_limit` states can be undone to, so the
+    chain of earlier states is trimmed; an undo of the full limit still lands exactly."""
+    limit = R.RulesConfig().undo_limit
+    b = _battle()
+    b.until(lambda st: st.seq > 10 * limit)
+    length, node = 0, b.state.prev
+    while node is not None:
+        length, node = length + 1, node.prev
+    assert 2 * limit <= length < 3 * limit
+    back = R.replay(b.events[:-limit])
+    head = b.state
+    undo = b.gm({"type": "gm_undo", "n": limit})[0]
+    undone = R.evolve(head, undo)  # the state the undo event itself leaves
+    assert _without(undone, "seq", "dice_drawn", "undo_depth") == _without(
+        back, "seq", "dice_drawn", "undo_depth"
+    )
