@@ -1,0 +1,813 @@
+"""The operator against the real control plane (issue 7): children, status, rollbacks, HPA, faults.
+
+Every test gets its own namespace and its own operator process (`python -m tvtt_operator
+--namespace NS`, the real code) running under a ServiceAccount with exactly
+`tvtt_operator.rbac.operator_rules()`; a Forbidden in its log fails the test. The operator resyncs
+every second here, so "the operator left X alone" is checked after a few more reconciles have
+finished (read from its /metrics), never after a fixed sleep.
+
+Images are never pulled: kwok marks pods Running and Ready without running a container.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import threading
+from collections.abc import Callable, Iterator
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from tvtt_operator.builders import FIELD_MANAGER
+from tvtt_operator.models import API_VERSION, KIND
+
+from tests.cluster.kube import Kubectl, wait_for
+from tests.e2e.conftest import Cluster
+from tests.e2e.operator_process import (
+    WRITE_VERBS,
+    OperatorProcess,
+    apiserver_writes,
+    install_crd,
+    operator_kubeconfig,
+)
+
+pytestmark = pytest.mark.e2e
+
+T = TypeVar("T")
+
+IMAGE_V1 = "ghcr.io/traveller-vtt/gameserver:0.1.0"
+IMAGE_V2 = "ghcr.io/traveller-vtt/gameserver:0.2.0"
+IMAGE_V3 = "ghcr.io/traveller-vtt/gameserver:0.3.0"
+INSTANCE = "app.kubernetes.io/instance"
+CHILD_KINDS = (
+    "configmaps,services,deployments.apps,statefulsets.apps,"
+    "horizontalpodautoscalers.autoscaling,poddisruptionbudgets.policy,ingresses.networking.k8s.io"
+)
+# Resources only the operator writes (outside their /status, which controllers own).
+OPERATOR_WRITTEN = {
+    "": ["configmaps", "services"],
+    "apps": ["deployments", "statefulsets"],
+    "autoscaling": ["horizontalpodautoscalers"],
+    "policy": ["poddisruptionbudgets"],
+    "networking.k8s.io": ["ingresses"],
+    "traveller-vtt.io": ["travellervtts"],
+}
+# Earlier tests' namespaces may still be emptied meanwhile; a delete by the operator would show
+# as a changed uid in `versions()` anyway.
+NOT_DELETES = WRITE_VERBS - {"DELETE", "DELETECOLLECTION"}
+RESYNC_SECONDS = 1.0
+MANAGED = "--show-managed-fields"  # kubectl hides managedFields otherwise
+
+Key = tuple[str, str]
+
+
+# ------------------------------------------------------------------------------------------------
+# fixtures
+
+
+@pytest.fixture(scope="module")
+def crd(control_plane: Cluster) -> None:
+    """The generated CRD (crds/), installed once for the module."""
+    install_crd(control_plane.kubectl())
+
+
+@pytest.fixture
+def operator(
+    crd: None, kubectl: Kubectl, namespace: str, tmp_path: Path
+) -> Iterator[OperatorProcess]:
+    """The operator, watching only this test's namespace with the chart's RBAC; always stopped."""
+    kubeconfig = operator_kubeconfig(kubectl, namespace, tmp_path / "operator.kubeconfig")
+    proc = OperatorProcess(
+        kubeconfig, namespace, tmp_path / "operator.log", resync_seconds=RESYNC_SECONDS
+    )
+    try:
+        proc.start()
+        yield proc
+    finally:
+        proc.stop()
+    log = proc.checked_log()
+    assert "Forbidden" not in log, f"the operator's RBAC is missing something:\n{log[-4000:]}"
+    assert "reconcile crashed" not in log, f"unexpected exception in a reconcile:\n{log[-4000:]}"
+
+
+# ------------------------------------------------------------------------------------------------
+# helpers
+
+
+def tvtt(name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {"apiVersion": API_VERSION, "kind": KIND, "metadata": {"name": name}, "spec": spec}
+
+
+def wait(
+    op: OperatorProcess,
+    predicate: Callable[[], T | None],
+    message: str,
+    timeout: float = 90.0,
+) -> T:
+    """`wait_for` that quotes the operator's log on timeout (what it was doing instead)."""
+    try:
+        return wait_for(predicate, timeout=timeout, message=message)
+    except TimeoutError as exc:
+        raise AssertionError(f"{exc}\n--- operator log ---\n{op.output()}") from None
+
+
+def settle(op: OperatorProcess, rounds: int = 3) -> None:
+    """Wait until a few more resync rounds have run (each reconciles every resource)."""
+    op.wait_reconciles(op.reconciles() + rounds)
+
+
+def conditions(obj: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["type"]: c for c in (obj.get("status") or {}).get("conditions") or []}
+
+
+def ready(kubectl: Kubectl, name: str, generation: int | None = None) -> dict[str, Any] | None:
+    """The resource once status says Ready for its current generation (optionally a given one)."""
+    obj: dict[str, Any] = kubectl.get("travellervtt", name)
+    gen = obj["metadata"]["generation"]
+    ok = (
+        (generation is None or gen == generation)
+        and (obj.get("status") or {}).get("observedGeneration") == gen
+        and conditions(obj).get("Ready", {}).get("status") == "True"
+    )
+    return obj if ok else None
+
+
+def children(kubectl: Kubectl, name: str) -> dict[Key, dict[str, Any]]:
+    """Every child of one resource by (kind, name), found by its instance label."""
+    items = kubectl.get(CHILD_KINDS, None, "-l", f"{INSTANCE}={name}", MANAGED)["items"]
+    return {(o["kind"], o["metadata"]["name"]): o for o in items}
+
+
+def versions(kubectl: Kubectl) -> dict[Key, tuple[str, str]]:
+    """(uid, version) of every TravellerVTT and child in the namespace.
+
+    The version is the resourceVersion, except for HPAs: the HPA controller rewrites their
+    status on its own schedule, so their `generation` (bumped by any spec write) stands in.
+    """
+    items = kubectl.get(f"travellervtts,{CHILD_KINDS}", None)["items"]
+    return {
+        (o["kind"], o["metadata"]["name"]): (
+            o["metadata"]["uid"],
+            str(o["metadata"]["generation"])
+            if o["kind"] == "HorizontalPodAutoscaler"
+            else o["metadata"]["resourceVersion"],
+        )
+        for o in items
+    }
+
+
+def owns_field(obj: dict[str, Any], manager: str, *path: str) -> bool:
+    """Whether `manager` owns the field at `path` (e.g. "f:spec", "f:replicas") by Apply."""
+    for entry in obj["metadata"].get("managedFields") or []:
+        if entry["manager"] != manager or entry["operation"] != "Apply":
+            continue
+        node: Any = entry.get("fieldsV1") or {}
+        for part in path:
+            node = node.get(part) if isinstance(node, dict) else None
+        if node is not None:
+            return True
+    return False
+
+
+def pods(kubectl: Kubectl, name: str, component: str) -> list[dict[str, Any]]:
+    selector = f"{INSTANCE}={name},app.kubernetes.io/component={component}"
+    items: list[dict[str, Any]] = kubectl.get("pods", None, "-l", selector)["items"]
+    return items
+
+
+def pod_ready(pod: dict[str, Any]) -> bool:
+    status = pod.get("status") or {}
+    return status.get("phase") == "Running" and any(
+        c["type"] == "Ready" and c["status"] == "True" for c in status.get("conditions") or []
+    )
+
+
+def rollout_complete(kubectl: Kubectl, name: str) -> dict[str, Any] | None:
+    """The Deployment once its controller finished the latest template (all replicas updated)."""
+    d: dict[str, Any] = kubectl.get("deployment", name)
+    s = d.get("status") or {}
+    want = d["spec"]["replicas"]
+    done = (
+        s.get("observedGeneration", 0) >= d["metadata"]["generation"]
+        and s.get("updatedReplicas") == want
+        and s.get("readyReplicas") == want
+        and s.get("replicas") == want
+    )
+    return d if done else None
+
+
+def rolled_out(kubectl: Kubectl, name: str, image: str) -> dict[str, Any] | None:
+    """The Deployment once a rollout to `image` is complete."""
+    d = rollout_complete(kubectl, name)
+    return d if d is not None and image_of(d) == image else None
+
+
+def image_of(deployment: dict[str, Any]) -> str:
+    image: str = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+    return image
+
+
+def manual_rollback_events(kubectl: Kubectl, name: str) -> list[dict[str, Any]]:
+    selector = f"involvedObject.kind={KIND},involvedObject.name={name},reason=ManualRollback"
+    items: list[dict[str, Any]] = kubectl.get("events", None, "--field-selector", selector)["items"]
+    return items
+
+
+@contextlib.contextmanager
+def watched(kubectl: Kubectl, kind: str, name: str, jsonpath: str) -> Iterator[list[str]]:
+    """Every value of `jsonpath` the object takes while the block runs (a kubectl watch).
+
+    A watch delivers each stored revision, so a value that exists only briefly is still seen.
+    """
+    argv = [kubectl.binary, "--kubeconfig", str(kubectl.kubeconfig)]
+    if kubectl.namespace:
+        argv += ["--namespace", kubectl.namespace]
+    argv += ["get", kind, name, "--watch", "-o", f'jsonpath={jsonpath}{{"\\n"}}']
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    seen: list[str] = []
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            seen.append(line.strip())
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        wait_for(lambda: seen, timeout=30, message=f"first watch event of {kind}/{name}")
+        yield seen
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        reader.join(timeout=10)
+
+
+# ------------------------------------------------------------------------------------------------
+# tests
+
+
+FULL_SPEC: dict[str, Any] = {
+    "image": IMAGE_V1,
+    "replicas": 2,
+    "resources": {"requests": {"cpu": "200m", "memory": "192Mi"}, "limits": {"memory": "384Mi"}},
+    "server": {"logLevel": "debug", "maxConnections": 500},
+    "service": {"type": "ClusterIP", "port": 8080},
+    "redis": {"enabled": True, "storageSize": "2Gi", "appendfsync": "always"},
+    "disruption": {"minAvailable": 1},
+    "drain": {"terminationGracePeriodSeconds": 90},
+    "ingress": {"className": "nginx", "host": "vtt.example.test", "tlsSecretName": "vtt-tls"},
+    "podLabels": {"team": "referees"},
+    "podAnnotations": {"prometheus.io/scrape": "true"},
+    "nodeSelector": {"kubernetes.io/os": "linux"},
+    "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "games"}],
+}
+
+
+def test_apply_creates_every_child_with_its_spec_and_reports_ready(
+    kubectl: Kubectl, operator: OperatorProcess
+) -> None:
+    kubectl.apply(tvtt("fleet", FULL_SPEC))
+    obj = wait(operator, lambda: ready(kubectl, "fleet"), "fleet Ready", timeout=120)
+    uid = obj["metadata"]["uid"]
+
+    kids = children(kubectl, "fleet")
+    assert set(kids) == {
+        ("ConfigMap", "fleet-config"),
+        ("ConfigMap", "fleet-redis-config"),
+        ("Service", "fleet"),
+        ("Service", "fleet-redis"),
+        ("StatefulSet", "fleet-redis"),
+        ("Deployment", "fleet"),
+        ("PodDisruptionBudget", "fleet"),
+        ("Ingress", "fleet"),
+    }
+    owner = {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "name": "fleet",
+        "uid": uid,
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+    for key, child in kids.items():
+        meta = child["metadata"]
+        assert meta["ownerReferences"] == [owner], key
+        assert meta["labels"]["app.kubernetes.io/managed-by"] == FIELD_MANAGER, key
+        assert meta["labels"]["app.kubernetes.io/name"] == "traveller-vtt", key
+        assert meta["labels"]["app.kubernetes.io/part-of"] == "traveller-vtt", key
+        assert owns_field(child, FIELD_MANAGER, "f:metadata", "f:labels"), key
+
+    config = kids[("ConfigMap", "fleet-config")]["data"]
+    assert config == {
+        "LOG_LEVEL": "debug",
+        "MAX_CONNECTIONS": "500",
+        "ALLOWED_ORIGINS": "https://vtt.example.test",  # follows the ingress host
+    }
+    redis_conf = kids[("ConfigMap", "fleet-redis-config")]["data"]["redis.conf"]
+    assert "appendonly yes" in redis_conf.splitlines()
+    assert "appendfsync always" in redis_conf.splitlines()
+
+    deployment = kids[("Deployment", "fleet")]
+    spec = deployment["spec"]
+    assert spec["replicas"] == 2
+    assert owns_field(deployment, FIELD_MANAGER, "f:spec", "f:replicas")
+    assert spec["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+    }
+    template = spec["template"]
+    assert template["metadata"]["labels"]["team"] == "referees"
+    assert template["metadata"]["annotations"]["prometheus.io/scrape"] == "true"
+    pod = template["spec"]
+    assert pod["terminationGracePeriodSeconds"] == 90
+    assert pod["nodeSelector"] == {"kubernetes.io/os": "linux"}
+    assert pod["tolerations"] == [{"key": "dedicated", "operator": "Equal", "value": "games"}]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    (container,) = pod["containers"]
+    assert container["image"] == IMAGE_V1
+    assert container["startupProbe"]["httpGet"]["path"] == "/health"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/health"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
+    assert container["lifecycle"]["preStop"] == {"sleep": {"seconds": 5}}
+    assert container["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["resources"] == FULL_SPEC["resources"]
+    assert container["envFrom"] == [{"configMapRef": {"name": "fleet-config"}}]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["REDIS_URL"] == "redis://fleet-redis:6379/0"
+    assert int(env["SHUTDOWN_GRACE_SECONDS"]) < 90  # drains before the kubelet's SIGKILL
+
+    service = kids[("Service", "fleet")]["spec"]
+    assert service["type"] == "ClusterIP"
+    assert [(p["port"], p["targetPort"]) for p in service["ports"]] == [(8080, "http")]
+    assert service["selector"] == spec["selector"]["matchLabels"]
+    assert kids[("Service", "fleet-redis")]["spec"]["clusterIP"] == "None"
+
+    statefulset = kids[("StatefulSet", "fleet-redis")]["spec"]
+    assert statefulset["replicas"] == 1
+    assert statefulset["serviceName"] == "fleet-redis"
+    (claim,) = statefulset["volumeClaimTemplates"]
+    assert claim["spec"]["resources"]["requests"]["storage"] == "2Gi"
+    assert statefulset["persistentVolumeClaimRetentionPolicy"]["whenDeleted"] == "Retain"
+
+    pdb = kids[("PodDisruptionBudget", "fleet")]["spec"]
+    assert pdb["minAvailable"] == 1
+    assert "maxUnavailable" not in pdb
+
+    ingress = kids[("Ingress", "fleet")]
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+    assert [r["host"] for r in ingress["spec"]["rules"]] == ["vtt.example.test"]
+    assert ingress["spec"]["tls"] == [{"hosts": ["vtt.example.test"], "secretName": "vtt-tls"}]
+    timeouts = ingress["metadata"]["annotations"]
+    assert timeouts["nginx.ingress.kubernetes.io/proxy-read-timeout"] == "3600"
+
+    # kwok made the pods Ready; the claim bound through the hostpath provisioner.
+    servers = pods(kubectl, "fleet", "gameserver")
+    assert len(servers) == 2
+    assert all(pod_ready(p) for p in servers)
+    (redis_pod,) = pods(kubectl, "fleet", "redis")
+    assert pod_ready(redis_pod)
+    pvc = kubectl.get("pvc", "data-fleet-redis-0")
+    assert pvc["status"]["phase"] == "Bound"
+
+    status = obj["status"]
+    assert status["observedGeneration"] == 1
+    assert (status["replicas"], status["readyReplicas"]) == (2, 2)
+    assert status["image"] == IMAGE_V1
+    assert status["endpoint"] == "https://vtt.example.test"
+    conds = conditions(obj)
+    assert {t: (c["status"], c["reason"]) for t, c in conds.items()} == {
+        "Ready": ("True", "AllReplicasReady"),
+        "Progressing": ("False", "RolloutComplete"),
+        "Degraded": ("False", "AsExpected"),
+        "RedisReady": ("True", "StatefulSetReady"),
+        "TemplateOverridden": ("False", "TemplateApplied"),
+    }
+    assert all(c["observedGeneration"] == 1 for c in conds.values())
+
+    table = kubectl("get", "tvtt", "fleet", "-o", "wide")
+    header, row = table.splitlines()
+    assert header.split()[:5] == ["NAME", "READY", "REPLICAS", "IMAGE", "AGE"]
+    assert row.split()[:4] == ["fleet", "True", "2", IMAGE_V1]
+    assert "https://vtt.example.test" in row
+
+    assert operator.http_status("/healthz") == 200
+    assert operator.reconciles() > 0
+
+
+def test_image_change_rolls_out_and_rollout_undo_is_respected(
+    kubectl: Kubectl, operator: OperatorProcess
+) -> None:
+    kubectl.apply(tvtt("patrol", {"image": IMAGE_V1}))
+    first = wait(operator, lambda: ready(kubectl, "patrol", 1), "patrol Ready")
+    before = conditions(first)
+
+    # A change of the resource → a rollout of the new template.
+    kubectl("patch", "travellervtt", "patrol", "--type=merge", "-p",
+            json.dumps({"spec": {"image": IMAGE_V2}}))  # fmt: skip
+    wait(operator, partial(rolled_out, kubectl, "patrol", IMAGE_V2), "rollout of v2")
+    second = wait(operator, lambda: ready(kubectl, "patrol", 2), "patrol Ready at generation 2")
+    assert second["status"]["image"] == IMAGE_V2
+    after = conditions(second)
+    assert all(c["observedGeneration"] == 2 for c in after.values())
+    # No flip, no new lastTransitionTime — even though the rollout changed messages meanwhile.
+    for kind in ("TemplateOverridden", "Degraded", "RedisReady"):
+        assert after[kind]["status"] == before[kind]["status"]
+        assert after[kind]["lastTransitionTime"] == before[kind]["lastTransitionTime"], kind
+    rs = kubectl.get("replicasets", None, "-l", f"{INSTANCE}=patrol")["items"]
+    assert sorted(image_of(r) for r in rs) == [IMAGE_V1, IMAGE_V2]
+
+    # A person rolls back: the operator reports it and does not fight it.
+    kubectl("rollout", "undo", "deployment/patrol")
+    overridden = wait(
+        operator,
+        lambda: (
+            (o := kubectl.get("travellervtt", "patrol"))
+            and conditions(o).get("TemplateOverridden", {}).get("status") == "True"
+            and o
+        ),
+        "TemplateOverridden=True",
+    )
+    flipped = conditions(overridden)["TemplateOverridden"]
+    assert flipped["reason"] == "ManualRollback"
+    assert flipped["lastTransitionTime"] != before["TemplateOverridden"]["lastTransitionTime"]
+    (event,) = wait(operator, lambda: manual_rollback_events(kubectl, "patrol"), "the Event")
+    assert event["type"] == "Warning"
+    assert event["involvedObject"]["uid"] == first["metadata"]["uid"]
+    assert "rollout undo" in event["message"]
+    rolled_back = wait(operator, partial(rolled_out, kubectl, "patrol", IMAGE_V1), "rollback")
+
+    settle(operator)
+    deployment = kubectl.get("deployment", "patrol")
+    assert image_of(deployment) == IMAGE_V1, "the operator reverted a manual rollback"
+    assert deployment["metadata"]["generation"] == rolled_back["metadata"]["generation"]
+    still = kubectl.get("travellervtt", "patrol")
+    assert conditions(still)["TemplateOverridden"] == flipped
+    assert still["status"]["image"] == IMAGE_V1  # what really runs
+    assert len(manual_rollback_events(kubectl, "patrol")) == 1  # reported once, not per resync
+
+    # The next change of the resource is applied again, and the condition flips back.
+    kubectl("patch", "travellervtt", "patrol", "--type=merge", "-p",
+            json.dumps({"spec": {"image": IMAGE_V3}}))  # fmt: skip
+    third = wait(operator, lambda: ready(kubectl, "patrol", 3), "patrol Ready at generation 3")
+    wait(operator, partial(rolled_out, kubectl, "patrol", IMAGE_V3), "rollout of v3")
+    cleared = conditions(third)["TemplateOverridden"]
+    assert (cleared["status"], cleared["reason"]) == ("False", "TemplateApplied")
+    assert cleared["lastTransitionTime"] >= flipped["lastTransitionTime"]
+
+
+def test_autoscaling_leaves_replicas_to_the_hpa_and_to_kubectl_scale(
+    kubectl: Kubectl, operator: OperatorProcess
+) -> None:
+    redis = {"enabled": True}
+    kubectl.apply(tvtt("squadron", {"image": IMAGE_V1, "replicas": 2, "redis": redis}))
+    wait(
+        operator,
+        lambda: (
+            (d := kubectl.get("deployment", "squadron", MANAGED))["spec"]["replicas"] == 2
+            and owns_field(d, FIELD_MANAGER, "f:spec", "f:replicas")
+        ),
+        "2 replicas owned by the operator",
+    )
+
+    with watched(kubectl, "deployment", "squadron", "{.spec.replicas}") as seen:
+        # Hand-over: replicas leave the operator's apply without ever being reset to 1.
+        autoscaled = {"image": IMAGE_V1, "redis": redis}
+        kubectl.apply(
+            tvtt("squadron", {**autoscaled, "autoscaling": {"minReplicas": 2, "maxReplicas": 5}})
+        )
+        wait(operator, lambda: kubectl.exists("hpa", "squadron"), "the HPA")
+        wait(
+            operator,
+            lambda: (
+                not owns_field(
+                    kubectl.get("deployment", "squadron", MANAGED),
+                    FIELD_MANAGER,
+                    "f:spec",
+                    "f:replicas",
+                )
+            ),
+            "the operator to give up spec.replicas",
+        )
+        hpa = kubectl.get("hpa", "squadron")["spec"]
+        assert (hpa["minReplicas"], hpa["maxReplicas"]) == (2, 5)
+        assert hpa["scaleTargetRef"] == {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "name": "squadron",
+        }
+        assert kubectl.get("deployment", "squadron")["spec"]["replicas"] == 2
+
+        # The HPA acts (below its new minimum → scale up); the operator leaves its choice.
+        bounds = {"minReplicas": 3, "maxReplicas": 5}
+        kubectl.apply(tvtt("squadron", {**autoscaled, "autoscaling": bounds}))
+
+        def replicas() -> int:
+            return int(kubectl.get("deployment", "squadron")["spec"]["replicas"])
+
+        wait(operator, lambda: replicas() == 3, "the HPA to scale to its minimum of 3")
+
+        # A person scales by hand within the HPA's bounds: not fought.
+        kubectl("scale", "deployment/squadron", "--replicas=4")
+        settle(operator)
+        assert replicas() == 4
+
+        # Above the maximum: the HPA (not the operator) brings it back to 5, then it stays.
+        kubectl("scale", "deployment/squadron", "--replicas=9")
+        wait(operator, lambda: replicas() == 5, "the HPA to cap replicas at 5", timeout=60)
+        settle(operator)
+        assert replicas() == 5
+
+        # A new template under autoscaling: applied, and the HPA's replica count survives it.
+        kubectl.apply(
+            tvtt(
+                "squadron",
+                {**autoscaled, "image": IMAGE_V2, "autoscaling": bounds},
+            )
+        )
+        wait(
+            operator,
+            partial(rolled_out, kubectl, "squadron", IMAGE_V2),
+            "rollout of v2 under the HPA",
+        )
+        settle(operator)
+        assert replicas() == 5
+        deployment = kubectl.get("deployment", "squadron", MANAGED)
+        assert not owns_field(deployment, FIELD_MANAGER, "f:spec", "f:replicas")
+    values = [int(v) for v in seen if v]
+    assert min(values) >= 2, f"replicas dropped during the hand-over: {values}"
+    assert {2, 3, 4, 9, 5} <= set(values), values
+
+
+# What kubectl prints for a 422 from the API server's schema and CEL validation.
+INVALID = 'The TravellerVTT "bad" is invalid'
+INVALID_CASES = [
+    pytest.param(
+        {"autoscaling": {"minReplicas": 5, "maxReplicas": 2}, "redis": {"enabled": True}},
+        [INVALID, "spec.autoscaling", "autoscaling.minReplicas must be <= autoscaling.maxReplicas"],
+        id="min-above-max",
+    ),
+    pytest.param(
+        {"replicas": 3},
+        [INVALID, "more than one replica or autoscaling requires redis.enabled=true"],
+        id="replicas-without-redis",
+    ),
+    pytest.param(
+        {"autoscaling": {"maxReplicas": 4}},
+        [INVALID, "more than one replica or autoscaling requires redis.enabled=true"],
+        id="autoscaling-without-redis",
+    ),
+    pytest.param(
+        {"replicas": 2, "autoscaling": {"maxReplicas": 4}, "redis": {"enabled": True}},
+        [INVALID, "set either replicas or autoscaling, not both"],
+        id="replicas-and-autoscaling",
+    ),
+    pytest.param(
+        {"service": {"type": "ExternalName"}},
+        [INVALID, "spec.service.type", 'Unsupported value: "ExternalName"', '"ClusterIP"'],
+        id="bad-service-type-enum",
+    ),
+    pytest.param(
+        {"redis": {"enabled": True, "appendfsync": "sometimes"}},
+        [INVALID, "spec.redis.appendfsync", 'Unsupported value: "sometimes"', '"everysec"'],
+        id="bad-appendfsync-enum",
+    ),
+    pytest.param(
+        {"drain": {"terminationGracePeriodSeconds": 5}},
+        [INVALID, "spec.drain.terminationGracePeriodSeconds", "greater than or equal to 15"],
+        id="grace-period-below-minimum",
+    ),
+    pytest.param(
+        {"autoscaling": {"maxReplicas": 1000}, "redis": {"enabled": True}},
+        [INVALID, "spec.autoscaling.maxReplicas", "less than or equal to 100"],
+        id="max-replicas-above-bound",
+    ),
+    pytest.param(
+        {"replicas": "two"},
+        [INVALID, "spec.replicas", "must be of type integer"],
+        id="replicas-not-a-number",
+    ),
+    pytest.param(
+        {"redis": {"enabled": True, "storageSize": "lots"}},
+        [INVALID, "spec.redis.storageSize", "must be a Kubernetes quantity"],
+        id="storage-size-not-a-quantity",
+    ),
+    pytest.param(
+        {"disruption": {"maxUnavailable": 1, "minAvailable": 1}},
+        [INVALID, "set disruption.maxUnavailable or disruption.minAvailable, not both"],
+        id="disruption-both",
+    ),
+    pytest.param(
+        {"ingress": {"host": "Not A Host"}},
+        [INVALID, "spec.ingress.host", "should match"],
+        id="ingress-host-pattern",
+    ),
+    pytest.param(
+        {"replica": 2},
+        ['unknown field "spec.replica"'],
+        id="unknown-field",
+    ),
+]
+
+
+@pytest.mark.parametrize(("spec", "expected"), INVALID_CASES)
+def test_invalid_resource_is_rejected_by_the_api_server(
+    crd: None, kubectl: Kubectl, spec: dict[str, Any], expected: list[str]
+) -> None:
+    proc = kubectl.run("apply", "-f", "-", input=json.dumps(tvtt("bad", spec)), check=False)
+    assert proc.returncode != 0, proc.stdout
+    for text in expected:
+        assert text in proc.stderr, proc.stderr
+    assert not kubectl.exists("travellervtt", "bad")
+
+
+def test_invalid_name_and_immutable_redis_storage_are_rejected(crd: None, kubectl: Kubectl) -> None:
+    # Children derive names from the resource's; a DNS subdomain with dots cannot be a Service.
+    proc = kubectl.run("apply", "-f", "-", input=json.dumps(tvtt("vtt.example", {})), check=False)
+    assert proc.returncode != 0
+    assert "metadata.name must be a DNS-1035 label" in proc.stderr, proc.stderr
+
+    redis = {"enabled": True, "storageSize": "1Gi"}
+    kubectl.apply(tvtt("archive", {"replicas": 2, "redis": redis}))
+    bigger = tvtt("archive", {"replicas": 2, "redis": {**redis, "storageSize": "5Gi"}})
+    proc = kubectl.run("apply", "-f", "-", input=json.dumps(bigger), check=False)
+    assert proc.returncode != 0
+    assert 'The TravellerVTT "archive" is invalid' in proc.stderr, proc.stderr
+    assert "redis.storageSize is immutable while redis is enabled" in proc.stderr
+    assert kubectl.get("travellervtt", "archive")["spec"]["redis"]["storageSize"] == "1Gi"
+    # Other changes of the same object still go through.
+    kubectl.apply(tvtt("archive", {"replicas": 3, "redis": redis}))
+    assert kubectl.get("travellervtt", "archive")["spec"]["replicas"] == 3
+
+
+def test_deleted_children_come_back(kubectl: Kubectl, operator: OperatorProcess) -> None:
+    spec = {
+        "image": IMAGE_V1,
+        "redis": {"enabled": True},
+        "ingress": {"host": "outpost.example.test"},
+    }
+    kubectl.apply(tvtt("outpost", spec))
+    wait(operator, lambda: ready(kubectl, "outpost"), "outpost Ready", timeout=120)
+    before = children(kubectl, "outpost")
+    assert len(before) == 8
+
+    kubectl("delete", "--wait=false", *(f"{kind.lower()}/{name}" for kind, name in before))
+    wait(
+        operator,
+        lambda: (
+            (now := children(kubectl, "outpost")).keys() == before.keys()
+            and all(
+                now[k]["metadata"]["uid"] != before[k]["metadata"]["uid"]
+                and not now[k]["metadata"].get("deletionTimestamp")
+                for k in now
+            )
+        ),
+        "every child recreated",
+    )
+    wait(operator, lambda: ready(kubectl, "outpost"), "outpost Ready again", timeout=120)
+
+
+def test_deleting_the_resource_removes_its_children(
+    kubectl: Kubectl, operator: OperatorProcess
+) -> None:
+    kubectl.apply(
+        [
+            tvtt("keep", {"redis": {"enabled": True}, "ingress": {"host": "keep.example.test"}}),
+            tvtt(
+                "drop",
+                {
+                    "autoscaling": {"maxReplicas": 3},
+                    "redis": {"enabled": True, "pvcRetention": "Delete"},
+                },
+            ),
+            # Stays: its resyncs show the operator still at work after the others are gone.
+            tvtt("stay", {"image": IMAGE_V1}),
+        ]
+    )
+    for name in ("keep", "drop", "stay"):
+        wait(operator, partial(ready, kubectl, name), f"{name} Ready", timeout=120)
+    assert kubectl.exists("pvc", "data-keep-redis-0")
+    assert kubectl.exists("pvc", "data-drop-redis-0")
+    assert ("HorizontalPodAutoscaler", "drop") in children(kubectl, "drop")
+    stay_before = versions(kubectl)
+
+    kubectl("delete", "travellervtt", "keep", "drop", "--wait=false")
+    owned = f"{CHILD_KINDS},replicasets.apps,pods"
+
+    def gone() -> bool:
+        selector = f"{INSTANCE} in (keep,drop)"
+        return not kubectl.get(owned, None, "-l", selector)["items"]
+
+    wait(operator, gone, "the garbage collector to remove every child", timeout=90)
+    settle(operator)
+    assert gone(), "the operator recreated children of a deleted resource"
+    # Battle history outlives the resource unless pvcRetention says Delete (chart README).
+    assert kubectl.exists("pvc", "data-keep-redis-0")
+    wait(operator, lambda: not kubectl.exists("pvc", "data-drop-redis-0"), "the Delete claim gone")
+    stay_after = versions(kubectl)
+    assert {k: v for k, v in stay_before.items() if k[1].startswith("stay")} == {
+        k: v for k, v in stay_after.items() if k[1].startswith("stay")
+    }, "deleting other resources touched this one"
+
+
+def test_operator_killed_mid_reconcile_converges_after_restart(
+    kubectl: Kubectl, operator: OperatorProcess
+) -> None:
+    names = [f"wing-{i}" for i in range(6)]
+    kubectl.apply([tvtt(n, {"image": IMAGE_V1}) for n in names])
+    wait(
+        operator,
+        lambda: kubectl.get("deployments", None, "-l", f"{INSTANCE}")["items"],
+        "the first Deployment",
+    )
+    operator.kill()
+    done = [n for n in names if ready(kubectl, n)]
+    assert len(done) < len(names), "all work finished before the kill; nothing was interrupted"
+
+    operator.start()
+    for name in names:
+        obj = wait(operator, partial(ready, kubectl, name), f"{name} Ready", timeout=120)
+        assert obj["status"]["appliedGeneration"] == 1
+        assert set(children(kubectl, name)) == {
+            ("ConfigMap", f"{name}-config"),
+            ("Service", name),
+            ("Deployment", name),
+            ("PodDisruptionBudget", name),
+        }
+
+
+def test_api_server_restart_converges(
+    control_plane: Cluster, kubectl: Kubectl, operator: OperatorProcess
+) -> None:
+    cp = control_plane.control_plane
+    if cp is None:
+        pytest.fail("restarting the API server needs the loopback control plane (no external one)")
+    kubectl.apply(tvtt("relay", {"image": IMAGE_V1}))
+    wait(operator, lambda: ready(kubectl, "relay", 1), "relay Ready")
+
+    # A change lands, then the API server goes away before (or while) the operator applies it.
+    kubectl("patch", "travellervtt", "relay", "--type=merge", "-p",
+            json.dumps({"spec": {"image": IMAGE_V2}}))  # fmt: skip
+    restarted_at = operator.log_offset()
+    outage = cp.restart_apiserver()
+    assert operator.alive(), operator.output()
+    wait(operator, lambda: ready(kubectl, "relay", 2), "relay Ready at generation 2", timeout=120)
+    # Right after its restart the API server's authorizer may answer Forbidden until its RBAC
+    # caches are filled; kopf retries. Only that window is excused from the log check.
+    operator.excuse(restarted_at, operator.log_offset())
+    assert image_of(kubectl.get("deployment", "relay")) == IMAGE_V2
+
+    # The watches are back, not only the writes: a deleted child is noticed and recreated.
+    uid = kubectl.get("configmap", "relay-config")["metadata"]["uid"]
+    kubectl("delete", "configmap", "relay-config")
+    wait(
+        operator,
+        lambda: kubectl.get("configmap", "relay-config")["metadata"]["uid"] != uid,
+        f"relay-config recreated after a {outage:.1f}s API outage",
+    )
+    assert operator.http_status("/healthz") == 200
+
+
+def test_steady_state_writes_nothing(kubectl: Kubectl, operator: OperatorProcess) -> None:
+    kubectl.apply(
+        [
+            tvtt("quiet", {"image": IMAGE_V1}),
+            tvtt(
+                "busy",
+                {
+                    "autoscaling": {"minReplicas": 2, "maxReplicas": 4},
+                    "redis": {"enabled": True},
+                    "ingress": {"host": "busy.example.test"},
+                },
+            ),
+        ]
+    )
+    for name in ("quiet", "busy"):
+        wait(operator, partial(ready, kubectl, name), f"{name} Ready", timeout=120)
+    wait(
+        operator,
+        lambda: (o := ready(kubectl, "busy")) and o["status"]["readyReplicas"] == 2,
+        "busy at its HPA minimum of 2",
+    )
+    settle(operator)
+
+    rv_before = versions(kubectl)
+    own_before = operator.writes()
+    server_before = apiserver_writes(kubectl, OPERATOR_WRITTEN, NOT_DELETES)
+    reconciles = operator.reconciles()
+    # At least five resync rounds of both resources (each round reconciles each once).
+    operator.wait_reconciles(reconciles + 10)
+    server_after = apiserver_writes(kubectl, OPERATOR_WRITTEN, NOT_DELETES)
+    assert operator.writes() == own_before
+    assert versions(kubectl) == rv_before
+    # Only the operator applies or patches these (controllers write their /status only).
+    changed = {
+        k: server_after[k] - server_before.get(k, 0.0)
+        for k in server_after
+        if k[3] != "status" or k[2] == "travellervtts"
+        if server_after[k] != server_before.get(k, 0.0)
+    }
+    assert not changed, f"writes while idle: {changed}"
