@@ -1074,13 +1074,17 @@ def _sand_ready(ship: ShipState, t: int) -> int | None:
     return None
 
 
+_POINT_DEFENCE_WEAPONS = frozenset({"beam_laser", "pulse_laser"})
+
+
 def _pd_ready(ship: ShipState, t: int) -> list[int]:
+    """§11.B: a turret's beam and pulse lasers not yet used this round (once per round)."""
     if t in ship.pd_used:
         return []
     return [
         f
         for f in ship.turret_weapons(t)
-        if WEAPONS[ship.weapon_kind(f)].laser and ship.weapon_ready(f)
+        if ship.weapon_kind(f) in _POINT_DEFENCE_WEAPONS and ship.weapon_ready(f)
     ]
 
 

@@ -309,3 +309,20 @@ def test_radiation_weapons_record_rads() -> None:
     res = _fire(b, [3, 3, 1, 1, 1, 2, 3], turret=2)
     assert res.data["rads"] == (2 + 3) * 20
     assert b.ship("b").rads == 100
+
+
+@pytest.mark.parametrize(
+    ("mount", "multiple"),
+    [pytest.param("barbette", 3, id="barbette-x3"), pytest.param("small_bay", 10, id="bay-x10")],
+)
+def test_mount_multiple_in_play(mount: str, multiple: int) -> None:
+    """§8.B: barbettes x3 and bays x10 multiply the damage after armour. A particle beam
+    (Gunner-2, DEX 9, Short +1): [2, 2] + 4 = 8, Effect 0; 3D 6 - 2 armour = 4 -> 4 x multiple;
+    then 2D rads (Radiation trait)."""
+    ship = design("Heavy", turrets=[(mount, ["particle_beam"])])
+    b = Battle(duel(ship, BARGE | {"hull": 4000}, crew_a={"gunner:0": crew(2, DEX=9)}))
+    b.to(R.Step.ATTACK, "a")
+    res = _fire(b, [2, 2, 2, 2, 2, 1, 1])
+    assert res.data["attack"]["multiple"] == multiple
+    assert res.data["attack"]["damage"] == 4 * multiple
+    assert b.ship("b").hull == 4000 - 4 * multiple

@@ -373,3 +373,26 @@ def test_sand_is_useless_against_missiles() -> None:
     b = _salvo_at_the_defender()
     v = b.refuse({"type": "sand", "ship_id": "b", "turret": 1})
     assert v.code == "sand_useless"
+
+
+@pytest.mark.parametrize(
+    ("weapon", "offered"),
+    [
+        pytest.param("beam_laser", True, id="beam-laser"),
+        pytest.param("pulse_laser", True, id="pulse-laser"),
+        pytest.param("laser_drill", False, id="laser-drill"),
+        pytest.param("particle_beam", False, id="particle-beam"),
+    ],
+)
+def test_point_defence_needs_a_turret_beam_or_pulse_laser(weapon: str, offered: bool) -> None:
+    """§11.B: point defence is a Gunner (turret) check with a beam or pulse laser."""
+    turrets = [
+        {"mount": "single", "weapons": [weapon]},
+        {"mount": "single", "weapons": ["sandcaster"]},
+    ]
+    defender = DEFENDER | {"turrets": turrets}
+    b = _battle(defender=defender)
+    b.to(R.Step.ATTACK, "a")
+    _launch(b)
+    b.until(lambda st: bool(st.pending))
+    assert b.state.pending[0]["eligible"] == (["pilot", "gunner:0"] if offered else ["pilot"])
