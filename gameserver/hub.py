@@ -741,6 +741,12 @@ class Hub:
             conn.ship_id = msg.ship_id
             conn.stations = tuple(dict.fromkeys(msg.stations))
             conn.token_hash = token_hash(resume_token)
+        if msg.last_seq is not None and msg.last_seq > room.seq:
+            # The client holds more than this instance has folded (it came from another instance
+            # whose last events our subscription has not delivered yet): read them first, or it
+            # would get our older state as a snapshot and then those events a second time.
+            with contextlib.suppress(StoreUnavailable):
+                await room.resync()
         conn.role = msg.role
         conn.name = msg.name
         conn.room = room

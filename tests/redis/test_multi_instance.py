@@ -568,3 +568,26 @@ async def test_redis_down_gives_clear_errors_then_clients_resume_and_play_on(
     for client in (alpha, gm):
         assert_saw_everything(client, first_live(client), log)
     assert_saw_everything(back, before + 1, log)
+
+
+async def test_resuming_on_an_instance_that_lags_behind_repeats_nothing(cluster: Cluster) -> None:
+    """A client holding seq N from B may rejoin on A before A's reader has delivered N to A's
+    room. A must catch up from Redis first, not answer with its older state as a snapshot and
+    then send again events the client already has."""
+    battle = await cluster.create_battle(cluster.a, round_limit=100)
+    battle_id = battle["battle_id"]
+    gm = await join(cluster, cluster.b, battle_id=battle_id, role="gm", gm_token=battle["gm_token"])
+    await join(cluster, cluster.a, battle_id=battle_id, role="spectator")  # A has the battle loaded
+    for _ in range(30):
+        again = await cluster.connect(cluster.a)
+        held = await gm.command({"type": "gm_advance"})
+        assert held["type"] == "ack", held
+        joined = await again.join(battle_id=battle_id, role="spectator", last_seq=held["seq"])
+        assert joined["type"] == "joined", joined
+        assert joined["seq"] == held["seq"], "the joined seq is the log's, not a stale cache's"
+        after = await gm.command({"type": "gm_advance"})
+        assert after["type"] == "ack", after
+        await again.wait_seq(after["seq"])
+        assert again.snapshots == [], "the client was not behind: no snapshot"
+        assert again.seen_seqs == after["seqs"], "exactly the events after its last seq"
+        await again.close()
