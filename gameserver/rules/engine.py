@@ -268,6 +268,12 @@ def replay(events: Iterable[Event]) -> BattleState:
     return state
 
 
+def _station_name(station: str) -> str:
+    """A station id as players read it: `gunner:0` is "gunner 1" (turrets count from one)."""
+    role, _, index = station.partition(":")
+    return f"{role} {int(index) + 1}" if index.isdigit() else role
+
+
 # ---------------------------------------------------------------- decide context
 
 
@@ -756,18 +762,26 @@ def _authorise(state: BattleState, cmd: BaseModel) -> tuple[ShipState, str]:
         _refuse("not_your_ship", f"you do not command {ship.name}")
     station = _station_for(cmd, ship, state)
     if actor.role == "player" and station not in actor.stations:
-        _refuse("not_your_station", f"you are not at the {station} station of {ship.name}")
+        _refuse(
+            "not_your_station",
+            f"you are not at the {_station_name(station)} station of {ship.name}",
+        )
     if not ship.is_active:
         _refuse("ship_out_of_action", f"{ship.name} is {ship.status}")
     if ship.crew_at(station) is None:
-        _refuse("station_unmanned", f"nobody able is at the {station} station of {ship.name}")
+        _refuse(
+            "station_unmanned",
+            f"nobody able is at the {_station_name(station)} station of {ship.name}",
+        )
     t = getattr(cmd, "type", "")
     if t in _REACTIONS or (t == "end_step" and state.pending):
         if not state.pending:
             _refuse("no_pending_attack", "there is no attack or salvo to react to")
         head = state.pending[0]
         if head["target"] != sid or station not in head["eligible"]:
-            _refuse("not_your_reaction", f"the {station} of {ship.name} cannot react now")
+            _refuse(
+                "not_your_reaction", f"the {_station_name(station)} of {ship.name} cannot react now"
+            )
         return ship, station
     if state.pending:
         head = state.pending[0]
@@ -791,7 +805,9 @@ def _authorise(state: BattleState, cmd: BaseModel) -> tuple[ShipState, str]:
     if t in ("attack", "launch_missiles") and state.step != Step.ATTACK:
         _refuse("wrong_step", "weapons fire in the attack step")
     if station in ship.done:
-        _refuse("station_done", f"the {station} of {ship.name} is done for this step")
+        _refuse(
+            "station_done", f"the {_station_name(station)} of {ship.name} is done for this step"
+        )
     return ship, station
 
 
@@ -1577,7 +1593,7 @@ def _h_no_reaction(ctx: _Ctx, cmd: Any, ship: ShipState, station: str) -> None:
         station,
         "no_reaction",
         {"ship": ship.id, "station": station},
-        f"{ship.name}'s {station} does not react.",
+        f"{ship.name}'s {_station_name(station)} does not react.",
         {},
     )
 
@@ -1789,12 +1805,15 @@ def _h_end_step(ctx: _Ctx, cmd: Any, ship: ShipState, station: str) -> None:
         _h_no_reaction(ctx, cmd, ship, station)
         return
     if station not in _stations_needed(ctx.state, ship):
-        _refuse("nothing_to_do", f"the {station} of {ship.name} has nothing to do this step")
+        _refuse(
+            "nothing_to_do",
+            f"the {_station_name(station)} of {ship.name} has nothing to do this step",
+        )
     ctx.valid()
     ctx.emit(
         "station_done",
         {"ship": ship.id, "station": station, "step": ctx.state.step.value},
-        f"{ship.name}: {station} is done for the {ctx.state.step.value} step.",
+        f"{ship.name}: {_station_name(station)} is done for the {ctx.state.step.value} step.",
         ships={ship.id: _done(ship, station)},
     )
 

@@ -84,6 +84,17 @@ def test_a_player_acts_only_at_their_station(station: str, data: dict[str, Any])
     assert b.refuse(data, actor=player).code == "not_your_station"
 
 
+def test_refusals_name_turret_stations_as_people_read_them() -> None:
+    """Messages are for players: the station id `gunner:1` reads "gunner 2" (turrets from one)."""
+    b = _battle()
+    b.to(R.Step.MANOEUVRE, "a")
+    player = R.Actor(role="player", ship_id="a", stations=frozenset({"gunner:0"}))
+    violation = b.refuse({"type": "end_step", "ship_id": "a", "station": "gunner:1"}, actor=player)
+    assert violation.code == "not_your_station"
+    assert "gunner 2 station" in violation.message
+    assert "gunner:" not in violation.message
+
+
 def test_a_player_commands_only_their_ship() -> None:
     """Part A: a player's claim covers one ship."""
     b = _battle()
