@@ -11,6 +11,13 @@ the server needs to stay correct when several instances share one store:
 - `subscribe(battle_id, after_seq)` pushes batches appended by anyone (this instance or another),
   in seq order, so every instance can fan them out to its own clients.
 - snapshots let a join avoid a full replay; claims bind a station to a player's resume token.
+- `append(..., guard=ClaimGuard(...))` writes a player's command only while the store still binds
+  the player's stations to its resume token (`ClaimLost` otherwise), in the same atomic step as the
+  seq check: a GM release on another instance stops the holder's next command at once.
+- `notify` / `subscribe(on_notice=...)` carry control notices (a release, a kick, a presence
+  change) to the other instances serving a battle; `set_peers` / `remote_peers` let presence list
+  the peers connected to other instances. A single-instance store has no other instance: its
+  `notify` does nothing and its `remote_peers` is empty.
 
 Every method may raise `StoreUnavailable` when the backing service is down; the server turns that
 into the client error `store_unavailable` and changes nothing.
@@ -18,8 +25,8 @@ into the client error `store_unavailable` and changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -73,6 +80,19 @@ class BattleMeta(BaseModel):
     imported: bool = False
 
 
+class ClaimLost(StoreError):
+    """`append` refused: the store no longer binds these stations to the writer's resume token
+    (the GM released them, or someone else claimed them since); nothing was written."""
+
+    def __init__(self, battle_id: str, ship_id: str, stations: Sequence[str]) -> None:
+        super().__init__(
+            f"battle {battle_id!r}: {', '.join(stations)} on {ship_id} no longer held by the writer"
+        )
+        self.battle_id = battle_id
+        self.ship_id = ship_id
+        self.stations = tuple(stations)
+
+
 class Claim(BaseModel):
     """A station held by a player: bound to the sha256 of their resume token, not to a socket."""
 
@@ -82,6 +102,46 @@ class Claim(BaseModel):
     station: str
     token_hash: str
     name: str = ""
+
+
+class ClaimGuard(BaseModel):
+    """What an append on behalf of a player requires: every station still bound to its token."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ship_id: str
+    stations: tuple[str, ...]
+    token_hash: str
+
+
+class Notice(BaseModel):
+    """A control message for the other instances serving a battle (never part of the log).
+
+    - `released`: the GM freed `ship_id`/`station`; its holder there loses it and is told.
+    - `kicked`: the GM removed `peer_id`; the instance holding that connection closes it.
+    - `presence`: an instance's peers changed; the others re-send `presence` to their clients.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["released", "kicked", "presence"]
+    ship_id: str | None = None
+    station: str | None = None
+    token_hash: str | None = Field(default=None, description="released: the former holder's")
+    peer_id: str | None = None
+
+
+class PeerInfo(BaseModel):
+    """One connection as presence lists it, kept in the store for the other instances."""
+
+    model_config = ConfigDict(frozen=True)
+
+    peer_id: str
+    role: str
+    name: str = ""
+    ship_id: str | None = None
+    stations: tuple[str, ...] = ()
+    token_hash: str | None = None
 
 
 class Snapshot(BaseModel):
@@ -125,14 +185,22 @@ class BattleStore(Protocol):
         """Remove a battle and everything about it; unknown ids are ignored."""
         ...
 
-    async def append(self, battle_id: str, expected_seq: int, events: Sequence[EventDict]) -> int:
+    async def append(
+        self,
+        battle_id: str,
+        expected_seq: int,
+        events: Sequence[EventDict],
+        guard: ClaimGuard | None = None,
+    ) -> int:
         """Append events if, and only if, the log currently ends at `expected_seq`.
 
         The events must carry seqs `expected_seq + 1, expected_seq + 2, ...` (else `ValueError`).
-        Returns the new last seq.
+        With a `guard`, also only if every station of the guard is held with its `token_hash`,
+        checked in the same atomic step. Returns the new last seq.
 
         Raises:
             SeqConflict: another writer appended first; nothing was written.
+            ClaimLost: a guarded station is no longer the writer's; nothing was written.
             BattleNotFound: no such battle.
         """
         ...
@@ -151,13 +219,32 @@ class BattleStore(Protocol):
         """Return the seq of the battle's last event. Raises `BattleNotFound`."""
         ...
 
-    def subscribe(self, battle_id: str, after_seq: int) -> AsyncIterator[list[EventDict]]:
+    def subscribe(
+        self,
+        battle_id: str,
+        after_seq: int,
+        on_notice: Callable[[Notice], None] | None = None,
+    ) -> AsyncIterator[list[EventDict]]:
         """Yield every batch appended after `after_seq` by any writer, in seq order, without gaps.
 
         The iterator ends when the battle is deleted or expires; the consumer cancels it when it no
         longer needs it. Consumers still drop seqs they have already seen (an instance also learns
-        its own appends directly).
+        its own appends directly). While it runs, `on_notice` is called with every notice another
+        instance publishes for the battle (`notify`) from then on.
         """
+        ...
+
+    async def notify(self, battle_id: str, notice: Notice) -> None:
+        """Publish a notice to the other instances subscribed to the battle (not to this one)."""
+        ...
+
+    async def set_peers(self, battle_id: str, peers: Sequence[PeerInfo]) -> None:
+        """Record this instance's peers of the battle (empty: none) and tell the other instances
+        (a `presence` notice)."""
+        ...
+
+    async def remote_peers(self, battle_id: str) -> list[PeerInfo]:
+        """The peers other live instances recorded for the battle."""
         ...
 
     async def save_snapshot(self, battle_id: str, snapshot: Snapshot) -> None:
@@ -176,8 +263,8 @@ class BattleStore(Protocol):
         """
         ...
 
-    async def release(self, battle_id: str, ship_id: str, station: str) -> None:
-        """Free a station (GM release or kick); freeing a free station is a no-op."""
+    async def release(self, battle_id: str, ship_id: str, station: str) -> Claim | None:
+        """Free a station (GM release or kick); return the claim it freed (None: it was free)."""
         ...
 
     async def claims(self, battle_id: str) -> list[Claim]:

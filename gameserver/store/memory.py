@@ -18,7 +18,11 @@ from gameserver.store.base import (
     BattleNotFound,
     BattleStore,
     Claim,
+    ClaimGuard,
+    ClaimLost,
     EventDict,
+    Notice,
+    PeerInfo,
     SeqConflict,
     Snapshot,
     StoreUnavailable,
@@ -90,13 +94,28 @@ class MemoryBattleStore:
         for queue in battle.subscribers:
             queue.put_nowait(None)
 
-    async def append(self, battle_id: str, expected_seq: int, events: Sequence[EventDict]) -> int:
-        """Append if the log ends at `expected_seq`; notify subscribers."""
+    async def append(
+        self,
+        battle_id: str,
+        expected_seq: int,
+        events: Sequence[EventDict],
+        guard: ClaimGuard | None = None,
+    ) -> int:
+        """Append if the log ends at `expected_seq` (and the guard's claims hold); notify."""
         battle = self._get(battle_id)
         actual = len(battle.events)
         if actual != expected_seq:
             raise SeqConflict(battle_id, expected_seq, actual)
         _check_seqs(battle_id, expected_seq, events)
+        if guard is not None:
+            lost = [
+                station
+                for station in guard.stations
+                if (held := battle.claims.get((guard.ship_id, station))) is None
+                or held.token_hash != guard.token_hash
+            ]
+            if lost:
+                raise ClaimLost(battle_id, guard.ship_id, lost)
         batch = list(events)
         battle.events.extend(batch)
         battle.touched = self._clock()
@@ -116,8 +135,16 @@ class MemoryBattleStore:
         """Return the last seq."""
         return len(self._get(battle_id).events)
 
-    async def subscribe(self, battle_id: str, after_seq: int) -> AsyncIterator[list[EventDict]]:
-        """Yield the backlog after `after_seq`, then each appended batch, until deletion."""
+    async def subscribe(
+        self,
+        battle_id: str,
+        after_seq: int,
+        on_notice: Callable[[Notice], None] | None = None,
+    ) -> AsyncIterator[list[EventDict]]:
+        """Yield the backlog after `after_seq`, then each appended batch, until deletion.
+
+        One process has no other instance, so `on_notice` is never called.
+        """
         battle = self._get(battle_id)
         queue: asyncio.Queue[list[EventDict] | None] = asyncio.Queue()
         battle.subscribers.add(queue)
@@ -149,13 +176,26 @@ class MemoryBattleStore:
             claims[key] = holder = claim
         return holder
 
-    async def release(self, battle_id: str, ship_id: str, station: str) -> None:
-        """Free the station."""
-        self._get(battle_id).claims.pop((ship_id, station), None)
+    async def release(self, battle_id: str, ship_id: str, station: str) -> Claim | None:
+        """Free the station; return the claim freed."""
+        return self._get(battle_id).claims.pop((ship_id, station), None)
 
     async def claims(self, battle_id: str) -> list[Claim]:
         """Return the held stations."""
         return list(self._get(battle_id).claims.values())
+
+    async def notify(self, battle_id: str, notice: Notice) -> None:
+        """No other instance to tell."""
+        self._get(battle_id)
+
+    async def set_peers(self, battle_id: str, peers: Sequence[PeerInfo]) -> None:
+        """No other instance reads them: the hub lists its own peers itself."""
+        self._get(battle_id)
+
+    async def remote_peers(self, battle_id: str) -> list[PeerInfo]:
+        """No other instance: nobody is connected elsewhere."""
+        self._get(battle_id)
+        return []
 
     async def touch(self, battle_id: str) -> None:
         """Reset the battle's idle clock."""

@@ -7,11 +7,18 @@ Layout (prefix `tvtt`, the battle id in braces so one battle's keys share a clus
 - `tvtt:b:{id}:meta`    a Hash: `meta` (BattleMeta JSON) and `seq` (the last seq; the append guard).
 - `tvtt:b:{id}:snap`    a Hash: `seq`, `v` (event schema version it was folded under), `state`.
 - `tvtt:b:{id}:claims`  a Hash: `<ship>\\x1f<station>` -> Claim JSON.
+- `tvtt:b:{id}:ctl`     a Stream of control notices between instances (release, kick, presence),
+  capped at about 256 entries; field `n` = the Notice JSON, `o` = the publishing instance.
+- `tvtt:b:{id}:peers`   a Hash: instance id -> JSON list of that instance's peers (presence).
+- `tvtt:inst:<id>`      set (with a TTL) while the instance runs: a dead one's peers are ignored.
 - `tvtt:code:<CODE>`    the join code -> battle id.
 - `tvtt:battles`        a Sorted Set: battle id scored by its last use (listing and idle expiry).
 
 Appends run a Lua script, so "the log ends at `expected_seq`" is checked and the entries added in
-one atomic step: two instances racing on one battle never fork its log. Durability is Redis's AOF
+one atomic step: two instances racing on one battle never fork its log. A player's append also names
+the stations it acts with and its resume-token hash: the script checks them against the claims hash
+in the same step (no extra round trip), so a station the GM released on another instance cannot be
+commanded any more, even before that instance's notice arrives. Durability is Redis's AOF
 setting (`appendonly yes` + `appendfsync always` fsyncs before the reply, so an acknowledged action
 survives a SIGKILL); see docs/redis.md.
 
@@ -29,7 +36,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, cast
 
@@ -46,7 +53,11 @@ from gameserver.store.base import (
     BattleMeta,
     BattleNotFound,
     Claim,
+    ClaimGuard,
+    ClaimLost,
     EventDict,
+    Notice,
+    PeerInfo,
     SeqConflict,
     Snapshot,
     StoreUnavailable,
@@ -59,12 +70,16 @@ log = logging.getLogger(__name__)
 _UNAVAILABLE_PREFIXES: Final = ("LOADING", "MISCONF", "READONLY", "MASTERDOWN", "TRYAGAIN", "BUSY")
 
 _APPEND_LUA: Final = """
--- KEYS: meta, events, index.  ARGV: battle_id, expected_seq, now, append_token, event JSON...
+-- KEYS: meta, events, index, claims.
+-- ARGV: battle_id, expected_seq, now, append_token, guard token hash ('' = no guard), k,
+--       k claim fields the guard requires, event JSON...
 local cur = redis.call('HGET', KEYS[1], 'seq')
 if not cur then return {-1, 0} end
 cur = tonumber(cur)
 local expected = tonumber(ARGV[2])
-local n = #ARGV - 4
+local k = tonumber(ARGV[6])
+local first = 7 + k
+local n = #ARGV - first + 1
 if cur ~= expected then
   -- A retry of an append whose reply was lost (dropped connection) finds its own token on the
   -- first entry it wrote: report success instead of a conflict that would re-decide the command.
@@ -80,12 +95,23 @@ if cur ~= expected then
   end
   return {0, cur}
 end
+if k > 0 then
+  -- The writer's claims: every guarded station still bound to its resume-token hash.
+  local held = redis.call('HMGET', KEYS[4], unpack(ARGV, 7, 6 + k))
+  local lost = {2, cur}
+  for i = 1, k do
+    if not held[i] or cjson.decode(held[i])['token_hash'] ~= ARGV[5] then
+      lost[#lost + 1] = ARGV[6 + i]
+    end
+  end
+  if #lost > 2 then return lost end
+end
 for i = 1, n do
   local id = string.format('%d-0', expected + i)
   if i == 1 then
-    redis.call('XADD', KEYS[2], id, 'e', ARGV[4 + i], 'a', ARGV[4])
+    redis.call('XADD', KEYS[2], id, 'e', ARGV[first], 'a', ARGV[4])
   else
-    redis.call('XADD', KEYS[2], id, 'e', ARGV[4 + i])
+    redis.call('XADD', KEYS[2], id, 'e', ARGV[first + i - 1])
   end
 end
 if n > 0 then redis.call('HSET', KEYS[1], 'seq', expected + n) end
@@ -125,15 +151,36 @@ redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 return ARGV[2]
 """
 
+_NOTIFY_LUA: Final = """
+-- KEYS: meta, ctl.  ARGV: notice JSON, instance id.  Only for a battle that exists.
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', 256, '*', 'n', ARGV[1], 'o', ARGV[2])
+return 1
+"""
+
+_SET_PEERS_LUA: Final = """
+-- KEYS: meta, peers, ctl, instance key.
+-- ARGV: instance id, peers JSON ('' = none), presence notice JSON, instance key TTL (ms).
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if ARGV[2] == '' then
+  redis.call('HDEL', KEYS[2], ARGV[1])
+else
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+end
+redis.call('SET', KEYS[4], '1', 'PX', ARGV[4])
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', 256, '*', 'n', ARGV[3], 'o', ARGV[1])
+return 1
+"""
+
 _DELETE_LUA: Final = """
--- KEYS: meta, events, snap, claims, index.  ARGV: battle_id, code key prefix.
+-- KEYS: meta, events, snap, claims, index, ctl, peers.  ARGV: battle_id, code key prefix.
 local meta = redis.call('HGET', KEYS[1], 'meta')
 if meta then
   local code = cjson.decode(meta)['join_code']
   local ckey = ARGV[2] .. string.upper(code)
   if redis.call('GET', ckey) == ARGV[1] then redis.call('DEL', ckey) end
 end
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[6], KEYS[7])
 return redis.call('ZREM', KEYS[5], ARGV[1])
 """
 
@@ -210,11 +257,13 @@ version), or None when the battle is gone."""
 
 @dataclass(eq=False)
 class _Feed:
-    """One subscribed battle in the reader: its stream cursor and this instance's queues."""
+    """One subscribed battle in the reader: its stream cursors and this instance's listeners."""
 
     battle_id: str
     cursor: int
+    ctl_cursor: str = "0-0"
     queues: set[asyncio.Queue[_FeedItem]] = field(default_factory=set)
+    listeners: list[Callable[[Notice], None]] = field(default_factory=list)
 
 
 class RedisBattleStore:
@@ -266,7 +315,12 @@ class RedisBattleStore:
         self._snapshot_script = self._redis.register_script(_SNAPSHOT_LUA)
         self._claim_script = self._redis.register_script(_CLAIM_LUA)
         self._delete_script = self._redis.register_script(_DELETE_LUA)
-        self._wake_key = f"{prefix}:wake:{uuid.uuid4().hex}"
+        self._notify_script = self._redis.register_script(_NOTIFY_LUA)
+        self._set_peers_script = self._redis.register_script(_SET_PEERS_LUA)
+        self.instance_id = uuid.uuid4().hex
+        """This store's (this server process's) id in notices and the presence registry."""
+        self._instance_ttl_ms = max(10_000, 5 * block_ms)
+        self._wake_key = f"{prefix}:wake:{self.instance_id}"
         self._feeds: dict[str, _Feed] = {}
         self._reader: asyncio.Task[None] | None = None
         self._closed = False
@@ -289,6 +343,9 @@ class RedisBattleStore:
     @property
     def _index_key(self) -> str:
         return f"{self._prefix}:battles"
+
+    def _instance_key(self, instance_id: str) -> str:
+        return f"{self._prefix}:inst:{instance_id}"
 
     # -- battles ----------------------------------------------------------------------------------
 
@@ -354,6 +411,8 @@ class RedisBattleStore:
                     self._k(battle_id, "snap"),
                     self._k(battle_id, "claims"),
                     self._index_key,
+                    self._k(battle_id, "ctl"),
+                    self._k(battle_id, "peers"),
                 ],
                 args=[battle_id, f"{self._prefix}:code:"],
             )
@@ -361,24 +420,48 @@ class RedisBattleStore:
 
     # -- the log ----------------------------------------------------------------------------------
 
-    async def append(self, battle_id: str, expected_seq: int, events: Sequence[EventDict]) -> int:
-        """Append atomically iff the log ends at `expected_seq` (Lua guard); return the last seq."""
+    async def append(
+        self,
+        battle_id: str,
+        expected_seq: int,
+        events: Sequence[EventDict],
+        guard: ClaimGuard | None = None,
+    ) -> int:
+        """Append atomically iff the log ends at `expected_seq` and the guard's claims hold (one
+        Lua script); return the last seq."""
         _check_seqs(battle_id, expected_seq + 1, events)
         payloads = [_encode(e) for e in events]
         token = uuid.uuid4().hex
+        fields: list[str] = []
+        if guard is not None:
+            fields = [self._claim_field(guard.ship_id, s) for s in guard.stations]
         with _unavailable_as_store_error():
-            ok, seq = await self._append_script(
+            ok, seq, *lost = await self._append_script(
                 keys=[
                     self._k(battle_id, "meta"),
                     self._k(battle_id, "events"),
                     self._index_key,
+                    self._k(battle_id, "claims"),
                 ],
-                args=[battle_id, expected_seq, time.time(), token, *payloads],
+                args=[
+                    battle_id,
+                    expected_seq,
+                    time.time(),
+                    token,
+                    guard.token_hash if guard is not None else "",
+                    len(fields),
+                    *fields,
+                    *payloads,
+                ],
             )
         if ok == -1:
             raise BattleNotFound(battle_id)
         if ok == 0:
             raise SeqConflict(battle_id, expected_seq, int(seq))
+        if ok == 2:
+            assert guard is not None
+            stations = [bytes(f).decode().partition("\x1f")[2] for f in lost]
+            raise ClaimLost(battle_id, guard.ship_id, stations)
         feed = self._feeds.get(battle_id)
         if feed is not None and feed.cursor == expected_seq and events:
             # Our own append continues what this instance's subscribers hold: hand it over now
@@ -471,15 +554,18 @@ class RedisBattleStore:
             raise BattleNotFound(battle_id)
         return Claim.model_validate_json(held)
 
-    async def release(self, battle_id: str, ship_id: str, station: str) -> None:
-        """Free a station; a free station stays free."""
+    async def release(self, battle_id: str, ship_id: str, station: str) -> Claim | None:
+        """Free a station (a free station stays free); return the claim it freed."""
+        field = self._claim_field(ship_id, station)
         with _unavailable_as_store_error():
             pipe = self._redis.pipeline(transaction=True)
             pipe.exists(self._k(battle_id, "meta"))
-            pipe.hdel(self._k(battle_id, "claims"), self._claim_field(ship_id, station))
-            exists, _ = await pipe.execute()
+            pipe.hget(self._k(battle_id, "claims"), field)
+            pipe.hdel(self._k(battle_id, "claims"), field)
+            exists, held, _ = await pipe.execute()
         if not exists:
             raise BattleNotFound(battle_id)
+        return None if held is None else Claim.model_validate_json(held)
 
     async def claims(self, battle_id: str) -> list[Claim]:
         """Every held station of the battle."""
@@ -491,6 +577,51 @@ class RedisBattleStore:
         if not exists:
             raise BattleNotFound(battle_id)
         return [Claim.model_validate_json(c) for c in raw]
+
+    # -- notices and presence across instances -------------------------------------------------
+
+    async def notify(self, battle_id: str, notice: Notice) -> None:
+        """XADD the notice to the battle's control stream; the other instances' readers get it."""
+        with _unavailable_as_store_error():
+            await self._notify_script(
+                keys=[self._k(battle_id, "meta"), self._k(battle_id, "ctl")],
+                args=[notice.model_dump_json(), self.instance_id],
+            )
+
+    async def set_peers(self, battle_id: str, peers: Sequence[PeerInfo]) -> None:
+        """Record this instance's peers of the battle and publish a `presence` notice."""
+        payload = json.dumps([p.model_dump(mode="json") for p in peers]) if peers else ""
+        with _unavailable_as_store_error():
+            await self._set_peers_script(
+                keys=[
+                    self._k(battle_id, "meta"),
+                    self._k(battle_id, "peers"),
+                    self._k(battle_id, "ctl"),
+                    self._instance_key(self.instance_id),
+                ],
+                args=[
+                    self.instance_id,
+                    payload,
+                    Notice(kind="presence").model_dump_json(),
+                    self._instance_ttl_ms,
+                ],
+            )
+
+    async def remote_peers(self, battle_id: str) -> list[PeerInfo]:
+        """The peers that other instances whose liveness key has not expired recorded."""
+        with _unavailable_as_store_error():
+            raw = await cast(
+                "Awaitable[dict[bytes, bytes]]", self._redis.hgetall(self._k(battle_id, "peers"))
+            )
+            others = {k.decode(): v for k, v in raw.items() if k.decode() != self.instance_id}
+            if not others:
+                return []
+            alive = await self._redis.mget([self._instance_key(i) for i in others])
+        peers: list[PeerInfo] = []
+        for (_, listed), live in zip(others.items(), alive, strict=True):
+            if live is not None:
+                peers.extend(PeerInfo.model_validate(p) for p in json.loads(listed))
+        return peers
 
     # -- idle expiry ------------------------------------------------------------------------------
 
@@ -536,13 +667,24 @@ class RedisBattleStore:
             self._reader = None
         for battle_id in list(self._feeds):
             self._end_feed(battle_id)
+        # Our peers leave presence now, not when the liveness key expires (best effort).
+        with contextlib.suppress(Exception):
+            await self._redis.delete(self._instance_key(self.instance_id))
         await self._reader_redis.aclose()
         await self._redis.aclose()
 
     # -- subscriptions ----------------------------------------------------------------------------
 
-    async def subscribe(self, battle_id: str, after_seq: int) -> AsyncIterator[list[EventDict]]:
+    async def subscribe(
+        self,
+        battle_id: str,
+        after_seq: int,
+        on_notice: Callable[[Notice], None] | None = None,
+    ) -> AsyncIterator[list[EventDict]]:
         """Yield the backlog after `after_seq`, then every batch appended by any instance.
+
+        `on_notice` gets every notice other instances publish for the battle from now on (the
+        reader also follows the battle's control stream, from its last entry at this call).
 
         The backlog is one `XRANGE` (it also raises `BattleNotFound`); then this subscriber joins
         the shared reader's feed for the battle. A batch that does not start right after the last
@@ -552,14 +694,25 @@ class RedisBattleStore:
         """
         if self._closed:
             return
-        backlog = await self.read(battle_id, after_seq)
+        with _unavailable_as_store_error():
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.exists(self._k(battle_id, "meta"))
+            pipe.xrange(self._k(battle_id, "events"), min=f"{after_seq + 1}-0")
+            pipe.xrevrange(self._k(battle_id, "ctl"), count=1)
+            exists, entries, ctl_last = await pipe.execute()
+        if not exists:
+            raise BattleNotFound(battle_id)
+        backlog = _decode_entries(entries)
         last = backlog[-1]["seq"] if backlog else after_seq
         queue: asyncio.Queue[_FeedItem] = asyncio.Queue()
         feed = self._feeds.get(battle_id)
         new_feed = feed is None
         if feed is None:
-            feed = self._feeds[battle_id] = _Feed(battle_id, last)
+            ctl_cursor = bytes(ctl_last[0][0]).decode() if ctl_last else "0-0"
+            feed = self._feeds[battle_id] = _Feed(battle_id, last, ctl_cursor)
         feed.queues.add(queue)
+        if on_notice is not None:
+            feed.listeners.append(on_notice)
         try:
             self._ensure_reader()
             if new_feed:
@@ -585,6 +738,9 @@ class RedisBattleStore:
                     yield fresh
         finally:
             feed.queues.discard(queue)
+            if on_notice is not None:
+                with contextlib.suppress(ValueError):
+                    feed.listeners.remove(on_notice)
             if not feed.queues and self._feeds.get(battle_id) is feed:
                 del self._feeds[battle_id]
 
@@ -631,10 +787,14 @@ class RedisBattleStore:
             feeds = dict(self._feeds)
             streams: dict[Any, Any] = {self._wake_key: wake_id}
             by_key: dict[bytes, _Feed] = {}
+            ctl_by_key: dict[bytes, _Feed] = {}
             for battle_id, feed in feeds.items():
                 key = self._k(battle_id, "events")
                 streams[key] = f"{feed.cursor}-0"
                 by_key[key.encode()] = feed
+                ctl_key = self._k(battle_id, "ctl")
+                streams[ctl_key] = feed.ctl_cursor
+                ctl_by_key[ctl_key.encode()] = feed
             try:
                 reply = await self._reader_redis.xread(streams, block=self._block_ms)
                 if not self.reader_connected.is_set():
@@ -661,6 +821,9 @@ class RedisBattleStore:
                 if key == self._wake_key.encode():
                     wake_id = entries[-1][0]
                     continue
+                if key in ctl_by_key:
+                    self._deliver_notices(ctl_by_key[key], entries)
+                    continue
                 feed = by_key[key]
                 if self._feeds.get(feed.battle_id) is not feed:
                     continue  # unsubscribed while we waited
@@ -679,11 +842,35 @@ class RedisBattleStore:
                 for queue in feed.queues:
                     queue.put_nowait(batch)
 
+    def _deliver_notices(
+        self, feed: _Feed, entries: Sequence[tuple[bytes, dict[bytes, bytes]]]
+    ) -> None:
+        """Hand other instances' notices to the battle's listeners; skip our own."""
+        if self._feeds.get(feed.battle_id) is not feed:
+            return  # unsubscribed while we waited
+        feed.ctl_cursor = bytes(entries[-1][0]).decode()
+        for entry_id, fields in entries:
+            if fields.get(b"o", b"").decode() == self.instance_id:
+                continue
+            try:
+                notice = Notice.model_validate_json(fields[b"n"])
+            except (KeyError, ValueError):
+                log.warning("battle %s: unreadable notice %r", feed.battle_id, entry_id)
+                continue
+            for listener in list(feed.listeners):
+                try:
+                    listener(notice)
+                except Exception:
+                    log.exception("battle %s: notice listener failed", feed.battle_id)
+
     async def _end_deleted_feeds(self, battle_ids: list[str]) -> None:
-        """Another instance may delete or expire a battle: end our subscriptions to it."""
+        """Another instance may delete or expire a battle: end our subscriptions to it. Also
+        renews this instance's liveness key (its peers count in presence while it is set)."""
         pipe = self._redis.pipeline(transaction=False)
         for battle_id in battle_ids:
             pipe.exists(self._k(battle_id, "meta"))
-        for battle_id, exists in zip(battle_ids, await pipe.execute(), strict=True):
+        pipe.set(self._instance_key(self.instance_id), "1", px=self._instance_ttl_ms)
+        replies = await pipe.execute()
+        for battle_id, exists in zip(battle_ids, replies[:-1], strict=True):
             if not exists:
                 self._end_feed(battle_id)

@@ -19,7 +19,11 @@ from gameserver.store.base import (
     BattleNotFound,
     BattleStore,
     Claim,
+    ClaimGuard,
+    ClaimLost,
     EventDict,
+    Notice,
+    PeerInfo,
     SeqConflict,
     Snapshot,
     StoreUnavailable,
@@ -188,13 +192,25 @@ async def test_retried_append_with_its_own_token_is_not_a_conflict(
     """A reply lost on a dropped connection makes redis-py re-run the script: it must succeed."""
     store = make_store()
     await store.create(meta(), [ev(1)])
-    keys = [store._k("b1", "meta"), store._k("b1", "events"), store._index_key]
-    args = ["b1", 1, 0, "token-1", '{"seq":2}']
+    keys = [
+        store._k("b1", "meta"),
+        store._k("b1", "events"),
+        store._index_key,
+        store._k("b1", "claims"),
+    ]
+    args = ["b1", 1, 0, "token-1", "", 0, '{"seq":2}']
 
     assert await store._append_script(keys=keys, args=args) == [1, 2]
     assert await store._append_script(keys=keys, args=args) == [1, 2]
-    assert await store._append_script(keys=keys, args=[*args[:3], "token-2", args[4]]) == [0, 2]
-    assert [e["seq"] for e in await store.read("b1")] == [1, 2]
+    assert await store._append_script(keys=keys, args=[*args[:3], "token-2", *args[4:]]) == [0, 2]
+
+    # A guarded append whose claim was freed after it was written is still its own success.
+    await store.claim("b1", Claim(ship_id="s1", station="pilot", token_hash="h"))
+    guarded = ["b1", 2, 0, "token-3", "h", 1, "s1\x1fpilot", '{"seq":3}']
+    assert await store._append_script(keys=keys, args=guarded) == [1, 3]
+    await store.release("b1", "s1", "pilot")
+    assert await store._append_script(keys=keys, args=guarded) == [1, 3]
+    assert [e["seq"] for e in await store.read("b1")] == [1, 2, 3]
 
 
 async def test_racing_instances_keep_one_linear_log(make_store: StoreFactory) -> None:
@@ -341,6 +357,95 @@ async def test_claims_bind_a_station_to_one_token(make_store: StoreFactory) -> N
     assert await one.claims("b1") == [bob]
 
 
+async def test_append_guard_writes_only_while_the_claims_hold(make_store: StoreFactory) -> None:
+    one, other = make_store(), make_store()
+    await one.create(meta(), [ev(1)])
+    alice, bob = "a" * 64, "b" * 64
+    for station in ("pilot", "sensors"):
+        await one.claim("b1", Claim(ship_id="s1", station=station, token_hash=alice))
+    guard = ClaimGuard(ship_id="s1", stations=("pilot", "sensors"), token_hash=alice)
+    assert await one.append("b1", 1, [ev(2)], guard) == 2
+
+    freed = await other.release("b1", "s1", "pilot")
+    assert freed is not None
+    assert freed.token_hash == alice
+    assert await other.release("b1", "s1", "pilot") is None, "a free station stays free"
+    with pytest.raises(ClaimLost) as lost:
+        await one.append("b1", 2, [ev(3)], guard)
+    assert (lost.value.ship_id, lost.value.stations) == ("s1", ("pilot",))
+    assert await other.last_seq("b1") == 2, "nothing was written"
+    assert await one.append("b1", 2, [ev(3)], guard.model_copy(update={"stations": ("sensors",)}))
+
+    await other.claim("b1", Claim(ship_id="s1", station="pilot", token_hash=bob))
+    with pytest.raises(ClaimLost):
+        await one.append("b1", 3, [ev(4)], guard)
+    with pytest.raises(SeqConflict):
+        await one.append("b1", 2, [ev(3)], guard)
+    assert await one.append("b1", 3, [ev(4)]) == 4, "no guard (GM, bot): no claim check"
+    assert [e["seq"] for e in await one.read("b1")] == [1, 2, 3, 4]
+
+
+async def test_notices_reach_the_other_instances_only(make_store: StoreFactory) -> None:
+    one, other = make_store(), make_store()
+    await one.create(meta(), [ev(1)])
+    await one.notify("b1", Notice(kind="kicked", peer_id="before"))  # before anyone listened
+    got: dict[str, list[Notice]] = {"one": [], "other": []}
+    changed = asyncio.Event()
+
+    def listener(name: str) -> Callable[[Notice], None]:
+        def on_notice(notice: Notice) -> None:
+            got[name].append(notice)
+            changed.set()
+
+        return on_notice
+
+    subs = [one.subscribe("b1", 1, listener("one")), other.subscribe("b1", 1, listener("other"))]
+    pending = [asyncio.ensure_future(anext(it)) for it in subs]
+    try:
+        async with asyncio.timeout(10):
+            await one.reader_connected.wait()
+            await other.reader_connected.wait()
+        released = Notice(kind="released", ship_id="s1", station="pilot", token_hash="a" * 64)
+        await one.notify("b1", released)
+        await other.notify("b1", Notice(kind="kicked", peer_id="p9"))
+        async with asyncio.timeout(10):
+            while not (got["one"] and got["other"]):
+                changed.clear()
+                await changed.wait()
+        # one's reader delivered other's notice, so it has passed its own (earlier) one too.
+        assert got == {"one": [Notice(kind="kicked", peer_id="p9")], "other": [released]}
+    finally:
+        for task in pending:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def test_remote_peers_lists_the_other_live_instances(
+    make_store: StoreFactory, redis_server: RedisProcess
+) -> None:
+    one, other = make_store(), make_store()
+    await one.create(meta(), [ev(1)])
+    ana = PeerInfo(peer_id="p1", role="player", name="Ana", ship_id="s1", stations=("pilot",))
+    await one.set_peers("b1", [ana])
+    assert await other.remote_peers("b1") == [ana]
+    assert await one.remote_peers("b1") == [], "its own peers are not remote"
+    await other.set_peers("b1", [PeerInfo(peer_id="p2", role="gm")])
+    assert await one.remote_peers("b1") == [PeerInfo(peer_id="p2", role="gm")]
+    await one.set_peers("b1", [])
+    assert await other.remote_peers("b1") == []
+
+    await one.set_peers("b1", [ana])
+    raw = aioredis.Redis.from_url(redis_server.url)
+    await raw.delete(f"tvtt:inst:{one.instance_id}")  # as when it died: its key expires
+    await raw.aclose()
+    assert await other.remote_peers("b1") == [], "a dead instance's peers are not listed"
+    await one.set_peers("b1", [ana])
+    assert await other.remote_peers("b1") == [ana]
+    await one.close()
+    assert await other.remote_peers("b1") == [], "a closed instance's peers leave at once"
+
+
 async def test_delete_removes_everything_and_ends_subscriptions(
     make_store: StoreFactory, redis_server: RedisProcess
 ) -> None:
@@ -348,6 +453,8 @@ async def test_delete_removes_everything_and_ends_subscriptions(
     await store.create(meta("b1", "ABC234"), [ev(1)])
     await store.save_snapshot("b1", Snapshot(seq=1, state={}))
     await store.claim("b1", Claim(ship_id="s", station="pilot", token_hash="t"))
+    await store.set_peers("b1", [PeerInfo(peer_id="p1", role="gm")])
+    await store.notify("b1", Notice(kind="kicked", peer_id="p2"))
     here = store.subscribe("b1", 1)
     there = other.subscribe("b1", 1)
     here_end = asyncio.ensure_future(anext(here, "ended"))

@@ -7,7 +7,7 @@ from typing import Any
 
 from gameserver.app import HUB_KEY, create_app
 from gameserver.settings import Settings
-from gameserver.store import EventDict, StoreUnavailable
+from gameserver.store import ClaimGuard, EventDict, StoreUnavailable
 from gameserver.store.memory import MemoryBattleStore
 from tests.server.conftest import WsPeer, create_battle
 
@@ -19,10 +19,16 @@ class FlakyStore(MemoryBattleStore):
         super().__init__(**kwargs)
         self.down = False
 
-    async def append(self, battle_id: str, expected_seq: int, events: Sequence[EventDict]) -> int:
+    async def append(
+        self,
+        battle_id: str,
+        expected_seq: int,
+        events: Sequence[EventDict],
+        guard: ClaimGuard | None = None,
+    ) -> int:
         if self.down:
             raise StoreUnavailable("backend down")
-        return await super().append(battle_id, expected_seq, events)
+        return await super().append(battle_id, expected_seq, events, guard)
 
     async def ping(self) -> None:
         if self.down:
