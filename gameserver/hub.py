@@ -8,6 +8,11 @@ cached state and fans them out to every connection of the battle, then acks.
 Events reach a room from two sides: this instance's own appends and the store's subscription
 (appends by other instances sharing the store). Both go through `BattleRoom.ingest`, which drops
 seqs it already holds and fills gaps from the store, so each client sees every event once, in order.
+
+A player's command is appended with a `ClaimGuard`: the store writes it only while the player's
+stations are still bound to its resume token. A GM release or kick on another instance reaches this
+one as a store `Notice` (the holder is told at once); should the notice be late, the guard refuses
+the append (`ClaimLost`), the hub drops the lost stations, tells the player and decides again.
 """
 
 from __future__ import annotations
@@ -61,7 +66,11 @@ from gameserver.store import (
     BattleNotFound,
     BattleStore,
     Claim,
+    ClaimGuard,
+    ClaimLost,
     EventDict,
+    Notice,
+    PeerInfo,
     SeqConflict,
     Snapshot,
     StoreUnavailable,
@@ -195,6 +204,23 @@ class Connection:
         if self.overflowed and not self.ws.closed:
             await self.ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too slow; reconnect")
 
+    def guard(self) -> ClaimGuard | None:
+        """What the store must still hold for this player's command to be written."""
+        if self.role is not Role.PLAYER or self.ship_id is None or self.token_hash is None:
+            return None
+        return ClaimGuard(ship_id=self.ship_id, stations=self.stations, token_hash=self.token_hash)
+
+    def peer_info(self) -> PeerInfo:
+        """This connection as the other instances list it in presence."""
+        return PeerInfo(
+            peer_id=self.peer_id,
+            role=str(self.role or Role.SPECTATOR),
+            name=self.name,
+            ship_id=self.ship_id,
+            stations=self.stations,
+            token_hash=self.token_hash,
+        )
+
     def actor(self) -> rules.Actor:
         """The engine's view of who sends a command, from the verified claim or GM token."""
         if self.role is Role.GM:
@@ -233,6 +259,8 @@ class BattleRoom:
         self._bot_wanted = False
         self._bot_task: asyncio.Task[None] | None = None
         self._follow_task: asyncio.Task[None] | None = None
+        self._peers_dirty = False
+        self._peers_task: asyncio.Task[None] | None = None
 
     @property
     def seq(self) -> int:
@@ -246,7 +274,7 @@ class BattleRoom:
 
     async def stop(self) -> None:
         """Stop the background tasks of this room."""
-        for task in (self._follow_task, self._bot_task):
+        for task in (self._follow_task, self._bot_task, self._peers_task):
             if task is not None and not task.done():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -358,7 +386,9 @@ class BattleRoom:
     # -- committing events ----------------------------------------------------------------------
 
     async def commit(
-        self, make_events: Callable[[rules.BattleState], list[rules.Event]]
+        self,
+        make_events: Callable[[rules.BattleState], list[rules.Event]],
+        guard: ClaimGuard | None = None,
     ) -> list[rules.Event]:
         """Decide on the current state and append with the expected seq; retry on conflicts.
 
@@ -366,6 +396,7 @@ class BattleRoom:
 
         Raises:
             HubError: `conflict` after the configured retries.
+            ClaimLost: the guard's stations are no longer the player's (nothing changed).
             StoreUnavailable: the store is down (nothing changed).
         """
         for _ in range(self.hub.settings.append_retries):
@@ -375,7 +406,7 @@ class BattleRoom:
                 return []
             dicts = [e.to_dict() for e in events]
             try:
-                await self.hub.store.append(self.battle_id, expected, dicts)
+                await self.hub.store.append(self.battle_id, expected, dicts, guard)
             except SeqConflict:
                 await self.resync()
                 continue
@@ -397,7 +428,9 @@ class BattleRoom:
         delay = 0.05
         while True:
             try:
-                async for batch in self.hub.store.subscribe(self.battle_id, self.seq):
+                async for batch in self.hub.store.subscribe(
+                    self.battle_id, self.seq, self._on_notice
+                ):
                     delay = 0.05
                     fresh = [d for d in batch if d["seq"] > self.seq]
                     if not fresh:
@@ -414,6 +447,29 @@ class BattleRoom:
             except Exception:
                 log.exception("follow_failed", battle_id=self.battle_id)
                 await asyncio.sleep(1.0)
+
+    def _on_notice(self, notice: Notice) -> None:
+        self.hub.on_notice(self, notice)
+
+    # -- presence across instances ----------------------------------------------------------
+
+    def peers_changed(self) -> None:
+        """Record this instance's peers in the store for the other instances (coalesced)."""
+        self._peers_dirty = True
+        if self._peers_task is None or self._peers_task.done():
+            self._peers_task = asyncio.create_task(
+                self._publish_peers(), name=f"peers:{self.battle_id}"
+            )
+
+    async def _publish_peers(self) -> None:
+        while self._peers_dirty:
+            self._peers_dirty = False
+            peers = [c.peer_info() for c in self.peers.values()]
+            try:
+                await self.hub.store.set_peers(self.battle_id, peers)
+            except (StoreUnavailable, BattleNotFound) as exc:
+                log.warning("peers_not_published", battle_id=self.battle_id, error=str(exc))
+                return
 
     async def _save_snapshot(self) -> None:
         snapshot = Snapshot(seq=self.seq, state=rules.state_to_dict(self.state))
@@ -666,6 +722,7 @@ class Hub:
         room = conn.room
         if room is not None and room.peers.pop(conn.peer_id, None) is not None:
             room.last_used = time.monotonic()
+            room.peers_changed()
             self.spawn(self.broadcast_presence(room), "presence")
 
     def error(self, conn: Connection, code: str, message: str, client_id: str | None) -> None:
@@ -775,6 +832,7 @@ class Hub:
         room.peers[conn.peer_id] = conn
         room.last_used = time.monotonic()
         log.info("joined", battle_id=room.battle_id, role=str(msg.role), peer_id=conn.peer_id)
+        room.peers_changed()
         self.spawn(self.broadcast_presence(room), "presence")
 
     async def _claim(
@@ -814,10 +872,19 @@ class Hub:
             raise HubError(ErrorCode.READ_ONLY, "spectators cannot send commands")
         kind = "invalid"
         try:
-            command = rules.parse_command(msg.command, conn.actor(), now_iso())
-            kind = str(getattr(command, "type", "unknown"))
-            async with room.lock:
-                events = await room.commit(lambda state: rules.decide(state, command))
+            # Each ClaimLost removes at least one station from the connection, so this ends.
+            for _ in range(len(conn.stations) + 2):
+                command = rules.parse_command(msg.command, conn.actor(), now_iso())
+                kind = str(getattr(command, "type", "unknown"))
+                try:
+                    events = await self._commit_command(room, command, conn.guard())
+                    break
+                except ClaimLost as exc:
+                    # Released on another instance, whose notice has not arrived yet: lose the
+                    # stations now and decide again as what the player still holds.
+                    self._claims_lost(room, exc, conn.token_hash)
+            else:
+                raise HubError(ErrorCode.CONFLICT, "your stations keep changing; try again")
         except rules.RuleViolation as exc:
             self._count(kind, exc.code, started)
             raise HubError(exc.code, exc.message) from None
@@ -838,6 +905,42 @@ class Hub:
             latency_ms=round(latency * 1000, 3),
             events=len(events),
         )
+
+    @staticmethod
+    async def _commit_command(
+        room: BattleRoom, command: Any, guard: ClaimGuard | None
+    ) -> list[rules.Event]:
+        async with room.lock:
+            return await room.commit(lambda state: rules.decide(state, command), guard)
+
+    def _claims_lost(self, room: BattleRoom, exc: ClaimLost, token: str | None) -> None:
+        changed = False
+        for station in exc.stations:
+            changed |= self._strip_station(room, exc.ship_id, station, token)
+        if changed:
+            room.peers_changed()
+            self.spawn(self.broadcast_presence(room), "presence")
+
+    def _strip_station(
+        self, room: BattleRoom, ship_id: str, station: str, token: str | None
+    ) -> bool:
+        """Take a released station from this instance's holders (only those bound to `token`
+        when given) and tell them; True if someone lost it."""
+        changed = False
+        for peer in room.peers.values():
+            if peer.ship_id != ship_id or station not in peer.stations:
+                continue
+            if token is not None and peer.token_hash != token:
+                continue
+            peer.stations = tuple(s for s in peer.stations if s != station)
+            self.error(
+                peer,
+                ErrorCode.STATION_RELEASED,
+                f"the GM released {station} on {ship_id}",
+                None,
+            )
+            changed = True
+        return changed
 
     def _count(self, kind: str, result: str, started: float) -> float:
         latency = time.perf_counter() - started
@@ -876,16 +979,21 @@ class Hub:
         """GM: free a station; a local holder loses it at once."""
         if conn.role is not Role.GM:
             raise HubError(ErrorCode.GM_ONLY, "only the GM can release a station")
-        await self.store.release(room.battle_id, msg.ship_id, msg.station)
-        for peer in room.peers.values():
-            if peer.ship_id == msg.ship_id and msg.station in peer.stations:
-                peer.stations = tuple(s for s in peer.stations if s != msg.station)
-                self.error(
-                    peer,
-                    "station_released",
-                    f"the GM released {msg.station} on {msg.ship_id}",
-                    None,
-                )
+        freed = await self.store.release(room.battle_id, msg.ship_id, msg.station)
+        if self._strip_station(room, msg.ship_id, msg.station, None):
+            room.peers_changed()
+        if freed is not None:
+            # The holder may be connected to another instance: its instance tells it. (Should
+            # this notice be lost, the store's claim guard still refuses the holder's commands.)
+            await self.store.notify(
+                room.battle_id,
+                Notice(
+                    kind="released",
+                    ship_id=msg.ship_id,
+                    station=msg.station,
+                    token_hash=freed.token_hash,
+                ),
+            )
         log.info("released", battle_id=room.battle_id, ship_id=msg.ship_id, station=msg.station)
         await self.broadcast_presence(room)
         self._ack_admin(conn, room, msg.client_id)
@@ -895,11 +1003,27 @@ class Hub:
         if conn.role is not Role.GM:
             raise HubError(ErrorCode.GM_ONLY, "only the GM can kick")
         target = room.peers.get(msg.peer_id)
-        if target is None:
-            raise HubError(ErrorCode.NOT_FOUND, f"no peer {msg.peer_id!r} in this battle")
-        if target.ship_id is not None:
-            for station in target.stations:
-                await self.store.release(room.battle_id, target.ship_id, station)
+        if target is not None:
+            if target.ship_id is not None:
+                for station in target.stations:
+                    await self.store.release(room.battle_id, target.ship_id, station)
+            self._remove_kicked(room, target)
+        else:
+            # Connected to another instance? Free its stations here; its instance closes it.
+            remote = {p.peer_id: p for p in await self.store.remote_peers(room.battle_id)}
+            info = remote.get(msg.peer_id)
+            if info is None:
+                raise HubError(ErrorCode.NOT_FOUND, f"no peer {msg.peer_id!r} in this battle")
+            if info.ship_id is not None:
+                for station in info.stations:
+                    await self.store.release(room.battle_id, info.ship_id, station)
+            await self.store.notify(room.battle_id, Notice(kind="kicked", peer_id=msg.peer_id))
+        log.info("kicked", battle_id=room.battle_id, peer_id=msg.peer_id)
+        await self.broadcast_presence(room)
+        self._ack_admin(conn, room, msg.client_id)
+
+    def _remove_kicked(self, room: BattleRoom, target: Connection) -> None:
+        """Tell a kicked peer of this instance, close it with 4000 and forget it."""
         room.peers.pop(target.peer_id, None)
         target.room = None
         self.error(target, ErrorCode.KICKED, "the GM removed you from the battle", None)
@@ -907,9 +1031,26 @@ class Hub:
         self.spawn(
             target.ws.close(code=KICKED_CLOSE_CODE, message=b"kicked by the GM"), "kick-close"
         )
-        log.info("kicked", battle_id=room.battle_id, peer_id=msg.peer_id)
-        await self.broadcast_presence(room)
-        self._ack_admin(conn, room, msg.client_id)
+        room.peers_changed()
+
+    def on_notice(self, room: BattleRoom, notice: Notice) -> None:
+        """Act on another instance's release, kick or presence change for this room's peers."""
+        if self.rooms.get(room.battle_id) is not room:
+            return
+        if notice.kind == "released" and notice.ship_id and notice.station:
+            # Only the holder bound to the freed claim's token: someone who claimed the station
+            # since (here, before this notice arrived) keeps it.
+            token = notice.token_hash or ""
+            if self._strip_station(room, notice.ship_id, notice.station, token):
+                room.peers_changed()
+        elif notice.kind == "kicked" and notice.peer_id:
+            target = room.peers.get(notice.peer_id)
+            if target is not None:
+                # The kicking instance freed its stations already; freeing them again here could
+                # free a claim someone took since.
+                self._remove_kicked(room, target)
+                log.info("kicked", battle_id=room.battle_id, peer_id=notice.peer_id)
+        self.spawn(self.broadcast_presence(room), "presence")
 
     @staticmethod
     def _ack_admin(conn: Connection, room: BattleRoom, client_id: str | None) -> None:
@@ -921,20 +1062,35 @@ class Hub:
         """Tell every peer of the battle who is here and which stations are held."""
         try:
             claims = await self.store.claims(room.battle_id)
+            remote = await self.store.remote_peers(room.battle_id)
         except (StoreUnavailable, BattleNotFound):
             return
-        connected = {c.token_hash for c in room.peers.values() if c.token_hash}
+        local = list(room.peers.values())
+        connected = {c.token_hash for c in local if c.token_hash}
+        connected |= {p.token_hash for p in remote if p.token_hash}
         frame = PresenceMessage(
             battle_id=room.battle_id,
             peers=[
-                Peer(
-                    peer_id=c.peer_id,
-                    role=c.role or Role.SPECTATOR,
-                    name=c.name,
-                    ship_id=c.ship_id,
-                    stations=list(c.stations),
-                )
-                for c in room.peers.values()
+                *(
+                    Peer(
+                        peer_id=c.peer_id,
+                        role=c.role or Role.SPECTATOR,
+                        name=c.name,
+                        ship_id=c.ship_id,
+                        stations=list(c.stations),
+                    )
+                    for c in local
+                ),
+                *(
+                    Peer(
+                        peer_id=p.peer_id,
+                        role=Role(p.role),
+                        name=p.name,
+                        ship_id=p.ship_id,
+                        stations=list(p.stations),
+                    )
+                    for p in remote
+                ),
             ],
             claims=[
                 ClaimInfo(

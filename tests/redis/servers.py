@@ -118,6 +118,7 @@ class WsClient:
         self.awaiting: list[tuple[str, str]] = []
         self.joined: dict[str, Any] = {}
         self.errors: list[dict[str, Any]] = []
+        self.presence: list[dict[str, Any]] = []
         self.shutdowns: list[dict[str, Any]] = []
         self._replies: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._changed = asyncio.Condition()
@@ -172,6 +173,8 @@ class WsClient:
             self.shutdowns.append(data)
         elif kind == "error":
             self.errors.append(data)
+        elif kind == "presence":
+            self.presence.append(data)
         client_id = data.get("client_id")
         if kind in ("ack", "error", "joined") or (kind == "legal" and client_id):
             future = self._replies.pop(client_id or "join", None)

@@ -24,6 +24,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+import redis.asyncio as aioredis
 
 from gameserver import rules
 from gameserver.rules.bot import choose
@@ -591,3 +592,152 @@ async def test_resuming_on_an_instance_that_lags_behind_repeats_nothing(cluster:
         assert again.snapshots == [], "the client was not behind: no snapshot"
         assert again.seen_seqs == after["seqs"], "exactly the events after its last seq"
         await again.close()
+
+
+def released(client: WsClient, station: str) -> bool:
+    """The client was told the GM released `station` (the `station_released` error)."""
+    return any(
+        e["code"] == "station_released" and f" {station} on " in e["message"] for e in client.errors
+    )
+
+
+def presence_peers(client: WsClient) -> dict[str, dict[str, Any]]:
+    """The peers of the last `presence` the client received, by peer id."""
+    if not client.presence:
+        return {}
+    return {p["peer_id"]: p for p in client.presence[-1]["peers"]}
+
+
+async def test_a_release_on_one_instance_reaches_the_holder_on_the_other(
+    cluster: Cluster,
+) -> None:
+    """The GM on A releases the pilot station of a player connected to B: B tells the player at
+    once, the player can no longer command it, and a new player on A takes it and flies."""
+    battle = await cluster.create_battle(cluster.a, round_limit=30)
+    battle_id = battle["battle_id"]
+    holder = await join(
+        cluster, cluster.b, battle_id=battle_id, role="player", ship_id="alpha",
+        stations=CREW["alpha"], name="Holder",
+    )  # fmt: skip
+    gm = await join(cluster, cluster.a, battle_id=battle_id, role="gm", gm_token=battle["gm_token"])
+    referee = Referee(await cluster.log(cluster.a, battle_id))
+    assert referee.awaiting()[0] == ("alpha", "pilot")
+
+    answer = await gm.request({"type": "release", "ship_id": "alpha", "station": "pilot"})
+    assert (answer["type"], answer["seqs"]) == ("ack", []), answer
+    await holder.wait_for(lambda: released(holder, "pilot"))
+    assert [e["code"] for e in holder.errors] == ["station_released"]
+
+    refused = await holder.command(referee.move("alpha", "pilot"))
+    assert (refused["type"], refused["code"]) == ("error", "not_your_station"), refused
+    await gm.wait_for(
+        lambda: (
+            presence_peers(gm).get(holder.joined["peer_id"], {}).get("stations")
+            == [s for s in CREW["alpha"] if s != "pilot"]
+        )
+    )
+
+    pilot = await join(
+        cluster, cluster.a, battle_id=battle_id, role="player", ship_id="alpha",
+        stations=["pilot"], name="New pilot",
+    )  # fmt: skip
+    assert pilot.joined["stations"] == ["pilot"]
+    flown = await pilot.command(referee.move("alpha", "pilot"))
+    assert flown["type"] == "ack", flown
+    assert flown["seqs"][0] == referee.seq + 1, "the refused command wrote nothing"
+    await everyone_sees([holder, gm, pilot], flown["seq"])
+    still = await holder.command({"type": "end_step", "ship_id": "alpha", "station": "pilot"})
+    assert (still["type"], still["code"]) == ("error", "not_your_station"), still
+    log = await one_log(cluster, battle_id, cluster.a, cluster.b)
+    assert len(log) == flown["seq"]
+    for client in (holder, gm):
+        assert_saw_everything(client, first_live(client), log)
+
+
+async def test_a_claim_freed_without_a_notice_still_stops_the_holder(
+    cluster: Cluster, redis_server: RedisProcess
+) -> None:
+    """The store's claim is the authority, not the instance's memory: a claim freed in Redis whose
+    notice never went out (the releasing instance died between the two) is checked by the append
+    itself. The holder loses the station at its next command, is told, and the command is decided
+    again as what the player still holds."""
+    battle = await cluster.create_battle(cluster.a, round_limit=30)
+    battle_id = battle["battle_id"]
+    holder = await join(
+        cluster, cluster.b, battle_id=battle_id, role="player", ship_id="alpha",
+        stations=CREW["alpha"],
+    )  # fmt: skip
+    referee = Referee(await cluster.log(cluster.a, battle_id))
+    raw = aioredis.Redis.from_url(redis_server.url)
+    try:
+        claims_key = f"tvtt:b:{{{battle_id}}}:claims"
+        assert await raw.hdel(claims_key, "alpha\x1fcaptain") == 1
+
+        # A move for a station it still holds goes through; the lost one is dropped on the way.
+        moved = await holder.command(referee.move("alpha", "pilot"))
+        assert moved["type"] == "ack", moved
+        assert released(holder, "captain")
+        await holder.wait_seq(moved["seq"])
+        referee.fold(holder)
+
+        assert await raw.hdel(claims_key, "alpha\x1fpilot") == 1
+        refused = await holder.command({"type": "end_step", "ship_id": "alpha", "station": "pilot"})
+        assert (refused["type"], refused["code"]) == ("error", "not_your_station"), refused
+        assert released(holder, "pilot")
+    finally:
+        await raw.aclose()
+    log = await one_log(cluster, battle_id, cluster.a, cluster.b)
+    assert len(log) == moved["seq"], "the refused command wrote nothing"
+    taker = await join(
+        cluster, cluster.a, battle_id=battle_id, role="player", ship_id="alpha",
+        stations=["pilot", "captain"],
+    )  # fmt: skip
+    assert taker.joined["stations"] == ["pilot", "captain"]
+
+
+async def test_a_kick_on_one_instance_removes_a_peer_of_the_other(cluster: Cluster) -> None:
+    """Presence on A lists the peers connected to B; the GM on A kicks a player and a spectator
+    of B: B tells them and closes them with 4000, the player's stations are free on A."""
+    battle = await cluster.create_battle(cluster.a, round_limit=30)
+    battle_id = battle["battle_id"]
+    player = await join(
+        cluster, cluster.b, battle_id=battle_id, role="player", ship_id="bravo",
+        stations=CREW["bravo"], name="Bea",
+    )  # fmt: skip
+    spectator = await join(cluster, cluster.b, battle_id=battle_id, role="spectator", name="Sam")
+    gm = await join(cluster, cluster.a, battle_id=battle_id, role="gm", gm_token=battle["gm_token"])
+    player_id = player.joined["peer_id"]
+    spectator_id = spectator.joined["peer_id"]
+
+    await gm.wait_for(lambda: {player_id, spectator_id} <= set(presence_peers(gm)))
+    listed = presence_peers(gm)[player_id]
+    assert (listed["role"], listed["name"], listed["ship_id"]) == ("player", "Bea", "bravo")
+    assert listed["stations"] == CREW["bravo"]
+    assert all(c["connected"] for c in gm.presence[-1]["claims"]), gm.presence[-1]
+    await player.wait_for(lambda: gm.joined["peer_id"] in presence_peers(player))
+
+    kicked = await gm.request({"type": "kick", "peer_id": player_id})
+    assert (kicked["type"], kicked["seqs"]) == ("ack", []), kicked
+    await player.wait_closed()
+    assert [e["code"] for e in player.errors] == ["kicked"]
+    assert player.ws.close_code == 4000
+
+    again = await join(
+        cluster, cluster.a, battle_id=battle_id, role="player", ship_id="bravo",
+        stations=CREW["bravo"],
+    )  # fmt: skip
+    assert again.joined["stations"] == CREW["bravo"], "the kicked player's stations are free"
+
+    kicked = await gm.request({"type": "kick", "peer_id": spectator_id})
+    assert kicked["type"] == "ack", kicked
+    await spectator.wait_closed()
+    assert [e["code"] for e in spectator.errors] == ["kicked"]
+    assert spectator.ws.close_code == 4000
+    await gm.wait_for(
+        lambda: (
+            not {player_id, spectator_id} & set(presence_peers(gm))
+            and again.joined["peer_id"] in presence_peers(gm)
+        )
+    )
+    missing = await gm.request({"type": "kick", "peer_id": "nobody"})
+    assert (missing["type"], missing["code"]) == ("error", "not_found"), missing
