@@ -541,6 +541,18 @@ def test_autoscaling_leaves_replicas_to_the_hpa_and_to_kubectl_scale(
     assert min(values) >= 2, f"replicas dropped during the hand-over: {values}"
     assert {2, 3, 4, 9, 5} <= set(values), values
 
+    # Autoscaling off again: the HPA goes, and replicas are the operator's (forced apply) again.
+    kubectl.apply(tvtt("squadron", {"image": IMAGE_V2, "replicas": 2, "redis": redis}))
+    wait(operator, lambda: not kubectl.exists("hpa", "squadron"), "the HPA deleted")
+    wait(
+        operator,
+        lambda: (
+            (d := kubectl.get("deployment", "squadron", MANAGED))["spec"]["replicas"] == 2
+            and owns_field(d, FIELD_MANAGER, "f:spec", "f:replicas")
+        ),
+        "replicas back to 2, owned by the operator",
+    )
+
 
 # What kubectl prints for a 422 from the API server's schema and CEL validation.
 INVALID = 'The TravellerVTT "bad" is invalid'
