@@ -6,6 +6,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 SHARED ?= $(abspath ../shared)
+# The shared vectors when ../shared is beside the checkout, and always the copy pinned in the repo
+# (a clean clone elsewhere still checks the engine against them).
+VECTORS ?= $(wildcard $(SHARED)/rules/vectors-mgt2e.json) tests/unit/rules/vectors-mgt2e.json
 STAMP := $(VENV)/.installed
 APT_PACKAGES ?= redis-server chromium openssl
 # Fragments under mk/ add their own prerequisites of `make test` here.
@@ -33,7 +36,7 @@ run: $(STAMP) ## Run the game server on the embedded in-memory store at http://1
 	$(PY) -m gameserver
 
 vectors: $(STAMP) ## Check the rules engine against the shared MgT2e test vectors
-	$(PY) -m gameserver.rules.vectors $(SHARED)/rules/vectors-mgt2e.json
+	$(PY) -m gameserver.rules.vectors $(VECTORS)
 
 test: $(STAMP) $(TEST_PREREQS) ## Run every test: lint, CRD drift, helm lint, rule vectors, unit, server, Redis, browser, e2e
 	$(MAKE) --no-print-directory lint crds-check chart-lint vectors
