@@ -118,16 +118,21 @@ def server(output_dir: Path) -> Iterator[Server]:
             process.wait(timeout=5)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
-    """One Playwright driver for the session."""
+    """One Playwright driver for the browser tests, stopped when they are done.
+
+    Package scope, not session: the sync API keeps an asyncio loop marked as running in the main
+    thread while it lives, and every pytest-asyncio test collected after this package would fail
+    with "Runner.run() cannot be called from a running event loop".
+    """
     with sync_playwright() as pw:
         yield pw
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright: Playwright) -> Iterator[Browser]:
-    """Debian's chromium, headless; closed at the end of the session."""
+    """Debian's chromium, headless; closed when the browser tests are done."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: install the Debian 'chromium' package (make install)")
     instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
