@@ -64,29 +64,37 @@ def seed_key(seed: int) -> bytes:
 _WORDS = struct.Struct("<8Q")
 
 
-def _block(key: bytes, block: int) -> tuple[int, ...]:
-    digest = hashlib.blake2b(
-        block.to_bytes(8, "little"), key=key, digest_size=64, person=_PERSON
-    ).digest()
-    return tuple(w % 6 + 1 for w in _WORDS.unpack(digest))
+def _keyed(key: bytes) -> hashlib.blake2b:
+    """The stream's blake2b state after the key block; `_block` copies it for each block."""
+    return hashlib.blake2b(key=key, digest_size=64, person=_PERSON)
+
+
+def _block(keyed: hashlib.blake2b, block: int) -> list[int]:
+    """The 8 dice of block ``block``: ``blake2b(block, key=seed)`` = the keyed state + ``block``.
+
+    Copying the keyed state skips re-hashing the key block each time (same digest).
+    """
+    h = keyed.copy()
+    h.update(block.to_bytes(8, "little"))
+    return [w % 6 + 1 for w in _WORDS.unpack(h.digest())]
 
 
 def die_at(seed: int, index: int) -> int:
     """Die number ``index`` (0-based) of the stream for ``seed``; pure and deterministic."""
-    return _block(seed_key(seed), index // _WORDS_PER_BLOCK)[index % _WORDS_PER_BLOCK]
+    return _block(_keyed(seed_key(seed)), index // _WORDS_PER_BLOCK)[index % _WORDS_PER_BLOCK]
 
 
 class SeededDice:
     """The battle's stream from a position; records every die it hands out (for the event)."""
 
-    __slots__ = ("_block", "_block_no", "_key", "drawn", "position", "seed")
+    __slots__ = ("_block", "_block_no", "_keyed", "drawn", "position", "seed")
 
     def __init__(self, seed: int, position: int = 0) -> None:
         self.seed = seed
         self.position = position
-        self._key = seed_key(seed)
+        self._keyed = _keyed(seed_key(seed))
         self._block_no = -1
-        self._block: tuple[int, ...] = ()
+        self._block: list[int] = []
         self.drawn: list[int] = []
 
     def d6(self) -> int:
@@ -94,7 +102,7 @@ class SeededDice:
         pos = self.position
         block_no = pos >> 3
         if block_no != self._block_no:
-            self._block = _block(self._key, block_no)
+            self._block = _block(self._keyed, block_no)
             self._block_no = block_no
         value = self._block[pos & 7]
         self.position = pos + 1

@@ -5,6 +5,8 @@ RULES §1 (MgT2e columns) and Part A ("a boon rolls 3 dice and keeps the highest
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from gameserver.rules import DiceExhausted, RulesConfig, ScriptedDice, SeededDice, die_at
@@ -221,3 +223,19 @@ def test_seeded_stream_is_positional_and_resumable() -> None:
     assert [resumed.d6() for _ in range(7)] == values[13:]
     assert resumed.take() == tuple(values[13:])
     assert values != [die_at(43, i) for i in range(20)]
+
+
+def test_seeded_stream_is_pinned_to_the_keyed_blake2b_of_part_a() -> None:
+    """Part A: die i = word i % 8 of blake2b(i // 8, key=seed) mod 6 + 1; pinned values so a
+    faster implementation cannot shift a battle's dice (logs replay the dice they recorded)."""
+    assert [die_at(42, i) for i in range(16)] == [6, 4, 2, 1, 4, 2, 5, 3, 1, 1, 1, 3, 2, 2, 3, 6]
+    assert [die_at(-7, i) for i in range(16)] == [3, 1, 6, 2, 5, 6, 4, 3, 2, 3, 1, 2, 2, 1, 6, 3]
+    for seed in (0, 42, -7, 2**100):
+        key = seed.to_bytes(16, "little", signed=True)
+        stream = SeededDice(seed, position=5)
+        for i in range(5, 40):
+            digest = hashlib.blake2b(
+                (i // 8).to_bytes(8, "little"), key=key, digest_size=64, person=b"tvtt-dice-v1"
+            ).digest()
+            word = int.from_bytes(digest[(i % 8) * 8 : (i % 8) * 8 + 8], "little")
+            assert stream.d6() == word % 6 + 1 == die_at(seed, i)
