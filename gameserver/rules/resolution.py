@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Final, NamedTuple, Protocol
 
 from gameserver.rules.dice import Dice, roll, roll_2d
 from gameserver.rules.errors import RuleViolation
@@ -20,7 +20,7 @@ from gameserver.rules.tables_mg import (
     BAND_THRUST,
     BANDS,
     LOCATION_INDEX,
-    LOCATIONS,
+    LOCATION_NAMES,
     MOUNT_MULTIPLE,
     MOUNT_PD_DM,
     UNSKILLED_DM,
@@ -158,9 +158,12 @@ def sustained_count(
     return (10 * lost_after) // hull_max - (10 * lost_before) // hull_max
 
 
-@dataclass(frozen=True, slots=True)
-class AttackRoll:
-    """A direct-fire attack itemised: the DMs, total, Effect, hit, damage and critical Severity."""
+class AttackRoll(NamedTuple):
+    """A direct-fire attack itemised: the DMs, total, Effect, hit, damage and critical Severity.
+
+    A named tuple, not a frozen dataclass: built once per attack, and the frozen dataclass
+    `__init__` (one `object.__setattr__` per field) was a quarter of the pure resolution time.
+    """
 
     weapon: str
     roll: int
@@ -238,6 +241,17 @@ def attack_dms(
     }
 
 
+# Part A reach, per (weapon, band) a weapon reaches: (range DM, weapon DM, damage dice, laser, AP)
+# (§5.1, §8.B), built once so an attack does a single lookup; absent pairs are refused.
+_DIRECT_FIRE: Final[dict[tuple[str, str], tuple[int, int, int, bool, int]]] = {
+    (w, b.value): (BAND_DM[b.value], st.attack_dm, st.damage_dice, st.laser, st.ap)
+    for w, st in WEAPONS.items()
+    if st.direct_fire and st.max_range is not None
+    for b in BANDS
+    if BAND_INDEX[b.value] <= BAND_INDEX[st.max_range.value]
+}
+
+
 def resolve_attack(
     dice: Dice,
     *,
@@ -264,25 +278,43 @@ def resolve_attack(
     damage = max(0, dice + (linked - 1) x dice count + Effect - max(0, armour + sand - AP)) x
     mount multiple, where sand armour counts against lasers only. Dice: 2D/3D, then damage dice.
     """
-    err = weapon_reach_error(weapon, band)
-    if err is not None:
+    row = _DIRECT_FIRE.get((weapon, band))
+    if row is None:
+        err = weapon_reach_error(weapon, band)
+        assert err is not None
         raise err
-    stats = WEAPONS[weapon]
-    dms = attack_dms(
-        weapon, gunner_skill, dex, band, fire_control, aid_dm, evasive_dm, other_dm, called_shot_dm
-    )
-    r = roll_2d(dice, boon)
-    total = r + sum(dms.values())
+    range_dm, weapon_dm, n, laser, ap = row
+    s = UNSKILLED_DM if gunner_skill is None else gunner_skill
+    c = characteristic_dm(dex)
+    dms = {
+        "gunner": s,
+        "dex": c,
+        "range": range_dm,
+        "weapon": weapon_dm,
+        "fire_control": fire_control,
+        "aid": aid_dm,
+        "evasive": evasive_dm,
+        "called_shot": called_shot_dm,
+        "other": other_dm,
+    }
+    d6 = dice.d6
+    r = d6() + d6() if boon == 0 else roll_2d(dice, boon)
+    total = (
+        r + s + c + range_dm + weapon_dm + fire_control + aid_dm + evasive_dm + called_shot_dm
+    ) + other_dm
     effect = total - TARGET
     multiple = MOUNT_MULTIPLE[mount]
     if effect < 0:
         return AttackRoll(weapon, r, dms, boon, total, effect, False, 0, 0, multiple, 0, 0)
-    n = stats.damage_dice
-    damage_roll = roll(dice, n)
-    eff_armour = armour + (sand_armour if stats.laser else 0)
-    armour_left = max(0, eff_armour - stats.ap)
-    damage = max(0, damage_roll + (linked - 1) * n + effect - armour_left) * multiple
-    sev = critical_severity(damage, effect, ruleset, cfg)
+    damage_roll = 0
+    for _ in range(n):
+        damage_roll += d6()
+    armour_left = armour + sand_armour - ap if laser else armour - ap
+    if armour_left < 0:
+        armour_left = 0
+    damage = damage_roll + (linked - 1) * n + effect - armour_left
+    damage = damage * multiple if damage > 0 else 0
+    sev = 0 if effect < 6 or damage <= 0 else critical_severity(damage, effect, ruleset, cfg)
     return AttackRoll(
         weapon, r, dms, boon, total, effect, True, damage_roll, armour_left, multiple, damage, sev
     )
@@ -301,9 +333,11 @@ class HullWork:
     lost_total: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class CritRecord:
-    """One critical as applied: where, the Severity before and after, and why it happened."""
+class CritRecord(NamedTuple):
+    """One critical as applied: where, the Severity before and after, and why it happened.
+
+    A named tuple for the same reason as `AttackRoll` (one per critical on the attack path).
+    """
 
     source: str  # attack | sustained | hull_severity
     location: str
@@ -364,15 +398,24 @@ def resolve_damage(
     2D location when reached. Without `effects` (the vector op) no effect dice are rolled.
     """
     queue: _Queue = deque()
-    _lose_hull(work, damage, queue, cfg, True)
+    if damage > 0:  # `_lose_hull` inlined for the attack's own damage (every hit comes here)
+        hull, hull_max = work.hull, work.hull_max
+        before = hull_max - hull
+        hull = hull - damage if hull > damage else 0
+        work.hull = hull
+        work.lost_total += hull_max - hull - before
+        for _ in range(sustained_count(hull_max, before, hull_max - hull, cfg)):
+            queue.append(("sustained", 1, None))
     if attack_severity > 0:
         queue.appendleft(("attack", attack_severity, called_location))
+    elif not queue:
+        return []
     records: list[CritRecord] = []
     counts = cfg.crit_hull_damage_counts_sustained
     while queue:
         source, sev, loc = queue.popleft()
         if loc is None:
-            loc = LOCATIONS[dice.d6() + dice.d6() - 2].value
+            loc = LOCATION_NAMES[dice.d6() + dice.d6() - 2]
         idx = LOCATION_INDEX[loc]
         current = work.crits[idx]
         if current >= 6:

@@ -150,6 +150,8 @@ class Location(StrEnum):
 
 LOCATIONS: Final[tuple[Location, ...]] = tuple(Location)
 LOCATION_INDEX: Final[dict[str, int]] = {loc.value: i for i, loc in enumerate(LOCATIONS)}
+# The location names in the same order (a plain str per 2D total, no enum `.value` per lookup).
+LOCATION_NAMES: Final[tuple[str, ...]] = tuple(loc.value for loc in LOCATIONS)
 
 
 def location_for_roll(total: int) -> Location:

@@ -8,10 +8,19 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from gameserver.rules import Ruleset, RuleViolation, ScriptedDice
-from gameserver.rules.resolution import AttackRoll, attack_dms, critical_severity, resolve_attack
-from gameserver.rules.tables_mg import BANDS
+from gameserver.rules import RulesConfig, Ruleset, RuleViolation, ScriptedDice
+from gameserver.rules.dice import roll, roll_2d
+from gameserver.rules.resolution import (
+    AttackRoll,
+    attack_dms,
+    critical_severity,
+    resolve_attack,
+    weapon_reach_error,
+)
+from gameserver.rules.tables_mg import BANDS, MOUNT_MULTIPLE, WEAPONS
 
 REACH = {
     "laser_drill": "adjacent",
@@ -252,3 +261,112 @@ def test_attack_reports_the_critical_severity_of_its_ruleset(
     assert (res.effect, res.damage) == (8, 18 + 8 - 8)
     assert res.severity == severity
     assert critical_severity(18, 8, ruleset) == severity
+
+
+def _reference_attack(dice: ScriptedDice, kw: dict[str, Any]) -> AttackRoll:
+    """§7.B + §10.B.2 written out plainly from the itemised DMs (what the fast path must equal).
+
+    Only for pairs the weapon reaches (Part A); the caller checks the refusal first.
+    """
+    stats = WEAPONS[kw["weapon"]]
+    dms = attack_dms(
+        kw["weapon"],
+        kw["gunner_skill"],
+        kw["dex"],
+        kw["band"],
+        kw["fire_control"],
+        kw["aid_dm"],
+        kw["evasive_dm"],
+        kw["other_dm"],
+        kw["called_shot_dm"],
+    )
+    r = roll_2d(dice, kw["boon"])
+    total = r + sum(dms.values())
+    effect = total - 8
+    multiple = MOUNT_MULTIPLE[kw["mount"]]
+    if effect < 0:
+        return AttackRoll(
+            kw["weapon"], r, dms, kw["boon"], total, effect, False, 0, 0, multiple, 0, 0
+        )
+    damage_roll = roll(dice, stats.damage_dice)
+    armour = kw["armour"] + (kw["sand_armour"] if stats.laser else 0)
+    armour_left = max(0, armour - stats.ap)
+    damage = (
+        max(0, damage_roll + (kw["linked"] - 1) * stats.damage_dice + effect - armour_left)
+        * multiple
+    )
+    sev = critical_severity(damage, effect, kw["ruleset"], kw["cfg"])
+    return AttackRoll(
+        kw["weapon"],
+        r,
+        dms,
+        kw["boon"],
+        total,
+        effect,
+        True,
+        damage_roll,
+        armour_left,
+        multiple,
+        damage,
+        sev,
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    faces=st.lists(st.integers(1, 6), min_size=7, max_size=7),
+    weapon=st.sampled_from(sorted(WEAPONS)),
+    band=st.sampled_from([b.value for b in BANDS]),
+    mount=st.sampled_from(sorted(MOUNT_MULTIPLE)),
+    gunner_skill=st.one_of(st.none(), st.integers(0, 4)),
+    dex=st.integers(0, 16),
+    ints=st.lists(st.integers(-4, 6), min_size=7, max_size=7),
+    boon=st.integers(-1, 1),
+    linked=st.integers(1, 3),
+    ruleset=st.sampled_from(list(Ruleset)),
+    formula=st.sampled_from(["by_ruleset", "damage", "effect"]),
+)
+def test_resolve_attack_equals_the_plain_formula(
+    faces: list[int],
+    weapon: str,
+    band: str,
+    mount: str,
+    gunner_skill: int | None,
+    dex: int,
+    ints: list[int],
+    boon: int,
+    linked: int,
+    ruleset: Ruleset,
+    formula: str,
+) -> None:
+    """The precomputed reach table and inlined sums change no result, refusal or die drawn."""
+    fire_control, aid, evasive, other, called, armour, sand = ints
+    kw: dict[str, Any] = {
+        "weapon": weapon,
+        "band": band,
+        "gunner_skill": gunner_skill,
+        "dex": dex,
+        "mount": mount,
+        "linked": linked,
+        "fire_control": fire_control,
+        "boon": boon,
+        "aid_dm": aid,
+        "evasive_dm": -abs(evasive),
+        "other_dm": other,
+        "called_shot_dm": -abs(called),
+        "armour": abs(armour),
+        "sand_armour": abs(sand),
+        "ruleset": ruleset,
+        "cfg": RulesConfig(severity_formula=formula),  # type: ignore[arg-type]
+    }
+    fast, slow = ScriptedDice(faces), ScriptedDice(faces)
+    refusal = weapon_reach_error(weapon, band)
+    if refusal is not None:
+        with pytest.raises(RuleViolation) as got:
+            resolve_attack(fast, **kw)
+        assert (got.value.code, str(got.value)) == (refusal.code, str(refusal))
+        assert fast.used == 0
+        return
+    expected = _reference_attack(slow, kw)
+    assert resolve_attack(fast, **kw) == expected
+    assert fast.take() == slow.take()
