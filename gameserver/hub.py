@@ -42,11 +42,9 @@ from gameserver.protocol import (
     CommandMessage,
     ErrorCode,
     ErrorMessage,
-    EventMessage,
     JoinedMessage,
     JoinMessage,
     KickMessage,
-    LegalMessage,
     LegalRequest,
     Peer,
     PingMessage,
@@ -57,6 +55,9 @@ from gameserver.protocol import (
     Role,
     ServerShutdownMessage,
     SnapshotMessage,
+    event_frame,
+    event_json,
+    legal_frame,
     parse_client_message,
 )
 from gameserver.settings import Settings
@@ -253,7 +254,10 @@ class BattleRoom:
         self.state = state
         self.lock = asyncio.Lock()
         self.peers: dict[str, Connection] = {}
-        self.tail: deque[EventDict] = deque(tail, maxlen=max(1, hub.settings.catch_up_limit))
+        # The newest events as (seq, JSON): strings, nothing for the garbage collector to walk.
+        self.tail: deque[tuple[int, str]] = deque(
+            ((d["seq"], event_json(d)) for d in tail), maxlen=max(1, hub.settings.catch_up_limit)
+        )
         self.snapshot_seq = state.seq
         self.last_used = time.monotonic()
         self._bot_wanted = False
@@ -297,26 +301,21 @@ class BattleRoom:
             state = rules.evolve(state, event)
         self.state = state
         self.last_used = time.monotonic()
-        new_dicts = [d for _, d in fresh]
-        self.tail.extend(new_dicts)
-        self._fan_out(new_dicts)
+        encoded = [(d["seq"], event_json(d)) for _, d in fresh]
+        self.tail.extend(encoded)
+        self._fan_out(encoded)
         if self.seq - self.snapshot_seq >= self.hub.settings.snapshot_every:
             self.snapshot_seq = self.seq
             self.hub.spawn(self._save_snapshot(), "snapshot")
         self.kick_bot()
         return True
 
-    def _fan_out(self, dicts: Sequence[EventDict]) -> None:
+    def _fan_out(self, encoded: Sequence[tuple[int, str]]) -> None:
         awaiting = _awaiting_list(self.state)
-        last = len(dicts) - 1
+        last = len(encoded) - 1
         frames = [
-            EventMessage(
-                battle_id=self.battle_id,
-                seq=d["seq"],
-                event=d,
-                awaiting=awaiting if i == last else None,
-            ).model_dump_json()
-            for i, d in enumerate(dicts)
+            event_frame(self.battle_id, seq, event, awaiting if i == last else None)
+            for i, (seq, event) in enumerate(encoded)
         ]
         awaited = set(awaiting)
         for conn in list(self.peers.values()):
@@ -338,14 +337,7 @@ class BattleRoom:
                 continue
             commands = rules.legal_commands(self.state, conn.ship_id, station)
             frames.append(
-                LegalMessage(
-                    battle_id=self.battle_id,
-                    seq=self.seq,
-                    ship_id=conn.ship_id,
-                    station=station,
-                    commands=commands,
-                    client_id=client_id,
-                ).model_dump_json()
+                legal_frame(self.battle_id, self.seq, conn.ship_id, station, commands, client_id)
             )
         return frames
 
@@ -371,16 +363,11 @@ class BattleRoom:
             return []
         if missing > len(self.tail):
             return None
-        dicts = list(self.tail)[-missing:]
+        events = list(self.tail)[-missing:]
         awaiting = _awaiting_list(self.state)
         return [
-            EventMessage(
-                battle_id=self.battle_id,
-                seq=d["seq"],
-                event=d,
-                awaiting=awaiting if i == missing - 1 else None,
-            ).model_dump_json()
-            for i, d in enumerate(dicts)
+            event_frame(self.battle_id, seq, event, awaiting if i == missing - 1 else None)
+            for i, (seq, event) in enumerate(events)
         ]
 
     # -- committing events ----------------------------------------------------------------------
@@ -956,14 +943,9 @@ class Hub:
             if msg.ship_id is None or msg.station is None:
                 raise HubError(ErrorCode.BAD_MESSAGE, "the GM names ship_id and station")
             commands = rules.legal_commands(room.state, msg.ship_id, msg.station)
-            conn.send_model(
-                LegalMessage(
-                    battle_id=room.battle_id,
-                    seq=room.seq,
-                    ship_id=msg.ship_id,
-                    station=msg.station,
-                    commands=commands,
-                    client_id=msg.client_id,
+            conn.send(
+                legal_frame(
+                    room.battle_id, room.seq, msg.ship_id, msg.station, commands, msg.client_id
                 )
             )
             return

@@ -14,10 +14,13 @@ seq gets exactly what it missed.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic_core import to_json
 
 PROTOCOL_VERSION = 1
 """Bumped only on incompatible changes; sent in `joined`."""
@@ -360,3 +363,59 @@ def protocol_json_schema(command_schema: dict[str, Any] | None = None) -> dict[s
         },
         "oneOf": [{"$ref": "#/$defs/client"}, {"$ref": "#/$defs/server"}],
     }
+
+
+# --------------------------------------------------------------------------- hot-path frames
+
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+
+
+def _json(value: Any) -> str:
+    """Compact JSON as pydantic writes it (the stdlib encoder is faster for plain data; a value
+    it refuses, such as a set or a non-finite float, is written by pydantic as the models would)."""
+    try:
+        return _encode(value)
+    except (TypeError, ValueError):
+        return to_json(value, inf_nan_mode="null").decode()
+
+
+def event_json(event: dict[str, Any]) -> str:
+    """An event as compact JSON, once per event: frames embed it."""
+    return _json(event)
+
+
+def event_frame(
+    battle_id: str, seq: int, event: str, awaiting: Sequence[tuple[str, str]] | None
+) -> str:
+    """The `EventMessage` frame around an event already in JSON (`event_json`).
+
+    Same JSON as `EventMessage(...).model_dump_json()` (the tests compare them), without building
+    and validating a model per event: the fan-out sends one per event to every peer.
+    """
+    tail = "null" if awaiting is None else _encode([list(a) for a in awaiting])
+    return (
+        f'{{"type":"event","battle_id":{_encode(battle_id)},"seq":{int(seq)},'
+        f'"event":{event},"awaiting":{tail}}}'
+    )
+
+
+def legal_frame(
+    battle_id: str,
+    seq: int,
+    ship_id: str,
+    station: str,
+    commands: list[dict[str, Any]],
+    client_id: str | None,
+) -> str:
+    """The `LegalMessage` frame (same JSON as `LegalMessage(...).model_dump_json()`)."""
+    return _json(
+        {
+            "type": "legal",
+            "battle_id": battle_id,
+            "seq": int(seq),
+            "ship_id": ship_id,
+            "station": station,
+            "commands": commands,
+            "client_id": client_id,
+        }
+    )
