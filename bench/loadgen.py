@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import random
 import resource
@@ -86,6 +87,7 @@ class Stats:
     events_delivered: int = 0
     max_seq: dict[str, int] = field(default_factory=dict)
     closed: int = 0
+    lags: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -213,6 +215,16 @@ async def run_client(
                 client.stats.closed += 1
 
 
+async def _loop_lag(stop: asyncio.Event, stats: Stats, tick: float = 0.01) -> None:
+    """The load generator's own event-loop lag (how late a 10 ms sleep wakes) while measuring:
+    a busy generator stamps arrivals late, which would inflate the latencies it reports."""
+    while not stop.is_set():
+        before = time.perf_counter()
+        await asyncio.sleep(tick)
+        if stats.measuring:
+            stats.lags.append(max(0.0, time.perf_counter() - before - tick))
+
+
 def percentile(values: list[float], q: float) -> float:
     """The q-quantile (0..1) by the nearest-rank method; 0 for no values."""
     if not values:
@@ -277,6 +289,12 @@ async def run_load(
         procs = [psutil.Process(pid) for pid in pids]
         proc = procs[0] if procs else None
         cpu0 = sum(sum(p.cpu_times()[:2]) for p in procs)
+        # The clients' state is built: keep this process's full collections (a stop of the loop
+        # that would delay every arrival stamp) off the measurement, as the server does.
+        gc.collect()
+        gc.freeze()
+        own0 = time.process_time()
+        lag = asyncio.create_task(_loop_lag(stop, stats))
         stats.measuring = True
         started = time.perf_counter()
         seq0 = {c.battle_id: c.seq for c in roster}
@@ -288,7 +306,9 @@ async def run_load(
         stats.measuring = False
         wall = time.perf_counter() - started
         cpu1 = sum(sum(p.cpu_times()[:2]) for p in procs)
+        own1 = time.process_time()
         stop.set()
+        await lag
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -314,6 +334,11 @@ async def run_load(
         "deliveries_per_s": round(stats.events_delivered / wall, 1),
         "server_cpu_pct": round(100 * (cpu1 - cpu0) / wall, 1) if proc else None,
         "server_rss_mb": round(rss_peak / 2**20, 1) if proc else None,
+        "loadgen_cpu_pct": round(100 * (own1 - own0) / wall, 1),
+        "loadgen_lag_ms": {
+            "p99": round(percentile(stats.lags, 0.99) * 1000, 2),
+            "max": round(max(stats.lags, default=0.0) * 1000, 2),
+        },
     }
 
 
