@@ -128,13 +128,14 @@ def format_row(r: dict[str, Any]) -> str:
         f" {lat['p50']:>7.2f} {lat['p95']:>7.2f}"
         f" {lat['p99']:>7.2f} {r['commands_per_s']:>8.1f} {r['events_per_s']:>8.1f}"
         f" {r['deliveries_per_s']:>9.1f} {r['server_cpu_pct']:>6.1f} {r['server_rss_mb']:>7.1f}"
-        f"  {errors}"
+        f" {r['loadgen_cpu_pct']:>6.1f} {r['loadgen_lag_ms']['p99']:>6.1f}  {errors}"
     )
 
 
 HEADER = (
     f"{'server':<6} {'clients':>6} {'battles':>7} {'p50ms':>7} {'p95ms':>7} {'p99ms':>7}"
-    f" {'cmd/s':>8} {'events/s':>8} {'deliver/s':>9} {'cpu%':>6} {'rss_mb':>7}  errors"
+    f" {'cmd/s':>8} {'events/s':>8} {'deliver/s':>9} {'cpu%':>6} {'rss_mb':>7}"
+    f" {'lg_cpu':>6} {'lg_lag':>6}  errors"
 )
 
 
@@ -151,6 +152,11 @@ def run() -> None:
         for kind in kinds:
             print(format_row(run_size(kind, clients, duration)), flush=True)
     print("latency = command sent -> first event of that command received (same socket)")
+    print(
+        "lg_cpu = the load generator's CPU %, lg_lag = its event-loop lag p99 (ms): a late loop"
+        " stamps arrivals late, so a high lag means the figures include the generator's delay"
+    )
+    print(f"load average (1/5/15 min) at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":
