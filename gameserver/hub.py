@@ -265,6 +265,10 @@ class BattleRoom:
         self._follow_task: asyncio.Task[None] | None = None
         self._peers_dirty = False
         self._peers_task: asyncio.Task[None] | None = None
+        # Legal lists of the current state per (ship, station), with their frame for the fan-out
+        # (no client_id): they depend on the state only, so every holder of a station shares one.
+        self._legal_state: rules.BattleState | None = None
+        self._legal: dict[tuple[str, str], tuple[list[dict[str, Any]], str]] = {}
 
     @property
     def seq(self) -> int:
@@ -335,11 +339,27 @@ class BattleRoom:
         for station in conn.stations:
             if only is not None and (conn.ship_id, station) not in only:
                 continue
-            commands = rules.legal_commands(self.state, conn.ship_id, station)
-            frames.append(
-                legal_frame(self.battle_id, self.seq, conn.ship_id, station, commands, client_id)
-            )
+            commands, frame = self.legal_for(conn.ship_id, station)
+            if client_id is not None:
+                frame = legal_frame(
+                    self.battle_id, self.seq, conn.ship_id, station, commands, client_id
+                )
+            frames.append(frame)
         return frames
+
+    def legal_for(self, ship_id: str, station: str) -> tuple[list[dict[str, Any]], str]:
+        """`rules.legal_commands` of the current state and its `legal` frame without client_id,
+        computed once per (state, ship, station): the state is immutable, a new one clears it."""
+        state = self.state
+        if self._legal_state is not state:
+            self._legal_state = state
+            self._legal = {}
+        cached = self._legal.get((ship_id, station))
+        if cached is None:
+            commands = rules.legal_commands(state, ship_id, station)
+            frame = legal_frame(self.battle_id, int(state.seq), ship_id, station, commands, None)
+            cached = self._legal[(ship_id, station)] = (commands, frame)
+        return cached
 
     def snapshot_frame(self, role: Role) -> str:
         """The state at the current seq: full for the GM, the public view for everyone else."""

@@ -74,8 +74,9 @@ class CrewState:
     @property
     def able(self) -> bool:
         """Traveller: two of STR, DEX and END at 0 leave a person unconscious (cannot act)."""
-        zeros = sum(1 for k in ("STR", "DEX", "END") if self.chars.get(k, 7) <= 0)
-        return zeros < 2
+        # Asked for every station on every legality check: plain comparisons, no generator.
+        get = self.chars.get
+        return (get("STR", 7) <= 0) + (get("DEX", 7) <= 0) + (get("END", 7) <= 0) < 2
 
     def skill(self, name: str) -> int | None:
         """Skill level, None when the crew member has no such skill (unskilled, DM -3)."""
