@@ -188,15 +188,23 @@ async def run_client(
         )
 
         async def ticker() -> None:
-            await asyncio.sleep(client.rng.random())
+            # Ticks on a fixed schedule at this client's random phase (start + k seconds), not
+            # "sleep 1 s after acting": with relative sleeps one stall of the generator lines
+            # every client up, and they then fire in lockstep for the rest of the run, a burst
+            # no group of real players produces.
+            loop = asyncio.get_running_loop()
+            next_tick = loop.time() + client.rng.random()
             while not stop.is_set():
+                await asyncio.sleep(max(0.0, next_tick - loop.time()))
+                next_tick += 1.0
+                while next_tick <= loop.time():  # ticks missed in a stall are skipped, not bunched
+                    next_tick += 1.0
                 frame = client.next_command()
                 if frame is not None:
                     # Stale legal lists are possible (the turn moved on): the server refuses them
                     # with a rule code, which the stats count.
                     client.legal_seq.clear()
                     await ws.send_str(frame)
-                await asyncio.sleep(1.0)
 
         tick = asyncio.create_task(ticker())
         try:
