@@ -13,6 +13,8 @@ Layout (prefix `tvtt`, the battle id in braces so one battle's keys share a clus
 - `tvtt:inst:<id>`      set (with a TTL) while the instance runs: a dead one's peers are ignored.
 - `tvtt:code:<CODE>`    the join code -> battle id.
 - `tvtt:battles`        a Sorted Set: battle id scored by its last use (listing and idle expiry).
+- `tvtt:notify`         a Stream (about 10,000 kept) every instance's reader blocks on: one small
+  entry per append (`b` battle id, `s` its new last seq) or notice (`b`, `o` the publisher).
 
 Appends run a Lua script, so "the log ends at `expected_seq`" is checked and the entries added in
 one atomic step: two instances racing on one battle never fork its log. A player's append also names
@@ -22,9 +24,11 @@ commanded any more, even before that instance's notice arrives. Durability is Re
 setting (`appendonly yes` + `appendfsync always` fsyncs before the reply, so an acknowledged action
 survives a SIGKILL); see docs/redis.md.
 
-Fan-out: one reader task per store multiplexes `XREAD BLOCK` over every subscribed battle (plus a
-private wake-up stream so a new subscription is picked up at once), so each instance sees every
-event in seq order; each subscriber also checks for gaps and fills them with `XRANGE`.
+Fan-out: one reader task per store blocks on the notify stream (plus a private wake-up stream so a
+new subscription is picked up at once) and `XRANGE`s, from its cursor, only the battles it serves
+that another instance moved: its own appends are handed to local subscribers directly and cost the
+reader one tiny entry, not a re-read. The cursors decide what is delivered, so each instance sees
+every event in seq order; each subscriber also checks for gaps and fills them with `XRANGE`.
 """
 
 from __future__ import annotations
@@ -69,8 +73,13 @@ log = logging.getLogger(__name__)
 # the caller must see StoreUnavailable, never a half-done write.
 _UNAVAILABLE_PREFIXES: Final = ("LOADING", "MISCONF", "READONLY", "MASTERDOWN", "TRYAGAIN", "BUSY")
 
+_NOTIFY_MAXLEN: Final = 10_000
+"""About how many entries the notify stream keeps (a reader further behind falls back on its
+periodic check; it never loses events, the streams themselves are not trimmed)."""
+_NOTIFY_READ_COUNT: Final = 1_000
+
 _APPEND_LUA: Final = """
--- KEYS: meta, events, index, claims.
+-- KEYS: meta, events, index, claims, notify.
 -- ARGV: battle_id, expected_seq, now, append_token, guard token hash ('' = no guard), k,
 --       k claim fields the guard requires, event JSON...
 local cur = redis.call('HGET', KEYS[1], 'seq')
@@ -114,7 +123,11 @@ for i = 1, n do
     redis.call('XADD', KEYS[2], id, 'e', ARGV[first + i - 1])
   end
 end
-if n > 0 then redis.call('HSET', KEYS[1], 'seq', expected + n) end
+if n > 0 then
+  redis.call('HSET', KEYS[1], 'seq', expected + n)
+  -- Tell every instance's reader which battle moved and how far (not the events themselves).
+  redis.call('XADD', KEYS[5], 'MAXLEN', '~', NOTIFY_MAXLEN, '*', 'b', ARGV[1], 's', expected + n)
+end
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 return {1, expected + n}
 """
@@ -152,15 +165,18 @@ return ARGV[2]
 """
 
 _NOTIFY_LUA: Final = """
--- KEYS: meta, ctl.  ARGV: notice JSON, instance id.  Only for a battle that exists.
+-- KEYS: meta, ctl, notify.  ARGV: notice JSON, instance id, battle id.
+-- Only for a battle that exists.
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', 256, '*', 'n', ARGV[1], 'o', ARGV[2])
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', NOTIFY_MAXLEN, '*', 'b', ARGV[3], 'o', ARGV[2])
 return 1
 """
 
 _SET_PEERS_LUA: Final = """
--- KEYS: meta, peers, ctl, instance key.
--- ARGV: instance id, peers JSON ('' = none), presence notice JSON, instance key TTL (ms).
+-- KEYS: meta, peers, ctl, instance key, notify.
+-- ARGV: instance id, peers JSON ('' = none), presence notice JSON, instance key TTL (ms),
+--       battle id.
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 if ARGV[2] == '' then
   redis.call('HDEL', KEYS[2], ARGV[1])
@@ -169,6 +185,7 @@ else
 end
 redis.call('SET', KEYS[4], '1', 'PX', ARGV[4])
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', 256, '*', 'n', ARGV[3], 'o', ARGV[1])
+redis.call('XADD', KEYS[5], 'MAXLEN', '~', NOTIFY_MAXLEN, '*', 'b', ARGV[5], 'o', ARGV[1])
 return 1
 """
 
@@ -183,6 +200,11 @@ end
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[6], KEYS[7])
 return redis.call('ZREM', KEYS[5], ARGV[1])
 """
+
+
+def _with_cap(script: str) -> str:
+    """The script with the notify stream's cap filled in."""
+    return script.replace("NOTIFY_MAXLEN", str(_NOTIFY_MAXLEN))
 
 
 def _is_unavailable(exc: BaseException) -> bool:
@@ -239,6 +261,13 @@ def _entry_seq(entry_id: bytes) -> int:
     return int(entry_id.partition(b"-")[0])
 
 
+def _stream_id(entry_id: bytes | str) -> tuple[int, int]:
+    """A stream entry id `<ms>-<n>` as a comparable pair."""
+    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    ms, _, n = text.partition("-")
+    return int(ms), int(n or 0)
+
+
 def _check_seqs(battle_id: str, first_seq: int, events: Sequence[EventDict]) -> None:
     """Events must be numbered consecutively from `first_seq` (the protocol's contract)."""
     for offset, event in enumerate(events):
@@ -264,6 +293,11 @@ class _Feed:
     ctl_cursor: str = "0-0"
     queues: set[asyncio.Queue[_FeedItem]] = field(default_factory=set)
     listeners: list[Callable[[Notice], None]] = field(default_factory=list)
+    events_due: bool = True
+    """The events stream may hold entries after `cursor`: the reader reads it (a new feed, a
+    notification from the notify stream, the periodic check, a reconnect)."""
+    ctl_due: bool = True
+    """Likewise for the control stream after `ctl_cursor`."""
 
 
 class RedisBattleStore:
@@ -310,13 +344,13 @@ class RedisBattleStore:
             single_connection_client=True,
             client_name="tvtt-reader",
         )
-        self._append_script = self._redis.register_script(_APPEND_LUA)
+        self._append_script = self._redis.register_script(_with_cap(_APPEND_LUA))
         self._create_script = self._redis.register_script(_CREATE_LUA)
         self._snapshot_script = self._redis.register_script(_SNAPSHOT_LUA)
         self._claim_script = self._redis.register_script(_CLAIM_LUA)
         self._delete_script = self._redis.register_script(_DELETE_LUA)
-        self._notify_script = self._redis.register_script(_NOTIFY_LUA)
-        self._set_peers_script = self._redis.register_script(_SET_PEERS_LUA)
+        self._notify_script = self._redis.register_script(_with_cap(_NOTIFY_LUA))
+        self._set_peers_script = self._redis.register_script(_with_cap(_SET_PEERS_LUA))
         self.instance_id = uuid.uuid4().hex
         """This store's (this server process's) id in notices and the presence registry."""
         self._instance_ttl_ms = max(10_000, 5 * block_ms)
@@ -346,6 +380,10 @@ class RedisBattleStore:
 
     def _instance_key(self, instance_id: str) -> str:
         return f"{self._prefix}:inst:{instance_id}"
+
+    @property
+    def _notify_key(self) -> str:
+        return f"{self._prefix}:notify"
 
     # -- battles ----------------------------------------------------------------------------------
 
@@ -442,6 +480,7 @@ class RedisBattleStore:
                     self._k(battle_id, "events"),
                     self._index_key,
                     self._k(battle_id, "claims"),
+                    self._notify_key,
                 ],
                 args=[
                     battle_id,
@@ -584,8 +623,8 @@ class RedisBattleStore:
         """XADD the notice to the battle's control stream; the other instances' readers get it."""
         with _unavailable_as_store_error():
             await self._notify_script(
-                keys=[self._k(battle_id, "meta"), self._k(battle_id, "ctl")],
-                args=[notice.model_dump_json(), self.instance_id],
+                keys=[self._k(battle_id, "meta"), self._k(battle_id, "ctl"), self._notify_key],
+                args=[notice.model_dump_json(), self.instance_id, battle_id],
             )
 
     async def set_peers(self, battle_id: str, peers: Sequence[PeerInfo]) -> None:
@@ -598,12 +637,14 @@ class RedisBattleStore:
                     self._k(battle_id, "peers"),
                     self._k(battle_id, "ctl"),
                     self._instance_key(self.instance_id),
+                    self._notify_key,
                 ],
                 args=[
                     self.instance_id,
                     payload,
                     Notice(kind="presence").model_dump_json(),
                     self._instance_ttl_ms,
+                    battle_id,
                 ],
             )
 
@@ -776,34 +817,46 @@ class RedisBattleStore:
             pass  # the reader is down anyway; it rebuilds its stream list when it reconnects
 
     async def _read_loop(self) -> None:
-        """One XREAD BLOCK over all subscribed battles; reconnects with jittered backoff."""
+        """Follow the notify stream (one key) and read only the battles that moved past a cursor.
+
+        Every append, notice and presence change also adds a tiny entry (battle id, new seq or
+        publishing instance) to `<prefix>:notify`. The reader blocks on that stream and its wake
+        stream only; an entry for a battle this instance serves whose seq is past the feed's cursor
+        (not our own append, which `append` already delivered) or a notice from another instance
+        marks the feed due, and one pipelined `XRANGE` per due stream reads it from the cursor. So
+        the stream cursors, not the notifications, decide what is delivered: a lost or trimmed
+        notification only delays delivery until the periodic check (every `block_ms`) or the
+        reconnect marks the feed due again, it never skips or repeats a seq.
+        """
         wake_id = "0-0"
+        notify_id: str | None = None  # None: position at the stream's end, then catch up
         delay = 0.05
-        last_exists_check = time.monotonic()
+        last_check = time.monotonic()
         while not self._closed:
             if not self._feeds:
                 await asyncio.sleep(0.05)
                 continue
-            feeds = dict(self._feeds)
-            streams: dict[Any, Any] = {self._wake_key: wake_id}
-            by_key: dict[bytes, _Feed] = {}
-            ctl_by_key: dict[bytes, _Feed] = {}
-            for battle_id, feed in feeds.items():
-                key = self._k(battle_id, "events")
-                streams[key] = f"{feed.cursor}-0"
-                by_key[key.encode()] = feed
-                ctl_key = self._k(battle_id, "ctl")
-                streams[ctl_key] = feed.ctl_cursor
-                ctl_by_key[ctl_key.encode()] = feed
             try:
-                reply = await self._reader_redis.xread(streams, block=self._block_ms)
+                if notify_id is None:
+                    # Position first, then read every feed from its cursor: whatever lands after
+                    # this id is in the XREAD below, whatever came before is in the catch-up.
+                    newest = await self._reader_redis.xrevrange(self._notify_key, count=1)
+                    notify_id = bytes(newest[0][0]).decode() if newest else "0-0"
+                    for feed in self._feeds.values():
+                        feed.events_due = feed.ctl_due = True
+                await self._read_due_feeds()
+                reply = await self._reader_redis.xread(
+                    {self._wake_key: wake_id, self._notify_key: notify_id},
+                    block=self._block_ms,
+                    count=_NOTIFY_READ_COUNT,
+                )
                 if not self.reader_connected.is_set():
                     log.info("redis reader connected")
                 self.reader_connected.set()
                 delay = 0.05
-                if time.monotonic() - last_exists_check > self._block_ms / 1000:
-                    last_exists_check = time.monotonic()
-                    await self._end_deleted_feeds(list(feeds))
+                if time.monotonic() - last_check > self._block_ms / 1000:
+                    last_check = time.monotonic()
+                    await self._check_feeds(list(self._feeds.values()))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -812,6 +865,7 @@ class RedisBattleStore:
                 elif self.reader_connected.is_set():
                     log.warning("redis reader lost its connection: %s", exc)
                 self.reader_connected.clear()
+                notify_id = None  # notifications may be lost: re-read every feed on reconnect
                 await asyncio.sleep(random.uniform(0, delay))
                 delay = min(delay * 2, self._max_backoff_s)
                 continue
@@ -821,26 +875,55 @@ class RedisBattleStore:
                 if key == self._wake_key.encode():
                     wake_id = entries[-1][0]
                     continue
-                if key in ctl_by_key:
-                    self._deliver_notices(ctl_by_key[key], entries)
-                    continue
-                feed = by_key[key]
-                if self._feeds.get(feed.battle_id) is not feed:
-                    continue  # unsubscribed while we waited
-                # Skip what a local append already delivered while this XREAD was in flight.
-                entries = [e for e in entries if _entry_seq(e[0]) > feed.cursor]
-                if not entries:
-                    continue
-                try:
-                    batch = _decode_entries(entries)
-                except UnsupportedSchemaVersion as exc:
-                    # Refuse, never misread: the subscribers get the error, the reader goes on.
-                    log.error("battle %s: unreadable event: %s", feed.battle_id, exc)
-                    self._end_feed(feed.battle_id, exc)
-                    continue
-                feed.cursor = batch[-1]["seq"]
-                for queue in feed.queues:
-                    queue.put_nowait(batch)
+                notify_id = bytes(entries[-1][0]).decode()
+                for _, fields in entries:
+                    moved = self._feeds.get(fields.get(b"b", b"").decode())
+                    if moved is None:
+                        continue
+                    seq = fields.get(b"s")
+                    if seq is not None:
+                        if int(seq) > moved.cursor:
+                            moved.events_due = True
+                    elif fields.get(b"o", b"").decode() != self.instance_id:
+                        moved.ctl_due = True
+
+    async def _read_due_feeds(self) -> None:
+        """One pipelined round trip: each due feed's events after its cursor and notices after its
+        control cursor; then hand them to the subscribers and listeners."""
+        due = [f for f in self._feeds.values() if f.events_due or f.ctl_due]
+        if not due:
+            return
+        pipe = self._reader_redis.pipeline(transaction=False)
+        plan: list[tuple[_Feed, bool]] = []  # (feed, True = events / False = ctl) per command
+        for feed in due:
+            if feed.events_due:
+                pipe.xrange(self._k(feed.battle_id, "events"), min=f"{feed.cursor + 1}-0")
+                plan.append((feed, True))
+            if feed.ctl_due:
+                pipe.xrange(self._k(feed.battle_id, "ctl"), min=f"({feed.ctl_cursor}")
+                plan.append((feed, False))
+            feed.events_due = feed.ctl_due = False  # an error re-marks every feed (reconnect)
+        replies = await pipe.execute()
+        for (feed, is_events), entries in zip(plan, replies, strict=True):
+            if not entries or self._feeds.get(feed.battle_id) is not feed:
+                continue  # nothing new, or unsubscribed while we waited
+            if not is_events:
+                self._deliver_notices(feed, entries)
+                continue
+            # Skip what a local append already delivered while this read was in flight.
+            entries = [e for e in entries if _entry_seq(e[0]) > feed.cursor]
+            if not entries:
+                continue
+            try:
+                batch = _decode_entries(entries)
+            except UnsupportedSchemaVersion as exc:
+                # Refuse, never misread: the subscribers get the error, the reader goes on.
+                log.error("battle %s: unreadable event: %s", feed.battle_id, exc)
+                self._end_feed(feed.battle_id, exc)
+                continue
+            feed.cursor = batch[-1]["seq"]
+            for queue in feed.queues:
+                queue.put_nowait(batch)
 
     def _deliver_notices(
         self, feed: _Feed, entries: Sequence[tuple[bytes, dict[bytes, bytes]]]
@@ -863,14 +946,23 @@ class RedisBattleStore:
                 except Exception:
                     log.exception("battle %s: notice listener failed", feed.battle_id)
 
-    async def _end_deleted_feeds(self, battle_ids: list[str]) -> None:
-        """Another instance may delete or expire a battle: end our subscriptions to it. Also
-        renews this instance's liveness key (its peers count in presence while it is set)."""
+    async def _check_feeds(self, feeds: list[_Feed]) -> None:
+        """The periodic check (every `block_ms`): another instance may delete or expire a battle,
+        so end our subscriptions to it; a battle whose log or control stream is past our cursor (a
+        notification lost or trimmed away) is marked due. Also renews this instance's liveness
+        key (its peers count in presence while it is set)."""
         pipe = self._redis.pipeline(transaction=False)
-        for battle_id in battle_ids:
-            pipe.exists(self._k(battle_id, "meta"))
+        for feed in feeds:
+            pipe.hget(self._k(feed.battle_id, "meta"), "seq")
+            pipe.xrevrange(self._k(feed.battle_id, "ctl"), count=1)
         pipe.set(self._instance_key(self.instance_id), "1", px=self._instance_ttl_ms)
         replies = await pipe.execute()
-        for battle_id, exists in zip(battle_ids, replies[:-1], strict=True):
-            if not exists:
-                self._end_feed(battle_id)
+        for i, feed in enumerate(feeds):
+            seq, ctl_last = replies[2 * i], replies[2 * i + 1]
+            if seq is None:
+                self._end_feed(feed.battle_id)
+                continue
+            if int(seq) > feed.cursor:
+                feed.events_due = True
+            if ctl_last and _stream_id(ctl_last[0][0]) > _stream_id(feed.ctl_cursor):
+                feed.ctl_due = True

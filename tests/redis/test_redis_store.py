@@ -197,6 +197,7 @@ async def test_retried_append_with_its_own_token_is_not_a_conflict(
         store._k("b1", "events"),
         store._index_key,
         store._k("b1", "claims"),
+        store._notify_key,
     ]
     args = ["b1", 1, 0, "token-1", "", 0, '{"seq":2}']
 
@@ -608,3 +609,26 @@ async def test_an_event_of_a_newer_version_is_refused_not_misread(
     with pytest.raises(UnsupportedSchemaVersion, match="newer"):
         await store.read("b1")
     assert await store.read("b1", after_seq=0, limit=1) == [current], "older events still read"
+
+
+async def test_an_append_without_a_notify_entry_still_arrives_in_order(
+    make_store: StoreFactory, redis_server: RedisProcess
+) -> None:
+    """The notify stream only says when to read: an append it never heard of (an older server, a
+    trimmed or lost entry) is found by the periodic check, then delivery goes on without a gap."""
+    store, writer = make_store(), make_store()
+    await writer.create(meta(), [ev(1)])
+    it = store.subscribe("b1", 1)
+    first = asyncio.ensure_future(next_batch(it))
+    await asyncio.wait_for(store.reader_connected.wait(), 10)
+    raw = aioredis.Redis.from_url(redis_server.url)
+    pipe = raw.pipeline(transaction=True)
+    pipe.xadd(store._k("b1", "events"), {"e": json.dumps(ev(2))}, id="2-0")
+    pipe.hset(store._k("b1", "meta"), "seq", 2)
+    await pipe.execute()
+    await raw.aclose()
+
+    assert [e["seq"] for e in await first] == [2]
+    await writer.append("b1", 2, [ev(3)])
+    assert await collect_seqs(it, 3) == [3]
+    await it.aclose()  # type: ignore[attr-defined]
