@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from gameserver import rules
 from gameserver.hub import (
     CreateBattleRequest,
+    CreatedBattle,
     Hub,
     HubError,
     ImportBattleRequest,
@@ -128,14 +129,8 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-async def create_battle(request: web.Request) -> web.Response:
-    """`POST /api/battles`: a scenario in, the battle id, join code and (once) the GM token out."""
-    body = await _json_body(request)
-    try:
-        payload = CreateBattleRequest.model_validate(body)
-    except ValidationError as exc:
-        return _error(400, "bad_request", _readable(exc))
-    created = await request.app[HUB_KEY].create_battle(payload)
+def _created(created: CreatedBattle) -> web.Response:
+    """201 with what the creator needs: ids to share and, only this once, the GM token."""
     return web.json_response(
         {
             "battle_id": created.meta.battle_id,
@@ -146,6 +141,17 @@ async def create_battle(request: web.Request) -> web.Response:
         },
         status=201,
     )
+
+
+async def create_battle(request: web.Request) -> web.Response:
+    """`POST /api/battles`: a scenario in, the battle id, join code and (once) the GM token out."""
+    body = await _json_body(request)
+    try:
+        payload = CreateBattleRequest.model_validate(body)
+    except ValidationError as exc:
+        return _error(400, "bad_request", _readable(exc))
+    created = await request.app[HUB_KEY].create_battle(payload)
+    return _created(created)
 
 
 async def import_battle(request: web.Request) -> web.Response:
@@ -158,16 +164,7 @@ async def import_battle(request: web.Request) -> web.Response:
     except ValidationError as exc:
         return _error(400, "bad_log", _readable(exc))
     created = await request.app[HUB_KEY].import_battle(payload)
-    return web.json_response(
-        {
-            "battle_id": created.meta.battle_id,
-            "join_code": created.meta.join_code,
-            "gm_token": created.gm_token,
-            "seq": created.seq,
-            "bot_sides": list(created.meta.bot_sides),
-        },
-        status=201,
-    )
+    return _created(created)
 
 
 async def get_battle(request: web.Request) -> web.Response:
