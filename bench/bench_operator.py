@@ -39,6 +39,7 @@ from bench.loadgen import percentile
 from tests.cluster.controlplane import ControlPlane
 from tests.cluster.kube import Kubectl, wait_for
 from tests.e2e.operator_process import (
+    OPERATOR_WRITTEN,
     OperatorProcess,
     apiserver_writes,
     install_crd,
@@ -55,14 +56,6 @@ WATCHED = (
     ("Deployment", "/apis/apps/v1/namespaces/{ns}/deployments"),
     ("PodDisruptionBudget", "/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets"),
 )
-WRITTEN = {
-    "": ["configmaps", "services"],
-    "apps": ["deployments", "statefulsets"],
-    "autoscaling": ["horizontalpodautoscalers"],
-    "policy": ["poddisruptionbudgets"],
-    "networking.k8s.io": ["ingresses"],
-    "traveller-vtt.io": ["travellervtts"],
-}
 KINDS = (
     "travellervtts,configmaps,services,deployments.apps,poddisruptionbudgets.policy,"
     "horizontalpodautoscalers.autoscaling,statefulsets.apps,ingresses.networking.k8s.io"
@@ -312,12 +305,12 @@ def run() -> None:
                      message=f"{total} TravellerVTTs Ready")  # fmt: skip
             operator.wait_reconciles(operator.reconciles() + 2 * total, timeout=120)
             rv_before = versions(kubectl)
-            server_before = apiserver_writes(admin, WRITTEN)
+            server_before = apiserver_writes(admin, OPERATOR_WRITTEN)
             own_before = operator.writes()
             reconciles_before = operator.reconciles()
             idle_cpu_before = cpu_seconds(pid)
             time.sleep(idle)  # the measurement window itself
-            server_after = apiserver_writes(admin, WRITTEN)
+            server_after = apiserver_writes(admin, OPERATOR_WRITTEN)
             rv_after = versions(kubectl)
             reconciles = operator.reconciles() - reconciles_before
             idle_cpu = cpu_seconds(pid) - idle_cpu_before

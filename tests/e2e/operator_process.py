@@ -31,6 +31,16 @@ ROOT = Path(__file__).resolve().parents[2]
 CRD_FILE = ROOT / "crds" / FILE_NAME
 OPERATOR_ACCOUNT = "tvtt-operator"
 # Verbs that change something; LIST/GET/WATCH are reads.
+# Resources only the operator writes (outside their /status, which controllers own), by API group:
+# what the API server's write counters are summed over (e2e steady state and the benchmark).
+OPERATOR_WRITTEN: dict[str, list[str]] = {
+    "": ["configmaps", "services"],
+    "apps": ["deployments", "statefulsets"],
+    "autoscaling": ["horizontalpodautoscalers"],
+    "policy": ["poddisruptionbudgets"],
+    "networking.k8s.io": ["ingresses"],
+    "traveller-vtt.io": ["travellervtts"],
+}
 WRITE_VERBS = frozenset({"APPLY", "PATCH", "POST", "PUT", "DELETE", "DELETECOLLECTION"})
 
 

@@ -27,6 +27,7 @@ from tvtt_operator.models import API_VERSION, KIND
 from tests.cluster.kube import Kubectl, wait_for
 from tests.e2e.conftest import Cluster
 from tests.e2e.operator_process import (
+    OPERATOR_WRITTEN,
     WRITE_VERBS,
     OperatorProcess,
     apiserver_writes,
@@ -46,15 +47,6 @@ CHILD_KINDS = (
     "configmaps,services,deployments.apps,statefulsets.apps,"
     "horizontalpodautoscalers.autoscaling,poddisruptionbudgets.policy,ingresses.networking.k8s.io"
 )
-# Resources only the operator writes (outside their /status, which controllers own).
-OPERATOR_WRITTEN = {
-    "": ["configmaps", "services"],
-    "apps": ["deployments", "statefulsets"],
-    "autoscaling": ["horizontalpodautoscalers"],
-    "policy": ["poddisruptionbudgets"],
-    "networking.k8s.io": ["ingresses"],
-    "traveller-vtt.io": ["travellervtts"],
-}
 # Earlier tests' namespaces may still be emptied meanwhile; a delete by the operator would show
 # as a changed uid in `versions()` anyway.
 NOT_DELETES = WRITE_VERBS - {"DELETE", "DELETECOLLECTION"}
