@@ -33,7 +33,15 @@ from typing import Any
 
 import psutil
 from tvtt_operator.builders import FIELD_MANAGER, LABEL_MANAGED_BY
-from tvtt_operator.models import API_VERSION, KIND, PLURAL
+from tvtt_operator.kinds import (
+    CHILD_KINDS,
+    CONFIG_MAP,
+    DEPLOYMENT,
+    PDB,
+    SERVICE,
+    TRAVELLER_VTT,
+)
+from tvtt_operator.models import API_VERSION, KIND
 
 from bench.loadgen import percentile
 from tests.cluster.controlplane import ControlPlane
@@ -49,17 +57,9 @@ from tests.e2e.operator_process import (
 
 NAMESPACE = "bench"
 IMAGE = "ghcr.io/traveller-vtt/gameserver:0.1.0"
-# (kind, collection path under the namespace) of the children a minimal resource gets.
-WATCHED = (
-    ("ConfigMap", "/api/v1/namespaces/{ns}/configmaps"),
-    ("Service", "/api/v1/namespaces/{ns}/services"),
-    ("Deployment", "/apis/apps/v1/namespaces/{ns}/deployments"),
-    ("PodDisruptionBudget", "/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets"),
-)
-KINDS = (
-    "travellervtts,configmaps,services,deployments.apps,poddisruptionbudgets.policy,"
-    "horizontalpodautoscalers.autoscaling,statefulsets.apps,ingresses.networking.k8s.io"
-)
+# The children a minimal resource gets (their collections are watched for first appearance).
+WATCHED = (CONFIG_MAP, SERVICE, DEPLOYMENT, PDB)
+KINDS = ",".join(kind.resource for kind in (TRAVELLER_VTT, *CHILD_KINDS))
 
 
 def _env_int(name: str, default: int) -> int:
@@ -104,12 +104,12 @@ class ChildWatch:
         self._connected = threading.Semaphore(0)
 
     def start(self) -> None:
-        for kind, path in WATCHED:
+        for kind in WATCHED:
             url = (
-                f"{self.api.server}{path.format(ns=self.namespace)}?watch=1"
+                f"{self.api.server}{kind.path(self.namespace)}?watch=1"
                 f"&labelSelector={LABEL_MANAGED_BY}%3D{FIELD_MANAGER}"
             )
-            threading.Thread(target=self._run, args=(kind, url), daemon=True).start()
+            threading.Thread(target=self._run, args=(kind.kind, url), daemon=True).start()
         for _ in WATCHED:
             if not self._connected.acquire(timeout=30):
                 raise RuntimeError("watch did not connect")
@@ -249,7 +249,7 @@ def run() -> None:
         try:
             operator.start()
             rss_start = operator.rss_bytes()
-            tvtts = f"/apis/{API_VERSION}/namespaces/{NAMESPACE}/{PLURAL}"
+            tvtts = TRAVELLER_VTT.path(NAMESPACE)
 
             # Warm-up: the operator's watches are up and its first reconcile is behind it.
             api.post(tvtts, tvtt("warm-up"))

@@ -13,10 +13,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from tvtt_operator.kinds import (
+    CONFIG_MAP,
+    DEPLOYMENT,
+    HPA,
+    INGRESS,
+    PDB,
+    SERVICE,
+    STATEFUL_SET,
+    TRAVELLER_VTT,
+)
 from tvtt_operator.models import (
-    API_VERSION,
     DRAIN_MARGIN_SECONDS,
-    KIND,
     PRESTOP_SLEEP_SECONDS,
     REDIS_PORT,
     SERVER_PORT,
@@ -108,8 +116,8 @@ def label_selector(tvtt: TravellerVTT) -> str:
 def build_owner_reference(tvtt: TravellerVTT) -> dict[str, Any]:
     """The controller owner reference: garbage collection deletes children with the resource."""
     return {
-        "apiVersion": API_VERSION,
-        "kind": KIND,
+        "apiVersion": TRAVELLER_VTT.api_version,
+        "kind": TRAVELLER_VTT.kind,
         "name": tvtt.name,
         "uid": tvtt.uid,
         "controller": True,
@@ -144,8 +152,8 @@ def build_configmap(tvtt: TravellerVTT) -> dict[str, Any]:
     """Game server settings as environment variables (`envFrom`); see the server's settings."""
     spec = tvtt.spec
     return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
+        "apiVersion": CONFIG_MAP.api_version,
+        "kind": CONFIG_MAP.kind,
         "metadata": _metadata(tvtt, config_name(tvtt), COMPONENT_SERVER),
         "data": {
             "LOG_LEVEL": spec.server.log_level.value,
@@ -191,7 +199,7 @@ def build_pod_template(tvtt: TravellerVTT, *, config_hash: str) -> dict[str, Any
     env: list[dict[str, Any]] = [
         {"name": "PORT", "value": str(SERVER_PORT)},
         {"name": "HOST", "value": "0.0.0.0"},
-        {"name": "SHUTDOWN_GRACE_SECONDS", "value": str(shutdown_grace_seconds(grace))},
+        {"name": "SHUTDOWN_GRACE_S", "value": str(shutdown_grace_seconds(grace))},
     ]
     if spec.redis.enabled:
         env.append({"name": "REDIS_URL", "value": redis_url(tvtt)})
@@ -284,7 +292,12 @@ def build_deployment(tvtt: TravellerVTT, *, config_hash: str) -> dict[str, Any]:
         spec["replicas"] = tvtt.spec.effective_replicas
     metadata = _metadata(tvtt, server_name(tvtt), COMPONENT_SERVER)
     return stamp(
-        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata, "spec": spec}
+        {
+            "apiVersion": DEPLOYMENT.api_version,
+            "kind": DEPLOYMENT.kind,
+            "metadata": metadata,
+            "spec": spec,
+        }
     )
 
 
@@ -300,8 +313,8 @@ def template_hash(deployment: Mapping[str, Any]) -> str | None:
 def build_service(tvtt: TravellerVTT) -> dict[str, Any]:
     """The Service players (or the Ingress) connect to; port `http` → container port 3000."""
     return {
-        "apiVersion": "v1",
-        "kind": "Service",
+        "apiVersion": SERVICE.api_version,
+        "kind": SERVICE.kind,
         "metadata": _metadata(tvtt, server_name(tvtt), COMPONENT_SERVER),
         "spec": {
             "type": tvtt.spec.service.type.value,
@@ -327,13 +340,13 @@ def build_hpa(tvtt: TravellerVTT) -> dict[str, Any] | None:
     if autoscaling is None:
         return None
     return {
-        "apiVersion": "autoscaling/v2",
-        "kind": "HorizontalPodAutoscaler",
+        "apiVersion": HPA.api_version,
+        "kind": HPA.kind,
         "metadata": _metadata(tvtt, server_name(tvtt), COMPONENT_SERVER),
         "spec": {
             "scaleTargetRef": {
-                "apiVersion": "apps/v1",
-                "kind": "Deployment",
+                "apiVersion": DEPLOYMENT.api_version,
+                "kind": DEPLOYMENT.kind,
                 "name": server_name(tvtt),
             },
             "minReplicas": autoscaling.min_replicas,
@@ -369,8 +382,8 @@ def build_pdb(tvtt: TravellerVTT) -> dict[str, Any]:
             1 if disruption.max_unavailable is None else disruption.max_unavailable
         )
     return {
-        "apiVersion": "policy/v1",
-        "kind": "PodDisruptionBudget",
+        "apiVersion": PDB.api_version,
+        "kind": PDB.kind,
         "metadata": _metadata(tvtt, server_name(tvtt), COMPONENT_SERVER),
         "spec": spec,
     }
@@ -410,8 +423,8 @@ def build_ingress(tvtt: TravellerVTT) -> dict[str, Any] | None:
     if ingress.tls_secret_name is not None:
         spec["tls"] = [{"hosts": [ingress.host], "secretName": ingress.tls_secret_name}]
     return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "Ingress",
+        "apiVersion": INGRESS.api_version,
+        "kind": INGRESS.kind,
         "metadata": metadata,
         "spec": spec,
     }
@@ -439,8 +452,8 @@ def build_redis_configmap(tvtt: TravellerVTT) -> dict[str, Any] | None:
     if not tvtt.spec.redis.enabled:
         return None
     return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
+        "apiVersion": CONFIG_MAP.api_version,
+        "kind": CONFIG_MAP.kind,
         "metadata": _metadata(tvtt, redis_config_name(tvtt), COMPONENT_REDIS),
         "data": {"redis.conf": render_redis_conf(tvtt)},
     }
@@ -451,8 +464,8 @@ def build_redis_service(tvtt: TravellerVTT) -> dict[str, Any] | None:
     if not tvtt.spec.redis.enabled:
         return None
     return {
-        "apiVersion": "v1",
-        "kind": "Service",
+        "apiVersion": SERVICE.api_version,
+        "kind": SERVICE.kind,
         "metadata": _metadata(tvtt, redis_name(tvtt), COMPONENT_REDIS),
         "spec": {
             "clusterIP": "None",
@@ -481,8 +494,8 @@ def build_redis_statefulset(tvtt: TravellerVTT, *, config_hash: str) -> dict[str
         claim_spec["storageClassName"] = redis.storage_class_name
     labels = selector_labels(tvtt, COMPONENT_REDIS)
     return {
-        "apiVersion": "apps/v1",
-        "kind": "StatefulSet",
+        "apiVersion": STATEFUL_SET.api_version,
+        "kind": STATEFUL_SET.kind,
         "metadata": _metadata(tvtt, redis_name(tvtt), COMPONENT_REDIS),
         "spec": {
             "serviceName": redis_name(tvtt),
@@ -576,7 +589,7 @@ def build_children(tvtt: TravellerVTT) -> list[dict[str, Any]]:
         build_hpa(tvtt),
         build_ingress(tvtt),
     ]
-    return [m if m["kind"] == "Deployment" else stamp(m) for m in ordered if m is not None]
+    return [m if m["kind"] == DEPLOYMENT.kind else stamp(m) for m in ordered if m is not None]
 
 
 def child_key(manifest: Mapping[str, Any]) -> tuple[str, str]:
@@ -618,8 +631,8 @@ def observe(
     (status.observedGeneration == metadata.generation); before that its replica counts describe
     the previous template.
     """
-    deployment = live.get(("Deployment", server_name(tvtt)))
-    statefulset = live.get(("StatefulSet", redis_name(tvtt)))
+    deployment = live.get((DEPLOYMENT.kind, server_name(tvtt)))
+    statefulset = live.get((STATEFUL_SET.kind, redis_name(tvtt)))
     fields: dict[str, Any] = {
         "redis_enabled": tvtt.spec.redis.enabled,
         "template_overridden": template_overridden,
@@ -740,7 +753,7 @@ def endpoint(tvtt: TravellerVTT, live: Mapping[tuple[str, str], Mapping[str, Any
     if tvtt.spec.ingress is not None:
         scheme = "https" if tvtt.spec.ingress.tls_secret_name else "http"
         return f"{scheme}://{tvtt.spec.ingress.host}"
-    service = live.get(("Service", server_name(tvtt))) or {}
+    service = live.get((SERVICE.kind, server_name(tvtt))) or {}
     port = tvtt.spec.service.port
     for lb in ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []:
         address = lb.get("hostname") or lb.get("ip")
@@ -751,7 +764,7 @@ def endpoint(tvtt: TravellerVTT, live: Mapping[tuple[str, str], Mapping[str, Any
 
 def running_image(live: Mapping[tuple[str, str], Mapping[str, Any]], name: str) -> str | None:
     """The game server image in the live Deployment's template (a rollback shows here)."""
-    deployment = live.get(("Deployment", name))
+    deployment = live.get((DEPLOYMENT.kind, name))
     if deployment is None:
         return None
     for container in deployment["spec"]["template"]["spec"].get("containers", []):

@@ -19,22 +19,13 @@ import structlog
 from tvtt_operator.builders import FIELD_MANAGER, LABEL_MANAGED_BY
 from tvtt_operator.cache import Cache
 from tvtt_operator.config import OperatorConfig
+from tvtt_operator.kinds import CHILD_KINDS, TRAVELLER_VTT
 from tvtt_operator.kube import KubeClient
-from tvtt_operator.models import GROUP, PLURAL, VERSION
 from tvtt_operator.observability import configure_logging, create_http_app, start_http
 from tvtt_operator.reconciler import Reconciler
 
 log = structlog.get_logger("tvtt_operator.handlers")
 
-CHILDREN = (
-    ("", "v1", "configmaps"),
-    ("", "v1", "services"),
-    ("apps", "v1", "deployments"),
-    ("apps", "v1", "statefulsets"),
-    ("autoscaling", "v2", "horizontalpodautoscalers"),
-    ("policy", "v1", "poddisruptionbudgets"),
-    ("networking.k8s.io", "v1", "ingresses"),
-)
 OURS = {LABEL_MANAGED_BY: FIELD_MANAGER}
 
 
@@ -70,7 +61,7 @@ async def operator_cleanup(memo: kopf.Memo, **_: Any) -> None:
     await reconciler.client.close()
 
 
-@kopf.on.event(GROUP, VERSION, PLURAL)
+@kopf.on.event(TRAVELLER_VTT.group, TRAVELLER_VTT.version, TRAVELLER_VTT.plural)
 def tvtt_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     """A TravellerVTT was listed, added, modified or deleted: update the cache, reconcile it."""
     _observe(event, memo)
@@ -85,14 +76,15 @@ def _observe(event: kopf.RawEvent, memo: kopf.Memo) -> None:
 
 
 def _register_children() -> None:
-    for group, version, plural in CHILDREN:
+    for kind in CHILD_KINDS:
 
         def child_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
             """A child changed or vanished: cache it and reconcile its owner (drift, status)."""
             _observe(event, memo)
 
-        child_event.__name__ = f"{plural}_event"
-        kopf.on.event(group, version, plural, labels=OURS, id=f"{plural}_event")(child_event)
+        name = f"{kind.plural}_event"
+        child_event.__name__ = name
+        kopf.on.event(kind.group, kind.version, kind.plural, labels=OURS, id=name)(child_event)
 
 
 _register_children()

@@ -19,20 +19,8 @@ from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from tvtt_operator.builders import FIELD_MANAGER
+from tvtt_operator.kinds import BY_KIND, EVENT, TRAVELLER_VTT, ChildKind
 from tvtt_operator.metrics import API_WRITES
-
-PLURALS: dict[str, str] = {
-    "ConfigMap": "configmaps",
-    "Service": "services",
-    "Event": "events",
-    "Deployment": "deployments",
-    "StatefulSet": "statefulsets",
-    "HorizontalPodAutoscaler": "horizontalpodautoscalers",
-    "PodDisruptionBudget": "poddisruptionbudgets",
-    "Ingress": "ingresses",
-    "TravellerVTT": "travellervtts",
-}
-_JSON = ["application/json"]
 
 
 class KubeError(Exception):
@@ -56,12 +44,9 @@ class KubeError(Exception):
         return cls(int(exc.status or 0), str(exc.reason), message)
 
 
-def object_path(api_version: str, kind: str, namespace: str, name: str | None = None) -> str:
+def object_path(kind: str, namespace: str, name: str | None = None) -> str:
     """REST path of a namespaced object (or its collection when `name` is None)."""
-    plural = PLURALS[kind]
-    prefix = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
-    path = f"{prefix}/namespaces/{namespace}/{plural}"
-    return path if name is None else f"{path}/{name}"
+    return BY_KIND[kind].path(namespace, name)
 
 
 def _kubeconfig_path() -> Path | None:
@@ -134,9 +119,7 @@ class KubeClient:
         does not send (HPA-owned replicas, a rollback's template when skipped) are untouched.
         """
         meta = manifest["metadata"]
-        path = object_path(
-            manifest["apiVersion"], manifest["kind"], meta["namespace"], meta["name"]
-        )
+        path = object_path(manifest["kind"], meta["namespace"], meta["name"])
         return await self._call(
             "PATCH",
             path,
@@ -146,14 +129,14 @@ class KubeClient:
             kind=manifest["kind"],
         )
 
-    async def delete(self, api_version: str, kind: str, namespace: str, name: str) -> None:
+    async def delete(self, kind: ChildKind, namespace: str, name: str) -> None:
         """Delete a child in the background (the garbage collector removes its dependents)."""
         try:
             await self._call(
                 "DELETE",
-                object_path(api_version, kind, namespace, name),
+                kind.path(namespace, name),
                 body={"propagationPolicy": "Background"},
-                kind=kind,
+                kind=kind.kind,
             )
         except KubeError as exc:
             if exc.status != 404:
@@ -163,22 +146,20 @@ class KubeClient:
         self, namespace: str, name: str, status: dict[str, Any]
     ) -> dict[str, Any]:
         """Merge-patch the TravellerVTT's status subresource (conditions are replaced whole)."""
-        from tvtt_operator.models import API_VERSION, KIND
-
-        path = object_path(API_VERSION, KIND, namespace, name) + "/status"
+        path = TRAVELLER_VTT.path(namespace, name) + "/status"
         return await self._call(
             "PATCH",
             path,
             body={"status": status},
             content_type="application/merge-patch+json",
             query=[("fieldManager", FIELD_MANAGER)],
-            kind=KIND,
+            kind=TRAVELLER_VTT.kind,
         )
 
     async def post_event(self, event: dict[str, Any]) -> None:
         """Create a core/v1 Event (kubectl describe shows it under the resource)."""
         namespace = event["metadata"]["namespace"]
-        await self._call("POST", object_path("v1", "Event", namespace), body=event, kind="Event")
+        await self._call("POST", EVENT.path(namespace), body=event, kind=EVENT.kind)
 
 
 APPLY = "application/apply-patch+yaml"

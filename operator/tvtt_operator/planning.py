@@ -18,20 +18,10 @@ from tvtt_operator.builders import (
     child_key,
     template_hash,
 )
+from tvtt_operator.kinds import CHILDREN_BY_KIND, DEPLOYMENT, ChildKind
 from tvtt_operator.models import TravellerVTT
 
 Live = Mapping[tuple[str, str], Mapping[str, Any]]
-
-# Kinds the operator creates, with their apiVersion (also what it deletes when no longer wanted).
-CHILD_API_VERSIONS: dict[str, str] = {
-    "ConfigMap": "v1",
-    "Service": "v1",
-    "Deployment": "apps/v1",
-    "StatefulSet": "apps/v1",
-    "HorizontalPodAutoscaler": "autoscaling/v2",
-    "PodDisruptionBudget": "policy/v1",
-    "Ingress": "networking.k8s.io/v1",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +30,7 @@ class Plan:
 
     handovers: list[dict[str, Any]] = field(default_factory=list)
     applies: list[dict[str, Any]] = field(default_factory=list)
-    deletes: list[tuple[str, str, str]] = field(default_factory=list)
+    deletes: list[tuple[ChildKind, str]] = field(default_factory=list)
     template_overridden: bool = False
     applied_generation: int | None = None
     applied_template_hash: str | None = None
@@ -100,8 +90,8 @@ def build_handover(live: Mapping[str, Any]) -> dict[str, Any]:
     """
     metadata = live["metadata"]
     return {
-        "apiVersion": live.get("apiVersion", "apps/v1"),
-        "kind": live.get("kind", "Deployment"),
+        "apiVersion": live.get("apiVersion", DEPLOYMENT.api_version),
+        "kind": live.get("kind", DEPLOYMENT.kind),
         "metadata": {"name": metadata["name"], "namespace": metadata["namespace"]},
         "spec": {"replicas": live.get("spec", {}).get("replicas", 1)},
     }
@@ -157,7 +147,7 @@ def plan_reconcile(tvtt: TravellerVTT, live: Live) -> Plan:
         key = child_key(manifest)
         desired_keys.add(key)
         current = live.get(key)
-        if manifest["kind"] == "Deployment":
+        if manifest["kind"] == DEPLOYMENT.kind:
             overridden, applied_template = _plan_deployment(tvtt, manifest, current, plan)
             rendered_template_hash = template_hash(manifest)
         elif current is None or _annotations(current).get(ANNOTATION_APPLIED_HASH) != _annotations(
@@ -165,8 +155,8 @@ def plan_reconcile(tvtt: TravellerVTT, live: Live) -> Plan:
         ).get(ANNOTATION_APPLIED_HASH):
             plan.applies.append(manifest)
     for kind, name in sorted(set(live) - desired_keys):
-        if kind in CHILD_API_VERSIONS:
-            plan.deletes.append((CHILD_API_VERSIONS[kind], kind, name))
+        if kind in CHILDREN_BY_KIND:
+            plan.deletes.append((CHILDREN_BY_KIND[kind], name))
     applied_generation: int | None = tvtt.generation
     applied_hash = rendered_template_hash
     if not applied_template:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from tvtt_operator.models import GROUP, PLURAL
+from tvtt_operator.kinds import CHILD_KINDS, EVENT, TRAVELLER_VTT
 
 # Children: watched (list/watch) for the cache, applied with server-side apply (patch, plus
 # create — an apply that creates is authorised as a create), deleted when the spec no longer
 # wants them (Ingress, HPA, Redis turned off). `get` is never used: reads come from the watch cache.
-_CHILD_VERBS = ["list", "watch", "create", "patch", "delete"]
+_CHILD_VERBS = ("list", "watch", "create", "patch", "delete")
 
 
 def operator_rules() -> list[dict[str, Any]]:
@@ -26,22 +26,17 @@ def operator_rules() -> list[dict[str, Any]]:
     Not needed, deliberately: CRDs and namespaces (kopf's scanning is disabled), leases and
     kopf peering objects (standalone), secrets, pods.
     """
+    by_group: dict[str, list[str]] = {}
+    for kind in CHILD_KINDS:
+        by_group.setdefault(kind.group, []).append(kind.plural)
+    group, plural = TRAVELLER_VTT.group, TRAVELLER_VTT.plural
     return [
-        {"apiGroups": [GROUP], "resources": [PLURAL], "verbs": ["list", "watch"]},
-        {"apiGroups": [GROUP], "resources": [f"{PLURAL}/status"], "verbs": ["patch"]},
-        {"apiGroups": [GROUP], "resources": [f"{PLURAL}/finalizers"], "verbs": ["update"]},
-        {"apiGroups": [""], "resources": ["configmaps", "services"], "verbs": _CHILD_VERBS},
-        {
-            "apiGroups": ["apps"],
-            "resources": ["deployments", "statefulsets"],
-            "verbs": _CHILD_VERBS,
-        },
-        {
-            "apiGroups": ["autoscaling"],
-            "resources": ["horizontalpodautoscalers"],
-            "verbs": _CHILD_VERBS,
-        },
-        {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": _CHILD_VERBS},
-        {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses"], "verbs": _CHILD_VERBS},
-        {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
+        {"apiGroups": [group], "resources": [plural], "verbs": ["list", "watch"]},
+        {"apiGroups": [group], "resources": [f"{plural}/status"], "verbs": ["patch"]},
+        {"apiGroups": [group], "resources": [f"{plural}/finalizers"], "verbs": ["update"]},
+        *(
+            {"apiGroups": [child_group], "resources": plurals, "verbs": list(_CHILD_VERBS)}
+            for child_group, plurals in by_group.items()
+        ),
+        {"apiGroups": [EVENT.group], "resources": [EVENT.plural], "verbs": ["create"]},
     ]

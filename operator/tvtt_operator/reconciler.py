@@ -23,6 +23,7 @@ from tvtt_operator.builders import (
 )
 from tvtt_operator.cache import Cache, Key
 from tvtt_operator.config import OperatorConfig
+from tvtt_operator.kinds import EVENT, TRAVELLER_VTT
 from tvtt_operator.kube import KubeClient, KubeError
 from tvtt_operator.metrics import (
     MANAGED,
@@ -31,7 +32,7 @@ from tvtt_operator.metrics import (
     RECONCILE_SECONDS,
     RECONCILES,
 )
-from tvtt_operator.models import API_VERSION, KIND, ConditionStatus, ConditionType, TravellerVTT
+from tvtt_operator.models import ConditionStatus, ConditionType, TravellerVTT
 from tvtt_operator.planning import plan_reconcile
 
 log = structlog.get_logger("tvtt_operator.reconciler")
@@ -48,12 +49,12 @@ def build_event(
     """A core/v1 Warning Event about the resource. Purely computational, no side effects."""
     meta = tvtt_body["metadata"]
     return {
-        "apiVersion": "v1",
-        "kind": "Event",
+        "apiVersion": EVENT.api_version,
+        "kind": EVENT.kind,
         "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
         "involvedObject": {
-            "apiVersion": API_VERSION,
-            "kind": KIND,
+            "apiVersion": TRAVELLER_VTT.api_version,
+            "kind": TRAVELLER_VTT.kind,
             "name": meta["name"],
             "namespace": meta["namespace"],
             "uid": meta.get("uid"),
@@ -193,9 +194,9 @@ class Reconciler:
                 applied = await self.client.apply(manifest)
                 self.cache.put(applied)
                 live[(applied["kind"], applied["metadata"]["name"])] = applied
-            for api_version, kind, name in plan.deletes:
-                await self.client.delete(api_version, kind, tvtt.namespace, name)
-                live.pop((kind, name), None)
+            for kind, name in plan.deletes:
+                await self.client.delete(kind, tvtt.namespace, name)
+                live.pop((kind.kind, name), None)
         except KubeError as exc:
             error = exc.message
             RECONCILE_ERRORS.labels(cause="api").inc()
@@ -204,7 +205,7 @@ class Reconciler:
             logger.info(
                 "reconciled",
                 applied=[f"{m['kind']}/{m['metadata']['name']}" for m in plan.applies],
-                deleted=[f"{kind}/{name}" for _, kind, name in plan.deletes],
+                deleted=[f"{kind.kind}/{name}" for kind, name in plan.deletes],
                 handovers=len(plan.handovers),
                 generation=tvtt.generation,
             )

@@ -22,6 +22,7 @@ from typing import IO, Any
 
 from prometheus_client.parser import text_string_to_metric_families
 from tvtt_operator.crdgen import CRD_NAME, FILE_NAME
+from tvtt_operator.kinds import CHILD_KINDS, TRAVELLER_VTT
 from tvtt_operator.rbac import operator_rules
 
 from tests.cluster.controlplane import _die_with_parent, free_ports
@@ -33,14 +34,9 @@ OPERATOR_ACCOUNT = "tvtt-operator"
 # Verbs that change something; LIST/GET/WATCH are reads.
 # Resources only the operator writes (outside their /status, which controllers own), by API group:
 # what the API server's write counters are summed over (e2e steady state and the benchmark).
-OPERATOR_WRITTEN: dict[str, list[str]] = {
-    "": ["configmaps", "services"],
-    "apps": ["deployments", "statefulsets"],
-    "autoscaling": ["horizontalpodautoscalers"],
-    "policy": ["poddisruptionbudgets"],
-    "networking.k8s.io": ["ingresses"],
-    "traveller-vtt.io": ["travellervtts"],
-}
+OPERATOR_WRITTEN: dict[str, list[str]] = {}
+for _kind in (*CHILD_KINDS, TRAVELLER_VTT):
+    OPERATOR_WRITTEN.setdefault(_kind.group, []).append(_kind.plural)
 WRITE_VERBS = frozenset({"APPLY", "PATCH", "POST", "PUT", "DELETE", "DELETECOLLECTION"})
 
 

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 import pytest
 from tvtt_operator.builders import FIELD_MANAGER
+from tvtt_operator.kinds import CHILD_KINDS, TRAVELLER_VTT
 from tvtt_operator.models import API_VERSION, KIND
 
 from tests.cluster.kube import Kubectl, wait_for
@@ -43,10 +44,7 @@ IMAGE_V1 = "ghcr.io/traveller-vtt/gameserver:0.1.0"
 IMAGE_V2 = "ghcr.io/traveller-vtt/gameserver:0.2.0"
 IMAGE_V3 = "ghcr.io/traveller-vtt/gameserver:0.3.0"
 INSTANCE = "app.kubernetes.io/instance"
-CHILD_KINDS = (
-    "configmaps,services,deployments.apps,statefulsets.apps,"
-    "horizontalpodautoscalers.autoscaling,poddisruptionbudgets.policy,ingresses.networking.k8s.io"
-)
+CHILD_RESOURCES = ",".join(kind.resource for kind in CHILD_KINDS)
 # Earlier tests' namespaces may still be emptied meanwhile; a delete by the operator would show
 # as a changed uid in `versions()` anyway.
 NOT_DELETES = WRITE_VERBS - {"DELETE", "DELETECOLLECTION"}
@@ -129,7 +127,7 @@ def ready(kubectl: Kubectl, name: str, generation: int | None = None) -> dict[st
 
 def children(kubectl: Kubectl, name: str) -> dict[Key, dict[str, Any]]:
     """Every child of one resource by (kind, name), found by its instance label."""
-    items = kubectl.get(CHILD_KINDS, None, "-l", f"{INSTANCE}={name}", MANAGED)["items"]
+    items = kubectl.get(CHILD_RESOURCES, None, "-l", f"{INSTANCE}={name}", MANAGED)["items"]
     return {(o["kind"], o["metadata"]["name"]): o for o in items}
 
 
@@ -139,7 +137,7 @@ def versions(kubectl: Kubectl) -> dict[Key, tuple[str, str]]:
     The version is the resourceVersion, except for HPAs: the HPA controller rewrites their
     status on its own schedule, so their `generation` (bumped by any spec write) stands in.
     """
-    items = kubectl.get(f"travellervtts,{CHILD_KINDS}", None)["items"]
+    items = kubectl.get(f"{TRAVELLER_VTT.plural},{CHILD_RESOURCES}", None)["items"]
     return {
         (o["kind"], o["metadata"]["name"]): (
             o["metadata"]["uid"],
@@ -330,7 +328,7 @@ def test_apply_creates_every_child_with_its_spec_and_reports_ready(
     assert container["envFrom"] == [{"configMapRef": {"name": "fleet-config"}}]
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["REDIS_URL"] == "redis://fleet-redis:6379/0"
-    assert int(env["SHUTDOWN_GRACE_SECONDS"]) < 90  # drains before the kubelet's SIGKILL
+    assert int(env["SHUTDOWN_GRACE_S"]) < 90  # drains before the kubelet's SIGKILL
 
     service = kids[("Service", "fleet")]["spec"]
     assert service["type"] == "ClusterIP"
@@ -699,7 +697,7 @@ def test_deleting_the_resource_removes_its_children(
     stay_before = versions(kubectl)
 
     kubectl("delete", "travellervtt", "keep", "drop", "--wait=false")
-    owned = f"{CHILD_KINDS},replicasets.apps,pods"
+    owned = f"{CHILD_RESOURCES},replicasets.apps,pods"
 
     def gone() -> bool:
         selector = f"{INSTANCE} in (keep,drop)"
@@ -811,7 +809,7 @@ def test_steady_state_writes_nothing(kubectl: Kubectl, operator: OperatorProcess
     changed = {
         k: server_after[k] - server_before.get(k, 0.0)
         for k in server_after
-        if k[3] != "status" or k[2] == "travellervtts"
+        if k[3] != "status" or k[2] == TRAVELLER_VTT.plural
         if server_after[k] != server_before.get(k, 0.0)
     }
     assert not changed, f"writes while idle: {changed}"

@@ -122,7 +122,7 @@ class TestDeployment:
         assert c["startupProbe"]["httpGet"]["path"] == "/health"
         assert c["lifecycle"]["preStop"] == {"sleep": {"seconds": 5}}
         assert spec["template"]["spec"]["terminationGracePeriodSeconds"] == 90
-        assert env(deployment)["SHUTDOWN_GRACE_SECONDS"] == "80"
+        assert env(deployment)["SHUTDOWN_GRACE_S"] == "80"
         assert env(deployment)["PORT"] == "3000"
         assert env(deployment)["HOST"] == "0.0.0.0"
         assert c["envFrom"] == [{"configMapRef": {"name": "skirmish-config"}}]

@@ -155,7 +155,7 @@ def test_features_turned_off_are_deleted() -> None:
     old = settled({**REDIS, "autoscaling": {"maxReplicas": 3}, "ingress": {"host": "a.example"}})
     new = make(generation=2, applied=old)
     plan = plan_reconcile(new, world(old))
-    assert sorted(plan.deletes) == [
+    assert sorted((k.api_version, k.kind, name) for k, name in plan.deletes) == [
         ("apps/v1", "StatefulSet", "skirmish-redis"),
         ("autoscaling/v2", "HorizontalPodAutoscaler", "skirmish"),
         ("networking.k8s.io/v1", "Ingress", "skirmish"),

@@ -8,9 +8,9 @@ import pytest
 from tvtt_operator.builders import build_children
 from tvtt_operator.cache import Cache
 from tvtt_operator.config import OperatorConfig
-from tvtt_operator.kube import PLURALS, object_path
+from tvtt_operator.kinds import BY_KIND, CHILD_KINDS, ChildKind
+from tvtt_operator.kube import object_path
 from tvtt_operator.models import TravellerVTT
-from tvtt_operator.planning import CHILD_API_VERSIONS
 from tvtt_operator.rbac import operator_rules
 
 
@@ -22,11 +22,9 @@ def allowed(group: str, resource: str) -> set[str]:
     return verbs
 
 
-@pytest.mark.parametrize("kind", sorted(CHILD_API_VERSIONS))
-def test_every_child_kind_can_be_watched_applied_and_deleted(kind: str) -> None:
-    api_version = CHILD_API_VERSIONS[kind]
-    group = api_version.split("/")[0] if "/" in api_version else ""
-    assert allowed(group, PLURALS[kind]) == {"list", "watch", "create", "patch", "delete"}
+@pytest.mark.parametrize("kind", CHILD_KINDS, ids=lambda k: k.kind)
+def test_every_child_kind_can_be_watched_applied_and_deleted(kind: ChildKind) -> None:
+    assert allowed(kind.group, kind.plural) == {"list", "watch", "create", "patch", "delete"}
 
 
 def test_the_resource_itself_is_read_only_except_status() -> None:
@@ -58,7 +56,8 @@ def test_no_wildcards_and_nothing_sensitive() -> None:
     ],
 )
 def test_object_paths(api_version: str, kind: str, path: str) -> None:
-    assert object_path(api_version, kind, "ns", "x") == path
+    assert BY_KIND[kind].api_version == api_version
+    assert object_path(kind, "ns", "x") == path
 
 
 def _tvtt(uid: str = "u1", rv: str = "5") -> dict[str, Any]:

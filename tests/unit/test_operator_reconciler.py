@@ -11,6 +11,7 @@ import pytest
 from tvtt_operator.builders import ANNOTATION_TEMPLATE_HASH, build_children, template_hash
 from tvtt_operator.cache import Cache
 from tvtt_operator.config import OperatorConfig
+from tvtt_operator.kinds import CONFIG_MAP, ChildKind
 from tvtt_operator.kube import KubeClient, KubeError
 from tvtt_operator.models import TravellerVTT
 from tvtt_operator.reconciler import Reconciler
@@ -31,7 +32,7 @@ class FakeClient:
         self.applied.append(f"{manifest['kind']}/{manifest['metadata']['name']}")
         return copy.deepcopy(manifest)
 
-    async def delete(self, api_version: str, kind: str, namespace: str, name: str) -> None:
+    async def delete(self, kind: ChildKind, namespace: str, name: str) -> None:
         raise AssertionError("nothing to delete here")
 
     async def patch_status(
@@ -108,7 +109,7 @@ class UnreachableApi:
         pytest.param(lambda c: c.apply({"apiVersion": "v1", "kind": "ConfigMap",
                                         "metadata": {"name": "a", "namespace": "n"}}), id="apply"),
         pytest.param(lambda c: c.patch_status("n", "a", {}), id="status"),
-        pytest.param(lambda c: c.delete("v1", "ConfigMap", "n", "a"), id="delete"),
+        pytest.param(lambda c: c.delete(CONFIG_MAP, "n", "a"), id="delete"),
     ],
 )  # fmt: skip
 async def test_an_unreachable_api_server_raises_kube_error(call: Any) -> None:
