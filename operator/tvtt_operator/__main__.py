@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Sequence
 
 import kopf
 
 import tvtt_operator.handlers  # noqa: F401  (registers the handlers)
+from tvtt_operator.config import OperatorConfig
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -28,8 +28,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="watch every namespace (the default when no namespace is given)",
     )
     args = parser.parse_args(argv)
-    env = os.environ.get("TVTT_OPERATOR_NAMESPACES", "")
-    namespaces = [*args.namespace, *(n.strip() for n in env.split(",") if n.strip())]
+    namespaces = [*args.namespace, *OperatorConfig().namespaces]
     if args.all_namespaces and namespaces:
         parser.error("--all-namespaces and --namespace exclude each other")
     kopf.configure(verbose=False)

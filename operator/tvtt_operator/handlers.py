@@ -10,7 +10,6 @@ resource never waits for the operator. Retries and periodic resync live in the `
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 import kopf
@@ -32,7 +31,7 @@ OURS = {LABEL_MANAGED_BY: FIELD_MANAGER}
 @kopf.on.startup()
 async def operator_startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     """Configure kopf for zero writes, then start the HTTP server and the reconcile workers."""
-    config = OperatorConfig.from_env(os.environ)
+    config = OperatorConfig()
     configure_logging(config.log_level.value)
     settings.peering.standalone = True
     settings.scanning.disabled = True  # no CRD/namespace watching: nothing the RBAC must grant

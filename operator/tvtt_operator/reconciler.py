@@ -34,6 +34,7 @@ from tvtt_operator.metrics import (
 )
 from tvtt_operator.models import ConditionStatus, ConditionType, TravellerVTT
 from tvtt_operator.planning import plan_reconcile
+from tvtt_operator.retry import RetryTimers
 
 log = structlog.get_logger("tvtt_operator.reconciler")
 
@@ -89,7 +90,9 @@ class Reconciler:
         self._queued: set[Key] = set()
         self._active: set[Key] = set()
         self._dirty: set[Key] = set()
-        self._failures: dict[Key, int] = {}
+        self.retries: RetryTimers[Key] = RetryTimers(
+            settings.min_backoff_seconds, settings.max_backoff_seconds
+        )
         self._tasks: list[asyncio.Task[None]] = []
 
     # --- queue --------------------------------------------------------------------------------
@@ -103,17 +106,12 @@ class Reconciler:
             self._queue.put_nowait(key)
         QUEUE_DEPTH.set(len(self._queued))
 
-    def _retry_later(self, key: Key) -> None:
-        failures = self._failures.get(key, 0) + 1
-        self._failures[key] = failures
-        delay = min(self.settings.max_backoff_seconds, 0.5 * 2**failures)
-        asyncio.get_running_loop().call_later(delay, self.enqueue, key)
-
     async def _worker(self) -> None:
         while True:
             key = await self._queue.get()
             self._queued.discard(key)
             self._active.add(key)
+            self.retries.cancel(key)  # this run is the retry
             QUEUE_DEPTH.set(len(self._queued))
             try:
                 ok = await self.reconcile(key)
@@ -128,9 +126,9 @@ class Reconciler:
                 self._active.discard(key)
                 self._queue.task_done()
             if ok:
-                self._failures.pop(key, None)
+                self.retries.succeeded(key)
             else:
-                self._retry_later(key)
+                self.retries.failed(key, self.enqueue)
             if key in self._dirty:
                 self._dirty.discard(key)
                 self.enqueue(key)
@@ -140,7 +138,8 @@ class Reconciler:
             await asyncio.sleep(self.settings.resync_seconds)
             MANAGED.set(len(self.cache))
             for key in self.cache.owners():
-                self.enqueue(key)
+                if not self.retries.waiting(key):  # a failing key keeps its own backoff
+                    self.enqueue(key)
 
     def start(self) -> None:
         """Start the workers and the periodic resync (which reads only the cache)."""
@@ -150,6 +149,7 @@ class Reconciler:
 
     async def stop(self) -> None:
         """Cancel the workers; an interrupted reconcile is simply redone after a restart."""
+        self.retries.clear()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

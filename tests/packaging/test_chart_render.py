@@ -140,12 +140,14 @@ def test_schema_rejects_bad_values_with_a_readable_message(
     assert message in str(failure.value)
 
 
-def test_deployment_env_is_read_by_the_operator_config() -> None:
+def test_deployment_env_is_read_by_the_operator_config(monkeypatch: pytest.MonkeyPatch) -> None:
     deployment = one(render({"healthPort": 9191, "logLevel": "debug"}), "Deployment")
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     env = {item["name"]: item["value"] for item in container["env"]}
     known = {ENV_PREFIX + field.upper() for field in OperatorConfig.model_fields}
     assert set(env) <= known, f"the operator ignores {set(env) - known}"
-    config = OperatorConfig.from_env(env)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    config = OperatorConfig()
     assert config.http_port == 9191
     assert config.log_level == "debug"

@@ -98,9 +98,14 @@ def test_cache_ignores_a_late_older_event() -> None:
     assert body["metadata"]["resourceVersion"] == "11"
 
 
-def test_operator_config_from_env() -> None:
-    config = OperatorConfig.from_env({"TVTT_OPERATOR_HTTP_PORT": "9090", "OTHER": "x"})
+def test_operator_config_reads_its_prefixed_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TVTT_OPERATOR_HTTP_PORT", "9090")
+    monkeypatch.setenv("TVTT_OPERATOR_NAMESPACES", "bridge, hangar,")
+    monkeypatch.setenv("HTTP_PORT", "1")  # not ours: no prefix
+    config = OperatorConfig()
     assert config.http_port == 9090
     assert config.workers == 4
+    assert config.namespaces == ["bridge", "hangar"]
+    monkeypatch.setenv("TVTT_OPERATOR_HTTP_PORT", "-1")
     with pytest.raises(ValueError, match="http_port"):
-        OperatorConfig.from_env({"TVTT_OPERATOR_HTTP_PORT": "-1"})
+        OperatorConfig()
