@@ -1,4 +1,4 @@
-# The TravellerVTT operator (issue 7; docs/operator.md).
+# The TravellerVTT operator (docs/operator.md).
 OPERATOR_NAMESPACE ?=
 
 .PHONY: crds crds-check operator-run

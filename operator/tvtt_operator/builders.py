@@ -610,7 +610,6 @@ class Observation:
     replicas: int = 0
     updated_replicas: int = 0
     ready_replicas: int = 0
-    available_replicas: int = 0
     progress_deadline_exceeded: bool = False
     redis_enabled: bool = False
     redis_ready: bool = False
@@ -650,7 +649,6 @@ def observe(
             replicas=int(status.get("replicas", 0)),
             updated_replicas=int(status.get("updatedReplicas", 0)),
             ready_replicas=int(status.get("readyReplicas", 0)),
-            available_replicas=int(status.get("availableReplicas", 0)),
             progress_deadline_exceeded=progressing.get("reason") == "ProgressDeadlineExceeded",
         )
     if statefulset is not None:

@@ -333,7 +333,6 @@ class TestConditions:
         replicas=2,
         updated_replicas=2,
         ready_replicas=2,
-        available_replicas=2,
         redis_enabled=True,
         redis_ready=True,
     )

@@ -48,9 +48,9 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end }}
 
 {{/*
-The operator's PolicyRules: exactly tvtt_operator.rbac.operator_rules() (tests/unit/test_chart_rbac.py
-renders this chart and compares, so the two cannot drift). Used by the Role (namespaced mode) and
-the ClusterRole (clusterWide) alike.
+The operator's PolicyRules: exactly tvtt_operator.rbac.operator_rules() (tests/contract and
+tests/packaging render this chart and compare, so the two cannot drift). Used by the Role
+(namespaced mode) and the ClusterRole (clusterWide) alike.
 */}}
 {{- define "tvtt-operator.rules" -}}
 # The TravellerVTT resources: watched; status written; finalizers only for blockOwnerDeletion.
