@@ -11,10 +11,10 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Final, NamedTuple, Protocol
 
+from gameserver.rules.config import RulesConfig, Ruleset
 from gameserver.rules.dice import Dice, roll, roll_2d
 from gameserver.rules.errors import RuleViolation
-from gameserver.rules.profiles import RulesConfig, Ruleset
-from gameserver.rules.tables_mg import (
+from gameserver.rules.tables_mgt2e import (
     BAND_DM,
     BAND_INDEX,
     BAND_THRUST,
