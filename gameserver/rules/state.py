@@ -25,7 +25,6 @@ from gameserver.rules.tables_mgt2e import (
     SENSOR_CAP,
     SENSOR_DM,
     WEAPONS,
-    characteristic_dm,
 )
 
 
@@ -386,10 +385,6 @@ class BattleState:
         """The battle has ended (victory, all others out, or the round limit: a draw)."""
         return self.outcome is not None
 
-    def ship(self, ship_id: str) -> ShipState:
-        """A ship by id (KeyError if absent)."""
-        return self.ships[ship_id]
-
     def band(self, a: str, b: str) -> str:
         """Current range band between two ships."""
         return self.ranges[pair_key(a, b)][0]
@@ -471,11 +466,6 @@ def state_from_dict(d: Mapping[str, Any]) -> BattleState:
     prev = d.get("prev")
     kwargs["prev"] = state_from_dict(prev) if prev is not None else None
     return BattleState(**kwargs)
-
-
-def location_names() -> list[str]:
-    """Critical locations in table order (for views)."""
-    return [loc.value for loc in LOCATIONS]
 
 
 def public_view(state: BattleState) -> dict[str, Any]:
@@ -561,8 +551,3 @@ def public_view(state: BattleState) -> dict[str, Any]:
         "outcome": dict(state.outcome) if state.outcome is not None else None,
         "undo_available": state.undo_depth,
     }
-
-
-def dex_dm(crew: CrewState) -> int:
-    """DEX DM of a crew member (RULES §1.3)."""
-    return characteristic_dm(crew.char("DEX"))
