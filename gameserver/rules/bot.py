@@ -12,7 +12,7 @@ from typing import Any
 
 from gameserver.rules.commands import BOT, COMMAND_ADAPTER, Command
 from gameserver.rules.engine import is_legal
-from gameserver.rules.legal import legal_commands
+from gameserver.rules.legal import candidate_commands, legal_commands
 from gameserver.rules.state import BattleState, ShipState, Step
 from gameserver.rules.tables_mgt2e import BAND_INDEX, LOCATION_INDEX, WEAPONS
 from gameserver.rules.turns import awaiting, enemies
@@ -60,15 +60,8 @@ def choose(state: BattleState, ship_id: str, station: str) -> Command | None:
     base: dict[str, Any] = {"ship_id": ship_id}
     options: list[dict[str, Any]] = []
     if state.pending:
-        head = state.pending[0]
-        if station == "pilot":
-            options.append(base | {"type": "evasive_action"})
-        elif station.startswith("gunner:"):
-            t = int(station.split(":")[1])
-            kind = "sand" if head.kind == "attack" else "point_defence"
-            options.append(base | {"type": kind, "turret": t})
-        options.append(base | {"type": "no_reaction", "station": station})
-        return _first_legal(state, options)
+        # react whenever it can: the reaction first, declining last
+        return _first_legal(state, candidate_commands(state, ship_id, station))
     target = _nearest(state, ship)
     if station == "pilot" and state.step == Step.MANOEUVRE:
         if target is not None:
