@@ -180,22 +180,19 @@ def evolve(state: BattleState | None, event: Event) -> BattleState:
                 ship = ships.get(sid)
                 if ship is None:
                     _unknown(event, "ship", [sid])
-                decoded: dict[str, Any] = {}
-                for key, value in fields.items():
-                    decoder = SHIP_PATCH_DECODERS.get(key)
-                    if decoder is not None:
-                        decoded[key] = decoder(value)
-                    elif key in SHIP_FIELDS:
-                        decoded[key] = value
-                    else:
-                        _unknown(event, "ship field", [key])
+                if not SHIP_FIELDS.issuperset(fields):
+                    _unknown(event, "ship field", sorted(set(fields) - SHIP_FIELDS))
+                decoded = {
+                    k: (v if (decoder := SHIP_PATCH_DECODERS.get(k)) is None else decoder(v))
+                    for k, v in fields.items()
+                }
                 ships[sid] = replace_ship(ship, decoded)
             changes["ships"] = ships
         battle_patch = patch.get("battle")
         if battle_patch:
+            if not _PATCHABLE.issuperset(battle_patch):
+                _unknown(event, "battle field", sorted(set(battle_patch) - _PATCHABLE))
             for key, value in battle_patch.items():
-                if key not in _PATCHABLE:
-                    _unknown(event, "battle field", [key])
                 decoder = BATTLE_DECODERS.get(key)
                 changes[key] = decoder(value) if decoder is not None else value
     return replace_battle(state, changes)

@@ -16,7 +16,14 @@ from typing import Any, TypeVar
 from gameserver.rules.config import RulesConfig, Ruleset
 from gameserver.rules.errors import UnsupportedSchemaVersion
 from gameserver.rules.events import EVENT_SCHEMA_VERSION
-from gameserver.rules.pending import Pending, PendingAttack, PendingSalvo, Salvo, pending_from_dict
+from gameserver.rules.pending import (
+    Pending,
+    PendingAttack,
+    PendingSalvo,
+    Salvo,
+    pending_from_dict,
+    salvo_from_dict,
+)
 from gameserver.rules.ships import ShipDesign
 from gameserver.rules.tables_mgt2e import (
     BAND_INDEX,
@@ -411,7 +418,7 @@ def _pending(v: Any) -> tuple[Pending, ...]:
 
 
 def _salvos(v: Any) -> tuple[Salvo, ...]:
-    return tuple(Salvo.from_dict(x) for x in v)
+    return tuple(map(salvo_from_dict, v))
 
 
 BATTLE_DECODERS: dict[str, Callable[[Any], Any]] = {
