@@ -482,10 +482,10 @@ def range_change(
         band_step_cost(BANDS[k].value, BANDS[k + step].value, cfg) for k in range(i, j, step)
     )
     net = thrust + other_thrust
+    if net <= 0:
+        return cost, None  # Part A: null when net <= 0, also for a move within one band
     if i == j:
         return 0, 0
-    if net <= 0:
-        return cost, None
     band, progress, rounds = start, 0, 0
     while band != end:
         band, progress = advance_range(band, progress, net * step, cfg)

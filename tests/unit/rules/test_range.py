@@ -38,6 +38,8 @@ def test_band_step_cost(a: str, b: str, outer: int, from_band: int) -> None:
         pytest.param("medium", "long", 10, 0, 10, 1, id="opening"),
         pytest.param("long", "medium", 2, -2, 10, None, id="no-net-thrust"),
         pytest.param("short", "short", 3, 0, 0, 0, id="already-there"),
+        pytest.param("short", "short", 0, 0, 0, None, id="same-band-no-net-thrust"),
+        pytest.param("short", "short", 2, -3, 0, None, id="same-band-net-against"),
     ],
 )
 def test_range_change_cost_and_rounds(
