@@ -204,7 +204,7 @@ async def battle_log(request: web.Request) -> web.Response:
     hub = request.app[HUB_KEY]
     battle_id = request.match_info["battle_id"]
     meta = await hub.store.get_meta(battle_id)
-    events = await hub.store.read(battle_id, 0)
+    _, events = rules.decode_events(await hub.store.read(battle_id, 0))
     if request.query.get("format") == "md":
         return web.Response(
             text=render_markdown_log(meta.name or battle_id, battle_id, events),

@@ -229,11 +229,6 @@ class Connection:
         return rules.Actor(role="player", ship_id=self.ship_id, stations=frozenset(self.stations))
 
 
-def _event_from_dict(data: EventDict) -> rules.Event:
-    """Read a stored event, converting older schema versions the engine knows."""
-    return rules.Event.from_dict(rules.upgrade_event_dict(data))
-
-
 def _awaiting_list(state: rules.BattleState) -> list[tuple[str, str]]:
     return [(ship, station) for ship, station in rules.awaiting(state)]
 
@@ -290,19 +285,29 @@ class BattleRoom:
 
     # -- folding and fan-out ------------------------------------------------------------------
 
-    def ingest(self, events: Sequence[rules.Event], dicts: Sequence[EventDict]) -> bool:
+    def ingest(
+        self,
+        events: Sequence[rules.Event],
+        dicts: Sequence[EventDict],
+        folded: rules.BattleState | None = None,
+    ) -> bool:
         """Fold new events into the cached state and fan them out; purely synchronous.
 
-        Returns False when the batch does not continue the log (a gap: the caller re-reads).
+        `folded` is the state the events lead to when the caller has it (`decide` returns it):
+        then nothing is folded twice. Returns False when the batch does not continue the log
+        (a gap: the caller re-reads).
         """
         fresh = [(e, d) for e, d in zip(events, dicts, strict=True) if e.seq > self.seq]
         if not fresh:
             return True
         if fresh[0][0].seq != self.seq + 1:
             return False
-        state = self.state
-        for event, _ in fresh:
-            state = rules.evolve(state, event)
+        if folded is not None and len(fresh) == len(events):
+            state = folded
+        else:
+            state = self.state
+            for event, _ in fresh:
+                state = rules.evolve(state, event)
         self.state = state
         self.last_used = time.monotonic()
         encoded = [(d["seq"], event_json(d)) for _, d in fresh]
@@ -394,7 +399,7 @@ class BattleRoom:
 
     async def commit(
         self,
-        make_events: Callable[[rules.BattleState], list[rules.Event]],
+        make_events: Callable[[rules.BattleState], rules.Decision | None],
         guard: ClaimGuard | None = None,
     ) -> list[rules.Event]:
         """Decide on the current state and append with the expected seq; retry on conflicts.
@@ -408,9 +413,10 @@ class BattleRoom:
         """
         for _ in range(self.hub.settings.append_retries):
             expected = self.seq
-            events = make_events(self.state)
-            if not events:
+            decision = make_events(self.state)
+            if decision is None or not decision.events:
                 return []
+            events = decision.events
             dicts = [e.to_dict() for e in events]
             try:
                 await self.hub.store.append(self.battle_id, expected, dicts, guard)
@@ -418,7 +424,7 @@ class BattleRoom:
                 await self.resync()
                 continue
             self.hub.metrics.events_appended.inc(len(events))
-            if not self.ingest(events, dicts):
+            if not self.ingest(events, dicts, decision.state):
                 await self.resync()
             return events
         raise HubError(ErrorCode.CONFLICT, "the battle changed too often; send the command again")
@@ -428,7 +434,8 @@ class BattleRoom:
         dicts = await self.hub.store.read(self.battle_id, self.seq)
         dicts = [d for d in dicts if d["seq"] > self.seq]
         if dicts:
-            self.ingest([_event_from_dict(d) for d in dicts], dicts)
+            events, dicts = rules.decode_events(dicts)
+            self.ingest(events, dicts)
 
     async def _follow(self) -> None:
         """Ingest batches appended by anyone (other instances included) until the battle ends."""
@@ -442,7 +449,7 @@ class BattleRoom:
                     fresh = [d for d in batch if d["seq"] > self.seq]
                     if not fresh:
                         continue
-                    events = [_event_from_dict(d) for d in fresh]
+                    events, fresh = rules.decode_events(fresh)
                     if not self.ingest(events, fresh):
                         await self.resync()
                 return
@@ -492,14 +499,14 @@ class BattleRoom:
         if self._bot_task is None or self._bot_task.done():
             self._bot_task = asyncio.create_task(self._drive_bots(), name=f"bot:{self.battle_id}")
 
-    def _next_bot_events(self, state: rules.BattleState) -> list[rules.Event]:
+    def _next_bot_events(self, state: rules.BattleState) -> rules.Decision | None:
         if state.is_over:
-            return []
+            return None
         for side in self.meta.bot_sides:
             commands = rules.bot_commands(state, side)
             if commands:
                 return rules.decide(state, commands[0].model_copy(update={"at": now_iso()}))
-        return []
+        return None
 
     async def _drive_bots(self) -> None:
         """Play the bot's commands one at a time, as events, so replay stays exact."""
@@ -570,7 +577,7 @@ class Hub:
     async def import_battle(self, request: ImportBattleRequest) -> CreatedBattle:
         """Resume an exported battle as a new battle: validate by replaying through the engine."""
         try:
-            events = [_event_from_dict(d) for d in request.events]
+            events, _ = rules.decode_events(request.events)
         except rules.UnsupportedSchemaVersion as exc:
             raise HubError("unsupported_schema_version", str(exc)) from None
         except (ValueError, TypeError, KeyError) as exc:
@@ -660,7 +667,7 @@ class Hub:
             except Exception:
                 log.warning("snapshot_unreadable", battle_id=battle_id, seq=snapshot.seq)
         dicts = await self.store.read(battle_id, after)
-        events = [_event_from_dict(d) for d in dicts]
+        events, dicts = rules.decode_events(dicts)
         if state is None:
             state = rules.replay(events)
         else:

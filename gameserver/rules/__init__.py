@@ -1,8 +1,15 @@
 """Pure Traveller starship-combat rules engine (MgT2e): commands in, events out, state is a fold.
 
-No I/O (an import-linter contract enforces it). See docs/rules.md for the API and house rules.
+No I/O (an import-linter contract enforces it). The rules are RULES.md's (the project's rules
+authority); its house decisions live in `RulesConfig` (`config.py`). Layout: `engine.py`
+(`decide`, `is_legal`), `authorise.py` (who may act), `actions/` (one handler per command,
+registered with `@handles`), `battle.py` (start, rounds, steps, end), `turns.py` (who acts now),
+`legal.py` (legal lists and previews), `evolve.py` (the fold), `events.py` (the event codec),
+`state.py` and `pending.py` (the state), `resolution.py` and `effects.py` (the dice maths),
+`tables_mgt2e.py` (the MgT2e tables), `bot.py`.
 """
 
+from gameserver.rules.battle import initiative_order, start_battle
 from gameserver.rules.bot import bot_command, bot_commands
 from gameserver.rules.commands import (
     BOT,
@@ -13,20 +20,19 @@ from gameserver.rules.commands import (
     command_to_dict,
     parse_command,
 )
+from gameserver.rules.config import RulesConfig, Ruleset
+from gameserver.rules.decision import Decision
 from gameserver.rules.dice import Dice, ScriptedDice, SeededDice, die_at
-from gameserver.rules.engine import (
-    awaiting,
-    decide,
-    evolve,
-    initiative_order,
-    is_legal,
-    legal_commands,
-    replay,
-    start_battle,
+from gameserver.rules.engine import decide, is_legal
+from gameserver.rules.errors import (
+    DiceExhausted,
+    RuleViolation,
+    UnknownPatchField,
+    UnsupportedSchemaVersion,
 )
-from gameserver.rules.errors import DiceExhausted, RuleViolation, UnsupportedSchemaVersion
-from gameserver.rules.events import EVENT_SCHEMA_VERSION, Event, upgrade_event_dict
-from gameserver.rules.profiles import RulesConfig, Ruleset
+from gameserver.rules.events import EVENT_SCHEMA_VERSION, Event, decode_events
+from gameserver.rules.evolve import evolve, replay
+from gameserver.rules.legal import legal_commands
 from gameserver.rules.scenario import CrewMemberSpec, CrewQuality, Scenario, ShipEntry, SideSpec
 from gameserver.rules.ships import PRESETS, ShipDesign, TurretSpec, preset_catalog
 from gameserver.rules.state import (
@@ -40,7 +46,8 @@ from gameserver.rules.state import (
     state_to_dict,
     station_id,
 )
-from gameserver.rules.tables_mg import Location, Mount, RangeBand, SensorGrade, WeaponKind
+from gameserver.rules.tables_mgt2e import Location, Mount, RangeBand, SensorGrade, WeaponKind
+from gameserver.rules.turns import awaiting
 
 __all__ = [
     "BOT",
@@ -53,6 +60,7 @@ __all__ = [
     "CrewMemberSpec",
     "CrewQuality",
     "CrewState",
+    "Decision",
     "Dice",
     "DiceExhausted",
     "Event",
@@ -73,6 +81,7 @@ __all__ = [
     "Station",
     "Step",
     "TurretSpec",
+    "UnknownPatchField",
     "UnsupportedSchemaVersion",
     "WeaponKind",
     "awaiting",
@@ -81,6 +90,7 @@ __all__ = [
     "command_json_schema",
     "command_to_dict",
     "decide",
+    "decode_events",
     "die_at",
     "evolve",
     "initiative_order",
@@ -94,5 +104,4 @@ __all__ = [
     "state_from_dict",
     "state_to_dict",
     "station_id",
-    "upgrade_event_dict",
 ]

@@ -10,21 +10,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from gameserver.rules import commands as C
-from gameserver.rules.engine import _enemies, awaiting, is_legal, legal_commands
+from gameserver.rules.commands import BOT, COMMAND_ADAPTER, Command
+from gameserver.rules.engine import is_legal
+from gameserver.rules.legal import candidate_commands, legal_commands
 from gameserver.rules.state import BattleState, ShipState, Step
-from gameserver.rules.tables_mg import BAND_INDEX, LOCATION_INDEX, WEAPONS
+from gameserver.rules.tables_mgt2e import BAND_INDEX, LOCATION_INDEX, WEAPONS
+from gameserver.rules.turns import awaiting, enemies
 
 
-def _cmd(data: dict[str, Any]) -> C.Command:
-    return C.COMMAND_ADAPTER.validate_python(data | {"actor": C.BOT})
+def _cmd(data: dict[str, Any]) -> Command:
+    return COMMAND_ADAPTER.validate_python(data | {"actor": BOT})
 
 
 def _nearest(state: BattleState, ship: ShipState) -> ShipState | None:
-    enemies = _enemies(state, ship)
-    if not enemies:
+    foes = enemies(state, ship)
+    if not foes:
         return None
-    return min(enemies, key=lambda e: (BAND_INDEX[state.band(ship.id, e.id)], e.hull, e.id))
+    return min(foes, key=lambda e: (BAND_INDEX[state.band(ship.id, e.id)], e.hull, e.id))
 
 
 def _reach(ship: ShipState) -> int:
@@ -44,7 +46,7 @@ def _kinds(ship: ShipState) -> list[str]:
     return [w.value for t in ship.design.turrets for w in t.weapons]
 
 
-def _first_legal(state: BattleState, options: list[dict[str, Any]]) -> C.Command | None:
+def _first_legal(state: BattleState, options: list[dict[str, Any]]) -> Command | None:
     for data in options:
         cmd = _cmd(data)
         if is_legal(state, cmd):
@@ -52,21 +54,14 @@ def _first_legal(state: BattleState, options: list[dict[str, Any]]) -> C.Command
     return None
 
 
-def choose(state: BattleState, ship_id: str, station: str) -> C.Command | None:
+def choose(state: BattleState, ship_id: str, station: str) -> Command | None:
     """The bot's command for one awaited station (None if it has nothing legal)."""
     ship = state.ships[ship_id]
     base: dict[str, Any] = {"ship_id": ship_id}
     options: list[dict[str, Any]] = []
     if state.pending:
-        head = state.pending[0]
-        if station == "pilot":
-            options.append(base | {"type": "evasive_action"})
-        elif station.startswith("gunner:"):
-            t = int(station.split(":")[1])
-            kind = "sand" if head["kind"] == "attack" else "point_defence"
-            options.append(base | {"type": kind, "turret": t})
-        options.append(base | {"type": "no_reaction", "station": station})
-        return _first_legal(state, options)
+        # react whenever it can: the reaction first, declining last
+        return _first_legal(state, candidate_commands(state, ship_id, station))
     target = _nearest(state, ship)
     if station == "pilot" and state.step == Step.MANOEUVRE:
         if target is not None:
@@ -106,12 +101,12 @@ def choose(state: BattleState, ship_id: str, station: str) -> C.Command | None:
     return _first_legal(state, options)
 
 
-def bot_commands(state: BattleState, side_id: str) -> list[C.Command]:
+def bot_commands(state: BattleState, side_id: str) -> list[Command]:
     """Sensible legal commands for every awaited station of `side_id` right now.
 
     Each is legal against `state`; apply the first, then ask again (later ones may go stale).
     """
-    out: list[C.Command] = []
+    out: list[Command] = []
     if state.is_over:
         return out
     for ship_id, station in awaiting(state):
@@ -123,7 +118,7 @@ def bot_commands(state: BattleState, side_id: str) -> list[C.Command]:
     return out
 
 
-def bot_command(state: BattleState, side_id: str) -> C.Command | None:
+def bot_command(state: BattleState, side_id: str) -> Command | None:
     """The first of `bot_commands` (or None when the side is not awaited)."""
     cmds = bot_commands(state, side_id)
     return cmds[0] if cmds else None

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.json_schema import SkipJsonSchema
 
 from gameserver.rules.errors import RuleViolation
-from gameserver.rules.tables_mg import Location
+from gameserver.rules.tables_mgt2e import Location
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,10 @@ class Dice(Protocol):
         """One six-sided die."""
         ...
 
+    def take(self) -> tuple[int, ...]:
+        """The dice drawn since the last take (an event records them)."""
+        ...
+
 
 def roll(dice: Dice, n: int) -> int:
     """Sum of ``n`` d6 (RULES §1.1 ``nD``)."""

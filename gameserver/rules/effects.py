@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from gameserver.rules.config import RulesConfig
 from gameserver.rules.dice import Dice, d3, roll
-from gameserver.rules.profiles import RulesConfig
 from gameserver.rules.resolution import HullWork
 from gameserver.rules.state import ShipState
 

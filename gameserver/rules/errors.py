@@ -27,3 +27,12 @@ class DiceExhausted(Exception):
 
 class UnsupportedSchemaVersion(ValueError):
     """An event dict of an unknown or newer schema version: refuse it rather than guess."""
+
+
+class UnknownPatchField(ValueError):
+    """An event patch names a state field (or ship) this version does not have.
+
+    Events change state through patches keyed by field names, so a log written for another
+    state layout would otherwise replay to a wrong state without a word: it needs a new schema
+    version and an upgrade step instead.
+    """

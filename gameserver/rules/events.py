@@ -1,18 +1,34 @@
 """Events: what happened, with the dice used and one human line for the battle log.
 
-Every event dict carries its schema version ``v``; `upgrade_event_dict` converts the versions it
-knows and refuses unknown or newer ones (RULES Part A: a server reads older event versions it
-knows and refuses unknown ones with a clear error).
+Every event dict carries its schema version ``v``. Reading stored or imported events goes
+through one codec, `decode_events`: it upgrades the older versions it knows, once, and refuses
+unknown or newer ones (RULES Part A: a server reads older event versions it knows and refuses
+unknown ones with a clear error). The stores never look inside an event.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from gameserver.rules.errors import UnsupportedSchemaVersion
 
+# The version of the event JSON and of the state layout its patches name (they are one
+# contract: see `evolve`). Bump it, with an upgrade step below, when either changes.
 EVENT_SCHEMA_VERSION = 1
+
+
+def _copy_json(value: Any) -> Any:
+    """A deep copy of JSON-shaped data (dicts, lists, tuples of scalars); faster than deepcopy."""
+    kind = type(value)
+    if kind is dict:
+        return {k: _copy_json(v) for k, v in value.items()}
+    if kind is list:
+        return [_copy_json(v) for v in value]
+    if kind is tuple:
+        return tuple(_copy_json(v) for v in value)
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,12 +43,16 @@ class Event:
     at: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form (schema version `EVENT_SCHEMA_VERSION`)."""
+        """JSON form (schema version `EVENT_SCHEMA_VERSION`).
+
+        The data is copied: the event is frozen and folded states may share its values, so a
+        caller that edits the dict it gets must not reach into either.
+        """
         return {
             "v": EVENT_SCHEMA_VERSION,
             "seq": self.seq,
             "type": self.type,
-            "data": self.data,
+            "data": _copy_json(self.data),
             "dice": list(self.dice),
             "summary": self.summary,
             "at": self.at,
@@ -40,8 +60,12 @@ class Event:
 
     @staticmethod
     def from_dict(d: dict[str, Any]) -> Event:
-        """Inverse of `to_dict`; older known versions are upgraded first."""
-        d = upgrade_event_dict(d)
+        """Inverse of `to_dict`, current schema version only (`decode_events` upgrades)."""
+        version = _version_of(d)
+        if version != EVENT_SCHEMA_VERSION:
+            raise UnsupportedSchemaVersion(
+                f"event schema version {version} must be upgraded first (decode_events)"
+            )
         try:
             return Event(
                 seq=int(d["seq"]),
@@ -71,11 +95,9 @@ def _upgrade_v0(d: dict[str, Any]) -> dict[str, Any]:
 _UPGRADES = {0: _upgrade_v0}
 
 
-def upgrade_event_dict(d: dict[str, Any]) -> dict[str, Any]:
-    """Bring an event dict to the current schema version, or raise `UnsupportedSchemaVersion`.
-
-    A dict without ``v`` is version 0 when it has the version-0 keys, else current.
-    """
+def _version_of(d: Any) -> int:
+    """The schema version of an event dict; a dict without ``v`` is version 0 when it has the
+    version-0 keys, else current. Raises `UnsupportedSchemaVersion` for a newer or bad one."""
     if not isinstance(d, dict):
         raise UnsupportedSchemaVersion("an event must be a JSON object")
     version = d.get("v")
@@ -88,6 +110,12 @@ def upgrade_event_dict(d: dict[str, Any]) -> dict[str, Any]:
             f"event schema version {version} is newer than this server understands"
             f" (up to {EVENT_SCHEMA_VERSION}); upgrade the server"
         )
+    return version
+
+
+def _upgrade(d: dict[str, Any]) -> dict[str, Any]:
+    """Bring an event dict to the current schema version (the same dict when it is current)."""
+    version = _version_of(d)
     while version < EVENT_SCHEMA_VERSION:
         step = _UPGRADES.get(version)
         if step is None:
@@ -98,3 +126,14 @@ def upgrade_event_dict(d: dict[str, Any]) -> dict[str, Any]:
         d = step(d)
         version = d["v"]
     return d
+
+
+def decode_events(dicts: Iterable[dict[str, Any]]) -> tuple[list[Event], list[dict[str, Any]]]:
+    """Stored or imported event dicts -> Events, and the dicts at the current schema version.
+
+    The one place old events are upgraded (once, when they are read): a dict already current
+    is passed through unchanged, so the caller can send it on as is. Raises
+    `UnsupportedSchemaVersion` (unknown or newer version) or `ValueError` (malformed event).
+    """
+    current = [_upgrade(d) for d in dicts]
+    return [Event.from_dict(d) for d in current], current

@@ -11,10 +11,10 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Final, NamedTuple, Protocol
 
+from gameserver.rules.config import RulesConfig, Ruleset
 from gameserver.rules.dice import Dice, roll, roll_2d
 from gameserver.rules.errors import RuleViolation
-from gameserver.rules.profiles import RulesConfig, Ruleset
-from gameserver.rules.tables_mg import (
+from gameserver.rules.tables_mgt2e import (
     BAND_DM,
     BAND_INDEX,
     BAND_THRUST,
@@ -241,10 +241,10 @@ def attack_dms(
     }
 
 
-# Part A reach, per (weapon, band) a weapon reaches: (range DM, weapon DM, damage dice, laser, AP)
-# (§5.1, §8.B), built once so an attack does a single lookup; absent pairs are refused.
-_DIRECT_FIRE: Final[dict[tuple[str, str], tuple[int, int, int, bool, int]]] = {
-    (w, b.value): (BAND_DM[b.value], st.attack_dm, st.damage_dice, st.laser, st.ap)
+# Part A reach, per (weapon, band) a weapon reaches: (damage dice, laser, AP) (§5.1, §8.B),
+# built once so an attack does a single lookup; absent pairs are refused.
+_DIRECT_FIRE: Final[dict[tuple[str, str], tuple[int, bool, int]]] = {
+    (w, b.value): (st.damage_dice, st.laser, st.ap)
     for w, st in WEAPONS.items()
     if st.direct_fire and st.max_range is not None
     for b in BANDS
@@ -283,25 +283,21 @@ def resolve_attack(
         err = weapon_reach_error(weapon, band)
         assert err is not None
         raise err
-    range_dm, weapon_dm, n, laser, ap = row
-    s = UNSKILLED_DM if gunner_skill is None else gunner_skill
-    c = characteristic_dm(dex)
-    dms = {
-        "gunner": s,
-        "dex": c,
-        "range": range_dm,
-        "weapon": weapon_dm,
-        "fire_control": fire_control,
-        "aid": aid_dm,
-        "evasive": evasive_dm,
-        "called_shot": called_shot_dm,
-        "other": other_dm,
-    }
+    n, laser, ap = row
+    dms = attack_dms(
+        weapon,
+        gunner_skill,
+        dex,
+        band,
+        fire_control,
+        aid_dm,
+        evasive_dm,
+        other_dm,
+        called_shot_dm,
+    )
     d6 = dice.d6
     r = d6() + d6() if boon == 0 else roll_2d(dice, boon)
-    total = (
-        r + s + c + range_dm + weapon_dm + fire_control + aid_dm + evasive_dm + called_shot_dm
-    ) + other_dm
+    total = r + sum(dms.values())
     effect = total - TARGET
     multiple = MOUNT_MULTIPLE[mount]
     if effect < 0:
@@ -486,10 +482,10 @@ def range_change(
         band_step_cost(BANDS[k].value, BANDS[k + step].value, cfg) for k in range(i, j, step)
     )
     net = thrust + other_thrust
+    if net <= 0:
+        return cost, None  # Part A: null when net <= 0, also for a move within one band
     if i == j:
         return 0, 0
-    if net <= 0:
-        return cost, None
     band, progress, rounds = start, 0, 0
     while band != end:
         band, progress = advance_range(band, progress, net * step, cfg)

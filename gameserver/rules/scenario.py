@@ -11,10 +11,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from gameserver.rules.config import RulesConfig, Ruleset
 from gameserver.rules.errors import RuleViolation
-from gameserver.rules.profiles import RulesConfig, Ruleset
 from gameserver.rules.ships import PRESETS, ShipDesign
-from gameserver.rules.tables_mg import RangeBand
+from gameserver.rules.tables_mgt2e import RangeBand
 
 ID_PATTERN = r"^[A-Za-z0-9_.-]{1,40}$"
 CHARACTERISTICS = ("STR", "DEX", "END", "INT", "EDU", "SOC")

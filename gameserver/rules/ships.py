@@ -13,7 +13,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from gameserver.rules.tables_mg import MOUNT_CAPACITY, TURRET_MOUNTS, Mount, SensorGrade, WeaponKind
+from gameserver.rules.tables_mgt2e import (
+    MOUNT_CAPACITY,
+    TURRET_MOUNTS,
+    Mount,
+    SensorGrade,
+    WeaponKind,
+)
 
 CrewStation = Literal["captain", "pilot", "engineer", "sensors"]
 

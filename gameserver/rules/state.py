@@ -13,16 +13,25 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from gameserver.rules.profiles import RulesConfig, Ruleset
+from gameserver.rules.config import RulesConfig, Ruleset
+from gameserver.rules.errors import UnsupportedSchemaVersion
+from gameserver.rules.events import EVENT_SCHEMA_VERSION
+from gameserver.rules.pending import (
+    Pending,
+    PendingAttack,
+    PendingSalvo,
+    Salvo,
+    pending_from_dict,
+    salvo_from_dict,
+)
 from gameserver.rules.ships import ShipDesign
-from gameserver.rules.tables_mg import (
+from gameserver.rules.tables_mgt2e import (
     BAND_INDEX,
     LOCATION_INDEX,
     LOCATIONS,
     SENSOR_CAP,
     SENSOR_DM,
     WEAPONS,
-    characteristic_dm,
 )
 
 
@@ -329,6 +338,8 @@ def encode_value(v: Any) -> Any:
         return v.model_dump(mode="json")
     if isinstance(v, StrEnum):
         return v.value
+    if isinstance(v, PendingAttack | PendingSalvo | Salvo):
+        return v.to_dict()
     if isinstance(v, Mapping):
         return {k: encode_value(x) for k, x in v.items()}
     return v
@@ -369,8 +380,8 @@ class BattleState:
     step: Step
     order: tuple[str, ...]
     turn: int
-    pending: tuple[Mapping[str, Any], ...]
-    salvos: tuple[Mapping[str, Any], ...]
+    pending: tuple[Pending, ...]
+    salvos: tuple[Salvo, ...]
     next_id: int
     outcome: Mapping[str, Any] | None
     undo_depth: int = 0
@@ -380,10 +391,6 @@ class BattleState:
     def is_over(self) -> bool:
         """The battle has ended (victory, all others out, or the round limit: a draw)."""
         return self.outcome is not None
-
-    def ship(self, ship_id: str) -> ShipState:
-        """A ship by id (KeyError if absent)."""
-        return self.ships[ship_id]
 
     def band(self, a: str, b: str) -> str:
         """Current range band between two ships."""
@@ -406,8 +413,12 @@ def _ships(v: Any) -> dict[str, ShipState]:
     return {k: ship_from_dict(x) for k, x in v.items()}
 
 
-def _dicts(v: Any) -> tuple[Mapping[str, Any], ...]:
-    return tuple(v)
+def _pending(v: Any) -> tuple[Pending, ...]:
+    return tuple(pending_from_dict(p) for p in v)
+
+
+def _salvos(v: Any) -> tuple[Salvo, ...]:
+    return tuple(map(salvo_from_dict, v))
 
 
 BATTLE_DECODERS: dict[str, Callable[[Any], Any]] = {
@@ -419,16 +430,21 @@ BATTLE_DECODERS: dict[str, Callable[[Any], Any]] = {
     "moves": dict,
     "step": Step,
     "order": _tup,
-    "pending": _dicts,
-    "salvos": _dicts,
+    "pending": _pending,
+    "salvos": _salvos,
 }
 
 _BATTLE_FIELDS = [f.name for f in dataclasses.fields(BattleState) if f.name != "prev"]
 
 
 def state_to_dict(state: BattleState, _depth: int | None = None) -> dict[str, Any]:
-    """Exact JSON form of a state, including the prior states a GM undo may still reach."""
-    out: dict[str, Any] = {}
+    """Exact JSON form of a state, including the prior states a GM undo may still reach.
+
+    Stamped ``v`` with the event schema version: events are patches of these very fields, so a
+    snapshot and the events folded after it must agree on the layout (`state_from_dict` refuses
+    another version and the caller replays the events instead).
+    """
+    out: dict[str, Any] = {"v": EVENT_SCHEMA_VERSION}
     for name in _BATTLE_FIELDS:
         v = getattr(state, name)
         if name == "config":
@@ -447,16 +463,16 @@ def state_to_dict(state: BattleState, _depth: int | None = None) -> dict[str, An
 
 
 def state_from_dict(d: Mapping[str, Any]) -> BattleState:
-    """Inverse of `state_to_dict` (the Redis store snapshots states this way)."""
+    """Inverse of `state_to_dict` (snapshots); `UnsupportedSchemaVersion` for another layout."""
+    version = d.get("v")
+    if version != EVENT_SCHEMA_VERSION:
+        raise UnsupportedSchemaVersion(
+            f"a snapshot of schema version {version!r}; this server reads {EVENT_SCHEMA_VERSION}"
+        )
     kwargs = {name: BATTLE_DECODERS.get(name, _same)(d[name]) for name in _BATTLE_FIELDS}
     prev = d.get("prev")
     kwargs["prev"] = state_from_dict(prev) if prev is not None else None
     return BattleState(**kwargs)
-
-
-def location_names() -> list[str]:
-    """Critical locations in table order (for views)."""
-    return [loc.value for loc in LOCATIONS]
 
 
 def public_view(state: BattleState) -> dict[str, Any]:
@@ -537,13 +553,8 @@ def public_view(state: BattleState) -> dict[str, Any]:
             {"a": k.split("|")[0], "b": k.split("|")[1], "band": b, "progress": p}
             for k, (b, p) in state.ranges.items()
         ],
-        "pending": [dict(p) for p in state.pending],
-        "salvos": [dict(x) for x in state.salvos],
+        "pending": [p.to_dict() for p in state.pending],
+        "salvos": [x.to_dict() for x in state.salvos],
         "outcome": dict(state.outcome) if state.outcome is not None else None,
         "undo_available": state.undo_depth,
     }
-
-
-def dex_dm(crew: CrewState) -> int:
-    """DEX DM of a crew member (RULES §1.3)."""
-    return characteristic_dm(crew.char("DEX"))

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gameserver.rules.config import RulesConfig, Ruleset
 from gameserver.rules.dice import ScriptedDice
 from gameserver.rules.errors import DiceExhausted, RuleViolation
-from gameserver.rules.profiles import RulesConfig, Ruleset
 from gameserver.rules.resolution import (
     HullWork,
     aid_gunners,
@@ -31,7 +31,7 @@ from gameserver.rules.resolution import (
     sand,
     sustained_count,
 )
-from gameserver.rules.tables_mg import BAND_INDEX, LOCATION_INDEX, MOUNT_MULTIPLE, WEAPONS
+from gameserver.rules.tables_mgt2e import BAND_INDEX, LOCATION_INDEX, MOUNT_MULTIPLE, WEAPONS
 
 
 class CaseError(Exception):

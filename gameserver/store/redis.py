@@ -5,7 +5,7 @@ Layout (prefix `tvtt`, the battle id in braces so one battle's keys share a clus
 - `tvtt:b:{id}:events`  a Stream; entry id `<seq>-0`, field `e` = the event's JSON. Using the seq as
   the stream id makes "read since seq" an `XRANGE` and "wait for the next seq" an `XREAD BLOCK`.
 - `tvtt:b:{id}:meta`    a Hash: `meta` (BattleMeta JSON) and `seq` (the last seq; the append guard).
-- `tvtt:b:{id}:snap`    a Hash: `seq`, `v` (event schema version it was folded under), `state`.
+- `tvtt:b:{id}:snap`    a Hash: `seq`, `v` (the schema version the state says it has), `state`.
 - `tvtt:b:{id}:claims`  a Hash: `<ship>\\x1f<station>` -> Claim JSON.
 - `tvtt:b:{id}:ctl`     a Stream of control notices between instances (release, kick, presence),
   capped at about 256 entries; field `n` = the Notice JSON, `o` = the publishing instance.
@@ -51,7 +51,6 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from gameserver.rules import EVENT_SCHEMA_VERSION, UnsupportedSchemaVersion, upgrade_event_dict
 from gameserver.store.base import (
     BattleExists,
     BattleMeta,
@@ -233,24 +232,27 @@ def _encode(event: EventDict) -> str:
         raise ValueError(f"event seq {event.get('seq')!r} is not JSON-serialisable: {exc}") from exc
 
 
-def _decode_entries(entries: Sequence[tuple[bytes, dict[bytes, bytes]]]) -> list[EventDict]:
-    """Stream entries -> event dicts of the current schema version.
+class UnreadableEntry(ValueError):
+    """A stream entry that is not an event of this battle's log: refused, never misread."""
 
-    A rolling upgrade leaves events of older versions in the stream: the engine's
-    `upgrade_event_dict` converts the ones it knows and raises `UnsupportedSchemaVersion` for
-    unknown or newer ones, so nothing above the store ever sees (or misreads) an old shape. The
-    stream id is the seq: a decoded event that disagrees is refused as a corrupt log.
+
+def _decode_entries(entries: Sequence[tuple[bytes, dict[bytes, bytes]]]) -> list[EventDict]:
+    """Stream entries -> event dicts, as they were stored.
+
+    The store never looks inside an event: the rules' codec (`rules.decode_events`, used where
+    the server turns dicts into events) upgrades older schema versions and refuses unknown
+    ones. The stream id is the seq: an entry that disagrees is refused as a corrupt log.
     """
     out: list[EventDict] = []
     for entry_id, fields in entries:
         try:
-            raw = json.loads(fields[b"e"])
-        except (KeyError, ValueError) as exc:
-            raise UnsupportedSchemaVersion(f"stream entry {entry_id!r} is not an event") from exc
-        event = upgrade_event_dict(raw)
-        if event.get("seq") != _entry_seq(entry_id):
-            raise UnsupportedSchemaVersion(
-                f"stream entry {entry_id!r} holds seq {event.get('seq')!r}: not a log we can read"
+            event = json.loads(fields[b"e"])
+            seq = event.get("seq")
+        except (KeyError, ValueError, AttributeError) as exc:
+            raise UnreadableEntry(f"stream entry {entry_id!r} is not an event") from exc
+        if seq != _entry_seq(entry_id):
+            raise UnreadableEntry(
+                f"stream entry {entry_id!r} holds seq {seq!r}: not a log we can read"
             )
         out.append(event)
     return out
@@ -537,38 +539,30 @@ class RedisBattleStore:
     # -- snapshots --------------------------------------------------------------------------------
 
     async def save_snapshot(self, battle_id: str, snapshot: Snapshot) -> None:
-        """Keep the newest snapshot only, stamped with the schema version it was folded under."""
+        """Keep the newest snapshot only (its schema version is the codec's to check)."""
         state = json.dumps(snapshot.state, separators=(",", ":"), ensure_ascii=False)
         with _unavailable_as_store_error():
             saved = await self._snapshot_script(
                 keys=[self._k(battle_id, "meta"), self._k(battle_id, "snap")],
-                args=[snapshot.seq, EVENT_SCHEMA_VERSION, state],
+                args=[snapshot.seq, snapshot.state.get("v", 0), state],
             )
         if saved == -1:
             raise BattleNotFound(battle_id)
 
     async def load_snapshot(self, battle_id: str) -> Snapshot | None:
-        """The latest snapshot, or None when absent or folded under another schema version.
+        """The latest snapshot, or None when absent.
 
-        A snapshot is a cache: after a rolling upgrade the new server ignores an old-format one and
-        replays the (upgraded) events instead of misreading state it does not understand.
+        A snapshot is a cache: after a rolling upgrade the server's codec (`state_from_dict`)
+        refuses a state of another schema version and the server replays the events instead.
         """
         with _unavailable_as_store_error():
             pipe = self._redis.pipeline(transaction=True)
             pipe.exists(self._k(battle_id, "meta"))
-            pipe.hmget(self._k(battle_id, "snap"), ["seq", "v", "state"])
-            exists, (seq, version, state) = await pipe.execute()
+            pipe.hmget(self._k(battle_id, "snap"), ["seq", "state"])
+            exists, (seq, state) = await pipe.execute()
         if not exists:
             raise BattleNotFound(battle_id)
         if seq is None or state is None:
-            return None
-        if version is None or int(version) != EVENT_SCHEMA_VERSION:
-            log.info(
-                "ignoring snapshot of %s: schema version %s, this server reads %s",
-                battle_id,
-                None if version is None else int(version),
-                EVENT_SCHEMA_VERSION,
-            )
             return None
         return Snapshot(seq=int(seq), state=json.loads(state))
 
@@ -916,7 +910,7 @@ class RedisBattleStore:
                 continue
             try:
                 batch = _decode_entries(entries)
-            except UnsupportedSchemaVersion as exc:
+            except UnreadableEntry as exc:
                 # Refuse, never misread: the subscribers get the error, the reader goes on.
                 log.error("battle %s: unreadable event: %s", feed.battle_id, exc)
                 self._end_feed(feed.battle_id, exc)

@@ -12,7 +12,13 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from gameserver.rules import EVENT_SCHEMA_VERSION, Event, UnsupportedSchemaVersion
+from gameserver.rules import (
+    EVENT_SCHEMA_VERSION,
+    Event,
+    UnsupportedSchemaVersion,
+    decode_events,
+    state_from_dict,
+)
 from gameserver.store.base import (
     BattleExists,
     BattleMeta,
@@ -28,7 +34,7 @@ from gameserver.store.base import (
     Snapshot,
     StoreUnavailable,
 )
-from gameserver.store.redis import RedisBattleStore
+from gameserver.store.redis import RedisBattleStore, UnreadableEntry
 from tests.redis.redis_process import RedisProcess
 
 pytestmark = [pytest.mark.redis, pytest.mark.timeout(120)]
@@ -328,18 +334,20 @@ async def test_snapshot_keeps_the_newest(make_store: StoreFactory) -> None:
     assert await store.load_snapshot("b1") == Snapshot(seq=20, state={"round": 3})
 
 
-async def test_snapshot_of_another_schema_version_is_ignored(
-    make_store: StoreFactory, redis_server: RedisProcess
+async def test_snapshot_of_another_schema_version_is_refused_by_the_codec(
+    make_store: StoreFactory,
 ) -> None:
-    """After a rolling upgrade a state folded by other code is replayed, never misread."""
+    """After a rolling upgrade a state folded by other code is replayed, never misread: the
+    store keeps snapshots opaque, the rules' codec refuses another version (the server then
+    replays the events)."""
     store = make_store()
     await store.create(meta(), [ev(1)])
-    await store.save_snapshot("b1", Snapshot(seq=1, state={"round": 1}))
-    raw = aioredis.Redis.from_url(redis_server.url)
-    await raw.hset(store._k("b1", "snap"), "v", "-7")
-    await raw.aclose()
+    await store.save_snapshot("b1", Snapshot(seq=1, state={"v": -7, "round": 1}))
 
-    assert await store.load_snapshot("b1") is None
+    loaded = await store.load_snapshot("b1")
+    assert loaded == Snapshot(seq=1, state={"v": -7, "round": 1})
+    with pytest.raises(UnsupportedSchemaVersion, match="snapshot of schema version -7"):
+        state_from_dict(loaded.state)
 
 
 async def test_claims_bind_a_station_to_one_token(make_store: StoreFactory) -> None:
@@ -566,29 +574,29 @@ async def write_raw_log(
     await raw.aclose()
 
 
-async def test_a_version_0_log_is_read_as_the_current_version(
+async def test_old_events_are_handed_back_as_stored_for_the_codec(
     make_store: StoreFactory, redis_server: RedisProcess
 ) -> None:
+    """The store never upgrades (it does not import the rules): events come back as stored and
+    the server's codec upgrades them once; an entry without the store's `seq` is refused."""
     store = make_store()
-    await write_raw_log(redis_server.url, store, meta(), [v0_event(1), v0_event(2)])
+    old = [{**v0_event(1), "seq": 1}, {**v0_event(2), "seq": 2}]
+    await write_raw_log(redis_server.url, store, meta(), old)
 
-    log = await store.read("b1")
+    stored = await store.read("b1")
+    assert stored == old, "the store hands events back as stored"
+    events, log = decode_events(stored)
     assert [e["v"] for e in log] == [EVENT_SCHEMA_VERSION] * 2
-    assert log[1] == {
-        "v": EVENT_SCHEMA_VERSION,
-        "seq": 2,
-        "type": "test",
-        "data": {"n": 2},
-        "dice": [3, 4],
-        "summary": "event 2",
-        "at": None,
-    }
-    assert [Event.from_dict(e).seq for e in log] == [1, 2]
+    assert [e.seq for e in events] == [1, 2]
     new = Event(seq=3, type="test", data={}).to_dict()
     assert await store.append("b1", 2, [new]) == 3, "a new server appends after the old events"
     it = store.subscribe("b1", 1)
     assert [e["seq"] for e in await next_batch(it)] == [2, 3]
     await it.aclose()  # type: ignore[attr-defined]
+
+    await write_raw_log(redis_server.url, store, meta("b2", "XYZ234"), [v0_event(1)])
+    with pytest.raises(UnreadableEntry, match="holds seq None"):
+        await store.read("b2")
 
 
 async def test_an_event_of_a_newer_version_is_refused_not_misread(
@@ -605,9 +613,9 @@ async def test_an_event_of_a_newer_version_is_refused_not_misread(
     await newer_server.append("b1", 1, [future])
 
     with pytest.raises(UnsupportedSchemaVersion, match="newer"):
-        await pending
+        decode_events(await pending)
     with pytest.raises(UnsupportedSchemaVersion, match="newer"):
-        await store.read("b1")
+        decode_events(await store.read("b1"))
     assert await store.read("b1", after_seq=0, limit=1) == [current], "older events still read"
 
 

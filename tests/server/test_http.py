@@ -127,6 +127,34 @@ async def test_import_resumes_an_exported_battle_exactly(
     assert answer["seqs"][0] == len(exported["events"]) + 1
 
 
+async def test_import_upgrades_an_old_version_log_once(
+    client: TestClient[Any, Any], hub: Hub
+) -> None:
+    """Part A: a server reads older event versions it knows (here version 0's field names):
+    the import upgrades them through the rules' codec and stores the current version."""
+    battle = await create_battle(client, bot_sides=[])
+    exported = await export(client, battle["battle_id"])
+    old = [
+        {
+            "sequence": e["seq"],
+            "kind": e["type"],
+            "payload": e["data"],
+            "rolls": e["dice"],
+            "text": e["summary"],
+            "at": e["at"],
+        }
+        for e in exported["events"]
+    ]
+    resp = await client.post("/api/battles/import", json={"events": old})
+    imported = await resp.json()
+    assert resp.status == 201, imported
+    again = await export(client, imported["battle_id"])
+    assert again["events"] == exported["events"]
+    resumed = await hub.room(imported["battle_id"])
+    original = await hub.room(battle["battle_id"])
+    assert rules.public_view(resumed.state) == rules.public_view(original.state)
+
+
 def _gap(log: dict[str, Any]) -> dict[str, Any]:
     broken = copy.deepcopy(log)
     del broken["events"][1]
@@ -147,6 +175,16 @@ def _headless(log: dict[str, Any]) -> dict[str, Any]:
     return broken
 
 
+def _renamed_field(log: dict[str, Any]) -> dict[str, Any]:
+    """A log written for another state layout: `hull` renamed in the patches."""
+    broken = copy.deepcopy(log)
+    broken["events"].append(
+        {**broken["events"][-1], "seq": len(broken["events"]) + 1, "type": "gm_ruling"}
+        | {"data": {"set": {"ships": {"alpha": {"hull_points_left": 0}}}}}
+    )
+    return broken
+
+
 def _garbage(log: dict[str, Any]) -> dict[str, Any]:
     return {"events": [{"v": 1, "seq": "one"}]}
 
@@ -158,6 +196,7 @@ def _garbage(log: dict[str, Any]) -> dict[str, Any]:
         pytest.param(_future, "unsupported_schema_version", id="newer-version"),
         pytest.param(_headless, "bad_log", id="no-battle-started"),
         pytest.param(_garbage, "bad_log", id="garbage"),
+        pytest.param(_renamed_field, "bad_log", id="unknown-state-field"),
         pytest.param(lambda _: {"events": []}, "bad_log", id="empty"),
     ],
 )

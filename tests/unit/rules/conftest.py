@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from gameserver import rules as R
+from gameserver import rules
 
 
 def make_scenario(
@@ -17,7 +17,7 @@ def make_scenario(
     band: str = "long",
     round_limit: int = 30,
     **extra: Any,
-) -> R.Scenario:
+) -> rules.Scenario:
     """Two ships, one per side, from presets."""
     data: dict[str, Any] = {
         "name": "test",
@@ -30,7 +30,7 @@ def make_scenario(
         "round_limit": round_limit,
     }
     data.update(extra)
-    return R.Scenario.model_validate(data)
+    return rules.Scenario.model_validate(data)
 
 
 def design(
@@ -76,7 +76,7 @@ def duel(
     config: Mapping[str, Any] | None = None,
     round_limit: int = 30,
     extra_ships: Iterable[Mapping[str, Any]] = (),
-) -> R.Scenario:
+) -> rules.Scenario:
     """Ship ``a`` (side red) against ship ``b`` (side blue), custom designs and crews."""
     ships: list[dict[str, Any]] = [
         {"id": "a", "name": "Alpha", "side": "red", "design": dict(a)},
@@ -87,7 +87,7 @@ def duel(
     if crew_b is not None:
         ships[1]["crew"] = dict(crew_b)
     ships.extend(dict(s) for s in extra_ships)
-    return R.Scenario.model_validate(
+    return rules.Scenario.model_validate(
         {
             "name": "duel",
             "ruleset": ruleset,
@@ -108,45 +108,48 @@ class Battle:
     """
 
     def __init__(
-        self, scenario: R.Scenario, seed: int = 1, init_dice: Iterable[int] | None = None
+        self, scenario: rules.Scenario, seed: int = 1, init_dice: Iterable[int] | None = None
     ) -> None:
-        dice = R.ScriptedDice(init_dice) if init_dice is not None else None
-        self.events: list[R.Event] = R.start_battle(scenario, seed, "test", None, dice=dice)
-        self.state: R.BattleState = R.replay(self.events)
+        dice = rules.ScriptedDice(init_dice) if init_dice is not None else None
+        self.events: list[rules.Event] = rules.start_battle(scenario, seed, "test", None, dice=dice)
+        self.state: rules.BattleState = rules.replay(self.events)
 
-    def ship(self, sid: str) -> R.ShipState:
+    def ship(self, sid: str) -> rules.ShipState:
         """A ship of the current state."""
         return self.state.ships[sid]
 
-    def command(self, data: Mapping[str, Any], actor: R.Actor = R.BOT) -> R.Command:
+    def command(self, data: Mapping[str, Any], actor: rules.Actor = rules.BOT) -> rules.Command:
         """Parse client JSON as `actor` would send it."""
-        return R.parse_command(dict(data), actor)
+        return rules.parse_command(dict(data), actor)
 
     def do(
-        self, data: Mapping[str, Any], dice: Iterable[int] | None = None, actor: R.Actor = R.BOT
-    ) -> list[R.Event]:
+        self,
+        data: Mapping[str, Any],
+        dice: Iterable[int] | None = None,
+        actor: rules.Actor = rules.BOT,
+    ) -> list[rules.Event]:
         """Decide and fold one command; with `dice`, exactly those dice must be consumed."""
         given = list(dice) if dice is not None else None
-        scripted = R.ScriptedDice(given) if given is not None else None
-        new = R.decide(self.state, self.command(data, actor), dice=scripted)
+        scripted = rules.ScriptedDice(given) if given is not None else None
+        self.state, new = rules.decide(self.state, self.command(data, actor), dice=scripted)
         if scripted is not None and given is not None:
             assert scripted.used == len(given), f"{len(given) - scripted.used} dice unused"
-        for e in new:
-            self.state = R.evolve(self.state, e)
         self.events.extend(new)
         return new
 
-    def refuse(self, data: Mapping[str, Any], actor: R.Actor = R.BOT) -> R.RuleViolation:
+    def refuse(
+        self, data: Mapping[str, Any], actor: rules.Actor = rules.BOT
+    ) -> rules.RuleViolation:
         """Assert the command is refused without any change; return the violation."""
-        before = R.state_to_dict(self.state)
-        with pytest.raises(R.RuleViolation) as exc:
-            R.decide(self.state, self.command(data, actor))
-        assert R.state_to_dict(self.state) == before
+        before = rules.state_to_dict(self.state)
+        with pytest.raises(rules.RuleViolation) as exc:
+            rules.decide(self.state, self.command(data, actor))
+        assert rules.state_to_dict(self.state) == before
         return exc.value
 
-    def gm(self, data: Mapping[str, Any], dice: Iterable[int] | None = None) -> list[R.Event]:
+    def gm(self, data: Mapping[str, Any], dice: Iterable[int] | None = None) -> list[rules.Event]:
         """A GM command."""
-        return self.do(data, dice, actor=R.GM)
+        return self.do(data, dice, actor=rules.GM)
 
     def patch(self, sid: str, **fields: Any) -> None:
         """Set ship fields directly (test setup that no command reaches cheaply)."""
@@ -154,7 +157,7 @@ class Battle:
         ships[sid] = replace(ships[sid], **fields)
         self.state = replace(self.state, ships=ships)
 
-    def until(self, done: Callable[[R.BattleState], bool], max_commands: int = 300) -> None:
+    def until(self, done: Callable[[rules.BattleState], bool], max_commands: int = 300) -> None:
         """End steps and decline reactions until `done(state)` holds (no dice are drawn
         unless a declined reaction resolves an attack: then the seeded stream rolls)."""
         for _ in range(max_commands):
@@ -162,14 +165,14 @@ class Battle:
             if done(st):
                 return
             assert not st.is_over, "the battle ended first"
-            aw = R.awaiting(st)
+            aw = rules.awaiting(st)
             assert aw, "nobody is awaited"
             ship_id, station = aw[0]
             kind = "no_reaction" if st.pending else "end_step"
             self.do({"type": kind, "ship_id": ship_id, "station": station})
         raise AssertionError("the awaited situation never came")
 
-    def to(self, step: R.Step, sid: str, round_: int | None = None) -> None:
+    def to(self, step: rules.Step, sid: str, round_: int | None = None) -> None:
         """Play on until `sid` acts in `step` (of round `round_` when given)."""
         self.until(
             lambda st: (
@@ -180,35 +183,33 @@ class Battle:
             )
         )
 
-    def last(self, type_: str) -> R.Event:
+    def last(self, type_: str) -> rules.Event:
         """The last event of a type."""
         return next(e for e in reversed(self.events) if e.type == type_)
 
-    def types(self, events: Iterable[R.Event]) -> list[str]:
+    def types(self, events: Iterable[rules.Event]) -> list[str]:
         """Event types, in order."""
         return [e.type for e in events]
 
 
 def play_bots(
-    state: R.BattleState, max_commands: int = 20_000
-) -> tuple[R.BattleState, list[R.Event]]:
+    state: rules.BattleState, max_commands: int = 20_000
+) -> tuple[rules.BattleState, list[rules.Event]]:
     """Let the bot play every side until the battle ends; returns the final state and events."""
-    events: list[R.Event] = []
+    events: list[rules.Event] = []
     for _ in range(max_commands):
         if state.is_over:
             break
-        aw = R.awaiting(state)
+        aw = rules.awaiting(state)
         assert aw, f"nobody awaited at round {state.round} {state.step}"
-        cmd = R.bot_command(state, state.ships[aw[0][0]].side)
+        cmd = rules.bot_command(state, state.ships[aw[0][0]].side)
         assert cmd is not None, f"the bot has no legal command for {aw[0]}"
-        new = R.decide(state, cmd)
-        for e in new:
-            state = R.evolve(state, e)
+        state, new = rules.decide(state, cmd)
         events.extend(new)
     return state, events
 
 
 @pytest.fixture
-def scenario_factory() -> Callable[..., R.Scenario]:
+def scenario_factory() -> Callable[..., rules.Scenario]:
     """Build two-ship scenarios."""
     return make_scenario

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from gameserver import rules as R
-from gameserver.rules.tables_mg import LOCATION_INDEX
+from gameserver import rules
+from gameserver.rules.tables_mgt2e import LOCATION_INDEX
 
 from .conftest import Battle, crew, design, duel
 
@@ -91,7 +91,7 @@ def test_improve_initiative_takes_effect_next_round(
     Effect to Initiative from the next round."""
     b = Battle(duel(PLAIN, PLAIN, crew_a={"captain": crew(2, SOC=10)}, config=config))
     start = b.ship("a").initiative
-    b.to(R.Step.ACTIONS, "a")
+    b.to(rules.Step.ACTIONS, "a")
     ev = b.do({"type": "improve_initiative", "ship_id": "a"}, dice)
     assert ev[0].data["bonus"] == bonus
     assert b.ship("a").initiative == start
@@ -103,7 +103,7 @@ def test_sensor_lock_is_broken_by_opposed_electronic_warfare() -> None:
     """§6.B: EW can break a lock: our Electronics check must succeed and beat theirs."""
     b = Battle(duel(PLAIN, PLAIN, crew_a={"sensors": crew(2)}, crew_b={"sensors": crew(1)}))
     b.patch("b", sensor_lock="a")
-    b.to(R.Step.ACTIONS, "a")
+    b.to(rules.Step.ACTIONS, "a")
     b.do(
         {"type": "electronic_warfare", "ship_id": "a", "mode": "break_lock", "target": "b"},
         [5, 5, 1, 1],
@@ -121,7 +121,7 @@ def test_a_lock_holds_when_ew_does_not_beat_the_locking_operator() -> None:
     """§1.2 opposed checks: the higher Effect wins; a tie keeps the lock."""
     b = Battle(duel(PLAIN, PLAIN, crew_a={"sensors": crew(1)}, crew_b={"sensors": crew(1)}))
     b.patch("b", sensor_lock="a")
-    b.to(R.Step.ACTIONS, "a")
+    b.to(rules.Step.ACTIONS, "a")
     b.do(
         {"type": "electronic_warfare", "ship_id": "a", "mode": "break_lock", "target": "b"},
         [4, 4, 4, 4],
@@ -148,10 +148,10 @@ def test_repair_mg11_consecutive_rounds_add_one() -> None:
     succeeds; the effects are suppressed for 1D hours (Thrust back to 2)."""
     b = _damaged("m_drive", 2, md_thrust_loss=1)
     assert b.ship("a").thrust == 1
-    b.to(R.Step.ACTIONS, "a")
+    b.to(rules.Step.ACTIONS, "a")
     first = b.do({"type": "repair", "ship_id": "a", "location": "m_drive"}, [3, 4])[0]
     assert (first.data["check"]["total"], first.data["success"]) == (7, False)
-    b.to(R.Step.ACTIONS, "a", round_=2)
+    b.to(rules.Step.ACTIONS, "a", round_=2)
     second = b.do({"type": "repair", "ship_id": "a", "location": "m_drive"}, [3, 4, 5])[0]
     assert (second.data["consecutive"], second.data["check"]["total"]) == (1, 8)
     assert (second.data["success"], second.data["hours"]) == (True, 5)
@@ -164,11 +164,11 @@ def test_repair_mg11_consecutive_rounds_add_one() -> None:
 def test_a_skipped_round_resets_the_count() -> None:
     """§12.B: +1 per consecutive round on the same critical; a gap starts again at 0."""
     b = _damaged("m_drive", 2)
-    b.to(R.Step.ACTIONS, "a")
+    b.to(rules.Step.ACTIONS, "a")
     b.do({"type": "repair", "ship_id": "a", "location": "m_drive"}, [1, 1])
-    b.to(R.Step.ACTIONS, "a", round_=2)
+    b.to(rules.Step.ACTIONS, "a", round_=2)
     b.do({"type": "end_step", "ship_id": "a", "station": "engineer"})
-    b.to(R.Step.ACTIONS, "a", round_=3)
+    b.to(rules.Step.ACTIONS, "a", round_=3)
     ev = b.do({"type": "repair", "ship_id": "a", "location": "m_drive"}, [1, 1])[0]
     assert ev.data["consecutive"] == 0
 
@@ -176,7 +176,7 @@ def test_a_skipped_round_resets_the_count() -> None:
 def test_repair_uses_the_better_of_int_and_edu() -> None:
     """§1.4 / §12.B: Engineer check with INT or EDU, the best (EDU 12: +2 over INT 5: -1)."""
     b = _damaged("sensors", 1, engineer=crew(0, INT=5, EDU=12))
-    b.to(R.Step.ACTIONS, "a")
+    b.to(rules.Step.ACTIONS, "a")
     ev = b.do({"type": "repair", "ship_id": "a", "location": "sensors"}, [1, 1])[0]
     assert ev.data["check"]["characteristic_dm"] == 2
 
@@ -188,7 +188,7 @@ def test_repairing_a_weapon_clears_bane_and_disabled() -> None:
     crits = [0] * 11
     crits[LOCATION_INDEX["weapon"]] = 2
     b.patch("a", crits=tuple(crits), weapons=("disabled", "bane"))
-    b.to(R.Step.ACTIONS, "a")
+    b.to(rules.Step.ACTIONS, "a")
     b.do({"type": "repair", "ship_id": "a", "location": "weapon"}, [4, 4, 2])
     assert b.ship("a").weapons == ("ok", "ok")
 
@@ -210,7 +210,7 @@ def test_repairing_a_weapon_clears_bane_and_disabled() -> None:
 def test_what_cannot_be_repaired_in_combat(location: str, sev: int, code: str) -> None:
     """§12.B: Hull damage and destroyed equipment cannot be repaired in combat."""
     b = _damaged(location, sev)
-    b.to(R.Step.ACTIONS, "a")
+    b.to(rules.Step.ACTIONS, "a")
     assert b.refuse({"type": "repair", "ship_id": "a", "location": location}).code == code
 
 
@@ -225,6 +225,6 @@ def test_a_patched_location_is_not_repaired_twice() -> None:
             for i in range(11)
         ),
     )
-    b.to(R.Step.ACTIONS, "a")
+    b.to(rules.Step.ACTIONS, "a")
     v = b.refuse({"type": "repair", "ship_id": "a", "location": "m_drive"})
     assert v.code == "already_repaired"

@@ -20,7 +20,7 @@ from gameserver.rules.resolution import (
     resolve_attack,
     weapon_reach_error,
 )
-from gameserver.rules.tables_mg import BANDS, MOUNT_MULTIPLE, WEAPONS
+from gameserver.rules.tables_mgt2e import BANDS, MOUNT_MULTIPLE, WEAPONS
 
 REACH = {
     "laser_drill": "adjacent",

@@ -4,78 +4,78 @@ from __future__ import annotations
 
 import pytest
 
-from gameserver import rules as R
+from gameserver import rules
 
 from .conftest import make_scenario, play_bots
 
 
 def test_first_event_records_ruleset_config_and_schema() -> None:
-    events = R.start_battle(make_scenario(), 7, "b1", "t0")
+    events = rules.start_battle(make_scenario(), 7, "b1", "t0")
     first = events[0]
     assert first.type == "battle_started"
     assert first.seq == 1
-    assert first.data["schema_version"] == R.EVENT_SCHEMA_VERSION
+    assert first.data["schema_version"] == rules.EVENT_SCHEMA_VERSION
     assert first.data["ruleset"] == "MGT2E_2016"
-    assert R.RulesConfig.from_dict(first.data["config"]) == R.RulesConfig()
+    assert rules.RulesConfig.from_dict(first.data["config"]) == rules.RulesConfig()
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     assert all(e.at == "t0" for e in events)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 99, 2024])
 def test_bot_battle_ends_and_replays_exactly(seed: int) -> None:
-    events = R.start_battle(make_scenario(round_limit=12), seed, "b", None)
-    state, more = play_bots(R.replay(events))
+    events = rules.start_battle(make_scenario(round_limit=12), seed, "b", None)
+    state, more = play_bots(rules.replay(events))
     assert state.is_over
     assert state.round <= 12
     log = events + more
-    again = R.replay(log)
+    again = rules.replay(log)
     assert again == state
-    assert R.state_to_dict(again) == R.state_to_dict(state)
+    assert rules.state_to_dict(again) == rules.state_to_dict(state)
     assert again.dice_drawn == sum(len(e.dice) for e in log)
 
 
 def test_wrong_station_and_turn_are_refused() -> None:
-    state = R.replay(R.start_battle(make_scenario(band="medium"), 5, "b", None))
-    assert state.step == R.Step.MANOEUVRE
+    state = rules.replay(rules.start_battle(make_scenario(band="medium"), 5, "b", None))
+    assert state.step == rules.Step.MANOEUVRE
     acting = state.acting_ship
     assert acting is not None
     other = "b" if acting == "a" else "a"
-    pilot_other = R.Actor(role="player", ship_id=other, stations=frozenset({"pilot"}))
-    cmd = R.parse_command(
+    pilot_other = rules.Actor(role="player", ship_id=other, stations=frozenset({"pilot"}))
+    cmd = rules.parse_command(
         {"type": "move", "target": acting, "direction": "toward", "thrust": 1}, pilot_other
     )
-    with pytest.raises(R.RuleViolation) as exc:
-        R.decide(state, cmd)
+    with pytest.raises(rules.RuleViolation) as exc:
+        rules.decide(state, cmd)
     assert exc.value.code == "not_your_turn"
-    gunner = R.Actor(role="player", ship_id=acting, stations=frozenset({"gunner:0"}))
-    cmd = R.parse_command({"type": "attack", "turret": 0, "target": other}, gunner)
-    with pytest.raises(R.RuleViolation) as exc:
-        R.decide(state, cmd)
+    gunner = rules.Actor(role="player", ship_id=acting, stations=frozenset({"gunner:0"}))
+    cmd = rules.parse_command({"type": "attack", "turret": 0, "target": other}, gunner)
+    with pytest.raises(rules.RuleViolation) as exc:
+        rules.decide(state, cmd)
     assert exc.value.code == "wrong_step"
-    pilot = R.Actor(role="player", ship_id=acting, stations=frozenset({"pilot"}))
-    cmd = R.parse_command({"type": "attack", "turret": 0, "target": other}, pilot)
-    with pytest.raises(R.RuleViolation) as exc:
-        R.decide(state, cmd)
+    pilot = rules.Actor(role="player", ship_id=acting, stations=frozenset({"pilot"}))
+    cmd = rules.parse_command({"type": "attack", "turret": 0, "target": other}, pilot)
+    with pytest.raises(rules.RuleViolation) as exc:
+        rules.decide(state, cmd)
     assert exc.value.code == "not_your_station"
-    stranger = R.Actor(role="player", ship_id=other, stations=frozenset({"gunner:0"}))
-    cmd = R.parse_command(
+    stranger = rules.Actor(role="player", ship_id=other, stations=frozenset({"gunner:0"}))
+    cmd = rules.parse_command(
         {"type": "attack", "turret": 0, "target": other, "ship_id": acting}, stranger
     )
-    with pytest.raises(R.RuleViolation) as exc:
-        R.decide(state, cmd)
+    with pytest.raises(rules.RuleViolation) as exc:
+        rules.decide(state, cmd)
     assert exc.value.code == "not_your_ship"
 
 
 def test_gm_only_commands() -> None:
-    state = R.replay(R.start_battle(make_scenario(), 5, "b", None))
-    player = R.Actor(role="player", ship_id="a", stations=frozenset({"pilot"}))
-    with pytest.raises(R.RuleViolation) as exc:
-        R.decide(state, R.parse_command({"type": "gm_advance"}, player))
+    state = rules.replay(rules.start_battle(make_scenario(), 5, "b", None))
+    player = rules.Actor(role="player", ship_id="a", stations=frozenset({"pilot"}))
+    with pytest.raises(rules.RuleViolation) as exc:
+        rules.decide(state, rules.parse_command({"type": "gm_advance"}, player))
     assert exc.value.code == "gm_only"
 
 
 def test_bad_command_is_readable() -> None:
-    with pytest.raises(R.RuleViolation) as exc:
-        R.parse_command({"type": "move", "thrust": "lots"}, R.GM)
+    with pytest.raises(rules.RuleViolation) as exc:
+        rules.parse_command({"type": "move", "thrust": "lots"}, rules.GM)
     assert exc.value.code == "bad_command"
     assert "thrust" in exc.value.message

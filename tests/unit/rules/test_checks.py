@@ -12,7 +12,7 @@ import pytest
 from gameserver.rules import DiceExhausted, RulesConfig, ScriptedDice, SeededDice, die_at
 from gameserver.rules.dice import d3, d66, roll, roll_2d
 from gameserver.rules.resolution import check, degree, net_boon, skill_dm
-from gameserver.rules.tables_mg import characteristic_dm, task_chain_dm
+from gameserver.rules.tables_mgt2e import characteristic_dm, task_chain_dm
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from gameserver import rules as R
+from gameserver import rules
 from gameserver.rules.effects import ShipEffects
 from gameserver.rules.resolution import (
     CritRecord,
@@ -17,7 +17,7 @@ from gameserver.rules.resolution import (
     resolve_damage,
     sustained_count,
 )
-from gameserver.rules.tables_mg import LOCATION_INDEX, LOCATIONS
+from gameserver.rules.tables_mgt2e import LOCATION_INDEX, LOCATIONS
 
 from .conftest import Battle, design, duel
 
@@ -41,13 +41,13 @@ from .conftest import Battle, design, duel
 )
 def test_critical_severity(damage: int, effect: int, ruleset: str, severity: int) -> None:
     """§10.B.3: Effect >= 6 and damage > 0; 2016 ceil(damage/10), 2022 Effect - 5; max 6."""
-    assert critical_severity(damage, effect, R.Ruleset(ruleset)) == severity
+    assert critical_severity(damage, effect, rules.Ruleset(ruleset)) == severity
 
 
 def test_severity_formula_is_a_house_option() -> None:
     """§15 #23 lives in RulesConfig: force the 2022 formula under the 2016 profile."""
-    cfg = R.RulesConfig(severity_formula="effect")
-    assert critical_severity(12, 9, R.Ruleset.MGT2E_2016, cfg) == 4
+    cfg = rules.RulesConfig(severity_formula="effect")
+    assert critical_severity(12, 9, rules.Ruleset.MGT2E_2016, cfg) == 4
 
 
 @pytest.mark.parametrize(
@@ -67,7 +67,7 @@ def test_sustained_damage_count(
     hull_max: int, before: int, after: int, mode: str, count: int
 ) -> None:
     """§10.B.3: one Severity-1 critical per further 10% of starting Hull (§15 #25 option)."""
-    cfg = R.RulesConfig(sustained_threshold=mode)  # type: ignore[arg-type]
+    cfg = rules.RulesConfig(sustained_threshold=mode)  # type: ignore[arg-type]
     assert sustained_count(hull_max, before, after, cfg) == count
 
 
@@ -82,7 +82,7 @@ def _two_dice(total: int) -> list[int]:
 def test_critical_location_table(total: int, location: str) -> None:
     """§10.B.3: 2D location, 2 = Sensors ... 12 = Computer."""
     work = HullWork(1000, 1000, [0] * 11)
-    records = resolve_damage(R.ScriptedDice(_two_dice(total)), work, 0, 1)
+    records = resolve_damage(rules.ScriptedDice(_two_dice(total)), work, 0, 1)
     assert [(r.location, r.severity) for r in records] == [(location, 1)]
 
 
@@ -102,7 +102,7 @@ def test_repeat_hit_rule(current: int, incoming: int, result: int) -> None:
     crits = [0] * 11
     crits[LOCATION_INDEX["m_drive"]] = current
     work = HullWork(1000, 1000, crits)
-    records = resolve_damage(R.ScriptedDice([]), work, 0, incoming, "m_drive")
+    records = resolve_damage(rules.ScriptedDice([]), work, 0, incoming, "m_drive")
     assert records == [CritRecord("attack", "m_drive", current, result)]
     assert work.crits[LOCATION_INDEX["m_drive"]] == result
 
@@ -111,7 +111,7 @@ def test_attack_critical_comes_first_then_sustained_in_roll_order() -> None:
     """Part A attack op: the attack's critical first, then each sustained one, each rolling
     its location when reached; repeats use the severities updated by earlier ones."""
     work = HullWork(40, 40, [0] * 11)
-    dice = R.ScriptedDice([4, 4, 3, 5, 6, 6])  # 8 m-drive; 8 m-drive again; 12 computer
+    dice = rules.ScriptedDice([4, 4, 3, 5, 6, 6])  # 8 m-drive; 8 m-drive again; 12 computer
     records = resolve_damage(dice, work, 10, 2)
     assert [(r.source, r.location, r.severity) for r in records] == [
         ("attack", "m_drive", 2),
@@ -124,7 +124,7 @@ def test_attack_critical_comes_first_then_sustained_in_roll_order() -> None:
 def test_hull_stops_at_zero_and_sustained_counts_only_what_was_left() -> None:
     """Part A: hull lost for sustained damage stops at 0 (3 left of 40: one threshold, not 3)."""
     work = HullWork(3, 40, [0] * 11)
-    records = resolve_damage(R.ScriptedDice([1, 1]), work, 12, 0)
+    records = resolve_damage(rules.ScriptedDice([1, 1]), work, 12, 0)
     assert work.hull == 0
     assert [r.source for r in records] == ["sustained"]
 
@@ -147,29 +147,29 @@ VICTIM = design(
 )
 
 
-def _victim(**design_changes: Any) -> R.ShipState:
+def _victim(**design_changes: Any) -> rules.ShipState:
     battle = Battle(duel(VICTIM | design_changes, design("Other")))
     return battle.ship("a")
 
 
 def _crit(
-    ship: R.ShipState,
+    ship: rules.ShipState,
     location: str,
     severity: int,
     dice: list[int],
-    cfg: R.RulesConfig | None = None,
-) -> tuple[R.ShipState, list[CritRecord], list[str]]:
+    cfg: rules.RulesConfig | None = None,
+) -> tuple[rules.ShipState, list[CritRecord], list[str]]:
     """Apply one critical at a chosen location through the damage pipeline."""
-    cfg = cfg or R.RulesConfig()
+    cfg = cfg or rules.RulesConfig()
     eff = ShipEffects(ship, cfg)
     work = eff.work()
-    scripted = R.ScriptedDice(dice)
+    scripted = rules.ScriptedDice(dice)
     records = resolve_damage(scripted, work, 0, severity, location, cfg, eff)
     assert scripted.used == len(dice), "not every scripted die was used"
     return replace(ship, **eff.changes(work)), records, eff.notes
 
 
-def _with_sev(ship: R.ShipState, location: str, sev: int) -> R.ShipState:
+def _with_sev(ship: rules.ShipState, location: str, sev: int) -> rules.ShipState:
     crits = list(ship.crits)
     crits[LOCATION_INDEX[location]] = sev
     return replace(ship, crits=tuple(crits))
@@ -432,7 +432,7 @@ def test_a_location_at_6_takes_6d_hull_damage_instead() -> None:
 )
 def test_cumulative_critical_mode(mode: str, thrust: int, power: int) -> None:
     """§15 #24: a jump 0 -> 3 applies row 3 once, or rows 1, 2 and 3."""
-    cfg = R.RulesConfig(crit_mode=mode)  # type: ignore[arg-type]
+    cfg = rules.RulesConfig(crit_mode=mode)  # type: ignore[arg-type]
     ship, _, _ = _crit(_victim(), "power_plant", 3, [], cfg)
     assert (ship.thrust, ship.power_pct) == (thrust, power)
 
@@ -458,7 +458,7 @@ def test_critical_hull_damage_counts_toward_sustained(
     Hull 100: Hull Sev 3 does 18 (one threshold); that critical lands on Hull again (Sev 4, 4
     more damage: 22 lost, a second threshold) and the next one on Sensors.
     """
-    cfg = R.RulesConfig(crit_hull_damage_counts_sustained=counts)
+    cfg = rules.RulesConfig(crit_hull_damage_counts_sustained=counts)
     ship, records, _ = _crit(_victim(hull=100), "hull", 3, dice, cfg)
     assert ship.hull == hull
     assert [(r.source, r.location, r.severity) for r in records] == chain

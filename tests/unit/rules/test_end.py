@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from gameserver import rules as R
+from gameserver import rules
+from gameserver.rules.pending import Salvo
 
 from .conftest import Battle, crew, design, duel
 
@@ -33,7 +34,7 @@ def test_a_wreck_leaves_combat_and_the_last_side_wins() -> None:
     at 0 (395 -> 400 of 400 crosses one 10% threshold: location [1, 1] Sensors)."""
     b = _battle()
     b.patch("b", hull=5)
-    b.to(R.Step.ATTACK, "a")
+    b.to(rules.Step.ATTACK, "a")
     _attack_b(b, [1, 2, 5, 1, 1])
     res = b.last("attack_resolved")
     assert res.data["hull_after"] == 0
@@ -48,7 +49,7 @@ def test_a_wreck_is_no_target_while_others_fight_on() -> None:
     third = {"id": "c", "name": "Charlie", "side": "blue", "design": TARGET}
     b = _battle(extra=[third])
     b.patch("b", hull=5)
-    b.to(R.Step.ATTACK, "a")
+    b.to(rules.Step.ATTACK, "a")
     b.do({"type": "attack", "ship_id": "a", "turret": 0, "target": "b", "weapons": [0]})
     b.do({"type": "no_reaction", "ship_id": "b", "station": "pilot"}, [1, 2, 5, 1, 1])
     assert b.ship("b").status == "wrecked"
@@ -61,7 +62,7 @@ def test_a_wreck_is_no_target_while_others_fight_on() -> None:
 def test_surrender_strikes_colours_and_ends_a_two_ship_battle() -> None:
     """§13.1/13.2: the captain may strike colours on the ship's turn; status surrendered."""
     b = _battle()
-    b.to(R.Step.ACTIONS, "b")
+    b.to(rules.Step.ACTIONS, "b")
     b.do({"type": "surrender", "ship_id": "b"})
     assert b.ship("b").status == "surrendered"
     assert b.state.outcome is not None
@@ -72,12 +73,12 @@ def test_a_surrendered_ship_is_not_attacked_and_cannot_act() -> None:
     """§13.1: the ship stops attacking; attackers stop targeting it."""
     third = {"id": "c", "name": "Charlie", "side": "blue", "design": TARGET}
     b = _battle(extra=[third])
-    b.to(R.Step.MANOEUVRE, "b")
+    b.to(rules.Step.MANOEUVRE, "b")
     b.do({"type": "surrender", "ship_id": "b"})
     assert b.ship("b").status == "surrendered"
     v = b.refuse({"type": "end_step", "ship_id": "b", "station": "pilot"})
     assert v.code == "ship_out_of_action"
-    b.to(R.Step.ATTACK, "a")
+    b.to(rules.Step.ATTACK, "a")
     v = b.refuse({"type": "attack", "ship_id": "a", "turret": 0, "target": "b"})
     assert v.code == "target_surrendered"
 
@@ -85,7 +86,7 @@ def test_a_surrendered_ship_is_not_attacked_and_cannot_act() -> None:
 def test_surrender_only_on_the_ships_own_turn() -> None:
     """§13.1: "on its turn" — another ship's turn is refused."""
     b = _battle()
-    b.to(R.Step.ATTACK, "a")
+    b.to(rules.Step.ATTACK, "a")
     assert b.refuse({"type": "surrender", "ship_id": "b"}).code == "not_your_turn"
 
 
@@ -93,11 +94,11 @@ def test_breaking_off_at_distant_escapes_after_enough_thrust() -> None:
     """§13.2 DEFAULT: at Distant from every enemy, Thrust spent opening accumulates; at the
     threshold (50 by default, 4 here) the ship escapes and the battle ends."""
     b = _battle("distant", config={"break_off_thrust": 4})
-    b.to(R.Step.MANOEUVRE, "b")
+    b.to(rules.Step.MANOEUVRE, "b")
     b.do({"type": "break_off", "ship_id": "b"})
     assert (b.ship("b").escape_progress, b.ship("b").thrust_pool) == (2, 0)
     assert b.ship("b").status == "active"
-    b.to(R.Step.MANOEUVRE, "b", round_=2)
+    b.to(rules.Step.MANOEUVRE, "b", round_=2)
     b.do({"type": "break_off", "ship_id": "b"})
     assert b.ship("b").status == "escaped"
     assert b.state.outcome is not None
@@ -107,7 +108,7 @@ def test_breaking_off_at_distant_escapes_after_enough_thrust() -> None:
 def test_default_break_off_needs_fifty() -> None:
     """§13.2 DEFAULT: a further 50 points (Thrust 2: 25 rounds)."""
     b = _battle("distant")
-    b.to(R.Step.MANOEUVRE, "b")
+    b.to(rules.Step.MANOEUVRE, "b")
     ev = b.do({"type": "break_off", "ship_id": "b"})[0]
     assert (ev.data["progress"], ev.data["needed"]) == (2, 50)
 
@@ -117,8 +118,8 @@ def test_break_off_needs_distant_from_every_enemy() -> None:
     third = {"id": "c", "name": "Charlie", "side": "red", "design": TARGET}
     scenario = duel(GUNBOAT, TARGET, band="distant", crew_a=GUNNER, extra_ships=[third])
     ranges = {"ranges": [{"a": "b", "b": "c", "band": "very_long"}]}
-    b = Battle(R.Scenario.model_validate(scenario.model_dump() | ranges))
-    b.to(R.Step.MANOEUVRE, "b")
+    b = Battle(rules.Scenario.model_validate(scenario.model_dump() | ranges))
+    b.to(rules.Step.MANOEUVRE, "b")
     v = b.refuse({"type": "break_off", "ship_id": "b"})
     assert v.code == "not_distant"
     assert "Charlie" in v.message
@@ -130,7 +131,7 @@ def test_round_limit_ends_in_a_draw() -> None:
     b.until(lambda st: st.is_over)
     assert b.state.round == 2
     assert b.state.outcome == {"result": "draw", "winner": None, "reason": "round_limit"}
-    assert R.awaiting(b.state) == []
+    assert rules.awaiting(b.state) == []
 
 
 @pytest.mark.parametrize(
@@ -144,7 +145,7 @@ def test_nothing_happens_after_the_end(data: dict[str, Any]) -> None:
     """RuleViolation `battle_over` once the battle has ended."""
     b = _battle(round_limit=1)
     b.until(lambda st: st.is_over)
-    actor = R.GM if data["type"].startswith("gm_") else R.BOT
+    actor = rules.GM if data["type"].startswith("gm_") else rules.BOT
     assert b.refuse(data, actor=actor).code == "battle_over"
 
 
@@ -153,18 +154,18 @@ def test_salvos_and_locks_on_a_ship_that_leaves_lapse() -> None:
     third = {"id": "c", "name": "Charlie", "side": "blue", "design": TARGET}
     b = _battle(extra=[third])
     b.patch("a", sensor_lock="b")
-    salvo = {
-        "id": 99,
-        "launcher": "a",
-        "target": "b",
-        "missiles": 3,
-        "launched_round": 1,
-        "arrives_round": 5,
-        "tl": 12,
-        "band": "distant",
-    }
+    salvo = Salvo(
+        id=99,
+        launcher="a",
+        target="b",
+        missiles=3,
+        launched_round=1,
+        arrives_round=5,
+        tl=12,
+        band="distant",
+    )
     b.state = replace(b.state, salvos=(salvo,))
-    b.to(R.Step.MANOEUVRE, "b")
+    b.to(rules.Step.MANOEUVRE, "b")
     b.do({"type": "surrender", "ship_id": "b"})
     assert b.state.salvos == ()
     assert b.ship("a").sensor_lock is None

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from gameserver import rules as R
+from gameserver import rules
 
 from .conftest import Battle, crew, design, duel
 
@@ -19,8 +19,8 @@ def _battle(**kw: Any) -> Battle:
     return Battle(duel(GUNBOAT, TARGET, crew_a={"gunner:0": crew(2, DEX=9)}, **kw), seed=11)
 
 
-def _without(state: R.BattleState, *keys: str) -> dict[str, Any]:
-    d = R.state_to_dict(state)
+def _without(state: rules.BattleState, *keys: str) -> dict[str, Any]:
+    d = rules.state_to_dict(state)
     for k in ("prev", *keys):
         d.pop(k)
     return d
@@ -31,17 +31,17 @@ def test_gm_advance_ends_the_current_step() -> None:
     b = _battle()
     before = b.state.step
     ev = b.gm({"type": "gm_advance"})
-    assert before == R.Step.MANOEUVRE
+    assert before == rules.Step.MANOEUVRE
     assert ev[0].type == "gm_advanced"
     assert (ev[0].data["what"], ev[0].data["step"]) == ("step", "manoeuvre")
-    assert b.state.step == R.Step.ATTACK
-    assert R.awaiting(b.state) == [("a", "gunner:0")]
+    assert b.state.step == rules.Step.ATTACK
+    assert rules.awaiting(b.state) == [("a", "gunner:0")]
 
 
 def test_gm_advance_resolves_a_pending_reaction_without_more_reactions() -> None:
     """Part A: advancing past a stalled defender resolves the attack as declared."""
     b = _battle()
-    b.to(R.Step.ATTACK, "a")
+    b.to(rules.Step.ATTACK, "a")
     b.do({"type": "attack", "ship_id": "a", "turret": 0, "target": "b"})
     assert b.state.pending
     b.gm({"type": "gm_advance"}, [1, 1, 2])
@@ -54,10 +54,10 @@ def test_gm_advance_resolves_a_pending_reaction_without_more_reactions() -> None
 def test_only_the_gm_may_use_gm_commands() -> None:
     """Part A: GM commands need the GM role."""
     b = _battle()
-    player = R.Actor(role="player", ship_id="a", stations=frozenset({"pilot", "captain"}))
+    player = rules.Actor(role="player", ship_id="a", stations=frozenset({"pilot", "captain"}))
     for data in ({"type": "gm_advance"}, {"type": "gm_undo", "n": 1}):
         assert b.refuse(data, actor=player).code == "gm_only"
-    assert b.refuse({"type": "gm_advance"}, actor=R.BOT).code == "gm_only"
+    assert b.refuse({"type": "gm_advance"}, actor=rules.BOT).code == "gm_only"
 
 
 def test_house_ruling_sets_a_value_and_records_the_reason() -> None:
@@ -124,14 +124,16 @@ def test_rulings(data: dict[str, Any], check: Any) -> None:
 def test_bad_rulings_are_refused(data: dict[str, Any]) -> None:
     """A ruling must name a settable value within bounds (hull never below 0)."""
     b = _battle()
-    v = b.refuse({"type": "gm_ruling", "reason": "why"} | data, actor=R.GM)
+    v = b.refuse({"type": "gm_ruling", "reason": "why"} | data, actor=rules.GM)
     assert v.code == "bad_ruling"
 
 
 def test_a_ruling_needs_a_reason() -> None:
     """Part A: a house ruling carries its reason."""
-    with pytest.raises(R.RuleViolation) as exc:
-        R.parse_command({"type": "gm_ruling", "field": "hull", "value": 1, "reason": ""}, R.GM)
+    with pytest.raises(rules.RuleViolation) as exc:
+        rules.parse_command(
+            {"type": "gm_ruling", "field": "hull", "value": 1, "reason": ""}, rules.GM
+        )
     assert exc.value.code == "bad_command"
 
 
@@ -139,7 +141,7 @@ def test_undo_reverts_the_last_events_but_not_the_dice_stream() -> None:
     """Part A: undo reverts the effects of the last N events, is itself an event, and never
     rewinds the dice stream: the same attack again rolls the next dice of the stream."""
     b = _battle()
-    b.to(R.Step.ATTACK, "a")
+    b.to(rules.Step.ATTACK, "a")
     before = b.state
     first = b.do({"type": "attack", "ship_id": "a", "turret": 0, "target": "b"})
     first += b.do({"type": "no_reaction", "ship_id": "b", "station": "pilot"})
@@ -158,14 +160,14 @@ def test_undo_reverts_the_last_events_but_not_the_dice_stream() -> None:
     again += b.do({"type": "no_reaction", "ship_id": "b", "station": "pilot"})
     rolled = [d for e in again for d in e.dice]
     start = before.dice_drawn + drawn
-    assert rolled == [R.die_at(b.state.seed, start + i) for i in range(len(rolled))]
+    assert rolled == [rules.die_at(b.state.seed, start + i) for i in range(len(rolled))]
 
 
 def test_undo_into_the_middle_of_a_command_does_not_stall() -> None:
     """Undo of the last event after a GM advance leaves an attack nobody may react to any
     more: it resolves again (with the next dice of the stream) instead of waiting forever."""
     b = _battle()
-    b.to(R.Step.ATTACK, "a")
+    b.to(rules.Step.ATTACK, "a")
     b.do({"type": "attack", "ship_id": "a", "turret": 0, "target": "b"})
     b.gm({"type": "gm_advance"})
     first = b.last("attack_resolved")
@@ -173,7 +175,7 @@ def test_undo_into_the_middle_of_a_command_does_not_stall() -> None:
     again = b.last("attack_resolved")
     assert again.seq > first.seq
     assert not b.state.pending
-    assert R.awaiting(b.state)
+    assert rules.awaiting(b.state)
 
 
 def test_undo_can_reopen_an_ended_battle() -> None:
@@ -200,7 +202,7 @@ def test_undo_is_bounded() -> None:
     b = _battle(config={"undo_limit": 3})
     b.until(lambda st: st.seq > 12)
     assert b.state.undo_depth == 3
-    assert b.refuse({"type": "gm_undo", "n": 4}, actor=R.GM).code == "undo_too_far"
+    assert b.refuse({"type": "gm_undo", "n": 4}, actor=rules.GM).code == "undo_too_far"
     undo = b.gm({"type": "gm_undo", "n": 3})
     assert undo[0].data == {"n": 3}
     assert b.state.undo_depth == len(undo) - 1  # only what settled after the undo
@@ -210,28 +212,28 @@ def test_gm_commands_replay_exactly() -> None:
     """Event sourcing: the log with GM rulings and undos replays to the live state."""
     b = _battle()
     b.gm({"type": "gm_ruling", "ship_id": "b", "field": "armour", "value": 7, "reason": "x"})
-    b.to(R.Step.ATTACK, "a")
+    b.to(rules.Step.ATTACK, "a")
     b.do({"type": "attack", "ship_id": "a", "turret": 0, "target": "b"})
     b.gm({"type": "gm_advance"})
     b.gm({"type": "gm_undo", "n": 2})
-    assert R.replay(b.events) == b.state
-    assert R.state_to_dict(R.replay(b.events)) == R.state_to_dict(b.state)
+    assert rules.replay(b.events) == b.state
+    assert rules.state_to_dict(rules.replay(b.events)) == rules.state_to_dict(b.state)
 
 
 def test_the_undo_chain_stays_bounded_and_undo_reaches_full_depth() -> None:
     """Memory and replay speed: only the last `undo_limit` states can be undone to, so the
     chain of earlier states is trimmed; an undo of the full limit still lands exactly."""
-    limit = R.RulesConfig().undo_limit
+    limit = rules.RulesConfig().undo_limit
     b = _battle()
     b.until(lambda st: st.seq > 10 * limit)
     length, node = 0, b.state.prev
     while node is not None:
         length, node = length + 1, node.prev
     assert 2 * limit <= length < 3 * limit
-    back = R.replay(b.events[:-limit])
+    back = rules.replay(b.events[:-limit])
     head = b.state
     undo = b.gm({"type": "gm_undo", "n": limit})[0]
-    undone = R.evolve(head, undo)  # the state the undo event itself leaves
+    undone = rules.evolve(head, undo)  # the state the undo event itself leaves
     assert _without(undone, "seq", "dice_drawn", "undo_depth") == _without(
         back, "seq", "dice_drawn", "undo_depth"
     )

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from gameserver import rules as R
+from gameserver import rules
+from gameserver.rules.pending import PendingSalvo
 from gameserver.rules.resolution import resolve_salvo, smart_dm
 
 from .conftest import Battle, crew, design, duel
@@ -45,7 +46,7 @@ def _battle(band: str = "long", defender: dict[str, Any] = DEFENDER, **kw: Any) 
     return Battle(duel(LAUNCHER, defender, band=band, crew_b=DEFENDER_CREW, **kw))
 
 
-def _launch(b: Battle, turret: int = 0, target: str = "b", ship: str = "a") -> R.Event:
+def _launch(b: Battle, turret: int = 0, target: str = "b", ship: str = "a") -> rules.Event:
     b.do({"type": "launch_missiles", "ship_id": ship, "turret": turret, "target": target})
     return b.last("missiles_launched")
 
@@ -53,22 +54,22 @@ def _launch(b: Battle, turret: int = 0, target: str = "b", ship: str = "a") -> R
 def test_launch_spends_one_missile_per_rack_and_starts_a_salvo() -> None:
     """§9.B: each ready rack of the turret launches one missile; at Long it flies 1 round."""
     b = _battle()
-    b.to(R.Step.ATTACK, "a")
+    b.to(rules.Step.ATTACK, "a")
     ev = _launch(b)
     assert (ev.data["missiles"], ev.data["launched_round"], ev.data["arrives_round"]) == (3, 1, 2)
     assert b.ship("a").ammo[:3] == (11, 11, 11)
-    assert [s["missiles"] for s in b.state.salvos] == [3]
+    assert [s.missiles for s in b.state.salvos] == [3]
     assert ev.dice == ()
 
 
 def test_all_missiles_at_one_target_in_one_round_form_one_salvo() -> None:
     """§9.B.1: all missiles one ship launches at one target in one round form one salvo."""
     b = _battle()
-    b.to(R.Step.ATTACK, "a")
+    b.to(rules.Step.ATTACK, "a")
     _launch(b, 0)
     ev = _launch(b, 1)
     assert ev.data["joined"] is True
-    assert [s["missiles"] for s in b.state.salvos] == [6]
+    assert [s.missiles for s in b.state.salvos] == [6]
 
 
 @pytest.mark.parametrize(
@@ -86,7 +87,7 @@ def test_all_missiles_at_one_target_in_one_round_form_one_salvo() -> None:
 def test_flight_time_by_band_at_launch(band: str, rounds: int) -> None:
     """§9.B.2 (⚠ DEFAULT #27): rounds to impact by the band at launch."""
     b = _battle(band)
-    b.to(R.Step.ATTACK, "a")
+    b.to(rules.Step.ATTACK, "a")
     ev = _launch(b)
     assert ev.data["arrives_round"] - ev.data["launched_round"] == rounds
 
@@ -95,25 +96,26 @@ def test_an_immediate_salvo_strikes_when_the_launcher_has_fired() -> None:
     """§9.B.2: at Medium or closer the salvo strikes in the same Attack step, after the ship's
     gunners have all fired (so both turrets' missiles fly as one salvo)."""
     b = _battle("medium")
-    b.to(R.Step.ATTACK, "a")
+    b.to(rules.Step.ATTACK, "a")
     _launch(b, 0)
     _launch(b, 1)
     assert not b.state.pending
     b.do({"type": "end_step", "ship_id": "a", "station": "gunner:2"})
     head = b.state.pending[0]
-    assert (head["kind"], head["missiles"], head["target"]) == ("salvo", 6, "b")
-    assert head["eligible"] == ["pilot", "gunner:0", "gunner:1"]
-    assert R.awaiting(b.state) == [("b", s) for s in head["eligible"]]
+    assert isinstance(head, PendingSalvo)
+    assert (head.missiles, head.target) == (6, "b")
+    assert list(head.eligible) == ["pilot", "gunner:0", "gunner:1"]
+    assert rules.awaiting(b.state) == [("b", s) for s in head.eligible]
 
 
 def _salvo_at_the_defender(band: str = "long") -> Battle:
     """Launch 3 missiles at Long in round 1; they arrive at the start of round 2's Attack step."""
     b = _battle(band)
-    b.to(R.Step.ATTACK, "a")
+    b.to(rules.Step.ATTACK, "a")
     _launch(b)
     b.until(lambda st: bool(st.pending))
     assert b.state.round == 2
-    assert b.state.step == R.Step.ATTACK
+    assert b.state.step == rules.Step.ATTACK
     return b
 
 
@@ -121,7 +123,7 @@ def test_a_salvo_in_flight_arrives_next_round_and_awaits_reactions() -> None:
     """§9.B.2: a Long launch arrives one round later; the defender may react (Part A)."""
     b = _salvo_at_the_defender()
     incoming = b.last("salvo_incoming")
-    assert incoming.data["id"] == b.state.pending[0]["id"]
+    assert incoming.data["id"] == b.state.pending[0].id
     assert incoming.data["missiles"] == 3
     assert not b.state.salvos
 
@@ -143,7 +145,9 @@ def test_point_defence(dice: list[int], removed: int) -> None:
     ev = b.last("point_defence")
     assert ev.data["check"]["total"] == sum(dice) + 1 + 2
     assert ev.data["removed"] == removed
-    assert b.state.pending[0]["missiles"] == 3 - removed
+    head = b.state.pending[0]
+    assert isinstance(head, PendingSalvo)
+    assert head.missiles == 3 - removed
     assert b.ship("b").fired == frozenset({0, 1, 2})
     assert 0 in b.ship("b").pd_used
 
@@ -196,7 +200,7 @@ def test_salvo_damage_takes_no_mount_multiple() -> None:
     bay = design("Bay ship", turrets=[("small_bay", ["missile_rack"])], thrust=1)
     target = DEFENDER | {"thrust": 0, "turrets": []}
     b = Battle(duel(bay, target, band="short"))
-    b.to(R.Step.ATTACK, "a")
+    b.to(rules.Step.ATTACK, "a")
     b.do(
         {"type": "launch_missiles", "ship_id": "a", "turret": 0, "target": "b"},
         [4, 4, 2, 2, 2, 2],
@@ -210,15 +214,15 @@ def test_salvo_damage_takes_no_mount_multiple() -> None:
 def test_pure_salvo_effect_once_option() -> None:
     """§9.B.3 config flag `salvo_effect_once`: off adds the Effect to every missile."""
     once = resolve_salvo(
-        R.ScriptedDice([5, 5] + [1] * 8), missiles=2, smart=0, evasive_dm=0, armour=0
+        rules.ScriptedDice([5, 5] + [1] * 8), missiles=2, smart=0, evasive_dm=0, armour=0
     )
     each = resolve_salvo(
-        R.ScriptedDice([5, 5] + [1] * 8),
+        rules.ScriptedDice([5, 5] + [1] * 8),
         missiles=2,
         smart=0,
         evasive_dm=0,
         armour=0,
-        cfg=R.RulesConfig(salvo_effect_once=False),
+        cfg=rules.RulesConfig(salvo_effect_once=False),
     )
     assert once.effect == each.effect == 4
     assert (once.damage, each.damage) == (4 + 4 + 4, 2 * (4 + 4))
@@ -236,10 +240,10 @@ def test_electronic_warfare_against_a_salvo_in_flight(dice: list[int], removed: 
     """§11.B DEFAULT: Actions step, Electronics Difficult (10+) with the sensor DM; success
     removes max(1, Effect) missiles from one salvo in flight (Electronics-2, INT 8, military)."""
     b = _battle()
-    b.to(R.Step.ATTACK, "a")
+    b.to(rules.Step.ATTACK, "a")
     _launch(b)
-    salvo_id = b.state.salvos[0]["id"]
-    b.to(R.Step.ACTIONS, "b")
+    salvo_id = b.state.salvos[0].id
+    b.to(rules.Step.ACTIONS, "b")
     b.do(
         {"type": "electronic_warfare", "ship_id": "b", "mode": "missiles", "salvo_id": salvo_id},
         dice,
@@ -247,14 +251,14 @@ def test_electronic_warfare_against_a_salvo_in_flight(dice: list[int], removed: 
     ev = b.last("electronic_warfare")
     assert ev.data["check"]["target"] == 10
     assert ev.data["removed"] == removed
-    left = [s["missiles"] for s in b.state.salvos]
+    left = [s.missiles for s in b.state.salvos]
     assert left == ([3 - removed] if removed < 3 else [])
 
 
 def test_no_ammunition_then_reload_from_stores() -> None:
     """§9.B.4: an empty rack cannot launch; Reload (Actions step) refills it from stores."""
     b = _battle()
-    b.to(R.Step.ATTACK, "a")
+    b.to(rules.Step.ATTACK, "a")
     b.patch("a", ammo=(0, 0, 0, 12, 12, 12, 0, 0, 0))
     v = b.refuse({"type": "launch_missiles", "ship_id": "a", "turret": 0, "target": "b"})
     assert v.code == "no_ammunition"
@@ -262,7 +266,7 @@ def test_no_ammunition_then_reload_from_stores() -> None:
         {"type": "launch_missiles", "ship_id": "a", "turret": 0, "target": "b", "weapons": [1]}
     )
     assert v.code == "no_ammunition"
-    b.to(R.Step.ACTIONS, "a")
+    b.to(rules.Step.ACTIONS, "a")
     b.do({"type": "reload", "ship_id": "a", "turret": 0})
     assert b.ship("a").ammo[:3] == (12, 0, 0)
     assert b.ship("a").missile_reserve == 0
@@ -272,9 +276,9 @@ def test_no_ammunition_then_reload_from_stores() -> None:
 def test_missiles_at_a_ship_that_left_are_discarded() -> None:
     """§13.3 DEFAULT: missiles in flight towards a removed ship are discarded."""
     b = _battle()
-    b.to(R.Step.ATTACK, "a")
+    b.to(rules.Step.ATTACK, "a")
     _launch(b)
-    b.to(R.Step.ACTIONS, "b")
+    b.to(rules.Step.ACTIONS, "b")
     b.do({"type": "surrender", "ship_id": "b"})
     assert not b.state.salvos
     assert b.state.is_over
@@ -289,20 +293,20 @@ def test_salvos_arriving_together_strike_one_after_another() -> None:
     # initiative dice in ship order a, b, c (2D, then the captain's Tactics 2D): a, c, b
     b = Battle(scenario, init_dice=[6, 6, 6, 6, 1, 1, 1, 1, 5, 5, 5, 5])
     assert b.state.order == ("a", "c", "b")
-    b.to(R.Step.ATTACK, "a")
+    b.to(rules.Step.ATTACK, "a")
     _launch(b, ship="a")
-    b.to(R.Step.ATTACK, "c")
+    b.to(rules.Step.ATTACK, "c")
     _launch(b, ship="c")
-    b.to(R.Step.MANOEUVRE, "b", round_=2)
+    b.to(rules.Step.MANOEUVRE, "b", round_=2)
     b.do({"type": "move", "ship_id": "b", "target": "a", "direction": "toward", "thrust": 1})
     b.until(lambda st: bool(st.pending))
-    assert (b.state.pending[0]["attacker"], len(b.state.salvos)) == ("a", 1)
+    assert (b.state.pending[0].attacker, len(b.state.salvos)) == ("a", 1)
     b.do({"type": "evasive_action", "ship_id": "b"})
     b.do({"type": "point_defence", "ship_id": "b", "turret": 0}, [1, 1])
     # [1, 1] + 2 (Smart) + 3 missiles - 1 = 6 misses
     b.do({"type": "no_reaction", "ship_id": "b", "station": "gunner:1"}, [1, 1])
     head = b.state.pending[0]
-    assert (head["attacker"], head["eligible"]) == ("c", ["gunner:1"])
+    assert (head.attacker, list(head.eligible)) == ("c", ["gunner:1"])
     assert not b.state.salvos
 
 
@@ -312,7 +316,7 @@ def test_reactions_that_can_no_longer_be_made_lapse() -> None:
     b = _salvo_at_the_defender()
     b.gm({"type": "gm_ruling", "ship_id": "b", "field": "thrust_pool", "value": 0, "reason": "x"})
     assert b.last("reactions_lapsed").data["stations"] == ["pilot"]
-    assert R.awaiting(b.state) == [("b", "gunner:0"), ("b", "gunner:1")]
+    assert rules.awaiting(b.state) == [("b", "gunner:0"), ("b", "gunner:1")]
 
 
 # --------------------------------------------------------------------- sand (§11.B)
@@ -320,7 +324,7 @@ def test_reactions_that_can_no_longer_be_made_lapse() -> None:
 
 def _laser_at_the_defender() -> Battle:
     b = _battle("short")
-    b.to(R.Step.ATTACK, "a")
+    b.to(rules.Step.ATTACK, "a")
     b.do({"type": "attack", "ship_id": "a", "turret": 2, "target": "b"})
     return b
 
@@ -328,7 +332,7 @@ def _laser_at_the_defender() -> Battle:
 def test_sand_is_offered_against_a_laser() -> None:
     """§11.B: a sandcaster turret may react to a laser attack."""
     b = _laser_at_the_defender()
-    assert b.state.pending[0]["eligible"] == ["pilot", "gunner:1"]
+    assert list(b.state.pending[0].eligible) == ["pilot", "gunner:1"]
 
 
 def test_sand_adds_1d_plus_effect_armour_against_that_attack() -> None:
@@ -342,7 +346,7 @@ def test_sand_adds_1d_plus_effect_armour_against_that_attack() -> None:
     res = b.last("attack_resolved")
     assert res.data["attack"]["armour"] == 6
     assert res.data["attack"]["damage"] == 6
-    assert b.ship("b").ammo[4] == R.RulesConfig().sandcaster_load - 1
+    assert b.ship("b").ammo[4] == rules.RulesConfig().sandcaster_load - 1
     assert 1 in b.ship("b").sand_used
 
 
@@ -351,21 +355,21 @@ def test_failed_sand_still_uses_a_canister() -> None:
     b = _laser_at_the_defender()
     b.do({"type": "sand", "ship_id": "b", "turret": 1}, [1, 1])
     assert b.last("sand_cast").data["armour_bonus"] == 0
-    assert b.ship("b").ammo[4] == R.RulesConfig().sandcaster_load - 1
+    assert b.ship("b").ammo[4] == rules.RulesConfig().sandcaster_load - 1
 
 
 def test_each_sandcaster_turret_reacts_once_a_round() -> None:
     """§4.B DEFAULT: each sandcaster turret reacts at most once per round: a second laser
     attack that round finds only the pilot able to react."""
     b = _battle("short")
-    b.to(R.Step.ATTACK, "a")
+    b.to(rules.Step.ATTACK, "a")
     b.do({"type": "attack", "ship_id": "a", "turret": 2, "target": "b", "weapons": [0]})
     b.do({"type": "sand", "ship_id": "b", "turret": 1}, [1, 1])
     # [1, 1] + 6 = 8, Effect 0: 1D 1 + 0 - 2 armour = no damage
     b.do({"type": "no_reaction", "ship_id": "b", "station": "pilot"}, [1, 1, 1])
     assert b.last("attack_resolved").data["attack"]["damage"] == 0
     b.do({"type": "attack", "ship_id": "a", "turret": 2, "target": "b", "weapons": [1, 2]})
-    assert b.state.pending[0]["eligible"] == ["pilot"]
+    assert list(b.state.pending[0].eligible) == ["pilot"]
 
 
 def test_sand_is_useless_against_missiles() -> None:
@@ -392,7 +396,7 @@ def test_point_defence_needs_a_turret_beam_or_pulse_laser(weapon: str, offered: 
     ]
     defender = DEFENDER | {"turrets": turrets}
     b = _battle(defender=defender)
-    b.to(R.Step.ATTACK, "a")
+    b.to(rules.Step.ATTACK, "a")
     _launch(b)
     b.until(lambda st: bool(st.pending))
-    assert b.state.pending[0]["eligible"] == (["pilot", "gunner:0"] if offered else ["pilot"])
+    assert list(b.state.pending[0].eligible) == (["pilot", "gunner:0"] if offered else ["pilot"])

@@ -15,15 +15,15 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gameserver import rules as R
-from gameserver.rules.engine import candidate_commands
+from gameserver import rules
+from gameserver.rules.legal import candidate_commands
 
 from .conftest import make_scenario, play_bots
 
 FAST = ["scout", "free_trader", "far_trader", "fighter", "patrol_corvette"]
 ALL = [*FAST, "corsair", "system_defence_boat"]
-BANDS = [b.value for b in R.RangeBand]
-LOCATIONS = [loc.value for loc in R.Location]
+BANDS = [b.value for b in rules.RangeBand]
+LOCATIONS = [loc.value for loc in rules.Location]
 SETTINGS = settings(
     max_examples=50,
     deadline=None,
@@ -31,7 +31,7 @@ SETTINGS = settings(
 )
 
 
-def _invariants(state: R.BattleState, gm_rulings: bool) -> None:
+def _invariants(state: rules.BattleState, gm_rulings: bool) -> None:
     for ship in state.ships.values():
         assert 0 <= ship.hull <= ship.design.hull_points, ship.id
         assert ship.armour >= 0
@@ -43,7 +43,7 @@ def _invariants(state: R.BattleState, gm_rulings: bool) -> None:
     assert state.round <= state.round_limit
 
 
-def _any_command(data: st.DataObject, state: R.BattleState) -> dict[str, Any]:
+def _any_command(data: st.DataObject, state: rules.BattleState) -> dict[str, Any]:
     """A command shape of any type, any ship, any values (mostly illegal)."""
     ships = [*state.ships, "zz"]
     ship = data.draw(st.sampled_from(ships))
@@ -97,21 +97,21 @@ def _any_command(data: st.DataObject, state: R.BattleState) -> dict[str, Any]:
     return cmd
 
 
-def _legal_step(data: st.DataObject, state: R.BattleState) -> R.Command:
+def _legal_step(data: st.DataObject, state: rules.BattleState) -> rules.Command:
     """A random legal command of an awaited station (what a human might click)."""
-    awaited = R.awaiting(state)
+    awaited = rules.awaiting(state)
     ship, station = data.draw(st.sampled_from(awaited))
-    options = R.legal_commands(state, ship, station)
+    options = rules.legal_commands(state, ship, station)
     assert options, f"awaited {ship}/{station} has no legal command"
     choice = data.draw(st.sampled_from(options))
     command = dict(choice["command"])
     if command["type"] == "move":
         command["thrust"] = data.draw(st.sampled_from(choice["choices"]["thrust"]))
-    actor = R.Actor(role="player", ship_id=ship, stations=frozenset({station}))
-    return R.parse_command(command, actor)
+    actor = rules.Actor(role="player", ship_id=ship, stations=frozenset({station}))
+    return rules.parse_command(command, actor)
 
 
-def _scenario(data: st.DataObject, presets: list[str], limit: int = 8) -> R.Scenario:
+def _scenario(data: st.DataObject, presets: list[str], limit: int = 8) -> rules.Scenario:
     return make_scenario(
         data.draw(st.sampled_from(presets)),
         data.draw(st.sampled_from(presets)),
@@ -125,29 +125,30 @@ def _scenario(data: st.DataObject, presets: list[str], limit: int = 8) -> R.Scen
 def test_random_play_replays_to_the_live_state(data: st.DataObject, seed: int) -> None:
     """Event sourcing: whatever legal commands (and GM undos) are played, replay(events) equals
     the live state, the dict round trip is exact and the invariants hold at every step."""
-    events = R.start_battle(_scenario(data, FAST), seed, "p", None)
-    state = R.replay(events)
+    events = rules.start_battle(_scenario(data, FAST), seed, "p", None)
+    state = rules.replay(events)
     for _ in range(data.draw(st.integers(5, 80))):
         if state.is_over:
             break
         roll = data.draw(st.integers(0, 19))
         if roll == 0 and state.undo_depth:
-            cmd: Any = R.parse_command(
-                {"type": "gm_undo", "n": data.draw(st.integers(1, state.undo_depth))}, R.GM
+            cmd: Any = rules.parse_command(
+                {"type": "gm_undo", "n": data.draw(st.integers(1, state.undo_depth))}, rules.GM
             )
         elif roll == 1:
-            cmd = R.parse_command({"type": "gm_advance"}, R.GM)
+            cmd = rules.parse_command({"type": "gm_advance"}, rules.GM)
         else:
             cmd = _legal_step(data, state)
-        new = R.decide(state, cmd)
+        decided, new = rules.decide(state, cmd)
         assert new, "an accepted command records at least one event"
         for e in new:
-            state = R.evolve(state, e)
+            state = rules.evolve(state, e)
             _invariants(state, gm_rulings=False)
+        assert decided == state, "decide returns the fold of its events"
         events.extend(new)
-    assert R.replay(events) == state
-    assert R.state_to_dict(R.replay(events)) == R.state_to_dict(state)
-    assert R.state_from_dict(R.state_to_dict(state)) == state
+    assert rules.replay(events) == state
+    assert rules.state_to_dict(rules.replay(events)) == rules.state_to_dict(state)
+    assert rules.state_from_dict(rules.state_to_dict(state)) == state
     assert state.dice_drawn == sum(len(e.dice) for e in events)
 
 
@@ -159,38 +160,38 @@ def test_refused_commands_change_nothing_and_none_is_accepted_out_of_turn(
     """A refused command raises, returns no events and leaves the state as it was; `is_legal`
     agrees with `decide`; a player's accepted command always comes from an awaited station
     (surrender: on the ship's own turn)."""
-    state = R.replay(R.start_battle(_scenario(data, FAST), seed, "p", None))
+    state = rules.replay(rules.start_battle(_scenario(data, FAST), seed, "p", None))
     for _ in range(data.draw(st.integers(5, 60))):
         if state.is_over:
             break
         if data.draw(st.booleans()):
             raw = _any_command(data, state)
         else:
-            ship, station = data.draw(st.sampled_from(R.awaiting(state)))
+            ship, station = data.draw(st.sampled_from(rules.awaiting(state)))
             pool = candidate_commands(state, ship, station) or [{"type": "end_step"}]
             raw = dict(data.draw(st.sampled_from(pool)))
         ships = list(state.ships)
         actor_ship = data.draw(st.sampled_from(ships))
         stations = state.ships[actor_ship].design.station_ids()
         station = data.draw(st.sampled_from(stations))
-        actor = R.Actor(role="player", ship_id=actor_ship, stations=frozenset({station}))
+        actor = rules.Actor(role="player", ship_id=actor_ship, stations=frozenset({station}))
         try:
-            cmd = R.parse_command(raw, actor)
-        except R.RuleViolation:
+            cmd = rules.parse_command(raw, actor)
+        except rules.RuleViolation:
             continue
-        before = R.state_to_dict(state)
-        awaited = R.awaiting(state)
-        legal = R.is_legal(state, cmd)
-        refused: R.RuleViolation | None = None
+        before = rules.state_to_dict(state)
+        awaited = rules.awaiting(state)
+        legal = rules.is_legal(state, cmd)
+        refused: rules.RuleViolation | None = None
         try:
-            new = R.decide(state, cmd)
-        except R.RuleViolation as exc:
+            new = rules.decide(state, cmd).events
+        except rules.RuleViolation as exc:
             refused = exc
         if refused is not None:
             assert not legal, f"is_legal said yes but decide refused: {refused.code}"
             assert refused.code
             assert refused.message
-            assert R.state_to_dict(state) == before
+            assert rules.state_to_dict(state) == before
             continue
         assert legal, "decide accepted what is_legal refused"
         assert new
@@ -200,7 +201,7 @@ def test_refused_commands_change_nothing_and_none_is_accepted_out_of_turn(
         else:
             assert (actor_ship, station) in awaited, (cmd.type, actor_ship, station, awaited)
         for e in new:
-            state = R.evolve(state, e)
+            state = rules.evolve(state, e)
         _invariants(state, gm_rulings=False)
 
 
@@ -210,7 +211,7 @@ def test_bot_battles_always_end_within_the_round_limit(data: st.DataObject, seed
     """Part A: a scenario sets a round limit; bot battles therefore always end, and the bot
     always has a legal command for every awaited station."""
     scenario = _scenario(data, ALL, limit=6)
-    state, events = play_bots(R.replay(R.start_battle(scenario, seed, "p", None)))
+    state, events = play_bots(rules.replay(rules.start_battle(scenario, seed, "p", None)))
     assert state.is_over
     assert state.round <= scenario.round_limit
     assert len(events) < 2_000 * scenario.round_limit

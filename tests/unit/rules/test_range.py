@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from gameserver import rules as R
+from gameserver import rules
 from gameserver.rules.resolution import advance_range, band_step_cost, range_change
-from gameserver.rules.tables_mg import LOCATION_INDEX
+from gameserver.rules.tables_mgt2e import LOCATION_INDEX
 
 from .conftest import Battle, design, duel
 
@@ -26,7 +26,7 @@ from .conftest import Battle, design, duel
 def test_band_step_cost(a: str, b: str, outer: int, from_band: int) -> None:
     """§5.3 DEFAULT (#26): the outer band's Thrust in either direction; option: band moved from."""
     assert band_step_cost(a, b) == outer
-    assert band_step_cost(a, b, R.RulesConfig(range_cost="from_band")) == from_band
+    assert band_step_cost(a, b, rules.RulesConfig(range_cost="from_band")) == from_band
 
 
 @pytest.mark.parametrize(
@@ -38,6 +38,8 @@ def test_band_step_cost(a: str, b: str, outer: int, from_band: int) -> None:
         pytest.param("medium", "long", 10, 0, 10, 1, id="opening"),
         pytest.param("long", "medium", 2, -2, 10, None, id="no-net-thrust"),
         pytest.param("short", "short", 3, 0, 0, 0, id="already-there"),
+        pytest.param("short", "short", 0, 0, 0, None, id="same-band-no-net-thrust"),
+        pytest.param("short", "short", 2, -3, 0, None, id="same-band-net-against"),
     ],
 )
 def test_range_change_cost_and_rounds(
@@ -68,7 +70,7 @@ def test_advance_range_one_round(
 
 def test_excess_can_be_kept_and_reversal_kept_as_house_options() -> None:
     """§5.3 DEFAULT flags in RulesConfig."""
-    cfg = R.RulesConfig(range_discard_excess=False, range_reset_on_reverse=False)
+    cfg = rules.RulesConfig(range_discard_excess=False, range_reset_on_reverse=False)
     assert advance_range("long", -8, -4, cfg) == ("medium", -2)
     assert advance_range("long", -8, 3, cfg) == ("long", -5)
 
@@ -96,18 +98,18 @@ def test_moves_spend_the_pool_and_change_range_at_the_end_of_the_step() -> None:
     """§5.3: Medium -> Short costs 5 (the outer band); 4 this round, 4 more the next crosses
     (excess discarded). Spending the whole pool ends the pilot's step."""
     b = _pilots_battle()
-    b.to(R.Step.MANOEUVRE, "a")
+    b.to(rules.Step.MANOEUVRE, "a")
     spent = b.do(
         {"type": "move", "ship_id": "a", "target": "b", "direction": "toward", "thrust": 4}
     )[0]
     assert b.ship("a").thrust_pool == 0
     assert spent.data["set"]["ships"]["a"]["done"] == ["pilot"]
     assert b.state.band("a", "b") == "medium"
-    b.until(lambda st: st.step != R.Step.MANOEUVRE)
+    b.until(lambda st: st.step != rules.Step.MANOEUVRE)
     assert b.last("ranges_changed").data["pairs"][0]["progress"] == -4
-    b.to(R.Step.MANOEUVRE, "a", round_=2)
+    b.to(rules.Step.MANOEUVRE, "a", round_=2)
     b.do({"type": "move", "ship_id": "a", "target": "b", "direction": "toward", "thrust": 4})
-    b.until(lambda st: st.step != R.Step.MANOEUVRE)
+    b.until(lambda st: st.step != rules.Step.MANOEUVRE)
     assert b.state.band("a", "b") == "short"
     assert b.state.ranges["a|b"] == ("short", 0)
 
@@ -129,9 +131,9 @@ def test_relative_thrust_of_both_ships(
     moves = {"a": ("b", a_dir, a_thrust), "b": ("a", b_dir, b_thrust)}
     for sid in b.state.order:  # pilots move in initiative order
         other, d, t = moves[sid]
-        b.to(R.Step.MANOEUVRE, sid)
+        b.to(rules.Step.MANOEUVRE, sid)
         b.do({"type": "move", "ship_id": sid, "target": other, "direction": d, "thrust": t})
-    b.until(lambda st: st.step != R.Step.MANOEUVRE)
+    b.until(lambda st: st.step != rules.Step.MANOEUVRE)
     assert b.state.ranges["a|b"] == (band, progress)
 
 
@@ -146,7 +148,7 @@ def test_relative_thrust_of_both_ships(
 def test_bad_moves_are_refused(data: dict[str, object], code: str) -> None:
     """§3.B: a pilot spends at most the pool left, on another ship of the battle."""
     b = _pilots_battle()
-    b.to(R.Step.MANOEUVRE, "a")
+    b.to(rules.Step.MANOEUVRE, "a")
     move = {"type": "move", "ship_id": "a", "target": "b", "direction": "toward", "thrust": 1}
     assert b.refuse(move | data).code == code
 
@@ -154,18 +156,18 @@ def test_bad_moves_are_refused(data: dict[str, object], code: str) -> None:
 def test_nothing_closer_than_adjacent_nor_farther_than_distant() -> None:
     """§5.1 ends of the band ladder; leaving the battle from Distant is `break_off` (§13.2)."""
     near = _pilots_battle("adjacent")
-    near.to(R.Step.MANOEUVRE, "a")
+    near.to(rules.Step.MANOEUVRE, "a")
     move = {"type": "move", "ship_id": "a", "target": "b", "direction": "toward", "thrust": 1}
     assert near.refuse(move).code == "already_adjacent"
     far = _pilots_battle("distant")
-    far.to(R.Step.MANOEUVRE, "a")
+    far.to(rules.Step.MANOEUVRE, "a")
     assert far.refuse(move | {"direction": "away"}).code == "already_distant"
 
 
 def test_unspent_thrust_is_the_evasive_reserve() -> None:
     """§3.B: an unspent reserve funds Evasive Action in the Attack step (§11.B)."""
     b = _pilots_battle()
-    b.to(R.Step.MANOEUVRE, "b")
+    b.to(rules.Step.MANOEUVRE, "b")
     b.do({"type": "move", "ship_id": "b", "target": "a", "direction": "toward", "thrust": 1})
-    b.until(lambda st: st.step != R.Step.MANOEUVRE)
+    b.until(lambda st: st.step != rules.Step.MANOEUVRE)
     assert b.ship("b").thrust_pool == 1

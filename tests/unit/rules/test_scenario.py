@@ -8,7 +8,7 @@ from typing import Any
 import pydantic
 import pytest
 
-from gameserver import rules as R
+from gameserver import rules
 
 from .conftest import Battle, crew, design, duel, make_scenario
 
@@ -17,12 +17,12 @@ def test_first_event_records_ruleset_config_and_schema_version() -> None:
     """Part A: every battle records its ruleset, its RulesConfig and the event schema version
     in its first event (with the house options the scenario changed)."""
     scenario = make_scenario(config={"crit_mode": "all_intermediate_rows"})
-    first = R.start_battle(scenario, 7, "b1", "t0")[0]
+    first = rules.start_battle(scenario, 7, "b1", "t0")[0]
     assert (first.seq, first.type) == (1, "battle_started")
-    assert first.data["schema_version"] == R.EVENT_SCHEMA_VERSION
+    assert first.data["schema_version"] == rules.EVENT_SCHEMA_VERSION
     assert first.data["ruleset"] == "MGT2E_2016"
-    cfg = R.RulesConfig.from_dict(first.data["config"])
-    assert cfg == R.RulesConfig(crit_mode="all_intermediate_rows")
+    cfg = rules.RulesConfig.from_dict(first.data["config"])
+    assert cfg == rules.RulesConfig(crit_mode="all_intermediate_rows")
     assert first.data["config"] == cfg.to_dict()
     assert first.data["seed"] == 7
     assert first.dice == ()
@@ -42,9 +42,9 @@ def test_profile_switch_changes_critical_severity_in_play(ruleset: str, severity
     gun = design("Gun", turrets=[("triple", ["beam_laser"] * 3)])
     target = design("Target", armour=2, hull=400)
     b = Battle(duel(gun, target, crew_a={"gunner:0": crew(2, DEX=9)}, ruleset=ruleset))
-    assert b.state.ruleset == R.Ruleset(ruleset)
+    assert b.state.ruleset == rules.Ruleset(ruleset)
     assert b.events[0].data["ruleset"] == ruleset
-    b.to(R.Step.ATTACK, "a")
+    b.to(rules.Step.ATTACK, "a")
     b.do({"type": "attack", "ship_id": "a", "turret": 0, "target": "b"}, [3, 3, 6, 1, 1])
     res = b.last("attack_resolved")
     assert (res.data["attack"]["effect"], res.data["attack"]["damage"]) == (6, 12)
@@ -66,7 +66,7 @@ def test_profile_switch_changes_critical_severity_in_play(ruleset: str, severity
 )
 def test_preset_figures(preset: str, tons: int, hull: int, armour: int, thrust: int) -> None:
     """Part A preset ships: §14 "pub" figures where given, else CE converted (0.4 x tons)."""
-    d = R.PRESETS[preset]
+    d = rules.PRESETS[preset]
     assert (d.tons, d.hull_points, d.armour, d.thrust) == (tons, hull, armour, thrust)
     assert d.turrets, "every preset is armed in the engine's variant"
 
@@ -104,7 +104,7 @@ def test_custom_ship_design_and_crew() -> None:
     ship = b.ship("a")
     assert ship.design.hull_points == 120  # 0.4 x 300
     assert (ship.hull, ship.armour, ship.design.thrust) == (120, 3, 3)
-    assert ship.ammo == (0, R.RulesConfig().sandcaster_load, 0)
+    assert ship.ammo == (0, rules.RulesConfig().sandcaster_load, 0)
     assert ship.sand_reserve == 10
     gunner = ship.crew_at("gunner:1")
     assert gunner is not None
@@ -134,7 +134,7 @@ def test_default_crew_quality(quality: str, skill: int, score: int) -> None:
     """§14.7: default crew skill and characteristic by quality."""
     data = make_scenario().model_dump()
     data["ships"][0]["crew_quality"] = quality
-    b = Battle(R.Scenario.model_validate(data))
+    b = Battle(rules.Scenario.model_validate(data))
     for member in b.ship("a").crew:
         assert set(member.chars.values()) == {score}
         assert set(member.skills.values()) == {skill}
@@ -208,21 +208,21 @@ def _scenario_data(**changes: Any) -> dict[str, Any]:
 def test_bad_scenarios_are_refused_readably(data: dict[str, Any], needle: str) -> None:
     """Scenario validators refuse bad input with a message that says what is wrong."""
     with pytest.raises(pydantic.ValidationError) as exc:
-        R.Scenario.model_validate(data)
+        rules.Scenario.model_validate(data)
     assert needle in str(exc.value)
 
 
 def test_seed_must_fit_the_stream() -> None:
     """Part A: the seed is an integer of at most 128 bits."""
-    with pytest.raises(R.RuleViolation) as exc:
-        R.start_battle(make_scenario(), 2**130, "x", None)
+    with pytest.raises(rules.RuleViolation) as exc:
+        rules.start_battle(make_scenario(), 2**130, "x", None)
     assert exc.value.code == "bad_seed"
 
 
 def test_same_seed_same_battle() -> None:
     """Part A: the seeded stream makes a battle reproducible."""
-    one = R.start_battle(make_scenario(), 5, "x", None)
-    two = R.start_battle(make_scenario(), 5, "x", None)
-    three = R.start_battle(make_scenario(), 6, "x", None)
+    one = rules.start_battle(make_scenario(), 5, "x", None)
+    two = rules.start_battle(make_scenario(), 5, "x", None)
+    three = rules.start_battle(make_scenario(), 6, "x", None)
     assert [e.to_dict() for e in one] == [e.to_dict() for e in two]
     assert [e.dice for e in one] != [e.dice for e in three]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from gameserver import rules as R
+from gameserver import rules
 
 from .conftest import Battle, crew, design, duel
 
@@ -30,17 +30,20 @@ def _battle(band: str = "short") -> Battle:
     )
 
 
-STEP_COMMANDS: dict[str, tuple[R.Step, dict[str, Any]]] = {
-    "move": (R.Step.MANOEUVRE, {"type": "move", "target": "b", "direction": "toward", "thrust": 1}),
-    "aid_gunners": (R.Step.MANOEUVRE, {"type": "aid_gunners"}),
-    "break_off": (R.Step.MANOEUVRE, {"type": "break_off"}),
-    "attack": (R.Step.ATTACK, {"type": "attack", "turret": 0, "target": "b"}),
-    "launch_missiles": (R.Step.ATTACK, {"type": "launch_missiles", "turret": 1, "target": "b"}),
-    "sensor_lock": (R.Step.ACTIONS, {"type": "sensor_lock", "target": "b"}),
-    "improve_initiative": (R.Step.ACTIONS, {"type": "improve_initiative"}),
-    "repair": (R.Step.ACTIONS, {"type": "repair", "location": "m_drive"}),
-    "reload": (R.Step.ACTIONS, {"type": "reload", "turret": 1}),
-    "electronic_warfare": (R.Step.ACTIONS, {"type": "electronic_warfare", "mode": "missiles"}),
+STEP_COMMANDS: dict[str, tuple[rules.Step, dict[str, Any]]] = {
+    "move": (
+        rules.Step.MANOEUVRE,
+        {"type": "move", "target": "b", "direction": "toward", "thrust": 1},
+    ),
+    "aid_gunners": (rules.Step.MANOEUVRE, {"type": "aid_gunners"}),
+    "break_off": (rules.Step.MANOEUVRE, {"type": "break_off"}),
+    "attack": (rules.Step.ATTACK, {"type": "attack", "turret": 0, "target": "b"}),
+    "launch_missiles": (rules.Step.ATTACK, {"type": "launch_missiles", "turret": 1, "target": "b"}),
+    "sensor_lock": (rules.Step.ACTIONS, {"type": "sensor_lock", "target": "b"}),
+    "improve_initiative": (rules.Step.ACTIONS, {"type": "improve_initiative"}),
+    "repair": (rules.Step.ACTIONS, {"type": "repair", "location": "m_drive"}),
+    "reload": (rules.Step.ACTIONS, {"type": "reload", "turret": 1}),
+    "electronic_warfare": (rules.Step.ACTIONS, {"type": "electronic_warfare", "mode": "missiles"}),
 }
 
 
@@ -49,11 +52,11 @@ STEP_COMMANDS: dict[str, tuple[R.Step, dict[str, Any]]] = {
     [
         pytest.param(name, step, id=f"{name}-in-{step.value}")
         for name, (home, _) in STEP_COMMANDS.items()
-        for step in R.Step
+        for step in rules.Step
         if step != home
     ],
 )
-def test_each_station_acts_only_in_its_step(command: str, step: R.Step) -> None:
+def test_each_station_acts_only_in_its_step(command: str, step: rules.Step) -> None:
     """§3.B / §6.B: pilot in Manoeuvre, gunners in Attack, the rest in Actions."""
     b = _battle()
     b.to(step, "a")
@@ -79,16 +82,16 @@ def test_each_station_acts_only_in_its_step(command: str, step: R.Step) -> None:
 def test_a_player_acts_only_at_their_station(station: str, data: dict[str, Any]) -> None:
     """Part A: a crew member acts only at their station."""
     b = _battle()
-    b.to(R.Step.MANOEUVRE, "a")
-    player = R.Actor(role="player", ship_id="a", stations=frozenset({station}))
+    b.to(rules.Step.MANOEUVRE, "a")
+    player = rules.Actor(role="player", ship_id="a", stations=frozenset({station}))
     assert b.refuse(data, actor=player).code == "not_your_station"
 
 
 def test_refusals_name_turret_stations_as_people_read_them() -> None:
     """Messages are for players: the station id `gunner:1` reads "gunner 2" (turrets from one)."""
     b = _battle()
-    b.to(R.Step.MANOEUVRE, "a")
-    player = R.Actor(role="player", ship_id="a", stations=frozenset({"gunner:0"}))
+    b.to(rules.Step.MANOEUVRE, "a")
+    player = rules.Actor(role="player", ship_id="a", stations=frozenset({"gunner:0"}))
     violation = b.refuse({"type": "end_step", "ship_id": "a", "station": "gunner:1"}, actor=player)
     assert violation.code == "not_your_station"
     assert "gunner 2 station" in violation.message
@@ -98,8 +101,8 @@ def test_refusals_name_turret_stations_as_people_read_them() -> None:
 def test_a_player_commands_only_their_ship() -> None:
     """Part A: a player's claim covers one ship."""
     b = _battle()
-    b.to(R.Step.MANOEUVRE, "a")
-    player = R.Actor(role="player", ship_id="b", stations=frozenset({"pilot"}))
+    b.to(rules.Step.MANOEUVRE, "a")
+    player = rules.Actor(role="player", ship_id="b", stations=frozenset({"pilot"}))
     data = {"type": "end_step", "ship_id": "a", "station": "pilot"}
     assert b.refuse(data, actor=player).code == "not_your_ship"
 
@@ -108,18 +111,18 @@ def test_ships_act_in_initiative_order_within_each_step() -> None:
     """§3.B / §15 #28: highest initiative first in every step; b waits for a."""
     b = _battle()
     assert b.state.order == ("a", "b")
-    assert R.awaiting(b.state) == [("a", "pilot")]
+    assert rules.awaiting(b.state) == [("a", "pilot")]
     assert b.refuse({"type": "end_step", "ship_id": "b", "station": "pilot"}).code == (
         "not_your_turn"
     )
     b.do({"type": "end_step", "ship_id": "a", "station": "pilot"})
-    assert R.awaiting(b.state) == [("b", "pilot")]
+    assert rules.awaiting(b.state) == [("b", "pilot")]
 
 
 def test_a_station_done_for_the_step_stays_done() -> None:
     """§3.B: once a station ends its step it cannot act again in it."""
     b = _battle()
-    b.to(R.Step.ACTIONS, "a")
+    b.to(rules.Step.ACTIONS, "a")
     b.do({"type": "end_step", "ship_id": "a", "station": "captain"})
     assert b.refuse({"type": "improve_initiative", "ship_id": "a"}).code == "station_done"
 
@@ -128,9 +131,9 @@ def test_nothing_else_happens_while_a_reaction_is_pending() -> None:
     """Part A: a reaction is taken by the defender when the attack is declared; the attacker
     waits; only the defender's eligible stations may answer."""
     b = _battle()
-    b.to(R.Step.ATTACK, "a")
+    b.to(rules.Step.ATTACK, "a")
     b.do({"type": "attack", "ship_id": "a", "turret": 0, "target": "b", "weapons": [0]})
-    assert R.awaiting(b.state) == [("b", "pilot")]
+    assert rules.awaiting(b.state) == [("b", "pilot")]
     again = {"type": "attack", "ship_id": "a", "turret": 0, "target": "b", "weapons": [1]}
     assert b.refuse(again).code == "reaction_pending"
     assert b.refuse({"type": "evasive_action", "ship_id": "a"}).code == "not_your_reaction"
@@ -141,14 +144,14 @@ def test_nothing_else_happens_while_a_reaction_is_pending() -> None:
 def test_reactions_need_something_to_react_to() -> None:
     """§11.B reactions answer an attack or salvo."""
     b = _battle()
-    b.to(R.Step.ATTACK, "a")
+    b.to(rules.Step.ATTACK, "a")
     assert b.refuse({"type": "evasive_action", "ship_id": "b"}).code == "no_pending_attack"
 
 
 def test_an_unable_crew_member_cannot_act() -> None:
     """§10.B.4 crew damage: two of STR/DEX/END at 0 and the station is unmanned."""
     b = _battle()
-    b.to(R.Step.MANOEUVRE, "a")
+    b.to(rules.Step.MANOEUVRE, "a")
     hurt = tuple(
         replace(c, chars=dict(c.chars) | {"END": 0, "STR": 0}) if c.station == "pilot" else c
         for c in b.ship("a").crew
@@ -162,42 +165,42 @@ def test_an_unable_crew_member_cannot_act() -> None:
 
 REFUSALS: list[Any] = [
     pytest.param(
-        R.Step.ATTACK,
+        rules.Step.ATTACK,
         {"type": "attack", "turret": 0, "target": "b", "weapons": [0]},
         {"type": "attack", "turret": 0, "target": "b", "weapons": [0]},
         "weapon_already_fired",
         id="weapon-already-fired",
     ),
     pytest.param(
-        R.Step.ATTACK,
+        rules.Step.ATTACK,
         None,
         {"type": "attack", "turret": 5, "target": "b"},
         "bad_turret",
         id="bad-turret",
     ),
     pytest.param(
-        R.Step.ATTACK,
+        rules.Step.ATTACK,
         None,
         {"type": "attack", "turret": 0, "target": "zz"},
         "unknown_target",
         id="unknown-target",
     ),
     pytest.param(
-        R.Step.ATTACK,
+        rules.Step.ATTACK,
         None,
         {"type": "attack", "turret": 1, "target": "b"},
         "not_direct_fire",
         id="missiles-are-launched",
     ),
     pytest.param(
-        R.Step.ACTIONS,
+        rules.Step.ACTIONS,
         None,
         {"type": "repair", "location": "m_drive"},
         "nothing_to_repair",
         id="nothing-to-repair",
     ),
     pytest.param(
-        R.Step.ACTIONS,
+        rules.Step.ACTIONS,
         None,
         {"type": "reload", "turret": 1},
         "cannot_reload",
@@ -208,7 +211,7 @@ REFUSALS: list[Any] = [
 
 @pytest.mark.parametrize(("step", "first", "data", "code"), REFUSALS)
 def test_refusal_codes(
-    step: R.Step, first: dict[str, Any] | None, data: dict[str, Any], code: str
+    step: rules.Step, first: dict[str, Any] | None, data: dict[str, Any], code: str
 ) -> None:
     """Part A: a refused command comes back with a stable code and changes nothing."""
     b = _battle()
@@ -233,6 +236,6 @@ def test_friendly_fire_is_refused() -> None:
     """§7.B: attacks target enemies."""
     friend = {"id": "c", "name": "Charlie", "side": "red", "design": SHIP}
     b = Battle(duel(SHIP, SHIP, crew_a=CREW, extra_ships=[friend]))
-    b.to(R.Step.ATTACK, "a")
+    b.to(rules.Step.ATTACK, "a")
     v = b.refuse({"type": "attack", "ship_id": "a", "turret": 0, "target": "c"})
     assert v.code == "friendly_target"

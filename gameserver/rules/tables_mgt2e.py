@@ -154,11 +154,6 @@ LOCATION_INDEX: Final[dict[str, int]] = {loc.value: i for i, loc in enumerate(LO
 LOCATION_NAMES: Final[tuple[str, ...]] = tuple(loc.value for loc in LOCATIONS)
 
 
-def location_for_roll(total: int) -> Location:
-    """§10.B.3: 2D 2 = Sensors ... 12 = Computer."""
-    return LOCATIONS[total - 2]
-
-
 class SensorGrade(StrEnum):
     """HG sensor grades (§8.B); the DM applies to sensor checks, not to attacks."""
 

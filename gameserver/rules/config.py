@@ -20,9 +20,6 @@ class Ruleset(StrEnum):
     MGT2E_2022 = "MGT2E_2022"
 
 
-DEFAULT_RULESET = Ruleset.MGT2E_2016
-
-
 def _default_flight() -> dict[str, int]:
     # RULES §9.B.2 ⚠ (CRB16 via fan wiki): rounds to impact by the band at launch.
     return {

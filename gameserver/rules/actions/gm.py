@@ -1,0 +1,167 @@
+"""GM commands: advance a stalled step, a house ruling, undo (RULES Part A).
+
+Purely computational. Every GM command is an event with its reason, so the log shows it and
+replay repeats it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from gameserver.rules.actions.reactions import resolve_pending
+from gameserver.rules.battle import initiative_order
+from gameserver.rules.commands import GmAdvance, GmRuling, GmUndo
+from gameserver.rules.decision import DecideContext, band_text, handles, refuse, ship_name
+from gameserver.rules.leaving import after_leave
+from gameserver.rules.state import ACTIVE, ESCAPED, SURRENDERED, WRECKED, pair_key
+from gameserver.rules.tables_mgt2e import BAND_INDEX, LOCATIONS
+
+
+@handles(GmAdvance, gm=True)
+def gm_advance(ctx: DecideContext, cmd: GmAdvance) -> None:
+    """Part A: the GM resolves the pending reaction without further reactions, or ends the
+    current step, when players stall."""
+    st = ctx.state
+    if st.pending:
+        head = st.pending[0]
+        updated = replace(head, eligible=())
+        ctx.emit(
+            "gm_advanced",
+            {"what": "reaction"},
+            "The GM moves on: no more reactions.",
+            battle={"pending": tuple(updated if p.id == head.id else p for p in st.pending)},
+        )
+        resolve_pending(ctx, updated)
+        return
+    ctx.emit(
+        "gm_advanced",
+        {"what": "step", "step": st.step.value},
+        f"The GM ends the {st.step.value} step.",
+        battle={"turn": len(st.order)},
+    )
+    # `settle` (run after every command) strikes any salvo still due, then ends the step.
+
+
+_RULING_FIELDS = (
+    "hull",
+    "armour",
+    "thrust_pool",
+    "initiative",
+    "status",
+    "crit:<location>",
+    "missile_reserve",
+    "sand_reserve",
+    "round_limit",
+    "band (with pair)",
+)
+_RULING_SHIP_INT = {
+    "hull": (0, None),
+    "armour": (0, 50),
+    "thrust_pool": (0, 100),
+    "initiative": (-50, 100),
+    "missile_reserve": (0, 10_000),
+    "sand_reserve": (0, 10_000),
+}
+
+
+@handles(GmRuling, gm=True)
+def gm_ruling(ctx: DecideContext, cmd: GmRuling) -> None:
+    """Part A: a house ruling sets one value (a ship field, a Severity, a pair's range band or
+    the round limit), logged with its reason."""
+    st = ctx.state
+    field, value = cmd.field, cmd.value
+    if cmd.pair is not None:
+        a, b = cmd.pair
+        if a not in st.ships or b not in st.ships or a == b:
+            refuse("bad_ruling", "the pair must name two ships of this battle")
+        if field != "band" or value not in BAND_INDEX:
+            refuse("bad_ruling", "for a pair, set field 'band' to a range band")
+        ranges = dict(st.ranges)
+        ranges[pair_key(a, b)] = (value, 0)
+        ctx.valid()
+        ctx.emit(
+            "gm_ruling",
+            {"pair": [a, b], "field": field, "value": value, "reason": cmd.reason},
+            f"GM ruling: {ship_name(st, a)}-{ship_name(st, b)} range is now {band_text(value)}"
+            f" ({cmd.reason}).",
+            battle={"ranges": ranges},
+        )
+        return
+    if field == "round_limit":
+        if not isinstance(value, int) or isinstance(value, bool) or value < st.round:
+            refuse("bad_ruling", "round_limit must be an integer >= the current round")
+        ctx.valid()
+        ctx.emit(
+            "gm_ruling",
+            {"field": field, "value": value, "reason": cmd.reason},
+            f"GM ruling: the round limit is now {value} ({cmd.reason}).",
+            battle={"round_limit": value},
+        )
+        return
+    sid = cmd.ship_id
+    if sid is None or sid not in st.ships:
+        refuse("bad_ruling", "name the ship (ship_id) the ruling applies to")
+    ship = st.ships[sid]
+    fields: dict[str, Any]
+    if field in _RULING_SHIP_INT:
+        lo, hi = _RULING_SHIP_INT[field]
+        hi = ship.design.hull_points if field == "hull" else hi
+        if (
+            not isinstance(value, int)
+            or isinstance(value, bool)
+            or not lo <= value <= (hi or value)
+        ):
+            refuse("bad_ruling", f"{field} must be an integer from {lo} to {hi}")
+        fields = {field: value}
+        if field == "hull" and value == 0:
+            fields["status"] = WRECKED
+    elif field == "status":
+        if value not in (ACTIVE, WRECKED, SURRENDERED, ESCAPED):
+            refuse("bad_ruling", "status must be active, wrecked, surrendered or escaped")
+        fields = {"status": value}
+    elif field.startswith("crit:"):
+        loc = field[5:]
+        if loc not in [x.value for x in LOCATIONS]:
+            refuse("bad_ruling", f"unknown critical location {loc!r}")
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 6:
+            refuse("bad_ruling", "a Severity is 0-6")
+        crits = list(ship.crits)
+        crits[[x.value for x in LOCATIONS].index(loc)] = value
+        fields = {"crits": tuple(crits)}
+    else:
+        refuse(
+            "bad_ruling",
+            f"the GM cannot set {field!r}; settable: {', '.join(_RULING_FIELDS)}",
+        )
+    ctx.valid()
+    ctx.emit(
+        "gm_ruling",
+        {"ship": sid, "field": field, "value": value, "reason": cmd.reason},
+        f"GM ruling: {ship.name} {field} = {value} ({cmd.reason}).",
+        ships={sid: fields},
+    )
+    if fields.get("status", ACTIVE) != ACTIVE and ship.is_active:
+        after_leave(ctx, sid, None)
+    elif fields.get("status") == ACTIVE and not ship.is_active:
+        ctx.emit(
+            "ship_returns",
+            {"ship": sid},
+            f"{ship.name} is back in the fight.",
+            battle={"order": initiative_order(ctx.state)},
+        )
+
+
+@handles(GmUndo, gm=True, after_end=True)
+def gm_undo(ctx: DecideContext, cmd: GmUndo) -> None:
+    """Part A: the GM reverts the effects of the last n events; the dice stream does not
+    rewind and the undo is itself an event everyone sees."""
+    st = ctx.state
+    if cmd.n > st.undo_depth:
+        refuse("undo_too_far", f"only the last {st.undo_depth} event(s) can be undone")
+    ctx.valid()
+    ctx.emit(
+        "gm_undo",
+        {"n": cmd.n},
+        f"The GM undoes the last {cmd.n} event(s) (the dice stream does not rewind).",
+    )

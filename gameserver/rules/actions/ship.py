@@ -1,0 +1,275 @@
+"""The Actions step and the ship-wide commands: sensors, captain, engineer, reloads,
+surrender, and ending a station's step.
+
+Purely computational. RULES §6.B (positions and actions), §4.B (Improve Initiative), §9.B.4
+(reload), §12.B (repair), §13.2 (surrender).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from gameserver.rules.actions.reactions import no_reaction
+from gameserver.rules.commands import (
+    ElectronicWarfare,
+    EndStep,
+    ImproveInitiative,
+    Reload,
+    Repair,
+    SensorLock,
+    Surrender,
+)
+from gameserver.rules.decision import (
+    DecideContext,
+    band_text,
+    done,
+    handles,
+    refuse,
+    station_name,
+)
+from gameserver.rules.effects import REPAIRABLE
+from gameserver.rules.leaving import leave
+from gameserver.rules.resolution import check, repair_check
+from gameserver.rules.state import SURRENDERED, ShipState, Step
+from gameserver.rules.tables_mgt2e import LOCATIONS
+from gameserver.rules.turns import reload_options, stations_needed, target_ship
+
+
+@handles(SensorLock, step=Step.ACTIONS, stations=("sensors",))
+def sensor_lock(ctx: DecideContext, cmd: SensorLock, ship: ShipState, station: str) -> None:
+    """§6.B Sensor Lock: an Electronics (sensors) check; a lock gives a Boon on attacks
+    against that target until broken."""
+    st = ctx.state
+    if ship.sensors_disabled:
+        refuse("sensors_disabled", "the sensors are disabled")
+    target = target_ship(st, ship, cmd.target)
+    band = st.band(ship.id, target.id)
+    if not ship.within_sensors(band):
+        refuse("beyond_sensors", f"damaged sensors cannot reach {band_text(band)} range")
+    if ship.sensor_lock == target.id:
+        refuse("already_locked", f"already locked on {target.name}")
+    ctx.valid()
+    op = ship.crew_at(station)
+    assert op is not None
+    c = check(ctx.dice, op.skill("electronics"), op.char("INT"), dm=ship.sensor_dm)
+    fields: dict[str, Any] = done(ship, station)
+    if c.success:
+        fields["sensor_lock"] = target.id
+    ctx.emit(
+        "sensor_lock",
+        {"ship": ship.id, "target": target.id, "check": c.to_dict(), "locked": c.success},
+        f"{ship.name} {'locks on to' if c.success else 'fails to lock on to'} {target.name}.",
+        ships={ship.id: fields},
+    )
+
+
+@handles(ElectronicWarfare, step=Step.ACTIONS, stations=("sensors",))
+def electronic_warfare(
+    ctx: DecideContext, cmd: ElectronicWarfare, ship: ShipState, station: str
+) -> None:
+    """§6.B, §11.B Electronic Warfare: against a salvo in flight, Difficult (10+), removing
+    max(1, Effect) missiles (DEFAULT); or break an enemy's lock, opposed by its sensors."""
+    st = ctx.state
+    if ship.sensors_disabled:
+        refuse("sensors_disabled", "the sensors are disabled")
+    op = ship.crew_at(station)
+    assert op is not None
+    if cmd.mode == "missiles":
+        salvo = next((s for s in st.salvos if s.id == cmd.salvo_id and s.target == ship.id), None)
+        if salvo is None:
+            refuse("no_salvo", "no salvo in flight toward this ship with that id")
+        ctx.valid()
+        c = check(
+            ctx.dice,
+            op.skill("electronics"),
+            op.char("INT"),
+            ctx.cfg.ew_missile_target,
+            ship.sensor_dm,
+        )
+        removed = min(salvo.missiles, max(1, c.effect)) if c.success else 0
+        left = salvo.missiles - removed
+        salvos = tuple(
+            (replace(s, missiles=left) if s.id == salvo.id else s)
+            for s in st.salvos
+            if not (s.id == salvo.id and left == 0)
+        )
+        ctx.emit(
+            "electronic_warfare",
+            {
+                "ship": ship.id,
+                "mode": "missiles",
+                "salvo_id": salvo.id,
+                "check": c.to_dict(),
+                "removed": removed,
+                "remaining": left,
+            },
+            f"{ship.name} jams incoming missiles: {removed} lost their way, {left} left.",
+            ships={ship.id: done(ship, station)},
+            battle={"salvos": salvos},
+        )
+        return
+    if cmd.target is None:
+        refuse("bad_command", "break_lock needs the target whose lock to break")
+    enemy = target_ship(st, ship, cmd.target)
+    if enemy.sensor_lock != ship.id:
+        refuse("no_lock", f"{enemy.name} has no lock on {ship.name}")
+    ctx.valid()
+    ours = check(ctx.dice, op.skill("electronics"), op.char("INT"), dm=ship.sensor_dm)
+    theirs_op = enemy.crew_at("sensors")
+    theirs = (
+        check(ctx.dice, theirs_op.skill("electronics"), theirs_op.char("INT"), dm=enemy.sensor_dm)
+        if theirs_op is not None
+        else None
+    )
+    broken = ours.success and (theirs is None or ours.effect > theirs.effect)
+    ctx.emit(
+        "electronic_warfare",
+        {
+            "ship": ship.id,
+            "mode": "break_lock",
+            "target": enemy.id,
+            "check": ours.to_dict(),
+            "opposed": theirs.to_dict() if theirs else None,
+            "broken": broken,
+        },
+        f"{ship.name} {'breaks' if broken else 'fails to break'} {enemy.name}'s sensor lock.",
+        ships={ship.id: done(ship, station), enemy.id: {"sensor_lock": None} if broken else {}},
+    )
+
+
+@handles(ImproveInitiative, step=Step.ACTIONS, stations=("captain",))
+def improve_initiative(
+    ctx: DecideContext, cmd: ImproveInitiative, ship: ShipState, station: str
+) -> None:
+    """§4.B Improve Initiative: a Leadership check; its Effect is added to Initiative from the
+    next round (⚠; on success only by default)."""
+    ctx.valid()
+    cap = ship.crew_at(station)
+    assert cap is not None
+    c = check(ctx.dice, cap.skill("leadership"), cap.char(ctx.cfg.leadership_characteristic))
+    bonus = c.effect if (c.success or not ctx.cfg.improve_initiative_on_success_only) else 0
+    fields = done(ship, station) | {"init_bonus": ship.init_bonus + bonus}
+    ctx.emit(
+        "initiative_improved",
+        {"ship": ship.id, "check": c.to_dict(), "bonus": bonus},
+        f"{ship.name}'s captain rallies the crew: initiative {bonus:+d} from next round.",
+        ships={ship.id: fields},
+    )
+
+
+@handles(Repair, step=Step.ACTIONS, stations=("engineer",))
+def repair(ctx: DecideContext, cmd: Repair, ship: ShipState, station: str) -> None:
+    """§12.B Repair System: Engineer check, DM -Severity, +1 per consecutive round on the
+    same critical; success suppresses the critical's effects for 1D hours."""
+    st = ctx.state
+    loc = cmd.location.value
+    sev = ship.crits[LOCATIONS.index(cmd.location)]
+    if sev <= 0:
+        refuse("nothing_to_repair", f"there is no critical at {loc.replace('_', ' ')}")
+    if loc in ship.repaired:
+        refuse("already_repaired", f"{loc.replace('_', ' ')} is already patched up")
+    if sev not in REPAIRABLE[loc]:
+        refuse(
+            "not_repairable",
+            f"{loc.replace('_', ' ')} at Severity {sev} cannot be repaired in combat",
+        )
+    ctx.valid()
+    eng = ship.crew_at(station)
+    assert eng is not None
+    consecutive = (
+        ship.repair_count if ship.repair_loc == loc and ship.repair_round == st.round - 1 else 0
+    )
+    char = max(eng.char("INT"), eng.char("EDU"))
+    c = repair_check(ctx.dice, eng.skill("engineer"), char, sev, consecutive)
+    fields: dict[str, Any] = done(ship, station)
+    hours = 0
+    if c.success:
+        hours = ctx.dice.d6()
+        fields.update(repaired=ship.repaired | {loc}, repair_loc=None, repair_count=0)
+        if loc == "weapon":
+            fields["weapons"] = tuple(
+                "ok" if w in ("bane", "disabled") else w for w in ship.weapons
+            )
+    else:
+        fields.update(repair_loc=loc, repair_count=consecutive + 1, repair_round=st.round)
+    ctx.emit(
+        "repair",
+        {
+            "ship": ship.id,
+            "location": loc,
+            "severity": sev,
+            "consecutive": consecutive,
+            "check": c.to_dict(),
+            "success": c.success,
+            "hours": hours,
+        },
+        f"{ship.name}'s engineer "
+        + (
+            f"patches the {loc.replace('_', ' ')} (holds {hours} hours)."
+            if c.success
+            else f"works on the {loc.replace('_', ' ')} without success yet."
+        ),
+        ships={ship.id: fields},
+    )
+
+
+@handles(Reload, step=Step.ACTIONS, stations=("gunner",))
+def reload(ctx: DecideContext, cmd: Reload, ship: ShipState, station: str) -> None:
+    """§9.B.4 Reload: a gunner refills one missile rack or sandcaster from the ship's stores."""
+    options = reload_options(ship, cmd.turret, ctx.cfg)
+    if cmd.weapon is not None:
+        flats = list(ship.turret_weapons(cmd.turret))
+        if not 0 <= cmd.weapon < len(flats) or flats[cmd.weapon] not in options:
+            refuse("cannot_reload", "that weapon needs no reload or stores are empty")
+        flat = flats[cmd.weapon]
+    elif options:
+        flat = options[0]
+    else:
+        refuse("cannot_reload", "nothing in this turret can be reloaded")
+    ctx.valid()
+    kind = ship.weapon_kind(flat)
+    ammo = list(ship.ammo)
+    if kind == "missile_rack":
+        add = min(ctx.cfg.missile_rack_load - ammo[flat], ship.missile_reserve)
+        fields: dict[str, Any] = {"missile_reserve": ship.missile_reserve - add}
+    else:
+        add = min(ctx.cfg.sandcaster_load - ammo[flat], ship.sand_reserve)
+        fields = {"sand_reserve": ship.sand_reserve - add}
+    ammo[flat] += add
+    fields |= {"ammo": tuple(ammo)} | done(ship, station)
+    ctx.emit(
+        "reloaded",
+        {"ship": ship.id, "turret": cmd.turret, "weapon": flat, "added": add},
+        f"{ship.name} reloads a {kind.replace('_', ' ')} (+{add}).",
+        ships={ship.id: fields},
+    )
+
+
+@handles(Surrender, stations=("captain", "pilot"), free_action=True)
+def surrender(ctx: DecideContext, cmd: Surrender, ship: ShipState, station: str) -> None:
+    """§13.1/§13.2 Surrender: the captain (the pilot on a ship without one) strikes colours
+    as a free action on the ship's turn; the ship is out of the fight."""
+    ctx.valid()
+    leave(ctx, ship.id, SURRENDERED, f"{ship.name} strikes her colours.")
+
+
+@handles(EndStep)
+def end_step(ctx: DecideContext, cmd: EndStep, ship: ShipState, station: str) -> None:
+    """The station is done for the current step (§3.B); while a reaction is pending it is the
+    same as declining to react."""
+    if ctx.state.pending:
+        no_reaction(ctx, cmd, ship, station)
+        return
+    if station not in stations_needed(ctx.state, ship):
+        refuse(
+            "nothing_to_do",
+            f"the {station_name(station)} of {ship.name} has nothing to do this step",
+        )
+    ctx.valid()
+    ctx.emit(
+        "station_done",
+        {"ship": ship.id, "station": station, "step": ctx.state.step.value},
+        f"{ship.name}: {station_name(station)} is done for the {ctx.state.step.value} step.",
+        ships={ship.id: done(ship, station)},
+    )

@@ -1,0 +1,248 @@
+"""The battle's course: start, rounds, steps, turns, the end (RULES §3.B, §4.B, §13).
+
+Purely computational. `settle` runs after every accepted command: it strikes salvos that are
+due, moves to the next ship, step or round until somebody must act, and ends the battle when
+one side is left or the round limit is reached (Part A).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gameserver.rules.actions.missiles import strike_next_salvo
+from gameserver.rules.actions.reactions import refresh_reactions
+from gameserver.rules.decision import DecideContext, band_text, refuse, ship_name
+from gameserver.rules.dice import Dice
+from gameserver.rules.errors import RuleViolation
+from gameserver.rules.events import EVENT_SCHEMA_VERSION, Event
+from gameserver.rules.evolve import evolve
+from gameserver.rules.resolution import advance_range, initiative, skill_dm
+from gameserver.rules.scenario import Scenario
+from gameserver.rules.state import BattleState, ShipState, Step
+from gameserver.rules.turns import stations_needed
+
+_STEP_NEXT = {Step.MANOEUVRE: Step.ATTACK, Step.ATTACK: Step.ACTIONS}
+_MAX_SEED = 2**127
+
+
+def _order_key(state: BattleState, ship: ShipState, join: int) -> tuple[int, int, int, int]:
+    pilot = ship.crew_at("pilot")
+    pilot_skill = skill_dm(pilot.skill("pilot")) if pilot is not None else -3
+    # Part A: ties -> higher Thrust, then higher Pilot skill, then the ship that joined first.
+    return (-ship.initiative, -ship.thrust, -pilot_skill, join)
+
+
+def initiative_order(state: BattleState) -> tuple[str, ...]:
+    """Active ships, highest initiative first (RULES §15 #28, Part A tie-breaks)."""
+    ids = list(state.ships)
+    active = [(i, state.ships[s]) for i, s in enumerate(ids) if state.ships[s].is_active]
+    active.sort(key=lambda p: _order_key(state, p[1], p[0]))
+    return tuple(s.id for _, s in active)
+
+
+def start_battle(
+    scenario: Scenario, seed: int, battle_id: str, at: str | None, dice: Dice | None = None
+) -> list[Event]:
+    """The ``battle_started`` event (ruleset, config, schema version, scenario, seed), then the
+    initiative rolls (RULES §4.B) and the first round's Manoeuvre step.
+
+    Tests may pass a `ScriptedDice` for the initiative rolls (the events record them).
+    """
+    if not isinstance(seed, int) or isinstance(seed, bool) or not -_MAX_SEED <= seed < _MAX_SEED:
+        refuse("bad_seed", "the seed must be an integer of at most 128 bits")
+    try:
+        cfg = scenario.rules_config()
+    except RuleViolation as exc:
+        raise RuleViolation("bad_scenario", exc.message) from None
+    first = Event(
+        seq=1,
+        type="battle_started",
+        data={
+            "schema_version": EVENT_SCHEMA_VERSION,
+            "ruleset": scenario.ruleset.value,
+            "config": cfg.to_dict(),
+            "scenario": scenario.model_dump(mode="json"),
+            "seed": seed,
+            "battle_id": battle_id,
+        },
+        summary=f"Battle {scenario.name!r} begins ({scenario.ruleset.value}).",
+        at=at,
+    )
+    ctx = DecideContext(evolve(None, first), at, dice=dice)
+    ctx.events.append(first)
+    for sid, ship in ctx.state.ships.items():
+        pilot = ship.crew_at("pilot")
+        captain = ship.crew_at("captain")
+        tactics = None
+        if captain is not None and captain.skill("tactics") is not None:
+            tactics = (captain.skill("tactics"), captain.char("INT"))
+        value, r, tac = initiative(
+            ctx.dice,
+            pilot.skill("pilot") if pilot is not None else None,
+            ship.thrust,
+            tactics,
+            ctx.cfg,
+        )
+        extra = f", Tactics Effect {tac.effect:+d}" if tac is not None else ""
+        ctx.emit(
+            "initiative_rolled",
+            {
+                "ship": sid,
+                "roll": r,
+                "initiative": value,
+                "tactics": tac.to_dict() if tac else None,
+            },
+            f"{ship.name} rolls initiative {value} (2D {r}{extra}).",
+            ships={sid: {"initiative": value}},
+        )
+    start_round(ctx, 1)
+    settle(ctx)
+    return ctx.events
+
+
+def start_round(ctx: DecideContext, number: int) -> None:
+    st = ctx.state
+    ships: dict[str, dict[str, Any]] = {}
+    for sid, s in st.ships.items():
+        fields: dict[str, Any] = {
+            "thrust_pool": s.thrust if s.is_active else 0,
+            "fired": frozenset(),
+            "pd_used": frozenset(),
+            "sand_used": frozenset(),
+            "done": frozenset(),
+            "aid_dm": 0,
+        }
+        if s.init_bonus:
+            fields["initiative"] = s.initiative + s.init_bonus
+            fields["init_bonus"] = 0
+        ships[sid] = {k: v for k, v in fields.items() if getattr(s, k) != v}
+    ctx.emit(
+        "round_started",
+        {"round": number},
+        f"Round {number} begins: Manoeuvre step.",
+        ships=ships,
+        battle={"round": number, "step": Step.MANOEUVRE, "turn": -1, "moves": {}},
+    )
+    ctx.emit(
+        "initiative_order",
+        {"order": list(initiative_order(ctx.state))},
+        "Initiative order: "
+        + ", ".join(ship_name(ctx.state, s) for s in initiative_order(ctx.state))
+        + ".",
+        battle={"order": initiative_order(ctx.state)},
+    )
+
+
+def check_end(ctx: DecideContext) -> bool:
+    st = ctx.state
+    if st.is_over:
+        return True
+    alive = {s.side for s in st.ships.values() if s.is_active}
+    if len(alive) > 1:
+        return False
+    if alive:
+        winner = next(iter(alive))
+        name = dict(st.sides).get(winner, winner)
+        outcome: dict[str, Any] = {
+            "result": "victory",
+            "winner": winner,
+            "reason": "last_side_standing",
+        }
+        summary = f"The battle is over: {name} holds the field."
+    else:
+        outcome = {"result": "draw", "winner": None, "reason": "no_side_left"}
+        summary = "The battle is over: no side is left fighting (a draw)."
+    ctx.emit("battle_ended", outcome, summary, battle={"outcome": outcome, "pending": ()})
+    return True
+
+
+def settle(ctx: DecideContext) -> None:
+    """Advance turns, steps and rounds until someone must act (or the battle ends)."""
+    for _ in range(10_000):
+        if check_end(ctx):
+            return
+        st = ctx.state
+        if st.pending:
+            if refresh_reactions(ctx):
+                continue
+            return
+        sid = st.acting_ship
+        if sid is not None and stations_needed(st, st.ships[sid]):
+            return
+        if st.step == Step.ATTACK and any(s.arrives_round <= st.round for s in st.salvos):
+            # §9.B.2: salvos due strike at the start of the Attack step; those launched this
+            # step at Medium or closer strike once their ship has fired (§9.B.1: one salvo
+            # per target with every missile it launched at that target this round).
+            strike_next_salvo(ctx)
+            continue
+        nxt = None
+        for i in range(st.turn + 1, len(st.order)):
+            if stations_needed(st, st.ships[st.order[i]]):
+                nxt = i
+                break
+        if nxt is not None:
+            ship = st.ships[st.order[nxt]]
+            ctx.emit(
+                "turn_started",
+                {"ship": ship.id, "step": st.step.value},
+                f"{ship.name} acts ({st.step.value} step).",
+                battle={"turn": nxt},
+            )
+            continue
+        _next_step(ctx)
+    raise RuntimeError("settle did not converge")  # pragma: no cover - bounded by round limit
+
+
+def _next_step(ctx: DecideContext) -> None:
+    st = ctx.state
+    if st.step == Step.MANOEUVRE:
+        _apply_moves(ctx)
+    if st.step in _STEP_NEXT:
+        nxt = _STEP_NEXT[st.step]
+        reset: dict[str, dict[str, Any]] = {
+            sid: {"done": frozenset()} for sid, s in st.ships.items() if s.done
+        }
+        ctx.emit(
+            "step_started",
+            {"round": st.round, "step": nxt.value},
+            f"Round {st.round}: {nxt.value.title()} step.",
+            ships=reset,
+            battle={"step": nxt, "turn": -1},
+        )
+        return
+    if st.round >= st.round_limit:
+        outcome = {"result": "draw", "winner": None, "reason": "round_limit"}
+        ctx.emit(
+            "battle_ended",
+            outcome,
+            f"The round limit ({st.round_limit}) is reached: the battle ends in a draw.",
+            battle={"outcome": outcome},
+        )
+        return
+    start_round(ctx, st.round + 1)
+
+
+def _apply_moves(ctx: DecideContext) -> None:
+    st = ctx.state
+    if not st.moves:
+        return
+    ranges = dict(st.ranges)
+    changed: list[dict[str, Any]] = []
+    for key, net in st.moves.items():
+        band, progress = ranges[key]
+        new_band, new_progress = advance_range(band, progress, net, st.config)
+        ranges[key] = (new_band, new_progress)
+        a, b = key.split("|")
+        changed.append({"a": a, "b": b, "from": band, "to": new_band, "progress": new_progress})
+    moved = [c for c in changed if c["from"] != c["to"]]
+    text = "; ".join(
+        f"{ship_name(st, c['a'])}-{ship_name(st, c['b'])}"
+        f" {band_text(c['from'])} -> {band_text(c['to'])}"
+        for c in moved
+    )
+    ctx.emit(
+        "ranges_changed",
+        {"pairs": changed},
+        f"Ranges change: {text}." if moved else "Ships manoeuvre; no range band changes yet.",
+        battle={"ranges": ranges, "moves": {}},
+    )

@@ -1,0 +1,179 @@
+"""One `decide` call at work: the `DecideContext` that draws dice and emits events, the
+`Decision` it returns, and the registry command handlers join with `@handles`.
+
+Purely computational. A handler validates its command (refusing with `refuse`), calls
+`ctx.valid()` once validation has passed (a dry run stops there) and emits events; each event
+carries a field patch that `evolve` applies, so the context's state is always the fold of the
+events so far.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, NamedTuple, NoReturn, TypeVar
+
+from pydantic import BaseModel
+
+from gameserver.rules.config import RulesConfig
+from gameserver.rules.dice import Dice, SeededDice
+from gameserver.rules.errors import RuleViolation
+from gameserver.rules.events import Event
+from gameserver.rules.evolve import evolve
+from gameserver.rules.state import BattleState, ShipState, Step, encode_value
+
+
+class Decision(NamedTuple):
+    """What `decide` returns: the state after the command and the events that made it."""
+
+    state: BattleState
+    events: list[Event]
+
+
+class DryRun(Exception):
+    """Raised by `DecideContext.valid` once a command has passed validation in a dry run."""
+
+
+class DecideContext:
+    """Working state of one `decide` call: draws dice, emits events and folds them as it goes."""
+
+    def __init__(
+        self, state: BattleState, at: str | None, dry: bool = False, dice: Dice | None = None
+    ) -> None:
+        self.state = state
+        self.at = at
+        self.dry = dry
+        self.dice: Dice = dice if dice is not None else SeededDice(state.seed, state.dice_drawn)
+        self.events: list[Event] = []
+
+    @property
+    def cfg(self) -> RulesConfig:
+        """The battle's house rules."""
+        return self.state.config
+
+    def valid(self) -> None:
+        """Validation passed; in a dry run stop here."""
+        if self.dry:
+            raise DryRun
+
+    def emit(
+        self,
+        type_: str,
+        data: Mapping[str, Any],
+        summary: str,
+        ships: Mapping[str, Mapping[str, Any]] | None = None,
+        battle: Mapping[str, Any] | None = None,
+    ) -> Event:
+        """Record an event with the dice drawn since the last one and fold it into the state."""
+        payload = dict(data)
+        patch: dict[str, Any] = {}
+        if ships:
+            patch["ships"] = {
+                sid: {k: encode_value(v) for k, v in fields.items()}
+                for sid, fields in ships.items()
+                if fields
+            }
+        if battle:
+            patch["battle"] = {k: encode_value(v) for k, v in battle.items()}
+        if patch:
+            payload["set"] = patch
+        event = Event(
+            seq=self.state.seq + 1,
+            type=type_,
+            data=payload,
+            dice=self.dice.take(),
+            summary=summary,
+            at=self.at,
+        )
+        self.state = evolve(self.state, event)
+        self.events.append(event)
+        return event
+
+    def decision(self) -> Decision:
+        """The state reached and the events emitted."""
+        return Decision(self.state, self.events)
+
+
+def refuse(code: str, message: str) -> NoReturn:
+    """Refuse the command: nothing changes (RULES Part A: "refused with a reason")."""
+    raise RuleViolation(code, message)
+
+
+def ship_name(state: BattleState, ship_id: str) -> str:
+    """A ship's name for log lines."""
+    return state.ships[ship_id].name
+
+
+def band_text(band: str) -> str:
+    """A range band as players read it: ``very_long`` is "very long"."""
+    return band.replace("_", " ")
+
+
+def station_name(station: str) -> str:
+    """A station id as players read it: `gunner:0` is "gunner 1" (turrets count from one)."""
+    role, _, index = station.partition(":")
+    return f"{role} {int(index) + 1}" if index.isdigit() else role
+
+
+def done(ship: ShipState, station: str) -> dict[str, Any]:
+    """The ship patch marking `station` done for the current step."""
+    return {"done": ship.done | {station}}
+
+
+# ---------------------------------------------------------------- the command registry
+
+
+@dataclass(frozen=True, slots=True)
+class CommandRule:
+    """Who may send a command type and when, and the handler that decides it.
+
+    Attributes:
+        command: the pydantic command class.
+        run: the handler, ``run(ctx, command, ship, station)`` (GM: ``run(ctx, command)``).
+        step: the step it belongs to; None in any step.
+        stations: the station that acts: one name; several (the first the design has);
+            ``("gunner",)`` for the turret the command names; empty: the command's
+            ``station`` field, else the first station the ship still needs.
+        reaction: answers the pending attack or salvo (§11.B).
+        free_action: allowed on the ship's turn whatever the step and its stations' progress.
+        gm: a GM command (no ship acts).
+        after_end: allowed after the battle has ended (GM undo).
+    """
+
+    command: type[BaseModel]
+    run: Callable[..., None]
+    step: Step | None
+    stations: tuple[str, ...]
+    reaction: bool
+    free_action: bool
+    gm: bool
+    after_end: bool
+
+
+COMMAND_RULES: dict[str, CommandRule] = {}
+
+_F = TypeVar("_F", bound=Callable[..., None])
+
+
+def handles(
+    command: type[BaseModel],
+    *,
+    step: Step | None = None,
+    stations: tuple[str, ...] = (),
+    reaction: bool = False,
+    free_action: bool = False,
+    gm: bool = False,
+    after_end: bool = False,
+) -> Callable[[_F], _F]:
+    """Register the decorated function as the handler of `command`, with its metadata."""
+    type_ = str(command.model_fields["type"].default)
+
+    def register(fn: _F) -> _F:
+        if type_ in COMMAND_RULES:
+            raise RuntimeError(f"two handlers for {type_!r}")
+        COMMAND_RULES[type_] = CommandRule(
+            command, fn, step, stations, reaction, free_action, gm, after_end
+        )
+        return fn
+
+    return register

@@ -1,0 +1,255 @@
+"""The fold: `evolve` applies one event to a state, `replay` folds a whole log.
+
+Purely computational. `evolve` is total for the logs this version writes: it applies the
+event's field patch (``data["set"]``) without re-checking rules, and it refuses a patch that
+names a field or ship the state does not have (`UnknownPatchField`) rather than replay an old
+log to a wrong state. ``battle_started`` builds the initial state from the scenario and config
+it records; ``gm_undo`` steps back through the `prev` links (RULES Part A: undo never rewinds
+the dice stream).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from typing import Any, NoReturn
+
+from gameserver.rules.config import RulesConfig, Ruleset
+from gameserver.rules.errors import UnknownPatchField
+from gameserver.rules.events import EVENT_SCHEMA_VERSION, Event
+from gameserver.rules.scenario import CHARACTERISTICS, QUALITY, STATION_SKILLS, Scenario
+from gameserver.rules.state import (
+    ACTIVE,
+    BATTLE_DECODERS,
+    SHIP_PATCH_DECODERS,
+    BattleState,
+    CrewState,
+    ShipState,
+    Step,
+    pair_key,
+    replace_battle,
+    replace_ship,
+)
+from gameserver.rules.tables_mgt2e import LOCATIONS
+
+
+def initial_state(event: Event) -> BattleState:
+    """The state a ``battle_started`` event describes: crews, loads and ranges at the start."""
+    d = event.data
+    scenario = Scenario.model_validate(d["scenario"])
+    cfg = RulesConfig.from_dict(d["config"])
+    ships: dict[str, ShipState] = {}
+    for entry in scenario.ships:
+        design = entry.resolved_design()
+        skill_level, char_score = QUALITY[entry.crew_quality.value]
+        crew: list[CrewState] = []
+        for station in design.station_ids():
+            base = station.split(":")[0]
+            spec = (entry.crew or {}).get(station)
+            default_skills: dict[str, int | None] = {s: skill_level for s in STATION_SKILLS[base]}
+            if spec is None:
+                name = f"{entry.crew_quality.value.title()} {base}"
+                chars = {k: char_score for k in CHARACTERISTICS}
+                skills = default_skills
+            else:
+                name = spec.name
+                chars = {k: spec.characteristics.get(k, char_score) for k in CHARACTERISTICS}
+                skills = dict(spec.skills) if spec.skills else default_skills
+            crew.append(CrewState(station, name, chars, skills))
+        starts: list[int] = []
+        ammo: list[int] = []
+        for t in design.turrets:
+            starts.append(len(ammo))
+            for w in t.weapons:
+                if w.value == "missile_rack":
+                    ammo.append(cfg.missile_rack_load)
+                elif w.value == "sandcaster":
+                    ammo.append(cfg.sandcaster_load)
+                else:
+                    ammo.append(0)
+        ships[entry.id] = ShipState(
+            id=entry.id,
+            name=entry.name,
+            side=entry.side,
+            preset=entry.preset,
+            design=design,
+            turret_start=tuple(starts),
+            hull=design.hull_points,
+            armour=design.armour,
+            status=ACTIVE,
+            initiative=0,
+            init_bonus=0,
+            thrust_pool=0,
+            crits=(0,) * len(LOCATIONS),
+            pp_thrust_loss=0,
+            md_thrust_loss=0,
+            power_loss=0,
+            computer_loss=0,
+            weapons=("ok",) * len(ammo),
+            ammo=tuple(ammo),
+            fired=frozenset(),
+            pd_used=frozenset(),
+            sand_used=frozenset(),
+            missile_reserve=design.missile_reserve,
+            sand_reserve=design.sand_reserve,
+            crew=tuple(crew),
+            done=frozenset(),
+            aid_dm=0,
+            sensor_lock=None,
+            repaired=frozenset(),
+            repair_loc=None,
+            repair_count=0,
+            repair_round=0,
+            escape_progress=0,
+            fuel_lost_pct=0,
+            cargo_lost_pct=0,
+            rads=0,
+            life_support=None,
+        )
+    ranges: dict[str, tuple[str, int]] = {}
+    ids = list(ships)
+    for i, a in enumerate(ids):
+        for b in ids[i + 1 :]:
+            ranges[pair_key(a, b)] = (scenario.starting_range.value, 0)
+    for pr in scenario.ranges:
+        ranges[pair_key(pr.a, pr.b)] = (pr.band.value, 0)
+    return BattleState(
+        seq=event.seq,
+        battle_id=str(d["battle_id"]),
+        seed=int(d["seed"]),
+        dice_drawn=len(event.dice),
+        ruleset=Ruleset(d["ruleset"]),
+        config=cfg,
+        scenario_name=scenario.name,
+        round_limit=scenario.round_limit,
+        sides=tuple((s.id, s.name) for s in scenario.sides),
+        ships=ships,
+        ranges=ranges,
+        moves={},
+        round=0,
+        step=Step.MANOEUVRE,
+        order=(),
+        turn=-1,
+        pending=(),
+        salvos=(),
+        next_id=1,
+        outcome=None,
+        undo_depth=0,
+        prev=None,
+    )
+
+
+def evolve(state: BattleState | None, event: Event) -> BattleState:
+    """Apply one event (total: no validation). ``battle_started`` builds the initial state."""
+    if event.type == "battle_started" or state is None:
+        return initial_state(event)
+    if event.type == "gm_undo":
+        n = int(event.data.get("n", 0))
+        target = state
+        for _ in range(n):
+            if target.prev is None:
+                break
+            target = target.prev
+        return replace_battle(
+            target,
+            {
+                "seq": event.seq,
+                "dice_drawn": state.dice_drawn + len(event.dice),
+                "prev": target.prev,
+                "undo_depth": max(0, state.undo_depth - n),
+            },
+        )
+    limit = state.config.undo_limit
+    depth = state.undo_depth + 1
+    changes: dict[str, Any] = {
+        "seq": event.seq,
+        "dice_drawn": state.dice_drawn + len(event.dice),
+        "prev": state,
+        "undo_depth": depth if depth <= limit else limit,
+    }
+    if limit > 0 and event.seq % limit == 0:
+        _trim_undo_chain(state, 2 * limit)
+    patch = event.data.get("set")
+    if patch:
+        if not _PATCH_PARTS.issuperset(patch):
+            _unknown(event, "part", sorted(set(patch) - _PATCH_PARTS))
+        ship_patch = patch.get("ships")
+        if ship_patch:
+            ships = dict(state.ships)
+            for sid, fields in ship_patch.items():
+                ship = ships.get(sid)
+                if ship is None:
+                    _unknown(event, "ship", [sid])
+                if not SHIP_FIELDS.issuperset(fields):
+                    _unknown(event, "ship field", sorted(set(fields) - SHIP_FIELDS))
+                decoded = {
+                    k: (v if (decoder := SHIP_PATCH_DECODERS.get(k)) is None else decoder(v))
+                    for k, v in fields.items()
+                }
+                ships[sid] = replace_ship(ship, decoded)
+            changes["ships"] = ships
+        battle_patch = patch.get("battle")
+        if battle_patch:
+            if not _PATCHABLE.issuperset(battle_patch):
+                _unknown(event, "battle field", sorted(set(battle_patch) - _PATCHABLE))
+            for key, value in battle_patch.items():
+                decoder = BATTLE_DECODERS.get(key)
+                changes[key] = decoder(value) if decoder is not None else value
+    return replace_battle(state, changes)
+
+
+def _trim_undo_chain(state: BattleState, keep: int) -> None:
+    """Drop the link to states more than `keep` events back (every `undo_limit` events).
+
+    Why: each state links the one before it for GM undo, so an unbounded chain would keep a
+    whole battle's states alive (memory, and the garbage collector walking them: replay of
+    10,000 events must stay under 100 ms). Only the last `undo_limit` states can ever be
+    undone to, so with `keep` = 2 x limit every state up to `undo_limit` events behind the
+    newest still reaches its full undo depth. The link (compare=False, not part of the
+    state's value) is cut in place on a state at least `keep` events old.
+    """
+    node: BattleState | None = state
+    for _ in range(keep):
+        if node is None:
+            return
+        node = node.prev
+    if node is not None and node.prev is not None:
+        object.__setattr__(node, "prev", None)
+
+
+def _unknown(event: Event, what: str, names: list[str]) -> NoReturn:
+    raise UnknownPatchField(
+        f"event {event.seq} ({event.type}) sets {what} {', '.join(map(repr, names))}, which this"
+        f" state layout (event schema version {EVENT_SCHEMA_VERSION}) does not have: the log needs"
+        " an upgrade step"
+    )
+
+
+_PATCH_PARTS = frozenset({"ships", "battle"})
+SHIP_FIELDS = frozenset(f.name for f in dataclasses.fields(ShipState))
+# Battle fields an event may set (the rest are fixed at the start or kept by `evolve` itself).
+_PATCHABLE = frozenset(
+    {
+        "ranges",
+        "moves",
+        "round",
+        "step",
+        "order",
+        "turn",
+        "pending",
+        "salvos",
+        "next_id",
+        "outcome",
+        "round_limit",
+    }
+)
+
+
+def replay(events: Iterable[Event]) -> BattleState:
+    """Fold events into a state; never re-rolls (the dice are in the events)."""
+    state: BattleState | None = None
+    for event in events:
+        state = evolve(state, event)
+    if state is None:
+        raise ValueError("cannot replay an empty event log")
+    return state

@@ -1,0 +1,38 @@
+"""A ship leaves the fight (escaped, surrendered, wrecked): what lapses with it.
+
+Purely computational. RULES §13.2 (end states) and §13.3 (missiles and wrecks).
+"""
+
+from __future__ import annotations
+
+from gameserver.rules.decision import DecideContext
+
+
+def leave(ctx: DecideContext, ship_id: str, status: str, summary: str) -> None:
+    """The ship takes `status` (§13.2: escaped or surrendered) and is out of the fight."""
+    ctx.emit(
+        "ship_" + status,
+        {"ship": ship_id},
+        summary,
+        ships={ship_id: {"status": status, "sensor_lock": None}},
+    )
+    after_leave(ctx, ship_id, None)
+
+
+def after_leave(ctx: DecideContext, ship_id: str, summary: str | None) -> None:
+    """RULES §13.2/13.3: a ship out of the fight is no target; locks on it and salvos lapse."""
+    st = ctx.state
+    locks = {s.id: {"sensor_lock": None} for s in st.ships.values() if s.sensor_lock == ship_id}
+    salvos = tuple(s for s in st.salvos if s.target != ship_id and s.launcher != ship_id)
+    pending = tuple(p for p in st.pending if p.target != ship_id)
+    order = tuple(s for s in st.order if s != ship_id)
+    turn = st.turn
+    if ship_id in st.order and st.order.index(ship_id) <= st.turn:
+        turn -= 1
+    ctx.emit(
+        "ship_out",
+        {"ship": ship_id, "status": st.ships[ship_id].status},
+        summary or f"{st.ships[ship_id].name} is out of the fight.",
+        ships=locks,
+        battle={"salvos": salvos, "pending": pending, "order": order, "turn": turn},
+    )

@@ -1,0 +1,181 @@
+"""What a station may do now, as clients show it: legal commands, labels, attack previews.
+
+Purely computational. Candidates are every command shape the station could send; the legal
+ones are those `decide` would accept (a dry run, no dice drawn), so the lists never offer what
+the rules refuse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from gameserver.rules.actions.attack import attack_boon
+from gameserver.rules.authorise import station_for
+from gameserver.rules.commands import COMMAND_ADAPTER, GM, Actor, Command
+from gameserver.rules.decision import COMMAND_RULES
+from gameserver.rules.engine import is_legal
+from gameserver.rules.resolution import attack_dms
+from gameserver.rules.state import BattleState, Step
+from gameserver.rules.tables_mgt2e import WEAPONS
+from gameserver.rules.turns import enemies, ew_options, repair_options
+
+
+def _cmd(data: dict[str, Any], actor: Actor = GM) -> Command:
+    return COMMAND_ADAPTER.validate_python(data | {"actor": actor})
+
+
+def candidate_commands(state: BattleState, ship_id: str, station: str) -> list[dict[str, Any]]:
+    """Every command shape the station could send now (before validation), as client JSON."""
+    ship = state.ships.get(ship_id)
+    if ship is None or state.is_over:
+        return []
+    out: list[dict[str, Any]] = []
+    base = {"ship_id": ship_id}
+    foes = enemies(state, ship)
+    if state.pending:
+        head = state.pending[0]
+        if head.target != ship_id or station not in head.eligible:
+            return []
+        if station == "pilot":
+            out.append(base | {"type": "evasive_action"})
+        elif station.startswith("gunner:"):
+            t = int(station.split(":")[1])
+            out.append(
+                base | {"type": "sand" if head.kind == "attack" else "point_defence", "turret": t}
+            )
+        out.append(base | {"type": "no_reaction", "station": station})
+        return out
+    if state.acting_ship != ship_id:
+        return []
+    if station == "pilot" and state.step == Step.MANOEUVRE:
+        for e in state.ships.values():
+            if e.id == ship_id or not e.is_active:
+                continue
+            for direction in ("toward", "away"):
+                out.append(
+                    base | {"type": "move", "target": e.id, "direction": direction, "thrust": 1}
+                )
+        out.append(base | {"type": "aid_gunners"})
+        out.append(base | {"type": "break_off"})
+    elif station.startswith("gunner:"):
+        t = int(station.split(":")[1])
+        if state.step == Step.ATTACK:
+            kinds: dict[str, list[int]] = {}
+            flats = list(ship.turret_weapons(t))
+            for j, f in enumerate(flats):
+                if ship.weapon_ready(f):
+                    kinds.setdefault(ship.weapon_kind(f), []).append(j)
+            for kind, idxs in kinds.items():
+                for e in foes:
+                    if WEAPONS[kind].direct_fire:
+                        out.append(
+                            base | {"type": "attack", "turret": t, "target": e.id, "weapons": idxs}
+                        )
+                    elif kind == "missile_rack":
+                        loaded = [j for j in idxs if ship.ammo[flats[j]] > 0]
+                        if loaded:
+                            out.append(
+                                base
+                                | {
+                                    "type": "launch_missiles",
+                                    "turret": t,
+                                    "target": e.id,
+                                    "weapons": loaded,
+                                }
+                            )
+        elif state.step == Step.ACTIONS:
+            out.append(base | {"type": "reload", "turret": t})
+    elif station == "captain" and state.step == Step.ACTIONS:
+        out.append(base | {"type": "improve_initiative"})
+    elif station == "sensors" and state.step == Step.ACTIONS:
+        for e in foes:
+            out.append(base | {"type": "sensor_lock", "target": e.id})
+        for opt in ew_options(state, ship):
+            out.append(base | {"type": "electronic_warfare"} | opt)
+    elif station == "engineer" and state.step == Step.ACTIONS:
+        for loc in repair_options(ship):
+            out.append(base | {"type": "repair", "location": loc})
+    out.append(base | {"type": "end_step", "station": station})
+    out.append(base | {"type": "surrender"})
+    return out
+
+
+def legal_commands(state: BattleState, ship_id: str, station: str) -> list[dict[str, Any]]:
+    """The actions a station may take now, with choices and, for attacks, the DM breakdown.
+
+    Each entry: ``type``, ``command`` (JSON to send as is), ``label`` and, where relevant,
+    ``choices`` (e.g. Thrust amounts) and ``preview`` (attack DMs, boon, band).
+    """
+    out: list[dict[str, Any]] = []
+    ship = state.ships.get(ship_id)
+    if ship is None:
+        return out
+    actor = Actor(role="player", ship_id=ship_id, stations=frozenset({station}))
+    for data in candidate_commands(state, ship_id, station):
+        if (
+            data["type"] == "surrender"
+            and station_for(_cmd(data), ship, state, COMMAND_RULES["surrender"]) != station
+        ):
+            continue
+        cmd = _cmd(data, actor)
+        if not is_legal(state, cmd):
+            continue
+        entry: dict[str, Any] = {
+            "type": data["type"],
+            "command": data,
+            "label": _label(state, data),
+        }
+        if data["type"] == "move":
+            entry["choices"] = {"thrust": list(range(1, ship.thrust_pool + 1))}
+        if data["type"] == "attack":
+            entry["preview"] = attack_preview(
+                state, ship_id, data["turret"], data["target"], data["weapons"]
+            )
+        out.append(entry)
+    return out
+
+
+def _label(state: BattleState, data: Mapping[str, Any]) -> str:
+    t = data["type"]
+    target = (
+        state.ships[data["target"]].name
+        if "target" in data and data["target"] in state.ships
+        else ""
+    )
+    labels: dict[str, str] = {
+        "move": f"Move {data.get('direction', '')} {target}",
+        "attack": f"Fire turret {data.get('turret')} at {target}",
+        "launch_missiles": f"Launch missiles at {target}",
+        "sensor_lock": f"Sensor lock on {target}",
+        "repair": f"Repair {str(data.get('location', '')).replace('_', ' ')}",
+    }
+    return labels.get(str(t), str(t).replace("_", " ").capitalize())
+
+
+def attack_preview(
+    state: BattleState, ship_id: str, turret: int, target_id: str, weapons: list[int]
+) -> dict[str, Any]:
+    """The §7.B DM breakdown an attack would roll with now (before any reaction)."""
+    ship = state.ships[ship_id]
+    target = state.ships[target_id]
+    flats = list(ship.turret_weapons(turret))
+    kind = ship.weapon_kind(flats[weapons[0]])
+    gunner = ship.crew_at(f"gunner:{turret}")
+    band = state.band(ship_id, target_id)
+    dms = attack_dms(
+        kind,
+        gunner.skill("gunner") if gunner else None,
+        gunner.char("DEX") if gunner else 7,
+        band,
+        ship.fire_control,
+        ship.aid_dm,
+    )
+    return {
+        "band": band,
+        "dms": dms,
+        "total_dm": sum(dms.values()),
+        "boon": attack_boon(ship, target_id, [flats[w] for w in weapons], state.config),
+        "linked": len(weapons),
+        "target_armour": target.armour,
+    }

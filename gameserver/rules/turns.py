@@ -1,0 +1,208 @@
+"""Who acts now and what they can still do: awaited stations, valid targets, ready weapons.
+
+Purely computational; read by `decide` (is it this station's turn?), by the legal lists and by
+the bot. Round structure: RULES §3.B (stations act in their step, ships in initiative order);
+reactions: §4.B and §11.B.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gameserver.rules.config import RulesConfig
+from gameserver.rules.decision import refuse
+from gameserver.rules.effects import REPAIRABLE
+from gameserver.rules.resolution import weapon_reach_error
+from gameserver.rules.state import ESCAPED, SURRENDERED, WRECKED, BattleState, ShipState, Step
+from gameserver.rules.tables_mgt2e import LOCATIONS, WEAPONS
+
+# §11.B: point defence uses a turret's beam or pulse lasers.
+POINT_DEFENCE_WEAPONS = frozenset({"beam_laser", "pulse_laser"})
+
+
+def enemies(state: BattleState, ship: ShipState) -> list[ShipState]:
+    """The active ships of the other sides."""
+    return [s for s in state.ships.values() if s.side != ship.side and s.is_active]
+
+
+def target_ship(
+    state: BattleState, ship: ShipState, target_id: str, enemy_only: bool = True
+) -> ShipState:
+    """The ship a command targets, refused when it is no valid target (§13.2: a ship out of
+    the fight is no target; a surrendered ship may still be moved toward, not attacked)."""
+    target = state.ships.get(target_id)
+    if target is None:
+        refuse("unknown_target", f"there is no ship {target_id!r}")
+    if target.id == ship.id:
+        refuse("bad_target", "a ship cannot target itself")
+    if enemy_only and target.side == ship.side:
+        refuse("friendly_target", f"{target.name} is on your side")
+    if target.status == WRECKED:
+        refuse("target_wrecked", f"{target.name} is a wreck")
+    if target.status == SURRENDERED and enemy_only:
+        refuse("target_surrendered", f"{target.name} has surrendered")
+    if target.status == ESCAPED:
+        refuse("target_gone", f"{target.name} has left the battle")
+    return target
+
+
+def stations_needed(state: BattleState, ship: ShipState) -> list[str]:
+    """Stations of `ship` that still have something to do in the current step (§3.B)."""
+    if not ship.is_active:
+        return []
+    out: list[str] = []
+    step = state.step
+    if step == Step.MANOEUVRE:
+        if "pilot" not in ship.done and ship.thrust_pool > 0 and ship.crew_at("pilot"):
+            out.append("pilot")
+        return out
+    for t in range(len(ship.design.turrets)):
+        st_id = f"gunner:{t}"
+        if st_id in ship.done or ship.crew_at(st_id) is None:
+            continue
+        if step == Step.ATTACK:
+            if turret_can_fire(state, ship, t):
+                out.append(st_id)
+        elif reload_options(ship, t, state.config):
+            out.append(st_id)
+    if step == Step.ACTIONS:
+        if "captain" not in ship.done and ship.crew_at("captain"):
+            out.insert(0, "captain")
+        if (
+            "sensors" not in ship.done
+            and ship.crew_at("sensors")
+            and not ship.sensors_disabled
+            and (lock_targets(state, ship) or ew_options(state, ship))
+        ):
+            out.append("sensors")
+        if "engineer" not in ship.done and ship.crew_at("engineer") and repair_options(ship):
+            out.append("engineer")
+    return out
+
+
+def turret_can_fire(state: BattleState, ship: ShipState, t: int) -> bool:
+    """Whether turret `t` has a ready weapon with an enemy in reach (§7.B, §9.B)."""
+    foes = enemies(state, ship)
+    for flat in ship.turret_weapons(t):
+        if not ship.weapon_ready(flat):
+            continue
+        kind = ship.weapon_kind(flat)
+        stats = WEAPONS[kind]
+        for e in foes:
+            band = state.band(ship.id, e.id)
+            if not ship.within_sensors(band):
+                continue
+            if stats.direct_fire and weapon_reach_error(kind, band) is None:
+                return True
+            if kind == "missile_rack" and ship.ammo[flat] > 0:
+                return True
+    return False
+
+
+def reload_options(ship: ShipState, t: int, cfg: RulesConfig) -> list[int]:
+    """§9.B.4: racks and sandcasters below their ready load, with stores left."""
+    out = []
+    for flat in ship.turret_weapons(t):
+        kind = ship.weapon_kind(flat)
+        if ship.weapons[flat] == "destroyed":
+            continue
+        if kind == "missile_rack" and ship.missile_reserve > 0:
+            if ship.ammo[flat] < cfg.missile_rack_load:
+                out.append(flat)
+        elif (
+            kind == "sandcaster" and ship.sand_reserve > 0 and ship.ammo[flat] < cfg.sandcaster_load
+        ):
+            out.append(flat)
+    return out
+
+
+def lock_targets(state: BattleState, ship: ShipState) -> list[str]:
+    """Enemies the sensors reach and are not locked on yet (§6.B Sensor Lock)."""
+    return [
+        e.id
+        for e in enemies(state, ship)
+        if e.id != ship.sensor_lock and ship.within_sensors(state.band(ship.id, e.id))
+    ]
+
+
+def ew_options(state: BattleState, ship: ShipState) -> list[dict[str, Any]]:
+    """Electronic warfare choices (§6.B, §11.B): jam a salvo flying at us, break a lock on us."""
+    out: list[dict[str, Any]] = [
+        {"mode": "missiles", "salvo_id": s.id} for s in state.salvos if s.target == ship.id
+    ]
+    out.extend(
+        {"mode": "break_lock", "target": e.id}
+        for e in enemies(state, ship)
+        if e.sensor_lock == ship.id
+    )
+    return out
+
+
+def repair_options(ship: ShipState) -> list[str]:
+    """Locations with a critical the engineer may still repair in combat (§12.B)."""
+    out = []
+    for i, loc in enumerate(LOCATIONS):
+        sev = ship.crits[i]
+        if sev > 0 and loc.value not in ship.repaired and sev in REPAIRABLE[loc.value]:
+            out.append(loc.value)
+    return out
+
+
+def sand_ready(ship: ShipState, t: int) -> int | None:
+    """The flat index of turret `t`'s loaded sandcaster, if it has not cast this round (§4.B)."""
+    if t in ship.sand_used:
+        return None
+    for f in ship.turret_weapons(t):
+        if (
+            ship.weapon_kind(f) == "sandcaster"
+            and ship.ammo[f] > 0
+            and ship.weapons[f] not in ("disabled", "destroyed")
+        ):
+            return f
+    return None
+
+
+def point_defence_ready(ship: ShipState, t: int) -> list[int]:
+    """§11.B: a turret's beam and pulse lasers not yet used this round (once per round)."""
+    if t in ship.pd_used:
+        return []
+    return [
+        f
+        for f in ship.turret_weapons(t)
+        if ship.weapon_kind(f) in POINT_DEFENCE_WEAPONS and ship.weapon_ready(f)
+    ]
+
+
+def can_react(target: ShipState, station: str, kind: str, laser: bool = True) -> bool:
+    """Whether a station of the target can answer a pending attack or salvo now (§4.B, §11.B):
+    the pilot with unspent Thrust (evasive action), a gunner with sand against a laser attack
+    or with point-defence lasers against a salvo; the crew member must be able."""
+    if target.crew_at(station) is None:
+        return False
+    if station == "pilot":
+        return target.thrust_pool > 0
+    if not station.startswith("gunner:"):
+        return False
+    turret = int(station.split(":")[1])
+    if kind == "attack":
+        return laser and sand_ready(target, turret) is not None
+    return bool(point_defence_ready(target, turret))
+
+
+def reactors(target: ShipState, kind: str, laser: bool = True) -> list[str]:
+    """The target's stations that may react to a new attack (``kind`` "attack") or salvo."""
+    stations = ["pilot"] + [f"gunner:{t}" for t in range(len(target.design.turrets))]
+    return [s for s in stations if can_react(target, s, kind, laser)]
+
+
+def awaiting(state: BattleState) -> list[tuple[str, str]]:
+    """(ship_id, station) pairs that may act now; a pending reaction awaits the defender."""
+    if state.is_over:
+        return []
+    if state.pending:
+        head = state.pending[0]
+        return [(head.target, st) for st in head.eligible]
+    sid = state.acting_ship
+    if sid is None:
+        return []
+    return [(sid, st) for st in stations_needed(state, state.ships[sid])]
