@@ -16,7 +16,8 @@ Layout (prefix `tvtt`, the battle id in braces so one battle's keys share a clus
 - `tvtt:notify`         a Stream (about 10,000 kept) every instance's reader blocks on: one small
   entry per append (`b` battle id, `s` its new last seq) or notice (`b`, `o` the publisher).
 
-Appends run a Lua script, so "the log ends at `expected_seq`" is checked and the entries added in
+Appends run a Lua script (each atomic step is one file in `gameserver/store/lua/`, read at import),
+so "the log ends at `expected_seq`" is checked and the entries added in
 one atomic step: two instances racing on one battle never fork its log. A player's append also names
 the stations it acts with and its resume-token hash: the script checks them against the claims hash
 in the same step (no extra round trip), so a station the GM released on another instance cannot be
@@ -42,6 +43,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any, Final, cast
 
 import redis.asyncio as aioredis
@@ -78,133 +80,23 @@ _NOTIFY_MAXLEN: Final = 10_000
 periodic check; it never loses events, the streams themselves are not trimmed)."""
 _NOTIFY_READ_COUNT: Final = 1_000
 
-_APPEND_LUA: Final = """
--- KEYS: meta, events, index, claims, notify.
--- ARGV: battle_id, expected_seq, now, append_token, guard token hash ('' = no guard), k,
---       k claim fields the guard requires, event JSON...
-local cur = redis.call('HGET', KEYS[1], 'seq')
-if not cur then return {-1, 0} end
-cur = tonumber(cur)
-local expected = tonumber(ARGV[2])
-local k = tonumber(ARGV[6])
-local first = 7 + k
-local n = #ARGV - first + 1
-if cur ~= expected then
-  -- A retry of an append whose reply was lost (dropped connection) finds its own token on the
-  -- first entry it wrote: report success instead of a conflict that would re-decide the command.
-  if n > 0 and cur >= expected + n then
-    local id = string.format('%d-0', expected + 1)
-    local got = redis.call('XRANGE', KEYS[2], id, id)
-    if got[1] then
-      local f = got[1][2]
-      for i = 1, #f, 2 do
-        if f[i] == 'a' and f[i + 1] == ARGV[4] then return {1, expected + n} end
-      end
-    end
-  end
-  return {0, cur}
-end
-if k > 0 then
-  -- The writer's claims: every guarded station still bound to its resume-token hash.
-  local held = redis.call('HMGET', KEYS[4], unpack(ARGV, 7, 6 + k))
-  local lost = {2, cur}
-  for i = 1, k do
-    if not held[i] or cjson.decode(held[i])['token_hash'] ~= ARGV[5] then
-      lost[#lost + 1] = ARGV[6 + i]
-    end
-  end
-  if #lost > 2 then return lost end
-end
-for i = 1, n do
-  local id = string.format('%d-0', expected + i)
-  if i == 1 then
-    redis.call('XADD', KEYS[2], id, 'e', ARGV[first], 'a', ARGV[4])
-  else
-    redis.call('XADD', KEYS[2], id, 'e', ARGV[first + i - 1])
-  end
-end
-if n > 0 then
-  redis.call('HSET', KEYS[1], 'seq', expected + n)
-  -- Tell every instance's reader which battle moved and how far (not the events themselves).
-  redis.call('XADD', KEYS[5], 'MAXLEN', '~', NOTIFY_MAXLEN, '*', 'b', ARGV[1], 's', expected + n)
-end
-redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
-return {1, expected + n}
-"""
 
-_CREATE_LUA: Final = """
--- KEYS: meta, events, code, index.  ARGV: battle_id, meta JSON, now, event JSON...
-if redis.call('EXISTS', KEYS[1]) == 1 then return 'id' end
-if redis.call('EXISTS', KEYS[3]) == 1 then return 'code' end
-redis.call('SET', KEYS[3], ARGV[1])
-local n = #ARGV - 3
-for i = 1, n do
-  redis.call('XADD', KEYS[2], string.format('%d-0', i), 'e', ARGV[3 + i])
-end
-redis.call('HSET', KEYS[1], 'meta', ARGV[2], 'seq', n)
-redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
-return 'ok'
-"""
-
-_SNAPSHOT_LUA: Final = """
--- KEYS: meta, snap.  ARGV: seq, schema version, state JSON.  Keeps only the newest snapshot.
-if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-local have = tonumber(redis.call('HGET', KEYS[2], 'seq') or '-1')
-if have >= tonumber(ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[2], 'seq', ARGV[1], 'v', ARGV[2], 'state', ARGV[3])
-return 1
-"""
-
-_CLAIM_LUA: Final = """
--- KEYS: meta, claims.  ARGV: field, claim JSON, token_hash.  Returns the holder's claim JSON.
-if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-local held = redis.call('HGET', KEYS[2], ARGV[1])
-if held and cjson.decode(held)['token_hash'] ~= ARGV[3] then return held end
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-return ARGV[2]
-"""
-
-_NOTIFY_LUA: Final = """
--- KEYS: meta, ctl, notify.  ARGV: notice JSON, instance id, battle id.
--- Only for a battle that exists.
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', 256, '*', 'n', ARGV[1], 'o', ARGV[2])
-redis.call('XADD', KEYS[3], 'MAXLEN', '~', NOTIFY_MAXLEN, '*', 'b', ARGV[3], 'o', ARGV[2])
-return 1
-"""
-
-_SET_PEERS_LUA: Final = """
--- KEYS: meta, peers, ctl, instance key, notify.
--- ARGV: instance id, peers JSON ('' = none), presence notice JSON, instance key TTL (ms),
---       battle id.
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-if ARGV[2] == '' then
-  redis.call('HDEL', KEYS[2], ARGV[1])
-else
-  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-end
-redis.call('SET', KEYS[4], '1', 'PX', ARGV[4])
-redis.call('XADD', KEYS[3], 'MAXLEN', '~', 256, '*', 'n', ARGV[3], 'o', ARGV[1])
-redis.call('XADD', KEYS[5], 'MAXLEN', '~', NOTIFY_MAXLEN, '*', 'b', ARGV[5], 'o', ARGV[1])
-return 1
-"""
-
-_DELETE_LUA: Final = """
--- KEYS: meta, events, snap, claims, index, ctl, peers.  ARGV: battle_id, code key prefix.
-local meta = redis.call('HGET', KEYS[1], 'meta')
-if meta then
-  local code = cjson.decode(meta)['join_code']
-  local ckey = ARGV[2] .. string.upper(code)
-  if redis.call('GET', ckey) == ARGV[1] then redis.call('DEL', ckey) end
-end
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[6], KEYS[7])
-return redis.call('ZREM', KEYS[5], ARGV[1])
-"""
+_SCRIPT_NAMES: Final = ("append", "create", "snapshot", "claim", "delete", "notify", "set_peers")
+"""The Lua scripts in `gameserver/store/lua/` (shipped as package data), one per atomic step."""
 
 
-def _with_cap(script: str) -> str:
-    """The script with the notify stream's cap filled in."""
-    return script.replace("NOTIFY_MAXLEN", str(_NOTIFY_MAXLEN))
+def _load_scripts() -> dict[str, str]:
+    """Read every Lua script once, at import, with the notify stream's cap filled in."""
+    folder = resources.files("gameserver.store").joinpath("lua")
+    return {
+        name: folder.joinpath(f"{name}.lua")
+        .read_text(encoding="utf-8")
+        .replace("NOTIFY_MAXLEN", str(_NOTIFY_MAXLEN))
+        for name in _SCRIPT_NAMES
+    }
+
+
+_SCRIPTS: Final = _load_scripts()
 
 
 def _is_unavailable(exc: BaseException) -> bool:
@@ -344,13 +236,13 @@ class RedisBattleStore:
             single_connection_client=True,
             client_name="tvtt-reader",
         )
-        self._append_script = self._redis.register_script(_with_cap(_APPEND_LUA))
-        self._create_script = self._redis.register_script(_CREATE_LUA)
-        self._snapshot_script = self._redis.register_script(_SNAPSHOT_LUA)
-        self._claim_script = self._redis.register_script(_CLAIM_LUA)
-        self._delete_script = self._redis.register_script(_DELETE_LUA)
-        self._notify_script = self._redis.register_script(_with_cap(_NOTIFY_LUA))
-        self._set_peers_script = self._redis.register_script(_with_cap(_SET_PEERS_LUA))
+        self._append_script = self._redis.register_script(_SCRIPTS["append"])
+        self._create_script = self._redis.register_script(_SCRIPTS["create"])
+        self._snapshot_script = self._redis.register_script(_SCRIPTS["snapshot"])
+        self._claim_script = self._redis.register_script(_SCRIPTS["claim"])
+        self._delete_script = self._redis.register_script(_SCRIPTS["delete"])
+        self._notify_script = self._redis.register_script(_SCRIPTS["notify"])
+        self._set_peers_script = self._redis.register_script(_SCRIPTS["set_peers"])
         self.instance_id = uuid.uuid4().hex
         """This store's (this server process's) id in notices and the presence registry."""
         self._instance_ttl_ms = max(10_000, 5 * block_ms)
