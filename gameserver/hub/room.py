@@ -12,7 +12,14 @@ import contextlib
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
+
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_not_exception_type,
+    wait_exponential,
+)
 
 from gameserver import rules
 from gameserver.hub.bots import BotDriver
@@ -48,6 +55,17 @@ log = get_logger("hub")
 def event_from_dict(data: EventDict) -> rules.Event:
     """Read a stored event, converting older schema versions the engine knows."""
     return rules.Event.from_dict(rules.upgrade_event_dict(data))
+
+
+def _follow_wait(state: RetryCallState) -> float:
+    """Backoff of a room's subscription: exponential for an outage, a second for anything else."""
+    exc = state.outcome.exception() if state.outcome is not None else None
+    if isinstance(exc, StoreUnavailable):
+        return _OUTAGE_BACKOFF(state)
+    return 1.0
+
+
+_OUTAGE_BACKOFF: Final = wait_exponential(multiplier=0.05, max=2.0)
 
 
 def awaiting_list(state: rules.BattleState) -> list[tuple[str, str]]:
@@ -246,29 +264,34 @@ class BattleRoom:
             self.ingest([event_from_dict(d) for d in dicts], dicts)
 
     async def _follow(self) -> None:
-        """Ingest batches appended by anyone (other instances included) until the battle ends."""
-        delay = 0.05
-        while True:
-            try:
-                async for batch in self.hub.store.subscribe(
-                    self.battle_id, self.seq, self._on_notice
-                ):
-                    delay = 0.05
-                    fresh = [d for d in batch if d["seq"] > self.seq]
-                    if not fresh:
-                        continue
-                    events = [event_from_dict(d) for d in fresh]
-                    if not self.ingest(events, fresh):
-                        await self.resync()
-                return
-            except StoreUnavailable:
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
-            except BattleNotFound:
-                return
-            except Exception:
-                log.exception("follow_failed", battle_id=self.battle_id)
-                await asyncio.sleep(1.0)
+        """Ingest batches appended by anyone (other instances included) until the battle ends.
+
+        A store outage is retried with exponential backoff (50 ms doubling to 2 s), any other
+        failure after a second; a deleted battle ends it.
+        """
+        with contextlib.suppress(BattleNotFound):
+            async for attempt in AsyncRetrying(
+                wait=_follow_wait,
+                retry=retry_if_not_exception_type(BattleNotFound),
+                before_sleep=self._follow_failed,
+                reraise=True,
+            ):
+                with attempt:
+                    await self._ingest_subscription()
+
+    async def _ingest_subscription(self) -> None:
+        async for batch in self.hub.store.subscribe(self.battle_id, self.seq, self._on_notice):
+            fresh = [d for d in batch if d["seq"] > self.seq]
+            if not fresh:
+                continue
+            events = [event_from_dict(d) for d in fresh]
+            if not self.ingest(events, fresh):
+                await self.resync()
+
+    def _follow_failed(self, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        if not isinstance(exc, StoreUnavailable):
+            log.error("follow_failed", battle_id=self.battle_id, exc_info=exc)
 
     def _on_notice(self, notice: Notice) -> None:
         self.hub.on_notice(self, notice)

@@ -38,7 +38,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
@@ -52,6 +51,7 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_random_exponential
 
 from gameserver.rules import EVENT_SCHEMA_VERSION, UnsupportedSchemaVersion, upgrade_event_dict
 from gameserver.store.base import (
@@ -67,6 +67,7 @@ from gameserver.store.base import (
     SeqConflict,
     Snapshot,
     StoreUnavailable,
+    check_seqs,
 )
 
 log = logging.getLogger(__name__)
@@ -160,17 +161,6 @@ def _stream_id(entry_id: bytes | str) -> tuple[int, int]:
     return int(ms), int(n or 0)
 
 
-def _check_seqs(battle_id: str, first_seq: int, events: Sequence[EventDict]) -> None:
-    """Events must be numbered consecutively from `first_seq` (the protocol's contract)."""
-    for offset, event in enumerate(events):
-        seq = event.get("seq") if isinstance(event, dict) else None
-        if seq != first_seq + offset:
-            raise ValueError(
-                f"battle {battle_id!r}: event #{offset} has seq {seq!r}, "
-                f"expected {first_seq + offset}"
-            )
-
-
 _FeedItem = list[EventDict] | Exception | None
 """What the reader hands a subscriber: a batch, an error to raise (e.g. an unreadable event
 version), or None when the battle is gone."""
@@ -190,6 +180,16 @@ class _Feed:
     notification from the notify stream, the periodic check, a reconnect)."""
     ctl_due: bool = True
     """Likewise for the control stream after `ctl_cursor`."""
+
+
+@dataclass
+class _ReaderCursors:
+    """Where the reader is in its wake and notify streams (None: position at the notify stream's
+    end, then catch every feed up) and when it last ran the periodic check."""
+
+    wake_id: bytes | str = "0-0"
+    notify_id: str | None = None
+    last_check: float = field(default_factory=time.monotonic)
 
 
 class RedisBattleStore:
@@ -281,7 +281,7 @@ class RedisBattleStore:
 
     async def create(self, meta: BattleMeta, events: Sequence[EventDict]) -> None:
         """Store a new battle, its join code and opening events in one atomic script."""
-        _check_seqs(meta.battle_id, 1, events)
+        check_seqs(meta.battle_id, 0, events)
         payloads = [_encode(e) for e in events]
         bid = meta.battle_id
         with _unavailable_as_store_error():
@@ -359,7 +359,7 @@ class RedisBattleStore:
     ) -> int:
         """Append atomically iff the log ends at `expected_seq` and the guard's claims hold (one
         Lua script); return the last seq."""
-        _check_seqs(battle_id, expected_seq + 1, events)
+        check_seqs(battle_id, expected_seq, events)
         payloads = [_encode(e) for e in events]
         token = uuid.uuid4().hex
         fields: list[str] = []
@@ -678,17 +678,27 @@ class RedisBattleStore:
                 del self._feeds[battle_id]
 
     async def _read_for_subscriber(self, battle_id: str, after_seq: int) -> list[EventDict] | None:
-        """`read` that outlasts an outage; None if the battle is gone."""
-        delay = 0.05
-        while not self._closed:
-            try:
-                return await self.read(battle_id, after_seq)
-            except BattleNotFound:
-                return None
-            except StoreUnavailable:
-                await asyncio.sleep(random.uniform(0, delay))
-                delay = min(delay * 2, self._max_backoff_s)
+        """`read` that outlasts an outage; None if the battle is gone (or the store closed)."""
+        if self._closed:
+            return None
+        try:
+            async for attempt in self._backoff(
+                retry=retry_if_exception_type(StoreUnavailable), stop=lambda _: self._closed
+            ):
+                with attempt:
+                    return await self.read(battle_id, after_seq)
+        except (BattleNotFound, StoreUnavailable):
+            pass
         return None
+
+    def _backoff(self, **options: Any) -> AsyncRetrying:
+        """Retry forever with exponential backoff and full jitter, capped at `max_backoff_s`
+        (the first wait is up to 50 ms, then the ceiling doubles)."""
+        return AsyncRetrying(
+            wait=wait_random_exponential(multiplier=0.05, max=self._max_backoff_s),
+            reraise=True,
+            **options,
+        )
 
     def _end_feed(self, battle_id: str, error: Exception | None = None) -> None:
         feed = self._feeds.pop(battle_id, None)
@@ -720,64 +730,67 @@ class RedisBattleStore:
         notification only delays delivery until the periodic check (every `block_ms`) or the
         reconnect marks the feed due again, it never skips or repeats a seq.
         """
-        wake_id = "0-0"
-        notify_id: str | None = None  # None: position at the stream's end, then catch up
-        delay = 0.05
-        last_check = time.monotonic()
+        cursors = _ReaderCursors()
         while not self._closed:
             if not self._feeds:
                 await asyncio.sleep(0.05)
                 continue
-            try:
-                if notify_id is None:
-                    # Position first, then read every feed from its cursor: whatever lands after
-                    # this id is in the XREAD below, whatever came before is in the catch-up.
-                    newest = await self._reader_redis.xrevrange(self._notify_key, count=1)
-                    notify_id = bytes(newest[0][0]).decode() if newest else "0-0"
-                    for feed in self._feeds.values():
-                        feed.events_due = feed.ctl_due = True
-                await self._read_due_feeds()
-                reply = await self._reader_redis.xread(
-                    {self._wake_key: wake_id, self._notify_key: notify_id},
-                    block=self._block_ms,
-                    count=_NOTIFY_READ_COUNT,
-                )
-                if not self.reader_connected.is_set():
-                    log.info("redis reader connected")
-                self.reader_connected.set()
-                delay = 0.05
-                if time.monotonic() - last_check > self._block_ms / 1000:
-                    last_check = time.monotonic()
-                    await self._check_feeds(list(self._feeds.values()))
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                if not _is_unavailable(exc):
-                    log.exception("redis reader failed")
-                elif self.reader_connected.is_set():
-                    log.warning("redis reader lost its connection: %s", exc)
-                self.reader_connected.clear()
-                notify_id = None  # notifications may be lost: re-read every feed on reconnect
-                await asyncio.sleep(random.uniform(0, delay))
-                delay = min(delay * 2, self._max_backoff_s)
+            # A fresh retry per step: a step that succeeds starts the next outage's backoff over.
+            async for attempt in self._backoff(
+                retry=retry_if_exception_type(Exception),
+                before_sleep=lambda state: self._reader_failed(state, cursors),
+            ):
+                with attempt:
+                    await self._read_step(cursors)
+
+    def _reader_failed(self, state: RetryCallState, cursors: _ReaderCursors) -> None:
+        """Log a reader failure once per outage; notifications may be lost: re-read every feed."""
+        exc = state.outcome.exception() if state.outcome is not None else None
+        if exc is None or not _is_unavailable(exc):
+            log.error("redis reader failed", exc_info=exc)
+        elif self.reader_connected.is_set():
+            log.warning("redis reader lost its connection: %s", exc)
+        self.reader_connected.clear()
+        cursors.notify_id = None
+
+    async def _read_step(self, cursors: _ReaderCursors) -> None:
+        """One round: read the due feeds, block on the notify stream, mark the feeds it names."""
+        if cursors.notify_id is None:
+            # Position first, then read every feed from its cursor: whatever lands after
+            # this id is in the XREAD below, whatever came before is in the catch-up.
+            newest = await self._reader_redis.xrevrange(self._notify_key, count=1)
+            cursors.notify_id = bytes(newest[0][0]).decode() if newest else "0-0"
+            for feed in self._feeds.values():
+                feed.events_due = feed.ctl_due = True
+        await self._read_due_feeds()
+        reply = await self._reader_redis.xread(
+            {self._wake_key: cursors.wake_id, self._notify_key: cursors.notify_id},
+            block=self._block_ms,
+            count=_NOTIFY_READ_COUNT,
+        )
+        if not self.reader_connected.is_set():
+            log.info("redis reader connected")
+        self.reader_connected.set()
+        if time.monotonic() - cursors.last_check > self._block_ms / 1000:
+            cursors.last_check = time.monotonic()
+            await self._check_feeds(list(self._feeds.values()))
+        for key, entries in reply or []:
+            if not entries:
                 continue
-            for key, entries in reply or []:
-                if not entries:
+            if key == self._wake_key.encode():
+                cursors.wake_id = entries[-1][0]
+                continue
+            cursors.notify_id = bytes(entries[-1][0]).decode()
+            for _, fields in entries:
+                moved = self._feeds.get(fields.get(b"b", b"").decode())
+                if moved is None:
                     continue
-                if key == self._wake_key.encode():
-                    wake_id = entries[-1][0]
-                    continue
-                notify_id = bytes(entries[-1][0]).decode()
-                for _, fields in entries:
-                    moved = self._feeds.get(fields.get(b"b", b"").decode())
-                    if moved is None:
-                        continue
-                    seq = fields.get(b"s")
-                    if seq is not None:
-                        if int(seq) > moved.cursor:
-                            moved.events_due = True
-                    elif fields.get(b"o", b"").decode() != self.instance_id:
-                        moved.ctl_due = True
+                seq = fields.get(b"s")
+                if seq is not None:
+                    if int(seq) > moved.cursor:
+                        moved.events_due = True
+                elif fields.get(b"o", b"").decode() != self.instance_id:
+                    moved.ctl_due = True
 
     async def _read_due_feeds(self) -> None:
         """One pipelined round trip: each due feed's events after its cursor and notices after its
