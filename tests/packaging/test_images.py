@@ -18,13 +18,13 @@ from pathlib import Path
 import pytest
 from packaging.utils import canonicalize_name
 
+from testkit.ports import free_port
+from testkit.processes import http_status
 from tests.packaging.images import (
     IMAGE_UID,
     ROOT,
     Image,
     built_image,
-    free_port,
-    http_status,
     read_stages,
     started,
 )
