@@ -48,7 +48,7 @@ unit: $(STAMP) ## Fast tests only (no cluster, Redis or browser)
 lint: $(STAMP) ## ruff, mypy --strict, import-linter, hadolint
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy gameserver operator/tvtt_operator tests bench
+	$(VENV)/bin/mypy gameserver operator/tvtt_operator tests bench testkit
 	$(VENV)/bin/lint-imports
 	$(if $(wildcard Dockerfile.*),$(VENV)/bin/hadolint $(wildcard Dockerfile.*))
 

@@ -14,42 +14,16 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import psutil
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    """An unused loopback port."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/ready", timeout=1) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} not ready after {timeout} s")
+from testkit.ports import free_port
+from testkit.servers import GAME_SERVER_ARGV, ROOT, ServerProcess
 
 
 def _pin(pid: int, cpu: int) -> None:
@@ -62,27 +36,16 @@ def _pin(pid: int, cpu: int) -> None:
 @contextmanager
 def server(kind: str, env_extra: dict[str, str] | None = None) -> Iterator[tuple[str, int]]:
     """Start the game server (`game`) or the echo baseline (`echo`); yield (url, pid); stop it."""
-    port = free_port()
-    env = {**os.environ, "PORT": str(port), "LOG_LEVEL": "warning", **(env_extra or {})}
+    env = {"LOG_LEVEL": "warning", **(env_extra or {})}
     env.setdefault("RATE_LIMIT_PER_S", "50")
     env.setdefault("MAX_CONNECTIONS", "20000")
-    if kind == "game":
-        cmd = [sys.executable, "-m", "gameserver"]
-    else:
-        cmd = [sys.executable, "-m", "bench.echo_server", "--port", str(port)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(url, proc)
+    port = free_port()
+    argv = list(GAME_SERVER_ARGV)
+    if kind != "game":
+        argv = [sys.executable, "-m", "bench.echo_server", "--port", str(port)]
+    with ServerProcess(argv, port=port, env=env, name=kind) as proc:
         _pin(proc.pid, 0)
-        yield url, proc.pid
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        yield proc.url, proc.pid
 
 
 def run_loadgen(url: str, clients: int, duration: float, server_pid: int) -> dict[str, Any]:

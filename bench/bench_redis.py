@@ -29,8 +29,9 @@ from typing import Any, cast
 import psutil
 import redis
 
-from bench.bench_load import HEADER, ROOT, format_row, run_size, server
-from tests.redis.redis_process import Fsync, RedisProcess
+from bench.bench_load import HEADER, format_row, run_size, server
+from testkit.redis_server import Fsync, RedisProcess
+from testkit.servers import ROOT
 
 
 def _pin(pid: int, core: int) -> None:

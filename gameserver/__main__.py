@@ -15,7 +15,7 @@ import signal
 from aiohttp import web
 
 from gameserver.app import HUB_KEY, create_app
-from gameserver.logging import configure_logging, get_logger
+from gameserver.logs import configure_logging, get_logger
 from gameserver.settings import Settings
 
 log = get_logger("main")

@@ -21,17 +21,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 
 from gameserver import rules
-from gameserver.hub import (
-    CreateBattleRequest,
-    CreatedBattle,
-    Hub,
-    HubError,
-    ImportBattleRequest,
-    now_iso,
-)
-from gameserver.logging import get_logger
+from gameserver.hub import CreatedBattle, Hub, HubError, now_iso
+from gameserver.logs import get_logger
 from gameserver.metrics import Metrics, create_metrics
-from gameserver.protocol import protocol_json_schema
+from gameserver.protocol import CreateBattleRequest, ImportBattleRequest, protocol_json_schema
+from gameserver.rules.errors import readable_errors
 from gameserver.settings import Settings
 from gameserver.store import BattleNotFound, BattleStore, EventDict, StoreUnavailable, create_store
 
@@ -149,7 +143,7 @@ async def create_battle(request: web.Request) -> web.Response:
     try:
         payload = CreateBattleRequest.model_validate(body)
     except ValidationError as exc:
-        return _error(400, "bad_request", _readable(exc))
+        return _error(400, "bad_request", readable_errors(exc))
     created = await request.app[HUB_KEY].create_battle(payload)
     return _created(created)
 
@@ -162,7 +156,7 @@ async def import_battle(request: web.Request) -> web.Response:
     try:
         payload = ImportBattleRequest.model_validate(body)
     except ValidationError as exc:
-        return _error(400, "bad_log", _readable(exc))
+        return _error(400, "bad_log", readable_errors(exc))
     created = await request.app[HUB_KEY].import_battle(payload)
     return _created(created)
 
@@ -295,14 +289,6 @@ async def _json_body(request: web.Request) -> Any:
         return await request.json(loads=json.loads)
     except (ValueError, UnicodeDecodeError) as exc:
         raise HubError("bad_request", f"the body is not JSON: {exc}") from None
-
-
-def _readable(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:8]:
-        where = ".".join(str(p) for p in err["loc"])
-        parts.append(f"{where}: {err['msg']}" if where else str(err["msg"]))
-    return "; ".join(parts)
 
 
 async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:

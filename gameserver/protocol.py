@@ -22,6 +22,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 from pydantic_core import to_json
 
+from gameserver.rules.errors import readable_errors
+
 PROTOCOL_VERSION = 1
 """Bumped only on incompatible changes; sent in `joined`."""
 
@@ -164,16 +166,6 @@ class ProtocolError(Exception):
         self.client_id = client_id
 
 
-def _readable(exc: ValidationError) -> str:
-    """Turn pydantic's error list into one line a person can act on."""
-    parts = []
-    for err in exc.errors()[:5]:
-        where = ".".join(str(p) for p in err["loc"] if p not in CLIENT_MESSAGE_TYPES)
-        msg = str(err["msg"]).removeprefix("Value error, ")
-        parts.append(f"{where}: {msg}" if where else msg)
-    return "; ".join(parts)
-
-
 def parse_client_message(raw: str | bytes) -> ClientMessage:
     """Parse one client frame; purely computational, no side effects.
 
@@ -202,7 +194,11 @@ def parse_client_message(raw: str | bytes) -> ClientMessage:
     try:
         return _client_adapter.validate_python(data)
     except ValidationError as exc:
-        raise ProtocolError(ErrorCode.BAD_MESSAGE, _readable(exc), client_id) from None
+        raise ProtocolError(
+            ErrorCode.BAD_MESSAGE,
+            readable_errors(exc, limit=5, hide=CLIENT_MESSAGE_TYPES),
+            client_id,
+        ) from None
 
 
 # --------------------------------------------------------------------------- server -> client
@@ -363,6 +359,30 @@ def protocol_json_schema(command_schema: dict[str, Any] | None = None) -> dict[s
         },
         "oneOf": [{"$ref": "#/$defs/client"}, {"$ref": "#/$defs/server"}],
     }
+
+
+# --------------------------------------------------------------------------- HTTP API bodies
+
+
+class CreateBattleRequest(BaseModel):
+    """Body of `POST /api/battles`: the engine's scenario plus server options."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scenario: dict[str, Any]
+    seed: int | None = Field(default=None, ge=0, lt=2**63)
+    bot_sides: list[str] = Field(default=[], description="sides the server's bot plays (solo)")
+    name: str = Field(default="", max_length=80)
+
+
+class ImportBattleRequest(BaseModel):
+    """Body of `POST /api/battles/import`: the JSON of `GET /api/battles/{id}/log`."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    events: list[dict[str, Any]] = Field(min_length=1)
+    bot_sides: list[str] = []
+    name: str = Field(default="", max_length=80)
 
 
 # --------------------------------------------------------------------------- hot-path frames

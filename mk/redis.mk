@@ -7,8 +7,8 @@ TEST_PREREQS += redis-server-installed
 redis-server-installed:
 	@bash tools/ensure-apt.sh redis-server
 
-test-redis: $(STAMP) redis-server-installed ## Only the Redis-store tests (each starts its own redis-server)
-	$(PY) -m pytest tests/redis -m redis $(PYTEST_ARGS)
+test-redis: $(STAMP) redis-server-installed ## Only the Redis-store tests (each starts its own redis-server), contract suite included
+	$(PY) -m pytest tests/redis tests/store -m redis $(PYTEST_ARGS)
 
 bench-redis: $(STAMP) redis-server-installed ## Load benchmark: Redis store vs in-memory, 1 and 2 instances
 	$(PY) -m bench redis

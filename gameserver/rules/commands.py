@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.json_schema import SkipJsonSchema
 
-from gameserver.rules.errors import RuleViolation
+from gameserver.rules.errors import RuleViolation, readable_errors
 from gameserver.rules.tables_mgt2e import Location
 
 
@@ -206,14 +206,6 @@ Command = Annotated[
 COMMAND_ADAPTER: TypeAdapter[Command] = TypeAdapter(Command)
 
 
-def _readable(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:3]:
-        loc = ".".join(str(x) for x in err["loc"]) or "command"
-        parts.append(f"{loc}: {err['msg']}")
-    return "; ".join(parts)
-
-
 def parse_command(data: dict[str, Any], actor: Actor, at: str | None = None) -> Command:
     """Validate client JSON into a `Command`, stamping the verified actor and the server time.
 
@@ -229,7 +221,7 @@ def parse_command(data: dict[str, Any], actor: Actor, at: str | None = None) -> 
     try:
         return COMMAND_ADAPTER.validate_python(clean)
     except ValidationError as exc:
-        raise RuleViolation("bad_command", _readable(exc)) from None
+        raise RuleViolation("bad_command", readable_errors(exc, limit=3, whole="command")) from None
 
 
 def command_json_schema() -> dict[str, Any]:

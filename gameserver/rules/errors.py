@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
+from pydantic import ValidationError
+
 
 class RuleViolation(Exception):
     """A command the rules refuse; nothing changes (RULES Part A: "refused with a reason").
@@ -36,3 +40,24 @@ class UnknownPatchField(ValueError):
     state layout would otherwise replay to a wrong state without a word: it needs a new schema
     version and an upgrade step instead.
     """
+
+
+def readable_errors(
+    exc: ValidationError, *, limit: int = 8, hide: Collection[str] = (), whole: str = ""
+) -> str:
+    """pydantic's error list as one line a person can act on (`where: what; ...`).
+
+    The one formatter of the server (rules, protocol, hub and HTTP API all refuse input with it).
+
+    Args:
+        exc: the validation error.
+        limit: at most this many errors are named.
+        hide: location parts left out (a tagged union's tag says nothing to the sender).
+        whole: the location to name when an error is about the whole object ("" = none).
+    """
+    parts = []
+    for err in exc.errors()[:limit]:
+        where = ".".join(str(p) for p in err["loc"] if p not in hide) or whole
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        parts.append(f"{where}: {msg}" if where else msg)
+    return "; ".join(parts)

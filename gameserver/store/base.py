@@ -153,6 +153,18 @@ class Snapshot(BaseModel):
     state: dict[str, Any]
 
 
+def check_seqs(battle_id: str, expected_seq: int, events: Sequence[EventDict]) -> None:
+    """Refuse a batch whose seqs do not continue a log that ends at `expected_seq` (a bug in the
+    caller, not a race: raised as `ValueError` before anything is written); purely computational."""
+    for offset, event in enumerate(events, start=1):
+        seq = event.get("seq") if isinstance(event, dict) else None
+        if seq != expected_seq + offset:
+            raise ValueError(
+                f"battle {battle_id!r}: event #{offset} has seq {seq!r},"
+                f" expected {expected_seq + offset}"
+            )
+
+
 @runtime_checkable
 class BattleStore(Protocol):
     """Storage of battles: in memory by default; Redis shares battles between instances.

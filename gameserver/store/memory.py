@@ -26,6 +26,7 @@ from gameserver.store.base import (
     SeqConflict,
     Snapshot,
     StoreUnavailable,
+    check_seqs,
 )
 
 
@@ -37,16 +38,6 @@ class _Battle:
     snapshot: Snapshot | None = None
     claims: dict[tuple[str, str], Claim] = field(default_factory=dict)
     subscribers: set[asyncio.Queue[list[EventDict] | None]] = field(default_factory=set)
-
-
-def _check_seqs(battle_id: str, expected_seq: int, events: Sequence[EventDict]) -> None:
-    """Refuse a batch whose seqs do not continue the log (a bug in the caller, not a race)."""
-    for offset, event in enumerate(events, start=1):
-        if event.get("seq") != expected_seq + offset:
-            raise ValueError(
-                f"battle {battle_id!r}: event #{offset} has seq {event.get('seq')!r},"
-                f" expected {expected_seq + offset}"
-            )
 
 
 class MemoryBattleStore:
@@ -69,7 +60,7 @@ class MemoryBattleStore:
         code = meta.join_code.upper()
         if meta.battle_id in self._battles or code in self._codes:
             raise BattleExists(f"battle id or join code taken: {meta.battle_id}/{code}")
-        _check_seqs(meta.battle_id, 0, events)
+        check_seqs(meta.battle_id, 0, events)
         self._battles[meta.battle_id] = _Battle(meta, list(events), self._clock())
         self._codes[code] = meta.battle_id
 
@@ -106,7 +97,7 @@ class MemoryBattleStore:
         actual = len(battle.events)
         if actual != expected_seq:
             raise SeqConflict(battle_id, expected_seq, actual)
-        _check_seqs(battle_id, expected_seq, events)
+        check_seqs(battle_id, expected_seq, events)
         if guard is not None:
             lost = [
                 station

@@ -16,7 +16,8 @@ Layout (prefix `tvtt`, the battle id in braces so one battle's keys share a clus
 - `tvtt:notify`         a Stream (about 10,000 kept) every instance's reader blocks on: one small
   entry per append (`b` battle id, `s` its new last seq) or notice (`b`, `o` the publisher).
 
-Appends run a Lua script, so "the log ends at `expected_seq`" is checked and the entries added in
+Appends run a Lua script (each atomic step is one file in `gameserver/store/lua/`, read at import),
+so "the log ends at `expected_seq`" is checked and the entries added in
 one atomic step: two instances racing on one battle never fork its log. A player's append also names
 the stations it acts with and its resume-token hash: the script checks them against the claims hash
 in the same step (no extra round trip), so a station the GM released on another instance cannot be
@@ -37,11 +38,11 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any, Final, cast
 
 import redis.asyncio as aioredis
@@ -50,6 +51,7 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_random_exponential
 
 from gameserver.store.base import (
     BattleExists,
@@ -64,6 +66,7 @@ from gameserver.store.base import (
     SeqConflict,
     Snapshot,
     StoreUnavailable,
+    check_seqs,
 )
 
 log = logging.getLogger(__name__)
@@ -77,133 +80,23 @@ _NOTIFY_MAXLEN: Final = 10_000
 periodic check; it never loses events, the streams themselves are not trimmed)."""
 _NOTIFY_READ_COUNT: Final = 1_000
 
-_APPEND_LUA: Final = """
--- KEYS: meta, events, index, claims, notify.
--- ARGV: battle_id, expected_seq, now, append_token, guard token hash ('' = no guard), k,
---       k claim fields the guard requires, event JSON...
-local cur = redis.call('HGET', KEYS[1], 'seq')
-if not cur then return {-1, 0} end
-cur = tonumber(cur)
-local expected = tonumber(ARGV[2])
-local k = tonumber(ARGV[6])
-local first = 7 + k
-local n = #ARGV - first + 1
-if cur ~= expected then
-  -- A retry of an append whose reply was lost (dropped connection) finds its own token on the
-  -- first entry it wrote: report success instead of a conflict that would re-decide the command.
-  if n > 0 and cur >= expected + n then
-    local id = string.format('%d-0', expected + 1)
-    local got = redis.call('XRANGE', KEYS[2], id, id)
-    if got[1] then
-      local f = got[1][2]
-      for i = 1, #f, 2 do
-        if f[i] == 'a' and f[i + 1] == ARGV[4] then return {1, expected + n} end
-      end
-    end
-  end
-  return {0, cur}
-end
-if k > 0 then
-  -- The writer's claims: every guarded station still bound to its resume-token hash.
-  local held = redis.call('HMGET', KEYS[4], unpack(ARGV, 7, 6 + k))
-  local lost = {2, cur}
-  for i = 1, k do
-    if not held[i] or cjson.decode(held[i])['token_hash'] ~= ARGV[5] then
-      lost[#lost + 1] = ARGV[6 + i]
-    end
-  end
-  if #lost > 2 then return lost end
-end
-for i = 1, n do
-  local id = string.format('%d-0', expected + i)
-  if i == 1 then
-    redis.call('XADD', KEYS[2], id, 'e', ARGV[first], 'a', ARGV[4])
-  else
-    redis.call('XADD', KEYS[2], id, 'e', ARGV[first + i - 1])
-  end
-end
-if n > 0 then
-  redis.call('HSET', KEYS[1], 'seq', expected + n)
-  -- Tell every instance's reader which battle moved and how far (not the events themselves).
-  redis.call('XADD', KEYS[5], 'MAXLEN', '~', NOTIFY_MAXLEN, '*', 'b', ARGV[1], 's', expected + n)
-end
-redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
-return {1, expected + n}
-"""
 
-_CREATE_LUA: Final = """
--- KEYS: meta, events, code, index.  ARGV: battle_id, meta JSON, now, event JSON...
-if redis.call('EXISTS', KEYS[1]) == 1 then return 'id' end
-if redis.call('EXISTS', KEYS[3]) == 1 then return 'code' end
-redis.call('SET', KEYS[3], ARGV[1])
-local n = #ARGV - 3
-for i = 1, n do
-  redis.call('XADD', KEYS[2], string.format('%d-0', i), 'e', ARGV[3 + i])
-end
-redis.call('HSET', KEYS[1], 'meta', ARGV[2], 'seq', n)
-redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
-return 'ok'
-"""
-
-_SNAPSHOT_LUA: Final = """
--- KEYS: meta, snap.  ARGV: seq, schema version, state JSON.  Keeps only the newest snapshot.
-if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-local have = tonumber(redis.call('HGET', KEYS[2], 'seq') or '-1')
-if have >= tonumber(ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[2], 'seq', ARGV[1], 'v', ARGV[2], 'state', ARGV[3])
-return 1
-"""
-
-_CLAIM_LUA: Final = """
--- KEYS: meta, claims.  ARGV: field, claim JSON, token_hash.  Returns the holder's claim JSON.
-if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-local held = redis.call('HGET', KEYS[2], ARGV[1])
-if held and cjson.decode(held)['token_hash'] ~= ARGV[3] then return held end
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-return ARGV[2]
-"""
-
-_NOTIFY_LUA: Final = """
--- KEYS: meta, ctl, notify.  ARGV: notice JSON, instance id, battle id.
--- Only for a battle that exists.
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', 256, '*', 'n', ARGV[1], 'o', ARGV[2])
-redis.call('XADD', KEYS[3], 'MAXLEN', '~', NOTIFY_MAXLEN, '*', 'b', ARGV[3], 'o', ARGV[2])
-return 1
-"""
-
-_SET_PEERS_LUA: Final = """
--- KEYS: meta, peers, ctl, instance key, notify.
--- ARGV: instance id, peers JSON ('' = none), presence notice JSON, instance key TTL (ms),
---       battle id.
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-if ARGV[2] == '' then
-  redis.call('HDEL', KEYS[2], ARGV[1])
-else
-  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-end
-redis.call('SET', KEYS[4], '1', 'PX', ARGV[4])
-redis.call('XADD', KEYS[3], 'MAXLEN', '~', 256, '*', 'n', ARGV[3], 'o', ARGV[1])
-redis.call('XADD', KEYS[5], 'MAXLEN', '~', NOTIFY_MAXLEN, '*', 'b', ARGV[5], 'o', ARGV[1])
-return 1
-"""
-
-_DELETE_LUA: Final = """
--- KEYS: meta, events, snap, claims, index, ctl, peers.  ARGV: battle_id, code key prefix.
-local meta = redis.call('HGET', KEYS[1], 'meta')
-if meta then
-  local code = cjson.decode(meta)['join_code']
-  local ckey = ARGV[2] .. string.upper(code)
-  if redis.call('GET', ckey) == ARGV[1] then redis.call('DEL', ckey) end
-end
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[6], KEYS[7])
-return redis.call('ZREM', KEYS[5], ARGV[1])
-"""
+_SCRIPT_NAMES: Final = ("append", "create", "snapshot", "claim", "delete", "notify", "set_peers")
+"""The Lua scripts in `gameserver/store/lua/` (shipped as package data), one per atomic step."""
 
 
-def _with_cap(script: str) -> str:
-    """The script with the notify stream's cap filled in."""
-    return script.replace("NOTIFY_MAXLEN", str(_NOTIFY_MAXLEN))
+def _load_scripts() -> dict[str, str]:
+    """Read every Lua script once, at import, with the notify stream's cap filled in."""
+    folder = resources.files("gameserver.store").joinpath("lua")
+    return {
+        name: folder.joinpath(f"{name}.lua")
+        .read_text(encoding="utf-8")
+        .replace("NOTIFY_MAXLEN", str(_NOTIFY_MAXLEN))
+        for name in _SCRIPT_NAMES
+    }
+
+
+_SCRIPTS: Final = _load_scripts()
 
 
 def _is_unavailable(exc: BaseException) -> bool:
@@ -270,17 +163,6 @@ def _stream_id(entry_id: bytes | str) -> tuple[int, int]:
     return int(ms), int(n or 0)
 
 
-def _check_seqs(battle_id: str, first_seq: int, events: Sequence[EventDict]) -> None:
-    """Events must be numbered consecutively from `first_seq` (the protocol's contract)."""
-    for offset, event in enumerate(events):
-        seq = event.get("seq") if isinstance(event, dict) else None
-        if seq != first_seq + offset:
-            raise ValueError(
-                f"battle {battle_id!r}: event #{offset} has seq {seq!r}, "
-                f"expected {first_seq + offset}"
-            )
-
-
 _FeedItem = list[EventDict] | Exception | None
 """What the reader hands a subscriber: a batch, an error to raise (e.g. an unreadable event
 version), or None when the battle is gone."""
@@ -300,6 +182,16 @@ class _Feed:
     notification from the notify stream, the periodic check, a reconnect)."""
     ctl_due: bool = True
     """Likewise for the control stream after `ctl_cursor`."""
+
+
+@dataclass
+class _ReaderCursors:
+    """Where the reader is in its wake and notify streams (None: position at the notify stream's
+    end, then catch every feed up) and when it last ran the periodic check."""
+
+    wake_id: bytes | str = "0-0"
+    notify_id: str | None = None
+    last_check: float = field(default_factory=time.monotonic)
 
 
 class RedisBattleStore:
@@ -346,13 +238,13 @@ class RedisBattleStore:
             single_connection_client=True,
             client_name="tvtt-reader",
         )
-        self._append_script = self._redis.register_script(_with_cap(_APPEND_LUA))
-        self._create_script = self._redis.register_script(_CREATE_LUA)
-        self._snapshot_script = self._redis.register_script(_SNAPSHOT_LUA)
-        self._claim_script = self._redis.register_script(_CLAIM_LUA)
-        self._delete_script = self._redis.register_script(_DELETE_LUA)
-        self._notify_script = self._redis.register_script(_with_cap(_NOTIFY_LUA))
-        self._set_peers_script = self._redis.register_script(_with_cap(_SET_PEERS_LUA))
+        self._append_script = self._redis.register_script(_SCRIPTS["append"])
+        self._create_script = self._redis.register_script(_SCRIPTS["create"])
+        self._snapshot_script = self._redis.register_script(_SCRIPTS["snapshot"])
+        self._claim_script = self._redis.register_script(_SCRIPTS["claim"])
+        self._delete_script = self._redis.register_script(_SCRIPTS["delete"])
+        self._notify_script = self._redis.register_script(_SCRIPTS["notify"])
+        self._set_peers_script = self._redis.register_script(_SCRIPTS["set_peers"])
         self.instance_id = uuid.uuid4().hex
         """This store's (this server process's) id in notices and the presence registry."""
         self._instance_ttl_ms = max(10_000, 5 * block_ms)
@@ -391,7 +283,7 @@ class RedisBattleStore:
 
     async def create(self, meta: BattleMeta, events: Sequence[EventDict]) -> None:
         """Store a new battle, its join code and opening events in one atomic script."""
-        _check_seqs(meta.battle_id, 1, events)
+        check_seqs(meta.battle_id, 0, events)
         payloads = [_encode(e) for e in events]
         bid = meta.battle_id
         with _unavailable_as_store_error():
@@ -469,7 +361,7 @@ class RedisBattleStore:
     ) -> int:
         """Append atomically iff the log ends at `expected_seq` and the guard's claims hold (one
         Lua script); return the last seq."""
-        _check_seqs(battle_id, expected_seq + 1, events)
+        check_seqs(battle_id, expected_seq, events)
         payloads = [_encode(e) for e in events]
         token = uuid.uuid4().hex
         fields: list[str] = []
@@ -780,17 +672,27 @@ class RedisBattleStore:
                 del self._feeds[battle_id]
 
     async def _read_for_subscriber(self, battle_id: str, after_seq: int) -> list[EventDict] | None:
-        """`read` that outlasts an outage; None if the battle is gone."""
-        delay = 0.05
-        while not self._closed:
-            try:
-                return await self.read(battle_id, after_seq)
-            except BattleNotFound:
-                return None
-            except StoreUnavailable:
-                await asyncio.sleep(random.uniform(0, delay))
-                delay = min(delay * 2, self._max_backoff_s)
+        """`read` that outlasts an outage; None if the battle is gone (or the store closed)."""
+        if self._closed:
+            return None
+        try:
+            async for attempt in self._backoff(
+                retry=retry_if_exception_type(StoreUnavailable), stop=lambda _: self._closed
+            ):
+                with attempt:
+                    return await self.read(battle_id, after_seq)
+        except (BattleNotFound, StoreUnavailable):
+            pass
         return None
+
+    def _backoff(self, **options: Any) -> AsyncRetrying:
+        """Retry forever with exponential backoff and full jitter, capped at `max_backoff_s`
+        (the first wait is up to 50 ms, then the ceiling doubles)."""
+        return AsyncRetrying(
+            wait=wait_random_exponential(multiplier=0.05, max=self._max_backoff_s),
+            reraise=True,
+            **options,
+        )
 
     def _end_feed(self, battle_id: str, error: Exception | None = None) -> None:
         feed = self._feeds.pop(battle_id, None)
@@ -822,64 +724,67 @@ class RedisBattleStore:
         notification only delays delivery until the periodic check (every `block_ms`) or the
         reconnect marks the feed due again, it never skips or repeats a seq.
         """
-        wake_id = "0-0"
-        notify_id: str | None = None  # None: position at the stream's end, then catch up
-        delay = 0.05
-        last_check = time.monotonic()
+        cursors = _ReaderCursors()
         while not self._closed:
             if not self._feeds:
                 await asyncio.sleep(0.05)
                 continue
-            try:
-                if notify_id is None:
-                    # Position first, then read every feed from its cursor: whatever lands after
-                    # this id is in the XREAD below, whatever came before is in the catch-up.
-                    newest = await self._reader_redis.xrevrange(self._notify_key, count=1)
-                    notify_id = bytes(newest[0][0]).decode() if newest else "0-0"
-                    for feed in self._feeds.values():
-                        feed.events_due = feed.ctl_due = True
-                await self._read_due_feeds()
-                reply = await self._reader_redis.xread(
-                    {self._wake_key: wake_id, self._notify_key: notify_id},
-                    block=self._block_ms,
-                    count=_NOTIFY_READ_COUNT,
-                )
-                if not self.reader_connected.is_set():
-                    log.info("redis reader connected")
-                self.reader_connected.set()
-                delay = 0.05
-                if time.monotonic() - last_check > self._block_ms / 1000:
-                    last_check = time.monotonic()
-                    await self._check_feeds(list(self._feeds.values()))
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                if not _is_unavailable(exc):
-                    log.exception("redis reader failed")
-                elif self.reader_connected.is_set():
-                    log.warning("redis reader lost its connection: %s", exc)
-                self.reader_connected.clear()
-                notify_id = None  # notifications may be lost: re-read every feed on reconnect
-                await asyncio.sleep(random.uniform(0, delay))
-                delay = min(delay * 2, self._max_backoff_s)
+            # A fresh retry per step: a step that succeeds starts the next outage's backoff over.
+            async for attempt in self._backoff(
+                retry=retry_if_exception_type(Exception),
+                before_sleep=lambda state: self._reader_failed(state, cursors),
+            ):
+                with attempt:
+                    await self._read_step(cursors)
+
+    def _reader_failed(self, state: RetryCallState, cursors: _ReaderCursors) -> None:
+        """Log a reader failure once per outage; notifications may be lost: re-read every feed."""
+        exc = state.outcome.exception() if state.outcome is not None else None
+        if exc is None or not _is_unavailable(exc):
+            log.error("redis reader failed", exc_info=exc)
+        elif self.reader_connected.is_set():
+            log.warning("redis reader lost its connection: %s", exc)
+        self.reader_connected.clear()
+        cursors.notify_id = None
+
+    async def _read_step(self, cursors: _ReaderCursors) -> None:
+        """One round: read the due feeds, block on the notify stream, mark the feeds it names."""
+        if cursors.notify_id is None:
+            # Position first, then read every feed from its cursor: whatever lands after
+            # this id is in the XREAD below, whatever came before is in the catch-up.
+            newest = await self._reader_redis.xrevrange(self._notify_key, count=1)
+            cursors.notify_id = bytes(newest[0][0]).decode() if newest else "0-0"
+            for feed in self._feeds.values():
+                feed.events_due = feed.ctl_due = True
+        await self._read_due_feeds()
+        reply = await self._reader_redis.xread(
+            {self._wake_key: cursors.wake_id, self._notify_key: cursors.notify_id},
+            block=self._block_ms,
+            count=_NOTIFY_READ_COUNT,
+        )
+        if not self.reader_connected.is_set():
+            log.info("redis reader connected")
+        self.reader_connected.set()
+        if time.monotonic() - cursors.last_check > self._block_ms / 1000:
+            cursors.last_check = time.monotonic()
+            await self._check_feeds(list(self._feeds.values()))
+        for key, entries in reply or []:
+            if not entries:
                 continue
-            for key, entries in reply or []:
-                if not entries:
+            if key == self._wake_key.encode():
+                cursors.wake_id = entries[-1][0]
+                continue
+            cursors.notify_id = bytes(entries[-1][0]).decode()
+            for _, fields in entries:
+                moved = self._feeds.get(fields.get(b"b", b"").decode())
+                if moved is None:
                     continue
-                if key == self._wake_key.encode():
-                    wake_id = entries[-1][0]
-                    continue
-                notify_id = bytes(entries[-1][0]).decode()
-                for _, fields in entries:
-                    moved = self._feeds.get(fields.get(b"b", b"").decode())
-                    if moved is None:
-                        continue
-                    seq = fields.get(b"s")
-                    if seq is not None:
-                        if int(seq) > moved.cursor:
-                            moved.events_due = True
-                    elif fields.get(b"o", b"").decode() != self.instance_id:
-                        moved.ctl_due = True
+                seq = fields.get(b"s")
+                if seq is not None:
+                    if int(seq) > moved.cursor:
+                        moved.events_due = True
+                elif fields.get(b"o", b"").decode() != self.instance_id:
+                    moved.ctl_due = True
 
     async def _read_due_feeds(self) -> None:
         """One pipelined round trip: each due feed's events after its cursor and notices after its

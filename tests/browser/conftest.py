@@ -7,11 +7,6 @@ play. Playwright drives `/usr/bin/chromium` (it cannot download its own browsers
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,6 +15,8 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Playwright, sync_playwright
+
+from testkit.servers import game_server
 
 REPO = Path(__file__).resolve().parents[2]
 OUTPUT = REPO / "test-output" / "browser"
@@ -36,35 +33,10 @@ SERVER_START_TIMEOUT_S = 30.0
 
 @dataclass(frozen=True)
 class Server:
-    """A running game server: its base URL and process."""
+    """A running game server: its base URL and where its log goes."""
 
     url: str
-    process: subprocess.Popen[bytes] | None
     log_path: Path
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_healthy(server: Server) -> None:
-    """Poll /health until the server answers (a condition, not a fixed sleep) or fail loudly."""
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    last_error = ""
-    while time.monotonic() < deadline:
-        if server.process is not None and server.process.poll() is not None:
-            log = server.log_path.read_text(errors="replace")[-4000:]
-            pytest.fail(f"game server exited with {server.process.returncode}:\n{log}")
-        try:
-            with urllib.request.urlopen(f"{server.url}/health", timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except (urllib.error.URLError, OSError) as exc:
-            last_error = str(exc)
-        time.sleep(0.1)
-    pytest.fail(f"game server not healthy after {SERVER_START_TIMEOUT_S}s: {last_error}")
 
 
 @pytest.fixture(scope="session")
@@ -85,37 +57,17 @@ def server(output_dir: Path) -> Iterator[Server]:
     if external:
         with urllib.request.urlopen(f"{external.rstrip('/')}/health", timeout=5) as resp:
             assert resp.status == 200, f"{external} is not healthy"
-        yield Server(url=external.rstrip("/"), process=None, log_path=output_dir / "server.log")
+        yield Server(url=external.rstrip("/"), log_path=output_dir / "server.log")
         return
-    port = _free_port()
     log_path = output_dir / "server.log"
-    env = {
-        **os.environ,
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "LOG_LEVEL": "info",
-        "BOT_DELAY_MS": "50",
-    }
-    env.pop("REDIS_URL", None)
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gameserver"],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    srv = Server(url=f"http://127.0.0.1:{port}", process=process, log_path=log_path)
+    log_path.unlink(missing_ok=True)
+    process = game_server(log_path, {"BOT_DELAY_MS": "50"}, log_level="info")
+    process.env.pop("REDIS_URL", None)
     try:
-        _wait_healthy(srv)
-        yield srv
+        process.start(timeout=SERVER_START_TIMEOUT_S)
+        yield Server(url=process.url, log_path=log_path)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        process.stop(grace=20)
 
 
 @pytest.fixture(scope="package")

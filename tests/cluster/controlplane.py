@@ -22,7 +22,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -36,6 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
+
+from testkit.ports import free_ports
 
 HERE = Path(__file__).resolve().parent
 VERSIONS_FILE = HERE / "versions.env"
@@ -97,20 +98,6 @@ def missing_binaries(directory: Path | None = None) -> list[str]:
     if not kwok_stages_file().is_file():
         missing.append("kwok-stages.yaml")
     return missing
-
-
-def free_ports(count: int) -> list[int]:
-    """Ask the kernel for distinct free loopback ports (held together so they differ)."""
-    socks: list[socket.socket] = []
-    try:
-        for _ in range(count):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind((LOOPBACK, 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def _die_with_parent() -> None:

@@ -8,7 +8,6 @@ grants), so a missing permission shows up as a Forbidden in its log instead of i
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -25,7 +24,9 @@ from tvtt_operator.crdgen import CRD_NAME, FILE_NAME
 from tvtt_operator.kinds import CHILD_KINDS, TRAVELLER_VTT
 from tvtt_operator.rbac import operator_rules
 
-from tests.cluster.controlplane import _die_with_parent, free_ports
+from testkit.ports import free_ports
+from testkit.processes import stop_process
+from tests.cluster.controlplane import _die_with_parent
 from tests.cluster.kube import Kubectl, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -227,14 +228,7 @@ class OperatorProcess:
         """Signal the process group, wait up to `grace`, then SIGKILL; returns the exit code."""
         if self.popen is None:
             return None
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.popen.pid, sig)
-        try:
-            code = self.popen.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.popen.pid, signal.SIGKILL)
-            code = self.popen.wait(timeout=10)
+        code = stop_process(self.popen, grace, sig=sig, group=True)
         if self._log is not None:
             self._log.close()
             self._log = None

@@ -18,10 +18,12 @@ from typing import Any
 import pytest
 import yaml
 
+from testkit.ports import free_port
+from testkit.processes import http_status
 from tests.cluster.kube import Helm, Kubectl, wait_for
 from tests.e2e.conftest import Cluster
 from tests.packaging.chart import CHART, render
-from tests.packaging.images import Image, built_image, free_port, http_status, started
+from tests.packaging.images import Image, built_image, started
 
 pytestmark = pytest.mark.e2e
 

@@ -16,19 +16,17 @@ import os
 import re
 import shlex
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dockerfile_parse import DockerfileParser  # type: ignore[import-untyped]
+
+from testkit.processes import stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 INSTALL_SCRIPT = "tools/install-wheel.sh"
@@ -301,14 +299,7 @@ class Running:
 
     def stop(self, grace: float = 30.0) -> int:
         """SIGTERM, wait up to `grace`, then SIGKILL; returns the exit code."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(grace)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
+        return stop_process(self.proc, grace)
 
     def wait_for(self, what: str, ok: Callable[[], bool], timeout: float = 60.0) -> None:
         """Poll `ok` until true; fail early with the log if the process died."""
@@ -321,23 +312,3 @@ class Running:
             if time.monotonic() > deadline:
                 raise AssertionError(f"no {what} within {timeout:.0f}s:\n{self.output()}")
             time.sleep(0.2)
-
-
-def free_port() -> int:
-    """A free loopback port for the entrypoint to listen on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def http_status(url: str) -> int | None:
-    """HTTP status of a GET, or None when nothing answers yet."""
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            status: int = response.status
-            return status
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except OSError:
-        return None

@@ -18,13 +18,13 @@ from pathlib import Path
 import pytest
 from packaging.utils import canonicalize_name
 
+from testkit.ports import free_port
+from testkit.processes import http_status
 from tests.packaging.images import (
     IMAGE_UID,
     ROOT,
     Image,
     built_image,
-    free_port,
-    http_status,
     read_stages,
     started,
 )
@@ -86,7 +86,14 @@ def test_the_lock_pins_everything_the_image_installs(image: Image) -> None:
     )
 
 
-def test_the_wheel_carries_the_tabletop_page(server_image: Image) -> None:
+@pytest.mark.parametrize(
+    "data_dir",
+    [
+        pytest.param("static", id="the-tabletop-page"),
+        pytest.param("store/lua", id="the-redis-store-lua-scripts"),
+    ],
+)
+def test_the_wheel_carries_the_package_data(server_image: Image, data_dir: str) -> None:
     found = subprocess.run(
         [
             str(server_image.venv / "bin/python"),
@@ -98,10 +105,10 @@ def test_the_wheel_carries_the_tabletop_page(server_image: Image) -> None:
         capture_output=True,
         text=True,
     ).stdout.strip()
-    installed = Path(found) / "static"
+    installed = Path(found) / data_dir
     assert installed.is_relative_to(server_image.venv), "imported from outside the image venv"
     # The Docker build context the wheel was built from (COPY gameserver/ + .dockerignore).
-    context_static = server_image.venv.parent / "context/gameserver/static"
+    context_dir = server_image.venv.parent / "context/gameserver" / data_dir
 
     def files(root: Path) -> dict[str, bytes]:
         return {
@@ -110,8 +117,8 @@ def test_the_wheel_carries_the_tabletop_page(server_image: Image) -> None:
             if p.is_file() and "__pycache__" not in p.parts
         }
 
-    assert files(context_static), "gameserver/static/ is empty: nothing to compare"
-    assert files(installed) == files(context_static)
+    assert files(context_dir), f"gameserver/{data_dir}/ is empty: nothing to compare"
+    assert files(installed) == files(context_dir)
 
 
 def test_server_entrypoint_answers_health_and_the_healthcheck_tracks_it(

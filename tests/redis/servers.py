@@ -9,11 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -21,88 +16,14 @@ from typing import Any
 
 import aiohttp
 
-from tests.redis.redis_process import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
+from testkit.servers import ServerProcess, game_server
 
 
-class GameServerProcess:
-    """One `python -m gameserver` child on a free port; output goes to a log file for failures."""
-
-    def __init__(self, log_dir: Path, env: Mapping[str, str], name: str = "server") -> None:
-        self.port = free_port()
-        self.name = name
-        self.log_path = log_dir / f"{name}-{self.port}.log"
-        self.env = {
-            **os.environ,
-            "HOST": "127.0.0.1",
-            "PORT": str(self.port),
-            "LOG_LEVEL": "warning",
-            "SHUTDOWN_GRACE_S": "2",
-            **env,
-        }
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        """http://127.0.0.1:<port>."""
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws_url(self) -> str:
-        """The WebSocket endpoint."""
-        return f"ws://127.0.0.1:{self.port}/ws"
-
-    def spawn(self) -> subprocess.Popen[bytes]:
-        """Start the process (output appended to the log file)."""
-        with self.log_path.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "gameserver"],
-                cwd=ROOT,
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        return self.proc
-
-    async def start(self, timeout_s: float = 30.0) -> None:
-        """Spawn and wait until `/ready` answers 200 (the store answered a ping)."""
-        proc = self.spawn()
-        deadline = time.monotonic() + timeout_s
-        async with aiohttp.ClientSession() as http:
-            while time.monotonic() < deadline:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"{self.name} exited at start:\n{self.log_tail()}")
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with http.get(f"{self.url}/ready") as resp:
-                        if resp.status == 200:
-                            return
-                await asyncio.sleep(0.1)
-        raise TimeoutError(f"{self.name} not ready in {timeout_s}s:\n{self.log_tail()}")
-
-    def kill(self) -> None:
-        """SIGKILL: the instance dies without draining, like a crashed pod."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        """SIGTERM (the drain path), escalating to SIGKILL; safe to call twice."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-
-    def log_tail(self, lines: int = 40) -> str:
-        """The end of the server's output, for failure messages."""
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+def game_server_process(
+    log_dir: Path, env: Mapping[str, str], name: str = "server"
+) -> ServerProcess:
+    """An instance for the multi-instance tests: its log in `log_dir`, a short drain."""
+    return game_server(log_dir / f"{name}.log", {"SHUTDOWN_GRACE_S": "2", **env}, name=name)
 
 
 class WsClient:
@@ -126,7 +47,7 @@ class WsClient:
         self._reader = asyncio.create_task(self._read())
 
     @classmethod
-    async def connect(cls, http: aiohttp.ClientSession, server: GameServerProcess) -> WsClient:
+    async def connect(cls, http: aiohttp.ClientSession, server: ServerProcess) -> WsClient:
         """Open a WebSocket to the server (the Origin header is omitted: same-origin rules)."""
         ws = await http.ws_connect(server.ws_url, heartbeat=None)
         return cls(http, ws)

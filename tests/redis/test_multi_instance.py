@@ -28,8 +28,9 @@ import redis.asyncio as aioredis
 
 from gameserver import rules
 from gameserver.rules.bot import choose
-from tests.redis.redis_process import RedisProcess
-from tests.redis.servers import GameServerProcess, WsClient
+from testkit.redis_server import RedisProcess
+from testkit.servers import ServerProcess
+from tests.redis.servers import WsClient, game_server_process
 
 pytestmark = [pytest.mark.redis, pytest.mark.timeout(120)]
 
@@ -68,33 +69,33 @@ class Cluster:
     """Two game servers on one Redis, an HTTP session, and every WebSocket client opened."""
 
     redis: RedisProcess
-    a: GameServerProcess
-    b: GameServerProcess
+    a: ServerProcess
+    b: ServerProcess
     http: aiohttp.ClientSession
     clients: list[WsClient] = field(default_factory=list)
 
-    async def connect(self, server: GameServerProcess) -> WsClient:
+    async def connect(self, server: ServerProcess) -> WsClient:
         client = await WsClient.connect(self.http, server)
         self.clients.append(client)
         return client
 
-    async def get(self, server: GameServerProcess, path: str) -> tuple[int, Any]:
+    async def get(self, server: ServerProcess, path: str) -> tuple[int, Any]:
         async with self.http.get(f"{server.url}{path}") as resp:
             return resp.status, await resp.json()
 
-    async def create_battle(self, server: GameServerProcess, round_limit: int) -> dict[str, Any]:
+    async def create_battle(self, server: ServerProcess, round_limit: int) -> dict[str, Any]:
         body = {"scenario": skirmish(round_limit), "seed": 7}
         async with self.http.post(f"{server.url}/api/battles", json=body) as resp:
             created: dict[str, Any] = await resp.json()
             assert resp.status == 201, created
             return created
 
-    async def log(self, server: GameServerProcess, battle_id: str) -> list[EventDict]:
+    async def log(self, server: ServerProcess, battle_id: str) -> list[EventDict]:
         status, body = await self.get(server, f"/api/battles/{battle_id}/log")
         assert status == 200, body
         return list(body["events"])
 
-    async def wait_ready(self, status: int, *servers: GameServerProcess) -> None:
+    async def wait_ready(self, status: int, *servers: ServerProcess) -> None:
         """Poll `/ready` until every server answers `status` (a condition with a deadline)."""
         async with asyncio.timeout(30):
             for server in servers:
@@ -110,12 +111,12 @@ class Cluster:
 async def cluster(redis_server: RedisProcess, tmp_path: Path) -> AsyncIterator[Cluster]:
     """Instances `a` and `b` on the test's Redis; their log tails are printed for failures."""
     env = {"REDIS_URL": redis_server.url, **SERVER_ENV}
-    a = GameServerProcess(tmp_path, env, name="a")
-    b = GameServerProcess(tmp_path, env, name="b")
+    a = game_server_process(tmp_path, env, name="a")
+    b = game_server_process(tmp_path, env, name="b")
     try:
         async with asyncio.TaskGroup() as group:
-            group.create_task(a.start())
-            group.create_task(b.start())
+            group.create_task(asyncio.to_thread(a.start))
+            group.create_task(asyncio.to_thread(b.start))
         async with aiohttp.ClientSession() as http:
             running = Cluster(redis_server, a, b, http)
             try:
@@ -158,7 +159,7 @@ class Referee:
         return rules.command_to_dict(command)
 
 
-async def join(cluster: Cluster, server: GameServerProcess, **fields: Any) -> WsClient:
+async def join(cluster: Cluster, server: ServerProcess, **fields: Any) -> WsClient:
     """Open a socket, join, and wait for the snapshot or the catch-up that follows `joined`."""
     client = await cluster.connect(server)
     joined = await client.join(**fields)
@@ -201,7 +202,7 @@ def jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
-async def one_log(cluster: Cluster, battle_id: str, *servers: GameServerProcess) -> list[EventDict]:
+async def one_log(cluster: Cluster, battle_id: str, *servers: ServerProcess) -> list[EventDict]:
     """The log through each server: identical, numbered 1..N, and the engine replays it."""
     logs = [await cluster.log(server, battle_id) for server in servers]
     for other in logs[1:]:

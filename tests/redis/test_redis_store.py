@@ -1,4 +1,8 @@
-"""`RedisBattleStore` on a real redis-server: the protocol contract, races, durability, outage."""
+"""`RedisBattleStore` on a real redis-server: what only Redis does.
+
+Races between instances, notices, durability, outage, schema upgrades. The contract every store
+keeps is asserted once, against both stores, in tests/store/test_contract.py.
+"""
 
 from __future__ import annotations
 
@@ -20,13 +24,9 @@ from gameserver.rules import (
     state_from_dict,
 )
 from gameserver.store.base import (
-    BattleExists,
     BattleMeta,
     BattleNotFound,
-    BattleStore,
     Claim,
-    ClaimGuard,
-    ClaimLost,
     EventDict,
     Notice,
     PeerInfo,
@@ -35,7 +35,7 @@ from gameserver.store.base import (
     StoreUnavailable,
 )
 from gameserver.store.redis import RedisBattleStore, UnreadableEntry
-from tests.redis.redis_process import RedisProcess
+from testkit.redis_server import RedisProcess
 
 pytestmark = [pytest.mark.redis, pytest.mark.timeout(120)]
 
@@ -87,90 +87,6 @@ async def collect_seqs(
     return seqs
 
 
-async def test_implements_the_battle_store_protocol(make_store: StoreFactory) -> None:
-    assert isinstance(make_store(), BattleStore)
-
-
-async def test_create_then_read_meta_code_and_index(make_store: StoreFactory) -> None:
-    store = make_store()
-    await store.create(meta("b1", "ABC234"), [ev(1), ev(2)])
-
-    assert await store.get_meta("b1") == meta("b1", "ABC234")
-    assert await store.find_by_join_code(" abc234 ") == "b1"
-    assert await store.find_by_join_code("ZZZ999") is None
-    assert [m.battle_id for m in await store.list_battles()] == ["b1"]
-    assert await store.last_seq("b1") == 2
-    assert [e["seq"] for e in await store.read("b1")] == [1, 2]
-
-
-@pytest.mark.parametrize(
-    ("battle_id", "join_code", "taken"),
-    [
-        pytest.param("b1", "XYZ789", "id", id="same-id"),
-        pytest.param("b2", "abc234", "code", id="same-code-other-case"),
-    ],
-)
-async def test_create_refuses_a_taken_id_or_code(
-    make_store: StoreFactory, battle_id: str, join_code: str, taken: str
-) -> None:
-    store = make_store()
-    await store.create(meta("b1", "ABC234"), [ev(1)])
-
-    with pytest.raises(BattleExists, match=taken):
-        await store.create(meta(battle_id, join_code), [ev(1, other=True)])
-
-    assert await store.read("b1") == [ev(1)]
-    assert [m.battle_id for m in await store.list_battles()] == ["b1"]
-
-
-async def test_unknown_battle_is_not_found(make_store: StoreFactory) -> None:
-    store = make_store()
-    claim = Claim(ship_id="s", station="pilot", token_hash="t")
-    for call in (
-        store.get_meta("nope"),
-        store.read("nope"),
-        store.last_seq("nope"),
-        store.append("nope", 0, [ev(1)]),
-        store.save_snapshot("nope", Snapshot(seq=1, state={})),
-        store.load_snapshot("nope"),
-        store.claim("nope", claim),
-        store.claims("nope"),
-        store.release("nope", "s", "pilot"),
-        store.touch("nope"),
-        anext(store.subscribe("nope", 0)),
-    ):
-        with pytest.raises(BattleNotFound):
-            await call
-    assert await store.list_battles() == []
-    await store.delete("nope")  # unknown ids are ignored
-
-
-async def test_append_checks_the_expected_seq(make_store: StoreFactory) -> None:
-    store = make_store()
-    await store.create(meta(), [ev(1)])
-
-    assert await store.append("b1", 1, [ev(2), ev(3)]) == 3
-    with pytest.raises(SeqConflict) as conflict:
-        await store.append("b1", 2, [ev(3, lost=True)])
-
-    assert (conflict.value.expected_seq, conflict.value.actual_seq) == (2, 3)
-    assert await store.read("b1") == [ev(1), ev(2), ev(3)]
-
-
-@pytest.mark.parametrize(
-    "seqs",
-    [pytest.param([3], id="skips-a-seq"), pytest.param([2, 2], id="repeats"), [1]],
-)
-async def test_append_refuses_misnumbered_events(make_store: StoreFactory, seqs: list[int]) -> None:
-    store = make_store()
-    await store.create(meta(), [ev(1)])
-
-    with pytest.raises(ValueError, match="seq"):
-        await store.append("b1", 1, [ev(s) for s in seqs])
-
-    assert await store.last_seq("b1") == 1
-
-
 async def test_append_refuses_unserialisable_events_and_writes_nothing(
     make_store: StoreFactory,
 ) -> None:
@@ -181,15 +97,6 @@ async def test_append_refuses_unserialisable_events_and_writes_nothing(
         await store.append("b1", 1, [ev(2), {"seq": 3, "data": object()}])
 
     assert await store.read("b1") == [ev(1)]
-
-
-async def test_read_after_seq_and_limit(make_store: StoreFactory) -> None:
-    store = make_store()
-    await store.create(meta(), [ev(s) for s in range(1, 11)])
-
-    assert [e["seq"] for e in await store.read("b1", after_seq=7)] == [8, 9, 10]
-    assert [e["seq"] for e in await store.read("b1", after_seq=2, limit=3)] == [3, 4, 5]
-    assert await store.read("b1", after_seq=10) == []
 
 
 async def test_retried_append_with_its_own_token_is_not_a_conflict(
@@ -312,28 +219,6 @@ async def test_subscribe_behind_catches_up_without_gaps_or_duplicates(
     await behind.aclose()  # type: ignore[attr-defined]
 
 
-async def test_subscribe_yields_the_backlog_first(make_store: StoreFactory) -> None:
-    store = make_store()
-    await store.create(meta(), [ev(s) for s in range(1, 6)])
-    it = store.subscribe("b1", 2)
-
-    assert [e["seq"] for e in await next_batch(it)] == [3, 4, 5]
-    await store.append("b1", 5, [ev(6)])
-    assert [e["seq"] for e in await next_batch(it)] == [6]
-    await it.aclose()  # type: ignore[attr-defined]
-
-
-async def test_snapshot_keeps_the_newest(make_store: StoreFactory) -> None:
-    store = make_store()
-    await store.create(meta(), [ev(s) for s in range(1, 21)])
-    assert await store.load_snapshot("b1") is None
-
-    await store.save_snapshot("b1", Snapshot(seq=20, state={"round": 3}))
-    await store.save_snapshot("b1", Snapshot(seq=10, state={"round": 1}))
-
-    assert await store.load_snapshot("b1") == Snapshot(seq=20, state={"round": 3})
-
-
 async def test_snapshot_of_another_schema_version_is_refused_by_the_codec(
     make_store: StoreFactory,
 ) -> None:
@@ -348,50 +233,6 @@ async def test_snapshot_of_another_schema_version_is_refused_by_the_codec(
     assert loaded == Snapshot(seq=1, state={"v": -7, "round": 1})
     with pytest.raises(UnsupportedSchemaVersion, match="snapshot of schema version -7"):
         state_from_dict(loaded.state)
-
-
-async def test_claims_bind_a_station_to_one_token(make_store: StoreFactory) -> None:
-    one, other = make_store(), make_store()
-    await one.create(meta(), [ev(1)])
-    alice = Claim(ship_id="s1", station="pilot", token_hash="a" * 64, name="Alice")
-    bob = Claim(ship_id="s1", station="pilot", token_hash="b" * 64, name="Bob")
-
-    assert await one.claim("b1", alice) == alice
-    assert await other.claim("b1", bob) == alice
-    assert await other.claim("b1", alice.model_copy(update={"name": "Al"})) == alice.model_copy(
-        update={"name": "Al"}
-    )
-    await other.release("b1", "s1", "pilot")
-    assert await one.claim("b1", bob) == bob
-    assert await one.claims("b1") == [bob]
-
-
-async def test_append_guard_writes_only_while_the_claims_hold(make_store: StoreFactory) -> None:
-    one, other = make_store(), make_store()
-    await one.create(meta(), [ev(1)])
-    alice, bob = "a" * 64, "b" * 64
-    for station in ("pilot", "sensors"):
-        await one.claim("b1", Claim(ship_id="s1", station=station, token_hash=alice))
-    guard = ClaimGuard(ship_id="s1", stations=("pilot", "sensors"), token_hash=alice)
-    assert await one.append("b1", 1, [ev(2)], guard) == 2
-
-    freed = await other.release("b1", "s1", "pilot")
-    assert freed is not None
-    assert freed.token_hash == alice
-    assert await other.release("b1", "s1", "pilot") is None, "a free station stays free"
-    with pytest.raises(ClaimLost) as lost:
-        await one.append("b1", 2, [ev(3)], guard)
-    assert (lost.value.ship_id, lost.value.stations) == ("s1", ("pilot",))
-    assert await other.last_seq("b1") == 2, "nothing was written"
-    assert await one.append("b1", 2, [ev(3)], guard.model_copy(update={"stations": ("sensors",)}))
-
-    await other.claim("b1", Claim(ship_id="s1", station="pilot", token_hash=bob))
-    with pytest.raises(ClaimLost):
-        await one.append("b1", 3, [ev(4)], guard)
-    with pytest.raises(SeqConflict):
-        await one.append("b1", 2, [ev(3)], guard)
-    assert await one.append("b1", 3, [ev(4)]) == 4, "no guard (GM, bot): no claim check"
-    assert [e["seq"] for e in await one.read("b1")] == [1, 2, 3, 4]
 
 
 async def test_notices_reach_the_other_instances_only(make_store: StoreFactory) -> None:

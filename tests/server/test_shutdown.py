@@ -4,79 +4,38 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 
+from testkit.servers import ServerProcess, game_server
 from tests.server.conftest import WsPeer, scenario
 
-ROOT = Path(__file__).resolve().parents[2]
 GRACE_S = 4.0
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
-    """Poll /ready until 200 (a condition, not a fixed sleep)."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "the server exited during start-up"
-        try:
-            with urllib.request.urlopen(f"{url}/ready", timeout=1) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("server not ready in 30 s")
-
-
 @pytest.fixture
-def server() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def server(tmp_path: Path) -> Iterator[ServerProcess]:
     """`python -m gameserver` on a free port; always stopped, also when the test fails."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "PORT": str(port),
-        "SHUTDOWN_GRACE_S": str(GRACE_S),
-        "LOG_LEVEL": "info",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gameserver"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+    proc = game_server(
+        tmp_path / "server.log", {"SHUTDOWN_GRACE_S": str(GRACE_S)}, log_level="info"
     )
-    url = f"http://127.0.0.1:{port}"
     try:
-        wait_ready(url, proc)
-        yield url, proc
+        yield proc.start()
     finally:
-        if proc.poll() is None:
+        if proc.running:
             proc.kill()
-        proc.wait(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()
 
 
 async def test_sigterm_drains_then_exits_within_the_grace_period(
-    server: tuple[str, subprocess.Popen[bytes]],
+    server: ServerProcess,
 ) -> None:
-    url, proc = server
+    url, proc = server.url, server.proc
+    assert proc is not None
     async with aiohttp.ClientSession() as session:
         async with session.post(f"{url}/api/battles", json={"scenario": scenario()}) as resp:
             battle = await resp.json()
@@ -113,19 +72,20 @@ async def test_sigterm_drains_then_exits_within_the_grace_period(
     await asyncio.to_thread(proc.wait, GRACE_S + 5)
     assert proc.returncode == 0
     assert time.monotonic() - signalled < GRACE_S + 5
-    assert proc.stdout is not None
+    assert server.log_path is not None
     lines = [
         json.loads(line)
-        for line in proc.stdout.read().decode().splitlines()
+        for line in server.log_path.read_text().splitlines()
         if line.startswith("{")
     ]
     assert {"shutdown_requested", "draining", "stopped"} <= {line.get("event") for line in lines}
 
 
 async def test_sigterm_exits_at_once_when_no_client_is_connected(
-    server: tuple[str, subprocess.Popen[bytes]],
+    server: ServerProcess,
 ) -> None:
-    _url, proc = server
+    proc = server.proc
+    assert proc is not None
     started = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     await asyncio.to_thread(proc.wait, GRACE_S + 5)

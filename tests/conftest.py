@@ -1,4 +1,4 @@
-"""Fixtures for the Redis tier: a real redis-server per test, always stopped, never skipped."""
+"""Fixtures shared by the tiers: a real redis-server per test (Redis tier, store contract suite)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.redis.redis_process import RedisProcess
+from testkit.redis_server import RedisProcess
 
 
 @pytest.fixture

@@ -16,19 +16,14 @@ import time
 from pathlib import Path
 from typing import Literal
 
+from testkit.ports import free_port
+from testkit.processes import log_tail, stop_process
+
 Fsync = Literal["always", "everysec", "no"]
 
 
 class RedisServerMissing(RuntimeError):
     """`redis-server` is not installed: the Redis tests must fail loudly, never skip."""
-
-
-def free_port() -> int:
-    """Ask the kernel for a free loopback port (the usual bind-to-0 trick)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _ping(port: int) -> bool:
@@ -116,13 +111,7 @@ class RedisProcess:
         """Stop politely, escalating to SIGKILL; safe to call twice and from `finally`."""
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        stop_process(self.proc, grace=5)
         self.proc = None
 
     @property
@@ -132,7 +121,4 @@ class RedisProcess:
 
     def log_tail(self, lines: int = 20) -> str:
         """The end of Redis's own log, for failure messages."""
-        try:
-            return "\n".join(self.log_path.read_text().splitlines()[-lines:])
-        except OSError:
-            return "(no redis log)"
+        return log_tail(self.log_path, lines)

@@ -1,0 +1,109 @@
+"""One WebSocket client: its rate limit, its bounded send queue and writer, who it is at a table."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from aiohttp import WSCloseCode, web
+from pydantic import BaseModel
+
+from gameserver import rules
+from gameserver.protocol import Role
+from gameserver.store import ClaimGuard, PeerInfo
+
+if TYPE_CHECKING:
+    from gameserver.hub.room import BattleRoom
+
+
+class TokenBucket:
+    """Per-connection rate limit: `rate` messages per second with bursts up to `burst`."""
+
+    __slots__ = ("_burst", "_last", "_rate", "_tokens")
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self._rate = rate
+        self._burst = float(burst)
+        self._tokens = float(burst)
+        self._last = time.monotonic()
+
+    def take(self) -> bool:
+        """Spend one token if there is one."""
+        now = time.monotonic()
+        self._tokens = min(self._burst, self._tokens + (now - self._last) * self._rate)
+        self._last = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return True
+        return False
+
+
+@dataclass(eq=False)
+class Connection:
+    """One WebSocket client; frames go out through a bounded queue so a slow client never stalls
+    the fan-out (an overflowing client is disconnected and catches up by seq when it returns)."""
+
+    ws: web.WebSocketResponse
+    bucket: TokenBucket
+    queue_limit: int
+    peer_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    role: Role | None = None
+    room: BattleRoom | None = None
+    ship_id: str | None = None
+    stations: tuple[str, ...] = ()
+    token_hash: str | None = None
+    name: str = ""
+    queue: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
+    overflowed: bool = False
+
+    def send(self, frame: str) -> None:
+        """Queue one JSON frame; drop the client if it cannot keep up."""
+        if self.overflowed:
+            return
+        if self.queue.qsize() >= self.queue_limit:
+            self.overflowed = True
+            self.queue.put_nowait(None)
+            return
+        self.queue.put_nowait(frame)
+
+    def send_model(self, message: BaseModel) -> None:
+        """Serialise and queue one protocol message."""
+        self.send(message.model_dump_json())
+
+    async def run_writer(self) -> None:
+        """Write queued frames in order until told to stop or the socket dies."""
+        while (frame := await self.queue.get()) is not None:
+            if self.ws.closed:
+                return
+            try:
+                await self.ws.send_str(frame)
+            except (ConnectionError, RuntimeError):
+                return
+        if self.overflowed and not self.ws.closed:
+            await self.ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too slow; reconnect")
+
+    def guard(self) -> ClaimGuard | None:
+        """What the store must still hold for this player's command to be written."""
+        if self.role is not Role.PLAYER or self.ship_id is None or self.token_hash is None:
+            return None
+        return ClaimGuard(ship_id=self.ship_id, stations=self.stations, token_hash=self.token_hash)
+
+    def peer_info(self) -> PeerInfo:
+        """This connection as the other instances list it in presence."""
+        return PeerInfo(
+            peer_id=self.peer_id,
+            role=str(self.role or Role.SPECTATOR),
+            name=self.name,
+            ship_id=self.ship_id,
+            stations=self.stations,
+            token_hash=self.token_hash,
+        )
+
+    def actor(self) -> rules.Actor:
+        """The engine's view of who sends a command, from the verified claim or GM token."""
+        if self.role is Role.GM:
+            return rules.Actor(role="gm", ship_id=None, stations=frozenset())
+        return rules.Actor(role="player", ship_id=self.ship_id, stations=frozenset(self.stations))

@@ -1,0 +1,353 @@
+"""The hub: every connection and room of this instance, and the path of each client message.
+
+The hub never computes a rule. For a command it parses the message, takes the battle's lock, calls
+the engine's `decide` on the cached folded state, appends the events to the store with the expected
+seq (optimistic concurrency: on a conflict it re-reads, re-decides and retries), folds them into the
+cached state and fans them out to every connection of the battle, then acks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import time
+from typing import Any
+
+from aiohttp import WSCloseCode, web
+
+from gameserver import rules
+from gameserver.hub.battles import Battles, CreatedBattle
+from gameserver.hub.clock import now_iso
+from gameserver.hub.connection import Connection, TokenBucket
+from gameserver.hub.errors import HubError
+from gameserver.hub.presence import broadcast_presence
+from gameserver.hub.room import BattleRoom, awaiting_list
+from gameserver.hub.seats import Seats
+from gameserver.hub.tokens import new_token, token_hash
+from gameserver.logs import get_logger
+from gameserver.metrics import Metrics
+from gameserver.protocol import (
+    AckMessage,
+    CommandMessage,
+    CreateBattleRequest,
+    ErrorCode,
+    ErrorMessage,
+    ImportBattleRequest,
+    JoinedMessage,
+    JoinMessage,
+    KickMessage,
+    LegalRequest,
+    PingMessage,
+    PongMessage,
+    ProtocolError,
+    ReleaseMessage,
+    Role,
+    ServerShutdownMessage,
+    legal_frame,
+    parse_client_message,
+)
+from gameserver.settings import Settings
+from gameserver.store import (
+    BattleNotFound,
+    BattleStore,
+    ClaimGuard,
+    ClaimLost,
+    Notice,
+    StoreUnavailable,
+)
+
+log = get_logger("hub")
+
+
+class Hub:
+    """All rooms and connections of this instance."""
+
+    def __init__(self, settings: Settings, store: BattleStore, metrics: Metrics) -> None:
+        self.settings = settings
+        self.store = store
+        self.metrics = metrics
+        self.connections: set[Connection] = set()
+        self.draining = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._all_gone = asyncio.Event()
+        self._all_gone.set()
+        self.battles = Battles(self)
+        self.rooms = self.battles.rooms
+        """The loaded battles by id (the `Battles` registry's own dict)."""
+        self.seats = Seats(self)
+
+    def spawn(self, coro: Any, what: str) -> None:
+        """Run a fire-and-forget task, keeping a reference and logging its failure."""
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+
+        def _done(t: asyncio.Task[Any]) -> None:
+            self._tasks.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                log.warning("background_failed", what=what, error=repr(t.exception()))
+
+        task.add_done_callback(_done)
+
+    # -- battles (see `Battles`) ----------------------------------------------------------------
+
+    async def create_battle(self, request: CreateBattleRequest) -> CreatedBattle:
+        """Start a battle from a scenario (validated by the engine) and store its opening events."""
+        return await self.battles.create_battle(request)
+
+    async def import_battle(self, request: ImportBattleRequest) -> CreatedBattle:
+        """Resume an exported battle as a new battle: validate by replaying through the engine."""
+        return await self.battles.import_battle(request)
+
+    async def room(self, battle_id: str) -> BattleRoom:
+        """The loaded battle, loading it once per instance (`BattleNotFound`/`StoreUnavailable`)."""
+        return await self.battles.room(battle_id)
+
+    async def expire_once(self) -> list[str]:
+        """Keep battles with peers alive, expire idle ones in the store, unload idle rooms."""
+        return await self.battles.expire_once()
+
+    async def close(self) -> None:
+        """Stop every room and background task."""
+        await self.battles.close()
+        for task in list(self._tasks):
+            task.cancel()
+
+    def on_notice(self, room: BattleRoom, notice: Notice) -> None:
+        """Act on another instance's release, kick or presence change (see `Seats`)."""
+        self.seats.on_notice(room, notice)
+
+    # -- connections --------------------------------------------------------------------------
+
+    def connect(self, ws: web.WebSocketResponse) -> Connection:
+        """Register a new WebSocket."""
+        conn = Connection(
+            ws=ws,
+            bucket=TokenBucket(self.settings.rate_limit_per_s, self.settings.rate_limit_burst),
+            queue_limit=self.settings.send_queue_frames,
+        )
+        self.connections.add(conn)
+        self._all_gone.clear()
+        self.metrics.connections.set(len(self.connections))
+        return conn
+
+    async def disconnect(self, conn: Connection) -> None:
+        """Forget a connection; its claims stay bound to its resume token."""
+        self.connections.discard(conn)
+        self.metrics.connections.set(len(self.connections))
+        if not self.connections:
+            self._all_gone.set()
+        room = conn.room
+        if room is not None and room.peers.pop(conn.peer_id, None) is not None:
+            room.last_used = time.monotonic()
+            room.peers_changed()
+            self.spawn(broadcast_presence(self.store, room), "presence")
+
+    def error(self, conn: Connection, code: str, message: str, client_id: str | None) -> None:
+        """Send an `error` and count it."""
+        self.metrics.errors.labels(code=code).inc()
+        conn.send_model(ErrorMessage(code=code, message=message, client_id=client_id))
+
+    async def handle(self, conn: Connection, raw: str | bytes) -> None:
+        """Handle one client frame; bad input gets an error and changes nothing."""
+        allowed = conn.bucket.take()
+        try:
+            message = parse_client_message(raw)
+        except ProtocolError as exc:
+            self.error(conn, exc.code, exc.message, exc.client_id)
+            return
+        client_id = getattr(message, "client_id", None)
+        if not allowed:
+            self.error(conn, ErrorCode.RATE_LIMITED, "too many messages; slow down", client_id)
+            if isinstance(message, CommandMessage):
+                self.metrics.commands.labels(command="any", result="rate_limited").inc()
+            return
+        try:
+            if isinstance(message, JoinMessage):
+                await self.join(conn, message)
+            elif conn.room is None:
+                if isinstance(message, PingMessage):
+                    conn.send_model(PongMessage(client_id=message.client_id))
+                else:
+                    raise HubError(ErrorCode.NOT_JOINED, "send a join message first")
+            elif isinstance(message, CommandMessage):
+                await self.command(conn, conn.room, message)
+            elif isinstance(message, LegalRequest):
+                self.legal(conn, conn.room, message)
+            elif isinstance(message, ReleaseMessage):
+                await self.seats.release(conn, conn.room, message)
+            elif isinstance(message, KickMessage):
+                await self.seats.kick(conn, conn.room, message)
+            else:
+                conn.send_model(PongMessage(client_id=message.client_id))
+        except HubError as exc:
+            self.error(conn, exc.code, exc.message, client_id)
+        except StoreUnavailable:
+            self.error(
+                conn, ErrorCode.STORE_UNAVAILABLE, "storage is unavailable; try again", client_id
+            )
+        except BattleNotFound as exc:
+            self.error(conn, ErrorCode.BATTLE_NOT_FOUND, str(exc), client_id)
+
+    async def join(self, conn: Connection, msg: JoinMessage) -> None:
+        """Verify the role, bind claims to the resume token, then catch the client up."""
+        if self.draining:
+            raise HubError(ErrorCode.SHUTTING_DOWN, "this server is shutting down; reconnect")
+        if conn.room is not None:
+            raise HubError(ErrorCode.ALREADY_JOINED, "this connection already joined a battle")
+        battle_id = msg.battle_id
+        if battle_id is None:
+            battle_id = await self.store.find_by_join_code(msg.join_code or "")
+            if battle_id is None:
+                raise HubError(ErrorCode.BATTLE_NOT_FOUND, f"no battle with code {msg.join_code}")
+        try:
+            room = await self.room(battle_id)
+        except BattleNotFound:
+            raise HubError(ErrorCode.BATTLE_NOT_FOUND, f"no battle {battle_id!r}") from None
+        resume_token: str | None = None
+        if msg.role is Role.GM:
+            given = token_hash(msg.gm_token or "")
+            if not hmac.compare_digest(given, room.meta.gm_token_hash):
+                raise HubError(ErrorCode.BAD_GM_TOKEN, "the GM token is not valid for this battle")
+        elif msg.role is Role.PLAYER:
+            assert msg.ship_id is not None
+            resume_token = msg.resume_token or new_token()
+            await self.seats.claim(
+                room, msg.ship_id, msg.stations, token_hash(resume_token), msg.name
+            )
+            conn.ship_id = msg.ship_id
+            conn.stations = tuple(dict.fromkeys(msg.stations))
+            conn.token_hash = token_hash(resume_token)
+        if msg.last_seq is not None and msg.last_seq > room.seq:
+            # The client holds more than this instance has folded (it came from another instance
+            # whose last events our subscription has not delivered yet): read them first, or it
+            # would get our older state as a snapshot and then those events a second time.
+            with contextlib.suppress(StoreUnavailable):
+                await room.resync()
+        conn.role = msg.role
+        conn.name = msg.name
+        conn.room = room
+        # From here on nothing awaits until the peer is registered: the catch-up and the fan-out
+        # cannot interleave, so the client sees every seq exactly once.
+        conn.send_model(
+            JoinedMessage(
+                battle_id=room.battle_id,
+                join_code=room.meta.join_code,
+                role=msg.role,
+                peer_id=conn.peer_id,
+                ship_id=conn.ship_id,
+                stations=list(conn.stations),
+                resume_token=resume_token,
+                seq=room.seq,
+            )
+        )
+        frames = room.catch_up_frames(msg.last_seq)
+        if frames is None:
+            frames = [room.snapshot_frame(msg.role)]
+        for frame in frames:
+            conn.send(frame)
+        if conn.role is Role.PLAYER:
+            for frame in room.legal_frames(conn, set(awaiting_list(room.state)), None):
+                conn.send(frame)
+        room.peers[conn.peer_id] = conn
+        room.last_used = time.monotonic()
+        log.info("joined", battle_id=room.battle_id, role=str(msg.role), peer_id=conn.peer_id)
+        room.peers_changed()
+        self.spawn(broadcast_presence(self.store, room), "presence")
+
+    async def command(self, conn: Connection, room: BattleRoom, msg: CommandMessage) -> None:
+        """Parse → decide → append (expected seq) → fan out → ack; the engine judges legality."""
+        started = time.perf_counter()
+        if conn.role is Role.SPECTATOR:
+            raise HubError(ErrorCode.READ_ONLY, "spectators cannot send commands")
+        kind = "invalid"
+        try:
+            # Each ClaimLost removes at least one station from the connection, so this ends.
+            for _ in range(len(conn.stations) + 2):
+                command = rules.parse_command(msg.command, conn.actor(), now_iso())
+                kind = str(getattr(command, "type", "unknown"))
+                try:
+                    events = await self._commit_command(room, command, conn.guard())
+                    break
+                except ClaimLost as exc:
+                    # Released on another instance, whose notice has not arrived yet: lose the
+                    # stations now and decide again as what the player still holds.
+                    self.seats.claims_lost(room, exc, conn.token_hash)
+            else:
+                raise HubError(ErrorCode.CONFLICT, "your stations keep changing; try again")
+        except rules.RuleViolation as exc:
+            self._count(kind, exc.code, started)
+            raise HubError(exc.code, exc.message) from None
+        except HubError as exc:
+            self._count(kind, exc.code, started)
+            raise
+        except StoreUnavailable:
+            self._count(kind, ErrorCode.STORE_UNAVAILABLE, started)
+            raise
+        conn.send_model(
+            AckMessage(client_id=msg.client_id, seq=room.seq, seqs=[e.seq for e in events])
+        )
+        latency = self._count(kind, "ok", started)
+        log.debug(
+            "command",
+            battle_id=room.battle_id,
+            command=kind,
+            latency_ms=round(latency * 1000, 3),
+            events=len(events),
+        )
+
+    @staticmethod
+    async def _commit_command(
+        room: BattleRoom, command: Any, guard: ClaimGuard | None
+    ) -> list[rules.Event]:
+        async with room.lock:
+            return await room.commit(lambda state: rules.decide(state, command), guard)
+
+    def _count(self, kind: str, result: str, started: float) -> float:
+        latency = time.perf_counter() - started
+        self.metrics.commands.labels(command=kind, result=result).inc()
+        self.metrics.command_latency.labels(command=kind).observe(latency)
+        return latency
+
+    def legal(self, conn: Connection, room: BattleRoom, msg: LegalRequest) -> None:
+        """Answer a `legal` request for held stations (the GM may ask about any station)."""
+        if conn.role is Role.SPECTATOR:
+            raise HubError(ErrorCode.READ_ONLY, "spectators hold no station")
+        if conn.role is Role.GM:
+            if msg.ship_id is None or msg.station is None:
+                raise HubError(ErrorCode.BAD_MESSAGE, "the GM names ship_id and station")
+            commands = rules.legal_commands(room.state, msg.ship_id, msg.station)
+            conn.send(
+                legal_frame(
+                    room.battle_id, room.seq, msg.ship_id, msg.station, commands, msg.client_id
+                )
+            )
+            return
+        if msg.ship_id not in (None, conn.ship_id) or (
+            msg.station is not None and msg.station not in conn.stations
+        ):
+            raise HubError("not_your_station", "you can only ask about the stations you hold")
+        only = None if msg.station is None else {(conn.ship_id or "", msg.station)}
+        for frame in room.legal_frames(conn, only, msg.client_id):
+            conn.send(frame)
+
+    async def drain(self, grace_s: float) -> None:
+        """SIGTERM: refuse joins, tell clients to reconnect elsewhere, wait, then close the rest."""
+        self.draining = True
+        frame = ServerShutdownMessage(
+            message="the server is restarting; reconnect and resume with your last seq",
+            reconnect_after_ms=self.settings.reconnect_after_ms,
+        ).model_dump_json()
+        for conn in list(self.connections):
+            conn.send(frame)
+        log.info("draining", connections=len(self.connections), grace_s=grace_s)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._all_gone.wait(), timeout=grace_s)
+        await self.close_connections()
+
+    async def close_connections(self) -> None:
+        """Close every WebSocket with GOING_AWAY (1001)."""
+        for conn in list(self.connections):
+            conn.queue.put_nowait(None)
+            with contextlib.suppress(Exception):
+                await conn.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")

@@ -1,0 +1,316 @@
+"""One loaded battle on this instance: the folded state, its fan-out and its commit path.
+
+Events reach a room from two sides: this instance's own appends and the store's subscription
+(appends by other instances sharing the store). Both go through `BattleRoom.ingest`, which drops
+seqs it already holds and fills gaps from the store, so each client sees every event once, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Final
+
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_not_exception_type,
+    wait_exponential,
+)
+
+from gameserver import rules
+from gameserver.hub.bots import BotDriver
+from gameserver.hub.connection import Connection
+from gameserver.hub.errors import HubError
+from gameserver.hub.presence import PeerPublisher
+from gameserver.logs import get_logger
+from gameserver.protocol import (
+    ErrorCode,
+    Role,
+    SnapshotMessage,
+    event_frame,
+    event_json,
+    legal_frame,
+)
+from gameserver.store import (
+    BattleMeta,
+    BattleNotFound,
+    ClaimGuard,
+    EventDict,
+    Notice,
+    SeqConflict,
+    Snapshot,
+    StoreUnavailable,
+)
+
+if TYPE_CHECKING:
+    from gameserver.hub.hub import Hub
+
+log = get_logger("hub")
+
+
+def _follow_wait(state: RetryCallState) -> float:
+    """Backoff of a room's subscription: exponential for an outage, a second for anything else."""
+    exc = state.outcome.exception() if state.outcome is not None else None
+    if isinstance(exc, StoreUnavailable):
+        return _OUTAGE_BACKOFF(state)
+    return 1.0
+
+
+_OUTAGE_BACKOFF: Final = wait_exponential(multiplier=0.05, max=2.0)
+
+
+def awaiting_list(state: rules.BattleState) -> list[tuple[str, str]]:
+    """Who may act now, as (ship, station) pairs (the frames' `awaiting`)."""
+    return [(ship, station) for ship, station in rules.awaiting(state)]
+
+
+class BattleRoom:
+    """One loaded battle on this instance: the folded state, the lock, the peers, the bot driver."""
+
+    def __init__(
+        self,
+        hub: Hub,
+        meta: BattleMeta,
+        state: rules.BattleState,
+        tail: Iterable[EventDict],
+    ) -> None:
+        self.hub = hub
+        self.meta = meta
+        self.battle_id = meta.battle_id
+        self.state = state
+        self.lock = asyncio.Lock()
+        self.peers: dict[str, Connection] = {}
+        # The newest events as (seq, JSON): strings, nothing for the garbage collector to walk.
+        self.tail: deque[tuple[int, str]] = deque(
+            ((d["seq"], event_json(d)) for d in tail), maxlen=max(1, hub.settings.catch_up_limit)
+        )
+        self.snapshot_seq = state.seq
+        self.last_used = time.monotonic()
+        self.bot = BotDriver(self)
+        self.publisher = PeerPublisher(self)
+        self._follow_task: asyncio.Task[None] | None = None
+        # Legal lists of the current state per (ship, station), with their frame for the fan-out
+        # (no client_id): they depend on the state only, so every holder of a station shares one.
+        self._legal_state: rules.BattleState | None = None
+        self._legal: dict[tuple[str, str], tuple[list[dict[str, Any]], str]] = {}
+
+    @property
+    def seq(self) -> int:
+        """The last seq folded into the cached state."""
+        return int(self.state.seq)
+
+    def start(self) -> None:
+        """Follow the store's subscription and let the bot act if it is its turn."""
+        self._follow_task = asyncio.create_task(self._follow(), name=f"follow:{self.battle_id}")
+        self.kick_bot()
+
+    async def stop(self) -> None:
+        """Stop the background tasks of this room."""
+        for task in (self._follow_task, self.bot.task, self.publisher.task):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    # -- folding and fan-out ------------------------------------------------------------------
+
+    def ingest(
+        self,
+        events: Sequence[rules.Event],
+        dicts: Sequence[EventDict],
+        folded: rules.BattleState | None = None,
+    ) -> bool:
+        """Fold new events into the cached state and fan them out; purely synchronous.
+
+        `folded` is the state the events lead to when the caller has it (`decide` returns it):
+        then nothing is folded twice. Returns False when the batch does not continue the log
+        (a gap: the caller re-reads).
+        """
+        fresh = [(e, d) for e, d in zip(events, dicts, strict=True) if e.seq > self.seq]
+        if not fresh:
+            return True
+        if fresh[0][0].seq != self.seq + 1:
+            return False
+        if folded is not None and len(fresh) == len(events):
+            state = folded
+        else:
+            state = self.state
+            for event, _ in fresh:
+                state = rules.evolve(state, event)
+        self.state = state
+        self.last_used = time.monotonic()
+        encoded = [(d["seq"], event_json(d)) for _, d in fresh]
+        self.tail.extend(encoded)
+        self._fan_out(encoded)
+        if self.seq - self.snapshot_seq >= self.hub.settings.snapshot_every:
+            self.snapshot_seq = self.seq
+            self.hub.spawn(self._save_snapshot(), "snapshot")
+        self.kick_bot()
+        return True
+
+    def _fan_out(self, encoded: Sequence[tuple[int, str]]) -> None:
+        awaiting = awaiting_list(self.state)
+        last = len(encoded) - 1
+        frames = [
+            event_frame(self.battle_id, seq, event, awaiting if i == last else None)
+            for i, (seq, event) in enumerate(encoded)
+        ]
+        awaited = set(awaiting)
+        for conn in list(self.peers.values()):
+            for frame in frames:
+                conn.send(frame)
+            if conn.role is Role.PLAYER and awaited:
+                for frame in self.legal_frames(conn, awaited, None):
+                    conn.send(frame)
+
+    def legal_frames(
+        self, conn: Connection, only: set[tuple[str, str]] | None, client_id: str | None
+    ) -> list[str]:
+        """`legal` frames for the connection's held stations (only the awaited ones if `only`)."""
+        if conn.ship_id is None:
+            return []
+        frames = []
+        for station in conn.stations:
+            if only is not None and (conn.ship_id, station) not in only:
+                continue
+            commands, frame = self.legal_for(conn.ship_id, station)
+            if client_id is not None:
+                frame = legal_frame(
+                    self.battle_id, self.seq, conn.ship_id, station, commands, client_id
+                )
+            frames.append(frame)
+        return frames
+
+    def legal_for(self, ship_id: str, station: str) -> tuple[list[dict[str, Any]], str]:
+        """`rules.legal_commands` of the current state and its `legal` frame without client_id,
+        computed once per (state, ship, station): the state is immutable, a new one clears it."""
+        state = self.state
+        if self._legal_state is not state:
+            self._legal_state = state
+            self._legal = {}
+        cached = self._legal.get((ship_id, station))
+        if cached is None:
+            commands = rules.legal_commands(state, ship_id, station)
+            frame = legal_frame(self.battle_id, int(state.seq), ship_id, station, commands, None)
+            cached = self._legal[(ship_id, station)] = (commands, frame)
+        return cached
+
+    def snapshot_frame(self, role: Role) -> str:
+        """The state at the current seq: full for the GM, the public view for everyone else."""
+        state = (
+            rules.state_to_dict(self.state) if role is Role.GM else rules.public_view(self.state)
+        )
+        return SnapshotMessage(
+            battle_id=self.battle_id,
+            seq=self.seq,
+            state=state,
+            awaiting=awaiting_list(self.state),
+            is_over=bool(self.state.is_over),
+        ).model_dump_json()
+
+    def catch_up_frames(self, last_seq: int | None) -> list[str] | None:
+        """The events after `last_seq` from the in-memory tail; None means send a snapshot."""
+        if last_seq is None or last_seq > self.seq:
+            return None
+        missing = self.seq - last_seq
+        if missing == 0:
+            return []
+        if missing > len(self.tail):
+            return None
+        events = list(self.tail)[-missing:]
+        awaiting = awaiting_list(self.state)
+        return [
+            event_frame(self.battle_id, seq, event, awaiting if i == missing - 1 else None)
+            for i, (seq, event) in enumerate(events)
+        ]
+
+    # -- committing events ----------------------------------------------------------------------
+
+    async def commit(
+        self,
+        make_events: Callable[[rules.BattleState], rules.Decision | None],
+        guard: ClaimGuard | None = None,
+    ) -> list[rules.Event]:
+        """Decide on the current state and append with the expected seq; retry on conflicts.
+
+        Must be called with `self.lock` held. `make_events` raises `RuleViolation` to refuse.
+
+        Raises:
+            HubError: `conflict` after the configured retries.
+            ClaimLost: the guard's stations are no longer the player's (nothing changed).
+            StoreUnavailable: the store is down (nothing changed).
+        """
+        for _ in range(self.hub.settings.append_retries):
+            expected = self.seq
+            decision = make_events(self.state)
+            if decision is None or not decision.events:
+                return []
+            events = decision.events
+            dicts = [e.to_dict() for e in events]
+            try:
+                await self.hub.store.append(self.battle_id, expected, dicts, guard)
+            except SeqConflict:
+                await self.resync()
+                continue
+            self.hub.metrics.events_appended.inc(len(events))
+            if not self.ingest(events, dicts, decision.state):
+                await self.resync()
+            return events
+        raise HubError(ErrorCode.CONFLICT, "the battle changed too often; send the command again")
+
+    async def resync(self) -> None:
+        """Read what other writers appended and fold it in (after a conflict or a gap)."""
+        dicts = await self.hub.store.read(self.battle_id, self.seq)
+        dicts = [d for d in dicts if d["seq"] > self.seq]
+        if dicts:
+            events, dicts = rules.decode_events(dicts)
+            self.ingest(events, dicts)
+
+    async def _follow(self) -> None:
+        """Ingest batches appended by anyone (other instances included) until the battle ends.
+
+        A store outage is retried with exponential backoff (50 ms doubling to 2 s), any other
+        failure after a second; a deleted battle ends it.
+        """
+        with contextlib.suppress(BattleNotFound):
+            async for attempt in AsyncRetrying(
+                wait=_follow_wait,
+                retry=retry_if_not_exception_type(BattleNotFound),
+                before_sleep=self._follow_failed,
+                reraise=True,
+            ):
+                with attempt:
+                    await self._ingest_subscription()
+
+    async def _ingest_subscription(self) -> None:
+        async for batch in self.hub.store.subscribe(self.battle_id, self.seq, self._on_notice):
+            fresh = [d for d in batch if d["seq"] > self.seq]
+            if not fresh:
+                continue
+            events, fresh = rules.decode_events(fresh)
+            if not self.ingest(events, fresh):
+                await self.resync()
+
+    def _follow_failed(self, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        if not isinstance(exc, StoreUnavailable):
+            log.error("follow_failed", battle_id=self.battle_id, exc_info=exc)
+
+    def _on_notice(self, notice: Notice) -> None:
+        self.hub.on_notice(self, notice)
+
+    def kick_bot(self) -> None:
+        """Let the bot act for its sides if it is their turn (see `BotDriver`)."""
+        self.bot.kick()
+
+    def peers_changed(self) -> None:
+        """Record this instance's peers in the store for the other instances (coalesced)."""
+        self.publisher.changed()
+
+    async def _save_snapshot(self) -> None:
+        snapshot = Snapshot(seq=self.seq, state=rules.state_to_dict(self.state))
+        await self.hub.store.save_snapshot(self.battle_id, snapshot)

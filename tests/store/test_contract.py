@@ -1,0 +1,296 @@
+"""The `BattleStore` contract, run against every store: in memory and on a real redis-server.
+
+What a store promises the hub (optimistic appends, reads, subscriptions, claims and their guard,
+snapshots, join codes) is asserted once here. Behaviour only one store has stays with it: Redis's
+outages, reconnects, cross-instance notices, Lua caps and schema upgrades in tests/redis; the
+in-memory store's injectable clock below.
+
+`stores` gives two handles on one store: two instances sharing one Redis, or the same in-memory
+store twice (a single-instance store has no other instance).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from gameserver.store import (
+    BattleExists,
+    BattleMeta,
+    BattleNotFound,
+    BattleStore,
+    Claim,
+    ClaimGuard,
+    ClaimLost,
+    EventDict,
+    SeqConflict,
+    Snapshot,
+)
+from gameserver.store.memory import MemoryBattleStore
+from gameserver.store.redis import RedisBattleStore
+
+pytestmark = pytest.mark.timeout(120)
+
+Stores = tuple[BattleStore, BattleStore]
+
+
+def ev(seq: int, **data: Any) -> EventDict:
+    """A minimal event dict: a store is rules-agnostic, it only relies on `seq`."""
+    return {"seq": seq, "type": "test", "data": data}
+
+
+def meta(battle_id: str = "b1", join_code: str = "ABC234") -> BattleMeta:
+    return BattleMeta(
+        battle_id=battle_id,
+        join_code=join_code,
+        gm_token_hash="0" * 64,
+        created_at="2026-01-01T00:00:00Z",
+        name="test battle",
+    )
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("memory"),
+        pytest.param("redis", marks=pytest.mark.redis),
+    ]
+)
+async def stores(request: pytest.FixtureRequest) -> AsyncIterator[Stores]:
+    """Two handles on one empty store of the parameter's kind; closed afterwards."""
+    if request.param == "memory":
+        memory = MemoryBattleStore()
+        yield memory, memory
+        await memory.close()
+        return
+    url = request.getfixturevalue("redis_server").url
+    one = RedisBattleStore.from_url(url, block_ms=500, max_backoff_s=0.5)
+    other = RedisBattleStore.from_url(url, block_ms=500, max_backoff_s=0.5)
+    try:
+        yield one, other
+    finally:
+        await one.close()
+        await other.close()
+
+
+@pytest.fixture
+def store(stores: Stores) -> BattleStore:
+    return stores[0]
+
+
+async def next_batch(it: AsyncIterator[list[EventDict]], wait_s: float = 10) -> list[EventDict]:
+    return await asyncio.wait_for(anext(it), wait_s)
+
+
+async def test_satisfies_the_protocol(store: BattleStore) -> None:
+    assert isinstance(store, BattleStore)
+
+
+async def test_create_then_read_meta_code_and_index(store: BattleStore) -> None:
+    await store.create(meta("b1", "ABC234"), [ev(1), ev(2)])
+
+    assert await store.get_meta("b1") == meta("b1", "ABC234")
+    assert await store.find_by_join_code(" abc234 ") == "b1"
+    assert await store.find_by_join_code("ZZZ999") is None
+    assert [m.battle_id for m in await store.list_battles()] == ["b1"]
+    assert await store.last_seq("b1") == 2
+    assert [e["seq"] for e in await store.read("b1")] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("battle_id", "join_code"),
+    [
+        pytest.param("b1", "XYZ789", id="same-id"),
+        pytest.param("b2", "abc234", id="same-code-other-case"),
+    ],
+)
+async def test_create_refuses_a_taken_id_or_code(
+    store: BattleStore, battle_id: str, join_code: str
+) -> None:
+    await store.create(meta("b1", "ABC234"), [ev(1)])
+
+    with pytest.raises(BattleExists):
+        await store.create(meta(battle_id, join_code), [ev(1, other=True)])
+
+    assert await store.read("b1") == [ev(1)]
+    assert [m.battle_id for m in await store.list_battles()] == ["b1"]
+
+
+StoreCall = Callable[[BattleStore], Awaitable[object]]
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        pytest.param(lambda s: s.get_meta("nope"), id="get_meta"),
+        pytest.param(lambda s: s.read("nope"), id="read"),
+        pytest.param(lambda s: s.last_seq("nope"), id="last_seq"),
+        pytest.param(lambda s: s.append("nope", 0, [ev(1)]), id="append"),
+        pytest.param(lambda s: s.save_snapshot("nope", Snapshot(seq=1, state={})), id="save"),
+        pytest.param(lambda s: s.load_snapshot("nope"), id="load_snapshot"),
+        pytest.param(
+            lambda s: s.claim("nope", Claim(ship_id="s", station="pilot", token_hash="t")),
+            id="claim",
+        ),
+        pytest.param(lambda s: s.claims("nope"), id="claims"),
+        pytest.param(lambda s: s.release("nope", "s", "pilot"), id="release"),
+        pytest.param(lambda s: s.touch("nope"), id="touch"),
+        pytest.param(lambda s: anext(s.subscribe("nope", 0)), id="subscribe"),
+    ],
+)
+async def test_an_unknown_battle_is_not_found(store: BattleStore, call: StoreCall) -> None:
+    with pytest.raises(BattleNotFound):
+        await call(store)
+    assert await store.list_battles() == []
+    await store.delete("nope")  # unknown ids are ignored
+
+
+async def test_append_checks_the_expected_seq(store: BattleStore) -> None:
+    await store.create(meta(), [ev(1)])
+
+    assert await store.append("b1", 1, [ev(2), ev(3)]) == 3
+    with pytest.raises(SeqConflict) as conflict:
+        await store.append("b1", 2, [ev(3, lost=True)])
+
+    assert (conflict.value.expected_seq, conflict.value.actual_seq) == (2, 3)
+    assert await store.read("b1") == [ev(1), ev(2), ev(3)]
+
+
+@pytest.mark.parametrize(
+    "expected_seq",
+    [pytest.param(2, id="behind"), pytest.param(4, id="ahead"), pytest.param(0, id="empty")],
+)
+async def test_append_with_a_stale_seq_conflicts_and_writes_nothing(
+    store: BattleStore, expected_seq: int
+) -> None:
+    await store.create(meta(), [ev(1), ev(2), ev(3)])
+
+    with pytest.raises(SeqConflict) as info:
+        await store.append("b1", expected_seq, [ev(expected_seq + 1)])
+
+    assert info.value.actual_seq == 3
+    assert await store.last_seq("b1") == 3
+
+
+async def test_two_racing_writers_never_fork_the_log(stores: Stores) -> None:
+    one, other = stores
+    await one.create(meta(), [ev(1)])
+
+    results = await asyncio.gather(
+        one.append("b1", 1, [ev(2, by="one")]),
+        other.append("b1", 1, [ev(2, by="other")]),
+        return_exceptions=True,
+    )
+
+    assert sorted(type(r).__name__ for r in results) == ["SeqConflict", "int"]
+    assert await other.last_seq("b1") == 2
+
+
+@pytest.mark.parametrize(
+    "batch",
+    [
+        pytest.param([ev(3)], id="skips-a-seq"),
+        pytest.param([ev(2), ev(2)], id="repeats"),
+        pytest.param([ev(1)], id="goes-back"),
+        pytest.param([{"type": "test"}], id="no-seq"),
+    ],
+)
+async def test_append_refuses_misnumbered_events(
+    store: BattleStore, batch: list[EventDict]
+) -> None:
+    await store.create(meta(), [ev(1)])
+
+    with pytest.raises(ValueError, match="has seq"):
+        await store.append("b1", 1, batch)
+
+    assert await store.last_seq("b1") == 1
+
+
+async def test_read_after_seq_and_limit(store: BattleStore) -> None:
+    await store.create(meta(), [ev(s) for s in range(1, 11)])
+
+    assert [e["seq"] for e in await store.read("b1", after_seq=7)] == [8, 9, 10]
+    assert [e["seq"] for e in await store.read("b1", after_seq=2, limit=3)] == [3, 4, 5]
+    assert await store.read("b1", after_seq=10) == []
+
+
+async def test_subscribe_yields_the_backlog_then_every_later_batch(stores: Stores) -> None:
+    one, other = stores
+    await one.create(meta(), [ev(s) for s in range(1, 6)])
+    it = one.subscribe("b1", 2)
+
+    assert [e["seq"] for e in await next_batch(it)] == [3, 4, 5]
+    await other.append("b1", 5, [ev(6), ev(7)])
+    assert [e["seq"] for e in await next_batch(it)] == [6, 7]
+    await one.append("b1", 7, [ev(8)])
+    assert [e["seq"] for e in await next_batch(it)] == [8]
+    await it.aclose()  # type: ignore[attr-defined]
+
+
+async def test_a_subscription_ends_when_the_battle_is_deleted(store: BattleStore) -> None:
+    await store.create(meta(), [ev(1)])
+    it = store.subscribe("b1", 1)
+    consumer = asyncio.create_task(anext(it, None))
+    await asyncio.sleep(0.05)
+
+    await store.delete("b1")
+
+    assert await asyncio.wait_for(consumer, 10) is None
+    assert await store.find_by_join_code("ABC234") is None
+    with pytest.raises(BattleNotFound):
+        await store.get_meta("b1")
+
+
+async def test_only_the_newest_snapshot_is_kept(store: BattleStore) -> None:
+    await store.create(meta(), [ev(s) for s in range(1, 21)])
+    assert await store.load_snapshot("b1") is None
+
+    await store.save_snapshot("b1", Snapshot(seq=20, state={"round": 3}))
+    await store.save_snapshot("b1", Snapshot(seq=10, state={"round": 1}))
+
+    assert await store.load_snapshot("b1") == Snapshot(seq=20, state={"round": 3})
+
+
+async def test_claims_bind_a_station_to_one_token(stores: Stores) -> None:
+    one, other = stores
+    await one.create(meta(), [ev(1)])
+    alice = Claim(ship_id="s1", station="pilot", token_hash="a" * 64, name="Alice")
+    bob = Claim(ship_id="s1", station="pilot", token_hash="b" * 64, name="Bob")
+
+    assert await one.claim("b1", alice) == alice
+    assert await other.claim("b1", bob) == alice, "held by another token"
+    renamed = alice.model_copy(update={"name": "Al"})
+    assert await other.claim("b1", renamed) == renamed, "the holder may claim again"
+    await other.release("b1", "s1", "pilot")
+    assert await one.claim("b1", bob) == bob
+    assert await one.claims("b1") == [bob]
+
+
+async def test_append_guard_writes_only_while_the_claims_hold(stores: Stores) -> None:
+    one, other = stores
+    await one.create(meta(), [ev(1)])
+    alice, bob = "a" * 64, "b" * 64
+    for station in ("pilot", "sensors"):
+        await one.claim("b1", Claim(ship_id="s1", station=station, token_hash=alice))
+    guard = ClaimGuard(ship_id="s1", stations=("pilot", "sensors"), token_hash=alice)
+    assert await one.append("b1", 1, [ev(2)], guard) == 2
+
+    freed = await other.release("b1", "s1", "pilot")
+    assert freed is not None
+    assert freed.token_hash == alice
+    assert await other.release("b1", "s1", "pilot") is None, "a free station stays free"
+    with pytest.raises(ClaimLost) as lost:
+        await one.append("b1", 2, [ev(3)], guard)
+    assert (lost.value.ship_id, lost.value.stations) == ("s1", ("pilot",))
+    assert await other.last_seq("b1") == 2, "nothing was written"
+    assert await one.append("b1", 2, [ev(3)], guard.model_copy(update={"stations": ("sensors",)}))
+
+    await other.claim("b1", Claim(ship_id="s1", station="pilot", token_hash=bob))
+    with pytest.raises(ClaimLost):
+        await one.append("b1", 3, [ev(4)], guard)
+    with pytest.raises(SeqConflict):
+        await one.append("b1", 2, [ev(3)], guard)
+    assert await one.append("b1", 3, [ev(4)]) == 4, "no guard (GM, bot): no claim check"
+    assert [e["seq"] for e in await one.read("b1")] == [1, 2, 3, 4]
