@@ -1,4 +1,4 @@
-"""Rules-engine benchmark (issue 3): attack resolutions/s (the pure function, and through
+"""Rules-engine benchmark: attack resolutions/s (the pure function, and through
 `decide` with events), bot-vs-bot battles/s, replay time of a 10,000-event log.
 
 Goals on one core: >= 100,000 pure attack resolutions/s; replay of 10,000 events < 100 ms.

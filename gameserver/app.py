@@ -24,7 +24,12 @@ from gameserver import rules
 from gameserver.hub import CreatedBattle, Hub, HubError, now_iso
 from gameserver.logs import get_logger
 from gameserver.metrics import Metrics, create_metrics
-from gameserver.protocol import CreateBattleRequest, ImportBattleRequest, protocol_json_schema
+from gameserver.protocol import (
+    CreateBattleRequest,
+    ErrorCode,
+    ImportBattleRequest,
+    protocol_json_schema,
+)
 from gameserver.rules.errors import readable_errors
 from gameserver.settings import Settings
 from gameserver.store import BattleNotFound, BattleStore, EventDict, StoreUnavailable, create_store
@@ -96,9 +101,9 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         log.warning("origin_refused", origin=request.headers.get("Origin"))
         return _error(403, "origin_refused", "this origin may not connect")
     if hub.draining:
-        return _error(503, "shutting_down", "this server is shutting down")
+        return _error(503, ErrorCode.SHUTTING_DOWN, "this server is shutting down")
     if len(hub.connections) >= settings.max_connections:
-        return _error(503, "too_many_connections", "the server is full")
+        return _error(503, ErrorCode.TOO_MANY_CONNECTIONS, "the server is full")
     ws = GameSocket(max_msg_size=settings.max_message_bytes, heartbeat=settings.heartbeat_s)
     await ws.prepare(request)
     conn = hub.connect(ws)
@@ -110,7 +115,9 @@ async def websocket(request: web.Request) -> web.StreamResponse:
                     await hub.handle(conn, msg.data)
                 except Exception:
                     log.exception("handler_failed", peer_id=conn.peer_id)
-                    hub.error(conn, "internal_error", "the server failed on this message", None)
+                    hub.error(
+                        conn, ErrorCode.INTERNAL_ERROR, "the server failed on this message", None
+                    )
             elif msg.type is WSMsgType.ERROR:
                 break
     finally:

@@ -1,4 +1,4 @@
-# Game server backend (issue 4; see docs/server.md and docs/protocol.md).
+# Game server backend (see docs/server.md and docs/protocol.md).
 .PHONY: test-server bench-load
 
 test-server: $(STAMP) ## Server tests: several WebSocket clients play battles on a real app (no mocks)

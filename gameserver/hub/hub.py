@@ -326,7 +326,9 @@ class Hub:
         if msg.ship_id not in (None, conn.ship_id) or (
             msg.station is not None and msg.station not in conn.stations
         ):
-            raise HubError("not_your_station", "you can only ask about the stations you hold")
+            raise HubError(
+                ErrorCode.NOT_YOUR_STATION, "you can only ask about the stations you hold"
+            )
         only = None if msg.station is None else {(conn.ship_id or "", msg.station)}
         for frame in room.legal_frames(conn, only, msg.client_id):
             conn.send(frame)

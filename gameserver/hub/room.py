@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
+    retry_if_exception_type,
     retry_if_not_exception_type,
     wait_exponential,
 )
@@ -272,7 +273,9 @@ class BattleRoom:
         with contextlib.suppress(BattleNotFound):
             async for attempt in AsyncRetrying(
                 wait=_follow_wait,
-                retry=retry_if_not_exception_type(BattleNotFound),
+                # Exception only: a cancelled room (its task is stopped) must not be retried.
+                retry=retry_if_exception_type(Exception)
+                & retry_if_not_exception_type(BattleNotFound),
                 before_sleep=self._follow_failed,
                 reraise=True,
             ):

@@ -52,7 +52,9 @@ class Seats:
         known = known_stations(room.state)
         for station in stations:
             if (ship_id, station) not in known:
-                raise HubError("unknown_station", f"ship {ship_id!r} has no station {station!r}")
+                raise HubError(
+                    ErrorCode.UNKNOWN_STATION, f"ship {ship_id!r} has no station {station!r}"
+                )
         taken_now: list[str] = []
         held_before = {
             c.station

@@ -1,4 +1,4 @@
-"""Two real game server processes on one real Redis: the server-level half of issue 5.
+"""Two real game server processes on one real Redis: the server-level half of the Redis store.
 
 Each test starts its own redis-server (`appendonly yes`, `appendfsync always`) and two
 `python -m gameserver` processes on it (tests/redis/servers.py), and talks to them only the way

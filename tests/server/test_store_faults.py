@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -82,3 +83,16 @@ async def test_idle_battles_expire_but_watched_ones_stay(aiohttp_client: Any) ->
     assert await hub.expire_once() == [idle["battle_id"]]
     assert (await client.get(f"/api/battles/{idle['battle_id']}")).status == 404
     assert (await client.get(f"/api/battles/{watched['battle_id']}")).status == 200
+
+
+async def test_unloading_a_room_stops_its_follower_at_once(aiohttp_client: Any) -> None:
+    """The follower's retry policy must never retry its own cancellation."""
+    client = await aiohttp_client(create_app(Settings(), store=MemoryBattleStore()))
+    hub = client.server.app[HUB_KEY]
+    battle = await create_battle(client)
+    room = await hub.room(battle["battle_id"])
+    await asyncio.sleep(0.05)  # the follower is inside its subscription now
+
+    await asyncio.wait_for(hub.battles.drop_room(room.battle_id), timeout=5)
+
+    assert battle["battle_id"] not in hub.rooms

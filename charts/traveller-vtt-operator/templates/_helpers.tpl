@@ -48,7 +48,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end }}
 
 {{/*
-The operator's PolicyRules: exactly tvtt_operator.rbac.operator_rules() (tests/unit/test_chart_rbac.py
+The operator's PolicyRules: exactly tvtt_operator.rbac.operator_rules() (tests/packaging/test_chart_render.py
 renders this chart and compares, so the two cannot drift). Used by the Role (namespaced mode) and
 the ClusterRole (clusterWide) alike.
 */}}
