@@ -26,7 +26,7 @@ from testkit.ports import free_port
 from testkit.servers import GAME_SERVER_ARGV, ROOT, ServerProcess
 
 
-def _pin(pid: int, cpu: int) -> None:
+def pin(pid: int, cpu: int) -> None:
     """Pin a process to one core when the machine has more than one."""
     cpus = os.sched_getaffinity(0)
     if len(cpus) > 1:
@@ -44,12 +44,15 @@ def server(kind: str, env_extra: dict[str, str] | None = None) -> Iterator[tuple
     if kind != "game":
         argv = [sys.executable, "-m", "bench.echo_server", "--port", str(port)]
     with ServerProcess(argv, port=port, env=env, name=kind) as proc:
-        _pin(proc.pid, 0)
+        pin(proc.pid, 0)
         yield proc.url, proc.pid
 
 
-def run_loadgen(url: str, clients: int, duration: float, server_pid: int) -> dict[str, Any]:
-    """Run `bench.loadgen` in its own process (on the other core) and parse its JSON line."""
+def run_loadgen(url: str, clients: int, duration: float, server_pid: int | str) -> dict[str, Any]:
+    """Run `bench.loadgen` in its own process (on the other core) and parse its JSON line.
+
+    Several instances: `url` and `server_pid` are comma-separated lists (loadgen spreads each
+    battle's clients over them)."""
     cmd = [
         sys.executable,
         "-m",
@@ -64,7 +67,7 @@ def run_loadgen(url: str, clients: int, duration: float, server_pid: int) -> dic
         str(server_pid),
     ]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    _pin(proc.pid, 1)
+    pin(proc.pid, 1)
     out, _ = proc.communicate(timeout=duration + 300)
     if proc.returncode != 0:
         raise RuntimeError(f"loadgen failed ({proc.returncode})")
