@@ -103,12 +103,19 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     if hub.draining:
         return _error(503, ErrorCode.SHUTTING_DOWN, "this server is shutting down")
     if len(hub.connections) >= settings.max_connections:
+        hub.metrics.refusals.labels(limit="max_connections").inc()
         return _error(503, ErrorCode.TOO_MANY_CONNECTIONS, "the server is full")
     ws = GameSocket(max_msg_size=settings.max_message_bytes, heartbeat=settings.heartbeat_s)
-    await ws.prepare(request)
-    conn = hub.connect(ws)
-    writer = asyncio.create_task(conn.run_writer())
+    # Counted from before the upgrade until the socket is really gone (see the `finally`), so the
+    # cap holds every open socket, joined or not.
+    conn = hub.connect(ws, request.transport)
+    join_timer = asyncio.get_running_loop().call_later(
+        settings.join_timeout_s, hub.close_unjoined, conn
+    )
+    writer: asyncio.Task[None] | None = None
     try:
+        await ws.prepare(request)
+        writer = asyncio.create_task(conn.run_writer())
         async for msg in ws:
             if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                 try:
@@ -121,12 +128,18 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             elif msg.type is WSMsgType.ERROR:
                 break
     finally:
-        await hub.disconnect(conn)
+        join_timer.cancel()
+        hub.leave_room(conn)
         conn.queue.put_nowait(None)
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(writer, timeout=1.0)
-        if not writer.done():
-            writer.cancel()
+        if writer is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writer, timeout=1.0)
+            if not writer.done():
+                writer.cancel()
+        # A socket the server stops serving is closed, its buffers freed: a client that never
+        # read keeps unsent data in the transport, and asyncio's close() would wait for it forever.
+        await conn.flush_or_abort()
+        await hub.disconnect(conn)
     return ws
 
 

@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     reconnect_after_ms: int = Field(default=1000, ge=0)
     send_queue_frames: int = Field(default=2000, ge=10)
     heartbeat_s: float = Field(default=30.0, gt=0)
+    send_timeout_s: float = Field(default=10.0, gt=0)
+    """A frame (or closing handshake) the client does not take within this: the socket is cut."""
+    join_timeout_s: float = Field(default=30.0, gt=0)
+    """A socket that has not joined a battle within this is closed (1008)."""
+    max_invalid_frames: int = Field(default=20, ge=1)
+    """Invalid frames one connection may send before it is closed (1008)."""
 
     @field_validator("allowed_origins", mode="before")
     @classmethod

@@ -119,12 +119,17 @@ class Hub:
 
     # -- connections --------------------------------------------------------------------------
 
-    def connect(self, ws: web.WebSocketResponse) -> Connection:
-        """Register a new WebSocket."""
+    def connect(
+        self, ws: web.WebSocketResponse, transport: asyncio.Transport | None = None
+    ) -> Connection:
+        """Register a new WebSocket (its transport is cut if the client stops reading)."""
         conn = Connection(
             ws=ws,
             bucket=TokenBucket(self.settings.rate_limit_per_s, self.settings.rate_limit_burst),
             queue_limit=self.settings.send_queue_frames,
+            transport=transport,
+            send_timeout_s=self.settings.send_timeout_s,
+            refused=lambda limit: self.metrics.refusals.labels(limit=limit).inc(),
         )
         self.connections.add(conn)
         self._all_gone.clear()
@@ -137,11 +142,26 @@ class Hub:
         self.metrics.connections.set(len(self.connections))
         if not self.connections:
             self._all_gone.set()
+        self.leave_room(conn)
+
+    def leave_room(self, conn: Connection) -> None:
+        """Take a connection out of its battle's peers (it may still count as an open socket)."""
         room = conn.room
         if room is not None and room.peers.pop(conn.peer_id, None) is not None:
             room.last_used = time.monotonic()
             room.peers_changed()
             self.spawn(broadcast_presence(self.store, room), "presence")
+
+    def refuse(self, conn: Connection, limit: str) -> None:
+        """Count a refusal by one of the limits (`tvtt_limit_refusals_total{limit}`)."""
+        conn.refused(limit)
+
+    def close_unjoined(self, conn: Connection) -> None:
+        """The join timeout: a socket that has not joined a battle yet is closed (1008)."""
+        if conn.room is None and conn in self.connections and not conn.ws.closed:
+            self.refuse(conn, "join_timeout")
+            reason = f"join a battle within {self.settings.join_timeout_s:g} s"
+            self.spawn(conn.close(WSCloseCode.POLICY_VIOLATION, reason.encode()), "close")
 
     def error(self, conn: Connection, code: str, message: str, client_id: str | None) -> None:
         """Send an `error` and count it."""
@@ -154,10 +174,23 @@ class Hub:
         try:
             message = parse_client_message(raw)
         except ProtocolError as exc:
+            # Invalid frames spend the rate limit like any other, are not answered beyond it, and
+            # too many of them close the connection: answering garbage must not be free.
+            conn.invalid_frames += 1
+            if conn.invalid_frames >= self.settings.max_invalid_frames:
+                if conn.invalid_frames == self.settings.max_invalid_frames:
+                    self.refuse(conn, "invalid_frames")
+                    reason = f"more than {self.settings.max_invalid_frames - 1} invalid messages"
+                    self.spawn(conn.close(WSCloseCode.POLICY_VIOLATION, reason.encode()), "close")
+                return
+            if not allowed:
+                self.refuse(conn, "rate_limit")
+                return
             self.error(conn, exc.code, exc.message, exc.client_id)
             return
         client_id = getattr(message, "client_id", None)
         if not allowed:
+            self.refuse(conn, "rate_limit")
             self.error(conn, ErrorCode.RATE_LIMITED, "too many messages; slow down", client_id)
             if isinstance(message, CommandMessage):
                 self.metrics.commands.labels(command="any", result="rate_limited").inc()
@@ -188,6 +221,11 @@ class Hub:
             )
         except BattleNotFound as exc:
             self.error(conn, ErrorCode.BATTLE_NOT_FOUND, str(exc), client_id)
+        except Exception:
+            log.exception("handler_failed", peer_id=conn.peer_id)
+            self.error(
+                conn, ErrorCode.INTERNAL_ERROR, "the server failed on this message", client_id
+            )
 
     async def join(self, conn: Connection, msg: JoinMessage) -> None:
         """Verify the role, bind claims to the resume token, then catch the client up."""
