@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import html
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -61,6 +62,38 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return _error(404, "battle_not_found", str(exc))
     except StoreUnavailable:
         return _error(503, "store_unavailable", "storage is unavailable; try again")
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        # The router's 404/405 and the body limit's 413 answer JSON like the rest of the API.
+        code = _HTTP_ERROR_CODES.get(exc.status, "http_error")
+        return _error(exc.status, code, exc.reason)
+    except Exception:
+        log.exception("http_handler_failed", path=request.path)
+        return _error(500, ErrorCode.INTERNAL_ERROR, "the server failed on this request")
+
+
+_HTTP_ERROR_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+
+SECURITY_HEADERS = {
+    # The page loads only its own modules and styles (no inline script anywhere), talks only to
+    # its own origin (HTTP and WebSocket), and may not be framed (clickjacking).
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+        "frame-ancestors 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+"""Sent with every HTTP response (the page, static files, the API, errors)."""
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """`on_response_prepare`: add `SECURITY_HEADERS` (a handler's own value wins)."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
 
 
 class GameSocket(web.WebSocketResponse):
@@ -242,7 +275,9 @@ def render_markdown_log(title: str, battle_id: str, events: list[EventDict]) -> 
     """A readable battle log (one table row per event, dice shown); purely computational."""
 
     def cell(value: object) -> str:
-        return str(value).replace("|", "\\|").replace("\n", " ")
+        # Names come from players: markup in them must stay text in any Markdown viewer.
+        text = html.escape(str(value), quote=False)
+        return text.replace("|", "\\|").replace("\n", " ")
 
     lines = [
         f"# Battle log: {cell(title)}",
@@ -401,6 +436,7 @@ def create_app(
     app.cleanup_ctx.append(_gc_ctx)
     app.cleanup_ctx.append(_hub_ctx)
     app.on_shutdown.append(_close_websockets)
+    app.on_response_prepare.append(_security_headers)
     app.router.add_get("/", index)
     if STATIC_DIR.is_dir():
         app.router.add_static("/static/", STATIC_DIR, append_version=False)

@@ -111,6 +111,10 @@ class Seats:
         """GM: free a station; a local holder loses it at once."""
         if conn.role is not Role.GM:
             raise HubError(ErrorCode.GM_ONLY, "only the GM can release a station")
+        if (msg.ship_id, msg.station) not in known_stations(room.state):
+            raise HubError(
+                ErrorCode.UNKNOWN_STATION, f"ship {msg.ship_id!r} has no station {msg.station!r}"
+            )
         freed = await self.hub.store.release(room.battle_id, msg.ship_id, msg.station)
         if self.strip_station(room, msg.ship_id, msg.station, None):
             room.peers_changed()

@@ -1,0 +1,105 @@
+"""Attacks over HTTP and on the GM's tools: hostile bodies, framing, markup in names, bad targets.
+
+A real server process each; every refusal is asserted with the state it must not have changed.
+"""
+
+from __future__ import annotations
+
+import aiohttp
+import pytest
+
+from tests.security.attacker import Victim
+from tests.security.conftest import StartServer
+from tests.server.conftest import scenario
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "code"),
+    [
+        pytest.param("GET", "/api/no-such-thing", None, 404, "not_found", id="404"),
+        pytest.param("DELETE", "/api/battles", None, 405, "method_not_allowed", id="405"),
+        pytest.param("POST", "/api/battles", b"{" + b" " * (5 << 20), 413, "too_large", id="413"),
+    ],
+)
+async def test_http_errors_answer_json_and_change_nothing(
+    start_server: StartServer,
+    http: aiohttp.ClientSession,
+    method: str,
+    path: str,
+    body: bytes | None,
+    status: int,
+    code: str,
+) -> None:
+    server = start_server()
+    victim = Victim(http, server)
+    await victim.sit_down(scenario())
+    seq = await victim.seq()
+
+    async with http.request(method, f"{server.url}{path}", data=body) as resp:
+        assert resp.status == status
+        assert resp.content_type == "application/json"
+        answer = await resp.json()
+
+    assert answer["error"] == code
+    assert answer["message"]
+    assert await victim.seq() == seq
+    assert await victim.ping_ms() < 500
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/static/js/main.js", "/api/presets", "/api/no-such-thing", "/health"]
+)
+async def test_every_response_forbids_framing_sniffing_inline_script_and_referrers(
+    start_server: StartServer, http: aiohttp.ClientSession, path: str
+) -> None:
+    server = start_server()
+
+    async with http.get(f"{server.url}{path}") as resp:
+        headers = resp.headers
+
+    csp = headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp
+    assert "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "no-referrer"
+
+
+async def test_markup_in_a_battle_name_stays_text_in_the_markdown_export(
+    start_server: StartServer, http: aiohttp.ClientSession
+) -> None:
+    server = start_server()
+    name = '<img src=x onerror="alert(1)">'
+    async with http.post(
+        f"{server.url}/api/battles", json={"scenario": scenario(), "name": name}
+    ) as resp:
+        battle = await resp.json()
+
+    async with http.get(f"{server.url}/api/battles/{battle['battle_id']}/log?format=md") as resp:
+        text = await resp.text()
+
+    assert "<img" not in text
+    assert "&lt;img src=x onerror=" in text
+
+
+async def test_releasing_a_station_that_does_not_exist_is_refused(
+    start_server: StartServer, http: aiohttp.ClientSession
+) -> None:
+    server = start_server()
+    gm = Victim(http, server)
+    await gm.sit_down(scenario())
+    seq = await gm.seq()
+    assert gm.ws is not None
+
+    await gm.ws.send_json(
+        {"type": "release", "ship_id": "alpha", "station": "no-such", "client_id": "r1"}
+    )
+    refused = await gm.reply("error")
+
+    assert refused["code"] == "unknown_station"
+    assert refused["client_id"] == "r1"
+    assert await gm.seq() == seq
+    assert await gm.ping_ms() < 500
