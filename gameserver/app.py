@@ -192,7 +192,7 @@ def _created(created: CreatedBattle) -> web.Response:
 
 async def create_battle(request: web.Request) -> web.Response:
     """`POST /api/battles`: a scenario in, the battle id, join code and (once) the GM token out."""
-    body = await _json_body(request)
+    body = await _json_body(request, request.app[SETTINGS_KEY].max_body_bytes)
     try:
         payload = CreateBattleRequest.model_validate(body)
     except ValidationError as exc:
@@ -203,7 +203,7 @@ async def create_battle(request: web.Request) -> web.Response:
 
 async def import_battle(request: web.Request) -> web.Response:
     """`POST /api/battles/import`: an exported log in, a new battle resumed where it stopped out."""
-    body = await _json_body(request)
+    body = await _json_body(request, request.app[SETTINGS_KEY].max_import_bytes)
     if isinstance(body, list):
         body = {"events": body}
     try:
@@ -339,11 +339,54 @@ async def index(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(page, headers={"Cache-Control": "no-cache"})
 
 
-async def _json_body(request: web.Request) -> Any:
+async def _json_body(request: web.Request, limit: int) -> Any:
+    """The JSON body, read only up to `limit` bytes (413 past it, counted as `body_size`)."""
+    if request.content_length is not None and request.content_length > limit:
+        request.app[METRICS_KEY].refusals.labels(limit="body_size").inc()
+        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.read(64 * 1024):
+        size += len(chunk)
+        if size > limit:  # a chunked body names no length: count what arrives
+            request.app[METRICS_KEY].refusals.labels(limit="body_size").inc()
+            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=size)
+        chunks.append(chunk)
+    raw = b"".join(chunks)
     try:
-        return await request.json(loads=json.loads)
+        return json.loads(raw)
+    except RecursionError:
+        raise HubError("bad_request", "the body is nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise HubError("bad_request", f"the body is not JSON: {exc}") from None
+
+
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def host_allowed(host: str | None, bind_host: str, allowed: list[str]) -> bool:
+    """Check a request's Host header; purely computational.
+
+    With `ALLOWED_HOSTS` only those names (or `*`) pass. Without it a server bound to loopback
+    answers only to loopback names: a page on another site whose name resolves to 127.0.0.1 (DNS
+    rebinding) cannot drive a local server; a server bound beyond loopback answers any name.
+    """
+    name = urlsplit(f"//{host or ''}").hostname or ""
+    if allowed:
+        return name in allowed or "*" in allowed
+    if bind_host in LOOPBACK_NAMES:
+        return name in LOOPBACK_NAMES
+    return True
+
+
+@web.middleware
+async def host_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse requests for a host name this server does not serve (421, counted as `host`)."""
+    settings = request.app[SETTINGS_KEY]
+    if not host_allowed(request.host, settings.host, settings.allowed_hosts):
+        request.app[METRICS_KEY].refusals.labels(limit="host").inc()
+        return _error(421, "host_refused", "this server does not answer to that host name")
+    return await handler(request)
 
 
 async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -428,7 +471,8 @@ def create_app(
     """Build the game server application (store from `REDIS_URL` unless one is passed in)."""
     settings = settings or Settings()
     app = web.Application(
-        middlewares=[error_middleware], client_max_size=max(settings.max_message_bytes, 4 << 20)
+        middlewares=[host_middleware, error_middleware],
+        client_max_size=max(settings.max_message_bytes, settings.max_import_bytes),
     )
     app[SETTINGS_KEY] = settings
     app[STORE_KEY] = store if store is not None else create_store(settings.redis_url)

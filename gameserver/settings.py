@@ -42,6 +42,13 @@ class Settings(BaseSettings):
     """A socket that has not joined a battle within this is closed (1008)."""
     max_invalid_frames: int = Field(default=20, ge=1)
     """Invalid frames one connection may send before it is closed (1008)."""
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    """Largest body of `POST /api/battles` (a scenario)."""
+    max_import_bytes: int = Field(default=4 << 20, ge=1024)
+    """Largest body of `POST /api/battles/import` (a whole battle log)."""
+    allowed_hosts: Annotated[list[str], NoDecode] = []
+    """Host names the server answers to; empty: any when serving beyond loopback, and only
+    loopback names when `HOST` is a loopback address (DNS rebinding cannot reach `make run`)."""
 
     @field_validator("allowed_origins", mode="before")
     @classmethod
@@ -49,6 +56,14 @@ class Settings(BaseSettings):
         """Accept `a,b` from the environment as well as a list from code."""
         if isinstance(value, str):
             return [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
+        return value
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        """`vtt.example.org,localhost` from the environment, lower-cased."""
+        if isinstance(value, str):
+            return [h.strip().lower() for h in value.split(",") if h.strip()]
         return value
 
     @field_validator("log_level", mode="before")

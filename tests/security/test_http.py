@@ -5,6 +5,8 @@ A real server process each; every refusal is asserted with the state it must not
 
 from __future__ import annotations
 
+import json
+
 import aiohttp
 import pytest
 
@@ -103,3 +105,54 @@ async def test_releasing_a_station_that_does_not_exist_is_refused(
     assert refused["client_id"] == "r1"
     assert await gm.seq() == seq
     assert await gm.ping_ms() < 500
+
+
+async def test_each_endpoint_has_its_own_body_limit(
+    start_server: StartServer, http: aiohttp.ClientSession
+) -> None:
+    server = start_server(MAX_BODY_BYTES="65536", MAX_IMPORT_BYTES="1048576")
+    padding = " " * 100_000  # JSON whitespace: a valid body, only too big for a scenario
+    async with http.post(
+        f"{server.url}/api/battles",
+        data=f'{{"scenario": {{}}}}{padding}',
+        headers={"Content-Type": "application/json"},
+    ) as resp:
+        assert resp.status == 413
+        assert (await resp.json())["error"] == "too_large"
+    async with http.post(f"{server.url}/api/battles", json={"scenario": scenario()}) as resp:
+        created = await resp.json()
+    async with http.get(f"{server.url}/api/battles/{created['battle_id']}/log") as resp:
+        log = await resp.json()
+
+    async with http.post(
+        f"{server.url}/api/battles/import",
+        data=f"{json.dumps(log)}{padding}",
+        headers={"Content-Type": "application/json"},
+    ) as resp:
+        assert resp.status == 201, "a log of the same size passes the import's larger limit"
+    async with http.get(f"{server.url}/api/battles/{created['battle_id']}") as resp:
+        assert (await resp.json())["seq"] == created["seq"]
+
+
+@pytest.mark.parametrize(
+    ("host", "status"),
+    [
+        pytest.param("evil.example", 421, id="rebinding-name"),
+        pytest.param("evil.example:3000", 421, id="rebinding-name-with-port"),
+        pytest.param("localhost", 200, id="localhost"),
+        pytest.param("127.0.0.1", 200, id="loopback-address"),
+    ],
+)
+async def test_a_loopback_server_answers_only_to_loopback_names(
+    start_server: StartServer, http: aiohttp.ClientSession, host: str, status: int
+) -> None:
+    server = start_server()
+
+    async with http.get(f"{server.url}/api/presets", headers={"Host": host}) as resp:
+        assert resp.status == status
+        if status == 421:
+            assert (await resp.json())["error"] == "host_refused"
+    async with http.post(
+        f"{server.url}/api/battles", json={"scenario": scenario()}, headers={"Host": host}
+    ) as resp:
+        assert resp.status == (201 if status == 200 else 421)
