@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     """A socket that has not joined a battle within this is closed (1008)."""
     max_invalid_frames: int = Field(default=20, ge=1)
     """Invalid frames one connection may send before it is closed (1008)."""
+    presence_interval_s: float = Field(default=0.25, ge=0)
+    """A battle's `presence` goes out at most once per this (changes in between are merged)."""
+    join_rate_per_s: float = Field(default=20.0, gt=0)
+    join_burst: int = Field(default=100, ge=1)
+    """Joins one battle accepts per second, with bursts up to `join_burst` (`rate_limited`)."""
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     """Largest body of `POST /api/battles` (a scenario)."""
     max_import_bytes: int = Field(default=4 << 20, ge=1024)

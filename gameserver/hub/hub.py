@@ -21,7 +21,6 @@ from gameserver.hub.battles import Battles, CreatedBattle
 from gameserver.hub.clock import now_iso
 from gameserver.hub.connection import Connection, TokenBucket
 from gameserver.hub.errors import HubError
-from gameserver.hub.presence import broadcast_presence
 from gameserver.hub.room import BattleRoom, awaiting_list
 from gameserver.hub.seats import Seats
 from gameserver.hub.tokens import new_token, token_hash
@@ -150,7 +149,7 @@ class Hub:
         if room is not None and room.peers.pop(conn.peer_id, None) is not None:
             room.last_used = time.monotonic()
             room.peers_changed()
-            self.spawn(broadcast_presence(self.store, room), "presence")
+            room.presence.request()
 
     def refuse(self, conn: Connection, limit: str) -> None:
         """Count a refusal by one of the limits (`tvtt_limit_refusals_total{limit}`)."""
@@ -242,6 +241,9 @@ class Hub:
             room = await self.room(battle_id)
         except BattleNotFound:
             raise HubError(ErrorCode.BATTLE_NOT_FOUND, f"no battle {battle_id!r}") from None
+        if not room.join_bucket.take():
+            self.refuse(conn, "join_rate")
+            raise HubError(ErrorCode.RATE_LIMITED, "too many joins to this battle; try again soon")
         resume_token: str | None = None
         if msg.role is Role.GM:
             given = token_hash(msg.gm_token or "")
@@ -291,7 +293,7 @@ class Hub:
         room.last_used = time.monotonic()
         log.info("joined", battle_id=room.battle_id, role=str(msg.role), peer_id=conn.peer_id)
         room.peers_changed()
-        self.spawn(broadcast_presence(self.store, room), "presence")
+        room.presence.request()
 
     async def command(self, conn: Connection, room: BattleRoom, msg: CommandMessage) -> None:
         """Parse → decide → append (expected seq) → fan out → ack; the engine judges legality."""

@@ -49,6 +49,30 @@ class PeerPublisher:
                 return
 
 
+class PresenceBroadcaster:
+    """Sends one room's `presence` at most once per `interval_s`: a burst of joins and leaves (or
+    one client churning sockets) costs one frame per peer per interval, not one per change. The
+    first change after a quiet spell goes out at once."""
+
+    def __init__(self, room: BattleRoom, interval_s: float) -> None:
+        self.room = room
+        self.interval_s = interval_s
+        self.task: asyncio.Task[None] | None = None
+        self._dirty = False
+
+    def request(self) -> None:
+        """Presence changed: send it now, or once the current interval is over."""
+        self._dirty = True
+        if self.task is None or self.task.done():
+            self.task = asyncio.create_task(self._run(), name=f"presence:{self.room.battle_id}")
+
+    async def _run(self) -> None:
+        while self._dirty:
+            self._dirty = False
+            await broadcast_presence(self.room.hub.store, self.room)
+            await asyncio.sleep(self.interval_s)
+
+
 def presence_frame(
     battle_id: str,
     local: Sequence[Connection],

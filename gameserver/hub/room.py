@@ -24,9 +24,9 @@ from tenacity import (
 
 from gameserver import rules
 from gameserver.hub.bots import BotDriver
-from gameserver.hub.connection import Connection
+from gameserver.hub.connection import Connection, TokenBucket
 from gameserver.hub.errors import HubError
-from gameserver.hub.presence import PeerPublisher
+from gameserver.hub.presence import PeerPublisher, PresenceBroadcaster
 from gameserver.logs import get_logger
 from gameserver.protocol import (
     ErrorCode,
@@ -98,6 +98,8 @@ class BattleRoom:
         self.last_used = time.monotonic()
         self.bot = BotDriver(self)
         self.publisher = PeerPublisher(self)
+        self.presence = PresenceBroadcaster(self, hub.settings.presence_interval_s)
+        self.join_bucket = TokenBucket(hub.settings.join_rate_per_s, hub.settings.join_burst)
         self._follow_task: asyncio.Task[None] | None = None
         # Legal lists of the current state per (ship, station), with their frame for the fan-out
         # (no client_id): they depend on the state only, so every holder of a station shares one.
@@ -116,7 +118,7 @@ class BattleRoom:
 
     async def stop(self) -> None:
         """Stop the background tasks of this room."""
-        for task in (self._follow_task, self.bot.task, self.publisher.task):
+        for task in (self._follow_task, self.bot.task, self.publisher.task, self.presence.task):
             if task is not None and not task.done():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -84,7 +84,7 @@ class Seats:
             changed |= self.strip_station(room, exc.ship_id, station, token)
         if changed:
             room.peers_changed()
-            self.hub.spawn(broadcast_presence(self.hub.store, room), "presence")
+            room.presence.request()
 
     def strip_station(
         self, room: BattleRoom, ship_id: str, station: str, token: str | None
@@ -186,7 +186,7 @@ class Seats:
                 # free a claim someone took since.
                 self.remove_kicked(room, target)
                 log.info("kicked", battle_id=room.battle_id, peer_id=notice.peer_id)
-        self.hub.spawn(broadcast_presence(self.hub.store, room), "presence")
+        room.presence.request()
 
     @staticmethod
     def _ack_admin(conn: Connection, room: BattleRoom, client_id: str | None) -> None:
