@@ -39,6 +39,10 @@ def server(kind: str, env_extra: dict[str, str] | None = None) -> Iterator[tuple
     env = {"LOG_LEVEL": "warning", **(env_extra or {})}
     env.setdefault("RATE_LIMIT_PER_S", "50")
     env.setdefault("MAX_CONNECTIONS", "20000")
+    # Every load client comes from 127.0.0.1: the per-address limits must not throttle them.
+    env.setdefault("ADDRESS_RATE_PER_S", "100000")
+    env.setdefault("ADDRESS_BURST", "100000")
+    env.setdefault("JOIN_BURST", "100000")
     port = free_port()
     argv = list(GAME_SERVER_ARGV)
     if kind != "game":

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from gameserver import rules
 from gameserver.hub import CreatedBattle, Hub, HubError, now_iso
+from gameserver.hub.addresses import client_address
 from gameserver.logs import get_logger
 from gameserver.metrics import Metrics, create_metrics
 from gameserver.protocol import (
@@ -71,6 +72,16 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except Exception:
         log.exception("http_handler_failed", path=request.path)
         return _error(500, ErrorCode.INTERNAL_ERROR, "the server failed on this request")
+
+
+def _address(request: web.Request) -> str:
+    """The client's address: the socket's peer, or the trusted proxy header's last entry."""
+    settings = request.app[SETTINGS_KEY]
+    return client_address(request.remote, request.headers, settings.trusted_proxy_header)
+
+
+def _too_many() -> web.Response:
+    return _error(429, ErrorCode.RATE_LIMITED, "too many requests from your address; slow down")
 
 
 _HTTP_ERROR_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
@@ -135,13 +146,16 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         return _error(403, "origin_refused", "this origin may not connect")
     if hub.draining:
         return _error(503, ErrorCode.SHUTTING_DOWN, "this server is shutting down")
+    address = _address(request)
+    if not hub.address_allows(address, "upgrade"):
+        return _too_many()
     if len(hub.connections) >= settings.max_connections:
         hub.metrics.refusals.labels(limit="max_connections").inc()
         return _error(503, ErrorCode.TOO_MANY_CONNECTIONS, "the server is full")
     ws = GameSocket(max_msg_size=settings.max_message_bytes, heartbeat=settings.heartbeat_s)
     # Counted from before the upgrade until the socket is really gone (see the `finally`), so the
     # cap holds every open socket, joined or not.
-    conn = hub.connect(ws, request.transport)
+    conn = hub.connect(ws, request.transport, address)
     join_timer = asyncio.get_running_loop().call_later(
         settings.join_timeout_s, hub.close_unjoined, conn
     )
@@ -192,6 +206,8 @@ def _created(created: CreatedBattle) -> web.Response:
 
 async def create_battle(request: web.Request) -> web.Response:
     """`POST /api/battles`: a scenario in, the battle id, join code and (once) the GM token out."""
+    if not request.app[HUB_KEY].address_allows(_address(request), "create"):
+        return _too_many()
     body = await _json_body(request, request.app[SETTINGS_KEY].max_body_bytes)
     try:
         payload = CreateBattleRequest.model_validate(body)
@@ -203,6 +219,8 @@ async def create_battle(request: web.Request) -> web.Response:
 
 async def import_battle(request: web.Request) -> web.Response:
     """`POST /api/battles/import`: an exported log in, a new battle resumed where it stopped out."""
+    if not request.app[HUB_KEY].address_allows(_address(request), "import"):
+        return _too_many()
     body = await _json_body(request, request.app[SETTINGS_KEY].max_import_bytes)
     if isinstance(body, list):
         body = {"events": body}
@@ -240,6 +258,8 @@ async def get_battle(request: web.Request) -> web.Response:
 async def find_battle(request: web.Request) -> web.Response:
     """`GET /api/join/{code}`: the battle id a join code stands for (join links use the id)."""
     hub = request.app[HUB_KEY]
+    if not hub.address_allows(_address(request), "join_code"):
+        return _too_many()
     battle_id = await hub.store.find_by_join_code(request.match_info["code"])
     if battle_id is None:
         return _error(404, "battle_not_found", "no battle with that join code")

@@ -47,6 +47,13 @@ class Settings(BaseSettings):
     join_rate_per_s: float = Field(default=20.0, gt=0)
     join_burst: int = Field(default=100, ge=1)
     """Joins one battle accepts per second, with bursts up to `join_burst` (`rate_limited`)."""
+    address_rate_per_s: float = Field(default=10.0, gt=0)
+    address_burst: int = Field(default=200, ge=1)
+    """Per client address and action (upgrade, join, join-code lookup, create, import): this many
+    per second, in bursts up to `address_burst` (HTTP 429 / `rate_limited`)."""
+    trusted_proxy_header: str = ""
+    """Behind a reverse proxy: the header it sets with the client's address (`X-Forwarded-For`);
+    its last entry is the client. Empty: the socket's peer address (the header is ignored)."""
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     """Largest body of `POST /api/battles` (a scenario)."""
     max_import_bytes: int = Field(default=4 << 20, ge=1024)

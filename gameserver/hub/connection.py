@@ -59,6 +59,8 @@ class Connection:
     bucket: TokenBucket
     queue_limit: int
     transport: asyncio.Transport | None = None
+    address: str = ""
+    """The client's address (see `addresses.client_address`), for the per-address limits."""
     send_timeout_s: float = 10.0
     refused: Callable[[str], None] = _never
     """Counts a refusal by one of the server's limits (the hub's metric)."""

@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import WSCloseCode, web
 
 from gameserver import rules
+from gameserver.hub.addresses import AddressLimits
 from gameserver.hub.battles import Battles, CreatedBattle
 from gameserver.hub.clock import now_iso
 from gameserver.hub.connection import Connection, TokenBucket
@@ -75,6 +76,7 @@ class Hub:
         self.rooms = self.battles.rooms
         """The loaded battles by id (the `Battles` registry's own dict)."""
         self.seats = Seats(self)
+        self.addresses = AddressLimits(settings.address_rate_per_s, settings.address_burst)
 
     def spawn(self, coro: Any, what: str) -> None:
         """Run a fire-and-forget task, keeping a reference and logging its failure."""
@@ -119,7 +121,10 @@ class Hub:
     # -- connections --------------------------------------------------------------------------
 
     def connect(
-        self, ws: web.WebSocketResponse, transport: asyncio.Transport | None = None
+        self,
+        ws: web.WebSocketResponse,
+        transport: asyncio.Transport | None = None,
+        address: str = "",
     ) -> Connection:
         """Register a new WebSocket (its transport is cut if the client stops reading)."""
         conn = Connection(
@@ -127,6 +132,7 @@ class Hub:
             bucket=TokenBucket(self.settings.rate_limit_per_s, self.settings.rate_limit_burst),
             queue_limit=self.settings.send_queue_frames,
             transport=transport,
+            address=address,
             send_timeout_s=self.settings.send_timeout_s,
             refused=lambda limit: self.metrics.refusals.labels(limit=limit).inc(),
         )
@@ -150,6 +156,13 @@ class Hub:
             room.last_used = time.monotonic()
             room.peers_changed()
             room.presence.request()
+
+    def address_allows(self, address: str, action: str) -> bool:
+        """The per-address limit of `action` (counted as `address_<action>` when refused)."""
+        if self.addresses.allow(address, action):
+            return True
+        self.metrics.refusals.labels(limit=f"address_{action}").inc()
+        return False
 
     def refuse(self, conn: Connection, limit: str) -> None:
         """Count a refusal by one of the limits (`tvtt_limit_refusals_total{limit}`)."""
@@ -232,6 +245,8 @@ class Hub:
             raise HubError(ErrorCode.SHUTTING_DOWN, "this server is shutting down; reconnect")
         if conn.room is not None:
             raise HubError(ErrorCode.ALREADY_JOINED, "this connection already joined a battle")
+        if not self.address_allows(conn.address, "join" if msg.battle_id else "join_code"):
+            raise HubError(ErrorCode.RATE_LIMITED, "too many joins from your address; slow down")
         battle_id = msg.battle_id
         if battle_id is None:
             battle_id = await self.store.find_by_join_code(msg.join_code or "")
