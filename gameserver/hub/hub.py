@@ -260,6 +260,7 @@ class Hub:
             self.refuse(conn, "join_rate")
             raise HubError(ErrorCode.RATE_LIMITED, "too many joins to this battle; try again soon")
         resume_token: str | None = None
+        taken: list[str] = []
         if msg.role is Role.GM:
             given = token_hash(msg.gm_token or "")
             if not hmac.compare_digest(given, room.meta.gm_token_hash):
@@ -267,23 +268,38 @@ class Hub:
         elif msg.role is Role.PLAYER:
             assert msg.ship_id is not None
             resume_token = msg.resume_token or new_token()
-            await self.seats.claim(
+            taken = await self.seats.claim(
                 room, msg.ship_id, msg.stations, token_hash(resume_token), msg.name
             )
-            conn.ship_id = msg.ship_id
-            conn.stations = tuple(dict.fromkeys(msg.stations))
-            conn.token_hash = token_hash(resume_token)
-        if msg.last_seq is not None and msg.last_seq > room.seq:
-            # The client holds more than this instance has folded (it came from another instance
-            # whose last events our subscription has not delivered yet): read them first, or it
-            # would get our older state as a snapshot and then those events a second time.
-            with contextlib.suppress(StoreUnavailable):
-                await room.resync()
+        try:
+            if msg.last_seq is not None and msg.last_seq > room.seq:
+                # The client holds more than this instance has folded (it came from another
+                # instance whose last events our subscription has not delivered yet): read them
+                # first, or it would get our older state as a snapshot and those events again.
+                with contextlib.suppress(StoreUnavailable):
+                    await room.resync()
+            # From here on nothing awaits until the peer is registered: the catch-up and the
+            # fan-out cannot interleave, so the client sees every seq exactly once.
+            frames = room.catch_up_frames(msg.last_seq)
+            if frames is None:
+                frames = [room.snapshot_frame(msg.role)]
+            if msg.role is Role.PLAYER:
+                assert resume_token is not None
+                conn.ship_id = msg.ship_id
+                conn.stations = tuple(dict.fromkeys(msg.stations))
+                conn.token_hash = token_hash(resume_token)
+                frames += room.legal_frames(conn, set(awaiting_list(room.state)), None)
+        except BaseException:
+            # Not half-joined: the connection is as it was and the stations this join took are
+            # free again (their token was never given to anyone).
+            conn.ship_id, conn.stations, conn.token_hash = None, (), None
+            for station in taken:
+                with contextlib.suppress(StoreUnavailable, BattleNotFound):
+                    await self.store.release(room.battle_id, msg.ship_id or "", station)
+            raise
         conn.role = msg.role
         conn.name = msg.name
         conn.room = room
-        # From here on nothing awaits until the peer is registered: the catch-up and the fan-out
-        # cannot interleave, so the client sees every seq exactly once.
         conn.send_model(
             JoinedMessage(
                 battle_id=room.battle_id,
@@ -296,14 +312,8 @@ class Hub:
                 seq=room.seq,
             )
         )
-        frames = room.catch_up_frames(msg.last_seq)
-        if frames is None:
-            frames = [room.snapshot_frame(msg.role)]
         for frame in frames:
             conn.send(frame)
-        if conn.role is Role.PLAYER:
-            for frame in room.legal_frames(conn, set(awaiting_list(room.state)), None):
-                conn.send(frame)
         room.peers[conn.peer_id] = conn
         room.last_used = time.monotonic()
         log.info("joined", battle_id=room.battle_id, role=str(msg.role), peer_id=conn.peer_id)

@@ -47,8 +47,10 @@ class Seats:
 
     async def claim(
         self, room: BattleRoom, ship_id: str, stations: Sequence[str], hashed: str, name: str
-    ) -> None:
-        """Take every station or none; a station held by another token refuses the join."""
+    ) -> list[str]:
+        """Take every station or none; a station held by another token refuses the join.
+
+        Returns the stations this call took (not those the token held already)."""
         known = known_stations(room.state)
         for station in stations:
             if (ship_id, station) not in known:
@@ -76,6 +78,7 @@ class Seats:
                 )
             if station not in held_before:
                 taken_now.append(station)
+        return taken_now
 
     def claims_lost(self, room: BattleRoom, exc: ClaimLost, token: str | None) -> None:
         """The store refused a player's append: its stations were released elsewhere."""
