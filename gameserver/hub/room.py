@@ -26,7 +26,7 @@ from gameserver import rules
 from gameserver.hub.bots import BotDriver
 from gameserver.hub.connection import Connection, TokenBucket
 from gameserver.hub.errors import HubError
-from gameserver.hub.presence import PeerPublisher, PresenceBroadcaster
+from gameserver.hub.presence import peer_publisher, presence_broadcaster
 from gameserver.logs import get_logger
 from gameserver.protocol import (
     ErrorCode,
@@ -97,8 +97,8 @@ class BattleRoom:
         self.snapshot_seq = state.seq
         self.last_used = time.monotonic()
         self.bot = BotDriver(self)
-        self.publisher = PeerPublisher(self)
-        self.presence = PresenceBroadcaster(self, hub.settings.presence_interval_s)
+        self.publisher = peer_publisher(self)
+        self.presence = presence_broadcaster(self, hub.settings.presence_interval_s)
         self.join_bucket = TokenBucket(hub.settings.join_rate_per_s, hub.settings.join_burst)
         self._follow_task: asyncio.Task[None] | None = None
         # Legal lists of the current state per (ship, station), with their frame for the fan-out
@@ -307,7 +307,7 @@ class BattleRoom:
 
     def peers_changed(self) -> None:
         """Record this instance's peers in the store for the other instances (coalesced)."""
-        self.publisher.changed()
+        self.publisher.request()
 
     async def _save_snapshot(self) -> None:
         snapshot = Snapshot(seq=self.seq, state=rules.state_to_dict(self.state))
