@@ -84,7 +84,12 @@ def _too_many() -> web.Response:
     return _error(429, ErrorCode.RATE_LIMITED, "too many requests from your address; slow down")
 
 
-_HTTP_ERROR_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+_HTTP_ERROR_CODES = {
+    404: "not_found",
+    405: "method_not_allowed",
+    408: "too_slow",
+    413: "too_large",
+}
 
 SECURITY_HEADERS = {
     # The page loads only its own modules and styles (no inline script anywhere), talks only to
@@ -366,12 +371,17 @@ async def _json_body(request: web.Request, limit: int) -> Any:
         raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
     chunks: list[bytes] = []
     size = 0
-    while chunk := await request.content.read(64 * 1024):
-        size += len(chunk)
-        if size > limit:  # a chunked body names no length: count what arrives
-            request.app[METRICS_KEY].refusals.labels(limit="body_size").inc()
-            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=size)
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(request.app[SETTINGS_KEY].body_timeout_s):
+            while chunk := await request.content.read(64 * 1024):
+                size += len(chunk)
+                if size > limit:  # a chunked body names no length: count what arrives
+                    request.app[METRICS_KEY].refusals.labels(limit="body_size").inc()
+                    raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=size)
+                chunks.append(chunk)
+    except TimeoutError:
+        request.app[METRICS_KEY].refusals.labels(limit="body_timeout").inc()
+        raise web.HTTPRequestTimeout(reason="the request body did not arrive in time") from None
     raw = b"".join(chunks)
     try:
         return json.loads(raw)

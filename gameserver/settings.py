@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     trusted_proxy_header: str = ""
     """Behind a reverse proxy: the header it sets with the client's address (`X-Forwarded-For`);
     its last entry is the client. Empty: the socket's peer address (the header is ignored)."""
+    body_timeout_s: float = Field(default=10.0, gt=0)
+    """A request body (create, import) must arrive within this (408): a slow sender cannot hold
+    a handler."""
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     """Largest body of `POST /api/battles` (a scenario)."""
     max_import_bytes: int = Field(default=4 << 20, ge=1024)

@@ -5,12 +5,13 @@ A real server process each; every refusal is asserted with the state it must not
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import aiohttp
 import pytest
 
-from tests.security.attacker import Victim
+from tests.security.attacker import Victim, metric
 from tests.security.conftest import StartServer
 from tests.server.conftest import scenario
 
@@ -156,3 +157,27 @@ async def test_a_loopback_server_answers_only_to_loopback_names(
         f"{server.url}/api/battles", json={"scenario": scenario()}, headers={"Host": host}
     ) as resp:
         assert resp.status == (201 if status == 200 else 421)
+
+
+async def test_a_body_that_dribbles_in_is_cut_off(
+    start_server: StartServer, http: aiohttp.ClientSession
+) -> None:
+    server = start_server(BODY_TIMEOUT_S="1")
+    victim = Victim(http, server)
+    await victim.sit_down(scenario())
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(
+        b"POST /api/battles HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 1000\r\n\r\n{"
+    )
+    await writer.drain()
+
+    assert await victim.ping_ms() < 500, "the victim is served while the body dribbles"
+    async with asyncio.timeout(10):
+        answer = await reader.read(4096)
+
+    assert answer.startswith(b"HTTP/1.1 408")
+    assert b'"too_slow"' in answer
+    writer.close()
+    refusals = await metric(http, server, "tvtt_limit_refusals_total")
+    assert refusals["body_timeout"] == 1
