@@ -26,7 +26,7 @@ from testkit.ports import free_port
 from testkit.servers import GAME_SERVER_ARGV, ROOT, ServerProcess
 
 
-def _pin(pid: int, cpu: int) -> None:
+def pin(pid: int, cpu: int) -> None:
     """Pin a process to one core when the machine has more than one."""
     cpus = os.sched_getaffinity(0)
     if len(cpus) > 1:
@@ -39,17 +39,24 @@ def server(kind: str, env_extra: dict[str, str] | None = None) -> Iterator[tuple
     env = {"LOG_LEVEL": "warning", **(env_extra or {})}
     env.setdefault("RATE_LIMIT_PER_S", "50")
     env.setdefault("MAX_CONNECTIONS", "20000")
+    # Every load client comes from 127.0.0.1: the per-address limits must not throttle them.
+    env.setdefault("ADDRESS_RATE_PER_S", "100000")
+    env.setdefault("ADDRESS_BURST", "100000")
+    env.setdefault("JOIN_BURST", "100000")
     port = free_port()
     argv = list(GAME_SERVER_ARGV)
     if kind != "game":
         argv = [sys.executable, "-m", "bench.echo_server", "--port", str(port)]
     with ServerProcess(argv, port=port, env=env, name=kind) as proc:
-        _pin(proc.pid, 0)
+        pin(proc.pid, 0)
         yield proc.url, proc.pid
 
 
-def run_loadgen(url: str, clients: int, duration: float, server_pid: int) -> dict[str, Any]:
-    """Run `bench.loadgen` in its own process (on the other core) and parse its JSON line."""
+def run_loadgen(url: str, clients: int, duration: float, server_pid: int | str) -> dict[str, Any]:
+    """Run `bench.loadgen` in its own process (on the other core) and parse its JSON line.
+
+    Several instances: `url` and `server_pid` are comma-separated lists (loadgen spreads each
+    battle's clients over them)."""
     cmd = [
         sys.executable,
         "-m",
@@ -64,7 +71,7 @@ def run_loadgen(url: str, clients: int, duration: float, server_pid: int) -> dic
         str(server_pid),
     ]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    _pin(proc.pid, 1)
+    pin(proc.pid, 1)
     out, _ = proc.communicate(timeout=duration + 300)
     if proc.returncode != 0:
         raise RuntimeError(f"loadgen failed ({proc.returncode})")

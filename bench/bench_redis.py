@@ -16,10 +16,7 @@ cross-instance fan-out, not scaling.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -29,15 +26,8 @@ from typing import Any, cast
 import psutil
 import redis
 
-from bench.bench_load import HEADER, format_row, run_size, server
+from bench.bench_load import HEADER, format_row, pin, run_loadgen, run_size, server
 from testkit.redis_server import Fsync, RedisProcess
-from testkit.servers import ROOT
-
-
-def _pin(pid: int, core: int) -> None:
-    cpus = sorted(os.sched_getaffinity(0))
-    if len(cpus) > 1:
-        psutil.Process(pid).cpu_affinity([cpus[core % len(cpus)]])
 
 
 @contextmanager
@@ -48,7 +38,7 @@ def redis_server(appendfsync: Fsync) -> Iterator[RedisProcess]:
         try:
             proc.start()
             assert proc.proc is not None
-            _pin(proc.proc.pid, 1)
+            pin(proc.proc.pid, 1)
             yield proc
         finally:
             proc.stop()
@@ -72,22 +62,9 @@ def run_two_instances(clients: int, duration: float, env: dict[str, str]) -> dic
     with ExitStack() as stack:
         (url_a, pid_a) = stack.enter_context(server("game", env))
         (url_b, pid_b) = stack.enter_context(server("game", env))
-        _pin(pid_b, 1)
-        result = _loadgen_many(f"{url_a},{url_b}", clients, duration, f"{pid_a},{pid_b}")
+        pin(pid_b, 1)
+        result = run_loadgen(f"{url_a},{url_b}", clients, duration, f"{pid_a},{pid_b}")
     result["server"] = "redis2"
-    return result
-
-
-def _loadgen_many(urls: str, clients: int, duration: float, pids: str) -> dict[str, Any]:
-    """`bench.loadgen` against several instances (its `--url`/`--server-pid` take lists)."""
-    cmd = [sys.executable, "-m", "bench.loadgen", "--url", urls, "--clients", str(clients)]
-    cmd += ["--duration", str(duration), "--server-pid", pids]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    _pin(proc.pid, 1)
-    out, _ = proc.communicate(timeout=duration + 300)
-    if proc.returncode != 0:
-        raise RuntimeError(f"loadgen failed ({proc.returncode})")
-    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     return result
 
 

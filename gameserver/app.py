@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import html
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -22,9 +23,15 @@ from pydantic import ValidationError
 
 from gameserver import rules
 from gameserver.hub import CreatedBattle, Hub, HubError, now_iso
+from gameserver.hub.addresses import client_address
 from gameserver.logs import get_logger
 from gameserver.metrics import Metrics, create_metrics
-from gameserver.protocol import CreateBattleRequest, ImportBattleRequest, protocol_json_schema
+from gameserver.protocol import (
+    CreateBattleRequest,
+    ErrorCode,
+    ImportBattleRequest,
+    protocol_json_schema,
+)
 from gameserver.rules.errors import readable_errors
 from gameserver.settings import Settings
 from gameserver.store import BattleNotFound, BattleStore, EventDict, StoreUnavailable, create_store
@@ -56,6 +63,53 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return _error(404, "battle_not_found", str(exc))
     except StoreUnavailable:
         return _error(503, "store_unavailable", "storage is unavailable; try again")
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        # The router's 404/405 and the body limit's 413 answer JSON like the rest of the API.
+        code = _HTTP_ERROR_CODES.get(exc.status, "http_error")
+        return _error(exc.status, code, exc.reason)
+    except Exception:
+        log.exception("http_handler_failed", path=request.path)
+        return _error(500, ErrorCode.INTERNAL_ERROR, "the server failed on this request")
+
+
+def _address(request: web.Request) -> str:
+    """The client's address: the socket's peer, or the trusted proxy header's last entry."""
+    settings = request.app[SETTINGS_KEY]
+    return client_address(request.remote, request.headers, settings.trusted_proxy_header)
+
+
+def _too_many() -> web.Response:
+    return _error(429, ErrorCode.RATE_LIMITED, "too many requests from your address; slow down")
+
+
+_HTTP_ERROR_CODES = {
+    404: "not_found",
+    405: "method_not_allowed",
+    408: "too_slow",
+    413: "too_large",
+}
+
+SECURITY_HEADERS = {
+    # The page loads only its own modules and styles (no inline script anywhere), talks only to
+    # its own origin (HTTP and WebSocket), and may not be framed (clickjacking).
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+        "frame-ancestors 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+"""Sent with every HTTP response (the page, static files, the API, errors)."""
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """`on_response_prepare`: add `SECURITY_HEADERS` (a handler's own value wins)."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
 
 
 class GameSocket(web.WebSocketResponse):
@@ -96,30 +150,48 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         log.warning("origin_refused", origin=request.headers.get("Origin"))
         return _error(403, "origin_refused", "this origin may not connect")
     if hub.draining:
-        return _error(503, "shutting_down", "this server is shutting down")
+        return _error(503, ErrorCode.SHUTTING_DOWN, "this server is shutting down")
+    address = _address(request)
+    if not hub.address_allows(address, "upgrade"):
+        return _too_many()
     if len(hub.connections) >= settings.max_connections:
-        return _error(503, "too_many_connections", "the server is full")
+        hub.metrics.refusals.labels(limit="max_connections").inc()
+        return _error(503, ErrorCode.TOO_MANY_CONNECTIONS, "the server is full")
     ws = GameSocket(max_msg_size=settings.max_message_bytes, heartbeat=settings.heartbeat_s)
-    await ws.prepare(request)
-    conn = hub.connect(ws)
-    writer = asyncio.create_task(conn.run_writer())
+    # Counted from before the upgrade until the socket is really gone (see the `finally`), so the
+    # cap holds every open socket, joined or not.
+    conn = hub.connect(ws, request.transport, address)
+    join_timer = asyncio.get_running_loop().call_later(
+        settings.join_timeout_s, hub.close_unjoined, conn
+    )
+    writer: asyncio.Task[None] | None = None
     try:
+        await ws.prepare(request)
+        writer = asyncio.create_task(conn.run_writer())
         async for msg in ws:
             if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                 try:
                     await hub.handle(conn, msg.data)
                 except Exception:
                     log.exception("handler_failed", peer_id=conn.peer_id)
-                    hub.error(conn, "internal_error", "the server failed on this message", None)
+                    hub.error(
+                        conn, ErrorCode.INTERNAL_ERROR, "the server failed on this message", None
+                    )
             elif msg.type is WSMsgType.ERROR:
                 break
     finally:
-        await hub.disconnect(conn)
+        join_timer.cancel()
+        hub.leave_room(conn)
         conn.queue.put_nowait(None)
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(writer, timeout=1.0)
-        if not writer.done():
-            writer.cancel()
+        if writer is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writer, timeout=1.0)
+            if not writer.done():
+                writer.cancel()
+        # A socket the server stops serving is closed, its buffers freed: a client that never
+        # read keeps unsent data in the transport, and asyncio's close() would wait for it forever.
+        await conn.flush_or_abort()
+        await hub.disconnect(conn)
     return ws
 
 
@@ -139,7 +211,9 @@ def _created(created: CreatedBattle) -> web.Response:
 
 async def create_battle(request: web.Request) -> web.Response:
     """`POST /api/battles`: a scenario in, the battle id, join code and (once) the GM token out."""
-    body = await _json_body(request)
+    if not request.app[HUB_KEY].address_allows(_address(request), "create"):
+        return _too_many()
+    body = await _json_body(request, request.app[SETTINGS_KEY].max_body_bytes)
     try:
         payload = CreateBattleRequest.model_validate(body)
     except ValidationError as exc:
@@ -150,7 +224,9 @@ async def create_battle(request: web.Request) -> web.Response:
 
 async def import_battle(request: web.Request) -> web.Response:
     """`POST /api/battles/import`: an exported log in, a new battle resumed where it stopped out."""
-    body = await _json_body(request)
+    if not request.app[HUB_KEY].address_allows(_address(request), "import"):
+        return _too_many()
+    body = await _json_body(request, request.app[SETTINGS_KEY].max_import_bytes)
     if isinstance(body, list):
         body = {"events": body}
     try:
@@ -187,6 +263,8 @@ async def get_battle(request: web.Request) -> web.Response:
 async def find_battle(request: web.Request) -> web.Response:
     """`GET /api/join/{code}`: the battle id a join code stands for (join links use the id)."""
     hub = request.app[HUB_KEY]
+    if not hub.address_allows(_address(request), "join_code"):
+        return _too_many()
     battle_id = await hub.store.find_by_join_code(request.match_info["code"])
     if battle_id is None:
         return _error(404, "battle_not_found", "no battle with that join code")
@@ -222,7 +300,9 @@ def render_markdown_log(title: str, battle_id: str, events: list[EventDict]) -> 
     """A readable battle log (one table row per event, dice shown); purely computational."""
 
     def cell(value: object) -> str:
-        return str(value).replace("|", "\\|").replace("\n", " ")
+        # Names come from players: markup in them must stay text in any Markdown viewer.
+        text = html.escape(str(value), quote=False)
+        return text.replace("|", "\\|").replace("\n", " ")
 
     lines = [
         f"# Battle log: {cell(title)}",
@@ -284,11 +364,59 @@ async def index(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(page, headers={"Cache-Control": "no-cache"})
 
 
-async def _json_body(request: web.Request) -> Any:
+async def _json_body(request: web.Request, limit: int) -> Any:
+    """The JSON body, read only up to `limit` bytes (413 past it, counted as `body_size`)."""
+    if request.content_length is not None and request.content_length > limit:
+        request.app[METRICS_KEY].refusals.labels(limit="body_size").inc()
+        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
+    chunks: list[bytes] = []
+    size = 0
     try:
-        return await request.json(loads=json.loads)
+        async with asyncio.timeout(request.app[SETTINGS_KEY].body_timeout_s):
+            while chunk := await request.content.read(64 * 1024):
+                size += len(chunk)
+                if size > limit:  # a chunked body names no length: count what arrives
+                    request.app[METRICS_KEY].refusals.labels(limit="body_size").inc()
+                    raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=size)
+                chunks.append(chunk)
+    except TimeoutError:
+        request.app[METRICS_KEY].refusals.labels(limit="body_timeout").inc()
+        raise web.HTTPRequestTimeout(reason="the request body did not arrive in time") from None
+    raw = b"".join(chunks)
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise HubError("bad_request", "the body is nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise HubError("bad_request", f"the body is not JSON: {exc}") from None
+
+
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def host_allowed(host: str | None, bind_host: str, allowed: list[str]) -> bool:
+    """Check a request's Host header; purely computational.
+
+    With `ALLOWED_HOSTS` only those names (or `*`) pass. Without it a server bound to loopback
+    answers only to loopback names: a page on another site whose name resolves to 127.0.0.1 (DNS
+    rebinding) cannot drive a local server; a server bound beyond loopback answers any name.
+    """
+    name = urlsplit(f"//{host or ''}").hostname or ""
+    if allowed:
+        return name in allowed or "*" in allowed
+    if bind_host in LOOPBACK_NAMES:
+        return name in LOOPBACK_NAMES
+    return True
+
+
+@web.middleware
+async def host_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse requests for a host name this server does not serve (421, counted as `host`)."""
+    settings = request.app[SETTINGS_KEY]
+    if not host_allowed(request.host, settings.host, settings.allowed_hosts):
+        request.app[METRICS_KEY].refusals.labels(limit="host").inc()
+        return _error(421, "host_refused", "this server does not answer to that host name")
+    return await handler(request)
 
 
 async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -373,7 +501,8 @@ def create_app(
     """Build the game server application (store from `REDIS_URL` unless one is passed in)."""
     settings = settings or Settings()
     app = web.Application(
-        middlewares=[error_middleware], client_max_size=max(settings.max_message_bytes, 4 << 20)
+        middlewares=[host_middleware, error_middleware],
+        client_max_size=max(settings.max_message_bytes, settings.max_import_bytes),
     )
     app[SETTINGS_KEY] = settings
     app[STORE_KEY] = store if store is not None else create_store(settings.redis_url)
@@ -381,6 +510,7 @@ def create_app(
     app.cleanup_ctx.append(_gc_ctx)
     app.cleanup_ctx.append(_hub_ctx)
     app.on_shutdown.append(_close_websockets)
+    app.on_response_prepare.append(_security_headers)
     app.router.add_get("/", index)
     if STATIC_DIR.is_dir():
         app.router.add_static("/static/", STATIC_DIR, append_version=False)

@@ -18,6 +18,7 @@ class Metrics:
     command_latency: Histogram
     events_appended: Counter
     errors: Counter
+    refusals: Counter
 
 
 def create_metrics() -> Metrics:
@@ -49,5 +50,11 @@ def create_metrics() -> Metrics:
         ),
         errors=Counter(
             "tvtt_errors_total", "Errors sent to clients, by code", ["code"], registry=registry
+        ),
+        refusals=Counter(
+            "tvtt_limit_refusals_total",
+            "Refusals and disconnections by the server's limits, by limit (see docs/server.md)",
+            ["limit"],
+            registry=registry,
         ),
     )

@@ -36,6 +36,34 @@ class Settings(BaseSettings):
     reconnect_after_ms: int = Field(default=1000, ge=0)
     send_queue_frames: int = Field(default=2000, ge=10)
     heartbeat_s: float = Field(default=30.0, gt=0)
+    send_timeout_s: float = Field(default=10.0, gt=0)
+    """A frame (or closing handshake) the client does not take within this: the socket is cut."""
+    join_timeout_s: float = Field(default=30.0, gt=0)
+    """A socket that has not joined a battle within this is closed (1008)."""
+    max_invalid_frames: int = Field(default=20, ge=1)
+    """Invalid frames one connection may send before it is closed (1008)."""
+    presence_interval_s: float = Field(default=0.25, ge=0)
+    """A battle's `presence` goes out at most once per this (changes in between are merged)."""
+    join_rate_per_s: float = Field(default=20.0, gt=0)
+    join_burst: int = Field(default=100, ge=1)
+    """Joins one battle accepts per second, with bursts up to `join_burst` (`rate_limited`)."""
+    address_rate_per_s: float = Field(default=10.0, gt=0)
+    address_burst: int = Field(default=200, ge=1)
+    """Per client address and action (upgrade, join, join-code lookup, create, import): this many
+    per second, in bursts up to `address_burst` (HTTP 429 / `rate_limited`)."""
+    trusted_proxy_header: str = ""
+    """Behind a reverse proxy: the header it sets with the client's address (`X-Forwarded-For`);
+    its last entry is the client. Empty: the socket's peer address (the header is ignored)."""
+    body_timeout_s: float = Field(default=10.0, gt=0)
+    """A request body (create, import) must arrive within this (408): a slow sender cannot hold
+    a handler."""
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    """Largest body of `POST /api/battles` (a scenario)."""
+    max_import_bytes: int = Field(default=4 << 20, ge=1024)
+    """Largest body of `POST /api/battles/import` (a whole battle log)."""
+    allowed_hosts: Annotated[list[str], NoDecode] = []
+    """Host names the server answers to; empty: any when serving beyond loopback, and only
+    loopback names when `HOST` is a loopback address (DNS rebinding cannot reach `make run`)."""
 
     @field_validator("allowed_origins", mode="before")
     @classmethod
@@ -43,6 +71,14 @@ class Settings(BaseSettings):
         """Accept `a,b` from the environment as well as a list from code."""
         if isinstance(value, str):
             return [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
+        return value
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        """`vtt.example.org,localhost` from the environment, lower-cased."""
+        if isinstance(value, str):
+            return [h.strip().lower() for h in value.split(",") if h.strip()]
         return value
 
     @field_validator("log_level", mode="before")

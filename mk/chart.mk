@@ -1,4 +1,4 @@
-# Helm chart and container images (charts/traveller-vtt-operator/README.md).
+# Helm chart and container images (see the README's "Deploy on Kubernetes" and the chart's README).
 # helm comes from the pinned control-plane cache (mk/cluster.mk builds it), so no host install.
 CHART := charts/traveller-vtt-operator
 HELM ?= $(shell bash tests/cluster/build.sh --print-bin-dir)/helm
@@ -26,7 +26,7 @@ images: ## Build both container images with Docker (SERVER_IMAGE, OPERATOR_IMAGE
 	docker build -f Dockerfile.server -t $(SERVER_IMAGE) .
 	docker build -f Dockerfile.operator -t $(OPERATOR_IMAGE) .
 
-# Needs Docker + kind: the chart README's "Try it on kind" in one command.
+# Needs Docker + kind: the README's "Deploy on Kubernetes" walkthrough in one command.
 kind-deploy: images cluster-bins ## Load the images into kind cluster $(KIND_DEPLOY_CLUSTER) and helm install the operator
 	kind get clusters | grep -qx '$(KIND_DEPLOY_CLUSTER)' || kind create cluster --name $(KIND_DEPLOY_CLUSTER)
 	kind load docker-image --name $(KIND_DEPLOY_CLUSTER) $(SERVER_IMAGE) $(OPERATOR_IMAGE)

@@ -1,4 +1,4 @@
-# Real Kubernetes control plane for the e2e suite (issue 6; see docs/cluster.md).
+# Real Kubernetes control plane for the e2e suite (see docs/cluster.md).
 # Binaries are built from Go modules into ~/.cache/traveller-vtt/<versions-key>/bin, never the repo.
 CLUSTER_DIR := tests/cluster
 CLUSTER_RUN_DIR ?= $(HOME)/.cache/traveller-vtt/run

@@ -1,4 +1,4 @@
-# The tabletop page (gameserver/static) and its browser tests (issue 4, page part; see docs/play.md).
+# The tabletop page (gameserver/static) and its browser tests (see docs/play.md).
 # Playwright drives Debian's /usr/bin/chromium (never `playwright install`; no network for it).
 .PHONY: test-browser
 

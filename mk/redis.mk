@@ -1,4 +1,4 @@
-# Redis store (issue 5; see docs/redis.md). The Redis tests need the Debian redis-server package:
+# Redis store (see docs/redis.md). The Redis tests need the Debian redis-server package:
 # ensure it before every `make test` (a dpkg query when it is there), so they fail only for real.
 TEST_PREREQS += redis-server-installed
 

@@ -8,4 +8,5 @@ it. Not shipped (the distribution packages only `gameserver` and `tvtt_operator`
   status, log tails.
 - `servers`: `ServerProcess`, an HTTP child on a free port (`game_server()`: the game server).
 - `redis_server`: `RedisProcess`, a real redis-server that tests can SIGKILL and restart.
+- `hostile`: raw WebSocket clients that misbehave on purpose (attack tests, abuse benchmark).
 """

@@ -6,8 +6,10 @@
 - `room.py`: `BattleRoom`, one loaded battle: folded state, fan-out, catch-up, the commit path.
 - `battles.py`: creating, importing, loading (once) and unloading rooms.
 - `seats.py`: station claims, GM release and kick, notices from other instances.
-- `presence.py`: who is connected where, published to the store and sent to clients.
+- `presence.py`: who is connected where, published to the store and sent to clients (coalesced).
 - `bots.py`: the bot that plays a solo battle's bot sides.
+- `addresses.py`: rate limits per client address; `errors.py`, `clock.py`, `tokens.py`: the
+  hub's refusal, the wall clock, tokens and join codes.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -41,14 +42,28 @@ class TokenBucket:
         return False
 
 
+def _never(limit: str) -> None:
+    """The default refusal counter of a connection made outside a hub (nothing to count)."""
+
+
 @dataclass(eq=False)
 class Connection:
     """One WebSocket client; frames go out through a bounded queue so a slow client never stalls
-    the fan-out (an overflowing client is disconnected and catches up by seq when it returns)."""
+    the fan-out (an overflowing client is disconnected and catches up by seq when it returns).
+
+    A client that stops reading is cut, never kept: a frame its socket does not take within
+    `send_timeout_s` aborts the transport, so its kernel buffers are freed at once.
+    """
 
     ws: web.WebSocketResponse
     bucket: TokenBucket
     queue_limit: int
+    transport: asyncio.Transport | None = None
+    address: str = ""
+    """The client's address (see `addresses.client_address`), for the per-address limits."""
+    send_timeout_s: float = 10.0
+    refused: Callable[[str], None] = _never
+    """Counts a refusal by one of the server's limits (the hub's metric)."""
     peer_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     role: Role | None = None
     room: BattleRoom | None = None
@@ -58,6 +73,7 @@ class Connection:
     name: str = ""
     queue: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
     overflowed: bool = False
+    invalid_frames: int = 0
 
     def send(self, frame: str) -> None:
         """Queue one JSON frame; drop the client if it cannot keep up."""
@@ -65,6 +81,7 @@ class Connection:
             return
         if self.queue.qsize() >= self.queue_limit:
             self.overflowed = True
+            self.refused("send_queue")
             self.queue.put_nowait(None)
             return
         self.queue.put_nowait(frame)
@@ -79,11 +96,45 @@ class Connection:
             if self.ws.closed:
                 return
             try:
-                await self.ws.send_str(frame)
+                async with asyncio.timeout(self.send_timeout_s):
+                    await self.ws.send_str(frame)
+            except TimeoutError:
+                self.refused("send_timeout")
+                self.abort()
+                return
             except (ConnectionError, RuntimeError):
                 return
         if self.overflowed and not self.ws.closed:
-            await self.ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too slow; reconnect")
+            await self.close(WSCloseCode.TRY_AGAIN_LATER, b"too slow; reconnect")
+
+    async def close(self, code: int, message: bytes) -> None:
+        """Close with `code`; a client that does not take the close frame in time is cut."""
+        self.queue.put_nowait(None)
+        try:
+            async with asyncio.timeout(self.send_timeout_s):
+                await self.ws.close(code=code, message=message)
+        except TimeoutError:
+            self.abort()
+
+    def abort(self) -> None:
+        """Drop the TCP connection now, unsent data included (the peer is not reading)."""
+        if self.transport is not None:
+            self.transport.abort()
+
+    async def flush_or_abort(self) -> None:
+        """After the socket ended: wait (up to the send timeout) for what the kernel still holds
+        for the client, then cut it. A closed WebSocket whose transport still has unsent data is
+        a zombie: asyncio's `close()` waits for the data forever if the peer never reads."""
+        transport = self.transport
+        if transport is None:
+            return
+        deadline = time.monotonic() + self.send_timeout_s
+        while transport.get_write_buffer_size() > 0:
+            if time.monotonic() >= deadline:
+                self.refused("send_timeout")
+                transport.abort()
+                return
+            await asyncio.sleep(0.05)
 
     def guard(self) -> ClaimGuard | None:
         """What the store must still hold for this player's command to be written."""

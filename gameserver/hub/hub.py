@@ -17,11 +17,11 @@ from typing import Any
 from aiohttp import WSCloseCode, web
 
 from gameserver import rules
+from gameserver.hub.addresses import AddressLimits
 from gameserver.hub.battles import Battles, CreatedBattle
 from gameserver.hub.clock import now_iso
 from gameserver.hub.connection import Connection, TokenBucket
 from gameserver.hub.errors import HubError
-from gameserver.hub.presence import broadcast_presence
 from gameserver.hub.room import BattleRoom, awaiting_list
 from gameserver.hub.seats import Seats
 from gameserver.hub.tokens import new_token, token_hash
@@ -76,6 +76,7 @@ class Hub:
         self.rooms = self.battles.rooms
         """The loaded battles by id (the `Battles` registry's own dict)."""
         self.seats = Seats(self)
+        self.addresses = AddressLimits(settings.address_rate_per_s, settings.address_burst)
 
     def spawn(self, coro: Any, what: str) -> None:
         """Run a fire-and-forget task, keeping a reference and logging its failure."""
@@ -119,12 +120,21 @@ class Hub:
 
     # -- connections --------------------------------------------------------------------------
 
-    def connect(self, ws: web.WebSocketResponse) -> Connection:
-        """Register a new WebSocket."""
+    def connect(
+        self,
+        ws: web.WebSocketResponse,
+        transport: asyncio.Transport | None = None,
+        address: str = "",
+    ) -> Connection:
+        """Register a new WebSocket (its transport is cut if the client stops reading)."""
         conn = Connection(
             ws=ws,
             bucket=TokenBucket(self.settings.rate_limit_per_s, self.settings.rate_limit_burst),
             queue_limit=self.settings.send_queue_frames,
+            transport=transport,
+            address=address,
+            send_timeout_s=self.settings.send_timeout_s,
+            refused=lambda limit: self.metrics.refusals.labels(limit=limit).inc(),
         )
         self.connections.add(conn)
         self._all_gone.clear()
@@ -137,11 +147,33 @@ class Hub:
         self.metrics.connections.set(len(self.connections))
         if not self.connections:
             self._all_gone.set()
+        self.leave_room(conn)
+
+    def leave_room(self, conn: Connection) -> None:
+        """Take a connection out of its battle's peers (it may still count as an open socket)."""
         room = conn.room
         if room is not None and room.peers.pop(conn.peer_id, None) is not None:
             room.last_used = time.monotonic()
             room.peers_changed()
-            self.spawn(broadcast_presence(self.store, room), "presence")
+            room.presence.request()
+
+    def address_allows(self, address: str, action: str) -> bool:
+        """The per-address limit of `action` (counted as `address_<action>` when refused)."""
+        if self.addresses.allow(address, action):
+            return True
+        self.metrics.refusals.labels(limit=f"address_{action}").inc()
+        return False
+
+    def refuse(self, conn: Connection, limit: str) -> None:
+        """Count a refusal by one of the limits (`tvtt_limit_refusals_total{limit}`)."""
+        conn.refused(limit)
+
+    def close_unjoined(self, conn: Connection) -> None:
+        """The join timeout: a socket that has not joined a battle yet is closed (1008)."""
+        if conn.room is None and conn in self.connections and not conn.ws.closed:
+            self.refuse(conn, "join_timeout")
+            reason = f"join a battle within {self.settings.join_timeout_s:g} s"
+            self.spawn(conn.close(WSCloseCode.POLICY_VIOLATION, reason.encode()), "close")
 
     def error(self, conn: Connection, code: str, message: str, client_id: str | None) -> None:
         """Send an `error` and count it."""
@@ -154,10 +186,23 @@ class Hub:
         try:
             message = parse_client_message(raw)
         except ProtocolError as exc:
+            # Invalid frames spend the rate limit like any other, are not answered beyond it, and
+            # too many of them close the connection: answering garbage must not be free.
+            conn.invalid_frames += 1
+            if conn.invalid_frames >= self.settings.max_invalid_frames:
+                if conn.invalid_frames == self.settings.max_invalid_frames:
+                    self.refuse(conn, "invalid_frames")
+                    reason = f"more than {self.settings.max_invalid_frames - 1} invalid messages"
+                    self.spawn(conn.close(WSCloseCode.POLICY_VIOLATION, reason.encode()), "close")
+                return
+            if not allowed:
+                self.refuse(conn, "rate_limit")
+                return
             self.error(conn, exc.code, exc.message, exc.client_id)
             return
         client_id = getattr(message, "client_id", None)
         if not allowed:
+            self.refuse(conn, "rate_limit")
             self.error(conn, ErrorCode.RATE_LIMITED, "too many messages; slow down", client_id)
             if isinstance(message, CommandMessage):
                 self.metrics.commands.labels(command="any", result="rate_limited").inc()
@@ -188,6 +233,11 @@ class Hub:
             )
         except BattleNotFound as exc:
             self.error(conn, ErrorCode.BATTLE_NOT_FOUND, str(exc), client_id)
+        except Exception:
+            log.exception("handler_failed", peer_id=conn.peer_id)
+            self.error(
+                conn, ErrorCode.INTERNAL_ERROR, "the server failed on this message", client_id
+            )
 
     async def join(self, conn: Connection, msg: JoinMessage) -> None:
         """Verify the role, bind claims to the resume token, then catch the client up."""
@@ -195,6 +245,8 @@ class Hub:
             raise HubError(ErrorCode.SHUTTING_DOWN, "this server is shutting down; reconnect")
         if conn.room is not None:
             raise HubError(ErrorCode.ALREADY_JOINED, "this connection already joined a battle")
+        if not self.address_allows(conn.address, "join" if msg.battle_id else "join_code"):
+            raise HubError(ErrorCode.RATE_LIMITED, "too many joins from your address; slow down")
         battle_id = msg.battle_id
         if battle_id is None:
             battle_id = await self.store.find_by_join_code(msg.join_code or "")
@@ -204,7 +256,11 @@ class Hub:
             room = await self.room(battle_id)
         except BattleNotFound:
             raise HubError(ErrorCode.BATTLE_NOT_FOUND, f"no battle {battle_id!r}") from None
+        if not room.join_bucket.take():
+            self.refuse(conn, "join_rate")
+            raise HubError(ErrorCode.RATE_LIMITED, "too many joins to this battle; try again soon")
         resume_token: str | None = None
+        taken: list[str] = []
         if msg.role is Role.GM:
             given = token_hash(msg.gm_token or "")
             if not hmac.compare_digest(given, room.meta.gm_token_hash):
@@ -212,23 +268,38 @@ class Hub:
         elif msg.role is Role.PLAYER:
             assert msg.ship_id is not None
             resume_token = msg.resume_token or new_token()
-            await self.seats.claim(
+            taken = await self.seats.claim(
                 room, msg.ship_id, msg.stations, token_hash(resume_token), msg.name
             )
-            conn.ship_id = msg.ship_id
-            conn.stations = tuple(dict.fromkeys(msg.stations))
-            conn.token_hash = token_hash(resume_token)
-        if msg.last_seq is not None and msg.last_seq > room.seq:
-            # The client holds more than this instance has folded (it came from another instance
-            # whose last events our subscription has not delivered yet): read them first, or it
-            # would get our older state as a snapshot and then those events a second time.
-            with contextlib.suppress(StoreUnavailable):
-                await room.resync()
+        try:
+            if msg.last_seq is not None and msg.last_seq > room.seq:
+                # The client holds more than this instance has folded (it came from another
+                # instance whose last events our subscription has not delivered yet): read them
+                # first, or it would get our older state as a snapshot and those events again.
+                with contextlib.suppress(StoreUnavailable):
+                    await room.resync()
+            # From here on nothing awaits until the peer is registered: the catch-up and the
+            # fan-out cannot interleave, so the client sees every seq exactly once.
+            frames = room.catch_up_frames(msg.last_seq)
+            if frames is None:
+                frames = [room.snapshot_frame(msg.role)]
+            if msg.role is Role.PLAYER:
+                assert resume_token is not None
+                conn.ship_id = msg.ship_id
+                conn.stations = tuple(dict.fromkeys(msg.stations))
+                conn.token_hash = token_hash(resume_token)
+                frames += room.legal_frames(conn, set(awaiting_list(room.state)), None)
+        except BaseException:
+            # Not half-joined: the connection is as it was and the stations this join took are
+            # free again (their token was never given to anyone).
+            conn.ship_id, conn.stations, conn.token_hash = None, (), None
+            for station in taken:
+                with contextlib.suppress(StoreUnavailable, BattleNotFound):
+                    await self.store.release(room.battle_id, msg.ship_id or "", station)
+            raise
         conn.role = msg.role
         conn.name = msg.name
         conn.room = room
-        # From here on nothing awaits until the peer is registered: the catch-up and the fan-out
-        # cannot interleave, so the client sees every seq exactly once.
         conn.send_model(
             JoinedMessage(
                 battle_id=room.battle_id,
@@ -241,19 +312,13 @@ class Hub:
                 seq=room.seq,
             )
         )
-        frames = room.catch_up_frames(msg.last_seq)
-        if frames is None:
-            frames = [room.snapshot_frame(msg.role)]
         for frame in frames:
             conn.send(frame)
-        if conn.role is Role.PLAYER:
-            for frame in room.legal_frames(conn, set(awaiting_list(room.state)), None):
-                conn.send(frame)
         room.peers[conn.peer_id] = conn
         room.last_used = time.monotonic()
         log.info("joined", battle_id=room.battle_id, role=str(msg.role), peer_id=conn.peer_id)
         room.peers_changed()
-        self.spawn(broadcast_presence(self.store, room), "presence")
+        room.presence.request()
 
     async def command(self, conn: Connection, room: BattleRoom, msg: CommandMessage) -> None:
         """Parse → decide → append (expected seq) → fan out → ack; the engine judges legality."""
@@ -326,7 +391,9 @@ class Hub:
         if msg.ship_id not in (None, conn.ship_id) or (
             msg.station is not None and msg.station not in conn.stations
         ):
-            raise HubError("not_your_station", "you can only ask about the stations you hold")
+            raise HubError(
+                ErrorCode.NOT_YOUR_STATION, "you can only ask about the stations you hold"
+            )
         only = None if msg.station is None else {(conn.ship_id or "", msg.station)}
         for frame in room.legal_frames(conn, only, msg.client_id):
             conn.send(frame)

@@ -17,15 +17,16 @@ from typing import TYPE_CHECKING, Any, Final
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
+    retry_if_exception_type,
     retry_if_not_exception_type,
     wait_exponential,
 )
 
 from gameserver import rules
 from gameserver.hub.bots import BotDriver
-from gameserver.hub.connection import Connection
+from gameserver.hub.connection import Connection, TokenBucket
 from gameserver.hub.errors import HubError
-from gameserver.hub.presence import PeerPublisher
+from gameserver.hub.presence import peer_publisher, presence_broadcaster
 from gameserver.logs import get_logger
 from gameserver.protocol import (
     ErrorCode,
@@ -91,7 +92,9 @@ class BattleRoom:
         self.snapshot_seq = state.seq
         self.last_used = time.monotonic()
         self.bot = BotDriver(self)
-        self.publisher = PeerPublisher(self)
+        self.publisher = peer_publisher(self)
+        self.presence = presence_broadcaster(self, hub.settings.presence_interval_s)
+        self.join_bucket = TokenBucket(hub.settings.join_rate_per_s, hub.settings.join_burst)
         self._follow_task: asyncio.Task[None] | None = None
         # Legal lists of the current state per (ship, station), with their frame for the fan-out
         # (no client_id): they depend on the state only, so every holder of a station shares one.
@@ -110,7 +113,7 @@ class BattleRoom:
 
     async def stop(self) -> None:
         """Stop the background tasks of this room."""
-        for task in (self._follow_task, self.bot.task, self.publisher.task):
+        for task in (self._follow_task, self.bot.task, self.publisher.task, self.presence.task):
             if task is not None and not task.done():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -279,7 +282,9 @@ class BattleRoom:
         with contextlib.suppress(BattleNotFound):
             async for attempt in AsyncRetrying(
                 wait=_follow_wait,
-                retry=retry_if_not_exception_type(BattleNotFound),
+                # Exception only: a cancelled room (its task is stopped) must not be retried.
+                retry=retry_if_exception_type(Exception)
+                & retry_if_not_exception_type(BattleNotFound),
                 before_sleep=self._follow_failed,
                 reraise=True,
             ):
@@ -309,7 +314,7 @@ class BattleRoom:
 
     def peers_changed(self) -> None:
         """Record this instance's peers in the store for the other instances (coalesced)."""
-        self.publisher.changed()
+        self.publisher.request()
 
     async def _save_snapshot(self) -> None:
         snapshot = Snapshot(seq=self.seq, state=rules.state_to_dict(self.state))

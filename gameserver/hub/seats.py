@@ -47,12 +47,16 @@ class Seats:
 
     async def claim(
         self, room: BattleRoom, ship_id: str, stations: Sequence[str], hashed: str, name: str
-    ) -> None:
-        """Take every station or none; a station held by another token refuses the join."""
+    ) -> list[str]:
+        """Take every station or none; a station held by another token refuses the join.
+
+        Returns the stations this call took (not those the token held already)."""
         known = known_stations(room.state)
         for station in stations:
             if (ship_id, station) not in known:
-                raise HubError("unknown_station", f"ship {ship_id!r} has no station {station!r}")
+                raise HubError(
+                    ErrorCode.UNKNOWN_STATION, f"ship {ship_id!r} has no station {station!r}"
+                )
         taken_now: list[str] = []
         held_before = {
             c.station
@@ -74,6 +78,7 @@ class Seats:
                 )
             if station not in held_before:
                 taken_now.append(station)
+        return taken_now
 
     def claims_lost(self, room: BattleRoom, exc: ClaimLost, token: str | None) -> None:
         """The store refused a player's append: its stations were released elsewhere."""
@@ -82,7 +87,7 @@ class Seats:
             changed |= self.strip_station(room, exc.ship_id, station, token)
         if changed:
             room.peers_changed()
-            self.hub.spawn(broadcast_presence(self.hub.store, room), "presence")
+            room.presence.request()
 
     def strip_station(
         self, room: BattleRoom, ship_id: str, station: str, token: str | None
@@ -109,6 +114,10 @@ class Seats:
         """GM: free a station; a local holder loses it at once."""
         if conn.role is not Role.GM:
             raise HubError(ErrorCode.GM_ONLY, "only the GM can release a station")
+        if (msg.ship_id, msg.station) not in known_stations(room.state):
+            raise HubError(
+                ErrorCode.UNKNOWN_STATION, f"ship {msg.ship_id!r} has no station {msg.station!r}"
+            )
         freed = await self.hub.store.release(room.battle_id, msg.ship_id, msg.station)
         if self.strip_station(room, msg.ship_id, msg.station, None):
             room.peers_changed()
@@ -180,7 +189,7 @@ class Seats:
                 # free a claim someone took since.
                 self.remove_kicked(room, target)
                 log.info("kicked", battle_id=room.battle_id, peer_id=notice.peer_id)
-        self.hub.spawn(broadcast_presence(self.hub.store, room), "presence")
+        room.presence.request()
 
     @staticmethod
     def _ack_admin(conn: Connection, room: BattleRoom, client_id: str | None) -> None:

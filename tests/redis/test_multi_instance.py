@@ -1,4 +1,4 @@
-"""Two real game server processes on one real Redis: the server-level half of issue 5.
+"""Two real game server processes on one real Redis: the server-level half of the Redis store.
 
 Each test starts its own redis-server (`appendonly yes`, `appendfsync always`) and two
 `python -m gameserver` processes on it (tests/redis/servers.py), and talks to them only the way
@@ -41,6 +41,9 @@ SERVER_ENV = {
     "RATE_LIMIT_BURST": "10000",
     "BOT_DELAY_MS": "0",
     "EXPIRY_INTERVAL_S": "3600",
+    # Every client here comes from 127.0.0.1: functional tests, limits have their own.
+    "ADDRESS_BURST": "100000",
+    "JOIN_BURST": "100000",
 }
 CREW = {
     "alpha": ["pilot", "gunner:0", "captain", "engineer", "sensors"],

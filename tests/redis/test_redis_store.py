@@ -36,25 +36,11 @@ from gameserver.store.base import (
 )
 from gameserver.store.redis import RedisBattleStore, UnreadableEntry
 from testkit.redis_server import RedisProcess
+from tests.store.records import ev, meta
 
 pytestmark = [pytest.mark.redis, pytest.mark.timeout(120)]
 
 StoreFactory = Callable[[], RedisBattleStore]
-
-
-def ev(seq: int, **data: Any) -> EventDict:
-    """A minimal event dict: the store is rules-agnostic, it only relies on `seq`."""
-    return {"seq": seq, "type": "test", "data": data}
-
-
-def meta(battle_id: str = "b1", join_code: str = "ABC234") -> BattleMeta:
-    return BattleMeta(
-        battle_id=battle_id,
-        join_code=join_code,
-        gm_token_hash="0" * 64,
-        created_at="2026-01-01T00:00:00Z",
-        name="test battle",
-    )
 
 
 @pytest.fixture

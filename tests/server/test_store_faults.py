@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
 from gameserver.app import HUB_KEY, create_app
 from gameserver.settings import Settings
-from gameserver.store import ClaimGuard, EventDict, StoreUnavailable
+from gameserver.store import BattleNotFound, ClaimGuard, EventDict, StoreUnavailable
 from gameserver.store.memory import MemoryBattleStore
 from tests.server.conftest import WsPeer, create_battle
 
@@ -82,3 +83,65 @@ async def test_idle_battles_expire_but_watched_ones_stay(aiohttp_client: Any) ->
     assert await hub.expire_once() == [idle["battle_id"]]
     assert (await client.get(f"/api/battles/{idle['battle_id']}")).status == 404
     assert (await client.get(f"/api/battles/{watched['battle_id']}")).status == 200
+
+
+async def test_unloading_a_room_stops_its_follower_at_once(aiohttp_client: Any) -> None:
+    """The follower's retry policy must never retry its own cancellation."""
+    client = await aiohttp_client(create_app(Settings(), store=MemoryBattleStore()))
+    hub = client.server.app[HUB_KEY]
+    battle = await create_battle(client)
+    room = await hub.room(battle["battle_id"])
+    await asyncio.sleep(0.05)  # the follower is inside its subscription now
+
+    await asyncio.wait_for(hub.battles.drop_room(room.battle_id), timeout=5)
+
+    assert battle["battle_id"] not in hub.rooms
+
+
+class LostReadStore(MemoryBattleStore):
+    """The memory store whose reads fail while `lost` (as when a battle vanishes mid-join)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lost = False
+
+    async def read(
+        self, battle_id: str, after_seq: int = 0, limit: int | None = None
+    ) -> list[EventDict]:
+        if self.lost:
+            raise BattleNotFound(battle_id)
+        return await super().read(battle_id, after_seq, limit)
+
+
+async def test_a_join_that_fails_after_claiming_leaves_nothing_half_done(
+    aiohttp_client: Any,
+) -> None:
+    store = LostReadStore()
+    client = await aiohttp_client(create_app(Settings(), store=store))
+    hub = client.server.app[HUB_KEY]
+    battle = await create_battle(client)
+    room = await hub.room(battle["battle_id"])
+    player = WsPeer(await client.ws_connect("/ws"))
+    store.lost = True
+
+    await player.send(
+        {
+            "type": "join",
+            "battle_id": battle["battle_id"],
+            "role": "player",
+            "ship_id": "alpha",
+            "stations": ["pilot"],
+            "last_seq": battle["seq"] + 5,  # ahead of the server: the join reads the store
+        }
+    )
+    refused = await player.recv_until("error")
+
+    assert refused["code"] == "battle_not_found"
+    assert await store.claims(battle["battle_id"]) == [], "the station it took is free again"
+    assert player.joined is None
+    assert not room.peers
+    store.lost = False
+    joined = await player.join(
+        battle_id=battle["battle_id"], role="player", ship_id="alpha", stations=["pilot"]
+    )
+    assert joined["stations"] == ["pilot"], "the same connection can join afterwards"

@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
 
 import pytest
 
 from gameserver.store import (
     BattleExists,
-    BattleMeta,
     BattleNotFound,
     BattleStore,
     Claim,
@@ -31,25 +29,11 @@ from gameserver.store import (
 )
 from gameserver.store.memory import MemoryBattleStore
 from gameserver.store.redis import RedisBattleStore
+from tests.store.records import ev, meta
 
 pytestmark = pytest.mark.timeout(120)
 
 Stores = tuple[BattleStore, BattleStore]
-
-
-def ev(seq: int, **data: Any) -> EventDict:
-    """A minimal event dict: a store is rules-agnostic, it only relies on `seq`."""
-    return {"seq": seq, "type": "test", "data": data}
-
-
-def meta(battle_id: str = "b1", join_code: str = "ABC234") -> BattleMeta:
-    return BattleMeta(
-        battle_id=battle_id,
-        join_code=join_code,
-        gm_token_hash="0" * 64,
-        created_at="2026-01-01T00:00:00Z",
-        name="test battle",
-    )
 
 
 @pytest.fixture(
