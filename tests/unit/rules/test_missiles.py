@@ -400,3 +400,20 @@ def test_point_defence_needs_a_turret_beam_or_pulse_laser(weapon: str, offered: 
     _launch(b)
     b.until(lambda st: bool(st.pending))
     assert list(b.state.pending[0].eligible) == (["pilot", "gunner:0"] if offered else ["pilot"])
+
+
+def test_a_salvo_flies_on_when_its_launcher_leaves_the_fight() -> None:
+    """§13.3 discards only missiles flying *at* a removed ship: a salvo whose launcher
+    surrenders (or is wrecked, or escapes) still strikes its target when it arrives."""
+    wingman = {"id": "c", "name": "Charlie", "side": "red", "design": design("Wingman")}
+    b = _battle(extra_ships=[wingman])
+    b.to(rules.Step.ATTACK, "a")
+    _launch(b)
+    assert [s.launcher for s in b.state.salvos] == ["a"]
+    b.to(rules.Step.MANOEUVRE, "a", round_=2)
+    b.do({"type": "surrender", "ship_id": "a"})
+    assert b.ship("a").status == "surrendered"
+    # nobody else has a manoeuvre to make: the Attack step begins and the salvo arrives
+    incoming = b.last("salvo_incoming")
+    assert (incoming.data["attacker"], incoming.data["missiles"]) == ("a", 3)
+    assert [p.attacker for p in b.state.pending] == ["a"], "it awaits the target's reactions"
