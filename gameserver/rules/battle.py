@@ -70,11 +70,13 @@ def start_battle(
     )
     ctx = DecideContext(evolve(None, first), at, dice=dice)
     ctx.events.append(first)
+    roll_tactics = {entry.id: entry.roll_tactics for entry in scenario.ships}
     for sid, ship in ctx.state.ships.items():
         pilot = ship.crew_at("pilot")
         captain = ship.crew_at("captain")
         tactics = None
-        if captain is not None and captain.skill("tactics") is not None:
+        # Part A: the Tactics check is optional, the captain's choice.
+        if roll_tactics[sid] and captain is not None and captain.skill("tactics") is not None:
             tactics = (captain.skill("tactics"), captain.char("INT"))
         value, r, tac = initiative(
             ctx.dice,

@@ -98,6 +98,10 @@ class ShipEntry(BaseModel):
     design: ShipDesign | None = None
     crew: dict[str, CrewMemberSpec] | None = None
     crew_quality: CrewQuality = CrewQuality.REGULAR
+    roll_tactics: bool = Field(
+        default=True,
+        description="the captain's choice to make the optional Tactics check for initiative",
+    )
 
     @model_validator(mode="after")
     def _one_design(self) -> ShipEntry:
