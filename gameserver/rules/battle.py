@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gameserver.rules.actions.missiles import strike_next_salvo
+from gameserver.rules.actions.missiles import expire_salvos, strike_next_salvo
 from gameserver.rules.actions.reactions import refresh_reactions
 from gameserver.rules.decision import DecideContext, band_text, refuse, ship_name
 from gameserver.rules.dice import Dice
@@ -171,6 +171,8 @@ def settle(ctx: DecideContext) -> None:
         sid = st.acting_ship
         if sid is not None and stations_needed(st, st.ships[sid]):
             return
+        if st.step == Step.ATTACK and expire_salvos(ctx):
+            continue
         if st.step == Step.ATTACK and any(s.arrives_round <= st.round for s in st.salvos):
             # §9.B.2: salvos due strike at the start of the Attack step; those launched this
             # step at Medium or closer strike once their ship has fired (§9.B.1: one salvo

@@ -148,9 +148,10 @@ def repair_options(ship: ShipState) -> list[str]:
     return out
 
 
-def sand_ready(ship: ShipState, t: int) -> int | None:
-    """The flat index of turret `t`'s loaded sandcaster, if it has not cast this round (§4.B)."""
-    if t in ship.sand_used:
+def sand_ready(ship: ShipState, t: int, cfg: RulesConfig) -> int | None:
+    """The flat index of turret `t`'s loaded sandcaster, if it may cast (§4.B DEFAULT: once per
+    turret per round, `sand_once_per_turret_per_round`)."""
+    if cfg.sand_once_per_turret_per_round and t in ship.sand_used:
         return None
     for f in ship.turret_weapons(t):
         if (
@@ -173,7 +174,9 @@ def point_defence_ready(ship: ShipState, t: int) -> list[int]:
     ]
 
 
-def can_react(target: ShipState, station: str, kind: str, laser: bool = True) -> bool:
+def can_react(
+    target: ShipState, station: str, kind: str, cfg: RulesConfig, laser: bool = True
+) -> bool:
     """Whether a station of the target can answer a pending attack or salvo now (§4.B, §11.B):
     the pilot with unspent Thrust (evasive action), a gunner with sand against a laser attack
     or with point-defence lasers against a salvo; the crew member must be able."""
@@ -185,14 +188,14 @@ def can_react(target: ShipState, station: str, kind: str, laser: bool = True) ->
         return False
     turret = int(station.split(":")[1])
     if kind == "attack":
-        return laser and sand_ready(target, turret) is not None
+        return laser and sand_ready(target, turret, cfg) is not None
     return bool(point_defence_ready(target, turret))
 
 
-def reactors(target: ShipState, kind: str, laser: bool = True) -> list[str]:
+def reactors(target: ShipState, kind: str, cfg: RulesConfig, laser: bool = True) -> list[str]:
     """The target's stations that may react to a new attack (``kind`` "attack") or salvo."""
     stations = ["pilot"] + [f"gunner:{t}" for t in range(len(target.design.turrets))]
-    return [s for s in stations if can_react(target, s, kind, laser)]
+    return [s for s in stations if can_react(target, s, kind, cfg, laser)]
 
 
 def awaiting(state: BattleState) -> list[tuple[str, str]]:

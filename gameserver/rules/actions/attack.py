@@ -129,7 +129,7 @@ def declare_attack(ctx: DecideContext, cmd: Attack, ship: ShipState, station: st
         weapons=tuple(weapons),
         weapon=kind,
         target=target.id,
-        eligible=tuple(reactors(target, "attack", WEAPONS[kind].laser)),
+        eligible=tuple(reactors(target, "attack", ctx.cfg, WEAPONS[kind].laser)),
         called_shot=cmd.called_shot.value if cmd.called_shot is not None else None,
     )
     n = len(weapons)

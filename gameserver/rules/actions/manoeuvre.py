@@ -59,7 +59,7 @@ def aid_the_gunners(ctx: DecideContext, cmd: AidGunners, ship: ShipState, statio
     ctx.valid()
     pilot = ship.crew_at(station)
     assert pilot is not None
-    c, dm = aid_gunners(ctx.dice, pilot.skill("pilot"), pilot.char("DEX"), ship.control_dm)
+    c, dm = aid_gunners(ctx.dice, pilot.skill("pilot"), pilot.char("DEX"), ship.control_dm, ctx.cfg)
     pool = ship.thrust_pool - cost
     fields: dict[str, Any] = {"thrust_pool": pool, "aid_dm": dm}
     if pool == 0:

@@ -83,6 +83,23 @@ def launch_missiles(ctx: DecideContext, cmd: LaunchMissiles, ship: ShipState, st
     )
 
 
+def expire_salvos(ctx: DecideContext) -> bool:
+    """§9.B.2: missiles are inert after `missile_endurance_rounds` rounds of flight (10 by
+    default, the Distant flight time); True if any went inert now."""
+    st = ctx.state
+    limit = ctx.cfg.missile_endurance_rounds
+    inert = [s for s in st.salvos if st.round - s.launched_round > limit]
+    if not inert:
+        return False
+    ctx.emit(
+        "salvos_inert",
+        {"ids": [s.id for s in inert]},
+        f"{sum(s.missiles for s in inert)} missile(s) run out of endurance and go inert.",
+        battle={"salvos": tuple(s for s in st.salvos if s not in inert)},
+    )
+    return True
+
+
 def strike_next_salvo(ctx: DecideContext) -> None:
     """§9.B.2: the first salvo due strikes (launchers in initiative order); the battle loop
     calls again for the next once this one is resolved, so each salvo meets the defender as it
@@ -119,7 +136,7 @@ def _salvo_arrives(ctx: DecideContext, salvo: Salvo) -> None:
         target=target.id,
         missiles=salvo.missiles,
         tl=salvo.tl,
-        eligible=tuple(reactors(target, "salvo")),
+        eligible=tuple(reactors(target, "salvo", ctx.cfg)),
     )
     if pending.eligible:
         ctx.emit(

@@ -44,7 +44,7 @@ def live_reactors(state: BattleState, head: Pending) -> list[str]:
     target = state.ships.get(head.target)
     if target is None or not target.is_active:
         return []
-    return [s for s in head.eligible if can_react(target, s, head.kind)]
+    return [s for s in head.eligible if can_react(target, s, head.kind, state.config)]
 
 
 def refresh_reactions(ctx: DecideContext) -> bool:
@@ -133,13 +133,13 @@ def disperse_sand(ctx: DecideContext, cmd: Sand, ship: ShipState, station: str) 
     head = head_of(ctx)
     if not isinstance(head, PendingAttack) or not WEAPONS[head.weapon].laser:
         refuse("sand_useless", "sand only blunts laser attacks")
-    flat = sand_ready(ship, cmd.turret)
+    flat = sand_ready(ship, cmd.turret, ctx.cfg)
     if flat is None:
         refuse("no_ammunition", "that turret has no sandcaster ready (or already used it)")
     ctx.valid()
     gunner = ship.crew_at(station)
     assert gunner is not None
-    c, bonus = sand(ctx.dice, gunner.skill("gunner"), gunner.char("DEX"))
+    c, bonus = sand(ctx.dice, gunner.skill("gunner"), gunner.char("DEX"), ctx.cfg)
     ammo = list(ship.ammo)
     ammo[flat] -= 1
     _react(

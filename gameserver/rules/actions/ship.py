@@ -52,7 +52,10 @@ def sensor_lock(ctx: DecideContext, cmd: SensorLock, ship: ShipState, station: s
     ctx.valid()
     op = ship.crew_at(station)
     assert op is not None
-    c = check(ctx.dice, op.skill("electronics"), op.char("INT"), dm=ship.sensor_dm)
+    auto = ctx.cfg.natural_auto_results
+    c = check(
+        ctx.dice, op.skill("electronics"), op.char("INT"), dm=ship.sensor_dm, auto_results=auto
+    )
     fields: dict[str, Any] = done(ship, station)
     if c.success:
         fields["sensor_lock"] = target.id
@@ -86,6 +89,7 @@ def electronic_warfare(
             op.char("INT"),
             ctx.cfg.ew_missile_target,
             ship.sensor_dm,
+            auto_results=ctx.cfg.natural_auto_results,
         )
         removed = min(salvo.missiles, max(1, c.effect)) if c.success else 0
         left = salvo.missiles - removed
@@ -115,10 +119,19 @@ def electronic_warfare(
     if enemy.sensor_lock != ship.id:
         refuse("no_lock", f"{enemy.name} has no lock on {ship.name}")
     ctx.valid()
-    ours = check(ctx.dice, op.skill("electronics"), op.char("INT"), dm=ship.sensor_dm)
+    auto = ctx.cfg.natural_auto_results
+    ours = check(
+        ctx.dice, op.skill("electronics"), op.char("INT"), dm=ship.sensor_dm, auto_results=auto
+    )
     theirs_op = enemy.crew_at("sensors")
     theirs = (
-        check(ctx.dice, theirs_op.skill("electronics"), theirs_op.char("INT"), dm=enemy.sensor_dm)
+        check(
+            ctx.dice,
+            theirs_op.skill("electronics"),
+            theirs_op.char("INT"),
+            dm=enemy.sensor_dm,
+            auto_results=auto,
+        )
         if theirs_op is not None
         else None
     )
@@ -147,7 +160,12 @@ def improve_initiative(
     ctx.valid()
     cap = ship.crew_at(station)
     assert cap is not None
-    c = check(ctx.dice, cap.skill("leadership"), cap.char(ctx.cfg.leadership_characteristic))
+    c = check(
+        ctx.dice,
+        cap.skill("leadership"),
+        cap.char(ctx.cfg.leadership_characteristic),
+        auto_results=ctx.cfg.natural_auto_results,
+    )
     bonus = c.effect if (c.success or not ctx.cfg.improve_initiative_on_success_only) else 0
     fields = done(ship, station) | {"init_bonus": ship.init_bonus + bonus}
     ctx.emit(
@@ -181,7 +199,7 @@ def repair(ctx: DecideContext, cmd: Repair, ship: ShipState, station: str) -> No
         ship.repair_count if ship.repair_loc == loc and ship.repair_round == st.round - 1 else 0
     )
     char = max(eng.char("INT"), eng.char("EDU"))
-    c = repair_check(ctx.dice, eng.skill("engineer"), char, sev, consecutive)
+    c = repair_check(ctx.dice, eng.skill("engineer"), char, sev, consecutive, ctx.cfg)
     fields: dict[str, Any] = done(ship, station)
     hours = 0
     if c.success:
