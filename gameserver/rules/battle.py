@@ -61,7 +61,9 @@ def start_battle(
             "schema_version": EVENT_SCHEMA_VERSION,
             "ruleset": scenario.ruleset.value,
             "config": cfg.to_dict(),
-            "scenario": scenario.model_dump(mode="json"),
+            "scenario": scenario.model_copy(
+                update={"ships": tuple(entry.pinned() for entry in scenario.ships)}
+            ).model_dump(mode="json"),
             "seed": seed,
             "battle_id": battle_id,
         },

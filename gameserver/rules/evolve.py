@@ -43,10 +43,15 @@ def initial_state(event: Event) -> BattleState:
         design = entry.resolved_design()
         skill_level, char_score = QUALITY[entry.crew_quality.value]
         crew: list[CrewState] = []
-        for station in design.station_ids():
+        for station in design.crewed_stations():
             base = station.split(":")[0]
             spec = (entry.crew or {}).get(station)
-            default_skills: dict[str, int | None] = {s: skill_level for s in STATION_SKILLS[base]}
+            covers = tuple(s for s, holder in design.held_by.items() if holder == station)
+            default_skills: dict[str, int | None] = {
+                s: skill_level
+                for held in (station, *covers)
+                for s in STATION_SKILLS[held.split(":")[0]]
+            }
             if spec is None:
                 name = f"{entry.crew_quality.value.title()} {base}"
                 chars = {k: char_score for k in CHARACTERISTICS}
@@ -55,7 +60,7 @@ def initial_state(event: Event) -> BattleState:
                 name = spec.name
                 chars = {k: spec.characteristics.get(k, char_score) for k in CHARACTERISTICS}
                 skills = dict(spec.skills) if spec.skills else default_skills
-            crew.append(CrewState(station, name, chars, skills))
+            crew.append(CrewState(station, name, chars, skills, covers))
         starts: list[int] = []
         ammo: list[int] = []
         for t in design.turrets:

@@ -73,12 +73,16 @@ ESCAPED = "escaped"
 
 @dataclass(frozen=True, slots=True)
 class CrewState:
-    """A crew member at a station; characteristics are current (damage lowers END, STR, DEX)."""
+    """A crew member at a station; characteristics are current (damage lowers END, STR, DEX).
+
+    `covers` are further stations the same person holds (a Fighter's pilot fires its gun).
+    """
 
     station: str
     name: str
     chars: Mapping[str, int]
     skills: Mapping[str, int | None]
+    covers: tuple[str, ...] = ()
 
     @property
     def able(self) -> bool:
@@ -96,18 +100,27 @@ class CrewState:
         return self.chars.get(name, 7)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return {
+        """JSON form (``covers`` only when the person holds more than one station)."""
+        out = {
             "station": self.station,
             "name": self.name,
             "chars": dict(self.chars),
             "skills": dict(self.skills),
         }
+        if self.covers:
+            out["covers"] = list(self.covers)
+        return out
 
     @staticmethod
     def from_dict(d: Mapping[str, Any]) -> CrewState:
         """Inverse of `to_dict`."""
-        return CrewState(d["station"], d["name"], dict(d["chars"]), dict(d["skills"]))
+        return CrewState(
+            d["station"],
+            d["name"],
+            dict(d["chars"]),
+            dict(d["skills"]),
+            tuple(d.get("covers", ())),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,9 +243,9 @@ class ShipState:
         return self.status == ACTIVE
 
     def crew_at(self, station: str) -> CrewState | None:
-        """The crew member at a station, if any and able to act."""
+        """The crew member at a station (or holding it besides their own), if able to act."""
         for c in self.crew:
-            if c.station == station:
+            if c.station == station or (c.covers and station in c.covers):
                 return c if c.able else None
         return None
 
