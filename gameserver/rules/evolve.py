@@ -136,7 +136,7 @@ def initial_state(event: Event) -> BattleState:
         order=(),
         turn=-1,
         pending=(),
-        salvos=(),
+        salvos_json=(),
         next_id=1,
         outcome=None,
         undo_depth=0,
@@ -198,6 +198,10 @@ def evolve(state: BattleState | None, event: Event) -> BattleState:
             if not _PATCHABLE.issuperset(battle_patch):
                 _unknown(event, "battle field", sorted(set(battle_patch) - _PATCHABLE))
             for key, value in battle_patch.items():
+                if key == "salvos":  # kept as recorded; `BattleState.salvos` decodes on demand
+                    changes["salvos_json"] = tuple(value)
+                    changes["_salvos"] = None
+                    continue
                 decoder = BATTLE_DECODERS.get(key)
                 changes[key] = decoder(value) if decoder is not None else value
     return replace_battle(state, changes)

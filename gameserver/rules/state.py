@@ -22,7 +22,7 @@ from gameserver.rules.pending import (
     PendingSalvo,
     Salvo,
     pending_from_dict,
-    salvo_from_dict,
+    salvos_from_json,
 )
 from gameserver.rules.ships import ShipDesign
 from gameserver.rules.tables_mgt2e import (
@@ -343,6 +343,8 @@ def encode_value(v: Any) -> Any:
     """Internal value -> JSON (frozensets sorted, tuples as lists, crew and designs as dicts)."""
     if isinstance(v, frozenset):
         return sorted(v)
+    if isinstance(v, Salvo):
+        return v.to_dict()
     if isinstance(v, tuple):
         return [encode_value(x) for x in v]
     if isinstance(v, CrewState):
@@ -351,7 +353,7 @@ def encode_value(v: Any) -> Any:
         return v.model_dump(mode="json")
     if isinstance(v, StrEnum):
         return v.value
-    if isinstance(v, PendingAttack | PendingSalvo | Salvo):
+    if isinstance(v, PendingAttack | PendingSalvo):
         return v.to_dict()
     if isinstance(v, Mapping):
         return {k: encode_value(x) for k, x in v.items()}
@@ -394,11 +396,24 @@ class BattleState:
     order: tuple[str, ...]
     turn: int
     pending: tuple[Pending, ...]
-    salvos: tuple[Salvo, ...]
+    # The salvos in flight as the events record them (JSON); `salvos` is their typed view.
+    # Why: a patch lists every salvo in flight, and decoding them all on each such event was
+    # the largest cost of a replay, while a replay reads almost none of its states' salvos.
+    salvos_json: tuple[Mapping[str, Any], ...]
     next_id: int
     outcome: Mapping[str, Any] | None
     undo_depth: int = 0
     prev: BattleState | None = field(default=None, compare=False, repr=False)
+    _salvos: tuple[Salvo, ...] | None = field(default=None, init=False, compare=False, repr=False)
+
+    @property
+    def salvos(self) -> tuple[Salvo, ...]:
+        """The salvos in flight (§9.B), decoded once per state when first asked for."""
+        cached = self._salvos
+        if cached is None:
+            cached = salvos_from_json(self.salvos_json)
+            object.__setattr__(self, "_salvos", cached)
+        return cached
 
     @property
     def is_over(self) -> bool:
@@ -430,10 +445,6 @@ def _pending(v: Any) -> tuple[Pending, ...]:
     return tuple(pending_from_dict(p) for p in v)
 
 
-def _salvos(v: Any) -> tuple[Salvo, ...]:
-    return tuple(map(salvo_from_dict, v))
-
-
 BATTLE_DECODERS: dict[str, Callable[[Any], Any]] = {
     "ruleset": Ruleset,
     "config": lambda v: RulesConfig.from_dict(v),
@@ -444,10 +455,14 @@ BATTLE_DECODERS: dict[str, Callable[[Any], Any]] = {
     "step": Step,
     "order": _tup,
     "pending": _pending,
-    "salvos": _salvos,
+    "salvos_json": tuple,
 }
 
-_BATTLE_FIELDS = [f.name for f in dataclasses.fields(BattleState) if f.name != "prev"]
+_BATTLE_FIELDS = [
+    f.name for f in dataclasses.fields(BattleState) if f.name not in ("prev", "_salvos")
+]
+# State fields whose JSON key differs (the name event patches use).
+_JSON_KEY = {"salvos_json": "salvos"}
 
 
 def state_to_dict(state: BattleState, _depth: int | None = None) -> dict[str, Any]:
@@ -467,7 +482,7 @@ def state_to_dict(state: BattleState, _depth: int | None = None) -> dict[str, An
         elif name == "ranges":
             out[name] = {k: [b, p] for k, (b, p) in v.items()}
         else:
-            out[name] = encode_value(v)
+            out[_JSON_KEY.get(name, name)] = encode_value(v)
     depth = state.undo_depth if _depth is None else _depth
     out["prev"] = (
         state_to_dict(state.prev, depth - 1) if depth > 0 and state.prev is not None else None
@@ -482,7 +497,10 @@ def state_from_dict(d: Mapping[str, Any]) -> BattleState:
         raise UnsupportedSchemaVersion(
             f"a snapshot of schema version {version!r}; this server reads {EVENT_SCHEMA_VERSION}"
         )
-    kwargs = {name: BATTLE_DECODERS.get(name, _same)(d[name]) for name in _BATTLE_FIELDS}
+    kwargs = {
+        name: BATTLE_DECODERS.get(name, _same)(d[_JSON_KEY.get(name, name)])
+        for name in _BATTLE_FIELDS
+    }
     prev = d.get("prev")
     kwargs["prev"] = state_from_dict(prev) if prev is not None else None
     return BattleState(**kwargs)

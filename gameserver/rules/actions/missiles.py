@@ -5,7 +5,6 @@ Purely computational. RULES §9.B (salvos, flight time, salvo attack), §11.B (r
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from gameserver.rules.actions.attack import (
@@ -55,7 +54,7 @@ def launch_missiles(ctx: DecideContext, cmd: LaunchMissiles, ship: ShipState, st
         None,
     )
     if joined is not None:
-        salvo = replace(joined, missiles=joined.missiles + len(racks))
+        salvo = joined._replace(missiles=joined.missiles + len(racks))
         salvos = tuple(salvo if s.id == joined.id else s for s in st.salvos)
         next_id = st.next_id
     else:

@@ -7,7 +7,6 @@ Purely computational. RULES §6.B (positions and actions), §4.B (Improve Initia
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from gameserver.rules.actions.reactions import no_reaction
@@ -94,7 +93,7 @@ def electronic_warfare(
         removed = min(salvo.missiles, max(1, c.effect)) if c.success else 0
         left = salvo.missiles - removed
         salvos = tuple(
-            (replace(s, missiles=left) if s.id == salvo.id else s)
+            (s._replace(missiles=left) if s.id == salvo.id else s)
             for s in st.salvos
             if not (s.id == salvo.id and left == 0)
         )

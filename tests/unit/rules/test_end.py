@@ -164,7 +164,7 @@ def test_salvos_and_locks_on_a_ship_that_leaves_lapse() -> None:
         tl=12,
         band="distant",
     )
-    b.state = replace(b.state, salvos=(salvo,))
+    b.state = replace(b.state, salvos_json=(salvo.to_dict(),))
     b.to(rules.Step.MANOEUVRE, "b")
     b.do({"type": "surrender", "ship_id": "b"})
     assert b.state.salvos == ()
