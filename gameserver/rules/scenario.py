@@ -7,7 +7,7 @@ message before a battle starts.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -162,6 +162,10 @@ class Scenario(BaseModel):
     starting_range: RangeBand = RangeBand.LONG
     ranges: tuple[PairRange, ...] = ()
     round_limit: int = Field(default=30, ge=1, le=500)
+    jump_limit: Literal["outside", "inside"] = Field(
+        default="outside",
+        description="whether the battle is outside the 100-diameter limit (jumps allowed)",
+    )
 
     @field_validator("config")
     @classmethod

@@ -69,6 +69,7 @@ ACTIVE = "active"
 WRECKED = "wrecked"
 SURRENDERED = "surrendered"
 ESCAPED = "escaped"
+JUMPED = "jumped"
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +161,7 @@ class ShipState:
     repair_count: int
     repair_round: int
     escape_progress: int
+    jump_plot_round: int  # round of a successful jump plot; 0 = none (§13.1 (a))
     fuel_lost_pct: int
     cargo_lost_pct: int
     rads: int
@@ -387,6 +389,7 @@ class BattleState:
     config: RulesConfig
     scenario_name: str
     round_limit: int
+    jump_allowed: bool  # outside the 100-diameter limit (a scenario field)
     sides: tuple[tuple[str, str], ...]
     ships: Mapping[str, ShipState]
     ranges: Mapping[str, tuple[str, int]]

@@ -13,7 +13,15 @@ from gameserver.rules.config import RulesConfig
 from gameserver.rules.decision import refuse
 from gameserver.rules.effects import REPAIRABLE
 from gameserver.rules.resolution import weapon_reach_error
-from gameserver.rules.state import ESCAPED, SURRENDERED, WRECKED, BattleState, ShipState, Step
+from gameserver.rules.state import (
+    ESCAPED,
+    JUMPED,
+    SURRENDERED,
+    WRECKED,
+    BattleState,
+    ShipState,
+    Step,
+)
 from gameserver.rules.tables_mgt2e import LOCATIONS, WEAPONS
 
 # §11.B: point defence uses a turret's beam or pulse lasers.
@@ -41,7 +49,7 @@ def target_ship(
         refuse("target_wrecked", f"{target.name} is a wreck")
     if target.status == SURRENDERED and enemy_only:
         refuse("target_surrendered", f"{target.name} has surrendered")
-    if target.status == ESCAPED:
+    if target.status in (ESCAPED, JUMPED):
         refuse("target_gone", f"{target.name} has left the battle")
     return target
 

@@ -16,7 +16,7 @@ from gameserver.rules.commands import GmAdvance, GmRuling, GmUndo
 from gameserver.rules.decision import DecideContext, band_text, handles, refuse, ship_name
 from gameserver.rules.leaving import after_leave
 from gameserver.rules.scenario import CHARACTERISTICS
-from gameserver.rules.state import ACTIVE, ESCAPED, SURRENDERED, WRECKED, pair_key
+from gameserver.rules.state import ACTIVE, ESCAPED, JUMPED, SURRENDERED, WRECKED, pair_key
 from gameserver.rules.tables_mgt2e import BAND_INDEX, LOCATION_INDEX
 
 
@@ -125,8 +125,8 @@ def gm_ruling(ctx: DecideContext, cmd: GmRuling) -> None:
         if field == "hull" and value == 0:
             fields["status"] = WRECKED
     elif field == "status":
-        if value not in (ACTIVE, WRECKED, SURRENDERED, ESCAPED):
-            refuse("bad_ruling", "status must be active, wrecked, surrendered or escaped")
+        if value not in (ACTIVE, WRECKED, SURRENDERED, ESCAPED, JUMPED):
+            refuse("bad_ruling", "status must be active, wrecked, surrendered, escaped or jumped")
         fields = {"status": value}
     elif field.startswith("crit:"):
         loc = field[5:]
