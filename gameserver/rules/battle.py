@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gameserver.rules.actions.missiles import strike_next_salvo
+from gameserver.rules.actions.missiles import expire_salvos, strike_next_salvo
 from gameserver.rules.actions.reactions import refresh_reactions
 from gameserver.rules.decision import DecideContext, band_text, refuse, ship_name
 from gameserver.rules.dice import Dice
@@ -61,7 +61,9 @@ def start_battle(
             "schema_version": EVENT_SCHEMA_VERSION,
             "ruleset": scenario.ruleset.value,
             "config": cfg.to_dict(),
-            "scenario": scenario.model_dump(mode="json"),
+            "scenario": scenario.model_copy(
+                update={"ships": tuple(entry.pinned() for entry in scenario.ships)}
+            ).model_dump(mode="json"),
             "seed": seed,
             "battle_id": battle_id,
         },
@@ -70,11 +72,13 @@ def start_battle(
     )
     ctx = DecideContext(evolve(None, first), at, dice=dice)
     ctx.events.append(first)
+    roll_tactics = {entry.id: entry.roll_tactics for entry in scenario.ships}
     for sid, ship in ctx.state.ships.items():
         pilot = ship.crew_at("pilot")
         captain = ship.crew_at("captain")
         tactics = None
-        if captain is not None and captain.skill("tactics") is not None:
+        # Part A: the Tactics check is optional, the captain's choice.
+        if roll_tactics[sid] and captain is not None and captain.skill("tactics") is not None:
             tactics = (captain.skill("tactics"), captain.char("INT"))
         value, r, tac = initiative(
             ctx.dice,
@@ -169,6 +173,8 @@ def settle(ctx: DecideContext) -> None:
         sid = st.acting_ship
         if sid is not None and stations_needed(st, st.ships[sid]):
             return
+        if st.step == Step.ATTACK and expire_salvos(ctx):
+            continue
         if st.step == Step.ATTACK and any(s.arrives_round <= st.round for s in st.salvos):
             # §9.B.2: salvos due strike at the start of the Attack step; those launched this
             # step at Medium or closer strike once their ship has fired (§9.B.1: one salvo

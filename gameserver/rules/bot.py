@@ -95,6 +95,8 @@ def choose(state: BattleState, ship_id: str, station: str) -> Command | None:
             key=lambda d: -ship.crits[LOCATION_INDEX[d["location"]]] if "location" in d else 1
         )
     options = [o for o in options if o["type"] != "surrender" or station == "captain"]
+    # leaving by jump is the players' (or a later tactic's) choice, not this bot's
+    options = [o for o in options if o["type"] not in ("plot_jump", "jump")]
     options.sort(key=lambda d: 1 if d["type"] in ("end_step", "surrender") else 0)
     if station == "captain" and ship.hull * 10 <= ship.design.hull_points:
         options.sort(key=lambda d: 0 if d["type"] == "surrender" else 1)

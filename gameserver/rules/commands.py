@@ -144,6 +144,18 @@ class Reload(_Command):
     weapon: int | None = None
 
 
+class PlotJump(_Command):
+    """Sensor operator (the astrogator), Actions step: Calculate Jump Plot (§6, §13.1 (a))."""
+
+    type: Literal["plot_jump"] = "plot_jump"
+
+
+class Jump(_Command):
+    """Engineer, Actions step of a later round: jump out on the plot (§6.B, §13.1 (a))."""
+
+    type: Literal["jump"] = "jump"
+
+
 class Surrender(_Command):
     """Captain: strike colours (§13.2), at any time on the ship's own turn or step."""
 
@@ -195,6 +207,8 @@ Command = Annotated[
     | ImproveInitiative
     | Repair
     | Reload
+    | PlotJump
+    | Jump
     | Surrender
     | EndStep
     | GmAdvance

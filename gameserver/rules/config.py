@@ -88,6 +88,11 @@ class RulesConfig:
     called_shot_dm: int = -2
     # §8.B ⚠ twodsix: radiation weapons expose the crew to 2D x 20 rads (recorded, no effect).
     radiation_rads: bool = True
+    # §6 / §13.1 (a) ⚠: Calculate Jump Plot is Easy (4+) with DM -1 for haste (Astrogation,
+    # EDU); the jump is an Average (8+) Engineer check in a later round's Actions step.
+    jump_plot_target: int = 4
+    jump_plot_dm: int = -1
+    jump_target: int = 8
     # §13.2 DEFAULT: breaking off needs a further 50 Thrust opening at Distant from every enemy.
     break_off_thrust: int = 50
     # Engine: how many events a GM may undo at most (also the depth a snapshot keeps).

@@ -15,8 +15,9 @@ from typing import Any
 from gameserver.rules.errors import UnsupportedSchemaVersion
 
 # The version of the event JSON and of the state layout its patches name (they are one
-# contract: see `evolve`). Bump it, with an upgrade step below, when either changes.
-EVENT_SCHEMA_VERSION = 1
+# contract: see `evolve`). Bump it, with an upgrade step below, when either changes, or when
+# the same events would replay to another state (version 2: the Scout and Fighter presets).
+EVENT_SCHEMA_VERSION = 2
 
 
 def _copy_json(value: Any) -> Any:
@@ -92,7 +93,71 @@ def _upgrade_v0(d: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-_UPGRADES = {0: _upgrade_v0}
+# The presets version 2 changed (§14: the Scout's printed crew, the Fighter's one crew), as
+# version-1 battles were played with them. Since version 2 `start_battle` records every
+# preset's figures in the battle itself, so a preset change needs no upgrade step again.
+_V1_PRESETS: dict[str, dict[str, Any]] = {
+    "scout": {
+        "name": "Scout/Courier",
+        "tons": 100,
+        "tl": 12,
+        "hull": 40,
+        "armour": 4,
+        "thrust": 2,
+        "jump": 2,
+        "power": 60,
+        "computer": 5,
+        "fire_control": 0,
+        "sensors": "military",
+        "turrets": [{"mount": "double", "weapons": ["pulse_laser", "sandcaster"]}],
+        "missile_reserve": 0,
+        "sand_reserve": 20,
+        "stations": ["captain", "pilot", "engineer", "sensors"],
+        "cargo": 12,
+        "fuel": 23,
+    },
+    "fighter": {
+        "name": "Fighter",
+        "tons": 10,
+        "tl": 12,
+        "hull": 4,
+        "armour": 0,
+        "thrust": 6,
+        "jump": 0,
+        "power": 5,
+        "computer": 5,
+        "fire_control": 0,
+        "sensors": "basic",
+        "turrets": [{"mount": "fixed", "weapons": ["pulse_laser"]}],
+        "missile_reserve": 0,
+        "sand_reserve": 0,
+        "stations": ["pilot"],
+        "cargo": 0,
+        "fuel": 1,
+    },
+}
+
+
+def _upgrade_v1(d: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 -> 2: a battle started with the Scout or Fighter preset keeps the figures it
+    was played with (pinned beside the preset name); every other event is unchanged."""
+    out = dict(d, v=2)
+    if d.get("type") != "battle_started" or not isinstance(d.get("data"), dict):
+        return out
+    scenario = d["data"].get("scenario")
+    if not isinstance(scenario, dict) or not isinstance(scenario.get("ships"), list):
+        return out
+    ships = [
+        dict(ship, design=_V1_PRESETS[ship["preset"]])
+        if isinstance(ship, dict) and ship.get("preset") in _V1_PRESETS and not ship.get("design")
+        else ship
+        for ship in scenario["ships"]
+    ]
+    out["data"] = dict(d["data"], scenario=dict(scenario, ships=ships))
+    return out
+
+
+_UPGRADES = {0: _upgrade_v0, 1: _upgrade_v1}
 
 
 def _version_of(d: Any) -> int:

@@ -43,10 +43,15 @@ def initial_state(event: Event) -> BattleState:
         design = entry.resolved_design()
         skill_level, char_score = QUALITY[entry.crew_quality.value]
         crew: list[CrewState] = []
-        for station in design.station_ids():
+        for station in design.crewed_stations():
             base = station.split(":")[0]
             spec = (entry.crew or {}).get(station)
-            default_skills: dict[str, int | None] = {s: skill_level for s in STATION_SKILLS[base]}
+            covers = tuple(s for s, holder in design.held_by.items() if holder == station)
+            default_skills: dict[str, int | None] = {
+                s: skill_level
+                for held in (station, *covers)
+                for s in STATION_SKILLS[held.split(":")[0]]
+            }
             if spec is None:
                 name = f"{entry.crew_quality.value.title()} {base}"
                 chars = {k: char_score for k in CHARACTERISTICS}
@@ -55,7 +60,7 @@ def initial_state(event: Event) -> BattleState:
                 name = spec.name
                 chars = {k: spec.characteristics.get(k, char_score) for k in CHARACTERISTICS}
                 skills = dict(spec.skills) if spec.skills else default_skills
-            crew.append(CrewState(station, name, chars, skills))
+            crew.append(CrewState(station, name, chars, skills, covers))
         starts: list[int] = []
         ammo: list[int] = []
         for t in design.turrets:
@@ -101,6 +106,7 @@ def initial_state(event: Event) -> BattleState:
             repair_count=0,
             repair_round=0,
             escape_progress=0,
+            jump_plot_round=0,
             fuel_lost_pct=0,
             cargo_lost_pct=0,
             rads=0,
@@ -122,6 +128,7 @@ def initial_state(event: Event) -> BattleState:
         config=cfg,
         scenario_name=scenario.name,
         round_limit=scenario.round_limit,
+        jump_allowed=scenario.jump_limit == "outside",
         sides=tuple((s.id, s.name) for s in scenario.sides),
         ships=ships,
         ranges=ranges,
@@ -131,7 +138,7 @@ def initial_state(event: Event) -> BattleState:
         order=(),
         turn=-1,
         pending=(),
-        salvos=(),
+        salvos_json=(),
         next_id=1,
         outcome=None,
         undo_depth=0,
@@ -193,6 +200,10 @@ def evolve(state: BattleState | None, event: Event) -> BattleState:
             if not _PATCHABLE.issuperset(battle_patch):
                 _unknown(event, "battle field", sorted(set(battle_patch) - _PATCHABLE))
             for key, value in battle_patch.items():
+                if key == "salvos":  # kept as recorded; `BattleState.salvos` decodes on demand
+                    changes["salvos_json"] = tuple(value)
+                    changes["_salvos"] = None
+                    continue
                 decoder = BATTLE_DECODERS.get(key)
                 changes[key] = decoder(value) if decoder is not None else value
     return replace_battle(state, changes)

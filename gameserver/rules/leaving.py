@@ -20,10 +20,11 @@ def leave(ctx: DecideContext, ship_id: str, status: str, summary: str) -> None:
 
 
 def after_leave(ctx: DecideContext, ship_id: str, summary: str | None) -> None:
-    """RULES §13.2/13.3: a ship out of the fight is no target; locks on it and salvos lapse."""
+    """RULES §13.2/13.3: a ship out of the fight is no target: locks on it lapse and missiles
+    flying at it are discarded (its own salvos fly on: §13.3 discards only those *at* it)."""
     st = ctx.state
     locks = {s.id: {"sensor_lock": None} for s in st.ships.values() if s.sensor_lock == ship_id}
-    salvos = tuple(s for s in st.salvos if s.target != ship_id and s.launcher != ship_id)
+    salvos = tuple(s for s in st.salvos if s.target != ship_id)
     pending = tuple(p for p in st.pending if p.target != ship_id)
     order = tuple(s for s in st.order if s != ship_id)
     turn = st.turn

@@ -89,6 +89,7 @@ def candidate_commands(state: BattleState, ship_id: str, station: str) -> list[d
     elif station == "captain" and state.step == Step.ACTIONS:
         out.append(base | {"type": "improve_initiative"})
     elif station == "sensors" and state.step == Step.ACTIONS:
+        out.append(base | {"type": "plot_jump"})
         for e in foes:
             out.append(base | {"type": "sensor_lock", "target": e.id})
         for opt in ew_options(state, ship):
@@ -96,6 +97,7 @@ def candidate_commands(state: BattleState, ship_id: str, station: str) -> list[d
     elif station == "engineer" and state.step == Step.ACTIONS:
         for loc in repair_options(ship):
             out.append(base | {"type": "repair", "location": loc})
+        out.append(base | {"type": "jump"})
     out.append(base | {"type": "end_step", "station": station})
     out.append(base | {"type": "surrender"})
     return out

@@ -9,9 +9,9 @@ computational.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 
 _T = TypeVar("_T")
 
@@ -79,9 +79,12 @@ class PendingSalvo:
 Pending = PendingAttack | PendingSalvo
 
 
-@dataclass(frozen=True, slots=True)
-class Salvo:
-    """Missiles in flight (§9.B.1: one ship, one target, one round make one salvo)."""
+class Salvo(NamedTuple):
+    """Missiles in flight (§9.B.1: one ship, one target, one round make one salvo).
+
+    A named tuple rather than a dataclass: a state decodes all its salvos in flight at once
+    (`BattleState.salvos`), and a tuple is built several times faster.
+    """
 
     id: int
     launcher: str
@@ -140,7 +143,47 @@ def _json_reader(cls: type[_T]) -> Callable[[Mapping[str, Any]], _T]:
 
 attack_from_dict = _json_reader(PendingAttack)
 pending_salvo_from_dict = _json_reader(PendingSalvo)
-salvo_from_dict = _json_reader(Salvo)
+_new_tuple = tuple.__new__
+
+
+def salvo_from_dict(d: Mapping[str, Any]) -> Salvo:
+    """Inverse of `Salvo.to_dict`."""
+    return _new_tuple(
+        Salvo,
+        (
+            d["id"],
+            d["launcher"],
+            d["target"],
+            d["missiles"],
+            d["launched_round"],
+            d["arrives_round"],
+            d["tl"],
+            d["band"],
+        ),
+    )
+
+
+def salvos_from_json(value: Iterable[Mapping[str, Any]]) -> tuple[Salvo, ...]:
+    """The salvos in flight from their JSON form (`salvo_from_dict` inlined: replay speed)."""
+    new, cls = _new_tuple, Salvo
+    return tuple(
+        [
+            new(
+                cls,
+                (
+                    d["id"],
+                    d["launcher"],
+                    d["target"],
+                    d["missiles"],
+                    d["launched_round"],
+                    d["arrives_round"],
+                    d["tl"],
+                    d["band"],
+                ),
+            )
+            for d in value
+        ]
+    )
 
 
 def pending_from_dict(d: Mapping[str, Any]) -> Pending:

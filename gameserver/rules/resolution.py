@@ -96,17 +96,26 @@ def check(
     target: int = TARGET,
     dm: int = 0,
     boon: int = 0,
+    auto_results: bool = False,
 ) -> CheckResult:
     """RULES §1.2: 2D (boon/bane §1.6) + skill + characteristic DM + DMs against a target number.
 
-    No automatic results on a natural 2 or 12 (§15 #29).
+    No automatic results on a natural 2 or 12 (§15 #29 DEFAULT); with `auto_results`
+    (`RulesConfig.natural_auto_results`) a natural 2 fails and a natural 12 succeeds.
     """
     r = roll_2d(dice, boon)
     s = skill_dm(skill)
     c = characteristic_dm(characteristic)
     total = r + s + c + dm
     effect = total - target
-    return CheckResult(r, s, c, dm, total, target, effect, effect >= 0)
+    return CheckResult(r, s, c, dm, total, target, effect, succeeds(r, effect, auto_results))
+
+
+def succeeds(natural: int, effect: int, auto_results: bool) -> bool:
+    """§1.2: success on Effect >= 0; the natural-2/12 house rule decides those rolls alone."""
+    if auto_results and natural in (2, 12):
+        return natural == 12
+    return effect >= 0
 
 
 def initiative(
@@ -124,7 +133,7 @@ def initiative(
     value = r + skill_dm(pilot_skill) + thrust
     tac: CheckResult | None = None
     if tactics is not None:
-        tac = check(dice, tactics[0], tactics[1])
+        tac = check(dice, tactics[0], tactics[1], auto_results=cfg.natural_auto_results)
         if tac.effect >= 0 or cfg.tactics_negative_counts:
             value += tac.effect
     return value, r, tac
@@ -300,7 +309,7 @@ def resolve_attack(
     total = r + sum(dms.values())
     effect = total - TARGET
     multiple = MOUNT_MULTIPLE[mount]
-    if effect < 0:
+    if not succeeds(r, effect, cfg.natural_auto_results):
         return AttackRoll(weapon, r, dms, boon, total, effect, False, 0, 0, multiple, 0, 0)
     damage_roll = 0
     for _ in range(n):
@@ -517,7 +526,13 @@ def point_defence(
 
     Part A: a success removes max(1, Effect) missiles, never more than the salvo.
     """
-    c = check(dice, gunner_skill, dex, dm=MOUNT_PD_DM.get(mount, 0))
+    c = check(
+        dice,
+        gunner_skill,
+        dex,
+        dm=MOUNT_PD_DM.get(mount, 0),
+        auto_results=cfg.natural_auto_results,
+    )
     removed = 0
     if c.success:
         removed = max(1, c.effect) if cfg.point_defence_min_one else c.effect
@@ -525,9 +540,11 @@ def point_defence(
     return PointDefenceResult(c, removed, salvo - removed)
 
 
-def sand(dice: Dice, gunner_skill: int | None, dex: int) -> tuple[CheckResult, int]:
+def sand(
+    dice: Dice, gunner_skill: int | None, dex: int, cfg: RulesConfig = DEFAULT_CONFIG
+) -> tuple[CheckResult, int]:
     """§11.B Disperse Sand: on success armour +1D + Effect against that laser attack."""
-    c = check(dice, gunner_skill, dex)
+    c = check(dice, gunner_skill, dex, auto_results=cfg.natural_auto_results)
     if not c.success:
         return c, 0
     return c, dice.d6() + c.effect
@@ -539,19 +556,26 @@ def repair_check(
     characteristic: int,
     severity: int,
     consecutive_rounds: int,
+    cfg: RulesConfig = DEFAULT_CONFIG,
 ) -> CheckResult:
     """§12.B: Engineer check, DM -Severity, +1 per consecutive round already spent on it."""
-    return check(dice, engineer_skill, characteristic, dm=consecutive_rounds - severity)
+    return check(
+        dice,
+        engineer_skill,
+        characteristic,
+        dm=consecutive_rounds - severity,
+        auto_results=cfg.natural_auto_results,
+    )
 
 
 def aid_gunners(
-    dice: Dice, pilot_skill: int | None, dex: int, dm: int = 0
+    dice: Dice, pilot_skill: int | None, dex: int, dm: int = 0, cfg: RulesConfig = DEFAULT_CONFIG
 ) -> tuple[CheckResult, int]:
     """§3.B Aid Gunners: a Pilot check whose Effect gives the task-chain DM (§1.5).
 
     `dm` carries M-Drive damage ("control checks -n", §10.B.4).
     """
-    c = check(dice, pilot_skill, dex, dm=dm)
+    c = check(dice, pilot_skill, dex, dm=dm, auto_results=cfg.natural_auto_results)
     return c, task_chain_dm(c.effect)
 
 
@@ -592,7 +616,7 @@ def resolve_salvo(
     r = dice.d6() + dice.d6()
     total = r + sum(dms.values())
     effect = total - TARGET
-    if effect < 0 or missiles <= 0:
+    if not succeeds(r, effect, cfg.natural_auto_results) or missiles <= 0:
         return SalvoRoll(r, dms, total, effect, False, (), 0, 0)
     rolls: list[int] = []
     damage = 0

@@ -7,7 +7,7 @@ message before a battle starts.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -87,7 +87,11 @@ class SideSpec(BaseModel):
 
 
 class ShipEntry(BaseModel):
-    """A ship in the scenario: a preset id or a custom design, and its crew."""
+    """A ship in the scenario: a preset id or a custom design, and its crew.
+
+    A preset with a design too is that preset as the battle recorded it (`start_battle` pins
+    every preset's figures, so a later change to the presets never alters a recorded battle).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -98,16 +102,21 @@ class ShipEntry(BaseModel):
     design: ShipDesign | None = None
     crew: dict[str, CrewMemberSpec] | None = None
     crew_quality: CrewQuality = CrewQuality.REGULAR
+    roll_tactics: bool = Field(
+        default=True,
+        description="the captain's choice to make the optional Tactics check for initiative",
+    )
 
     @model_validator(mode="after")
     def _one_design(self) -> ShipEntry:
-        if (self.preset is None) == (self.design is None):
-            raise ValueError(f"ship {self.id!r}: give exactly one of 'preset' or 'design'")
+        if self.preset is None and self.design is None:
+            raise ValueError(f"ship {self.id!r}: give a 'preset' or a 'design'")
         if self.preset is not None and self.preset not in PRESETS:
             raise ValueError(
                 f"ship {self.id!r}: unknown preset {self.preset!r}; known: {', '.join(PRESETS)}"
             )
-        stations = set(self.resolved_design().station_ids())
+        design = self.resolved_design()
+        stations = set(design.crewed_stations())
         for station in self.crew or {}:
             if station not in stations:
                 raise ValueError(
@@ -115,6 +124,12 @@ class ShipEntry(BaseModel):
                     f"stations: {', '.join(sorted(stations))}"
                 )
         return self
+
+    def pinned(self) -> ShipEntry:
+        """This entry with its preset's current figures recorded beside the name."""
+        if self.preset is None or self.design is not None:
+            return self
+        return self.model_copy(update={"design": PRESETS[self.preset]})
 
     def resolved_design(self) -> ShipDesign:
         """The design this entry uses."""
@@ -147,6 +162,10 @@ class Scenario(BaseModel):
     starting_range: RangeBand = RangeBand.LONG
     ranges: tuple[PairRange, ...] = ()
     round_limit: int = Field(default=30, ge=1, le=500)
+    jump_limit: Literal["outside", "inside"] = Field(
+        default="outside",
+        description="whether the battle is outside the 100-diameter limit (jumps allowed)",
+    )
 
     @field_validator("config")
     @classmethod

@@ -62,6 +62,11 @@ class ShipDesign(BaseModel):
     missile_reserve: int = Field(default=0, ge=0, description="missiles in stores for reloads")
     sand_reserve: int = Field(default=0, ge=0, description="sand canisters in stores")
     stations: tuple[CrewStation, ...] = ("captain", "pilot", "engineer", "sensors")
+    held_by: dict[str, str] = Field(
+        default_factory=dict,
+        description="stations one person holds besides their own: station -> holder's station"
+        ' (e.g. {"gunner:0": "pilot"}: the pilot fires the gun)',
+    )
     cargo: int = Field(default=0, ge=0)
     fuel: int = Field(default=0, ge=0)
 
@@ -78,7 +83,20 @@ class ShipDesign(BaseModel):
     def _stations_unique(self) -> ShipDesign:
         if len(set(self.stations)) != len(self.stations):
             raise ValueError("stations must not repeat")
+        ids = self.station_ids()
+        for station, holder in self.held_by.items():
+            if station not in ids or holder not in ids or holder in self.held_by:
+                raise ValueError(
+                    f"held_by: {station!r} -> {holder!r} must map a station to another"
+                    f" crewed station; stations: {', '.join(ids)}"
+                )
+            if station == holder:
+                raise ValueError(f"held_by: {station!r} cannot hold itself")
         return self
+
+    def crewed_stations(self) -> tuple[str, ...]:
+        """The stations with a person of their own (the rest are held by one of them)."""
+        return tuple(s for s in self.station_ids() if s not in self.held_by)
 
 
 def _t(mount: str, *weapons: str) -> TurretSpec:
@@ -87,7 +105,8 @@ def _t(mount: str, *weapons: str) -> TurretSpec:
 
 _PRESETS: dict[str, ShipDesign] = {
     # §14.2 pub: Type S Scout, Hull 40, Armour 4, Thrust 2, Jump 2, military sensors; the
-    # double turret fit varies by printing: engine fit pulse laser + sandcaster.
+    # double turret fit varies by printing: engine fit pulse laser + sandcaster. Printed crew:
+    # pilot, astrogator (at the sensors in combat), engineer, and a gunner when armed (CE).
     "scout": ShipDesign(
         name="Scout/Courier",
         tons=100,
@@ -102,6 +121,7 @@ _PRESETS: dict[str, ShipDesign] = {
         sensors=SensorGrade.MILITARY,
         turrets=(_t("double", "pulse_laser", "sandcaster"),),
         sand_reserve=20,
+        stations=("pilot", "sensors", "engineer"),
         cargo=12,
         fuel=23,
     ),
@@ -229,6 +249,7 @@ _PRESETS: dict[str, ShipDesign] = {
         sensors=SensorGrade.BASIC,
         turrets=(_t("fixed", "pulse_laser"),),
         stations=("pilot",),
+        held_by={"gunner:0": "pilot"},
         fuel=1,
     ),
 }

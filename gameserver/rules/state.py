@@ -22,7 +22,7 @@ from gameserver.rules.pending import (
     PendingSalvo,
     Salvo,
     pending_from_dict,
-    salvo_from_dict,
+    salvos_from_json,
 )
 from gameserver.rules.ships import ShipDesign
 from gameserver.rules.tables_mgt2e import (
@@ -69,16 +69,21 @@ ACTIVE = "active"
 WRECKED = "wrecked"
 SURRENDERED = "surrendered"
 ESCAPED = "escaped"
+JUMPED = "jumped"
 
 
 @dataclass(frozen=True, slots=True)
 class CrewState:
-    """A crew member at a station; characteristics are current (damage lowers END, STR, DEX)."""
+    """A crew member at a station; characteristics are current (damage lowers END, STR, DEX).
+
+    `covers` are further stations the same person holds (a Fighter's pilot fires its gun).
+    """
 
     station: str
     name: str
     chars: Mapping[str, int]
     skills: Mapping[str, int | None]
+    covers: tuple[str, ...] = ()
 
     @property
     def able(self) -> bool:
@@ -96,18 +101,27 @@ class CrewState:
         return self.chars.get(name, 7)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return {
+        """JSON form (``covers`` only when the person holds more than one station)."""
+        out = {
             "station": self.station,
             "name": self.name,
             "chars": dict(self.chars),
             "skills": dict(self.skills),
         }
+        if self.covers:
+            out["covers"] = list(self.covers)
+        return out
 
     @staticmethod
     def from_dict(d: Mapping[str, Any]) -> CrewState:
         """Inverse of `to_dict`."""
-        return CrewState(d["station"], d["name"], dict(d["chars"]), dict(d["skills"]))
+        return CrewState(
+            d["station"],
+            d["name"],
+            dict(d["chars"]),
+            dict(d["skills"]),
+            tuple(d.get("covers", ())),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +161,7 @@ class ShipState:
     repair_count: int
     repair_round: int
     escape_progress: int
+    jump_plot_round: int  # round of a successful jump plot; 0 = none (§13.1 (a))
     fuel_lost_pct: int
     cargo_lost_pct: int
     rads: int
@@ -230,9 +245,9 @@ class ShipState:
         return self.status == ACTIVE
 
     def crew_at(self, station: str) -> CrewState | None:
-        """The crew member at a station, if any and able to act."""
+        """The crew member at a station (or holding it besides their own), if able to act."""
         for c in self.crew:
-            if c.station == station:
+            if c.station == station or (c.covers and station in c.covers):
                 return c if c.able else None
         return None
 
@@ -330,6 +345,8 @@ def encode_value(v: Any) -> Any:
     """Internal value -> JSON (frozensets sorted, tuples as lists, crew and designs as dicts)."""
     if isinstance(v, frozenset):
         return sorted(v)
+    if isinstance(v, Salvo):
+        return v.to_dict()
     if isinstance(v, tuple):
         return [encode_value(x) for x in v]
     if isinstance(v, CrewState):
@@ -338,7 +355,7 @@ def encode_value(v: Any) -> Any:
         return v.model_dump(mode="json")
     if isinstance(v, StrEnum):
         return v.value
-    if isinstance(v, PendingAttack | PendingSalvo | Salvo):
+    if isinstance(v, PendingAttack | PendingSalvo):
         return v.to_dict()
     if isinstance(v, Mapping):
         return {k: encode_value(x) for k, x in v.items()}
@@ -372,6 +389,7 @@ class BattleState:
     config: RulesConfig
     scenario_name: str
     round_limit: int
+    jump_allowed: bool  # outside the 100-diameter limit (a scenario field)
     sides: tuple[tuple[str, str], ...]
     ships: Mapping[str, ShipState]
     ranges: Mapping[str, tuple[str, int]]
@@ -381,11 +399,24 @@ class BattleState:
     order: tuple[str, ...]
     turn: int
     pending: tuple[Pending, ...]
-    salvos: tuple[Salvo, ...]
+    # The salvos in flight as the events record them (JSON); `salvos` is their typed view.
+    # Why: a patch lists every salvo in flight, and decoding them all on each such event was
+    # the largest cost of a replay, while a replay reads almost none of its states' salvos.
+    salvos_json: tuple[Mapping[str, Any], ...]
     next_id: int
     outcome: Mapping[str, Any] | None
     undo_depth: int = 0
     prev: BattleState | None = field(default=None, compare=False, repr=False)
+    _salvos: tuple[Salvo, ...] | None = field(default=None, init=False, compare=False, repr=False)
+
+    @property
+    def salvos(self) -> tuple[Salvo, ...]:
+        """The salvos in flight (§9.B), decoded once per state when first asked for."""
+        cached = self._salvos
+        if cached is None:
+            cached = salvos_from_json(self.salvos_json)
+            object.__setattr__(self, "_salvos", cached)
+        return cached
 
     @property
     def is_over(self) -> bool:
@@ -417,10 +448,6 @@ def _pending(v: Any) -> tuple[Pending, ...]:
     return tuple(pending_from_dict(p) for p in v)
 
 
-def _salvos(v: Any) -> tuple[Salvo, ...]:
-    return tuple(map(salvo_from_dict, v))
-
-
 BATTLE_DECODERS: dict[str, Callable[[Any], Any]] = {
     "ruleset": Ruleset,
     "config": lambda v: RulesConfig.from_dict(v),
@@ -431,10 +458,14 @@ BATTLE_DECODERS: dict[str, Callable[[Any], Any]] = {
     "step": Step,
     "order": _tup,
     "pending": _pending,
-    "salvos": _salvos,
+    "salvos_json": tuple,
 }
 
-_BATTLE_FIELDS = [f.name for f in dataclasses.fields(BattleState) if f.name != "prev"]
+_BATTLE_FIELDS = [
+    f.name for f in dataclasses.fields(BattleState) if f.name not in ("prev", "_salvos")
+]
+# State fields whose JSON key differs (the name event patches use).
+_JSON_KEY = {"salvos_json": "salvos"}
 
 
 def state_to_dict(state: BattleState, _depth: int | None = None) -> dict[str, Any]:
@@ -454,7 +485,7 @@ def state_to_dict(state: BattleState, _depth: int | None = None) -> dict[str, An
         elif name == "ranges":
             out[name] = {k: [b, p] for k, (b, p) in v.items()}
         else:
-            out[name] = encode_value(v)
+            out[_JSON_KEY.get(name, name)] = encode_value(v)
     depth = state.undo_depth if _depth is None else _depth
     out["prev"] = (
         state_to_dict(state.prev, depth - 1) if depth > 0 and state.prev is not None else None
@@ -469,7 +500,10 @@ def state_from_dict(d: Mapping[str, Any]) -> BattleState:
         raise UnsupportedSchemaVersion(
             f"a snapshot of schema version {version!r}; this server reads {EVENT_SCHEMA_VERSION}"
         )
-    kwargs = {name: BATTLE_DECODERS.get(name, _same)(d[name]) for name in _BATTLE_FIELDS}
+    kwargs = {
+        name: BATTLE_DECODERS.get(name, _same)(d[_JSON_KEY.get(name, name)])
+        for name in _BATTLE_FIELDS
+    }
     prev = d.get("prev")
     kwargs["prev"] = state_from_dict(prev) if prev is not None else None
     return BattleState(**kwargs)

@@ -13,7 +13,15 @@ from gameserver.rules.config import RulesConfig
 from gameserver.rules.decision import refuse
 from gameserver.rules.effects import REPAIRABLE
 from gameserver.rules.resolution import weapon_reach_error
-from gameserver.rules.state import ESCAPED, SURRENDERED, WRECKED, BattleState, ShipState, Step
+from gameserver.rules.state import (
+    ESCAPED,
+    JUMPED,
+    SURRENDERED,
+    WRECKED,
+    BattleState,
+    ShipState,
+    Step,
+)
 from gameserver.rules.tables_mgt2e import LOCATIONS, WEAPONS
 
 # §11.B: point defence uses a turret's beam or pulse lasers.
@@ -41,7 +49,7 @@ def target_ship(
         refuse("target_wrecked", f"{target.name} is a wreck")
     if target.status == SURRENDERED and enemy_only:
         refuse("target_surrendered", f"{target.name} has surrendered")
-    if target.status == ESCAPED:
+    if target.status in (ESCAPED, JUMPED):
         refuse("target_gone", f"{target.name} has left the battle")
     return target
 
@@ -148,9 +156,10 @@ def repair_options(ship: ShipState) -> list[str]:
     return out
 
 
-def sand_ready(ship: ShipState, t: int) -> int | None:
-    """The flat index of turret `t`'s loaded sandcaster, if it has not cast this round (§4.B)."""
-    if t in ship.sand_used:
+def sand_ready(ship: ShipState, t: int, cfg: RulesConfig) -> int | None:
+    """The flat index of turret `t`'s loaded sandcaster, if it may cast (§4.B DEFAULT: once per
+    turret per round, `sand_once_per_turret_per_round`)."""
+    if cfg.sand_once_per_turret_per_round and t in ship.sand_used:
         return None
     for f in ship.turret_weapons(t):
         if (
@@ -173,7 +182,9 @@ def point_defence_ready(ship: ShipState, t: int) -> list[int]:
     ]
 
 
-def can_react(target: ShipState, station: str, kind: str, laser: bool = True) -> bool:
+def can_react(
+    target: ShipState, station: str, kind: str, cfg: RulesConfig, laser: bool = True
+) -> bool:
     """Whether a station of the target can answer a pending attack or salvo now (§4.B, §11.B):
     the pilot with unspent Thrust (evasive action), a gunner with sand against a laser attack
     or with point-defence lasers against a salvo; the crew member must be able."""
@@ -185,14 +196,14 @@ def can_react(target: ShipState, station: str, kind: str, laser: bool = True) ->
         return False
     turret = int(station.split(":")[1])
     if kind == "attack":
-        return laser and sand_ready(target, turret) is not None
+        return laser and sand_ready(target, turret, cfg) is not None
     return bool(point_defence_ready(target, turret))
 
 
-def reactors(target: ShipState, kind: str, laser: bool = True) -> list[str]:
+def reactors(target: ShipState, kind: str, cfg: RulesConfig, laser: bool = True) -> list[str]:
     """The target's stations that may react to a new attack (``kind`` "attack") or salvo."""
     stations = ["pilot"] + [f"gunner:{t}" for t in range(len(target.design.turrets))]
-    return [s for s in stations if can_react(target, s, kind, laser)]
+    return [s for s in stations if can_react(target, s, kind, cfg, laser)]
 
 
 def awaiting(state: BattleState) -> list[tuple[str, str]]:

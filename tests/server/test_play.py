@@ -12,7 +12,7 @@ from tests.server.conftest import ConnectFn, WsPeer, create_battle, scenario
 
 SEATS = [
     ("alpha", ["pilot", "gunner:0"]),
-    ("alpha", ["captain", "engineer", "sensors"]),
+    ("alpha", ["engineer", "sensors"]),
     ("bravo", ["pilot", "gunner:0", "gunner:1"]),
     ("bravo", ["captain", "engineer", "sensors"]),
 ]
@@ -113,12 +113,10 @@ async def test_solo_battle_the_bot_plays_its_side_as_events(
         battle_id=battle_id,
         role="player",
         ship_id="alpha",
-        stations=["captain", "pilot", "engineer", "sensors", "gunner:0"],
+        stations=["pilot", "engineer", "sensors", "gunner:0"],
     )
     await player.recv_until("snapshot")
-    players = {
-        ("alpha", s): player for s in ["captain", "pilot", "engineer", "sensors", "gunner:0"]
-    }
+    players = {("alpha", s): player for s in ["pilot", "engineer", "sensors", "gunner:0"]}
     room = hub.rooms[battle_id]
     for _ in range(2000):
         if room.state.is_over:

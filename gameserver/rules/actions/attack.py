@@ -28,7 +28,7 @@ from gameserver.rules.resolution import (
     resolve_damage,
     weapon_reach_error,
 )
-from gameserver.rules.state import WRECKED, BattleState, ShipState, Step
+from gameserver.rules.state import WRECKED, BattleState, ShipState, Step, replace_ship
 from gameserver.rules.tables_mgt2e import BAND_INDEX, TURRET_MOUNTS, WEAPONS
 from gameserver.rules.turns import reactors, target_ship
 
@@ -129,7 +129,7 @@ def declare_attack(ctx: DecideContext, cmd: Attack, ship: ShipState, station: st
         weapons=tuple(weapons),
         weapon=kind,
         target=target.id,
-        eligible=tuple(reactors(target, "attack", WEAPONS[kind].laser)),
+        eligible=tuple(reactors(target, "attack", ctx.cfg, WEAPONS[kind].laser)),
         called_shot=cmd.called_shot.value if cmd.called_shot is not None else None,
     )
     n = len(weapons)
@@ -157,9 +157,19 @@ def apply_damage(
     work = eff.work()
     records = resolve_damage(ctx.dice, work, damage, severity, called, ctx.cfg, eff)
     fields = eff.changes(work)
+    fields |= thrust_pool_after(target, fields)
     if work.hull <= 0:
         fields["status"] = WRECKED
     return fields, records, eff.notes
+
+
+def thrust_pool_after(ship: ShipState, fields: dict[str, Any]) -> dict[str, Any]:
+    """§10.B.4: Thrust lost to a Power Plant or M-Drive critical comes off this round's
+    unspent pool at once (it no longer pays for evasive action); the patch to add."""
+    lost = ship.thrust - replace_ship(ship, fields).thrust
+    if lost <= 0 or ship.thrust_pool <= 0:
+        return {}
+    return {"thrust_pool": max(0, ship.thrust_pool - lost)}
 
 
 def criticals_json(records: list[CritRecord]) -> list[dict[str, Any]]:

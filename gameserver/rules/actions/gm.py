@@ -9,13 +9,15 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from gameserver.rules.actions.attack import apply_damage, criticals_json
 from gameserver.rules.actions.reactions import resolve_pending
 from gameserver.rules.battle import initiative_order
 from gameserver.rules.commands import GmAdvance, GmRuling, GmUndo
 from gameserver.rules.decision import DecideContext, band_text, handles, refuse, ship_name
 from gameserver.rules.leaving import after_leave
-from gameserver.rules.state import ACTIVE, ESCAPED, SURRENDERED, WRECKED, pair_key
-from gameserver.rules.tables_mgt2e import BAND_INDEX, LOCATIONS
+from gameserver.rules.scenario import CHARACTERISTICS
+from gameserver.rules.state import ACTIVE, ESCAPED, JUMPED, SURRENDERED, WRECKED, pair_key
+from gameserver.rules.tables_mgt2e import BAND_INDEX, LOCATION_INDEX
 
 
 @handles(GmAdvance, gm=True)
@@ -50,11 +52,15 @@ _RULING_FIELDS = (
     "initiative",
     "status",
     "crit:<location>",
+    "weapon:<index>",
+    "crew:<station>:<characteristic>",
+    "sensor_lock",
     "missile_reserve",
     "sand_reserve",
     "round_limit",
     "band (with pair)",
 )
+_WEAPON_STATUS = ("ok", "bane", "disabled", "destroyed")
 _RULING_SHIP_INT = {
     "hull": (0, None),
     "armour": (0, 50),
@@ -65,10 +71,15 @@ _RULING_SHIP_INT = {
 }
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 @handles(GmRuling, gm=True)
 def gm_ruling(ctx: DecideContext, cmd: GmRuling) -> None:
-    """Part A: a house ruling sets one value (a ship field, a Severity, a pair's range band or
-    the round limit), logged with its reason."""
+    """Part A: a house ruling sets one value (a ship field, a Severity, a weapon's status, a
+    crew member's characteristic, a sensor lock, a pair's range band or the round limit),
+    logged with its reason (and undoable like any event)."""
     st = ctx.state
     field, value = cmd.field, cmd.value
     if cmd.pair is not None:
@@ -104,31 +115,61 @@ def gm_ruling(ctx: DecideContext, cmd: GmRuling) -> None:
         refuse("bad_ruling", "name the ship (ship_id) the ruling applies to")
     ship = st.ships[sid]
     fields: dict[str, Any]
+    extra: dict[str, Any] = {}
     if field in _RULING_SHIP_INT:
         lo, hi = _RULING_SHIP_INT[field]
         hi = ship.design.hull_points if field == "hull" else hi
-        if (
-            not isinstance(value, int)
-            or isinstance(value, bool)
-            or not lo <= value <= (hi or value)
-        ):
+        if not _is_int(value) or not lo <= value <= (hi or value):
             refuse("bad_ruling", f"{field} must be an integer from {lo} to {hi}")
         fields = {field: value}
         if field == "hull" and value == 0:
             fields["status"] = WRECKED
     elif field == "status":
-        if value not in (ACTIVE, WRECKED, SURRENDERED, ESCAPED):
-            refuse("bad_ruling", "status must be active, wrecked, surrendered or escaped")
+        if value not in (ACTIVE, WRECKED, SURRENDERED, ESCAPED, JUMPED):
+            refuse("bad_ruling", "status must be active, wrecked, surrendered, escaped or jumped")
         fields = {"status": value}
     elif field.startswith("crit:"):
         loc = field[5:]
-        if loc not in [x.value for x in LOCATIONS]:
+        if loc not in LOCATION_INDEX:
             refuse("bad_ruling", f"unknown critical location {loc!r}")
-        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 6:
+        if not _is_int(value) or not 0 <= value <= 6:
             refuse("bad_ruling", "a Severity is 0-6")
-        crits = list(ship.crits)
-        crits[[x.value for x in LOCATIONS].index(loc)] = value
-        fields = {"crits": tuple(crits)}
+        if value > ship.crits[LOCATION_INDEX[loc]]:
+            # §10.B.4: reaching a Severity applies that row's one-shot effect (its dice are
+            # rolled and logged), as a critical there would
+            ctx.valid()
+            fields, records, notes = apply_damage(ctx, ship, 0, value, loc)
+            extra = {"criticals": criticals_json(records), "effects": notes}
+        else:
+            crits = list(ship.crits)
+            crits[LOCATION_INDEX[loc]] = value
+            fields = {"crits": tuple(crits)}
+    elif field.startswith("weapon:"):
+        index = field[7:]
+        if not index.isdigit() or int(index) >= len(ship.weapons):
+            refuse("bad_ruling", f"{ship.name} has weapons 0-{len(ship.weapons) - 1}")
+        if value not in _WEAPON_STATUS:
+            refuse("bad_ruling", f"a weapon's status is one of {', '.join(_WEAPON_STATUS)}")
+        weapons = list(ship.weapons)
+        weapons[int(index)] = value
+        fields = {"weapons": tuple(weapons)}
+    elif field.startswith("crew:"):
+        station, _, char = field[5:].rpartition(":")
+        member = next((c for c in ship.crew if c.station == station), None)
+        if member is None:
+            refuse("bad_ruling", f"nobody is at a {station!r} station of {ship.name}")
+        if char not in CHARACTERISTICS:
+            refuse("bad_ruling", f"a characteristic is one of {', '.join(CHARACTERISTICS)}")
+        if not _is_int(value) or not 0 <= value <= 20:
+            refuse("bad_ruling", "a characteristic score is 0-20 (injuries lower it)")
+        hurt = replace(member, chars={**member.chars, char: value})
+        fields = {"crew": tuple(hurt if c is member else c for c in ship.crew)}
+    elif field == "sensor_lock":
+        if value is not None and (
+            value not in st.ships or value == sid or st.ships[value].side == ship.side
+        ):
+            refuse("bad_ruling", "a sensor lock is on an enemy ship (or null for none)")
+        fields = {"sensor_lock": value}
     else:
         refuse(
             "bad_ruling",
@@ -137,7 +178,7 @@ def gm_ruling(ctx: DecideContext, cmd: GmRuling) -> None:
     ctx.valid()
     ctx.emit(
         "gm_ruling",
-        {"ship": sid, "field": field, "value": value, "reason": cmd.reason},
+        {"ship": sid, "field": field, "value": value, "reason": cmd.reason} | extra,
         f"GM ruling: {ship.name} {field} = {value} ({cmd.reason}).",
         ships={sid: fields},
     )

@@ -59,7 +59,7 @@ def aid_the_gunners(ctx: DecideContext, cmd: AidGunners, ship: ShipState, statio
     ctx.valid()
     pilot = ship.crew_at(station)
     assert pilot is not None
-    c, dm = aid_gunners(ctx.dice, pilot.skill("pilot"), pilot.char("DEX"), ship.control_dm)
+    c, dm = aid_gunners(ctx.dice, pilot.skill("pilot"), pilot.char("DEX"), ship.control_dm, ctx.cfg)
     pool = ship.thrust_pool - cost
     fields: dict[str, Any] = {"thrust_pool": pool, "aid_dm": dm}
     if pool == 0:
@@ -76,14 +76,20 @@ def aid_the_gunners(ctx: DecideContext, cmd: AidGunners, ship: ShipState, statio
 @handles(BreakOff, step=Step.MANOEUVRE, stations=("pilot",))
 def break_off(ctx: DecideContext, cmd: BreakOff, ship: ShipState, station: str) -> None:
     """§13.2 DEFAULT: at Distant from every enemy, Thrust spent opening range accumulates;
-    50 more (`break_off_thrust`) and the ship has escaped."""
+    50 more (`break_off_thrust`) and the ship has escaped. The Thrust also opens the range
+    from every enemy (§5.3), so a pursuer's closing Thrust nets out against it."""
     st = ctx.state
-    near = [e.name for e in enemies(st, ship) if st.band(ship.id, e.id) != "distant"]
+    foes = enemies(st, ship)
+    near = [e.name for e in foes if st.band(ship.id, e.id) != "distant"]
     if near:
         refuse("not_distant", f"breaking off needs Distant from every enemy ({', '.join(near)})")
     if ship.thrust_pool <= 0:
         refuse("not_enough_thrust", "no Thrust left this round")
     ctx.valid()
+    moves = dict(st.moves)
+    for e in foes:
+        key = pair_key(ship.id, e.id)
+        moves[key] = moves.get(key, 0) + ship.thrust_pool
     progress = ship.escape_progress + ship.thrust_pool
     fields: dict[str, Any] = {"thrust_pool": 0, "escape_progress": progress, **done(ship, station)}
     goal = ctx.cfg.break_off_thrust
@@ -92,6 +98,7 @@ def break_off(ctx: DecideContext, cmd: BreakOff, ship: ShipState, station: str) 
         {"ship": ship.id, "progress": progress, "needed": goal},
         f"{ship.name} opens away from the fight ({min(progress, goal)}/{goal}).",
         ships={ship.id: fields},
+        battle={"moves": moves},
     )
     if progress >= goal:
         leave(ctx, ship.id, ESCAPED, f"{ship.name} breaks off and escapes.")

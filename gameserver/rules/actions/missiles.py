@@ -5,7 +5,6 @@ Purely computational. RULES §9.B (salvos, flight time, salvo attack), §11.B (r
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from gameserver.rules.actions.attack import (
@@ -55,7 +54,7 @@ def launch_missiles(ctx: DecideContext, cmd: LaunchMissiles, ship: ShipState, st
         None,
     )
     if joined is not None:
-        salvo = replace(joined, missiles=joined.missiles + len(racks))
+        salvo = joined._replace(missiles=joined.missiles + len(racks))
         salvos = tuple(salvo if s.id == joined.id else s for s in st.salvos)
         next_id = st.next_id
     else:
@@ -81,6 +80,23 @@ def launch_missiles(ctx: DecideContext, cmd: LaunchMissiles, ship: ShipState, st
         ships={ship.id: fields},
         battle={"next_id": next_id, "salvos": salvos},
     )
+
+
+def expire_salvos(ctx: DecideContext) -> bool:
+    """§9.B.2: missiles are inert after `missile_endurance_rounds` rounds of flight (10 by
+    default, the Distant flight time); True if any went inert now."""
+    st = ctx.state
+    limit = ctx.cfg.missile_endurance_rounds
+    inert = [s for s in st.salvos if st.round - s.launched_round > limit]
+    if not inert:
+        return False
+    ctx.emit(
+        "salvos_inert",
+        {"ids": [s.id for s in inert]},
+        f"{sum(s.missiles for s in inert)} missile(s) run out of endurance and go inert.",
+        battle={"salvos": tuple(s for s in st.salvos if s not in inert)},
+    )
+    return True
 
 
 def strike_next_salvo(ctx: DecideContext) -> None:
@@ -119,7 +135,7 @@ def _salvo_arrives(ctx: DecideContext, salvo: Salvo) -> None:
         target=target.id,
         missiles=salvo.missiles,
         tl=salvo.tl,
-        eligible=tuple(reactors(target, "salvo")),
+        eligible=tuple(reactors(target, "salvo", ctx.cfg)),
     )
     if pending.eligible:
         ctx.emit(

@@ -42,9 +42,9 @@ def _replace_pending(st: BattleState, updated: Pending) -> tuple[Pending, ...]:
 def live_reactors(state: BattleState, head: Pending) -> list[str]:
     """The stations of a pending reaction that can still react now (§4.B limits)."""
     target = state.ships.get(head.target)
-    if target is None or not target.is_active:
+    if target is None or not target.is_active or _empty(head):
         return []
-    return [s for s in head.eligible if can_react(target, s, head.kind)]
+    return [s for s in head.eligible if can_react(target, s, head.kind, state.config)]
 
 
 def refresh_reactions(ctx: DecideContext) -> bool:
@@ -76,6 +76,11 @@ def refresh_reactions(ctx: DecideContext) -> bool:
     return True
 
 
+def _empty(pending: Pending) -> bool:
+    """A salvo whose every missile is gone: there is nothing left to react to."""
+    return isinstance(pending, PendingSalvo) and pending.missiles <= 0
+
+
 def head_of(ctx: DecideContext) -> Pending:
     """The attack or salvo now awaiting reactions."""
     return ctx.state.pending[0]
@@ -91,8 +96,10 @@ def _react(
     ship_fields: Mapping[str, Any],
     updated: Pending,
 ) -> None:
-    """Record one station's reaction; once nobody is left to react, the attack resolves."""
-    new_head = replace(updated, eligible=tuple(s for s in updated.eligible if s != station))
+    """Record one station's reaction; once nobody is left to react (or a salvo has no
+    missiles left to react to), the attack resolves."""
+    left = () if _empty(updated) else tuple(s for s in updated.eligible if s != station)
+    new_head = replace(updated, eligible=left)
     ctx.emit(
         type_,
         dict(data) | {"id": new_head.id},
@@ -133,13 +140,13 @@ def disperse_sand(ctx: DecideContext, cmd: Sand, ship: ShipState, station: str) 
     head = head_of(ctx)
     if not isinstance(head, PendingAttack) or not WEAPONS[head.weapon].laser:
         refuse("sand_useless", "sand only blunts laser attacks")
-    flat = sand_ready(ship, cmd.turret)
+    flat = sand_ready(ship, cmd.turret, ctx.cfg)
     if flat is None:
         refuse("no_ammunition", "that turret has no sandcaster ready (or already used it)")
     ctx.valid()
     gunner = ship.crew_at(station)
     assert gunner is not None
-    c, bonus = sand(ctx.dice, gunner.skill("gunner"), gunner.char("DEX"))
+    c, bonus = sand(ctx.dice, gunner.skill("gunner"), gunner.char("DEX"), ctx.cfg)
     ammo = list(ship.ammo)
     ammo[flat] -= 1
     _react(
@@ -164,6 +171,8 @@ def point_defence_fire(
     head = head_of(ctx)
     if not isinstance(head, PendingSalvo):
         refuse("no_salvo", "point defence works against missile salvos only")
+    if head.missiles <= 0:
+        refuse("no_missiles", "the salvo has no missiles left to shoot down")
     lasers = point_defence_ready(ship, cmd.turret)
     if not lasers:
         refuse("weapon_already_fired", "that turret has no laser free for point defence")

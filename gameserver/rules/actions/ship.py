@@ -7,7 +7,6 @@ Purely computational. RULES §6.B (positions and actions), §4.B (Improve Initia
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from gameserver.rules.actions.reactions import no_reaction
@@ -15,6 +14,8 @@ from gameserver.rules.commands import (
     ElectronicWarfare,
     EndStep,
     ImproveInitiative,
+    Jump,
+    PlotJump,
     Reload,
     Repair,
     SensorLock,
@@ -31,7 +32,7 @@ from gameserver.rules.decision import (
 from gameserver.rules.effects import REPAIRABLE
 from gameserver.rules.leaving import leave
 from gameserver.rules.resolution import check, repair_check
-from gameserver.rules.state import SURRENDERED, ShipState, Step
+from gameserver.rules.state import JUMPED, SURRENDERED, BattleState, ShipState, Step
 from gameserver.rules.tables_mgt2e import LOCATIONS
 from gameserver.rules.turns import reload_options, stations_needed, target_ship
 
@@ -52,7 +53,10 @@ def sensor_lock(ctx: DecideContext, cmd: SensorLock, ship: ShipState, station: s
     ctx.valid()
     op = ship.crew_at(station)
     assert op is not None
-    c = check(ctx.dice, op.skill("electronics"), op.char("INT"), dm=ship.sensor_dm)
+    auto = ctx.cfg.natural_auto_results
+    c = check(
+        ctx.dice, op.skill("electronics"), op.char("INT"), dm=ship.sensor_dm, auto_results=auto
+    )
     fields: dict[str, Any] = done(ship, station)
     if c.success:
         fields["sensor_lock"] = target.id
@@ -86,11 +90,12 @@ def electronic_warfare(
             op.char("INT"),
             ctx.cfg.ew_missile_target,
             ship.sensor_dm,
+            auto_results=ctx.cfg.natural_auto_results,
         )
         removed = min(salvo.missiles, max(1, c.effect)) if c.success else 0
         left = salvo.missiles - removed
         salvos = tuple(
-            (replace(s, missiles=left) if s.id == salvo.id else s)
+            (s._replace(missiles=left) if s.id == salvo.id else s)
             for s in st.salvos
             if not (s.id == salvo.id and left == 0)
         )
@@ -115,10 +120,19 @@ def electronic_warfare(
     if enemy.sensor_lock != ship.id:
         refuse("no_lock", f"{enemy.name} has no lock on {ship.name}")
     ctx.valid()
-    ours = check(ctx.dice, op.skill("electronics"), op.char("INT"), dm=ship.sensor_dm)
+    auto = ctx.cfg.natural_auto_results
+    ours = check(
+        ctx.dice, op.skill("electronics"), op.char("INT"), dm=ship.sensor_dm, auto_results=auto
+    )
     theirs_op = enemy.crew_at("sensors")
     theirs = (
-        check(ctx.dice, theirs_op.skill("electronics"), theirs_op.char("INT"), dm=enemy.sensor_dm)
+        check(
+            ctx.dice,
+            theirs_op.skill("electronics"),
+            theirs_op.char("INT"),
+            dm=enemy.sensor_dm,
+            auto_results=auto,
+        )
         if theirs_op is not None
         else None
     )
@@ -147,7 +161,12 @@ def improve_initiative(
     ctx.valid()
     cap = ship.crew_at(station)
     assert cap is not None
-    c = check(ctx.dice, cap.skill("leadership"), cap.char(ctx.cfg.leadership_characteristic))
+    c = check(
+        ctx.dice,
+        cap.skill("leadership"),
+        cap.char(ctx.cfg.leadership_characteristic),
+        auto_results=ctx.cfg.natural_auto_results,
+    )
     bonus = c.effect if (c.success or not ctx.cfg.improve_initiative_on_success_only) else 0
     fields = done(ship, station) | {"init_bonus": ship.init_bonus + bonus}
     ctx.emit(
@@ -181,7 +200,7 @@ def repair(ctx: DecideContext, cmd: Repair, ship: ShipState, station: str) -> No
         ship.repair_count if ship.repair_loc == loc and ship.repair_round == st.round - 1 else 0
     )
     char = max(eng.char("INT"), eng.char("EDU"))
-    c = repair_check(ctx.dice, eng.skill("engineer"), char, sev, consecutive)
+    c = repair_check(ctx.dice, eng.skill("engineer"), char, sev, consecutive, ctx.cfg)
     fields: dict[str, Any] = done(ship, station)
     hours = 0
     if c.success:
@@ -244,6 +263,80 @@ def reload(ctx: DecideContext, cmd: Reload, ship: ShipState, station: str) -> No
         f"{ship.name} reloads a {kind.replace('_', ' ')} (+{add}).",
         ships={ship.id: fields},
     )
+
+
+def _jump_refusal(state: BattleState, ship: ShipState) -> str | None:
+    """Why this ship cannot jump now, or None (§13.1 (a), §10.B.4 J-Drive row)."""
+    if ship.design.jump <= 0:
+        return f"{ship.name} has no jump drive"
+    if ship.sev("j_drive") >= 2:
+        return "the jump drive is disabled"
+    if not state.jump_allowed:
+        return "the battle is inside the 100-diameter limit: no jump is possible"
+    return None
+
+
+@handles(PlotJump, step=Step.ACTIONS, stations=("sensors",))
+def plot_jump(ctx: DecideContext, cmd: PlotJump, ship: ShipState, station: str) -> None:
+    """§6 Calculate Jump Plot (§13.1 (a)): Astrogation (EDU), Easy (4+) with DM -1 for haste
+    (⚠ `jump_plot_target`, `jump_plot_dm`); a success lets the engineer jump in a later round."""
+    refusal = _jump_refusal(ctx.state, ship)
+    if refusal is not None:
+        refuse("cannot_jump", refusal)
+    if ship.jump_plot_round:
+        refuse("already_plotted", "the jump is already plotted")
+    ctx.valid()
+    nav = ship.crew_at(station)
+    assert nav is not None
+    c = check(
+        ctx.dice,
+        nav.skill("astrogation"),
+        nav.char("EDU"),
+        ctx.cfg.jump_plot_target,
+        ctx.cfg.jump_plot_dm,
+        auto_results=ctx.cfg.natural_auto_results,
+    )
+    fields: dict[str, Any] = done(ship, station)
+    if c.success:
+        fields["jump_plot_round"] = ctx.state.round
+    ctx.emit(
+        "jump_plotted",
+        {"ship": ship.id, "check": c.to_dict(), "plotted": c.success},
+        f"{ship.name} {'plots' if c.success else 'fails to plot'} a jump.",
+        ships={ship.id: fields},
+    )
+
+
+@handles(Jump, step=Step.ACTIONS, stations=("engineer",))
+def jump(ctx: DecideContext, cmd: Jump, ship: ShipState, station: str) -> None:
+    """§6.B Jump, §13.1 (a): on a plot from an earlier round, an Engineer (j-drive) check,
+    Average (8+) ⚠ `jump_target`, J-Drive Severity 1: DM -2; success: the ship has jumped."""
+    refusal = _jump_refusal(ctx.state, ship)
+    if refusal is not None:
+        refuse("cannot_jump", refusal)
+    if not ship.jump_plot_round:
+        refuse("no_jump_plot", "plot the jump first (the sensors station, Actions step)")
+    if ship.jump_plot_round >= ctx.state.round:
+        refuse("no_jump_plot", "the jump follows the plot in a later round")
+    ctx.valid()
+    eng = ship.crew_at(station)
+    assert eng is not None
+    c = check(
+        ctx.dice,
+        eng.skill("engineer"),
+        max(eng.char("INT"), eng.char("EDU")),
+        ctx.cfg.jump_target,
+        -2 if ship.sev("j_drive") == 1 else 0,
+        auto_results=ctx.cfg.natural_auto_results,
+    )
+    ctx.emit(
+        "jump_attempted",
+        {"ship": ship.id, "check": c.to_dict(), "jumped": c.success},
+        f"{ship.name}'s engineer {'engages' if c.success else 'fails to engage'} the jump drive.",
+        ships={ship.id: done(ship, station)},
+    )
+    if c.success:
+        leave(ctx, ship.id, JUMPED, f"{ship.name} jumps out of the fight.")
 
 
 @handles(Surrender, stations=("captain", "pilot"), free_action=True)

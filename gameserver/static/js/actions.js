@@ -11,7 +11,7 @@ const REACTIONS = new Set(["evasive_action", "sand", "point_defence", "no_reacti
 const ORDER = [
   "evasive_action", "sand", "point_defence", "no_reaction",
   "attack", "launch_missiles", "move", "aid_gunners", "sensor_lock", "electronic_warfare",
-  "repair", "reload", "improve_initiative", "break_off", "end_step", "surrender",
+  "repair", "reload", "improve_initiative", "break_off", "plot_jump", "jump", "end_step", "surrender",
 ];
 const VERB = {
   attack: "Fire",
@@ -28,6 +28,8 @@ const VERB = {
   improve_initiative: "Improve initiative",
   repair: "Repair",
   reload: "Reload",
+  plot_jump: "Plot jump",
+  jump: "Jump out",
   end_step: "End step",
   surrender: "Surrender…",
 };

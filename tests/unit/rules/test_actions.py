@@ -41,6 +41,20 @@ def test_no_tactics_skill_no_tactics_roll() -> None:
     assert b.ship("a").initiative == 6 + 1 + 2
 
 
+def test_the_tactics_check_is_the_captains_choice() -> None:
+    """Part A: the Tactics check is optional, the captain's choice (given with the ship as
+    `roll_tactics`); a captain who does not roll adds nothing and draws no dice: [4, 4] + 1 + 2.
+    """
+    crew_a = {"pilot": crew(1), "captain": crew(1, INT=9)}
+    data = duel(PLAIN, PLAIN, crew_a=crew_a).model_dump(mode="json")
+    data["ships"][0]["roll_tactics"] = False
+    b = Battle(rules.Scenario.model_validate(data), init_dice=[4, 4, 1, 1, 1, 1])
+    ev = next(e for e in b.events if e.type == "initiative_rolled" and e.data["ship"] == "a")
+    assert (ev.data["tactics"], ev.dice, ev.data["initiative"]) == (None, (4, 4), 11)
+    other = next(e for e in b.events if e.type == "initiative_rolled" and e.data["ship"] == "b")
+    assert other.data["tactics"] is not None, "the default: a captain with Tactics rolls"
+
+
 NO_CAPTAIN = ("pilot", "engineer")
 
 

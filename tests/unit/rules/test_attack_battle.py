@@ -326,3 +326,20 @@ def test_mount_multiple_in_play(mount: str, multiple: int) -> None:
     assert res.data["attack"]["multiple"] == multiple
     assert res.data["attack"]["damage"] == 4 * multiple
     assert b.ship("b").hull == 4000 - 4 * multiple
+
+
+def test_thrust_lost_to_a_critical_leaves_the_pool_at_once() -> None:
+    """§10.B.4: M-Drive Severity 5 is Thrust 0; the loss comes off this round's unspent pool
+    at once, so the pilot can no longer pay for evasive action against the next attack.
+    Called shot (2022): [6, 5] + 9 - 2 = 18, Effect 10 -> Severity 5 at the M-Drive."""
+    runner = design("Runner", armour=2, hull=400, thrust=2)
+    b = _battle(runner, ruleset="MGT2E_2022")
+    b.to(rules.Step.ATTACK, "a")
+    assert b.ship("b").thrust_pool == 2
+    b.do({"type": "attack", "ship_id": "a", "turret": 0, "target": "b", "called_shot": "m_drive"})
+    b.do({"type": "no_reaction", "ship_id": "b", "station": "pilot"}, [6, 5, 6])
+    assert b.last("attack_resolved").data["criticals"][0]["severity"] == 5
+    assert (b.ship("b").thrust, b.ship("b").thrust_pool) == (0, 0)
+    declared = b.do({"type": "attack", "ship_id": "a", "turret": 1, "target": "b"}, [1, 1, 1, 1])
+    assert declared[0].data["eligible"] == [], "no evasive action without Thrust"
+    assert b.last("attack_resolved").data["attack"]["dms"]["evasive"] == 0

@@ -164,8 +164,29 @@ def test_salvos_and_locks_on_a_ship_that_leaves_lapse() -> None:
         tl=12,
         band="distant",
     )
-    b.state = replace(b.state, salvos=(salvo,))
+    b.state = replace(b.state, salvos_json=(salvo.to_dict(),))
     b.to(rules.Step.MANOEUVRE, "b")
     b.do({"type": "surrender", "ship_id": "b"})
     assert b.state.salvos == ()
     assert b.ship("a").sensor_lock is None
+
+
+def test_breaking_off_nets_out_against_a_faster_pursuer() -> None:
+    """§5.3 (opposing Thrust nets out) and §13.2: a Thrust-4 runner breaking off every round
+    from a Thrust-6 chaser closing every round loses only 2 per round of the pair's range, so
+    it is still at Distant when its 4 x 13 = 52 reaches the 50 needed: escaped in round 13."""
+    chaser = design("Chaser", thrust=6)
+    runner = design("Runner", thrust=4)
+    b = Battle(duel(chaser, runner, band="distant", round_limit=30))
+    toward = {"type": "move", "ship_id": "a", "target": "b", "direction": "toward", "thrust": 6}
+    while b.ship("b").is_active:
+        b.until(lambda st: st.step == rules.Step.MANOEUVRE and st.acting_ship is not None)
+        for _ in range(2):
+            if b.state.acting_ship == "a":
+                b.do(toward)
+            elif b.state.acting_ship == "b":
+                assert b.state.band("a", "b") == "distant", f"round {b.state.round}"
+                b.do({"type": "break_off", "ship_id": "b"})
+    assert b.ship("b").status == "escaped"
+    assert b.state.round == 13
+    assert b.state.band("a", "b") == "distant"

@@ -237,3 +237,80 @@ def test_the_undo_chain_stays_bounded_and_undo_reaches_full_depth() -> None:
     assert _without(undone, "seq", "dice_drawn", "undo_depth") == _without(
         back, "seq", "dice_drawn", "undo_depth"
     )
+
+
+def test_a_severity_ruling_applies_that_rows_one_shot_effect() -> None:
+    """Part A / §10.B.4: ruling Armour to Severity 1 takes its one-shot armour -1 (no dice);
+    M-Drive 5 (Thrust 0) also comes off this round's pool at once. Undo restores both."""
+    b = _battle()
+    b.gm({"type": "gm_ruling", "ship_id": "b", "field": "crit:armour", "value": 1, "reason": "r"})
+    ev = b.last("gm_ruling")
+    assert b.ship("b").armour == 1
+    assert ev.data["effects"] == ["armour -1"]
+    assert ev.dice == ()
+    assert b.ship("b").thrust_pool == 2
+    b.gm({"type": "gm_ruling", "ship_id": "b", "field": "crit:m_drive", "value": 5, "reason": "r"})
+    assert (b.ship("b").thrust, b.ship("b").thrust_pool) == (0, 0)
+    b.gm({"type": "gm_undo", "n": 2})
+    assert (b.ship("b").armour, b.ship("b").thrust_pool, b.ship("b").crits) == (2, 2, (0,) * 11)
+
+
+@pytest.mark.parametrize(
+    ("data", "check"),
+    [
+        pytest.param(
+            {"ship_id": "a", "field": "weapon:1", "value": "disabled"},
+            lambda st: st.ships["a"].weapons == ("ok", "disabled", "ok"),
+            id="weapon-status",
+        ),
+        pytest.param(
+            {"ship_id": "a", "field": "crew:gunner:0:END", "value": 0},
+            lambda st: st.ships["a"].crew_at("gunner:0").chars["END"] == 0,
+            id="crew-injury",
+        ),
+        pytest.param(
+            {"ship_id": "a", "field": "crew:gunner:0:DEX", "value": 0},
+            lambda st: st.ships["a"].crew_at("gunner:0").chars["DEX"] == 0,
+            id="crew-injury-still-able",
+        ),
+        pytest.param(
+            {"ship_id": "a", "field": "sensor_lock", "value": "b"},
+            lambda st: st.ships["a"].sensor_lock == "b",
+            id="sensor-lock",
+        ),
+    ],
+)
+def test_rulings_on_weapons_crew_and_sensor_lock_are_logged_and_undoable(
+    data: dict[str, Any], check: Any
+) -> None:
+    """Part A: the GM can also set a weapon's status, a crew member's injuries (a current
+    characteristic) and a sensor lock, with a reason; the ruling is an event and undoable."""
+    b = _battle()
+    before = rules.state_to_dict(b.state)
+    ev = b.gm({"type": "gm_ruling", "reason": "table ruling"} | data)[0]
+    assert (ev.type, ev.data["reason"]) == ("gm_ruling", "table ruling")
+    assert check(b.state)
+    b.gm({"type": "gm_undo", "n": 1})
+    after = rules.state_to_dict(b.state)
+    for key in ("seq", "dice_drawn", "undo_depth", "prev"):
+        before.pop(key), after.pop(key)
+    assert after == before
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param({"field": "weapon:9", "value": "ok"}, id="no-such-weapon"),
+        pytest.param({"field": "weapon:0", "value": "melted"}, id="bad-status"),
+        pytest.param({"field": "crew:bosun:END", "value": 1}, id="no-such-station"),
+        pytest.param({"field": "crew:gunner:0:LUCK", "value": 1}, id="bad-characteristic"),
+        pytest.param({"field": "crew:gunner:0:END", "value": -1}, id="negative-score"),
+        pytest.param({"field": "sensor_lock", "value": "a"}, id="lock-on-itself"),
+        pytest.param({"field": "sensor_lock", "value": "zz"}, id="lock-on-nothing"),
+    ],
+)
+def test_bad_weapon_crew_and_lock_rulings_are_refused(data: dict[str, Any]) -> None:
+    """Each new ruling checks its value."""
+    b = _battle()
+    v = b.refuse({"type": "gm_ruling", "reason": "why", "ship_id": "a"} | data, actor=rules.GM)
+    assert v.code == "bad_ruling"

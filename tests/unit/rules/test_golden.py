@@ -137,3 +137,31 @@ def regenerate() -> None:
 
 if __name__ == "__main__":
     regenerate()
+
+
+def test_a_version_1_log_keeps_the_preset_it_was_played_with() -> None:
+    """Schema version 2 changed the Scout (printed crew: no captain) and the Fighter (one
+    crew): the upgrade step pins a version-1 battle's presets as they were, so the Scout of
+    this version-1 log keeps its captain (whose Improve Initiative the log records)."""
+    raw = _load("scout_and_trader")["events"]
+    assert raw[0]["v"] == 1, "the golden logs predate version 2: they exercise the upgrade"
+    events, _ = rules.decode_events(raw[:30])
+    scout = rules.replay(events).ships["a"]
+    assert scout.preset == "scout"
+    assert [c.station for c in scout.crew] == [
+        "captain",
+        "pilot",
+        "engineer",
+        "sensors",
+        "gunner:0",
+    ]
+    assert any(e.type == "initiative_improved" and e.data["ship"] == "a" for e in events)
+    fresh = rules.replay(
+        rules.start_battle(make_scenario("scout", "free_trader", "short"), 7, "new", None)
+    )
+    assert [c.station for c in fresh.ships["a"].crew] == [
+        "pilot",
+        "sensors",
+        "engineer",
+        "gunner:0",
+    ]

@@ -3,6 +3,7 @@ impact; ammunition and reloads; sand against lasers (§11.B)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -145,6 +146,10 @@ def test_point_defence(dice: list[int], removed: int) -> None:
     ev = b.last("point_defence")
     assert ev.data["check"]["total"] == sum(dice) + 1 + 2
     assert ev.data["removed"] == removed
+    assert ev.data["remaining"] == 3 - removed
+    if removed == 3:
+        assert not b.state.pending, "nothing left: the salvo is gone"
+        return
     head = b.state.pending[0]
     assert isinstance(head, PendingSalvo)
     assert head.missiles == 3 - removed
@@ -400,3 +405,40 @@ def test_point_defence_needs_a_turret_beam_or_pulse_laser(weapon: str, offered: 
     _launch(b)
     b.until(lambda st: bool(st.pending))
     assert list(b.state.pending[0].eligible) == (["pilot", "gunner:0"] if offered else ["pilot"])
+
+
+def test_a_salvo_flies_on_when_its_launcher_leaves_the_fight() -> None:
+    """§13.3 discards only missiles flying *at* a removed ship: a salvo whose launcher
+    surrenders (or is wrecked, or escapes) still strikes its target when it arrives."""
+    wingman = {"id": "c", "name": "Charlie", "side": "red", "design": design("Wingman")}
+    b = _battle(extra_ships=[wingman])
+    b.to(rules.Step.ATTACK, "a")
+    _launch(b)
+    assert [s.launcher for s in b.state.salvos] == ["a"]
+    b.to(rules.Step.MANOEUVRE, "a", round_=2)
+    b.do({"type": "surrender", "ship_id": "a"})
+    assert b.ship("a").status == "surrendered"
+    # nobody else has a manoeuvre to make: the Attack step begins and the salvo arrives
+    incoming = b.last("salvo_incoming")
+    assert (incoming.data["attacker"], incoming.data["missiles"]) == ("a", 3)
+    assert [p.attacker for p in b.state.pending] == ["a"], "it awaits the target's reactions"
+
+
+def test_a_salvo_emptied_by_point_defence_resolves_without_asking_anyone_else() -> None:
+    """§11.B: once point defence has removed every missile nothing is left to defend against:
+    the salvo is gone at once; the other gunners keep their lasers for the Attack step."""
+    b = _salvo_at_the_defender()
+    b.do({"type": "point_defence", "ship_id": "b", "turret": 0}, [6, 6])
+    assert not b.state.pending
+    gone = b.last("salvo_resolved")
+    assert (gone.data["missiles"], gone.data["hit"]) == (0, False)
+    assert b.ship("b").pd_used == frozenset({0})
+
+
+def test_point_defence_against_an_empty_salvo_is_refused() -> None:
+    """The engine refuses point defence against nothing (a salvo with no missiles left)."""
+    b = _salvo_at_the_defender()
+    head = b.state.pending[0]
+    assert isinstance(head, PendingSalvo)
+    b.state = replace(b.state, pending=(replace(head, missiles=0),))
+    assert b.refuse({"type": "point_defence", "ship_id": "b", "turret": 1}).code == "no_missiles"
