@@ -43,8 +43,9 @@ def create_battle(
     presets: tuple[str, str] = ("free_trader", "corsair"),
     bot_side: str = "",
     pilot: tuple[str, str] | None = None,
+    starting_range: str = "short",
 ) -> str:
-    """Create a two-ship battle at Short range as GM; return the join code.
+    """Create a two-ship battle (at Short range unless told) as GM; return the join code.
 
     Ship 1 (s1) is Beowulf on side a, ship 2 (s2) Vengeance on side b, of the given presets.
     `pilot` (name, skills) edits the crew of Beowulf's pilot station.
@@ -52,7 +53,7 @@ def create_battle(
     expect(page.get_by_test_id("create-form")).to_be_visible()
     page.get_by_test_id("ship-preset-0").select_option(presets[0])
     page.get_by_test_id("ship-preset-1").select_option(presets[1])
-    page.get_by_test_id("starting-range").select_option("short")
+    page.get_by_test_id("starting-range").select_option(starting_range)
     if pilot is not None:
         page.get_by_test_id("edit-crew-0").click()
         editor = page.get_by_test_id("crew-0-pilot")
