@@ -32,6 +32,7 @@ from gameserver.hub import (
 from gameserver.logging import get_logger
 from gameserver.metrics import Metrics, create_metrics
 from gameserver.protocol import protocol_json_schema
+from gameserver.rules.tables_mg import WEAPONS
 from gameserver.settings import Settings
 from gameserver.store import BattleNotFound, BattleStore, EventDict, StoreUnavailable, create_store
 
@@ -252,6 +253,22 @@ async def presets(request: web.Request) -> web.Response:
     return web.json_response(rules.preset_catalog())
 
 
+async def weapons(request: web.Request) -> web.Response:
+    """`GET /api/weapons`: the weapon table (§8.B) the page names when it explains a station
+    with nothing to do (e.g. every target beyond the weapons' maximum band)."""
+    return web.json_response(
+        {
+            kind: {
+                "max_band": w.max_range.value if w.max_range is not None else None,
+                "damage_dice": w.damage_dice,
+                "attack_dm": w.attack_dm,
+                "direct_fire": w.direct_fire,
+            }
+            for kind, w in WEAPONS.items()
+        }
+    )
+
+
 async def protocol_schema(request: web.Request) -> web.Response:
     """`GET /api/protocol.json`: JSON Schema of every WebSocket message (and of commands)."""
     return web.json_response(protocol_json_schema(rules.command_json_schema()))
@@ -405,6 +422,7 @@ def create_app(
     app.router.add_get("/api/battles/{battle_id}/log", battle_log)
     app.router.add_get("/api/join/{code}", find_battle)
     app.router.add_get("/api/presets", presets)
+    app.router.add_get("/api/weapons", weapons)
     app.router.add_get("/api/protocol.json", protocol_schema)
     app.router.add_get("/health", health)
     app.router.add_get("/ready", ready)

@@ -77,7 +77,8 @@ TRUNCATED = """() => {
   probe.style.cssText = 'position:absolute;visibility:hidden;white-space:nowrap';
   document.body.append(probe);
   for (const el of document.querySelectorAll('select')) {
-    if (!el.offsetParent) continue;
+    // A picker whose full choice is spelled out beside it (aria-describedby) may cut it short.
+    if (!el.offsetParent || el.hasAttribute('aria-describedby')) continue;
     const cs = getComputedStyle(el);
     probe.style.font = cs.font;
     probe.style.letterSpacing = cs.letterSpacing;

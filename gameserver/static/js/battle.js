@@ -2,8 +2,8 @@
 // renders the status strip, the tactical board (ships + range ladders), the station panel (only
 // the legal actions the server offers), the live log and the GM panel. Every change comes from the
 // server: snapshots and events in, intents out.
-import { getBattle, getLog } from "./api.js";
-import { h, label, replace, stationLabel } from "./dom.js";
+import { getBattle, getLog, getWeapons } from "./api.js";
+import { h, humanMessage, label, replace, stationLabel } from "./dom.js";
 import { renderActions } from "./actions.js";
 import { renderBoard } from "./board.js";
 import { renderGm as drawGm } from "./gm.js";
@@ -48,6 +48,10 @@ export function enterBattle(root, battleId, ctx) {
     name: "",
     /** sides the server's bot plays (its stations are not the GM's to run) */
     botSides: /** @type {string[]} */ ([]),
+    /** stations the GM took from us ("Pilot aboard Beowulf"), shown until we pick another */
+    released: /** @type {string[]} */ ([]),
+    /** the weapon table (max band per kind), to say why a gunner has no shot */
+    weapons: /** @type {any} */ (null),
   };
   /** "ship/station" -> seq of the `legal` the GM last asked for (no duplicate requests) */
   const asked = new Map();
@@ -57,12 +61,14 @@ export function enterBattle(root, battleId, ctx) {
   // Stable skeleton; each region re-renders on its own so focus and scroll survive updates.
   const status = h("section.panel.area-status", { "aria-label": "Round and initiative", testid: "status-panel" });
   const board = h("section.panel.area-board", { "aria-labelledby": "board-h", testid: "board" });
-  const station = h("section.panel.area-station", { "aria-labelledby": "station-h", testid: "station-panel" });
-  const logList = h("ol.log", { testid: "battle-log", "aria-live": "polite", "aria-relevant": "additions", "aria-label": "Battle log" });
+  // tabindex -1: where focus goes when the control that had it is replaced (see dom.replace).
+  const station = h("section.panel.area-station", { "aria-labelledby": "station-h", testid: "station-panel", tabindex: "-1" });
+  // tabindex 0: a scrollable region the keyboard can reach and scroll (arrows, Page Up/Down).
+  const logList = h("ol.log", { testid: "battle-log", "aria-live": "polite", "aria-relevant": "additions", "aria-label": "Battle log", tabindex: "0" });
   const logPanel = h("section.panel.area-log", { "aria-labelledby": "log-h", testid: "log-panel" },
     h("header", null, h("h2", { id: "log-h" }, "Battle log"), h("span.muted.mono", { testid: "log-seq" }, "")),
     logList);
-  const gm = h("section.panel.area-gm", { "aria-labelledby": "gm-h", testid: "gm-panel", hidden: true });
+  const gm = h("section.panel.area-gm", { "aria-labelledby": "gm-h", testid: "gm-panel", hidden: true, tabindex: "-1" });
   // data-seq: the last seq whose batch is complete here (state, awaiting and log all applied);
   // it moves only at the end of a batch, never in the middle of one.
   const battleView = h("div.battle", { testid: "battle-view", dataset: { battleId, seq: "" } }, status, board, station, logPanel, gm);
@@ -163,9 +169,14 @@ export function enterBattle(root, battleId, ctx) {
       replace(station, h("header", null, h("h2", { id: "station-h" }, "Station")), h("p.muted", null, "Joining…"));
       return;
     }
-    if (j.role !== "player") {
+    if (j.role !== "player" || !(j.stations ?? []).length) {
+      const released = view.released.length ? releasedNotice() : null;
+      const key = JSON.stringify([j.role, view.isOver, view.released]);
+      if (key === stationKey && station.childElementCount) return;
+      stationKey = key;
       replace(station, h("header", null, h("h2", { id: "station-h" }, j.role === "gm" ? "Game master" : "Spectating")),
-        h("p.muted", null, j.role === "gm"
+        released,
+        view.isOver ? overNotice() : h("p.muted", null, j.role === "gm"
           ? "You run the table: advance steps, make rulings and undo from the GM panel."
           : "You see the public battle state and the log."));
       return;
@@ -182,19 +193,33 @@ export function enterBattle(root, battleId, ctx) {
     });
     // Re-render only when the options or the state drawn change (not on presence updates); the
     // picks themselves are remembered across redraws by actions.js.
-    const key = JSON.stringify([view.state?.seq, ship?.name, j.stations, seats.map((x) => [x.key, x.isAwaited, x.legalSeq])]);
+    const key = JSON.stringify([view.state?.seq, ship?.name, j.stations, view.isOver, !!view.weapons, seats.map((x) => [x.key, x.isAwaited, x.legalSeq])]);
     if (key === stationKey && station.childElementCount) return;
     stationKey = key;
     replace(station,
       h("header", null, h("h2", { id: "station-h" }, "Your station"),
         h("span.station-id", { testid: "my-station" }, `${(j.stations ?? []).map(stationLabel).join(", ")} · ${ship?.name ?? j.ship_id}`)),
-      seats.map((x) => renderActions({
+      view.isOver ? overNotice() : seats.map((x) => renderActions({
         shipId: x.shipId, station: x.stn, state: view.state, commands: x.commands,
-        isAwaited: x.isAwaited, loading: x.isAwaited && x.legalSeq < 0,
+        isAwaited: x.isAwaited, loading: x.isAwaited && x.legalSeq < 0, weapons: view.weapons,
         send: (command) => sendCommand(command),
       })));
     station.dataset.seq = String(view.seq);
   };
+
+  const overNotice = () => h("p.notice", { testid: "station-over", role: "status" },
+    "The battle is over: no more actions. The log keeps every roll.");
+
+  /** The GM took our station(s): say which, and offer the seat picker (no dead end). */
+  const releasedNotice = () => h("div.notice.warn", { testid: "station-released" },
+    h("p", { style: { margin: "0 0 8px" } },
+      `The GM released your station (${view.released.join(", ")}). You are watching as a spectator now.`),
+    view.code && !view.isOver
+      ? h("a.btn.btn-primary", { href: `/?join=${encodeURIComponent(view.code)}`, testid: "pick-seat" }, "Pick another seat")
+      : null);
+
+  /** Ship id -> name, for turning the server's ids into the table's words. */
+  const shipNames = () => new Map(shipsOf(view.state).map((s) => [s.id, s.name]));
 
   /** Awaited stations the GM runs: nobody connected holds them and no bot plays their side. */
   const npcStations = () => {
@@ -221,7 +246,7 @@ export function enterBattle(root, battleId, ctx) {
     try {
       await client.command(command);
     } catch (e) {
-      ctx.toast(`${label(e.code ?? "error")}: ${e.message}`, "error");
+      ctx.toast(humanMessage(e.message ? sentence(e.message) : label(e.code ?? "error"), shipNames()), "error");
       throw e;
     }
   };
@@ -240,7 +265,7 @@ export function enterBattle(root, battleId, ctx) {
     });
     const ready = npc.every((x) => x.commands !== null);
     // As for players: redraw only when the options or the state drawn change.
-    const key = JSON.stringify([view.seq, view.state?.seq, ready, npc.map((x) => [x.shipId, x.station, x.commands !== null])]);
+    const key = JSON.stringify([view.seq, view.state?.seq, ready, view.isOver, npc.map((x) => [x.shipId, x.station, x.commands !== null])]);
     const npcChanged = key !== npcKey;
     npcKey = key;
     // Drawn synchronously: the GM panel must always show the latest of these renders.
@@ -248,7 +273,7 @@ export function enterBattle(root, battleId, ctx) {
       state: view.state,
       presence: view.presence,
       battleId,
-      npc: npcChanged ? { seq: view.seq, ready, stations: npc } : null,
+      npc: npcChanged ? { seq: view.seq, ready, stations: npc, isOver: view.isOver } : null,
       seq: view.seq,
       recent: [...view.log.keys()].sort((a, b) => b - a).slice(0, 100).map((q) => view.log.get(q)),
       send: sendCommand,
@@ -394,12 +419,17 @@ export function enterBattle(root, battleId, ctx) {
       // The GM freed one of our stations: forget it so a reload does not try to take it back.
       const released = (view.joined.stations ?? []).filter((s) => msg.message.includes(` ${s} `));
       const left = (view.joined.stations ?? []).filter((s) => !released.includes(s));
+      const ship = shipNames().get(view.joined.ship_id) ?? "your ship";
+      const words = released.map((s) => `${stationLabel(s)} aboard ${ship}`);
+      view.released = [...view.released, ...words];
       view.joined = { ...view.joined, stations: left };
       saveSeat(battleId, { stations: left, ...(left.length ? {} : { role: "spectator" }) });
       client.setJoin(left.length ? { stations: left } : { role: "spectator", ship_id: undefined, stations: [] });
       render();
+      ctx.toast(`The GM released your station: ${words.join(", ") || "one of your stations"}.`, "warn");
+      return;
     }
-    ctx.toast(`${label(msg.code)}: ${msg.message}`, "error");
+    ctx.toast(humanMessage(sentence(msg.message || label(msg.code)), shipNames()), "error");
   });
   client.addEventListener("ended", (e) => {
     const err = /** @type {CustomEvent} */ (e).detail;
@@ -412,11 +442,23 @@ export function enterBattle(root, battleId, ctx) {
   client.addEventListener("shutdown", (e) => {
     ctx.toast(`${/** @type {CustomEvent} */ (e).detail.message} Reconnecting…`, "warn");
   });
-  client.addEventListener("joinfailed", (e) => {
+  client.addEventListener("joinfailed", async (e) => {
     const err = /** @type {CustomEvent} */ (e).detail;
+    // A refused seat is not ours: forget it, so the seat picker does not offer it back.
+    if (err.code === "station_taken") saveSeat(battleId, { role: undefined, ship_id: undefined, stations: [] });
+    let names = shipNames();
+    if (!names.size || !view.code) {
+      try {
+        const battle = await getBattle(battleId);
+        names = new Map(shipsOf(battle.state).map((s) => [s.id, s.name]));
+        view.code ||= battle.join_code ?? "";
+      } catch {
+        /* ids stay unnamed ("that ship"); the link goes to the lobby */
+      }
+    }
     replace(root, h("section.panel", { testid: "join-failed" },
       h("header", null, h("h2", null, "Could not join")),
-      h("p.notice.error", { role: "alert", testid: "join-error", dataset: { code: err.code } }, err.message),
+      h("p.notice.error", { role: "alert", testid: "join-error", dataset: { code: err.code } }, humanMessage(sentence(err.message), names)),
       h("div.btns", { style: { "margin-top": "12px" } },
         h("a.btn.btn-primary", { href: view.code ? `/?join=${encodeURIComponent(view.code)}` : "/", testid: "back-to-join" },
           "Pick another seat"))));
@@ -424,5 +466,16 @@ export function enterBattle(root, battleId, ctx) {
 
   render();
   client.connect();
+  getWeapons().then((table) => {
+    view.weapons = table;
+    renderStation();
+  }).catch(() => { /* without it a gunner out of range is only told to wait */ });
   return { close: () => client.close() };
+}
+
+/** A server text as a sentence: capital first letter, final full stop. */
+function sentence(text) {
+  const t = String(text ?? "").trim();
+  if (!t) return t;
+  return `${t[0].toUpperCase()}${t.slice(1)}${/[.!?]$/.test(t) ? "" : "."}`;
 }
