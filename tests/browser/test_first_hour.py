@@ -331,3 +331,35 @@ def test_no_label_is_cut_off_at_phone_or_desktop_width(
     phone_gm.get_by_test_id("gm-ruling-target").select_option("pair:s1|s2")
     assert phone_gm.evaluate(TRUNCATED) == []
     _no_script_errors(phone, desk, phone_gm)
+
+
+def test_skills_typed_with_specialities_count_and_unknown_ones_are_flagged(
+    gm: Page, output_dir: Path
+) -> None:
+    """ "Gunner (turret) 3" and "Pilot (spacecraft) 2" as a MgT2e sheet writes them give those
+    levels aboard; "Gunnery" (no such skill) is flagged in the crew editor before creating."""
+    expect(gm.get_by_test_id("create-form")).to_be_visible()
+    gm.get_by_test_id("edit-crew-0").click()
+    for station, skills in (("pilot", "Pilot (spacecraft) 2"), ("gunner:0", "Gunner (turret) 3")):
+        box = gm.get_by_test_id(f"crew-0-{station}").get_by_label("Skills")
+        box.fill(skills)
+        box.blur()
+        expect(gm.get_by_test_id(f"skills-warning-0-{station}")).to_be_hidden()
+    odd = gm.get_by_test_id("crew-0-gunner:1").get_by_label("Skills")
+    odd.fill("Gunnery 2")
+    warning = gm.get_by_test_id("skills-warning-0-gunner:1")
+    expect(warning).to_contain_text("Gunnery: no station uses this skill")
+    odd.fill("Gunner (capital) 2")
+    expect(warning).to_contain_text("counts as Gunner 0")
+    gm.get_by_test_id("crew-0-gunner:1").screenshot(path=str(output_dir / "crew-warning.png"))
+    odd.blur()
+    gm.get_by_test_id("create-battle").click()
+    expect(gm.get_by_test_id("battle-view")).to_be_visible()
+    battle_id = gm.get_by_test_id("battle-view").get_attribute("data-battle-id")
+    public = gm.request.get(f"/api/battles/{battle_id}").json()
+    beowulf = next(s for s in public["state"]["ships"] if s["id"] == "s1")
+    skills = {c["station"]: c["skills"] for c in beowulf["crew"]}
+    assert skills["pilot"] == {"pilot": 2}
+    assert skills["gunner:0"] == {"gunner": 3}
+    # MgT2e: another speciality of the skill gives level 0 (not unskilled).
+    assert skills["gunner:1"] == {"gunner": 0}

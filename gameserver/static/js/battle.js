@@ -109,6 +109,7 @@ export function enterBattle(root, battleId, ctx) {
   const roleText = () => {
     const j = view.joined;
     if (!j) return "joining…";
+    if (j.role === "player" && !(j.stations ?? []).length) return "Spectator";
     if (j.role === "player") {
       const ship = shipsOf(view.state).find((s) => s.id === j.ship_id);
       return `${(j.stations ?? []).map(stationLabel).join(", ")} · ${ship?.name ?? j.ship_id}`;
