@@ -105,9 +105,11 @@ def test_gm_undo_defaults_to_the_latest_event_and_asks_to_confirm(
     player = _open(new_context())
     join_as_player(player, code, "s2-gunner:0")
     undo_to = gm.get_by_test_id("gm-undo-to")
-    expect(undo_to).to_have_value(settled_seq(gm))
+    seq = settled_seq(gm)
+    expect(undo_to).to_have_value(seq)
     # The table moves on: the default moves with it (it used to stay on the first event shown).
     gm.get_by_test_id("gm-advance").click()
+    expect(gm.get_by_test_id("battle-view")).not_to_have_attribute("data-seq", seq)
     gm_passes_one_station(gm)
     gm_ruling(gm, "ship:s1", "hull", "60", "a micrometeoroid swarm")
     seq = settled_seq(gm)
@@ -277,7 +279,9 @@ def test_one_human_naming_and_no_internal_ids_or_validation_dumps(
     join_as_player(player, code, "s2-gunner:0")
     expect(player.get_by_test_id("my-station")).to_have_text("Gunner 1 · Vengeance")
     # Vengeance's other gunners are passed by the GM: the log names them as the UI does.
+    seq = settled_seq(gm)
     gm.get_by_test_id("gm-advance").click()
+    expect(gm.get_by_test_id("battle-view")).not_to_have_attribute("data-seq", seq)
     gm_passes_one_station(gm)
     gm_passes_one_station(gm)
     done = player.locator("[data-type=station_done]").last
@@ -358,8 +362,8 @@ def test_skills_typed_with_specialities_count_and_unknown_ones_are_flagged(
     battle_id = gm.get_by_test_id("battle-view").get_attribute("data-battle-id")
     public = gm.request.get(f"/api/battles/{battle_id}").json()
     beowulf = next(s for s in public["state"]["ships"] if s["id"] == "s1")
-    skills = {c["station"]: c["skills"] for c in beowulf["crew"]}
-    assert skills["pilot"] == {"pilot": 2}
-    assert skills["gunner:0"] == {"gunner": 3}
+    stored = {c["station"]: c["skills"] for c in beowulf["crew"]}
+    assert stored["pilot"] == {"pilot": 2}
+    assert stored["gunner:0"] == {"gunner": 3}
     # MgT2e: another speciality of the skill gives level 0 (not unskilled).
-    assert skills["gunner:1"] == {"gunner": 0}
+    assert stored["gunner:1"] == {"gunner": 0}
