@@ -22,6 +22,7 @@ from tests.browser.test_tabletop import (
     _tab_to,
     create_battle,
     gm_passes_one_station,
+    gm_runs_until,
     join_as_player,
     settled_seq,
 )
@@ -367,3 +368,42 @@ def test_skills_typed_with_specialities_count_and_unknown_ones_are_flagged(
     assert stored["gunner:0"] == {"gunner": 3}
     # MgT2e: another speciality of the skill gives level 0 (not unskilled).
     assert stored["gunner:1"] == {"gunner": 0}
+
+
+def test_the_result_of_your_own_shot_shows_beside_the_buttons(
+    gm: Page, new_context: NewContext, output_dir: Path
+) -> None:
+    """After Fire: a card in the station panel says hit or miss, the total against 8+ and,
+    on a hit, the damage, with the same numbers as the log line everyone sees."""
+    code = create_battle(gm)
+    player = _open(new_context())
+    join_as_player(player, code, "s2-gunner:0")
+    fire = player.get_by_test_id("fire")
+
+    def may_fire() -> bool:
+        fire.or_(player.get_by_test_id("no-actions")).first.wait_for()
+        return fire.is_visible()
+
+    gm_runs_until(gm, [player], may_fire)
+    player.get_by_test_id("attack-target").select_option("s1")
+    fire.click()
+    card = player.get_by_test_id("result-card")
+    expect(card).to_be_visible()
+    # Beowulf (the GM's) may react first: the card says the shot waits, then its result.
+    resolved = player.locator("[data-type=attack_resolved]")
+    gm_runs_until(gm, [player], lambda: resolved.count() > 0, limit=6)
+    expect(card).to_have_attribute("data-outcome", re.compile(r"^(hit|miss)$"))
+    line = resolved.last.text_content() or ""
+    total = re.search(r"total (\d+)", line)
+    assert total, line
+    expect(card.get_by_test_id("result-roll")).to_contain_text(f"= {total.group(1)} vs 8+")
+    if " hits " in line:
+        expect(card).to_have_attribute("data-outcome", "hit")
+        damage = re.search(r"for (\d+) damage", line)
+        assert damage, line
+        expect(card.get_by_test_id("result-damage")).to_contain_text(f"= {damage.group(1)}")
+    else:
+        expect(card).to_have_attribute("data-outcome", "miss")
+        expect(card.get_by_test_id("result-damage")).to_have_count(0)
+    card.screenshot(path=str(output_dir / "result-card.png"))
+    _no_script_errors(player)

@@ -46,7 +46,7 @@ const TITLE = {
   reload: "Reload",
   end_step: "Done for this step",
 };
-const DM_NAMES = {
+export const DM_NAMES = {
   gunner: "Gunner skill",
   dex: "DEX",
   range: "Range",

@@ -8,6 +8,7 @@ import { renderActions } from "./actions.js";
 import { renderBoard } from "./board.js";
 import { renderGm as drawGm } from "./gm.js";
 import { logEntry } from "./log.js";
+import { resultCard } from "./result.js";
 import { awaitingKeys, initiativeOf, shipsOf, sidesOf } from "./model.js";
 import { BattleClient } from "./protocol.js";
 import { loadSeat, saveSeat } from "./storage.js";
@@ -52,6 +53,8 @@ export function enterBattle(root, battleId, ctx) {
     released: /** @type {string[]} */ ([]),
     /** the weapon table (max band per kind), to say why a gunner has no shot */
     weapons: /** @type {any} */ (null),
+    /** our last action and the events it caused (the result card), until the next one */
+    mine: /** @type {{command: any, after: number, seqs: Set<number>, ids: Set<number>, events: any[]} | null} */ (null),
   };
   /** "ship/station" -> seq of the `legal` the GM last asked for (no duplicate requests) */
   const asked = new Map();
@@ -194,16 +197,17 @@ export function enterBattle(root, battleId, ctx) {
     });
     // Re-render only when the options or the state drawn change (not on presence updates); the
     // picks themselves are remembered across redraws by actions.js.
-    const key = JSON.stringify([view.state?.seq, ship?.name, j.stations, view.isOver, !!view.weapons, seats.map((x) => [x.key, x.isAwaited, x.legalSeq])]);
+    const key = JSON.stringify([view.state?.seq, ship?.name, j.stations, view.isOver, !!view.weapons, view.mine?.events.length ?? -1, seats.map((x) => [x.key, x.isAwaited, x.legalSeq])]);
     if (key === stationKey && station.childElementCount) return;
     stationKey = key;
     replace(station,
       h("header", null, h("h2", { id: "station-h" }, "Your station"),
         h("span.station-id", { testid: "my-station" }, `${(j.stations ?? []).map(stationLabel).join(", ")} · ${ship?.name ?? j.ship_id}`)),
+      view.mine ? resultCard(view.mine, shipNames()) : null,
       view.isOver ? overNotice() : seats.map((x) => renderActions({
         shipId: x.shipId, station: x.stn, state: view.state, commands: x.commands,
         isAwaited: x.isAwaited, loading: x.isAwaited && x.legalSeq < 0, weapons: view.weapons,
-        send: (command) => sendCommand(command),
+        send: (command) => sendOwn(command),
       })));
     station.dataset.seq = String(view.seq);
   };
@@ -243,9 +247,38 @@ export function enterBattle(root, battleId, ctx) {
     }
   };
 
+  /** A player's own action: its events (and a shot's later resolution) fill the result card. */
+  const sendOwn = async (command) => {
+    view.mine = { command, after: view.seq, seqs: new Set(), ids: new Set(), events: [] };
+    try {
+      const ack = await sendCommand(command);
+      if (!view.mine || view.mine.command !== command) return ack;
+      for (const seq of ack?.seqs ?? []) view.mine.seqs.add(seq);
+      for (const seq of view.mine.seqs) noteMine(view.log.get(seq));
+      renderStation();
+      return ack;
+    } catch (e) {
+      if (view.mine?.command === command) view.mine = null;
+      throw e;
+    }
+  };
+
+  /** Add an event to the result card when our last action caused it (or resolves our shot). */
+  const noteMine = (event) => {
+    const mine = view.mine;
+    if (!mine || !event || event.seq <= mine.after || mine.events.some((e) => e.seq === event.seq)) return false;
+    const ours = mine.seqs.has(event.seq)
+      || (["attack_resolved", "attack_lost"].includes(event.type) && mine.ids.has(event.data?.id));
+    if (!ours) return false;
+    if (event.type === "attack_declared" && event.data?.id !== undefined) mine.ids.add(event.data.id);
+    mine.events.push(event);
+    mine.events.sort((x, y) => x.seq - y.seq);
+    return true;
+  };
+
   const sendCommand = async (command) => {
     try {
-      await client.command(command);
+      return await client.command(command);
     } catch (e) {
       ctx.toast(humanMessage(e.message ? sentence(e.message) : label(e.code ?? "error"), shipNames()), "error");
       throw e;
@@ -302,6 +335,7 @@ export function enterBattle(root, battleId, ctx) {
   const addLog = (event, fresh) => {
     if (!event || view.log.has(event.seq)) return;
     view.log.set(event.seq, event);
+    if (noteMine(event) && fresh) stationKey = "";
     const li = logEntry(event, fresh);
     // Keep seq order even when history arrives after live events.
     const after = [...logList.children].find((el) => Number(/** @type {HTMLElement} */ (el).dataset.seq) > event.seq);
