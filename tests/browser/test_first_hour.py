@@ -89,7 +89,7 @@ TRUNCATED = """() => {
     const name = el.dataset.testid || el.id;
     if (probe.offsetWidth > room) out.push(`select ${name}: ${probe.textContent}`);
   }
-  for (const el of document.querySelectorAll('.ladder li, .chip, .station-id, button')) {
+  for (const el of document.querySelectorAll('.ladder li, .chip, .station-id, button, .stats dt')) {
     const cut = el.offsetParent && el.scrollWidth > el.clientWidth + 1;
     if (cut) out.push(`${el.className}: ${el.textContent}`);
   }
@@ -407,3 +407,44 @@ def test_the_result_of_your_own_shot_shows_beside_the_buttons(
         expect(card.get_by_test_id("result-damage")).to_have_count(0)
     card.screenshot(path=str(output_dir / "result-card.png"))
     _no_script_errors(player)
+
+
+# JS: is the newest log line (desktop) or the strip's newest line (narrower) on screen now?
+NEWEST_ON_SCREEN = """(where) => {
+  const seq = document.querySelector('[data-testid=battle-view]').dataset.seq;
+  const el = where === 'log'
+    ? document.querySelector(`[data-testid=log-${seq}]`)
+    : document.querySelector(`[data-testid=last-events] [data-seq="${seq}"]`);
+  if (!el) return false;
+  const r = el.getBoundingClientRect();
+  return r.height > 0 && r.top >= 0 && r.bottom <= innerHeight
+    && getComputedStyle(el.closest('[data-testid=last-events]') ?? el).display !== 'none';
+}"""
+
+
+def test_the_newest_log_lines_stay_on_screen(
+    gm: Page, new_context: NewContext, output_dir: Path
+) -> None:
+    """Desktop (1440 px): the log is a column pinned beside the panels, wherever the page is
+    scrolled. Phone (390 px): a strip at the bottom repeats the newest lines."""
+    gm.set_viewport_size({"width": 1440, "height": 900})
+    code = create_battle(gm)
+    phone = _open(new_context(viewport=PHONE, is_mobile=True, has_touch=True))
+    join_as_spectator(phone, code, name="Pocket")
+    for _ in range(4):
+        gm_passes_one_station(gm)
+    expect(phone.get_by_test_id("battle-view")).to_have_attribute("data-seq", settled_seq(gm))
+    for top in (True, False):
+        script = "() => window.scrollTo(0, 0)" if top else "() => window.scrollTo(0, 1e6)"
+        gm.evaluate(script)
+        gm.wait_for_function(NEWEST_ON_SCREEN, arg="log")
+        phone.evaluate("() => window.scrollTo(0, 0)")
+        phone.wait_for_function(NEWEST_ON_SCREEN, arg="strip")
+    gm.evaluate("() => window.scrollTo(0, 0)")
+    assert gm.evaluate(TRUNCATED) == []
+    gm.screenshot(path=str(output_dir / "gm-1440.png"))
+    phone.screenshot(path=str(output_dir / "phone-strip-390.png"))
+    # The strip steps aside when the log panel itself is in view.
+    phone.get_by_test_id("log-panel").scroll_into_view_if_needed()
+    expect(phone.get_by_test_id("last-events")).to_be_hidden()
+    _no_script_errors(phone)

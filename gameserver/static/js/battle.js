@@ -74,7 +74,10 @@ export function enterBattle(root, battleId, ctx) {
   const gm = h("section.panel.area-gm", { "aria-labelledby": "gm-h", testid: "gm-panel", hidden: true, tabindex: "-1" });
   // data-seq: the last seq whose batch is complete here (state, awaiting and log all applied);
   // it moves only at the end of a batch, never in the middle of one.
-  const battleView = h("div.battle", { testid: "battle-view", dataset: { battleId, seq: "" } }, status, board, station, logPanel, gm);
+  // Below desktop width the log panel scrolls out of sight: a strip pinned to the bottom of the
+  // screen repeats the newest lines (aria-hidden: the log itself is the live region).
+  const strip = h("div.last-events", { testid: "last-events", "aria-hidden": "true" });
+  const battleView = h("div.battle", { testid: "battle-view", dataset: { battleId, seq: "" } }, status, board, station, logPanel, gm, strip);
   replace(root, battleView);
 
   const client = new BattleClient({ join });
@@ -341,7 +344,22 @@ export function enterBattle(root, battleId, ctx) {
     const after = [...logList.children].find((el) => Number(/** @type {HTMLElement} */ (el).dataset.seq) > event.seq);
     logList.insertBefore(li, after ?? null);
     if (fresh) logList.scrollTop = logList.scrollHeight;
+    showLast();
   };
+
+  /** The newest two log lines in the strip. */
+  const showLast = () => {
+    const last = [...logList.children].slice(-2);
+    replace(strip, last.map((li) => h("p", { dataset: { seq: /** @type {HTMLElement} */ (li).dataset.seq } },
+      h("span.seq", null, `#${/** @type {HTMLElement} */ (li).dataset.seq}`), " ",
+      li.querySelector(".summary")?.textContent ?? "")));
+  };
+  // The strip steps aside while the log panel itself is on screen.
+  if ("IntersectionObserver" in window) {
+    new IntersectionObserver((entries) => {
+      for (const entry of entries) battleView.classList.toggle("log-in-view", entry.isIntersecting);
+    }).observe(logPanel);
+  }
 
   /** Fill the log with the events before our snapshot (aria-busy: not read out one by one). */
   const loadHistory = async () => {
