@@ -125,8 +125,10 @@ def test_gm_undo_defaults_to_the_latest_event_and_asks_to_confirm(
     expect(confirm).to_be_focused()
     expect(gm.get_by_test_id("battle-view")).to_have_attribute("data-seq", seq)
     expect(player.locator("[data-type=gm_undo]")).to_have_count(0)
-    confirm.click()
+    confirm.press("Enter")
     expect(player.locator("[data-type=gm_undo]")).to_have_count(1)
+    # The keyboard stays in the undo form (the confirm button is gone, Undo is back).
+    expect(gm.get_by_test_id("gm-undo")).to_be_focused()
     expect(player.get_by_test_id("hull-s1")).to_have_text("80 / 80")
     # After the undo the default is again the newest undoable event, and the GM can go further
     # back on purpose: the preview counts every event that goes.

@@ -58,7 +58,8 @@ export function replace(parent, ...children) {
   append(parent, children);
   if (hadFocus) {
     const again = focusKey ? parent.querySelector(focusKey) : null;
-    if (again instanceof HTMLElement && !(/** @type {any} */ (again).disabled)) again.focus();
+    const usable = again instanceof HTMLElement && !(/** @type {any} */ (again).disabled) && !again.closest("[hidden]");
+    if (usable) again.focus();
     else keepFocusNear(parent);
   }
   return parent;

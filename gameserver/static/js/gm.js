@@ -173,6 +173,7 @@ function undoForm(ctx, picked) {
     onClick: () => {
       const n = count();
       cancel();
+      undo.focus(); // the confirm button hides: keep the keyboard here, not on <body>
       if (n) send(ctx, { type: "gm_undo", n });
     },
   }, "Confirm undo");
