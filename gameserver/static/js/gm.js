@@ -148,7 +148,7 @@ function undoForm(ctx, picked) {
   const events = ctx.recent.filter((e) => e.seq > ctx.seq - available);
   const keep = events.some((e) => String(e.seq) === picked);
   const select = /** @type {HTMLSelectElement} */ (h("select", {
-    id: "gm-undo-to", testid: "gm-undo-to", "aria-describedby": "gm-undo-preview",
+    id: "gm-undo-to", testid: "gm-undo-to", "aria-describedby": "gm-undo-preview", disabled: !events.length,
     dataset: keep ? { picked: "1" } : {},
     onChange: () => {
       select.dataset.picked = "1";
