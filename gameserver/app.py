@@ -33,6 +33,7 @@ from gameserver.protocol import (
     protocol_json_schema,
 )
 from gameserver.rules.errors import readable_errors
+from gameserver.rules.tables_mgt2e import WEAPONS
 from gameserver.settings import Settings
 from gameserver.store import BattleNotFound, BattleStore, EventDict, StoreUnavailable, create_store
 
@@ -326,6 +327,22 @@ async def presets(request: web.Request) -> web.Response:
     return web.json_response(rules.preset_catalog())
 
 
+async def weapons(request: web.Request) -> web.Response:
+    """`GET /api/weapons`: the weapon table (§8.B) the page names when it explains a station
+    with nothing to do (e.g. every target beyond the weapons' maximum band)."""
+    return web.json_response(
+        {
+            kind: {
+                "max_band": w.max_range.value if w.max_range is not None else None,
+                "damage_dice": w.damage_dice,
+                "attack_dm": w.attack_dm,
+                "direct_fire": w.direct_fire,
+            }
+            for kind, w in WEAPONS.items()
+        }
+    )
+
+
 async def protocol_schema(request: web.Request) -> web.Response:
     """`GET /api/protocol.json`: JSON Schema of every WebSocket message (and of commands)."""
     return web.json_response(protocol_json_schema(rules.command_json_schema()))
@@ -521,6 +538,7 @@ def create_app(
     app.router.add_get("/api/battles/{battle_id}/log", battle_log)
     app.router.add_get("/api/join/{code}", find_battle)
     app.router.add_get("/api/presets", presets)
+    app.router.add_get("/api/weapons", weapons)
     app.router.add_get("/api/protocol.json", protocol_schema)
     app.router.add_get("/health", health)
     app.router.add_get("/ready", ready)

@@ -6,6 +6,7 @@ message before a battle starts.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -71,10 +72,38 @@ class CrewMemberSpec(BaseModel):
     @field_validator("skills")
     @classmethod
     def _skills(cls, v: dict[str, int | None]) -> dict[str, int | None]:
+        """Check levels and fold MgT2e specialities into the skill a station uses.
+
+        RULES §1.4 names skills with specialities as a character sheet writes them ("Gunner
+        (turret) 3", also "gunner_turret"). The one that applies aboard (Gunner (turret),
+        Pilot (spacecraft or small craft), Electronics (sensors), Tactics (naval), any
+        Engineer) gives its level; any other speciality of the skill gives level 0 (MgT2e: a
+        speciality at 1+ means 0 in the rest). Other names are kept as given (no station
+        uses them).
+        """
+        known = {
+            "gunner": ("turret", "ortillery", "screen", "capital"),
+            "pilot": ("spacecraft", "smallcraft", "capital", "capitalships"),
+            "engineer": ("mdrive", "jdrive", "power", "lifesupport"),
+            "electronics": ("sensors", "comms", "computers", "remoteops"),
+            "tactics": ("naval", "military"),
+        }
+        applies = {"turret", "spacecraft", "smallcraft", "mdrive", "jdrive", "power"}
+        applies |= {"lifesupport", "sensors", "naval"}
+        out: dict[str, int | None] = {}
         for key, level in v.items():
             if level is not None and not 0 <= level <= 6:
                 raise ValueError(f"skill {key} must be 0-6 or null, not {level}")
-        return v
+            match = re.fullmatch(r"\s*([a-z]+)\s*(?:\(\s*(.+?)\s*\)|[_ ]+(.+?))\s*", key.lower())
+            base = match.group(1) if match else ""
+            spec = re.sub(r"[^a-z]", "", (match.group(2) or match.group(3)) if match else "")
+            if spec not in known.get(base, ()):
+                out[key] = level if out.get(key) is None else max(out[key] or 0, level or 0)
+                continue
+            got = (level if spec in applies else 0) if level is not None else None
+            if got is not None:
+                out[base] = max(out.get(base) or 0, got)
+        return out
 
 
 class SideSpec(BaseModel):

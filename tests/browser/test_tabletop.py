@@ -43,8 +43,9 @@ def create_battle(
     presets: tuple[str, str] = ("free_trader", "corsair"),
     bot_side: str = "",
     pilot: tuple[str, str] | None = None,
+    starting_range: str = "short",
 ) -> str:
-    """Create a two-ship battle at Short range as GM; return the join code.
+    """Create a two-ship battle (at Short range unless told) as GM; return the join code.
 
     Ship 1 (s1) is Beowulf on side a, ship 2 (s2) Vengeance on side b, of the given presets.
     `pilot` (name, skills) edits the crew of Beowulf's pilot station.
@@ -52,7 +53,7 @@ def create_battle(
     expect(page.get_by_test_id("create-form")).to_be_visible()
     page.get_by_test_id("ship-preset-0").select_option(presets[0])
     page.get_by_test_id("ship-preset-1").select_option(presets[1])
-    page.get_by_test_id("starting-range").select_option("short")
+    page.get_by_test_id("starting-range").select_option(starting_range)
     if pilot is not None:
         page.get_by_test_id("edit-crew-0").click()
         editor = page.get_by_test_id("crew-0-pilot")
@@ -129,7 +130,7 @@ def test_gm_and_player_fire_and_see_the_same_log_and_hull(
     code = create_battle(gm)
     player = _open(new_context())
     join_as_player(player, code, "s2-gunner:0")
-    expect(player.get_by_test_id("my-station")).to_contain_text("Gunner T1 · Vengeance")
+    expect(player.get_by_test_id("my-station")).to_contain_text("Gunner 1 · Vengeance")
     expect(gm.get_by_test_id("gm-claims")).to_contain_text("Ana")
     # The main view: range ladder, hull bars, armour, thrust, initiative, round and step.
     for page in (gm, player):
@@ -443,7 +444,7 @@ def test_a_dropped_player_reconnects_and_catches_up(gm: Page, new_context: NewCo
     expect(player.get_by_test_id(f"log-{seq}")).to_have_text(
         gm.get_by_test_id(f"log-{seq}").text_content() or ""
     )
-    expect(player.get_by_test_id("my-station")).to_contain_text("Gunner T1 · Vengeance")
+    expect(player.get_by_test_id("my-station")).to_contain_text("Gunner 1 · Vengeance")
     expect(gm.get_by_test_id("gm-claims")).to_contain_text("online")
     _no_script_errors(player)
 
@@ -482,6 +483,7 @@ def test_gm_advances_rules_and_undoes_and_every_browser_follows(
     first_ruling = gm.locator("[data-type=gm_ruling]").first.get_attribute("data-seq") or ""
     gm.get_by_test_id("gm-undo-to").select_option(first_ruling)
     gm.get_by_test_id("gm-undo").click()
+    gm.get_by_test_id("gm-undo-confirm").click()
     expect(player.locator("[data-type=gm_undo]")).to_have_count(1)
     expect(player.get_by_test_id("hull-s1")).to_have_text("80 / 80")
     expect(player.get_by_test_id("range-band-s1-s2")).to_have_text("Short")

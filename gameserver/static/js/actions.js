@@ -5,7 +5,8 @@
 // that vary (target, direction, turret, location...), shows the DM breakdown the engine
 // previewed, and sends the chosen entry's command as is.
 import { h, label, signed, stationLabel } from "./dom.js";
-import { shipsOf } from "./model.js";
+import { BANDS } from "./lobby.js";
+import { rangesOf, shipsOf } from "./model.js";
 
 const REACTIONS = new Set(["evasive_action", "sand", "point_defence", "no_reaction"]);
 const ORDER = [
@@ -47,7 +48,7 @@ const TITLE = {
   reload: "Reload",
   end_step: "Done for this step",
 };
-const DM_NAMES = {
+export const DM_NAMES = {
   gunner: "Gunner skill",
   dex: "DEX",
   range: "Range",
@@ -71,7 +72,7 @@ const ALWAYS_PICK = {
 
 /**
  * @param {{shipId: string, station: string, state: any, commands: any[], isAwaited: boolean,
- *   loading?: boolean, title?: string, send: (command: any) => Promise<any>}} ctx
+ *   loading?: boolean, title?: string, weapons?: any, send: (command: any) => Promise<any>}} ctx
  *   `loading`: the station is awaited but its options for the current seq have not arrived yet;
  *   `title`: heading instead of the station name (the GM's panel names the ship too).
  */
@@ -89,7 +90,12 @@ export function renderActions(ctx) {
   let body;
   if (types.length) body = types.map((type) => actionCard(type, groups.get(type), ctx, names));
   else if (ctx.loading) body = h("p.muted", { testid: "actions-loading", role: "status" }, "Loading your options…");
-  else body = h("p.muted", { testid: "no-actions" }, "Nothing to do until your step comes round.");
+  else {
+    const far = outOfRange(ctx, names);
+    body = far
+      ? [h("p.notice.warn", { testid: "out-of-range" }, far), h("p.muted", { testid: "no-actions" }, "No shot is possible from here.")]
+      : h("p.muted", { testid: "no-actions" }, "Nothing to do until your step comes round.");
+  }
   return h("div.actions", {
     testid: `actions-${ctx.shipId}-${ctx.station}`,
     role: "group",
@@ -99,6 +105,33 @@ export function renderActions(ctx) {
   h("h3.station-title", null, heading, ctx.isAwaited ? h("span.awaiting", null, " — your move") : null),
   incoming ? h("p.notice.warn", { testid: "incoming", role: "alert" }, incoming) : null,
   body);
+}
+
+/**
+ * Why a gunner has no shot, when the reason is range: every enemy still fighting is beyond the
+ * maximum band of every direct-fire weapon in the turret (the weapon table from the server).
+ * The engine already decided there is no legal attack; this only names the reason and the
+ * remedy. Null when range is not the reason (or the table has not arrived).
+ */
+function outOfRange(ctx, names) {
+  const m = String(ctx.station).match(/^gunner:(\d+)$/);
+  if (!m || !ctx.weapons) return null;
+  const ships = shipsOf(ctx.state);
+  const me = ships.find((s) => s.id === ctx.shipId);
+  const kinds = [...new Set((me?.turrets?.[Number(m[1])]?.weapons ?? []).map((w) => w.kind ?? w))];
+  const guns = kinds.filter((k) => ctx.weapons[k]?.direct_fire && ctx.weapons[k]?.max_band);
+  // A missile rack reaches any band: range is not the reason then.
+  if (!guns.length || kinds.some((k) => /missile/.test(k))) return null;
+  const reach = Math.max(...guns.map((k) => BANDS.indexOf(ctx.weapons[k].max_band)));
+  const enemies = ships.filter((s) => s.side !== me?.side && String(s.status ?? "active") === "active");
+  const bands = enemies.map((s) => {
+    const r = rangesOf(ctx.state).find((x) => (x.a === me.id && x.b === s.id) || (x.b === me.id && x.a === s.id));
+    return { name: names.get(s.id) ?? s.name, band: String(r?.band ?? "") };
+  });
+  if (!bands.length || bands.some((b) => BANDS.indexOf(b.band) <= reach)) return null;
+  const where = bands.map((b) => `${b.name} is at ${label(b.band)} range`).join("; ");
+  const what = guns.map((k) => `${label(k)} reaches ${label(ctx.weapons[k].max_band)}`).join(", your ");
+  return `Out of range: ${where}; your ${what} at most. Your pilot can close in during the Manoeuvre step.`;
 }
 
 /** An option value: a plain id stays as is ("s1"), anything else is JSON ("[0,1,2]"). */
@@ -235,11 +268,13 @@ function actionCard(type, entries, ctx, names) {
         button.textContent = "Confirm: strike colours";
         return;
       }
-      button.disabled = true;
+      // aria-disabled, not disabled: a disabled button drops keyboard focus to <body>.
+      if (button.getAttribute("aria-disabled") === "true") return;
+      button.setAttribute("aria-disabled", "true");
       try {
         await ctx.send({ ...entry.command, ...choice });
       } catch {
-        button.disabled = false; // refused: the toast says why; nothing changed
+        button.removeAttribute("aria-disabled"); // refused: the toast says why; nothing changed
       }
     },
   },

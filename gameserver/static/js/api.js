@@ -47,3 +47,10 @@ export const findBattle = (code) => call("GET", `/api/join/${encodeURIComponent(
 
 /** The export: {battle_id, name, bot_sides, schema_version, events: [...]} (the save file). */
 export const getLog = (battleId) => call("GET", `/api/battles/${encodeURIComponent(battleId)}/log`);
+
+let weaponTable = null;
+/** The weapon table {kind: {max_band, damage_dice, attack_dm, direct_fire}}, fetched once. */
+export const getWeapons = () => (weaponTable ??= call("GET", "/api/weapons").catch((e) => {
+  weaponTable = null;
+  throw e;
+}));

@@ -2,12 +2,13 @@
 // renders the status strip, the tactical board (ships + range ladders), the station panel (only
 // the legal actions the server offers), the live log and the GM panel. Every change comes from the
 // server: snapshots and events in, intents out.
-import { getBattle, getLog } from "./api.js";
-import { h, label, replace, stationLabel } from "./dom.js";
+import { getBattle, getLog, getWeapons } from "./api.js";
+import { h, humanMessage, label, replace, stationLabel } from "./dom.js";
 import { renderActions } from "./actions.js";
 import { renderBoard } from "./board.js";
 import { renderGm as drawGm } from "./gm.js";
 import { logEntry } from "./log.js";
+import { resultCard } from "./result.js";
 import { awaitingKeys, initiativeOf, shipsOf, sidesOf } from "./model.js";
 import { BattleClient } from "./protocol.js";
 import { loadSeat, saveSeat } from "./storage.js";
@@ -48,6 +49,12 @@ export function enterBattle(root, battleId, ctx) {
     name: "",
     /** sides the server's bot plays (its stations are not the GM's to run) */
     botSides: /** @type {string[]} */ ([]),
+    /** stations the GM took from us ("Pilot aboard Beowulf"), shown until we pick another */
+    released: /** @type {string[]} */ ([]),
+    /** the weapon table (max band per kind), to say why a gunner has no shot */
+    weapons: /** @type {any} */ (null),
+    /** our last action and the events it caused (the result card), until the next one */
+    mine: /** @type {{command: any, after: number, seqs: Set<number>, ids: Set<number>, events: any[]} | null} */ (null),
   };
   /** "ship/station" -> seq of the `legal` the GM last asked for (no duplicate requests) */
   const asked = new Map();
@@ -57,15 +64,20 @@ export function enterBattle(root, battleId, ctx) {
   // Stable skeleton; each region re-renders on its own so focus and scroll survive updates.
   const status = h("section.panel.area-status", { "aria-label": "Round and initiative", testid: "status-panel" });
   const board = h("section.panel.area-board", { "aria-labelledby": "board-h", testid: "board" });
-  const station = h("section.panel.area-station", { "aria-labelledby": "station-h", testid: "station-panel" });
-  const logList = h("ol.log", { testid: "battle-log", "aria-live": "polite", "aria-relevant": "additions", "aria-label": "Battle log" });
+  // tabindex -1: where focus goes when the control that had it is replaced (see dom.replace).
+  const station = h("section.panel.area-station", { "aria-labelledby": "station-h", testid: "station-panel", tabindex: "-1" });
+  // tabindex 0: a scrollable region the keyboard can reach and scroll (arrows, Page Up/Down).
+  const logList = h("ol.log", { testid: "battle-log", "aria-live": "polite", "aria-relevant": "additions", "aria-label": "Battle log", tabindex: "0" });
   const logPanel = h("section.panel.area-log", { "aria-labelledby": "log-h", testid: "log-panel" },
     h("header", null, h("h2", { id: "log-h" }, "Battle log"), h("span.muted.mono", { testid: "log-seq" }, "")),
     logList);
-  const gm = h("section.panel.area-gm", { "aria-labelledby": "gm-h", testid: "gm-panel", hidden: true });
+  const gm = h("section.panel.area-gm", { "aria-labelledby": "gm-h", testid: "gm-panel", hidden: true, tabindex: "-1" });
   // data-seq: the last seq whose batch is complete here (state, awaiting and log all applied);
   // it moves only at the end of a batch, never in the middle of one.
-  const battleView = h("div.battle", { testid: "battle-view", dataset: { battleId, seq: "" } }, status, board, station, logPanel, gm);
+  // Below desktop width the log panel scrolls out of sight: a strip pinned to the bottom of the
+  // screen repeats the newest lines (aria-hidden: the log itself is the live region).
+  const strip = h("div.last-events", { testid: "last-events", "aria-hidden": "true" });
+  const battleView = h("div.battle", { testid: "battle-view", dataset: { battleId, seq: "" } }, status, board, station, logPanel, gm, strip);
   replace(root, battleView);
 
   const client = new BattleClient({ join });
@@ -103,6 +115,7 @@ export function enterBattle(root, battleId, ctx) {
   const roleText = () => {
     const j = view.joined;
     if (!j) return "joining…";
+    if (j.role === "player" && !(j.stations ?? []).length) return "Spectator";
     if (j.role === "player") {
       const ship = shipsOf(view.state).find((s) => s.id === j.ship_id);
       return `${(j.stations ?? []).map(stationLabel).join(", ")} · ${ship?.name ?? j.ship_id}`;
@@ -163,9 +176,14 @@ export function enterBattle(root, battleId, ctx) {
       replace(station, h("header", null, h("h2", { id: "station-h" }, "Station")), h("p.muted", null, "Joining…"));
       return;
     }
-    if (j.role !== "player") {
+    if (j.role !== "player" || !(j.stations ?? []).length) {
+      const released = view.released.length ? releasedNotice() : null;
+      const key = JSON.stringify([j.role, view.isOver, view.released]);
+      if (key === stationKey && station.childElementCount) return;
+      stationKey = key;
       replace(station, h("header", null, h("h2", { id: "station-h" }, j.role === "gm" ? "Game master" : "Spectating")),
-        h("p.muted", null, j.role === "gm"
+        released,
+        view.isOver ? overNotice() : h("p.muted", null, j.role === "gm"
           ? "You run the table: advance steps, make rulings and undo from the GM panel."
           : "You see the public battle state and the log."));
       return;
@@ -182,19 +200,34 @@ export function enterBattle(root, battleId, ctx) {
     });
     // Re-render only when the options or the state drawn change (not on presence updates); the
     // picks themselves are remembered across redraws by actions.js.
-    const key = JSON.stringify([view.state?.seq, ship?.name, j.stations, seats.map((x) => [x.key, x.isAwaited, x.legalSeq])]);
+    const key = JSON.stringify([view.state?.seq, ship?.name, j.stations, view.isOver, !!view.weapons, view.mine?.events.length ?? -1, seats.map((x) => [x.key, x.isAwaited, x.legalSeq])]);
     if (key === stationKey && station.childElementCount) return;
     stationKey = key;
     replace(station,
       h("header", null, h("h2", { id: "station-h" }, "Your station"),
         h("span.station-id", { testid: "my-station" }, `${(j.stations ?? []).map(stationLabel).join(", ")} · ${ship?.name ?? j.ship_id}`)),
-      seats.map((x) => renderActions({
+      view.mine ? resultCard(view.mine, shipNames()) : null,
+      view.isOver ? overNotice() : seats.map((x) => renderActions({
         shipId: x.shipId, station: x.stn, state: view.state, commands: x.commands,
-        isAwaited: x.isAwaited, loading: x.isAwaited && x.legalSeq < 0,
-        send: (command) => sendCommand(command),
+        isAwaited: x.isAwaited, loading: x.isAwaited && x.legalSeq < 0, weapons: view.weapons,
+        send: (command) => sendOwn(command),
       })));
     station.dataset.seq = String(view.seq);
   };
+
+  const overNotice = () => h("p.notice", { testid: "station-over", role: "status" },
+    "The battle is over: no more actions. The log keeps every roll.");
+
+  /** The GM took our station(s): say which, and offer the seat picker (no dead end). */
+  const releasedNotice = () => h("div.notice.warn", { testid: "station-released" },
+    h("p", { style: { margin: "0 0 8px" } },
+      `The GM released your station (${view.released.join(", ")}). You are watching as a spectator now.`),
+    view.code && !view.isOver
+      ? h("a.btn.btn-primary", { href: `/?join=${encodeURIComponent(view.code)}`, testid: "pick-seat" }, "Pick another seat")
+      : null);
+
+  /** Ship id -> name, for turning the server's ids into the table's words. */
+  const shipNames = () => new Map(shipsOf(view.state).map((s) => [s.id, s.name]));
 
   /** Awaited stations the GM runs: nobody connected holds them and no bot plays their side. */
   const npcStations = () => {
@@ -217,11 +250,40 @@ export function enterBattle(root, battleId, ctx) {
     }
   };
 
+  /** A player's own action: its events (and a shot's later resolution) fill the result card. */
+  const sendOwn = async (command) => {
+    view.mine = { command, after: view.seq, seqs: new Set(), ids: new Set(), events: [] };
+    try {
+      const ack = await sendCommand(command);
+      if (!view.mine || view.mine.command !== command) return ack;
+      for (const seq of ack?.seqs ?? []) view.mine.seqs.add(seq);
+      for (const seq of view.mine.seqs) noteMine(view.log.get(seq));
+      renderStation();
+      return ack;
+    } catch (e) {
+      if (view.mine?.command === command) view.mine = null;
+      throw e;
+    }
+  };
+
+  /** Add an event to the result card when our last action caused it (or resolves our shot). */
+  const noteMine = (event) => {
+    const mine = view.mine;
+    if (!mine || !event || event.seq <= mine.after || mine.events.some((e) => e.seq === event.seq)) return false;
+    const ours = mine.seqs.has(event.seq)
+      || (["attack_resolved", "attack_lost"].includes(event.type) && mine.ids.has(event.data?.id));
+    if (!ours) return false;
+    if (event.type === "attack_declared" && event.data?.id !== undefined) mine.ids.add(event.data.id);
+    mine.events.push(event);
+    mine.events.sort((x, y) => x.seq - y.seq);
+    return true;
+  };
+
   const sendCommand = async (command) => {
     try {
-      await client.command(command);
+      return await client.command(command);
     } catch (e) {
-      ctx.toast(`${label(e.code ?? "error")}: ${e.message}`, "error");
+      ctx.toast(humanMessage(e.message ? sentence(e.message) : label(e.code ?? "error"), shipNames()), "error");
       throw e;
     }
   };
@@ -240,7 +302,7 @@ export function enterBattle(root, battleId, ctx) {
     });
     const ready = npc.every((x) => x.commands !== null);
     // As for players: redraw only when the options or the state drawn change.
-    const key = JSON.stringify([view.seq, view.state?.seq, ready, npc.map((x) => [x.shipId, x.station, x.commands !== null])]);
+    const key = JSON.stringify([view.seq, view.state?.seq, ready, view.isOver, npc.map((x) => [x.shipId, x.station, x.commands !== null])]);
     const npcChanged = key !== npcKey;
     npcKey = key;
     // Drawn synchronously: the GM panel must always show the latest of these renders.
@@ -248,7 +310,7 @@ export function enterBattle(root, battleId, ctx) {
       state: view.state,
       presence: view.presence,
       battleId,
-      npc: npcChanged ? { seq: view.seq, ready, stations: npc } : null,
+      npc: npcChanged ? { seq: view.seq, ready, stations: npc, isOver: view.isOver } : null,
       seq: view.seq,
       recent: [...view.log.keys()].sort((a, b) => b - a).slice(0, 100).map((q) => view.log.get(q)),
       send: sendCommand,
@@ -276,12 +338,28 @@ export function enterBattle(root, battleId, ctx) {
   const addLog = (event, fresh) => {
     if (!event || view.log.has(event.seq)) return;
     view.log.set(event.seq, event);
+    if (noteMine(event) && fresh) stationKey = "";
     const li = logEntry(event, fresh);
     // Keep seq order even when history arrives after live events.
     const after = [...logList.children].find((el) => Number(/** @type {HTMLElement} */ (el).dataset.seq) > event.seq);
     logList.insertBefore(li, after ?? null);
     if (fresh) logList.scrollTop = logList.scrollHeight;
+    showLast();
   };
+
+  /** The newest two log lines in the strip. */
+  const showLast = () => {
+    const last = [...logList.children].slice(-2);
+    replace(strip, last.map((li) => h("p", { dataset: { seq: /** @type {HTMLElement} */ (li).dataset.seq } },
+      h("span.seq", null, `#${/** @type {HTMLElement} */ (li).dataset.seq}`), " ",
+      li.querySelector(".summary")?.textContent ?? "")));
+  };
+  // The strip steps aside while the log panel itself is on screen.
+  if ("IntersectionObserver" in window) {
+    new IntersectionObserver((entries) => {
+      for (const entry of entries) battleView.classList.toggle("log-in-view", entry.isIntersecting);
+    }).observe(logPanel);
+  }
 
   /** Fill the log with the events before our snapshot (aria-busy: not read out one by one). */
   const loadHistory = async () => {
@@ -394,12 +472,17 @@ export function enterBattle(root, battleId, ctx) {
       // The GM freed one of our stations: forget it so a reload does not try to take it back.
       const released = (view.joined.stations ?? []).filter((s) => msg.message.includes(` ${s} `));
       const left = (view.joined.stations ?? []).filter((s) => !released.includes(s));
+      const ship = shipNames().get(view.joined.ship_id) ?? "your ship";
+      const words = released.map((s) => `${stationLabel(s)} aboard ${ship}`);
+      view.released = [...view.released, ...words];
       view.joined = { ...view.joined, stations: left };
       saveSeat(battleId, { stations: left, ...(left.length ? {} : { role: "spectator" }) });
       client.setJoin(left.length ? { stations: left } : { role: "spectator", ship_id: undefined, stations: [] });
       render();
+      ctx.toast(`The GM released your station: ${words.join(", ") || "one of your stations"}.`, "warn");
+      return;
     }
-    ctx.toast(`${label(msg.code)}: ${msg.message}`, "error");
+    ctx.toast(humanMessage(sentence(msg.message || label(msg.code)), shipNames()), "error");
   });
   client.addEventListener("ended", (e) => {
     const err = /** @type {CustomEvent} */ (e).detail;
@@ -412,11 +495,23 @@ export function enterBattle(root, battleId, ctx) {
   client.addEventListener("shutdown", (e) => {
     ctx.toast(`${/** @type {CustomEvent} */ (e).detail.message} Reconnecting…`, "warn");
   });
-  client.addEventListener("joinfailed", (e) => {
+  client.addEventListener("joinfailed", async (e) => {
     const err = /** @type {CustomEvent} */ (e).detail;
+    // A refused seat is not ours: forget it, so the seat picker does not offer it back.
+    if (err.code === "station_taken") saveSeat(battleId, { role: undefined, ship_id: undefined, stations: [] });
+    let names = shipNames();
+    if (!names.size || !view.code) {
+      try {
+        const battle = await getBattle(battleId);
+        names = new Map(shipsOf(battle.state).map((s) => [s.id, s.name]));
+        view.code ||= battle.join_code ?? "";
+      } catch {
+        /* ids stay unnamed ("that ship"); the link goes to the lobby */
+      }
+    }
     replace(root, h("section.panel", { testid: "join-failed" },
       h("header", null, h("h2", null, "Could not join")),
-      h("p.notice.error", { role: "alert", testid: "join-error", dataset: { code: err.code } }, err.message),
+      h("p.notice.error", { role: "alert", testid: "join-error", dataset: { code: err.code } }, humanMessage(sentence(err.message), names)),
       h("div.btns", { style: { "margin-top": "12px" } },
         h("a.btn.btn-primary", { href: view.code ? `/?join=${encodeURIComponent(view.code)}` : "/", testid: "back-to-join" },
           "Pick another seat"))));
@@ -424,5 +519,16 @@ export function enterBattle(root, battleId, ctx) {
 
   render();
   client.connect();
+  getWeapons().then((table) => {
+    view.weapons = table;
+    renderStation();
+  }).catch(() => { /* without it a gunner out of range is only told to wait */ });
   return { close: () => client.close() };
+}
+
+/** A server text as a sentence: capital first letter, final full stop. */
+function sentence(text) {
+  const t = String(text ?? "").trim();
+  if (!t) return t;
+  return `${t[0].toUpperCase()}${t.slice(1)}${/[.!?]$/.test(t) ? "" : "."}`;
 }

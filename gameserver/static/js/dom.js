@@ -46,17 +46,29 @@ export function append(parent, children) {
   return parent;
 }
 
-/** Replace every child of `parent`, keeping focus on an element with the same id when possible. */
+/** Replace every child of `parent`, keeping focus on an element with the same id when possible.
+ * When the focused control is gone (an action done, its button replaced by the next step's),
+ * focus lands on the nearest focusable container instead of dropping to <body>: the keyboard
+ * user stays where they were, and a screen reader reads the region that changed. */
 export function replace(parent, ...children) {
   const active = document.activeElement;
-  const focusKey = active && parent.contains(active) ? focusKeyOf(active) : null;
+  const hadFocus = !!active && active !== parent && parent.contains(active);
+  const focusKey = hadFocus ? focusKeyOf(active) : null;
   parent.replaceChildren();
   append(parent, children);
-  if (focusKey) {
-    const again = parent.querySelector(focusKey);
-    if (again instanceof HTMLElement) again.focus();
+  if (hadFocus) {
+    const again = focusKey ? parent.querySelector(focusKey) : null;
+    const usable = again instanceof HTMLElement && !(/** @type {any} */ (again).disabled) && !again.closest("[hidden]");
+    if (usable) again.focus();
+    else keepFocusNear(parent);
   }
   return parent;
+}
+
+/** Focus `el` if it takes focus, else its nearest ancestor that does (a region with tabindex). */
+export function keepFocusNear(el) {
+  const target = el.closest("[tabindex]");
+  if (target instanceof HTMLElement) target.focus({ preventScroll: true });
 }
 
 function focusKeyOf(el) {
@@ -84,8 +96,24 @@ export function signed(n) {
   return v > 0 ? `+${v}` : v < 0 ? `\u2212${Math.abs(v)}` : "0";
 }
 
-/** Station label: "gunner:0" is the gunner of the first turret ("Gunner T1"). */
+/** Station label: "gunner:0" is the gunner of the first turret, "Gunner 1" (the log's words). */
 export function stationLabel(id) {
   const m = String(id ?? "").match(/^gunner:(\d+)$/);
-  return m ? `Gunner T${Number(m[1]) + 1}` : label(id);
+  return m ? `Gunner ${Number(m[1]) + 1}` : label(id);
+}
+
+/**
+ * A server message in the page's words: station ids ("gunner:2", "pilot on s1") and ship ids
+ * become the names the table uses ("Gunner 3 aboard Vengeance"). The server's texts are meant
+ * for people already; only the ids it sometimes names are translated.
+ * @param {string} message
+ * @param {Map<string, string>} shipNames  ship id -> name
+ */
+export function humanMessage(message, shipNames) {
+  const ship = (id) => shipNames.get(id) ?? "that ship";
+  return String(message ?? "")
+    .replace(/\b([a-z_]+(?::\d+)?) on ([A-Za-z0-9_.-]+)\b/g, (all, st, id) => (shipNames.has(id) || /^s\d+$/.test(id)
+      ? `${stationLabel(st)} aboard ${ship(id)}` : all))
+    .replace(/\bgunner:(\d+)/g, (_, n) => `Gunner ${Number(n) + 1}`)
+    .replace(/\b(s\d+)\b/g, (all, id) => (shipNames.has(id) ? ship(id) : all));
 }

@@ -16,7 +16,7 @@ import { rangesOf, shipsOf } from "./model.js";
  * `recent`: the latest events, newest first (for undo).
  * @param {HTMLElement} root
  * @param {{state: any, presence: any, battleId: string, seq: number, recent: any[],
- *   npc: {seq: number, ready: boolean, stations: NpcStation[]} | null,
+ *   npc: {seq: number, ready: boolean, stations: NpcStation[], isOver: boolean} | null,
  *   send: (cmd: any) => Promise<any>, request: (msg: any) => Promise<any>,
  *   download: () => void, gmToken: string, toast: (m: string, k?: string) => void}} ctx
  *   `npc` null: the stations the GM runs did not change (keep the GM's half-made choices)
@@ -37,11 +37,12 @@ export function renderGm(root, ctx) {
   const undoKey = JSON.stringify([ctx.seq, ctx.state?.undo_available ?? 0, ctx.recent.length]);
   if (undoBox.dataset.key !== undoKey) {
     undoBox.dataset.key = undoKey;
-    const picked = /** @type {HTMLSelectElement | null} */ (undoBox.querySelector("select"))?.value;
-    replace(undoBox, undoForm(ctx));
-    // Keep the GM's pick while it is still on offer.
-    const select = /** @type {HTMLSelectElement} */ (undoBox.querySelector("select"));
-    if (picked && [...select.options].some((o) => o.value === picked)) select.value = picked;
+    const old = /** @type {HTMLSelectElement | null} */ (undoBox.querySelector("select"));
+    // Keep an event the GM picked on purpose while it is still on offer; otherwise the
+    // default is the newest undoable event (a pick left from an older state would take back
+    // everything since).
+    const picked = old?.dataset.picked ? old.value : "";
+    replace(undoBox, undoForm(ctx, picked));
   }
   const box = /** @type {HTMLElement} */ (root.querySelector('[data-testid="gm-ruling-box"]'));
   const ruling = /** @type {HTMLElement | null} */ (box.querySelector("form"));
@@ -55,9 +56,11 @@ function drawNpc(section, npc, ctx) {
   // data-seq names the state the options shown belong to, once all of them have arrived.
   section.dataset.seq = npc.ready ? String(npc.seq) : "";
   const list = /** @type {HTMLElement} */ (section.querySelector('[data-testid="gm-npc-list"]'));
-  replace(list, npc.stations.length
-    ? npc.stations.map((x) => npcStation(x, ctx))
-    : h("p.muted", { testid: "gm-npc-none" }, "No station without a player is waiting: the players (or the bot) have the move."));
+  replace(list, npc.isOver
+    ? h("p.muted", { testid: "gm-npc-none" }, "The battle is over: no station acts any more.")
+    : npc.stations.length
+      ? npc.stations.map((x) => npcStation(x, ctx))
+      : h("p.muted", { testid: "gm-npc-none" }, "No station without a player is waiting: the players (or the bot) have the move."));
 }
 
 /** Stations whose full options the GM unfolded (kept open across redraws). */
@@ -137,24 +140,72 @@ function gmForms(ctx) {
 /**
  * Undo back to a chosen event: the engine undoes a number of events, automatic ones included
  * (a step ending, a turn starting), so the GM picks the first event to take back from the log.
+ * The newest undoable event is the default; the form says what goes and asks to confirm.
+ * @param {string} picked  the event the GM chose before this redraw ("" for none)
  */
-function undoForm(ctx) {
+function undoForm(ctx, picked) {
   const available = Math.max(0, Number(ctx.state?.undo_available ?? 0));
   const events = ctx.recent.filter((e) => e.seq > ctx.seq - available);
-  const select = h("select", { id: "gm-undo-to", testid: "gm-undo-to" },
-    events.map((e) => h("option", { value: String(e.seq) }, `#${e.seq} ${e.summary || label(e.type)}`)));
+  const keep = events.some((e) => String(e.seq) === picked);
+  const select = /** @type {HTMLSelectElement} */ (h("select", {
+    id: "gm-undo-to", testid: "gm-undo-to", "aria-describedby": "gm-undo-preview", disabled: !events.length,
+    dataset: keep ? { picked: "1" } : {},
+    onChange: () => {
+      select.dataset.picked = "1";
+      cancel();
+      describe();
+    },
+  }, events.map((e) => h("option", { value: String(e.seq) }, `#${e.seq} ${e.summary || label(e.type)}`))));
+  if (keep) select.value = picked;
+  const preview = h("p.muted.small", { id: "gm-undo-preview", testid: "gm-undo-preview", "aria-live": "polite" });
+  const count = () => (Number(select.value) ? ctx.seq - Number(select.value) + 1 : 0);
+  const describe = () => {
+    const n = count();
+    const first = events.find((e) => String(e.seq) === select.value);
+    preview.textContent = !n ? "Nothing to undo." : n === 1
+      ? `Takes back 1 event: #${first?.seq} ${first?.summary ?? ""}`
+      : `Takes back ${n} events: #${first?.seq} ${first?.summary ?? ""} and the ${n - 1} after it.`;
+    preview.append(" The dice do not rewind.");
+  };
+  const undo = h("button.btn", { type: "submit", testid: "gm-undo", disabled: !events.length }, "Undo…");
+  const confirm = h("button.btn.btn-warn", {
+    type: "button", testid: "gm-undo-confirm", hidden: true,
+    onClick: () => {
+      const n = count();
+      cancel();
+      undo.focus(); // the confirm button hides: keep the keyboard here, not on <body>
+      if (n) send(ctx, { type: "gm_undo", n });
+    },
+  }, "Confirm undo");
+  const back = h("button.btn.btn-ghost", {
+    type: "button", testid: "gm-undo-cancel", hidden: true,
+    onClick: () => {
+      cancel();
+      undo.focus();
+    },
+  }, "Keep it");
+  const cancel = () => {
+    confirm.hidden = true;
+    back.hidden = true;
+    undo.hidden = false;
+  };
+  describe();
   return h("form", {
     testid: "gm-undo-form",
     onSubmit: (e) => {
       e.preventDefault();
-      const from = Number(/** @type {HTMLSelectElement} */ (select).value);
-      if (from) send(ctx, { type: "gm_undo", n: ctx.seq - from + 1 });
+      if (!count()) return;
+      const n = count();
+      confirm.textContent = `Confirm: undo ${n} event${n === 1 ? "" : "s"}`;
+      undo.hidden = true;
+      confirm.hidden = false;
+      back.hidden = false;
+      confirm.focus();
     },
   },
   h("div.field", null, h("label", { for: "gm-undo-to" }, "Undo back to (this event and all after it)"), select),
-  h("div.btns", { style: { "margin-top": "8px" } },
-    h("button.btn", { type: "submit", testid: "gm-undo", disabled: !events.length }, "Undo"),
-    h("span.muted.small", null, events.length ? `up to ${events.length} event(s); the dice do not rewind` : "nothing to undo")));
+  preview,
+  h("div.btns", { style: { "margin-top": "8px" } }, undo, confirm, back));
 }
 
 // What a house ruling may set (the engine's gm_ruling fields); the engine checks the values.
@@ -220,8 +271,9 @@ function rulingForm(state, run) {
     },
   },
   h("fieldset", null, h("legend", null, "House ruling"),
+    // "Applies to" on a line of its own: "Range Beowulf ↔ Vengeance" needs the whole width.
+    h("div.field", null, h("label", { for: "gm-ruling-target" }, "Applies to"), target),
     h("div.row", null,
-      h("div.field", null, h("label", { for: "gm-ruling-target" }, "Applies to"), target),
       h("div.field", null, h("label", { for: "gm-ruling-field" }, "What"), field),
       valueBox),
     h("div.field", null, h("label", { for: "gm-ruling-reason" }, "Reason"), reason),

@@ -2,7 +2,7 @@
 // link or code (GM, player with ship + station, spectator), or resume a saved battle from its
 // events JSON. It only builds requests; the server validates them and explains refusals.
 import { createBattle, findBattle, getBattle, getPresets, importBattle } from "./api.js";
-import { h, label, replace, stationLabel } from "./dom.js";
+import { h, humanMessage, label, replace, stationLabel } from "./dom.js";
 import { loadName, loadSeat, saveName, saveSeat } from "./storage.js";
 
 export const BANDS = ["adjacent", "close", "short", "medium", "long", "very_long", "distant"];
@@ -13,23 +13,64 @@ const SIDE_COLOURS = ["var(--side-a)", "var(--side-b)", "var(--side-c)", "var(--
 /** Colour of a side by its index in the scenario, shared with the battle view. */
 export const sideColour = (index) => SIDE_COLOURS[index % SIDE_COLOURS.length];
 
-/** Turn "Pilot 2, Tactics (naval) 1" into {pilot: 2, tactics_naval: 1}. Pure. */
+/** Turn "Pilot 2, Tactics (naval) 1" into {pilot: 2, "tactics (naval)": 1}: the MgT2e notation
+ * kept as written (the server folds the speciality that applies aboard into the skill). Pure. */
 export function parseSkills(text) {
   /** @type {Record<string, number>} */
   const skills = {};
   for (const part of String(text).split(/[,;\n]+/)) {
-    const m = part.trim().match(/^(.*?)[\s=:]*(-?\d+)$/);
+    const m = part.trim().match(/^(.*?)[\s=:-]*(\d+)$/);
     if (!m || !m[1].trim()) continue;
-    const key = m[1].trim().toLowerCase().replace(/[()]/g, "").replace(/[^a-z0-9]+/g, "_").replace(/^_|_$/g, "");
-    skills[key] = Number(m[2]);
+    const spec = m[1].trim().toLowerCase().match(/^([a-z][a-z' -]*?)\s*(?:\((.*)\))?$/);
+    if (!spec) continue;
+    const base = spec[1].replace(/[^a-z]+/g, "_").replace(/^_|_$/g, "");
+    skills[spec[2] ? `${base} (${spec[2].trim()})` : base] = Number(m[2]);
   }
   return skills;
+}
+
+// MgT2e skills a station uses (RULES §1.4) and their specialities; true: applies aboard.
+const SHIP_SKILLS = {
+  pilot: { spacecraft: true, "small craft": true, "capital ships": false },
+  gunner: { turret: true, ortillery: false, screen: false, capital: false },
+  engineer: { "m-drive": true, "j-drive": true, power: true, "life support": true },
+  electronics: { sensors: true, comms: false, computers: false, "remote ops": false },
+  tactics: { naval: true, military: false },
+  leadership: {},
+};
+
+/** What the crew editor warns about in typed skills: unknown names, specialities that count
+ * as level 0 aboard, levels outside 0-6. Empty when every skill counts as typed. Pure. */
+export function skillWarnings(text) {
+  const out = [];
+  const typed = String(text).split(/[,;\n]+/).map((p) => p.trim()).filter(Boolean);
+  for (const part of typed) {
+    const m = part.match(/^(.*?)[\s=:-]*(\d+)$/);
+    if (!m || !m[1].trim()) {
+      out.push(`“${part}” has no level (write it as “Pilot 2”).`);
+      continue;
+    }
+    const spec = m[1].trim().toLowerCase().match(/^([a-z][a-z' -]*?)\s*(?:\((.*)\))?$/);
+    const base = spec?.[1].replace(/[^a-z]+/g, "_").replace(/^_|_$/g, "") ?? "";
+    const specs = SHIP_SKILLS[base];
+    const name = m[1].trim();
+    if (!specs) {
+      out.push(`${name}: no station uses this skill (aboard: Pilot, Gunner (turret), Engineer, Electronics (sensors), Tactics (naval), Leadership).`);
+    } else if (spec?.[2] && !(spec[2].trim() in specs)) {
+      out.push(`${name}: unknown speciality of ${label(base)} (${Object.keys(specs).join(", ")}).`);
+    } else if (spec?.[2] && !specs[spec[2].trim()]) {
+      const applies = Object.keys(specs).filter((k) => specs[k]).join(" or ");
+      out.push(`${name} counts as ${label(base)} 0 aboard: the station needs ${label(base)} (${applies}).`);
+    }
+    if (Number(m[2]) > 6) out.push(`${name} ${m[2]}: skill levels run 0–6.`);
+  }
+  return out;
 }
 
 /** Inverse of parseSkills for display. Pure. */
 export function formatSkills(skills) {
   return Object.entries(skills || {})
-    .map(([k, v]) => `${label(k)} ${v}`)
+    .map(([k, v]) => `${label(k).replace(/ \((.*)\)$/, " ($1)")} ${v}`)
     .join(", ");
 }
 
@@ -174,6 +215,8 @@ function renderCreate(panel, presets, ctx) {
         skills: defaultSkills(id, skill),
       });
       const pfx = `crew-${i}-${id.replace(/[^a-z0-9]/gi, "-")}`;
+      const warn = h("ul.skill-warnings", { id: `${pfx}-skills-warn`, testid: `skills-warning-${i}-${id}`, "aria-live": "polite" });
+      showWarnings(warn, formatSkills(entry.skills));
       return h("div.crew-station", { testid: `crew-${i}-${id}` },
         h("div.row", null,
           h("div.field", null, h("span.field-label", null, "Station"), h("strong.station-id", null, stationLabel(id))),
@@ -190,10 +233,12 @@ function renderCreate(panel, presets, ctx) {
               type: "number", min: 0, max: 15, value: entry.characteristics[c],
               onInput: (e) => (entry.characteristics[c] = Number(e.target.value)),
             }))))),
-        field(`${pfx}-skills`, "Skills (e.g. Pilot 2, Tactics 1)", h("input", {
-          id: `${pfx}-skills`, value: formatSkills(entry.skills),
+        field(`${pfx}-skills`, "Skills (e.g. Pilot 2, Gunner (turret) 1)", h("input", {
+          id: `${pfx}-skills`, value: formatSkills(entry.skills), "aria-describedby": `${pfx}-skills-warn`,
           onChange: (e) => (entry.skills = parseSkills(e.target.value)),
+          onInput: (e) => showWarnings(warn, e.target.value),
         })),
+        warn,
       );
     });
   };
@@ -218,7 +263,7 @@ function renderCreate(panel, presets, ctx) {
           ctx.onEnter(battleId);
         } catch (err) {
           status.className = "notice error";
-          status.textContent = `The server refused the scenario: ${err.message}`;
+          status.textContent = `The server refused the scenario. ${scenarioError(err.message, model)}`;
         }
       },
     },
@@ -277,6 +322,11 @@ function renderCreate(panel, presets, ctx) {
     h("span.muted", null, "You will be the GM")), form);
 }
 
+function showWarnings(list, text) {
+  replace(list, skillWarnings(text).map((w) => h("li", null, w)));
+  list.hidden = !list.childElementCount;
+}
+
 function defaultSkills(station, level) {
   const base = station.split(":")[0];
   // The skill each station uses (the engine's STATION_SKILLS).
@@ -288,6 +338,38 @@ function defaultSkills(station, level) {
     sensors: { electronics: level },
   };
   return { ...(map[base] ?? {}) };
+}
+
+/**
+ * The server's refusal of a scenario in the form's words: "ships.0.crew.pilot.skills: Value
+ * error, skill pilot must be 0-6" becomes "Beowulf, Pilot: skill pilot must be 0-6." Pure.
+ */
+export function scenarioError(message, model) {
+  const names = new Map(model.ships.map((s, i) => [`s${i + 1}`, s.name.trim() || `Ship ${i + 1}`]));
+  return String(message ?? "").split(/;\s+/).map((part) => {
+    const m = part.match(/^([\w.:-]+):\s+(.*)$/);
+    const where = m ? m[1].split(".") : [];
+    const text = (m ? m[2] : part).replace(/^(Value|Assertion) error,\s*/i, "");
+    const place = [];
+    for (let k = 0; k < where.length; k += 1) {
+      const [key, next] = [where[k], where[k + 1]];
+      if (key === "ships" && /^\d+$/.test(next)) {
+        place.push(names.get(`s${Number(next) + 1}`) ?? `Ship ${Number(next) + 1}`);
+        k += 1;
+      } else if (key === "sides" && /^\d+$/.test(next)) {
+        place.push(model.sides[Number(next)]?.name || `Side ${Number(next) + 1}`);
+        k += 1;
+      } else if (key === "crew" && next) {
+        place.push(stationLabel(next));
+        k += 1;
+      } else if (!["scenario", "skills", "characteristics"].includes(key)) {
+        place.push(label(key));
+      }
+    }
+    const said = humanMessage(text, names);
+    const sentence = `${said[0]?.toUpperCase() ?? ""}${said.slice(1)}${/[.!?]$/.test(said) ? "" : "."}`;
+    return place.length ? `${place.join(", ")}: ${sentence}` : sentence;
+  }).join(" ");
 }
 
 /** Build the POST /api/battles body from the form model. Pure. */

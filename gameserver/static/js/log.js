@@ -17,7 +17,8 @@ export function logEntry(event, fresh) {
   h("span.seq", { "aria-hidden": "true" }, `#${event.seq}`),
   h("span.summary", null, event.summary || label(type)),
   dice.length
-    ? h("span.dice", { "aria-label": `dice ${dice.join(", ")}` },
+    ? h("span.dice", null,
+      h("span.visually-hidden", null, `dice ${dice.join(", ")}`),
       dice.map((d) => h("span.die", { dataset: { face: String(d) }, "aria-hidden": "true" }, String(d))))
     : null);
 }
