@@ -432,7 +432,10 @@ def test_a_dropped_player_reconnects_and_catches_up(gm: Page, new_context: NewCo
     seq = settled_seq(gm)
     expect(player.get_by_test_id(f"log-{seq}")).to_have_count(0)
     network_down = False
-    expect(player.get_by_test_id("connection")).to_have_attribute("data-state", "joined")
+    # The page's backoff tops out at 8 s (protocol.js BACKOFF_MS); a slow machine gets there.
+    expect(player.get_by_test_id("connection")).to_have_attribute(
+        "data-state", "joined", timeout=15_000
+    )
     expect(player.get_by_test_id("battle-view")).to_have_attribute("data-seq", seq)
     # Every event once, in order: nothing skipped, nothing repeated; the station is still hers.
     seqs = (
