@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,7 +24,8 @@ from tvtt_operator.builders import (
 )
 from tvtt_operator.cache import Cache, Key
 from tvtt_operator.config import OperatorConfig
-from tvtt_operator.kinds import EVENT, TRAVELLER_VTT
+from tvtt_operator.drift import find_drift, removal_patch
+from tvtt_operator.kinds import DEPLOYMENT, EVENT, TRAVELLER_VTT
 from tvtt_operator.kube import KubeClient, KubeError
 from tvtt_operator.metrics import (
     MANAGED,
@@ -33,7 +35,7 @@ from tvtt_operator.metrics import (
     RECONCILES,
 )
 from tvtt_operator.models import ConditionStatus, ConditionType, TravellerVTT
-from tvtt_operator.planning import plan_reconcile
+from tvtt_operator.planning import OURS, Correction, Plan, plan_reconcile
 from tvtt_operator.retry import RetryTimers
 
 log = structlog.get_logger("tvtt_operator.reconciler")
@@ -186,29 +188,20 @@ class Reconciler:
             return True  # retrying cannot help; the next edit triggers a new reconcile
         live = self.cache.children(key, tvtt.uid)
         plan = plan_reconcile(tvtt, live)
-        error: str | None = None
-        try:
-            for manifest in plan.handovers:
-                await self.client.apply(manifest, manager=HANDOVER_FIELD_MANAGER)
-            for manifest in plan.applies:
-                applied = await self.client.apply(manifest)
-                self.cache.put(applied)
-                live[(applied["kind"], applied["metadata"]["name"])] = applied
-            for kind, name in plan.deletes:
-                await self.client.delete(kind, tvtt.namespace, name)
-                live.pop((kind.kind, name), None)
-        except KubeError as exc:
-            error = exc.message
-            RECONCILE_ERRORS.labels(cause="api").inc()
-            logger.warning("apply failed", error=error, status=exc.status)
-        if plan.writes:
+        done = await self._execute(tvtt, plan, live)
+        error = "; ".join(done.failures) or None
+        if done.applied or done.deleted or done.handovers or done.corrected:
             logger.info(
                 "reconciled",
-                applied=[f"{m['kind']}/{m['metadata']['name']}" for m in plan.applies],
-                deleted=[f"{kind.kind}/{name}" for kind, name in plan.deletes],
-                handovers=len(plan.handovers),
+                applied=done.applied,
+                deleted=done.deleted,
+                handovers=done.handovers,
+                corrected=[c.describe() for c in done.corrected],
                 generation=tvtt.generation,
             )
+        if error is not None:
+            RECONCILE_ERRORS.labels(cause="api").inc()
+            logger.warning("apply failed", error=error, failed=len(done.failures))
         now = self.clock()
         applied_ok = error is None
         status = build_status(
@@ -239,6 +232,19 @@ class Reconciler:
                         now=now,
                     )
                 )
+            for correction in done.corrected:
+                await self.client.post_event(
+                    build_event(
+                        body,
+                        reason="DriftCorrected",
+                        message=f"{correction.describe()}; restored as the TravellerVTT says",
+                        now=now,
+                    )
+                )
+            if error is not None and _degraded_message(tvtt) != error:
+                await self.client.post_event(
+                    build_event(body, reason="ApplyFailed", message=error, now=now)
+                )
             await self._write_status(
                 tvtt, body, status.model_dump(by_alias=True, exclude_none=True, mode="json")
             )
@@ -249,6 +255,65 @@ class Reconciler:
         RECONCILE_SECONDS.observe(time.perf_counter() - started)
         RECONCILES.labels(result="ok" if error is None else "error").inc()
         return error is None
+
+    async def _execute(
+        self, tvtt: TravellerVTT, plan: Plan, live: dict[tuple[str, str], Any]
+    ) -> Outcome:
+        """Make the plan's writes, each on its own: one failing child does not stop the others.
+
+        A failed handover skips the Deployment apply it protects (without it the apply would
+        drop the replicas to 1); every failure is kept with the API server's own message. Fields
+        others added are removed after the applies, from the objects the applies returned (an
+        apply can make some of them go, like a Service's nodePort when its type is restored).
+        """
+        done = Outcome()
+        handover_failed = False
+        for manifest in plan.handovers:
+            try:
+                await self.client.apply(manifest, manager=HANDOVER_FIELD_MANAGER)
+                done.handovers += 1
+            except KubeError as exc:
+                handover_failed = True
+                done.fail(_name(manifest), f"replica handover: {exc.message}")
+        for manifest in plan.applies:
+            if handover_failed and manifest["kind"] == DEPLOYMENT.kind:
+                continue
+            try:
+                applied = await self.client.apply(manifest)
+            except KubeError as exc:
+                done.fail(_name(manifest), exc.message)
+                continue
+            self.cache.put(applied)
+            live[(applied["kind"], applied["metadata"]["name"])] = applied
+            done.applied.append(_name(manifest))
+        for correction in plan.corrections:
+            key = (correction.kind.kind, correction.name)
+            # After the apply: what is still added by others, as the API server now has it.
+            current = live.get(key) or {}
+            removal = removal_patch(find_drift(correction.desired, current, OURS), current)
+            if not removal or f"{key[0]}/{key[1]}" in done.failed:
+                continue
+            try:
+                patched = await self.client.json_patch(
+                    correction.kind, tvtt.namespace, correction.name, removal
+                )
+            except KubeError as exc:
+                done.fail(f"{key[0]}/{key[1]}", exc.message)
+                continue
+            self.cache.put(patched)
+            live[key] = patched
+        for kind, name in plan.deletes:
+            try:
+                await self.client.delete(kind, tvtt.namespace, name)
+            except KubeError as exc:
+                done.fail(f"{kind.kind}/{name}", f"delete: {exc.message}")
+                continue
+            live.pop((kind.kind, name), None)
+            done.deleted.append(f"{kind.kind}/{name}")
+        done.corrected = [
+            c for c in plan.corrections if f"{c.kind.kind}/{c.name}" not in done.failed
+        ]
+        return done
 
     async def _write_status(
         self, tvtt: TravellerVTT, body: dict[str, Any], status: dict[str, Any]
@@ -290,6 +355,35 @@ class Reconciler:
             return
         updated = await self.client.patch_status(meta["namespace"], meta["name"], status)
         self.cache.put(updated)
+
+
+@dataclass
+class Outcome:
+    """What one reconcile actually wrote, and what the API server refused (with its message)."""
+
+    applied: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    handovers: int = 0
+    corrected: list[Correction] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    failed: set[str] = field(default_factory=set)
+
+    def fail(self, child: str, message: str) -> None:
+        """Record a refused write of `child` (`Kind/name`) with the API server's message."""
+        self.failed.add(child)
+        self.failures.append(f"{child}: {message}")
+
+
+def _name(manifest: dict[str, Any]) -> str:
+    return f"{manifest['kind']}/{manifest['metadata']['name']}"
+
+
+def _degraded_message(tvtt: TravellerVTT) -> str | None:
+    """The message of a Degraded=True already reported (its Event went out then)."""
+    for c in tvtt.status.conditions:
+        if c.type == ConditionType.DEGRADED and c.status == ConditionStatus.TRUE:
+            return c.message
+    return None
 
 
 def _overridden_before(tvtt: TravellerVTT) -> bool:
