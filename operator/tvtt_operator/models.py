@@ -319,6 +319,11 @@ class TravellerVTTSpec(_Model):
         }
     )
 
+    paused: bool = Field(
+        default=False,
+        description="Stop reconciling: the children are left exactly as they are (no applies, no "
+        "drift correction, no deletes) and condition Paused is True until this is false again.",
+    )
     image: str = Field(default=DEFAULT_IMAGE, min_length=1, max_length=512)
     replicas: int | None = Field(default=None, ge=0, le=100)
     autoscaling: Autoscaling | None = None
@@ -381,6 +386,7 @@ class ConditionType(StrEnum):
     DEGRADED = "Degraded"
     REDIS_READY = "RedisReady"
     TEMPLATE_OVERRIDDEN = "TemplateOverridden"
+    PAUSED = "Paused"
 
 
 class Condition(_Model):

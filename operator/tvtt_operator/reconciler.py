@@ -20,7 +20,6 @@ from pydantic import ValidationError
 from tvtt_operator.builders import (
     FIELD_MANAGER,
     HANDOVER_FIELD_MANAGER,
-    build_status,
 )
 from tvtt_operator.cache import Cache, Key
 from tvtt_operator.config import OperatorConfig
@@ -37,6 +36,7 @@ from tvtt_operator.metrics import (
 from tvtt_operator.models import ConditionStatus, ConditionType, TravellerVTT
 from tvtt_operator.planning import OURS, Correction, Plan, plan_reconcile
 from tvtt_operator.retry import RetryTimers
+from tvtt_operator.status import build_status
 
 log = structlog.get_logger("tvtt_operator.reconciler")
 
@@ -47,9 +47,9 @@ def utc_now() -> str:
 
 
 def build_event(
-    tvtt_body: dict[str, Any], *, reason: str, message: str, now: str
+    tvtt_body: dict[str, Any], *, reason: str, message: str, now: str, type_: str = "Warning"
 ) -> dict[str, Any]:
-    """A core/v1 Warning Event about the resource. Purely computational, no side effects."""
+    """A core/v1 Event about the resource. Purely computational, no side effects."""
     meta = tvtt_body["metadata"]
     return {
         "apiVersion": EVENT.api_version,
@@ -63,7 +63,7 @@ def build_event(
             "uid": meta.get("uid"),
             "resourceVersion": meta.get("resourceVersion"),
         },
-        "type": "Warning",
+        "type": type_,
         "reason": reason,
         "message": message,
         "firstTimestamp": now,
@@ -187,6 +187,8 @@ class Reconciler:
                 return False
             return True  # retrying cannot help; the next edit triggers a new reconcile
         live = self.cache.children(key, tvtt.uid)
+        if tvtt.spec.paused:
+            return await self._report_paused(tvtt, body, live)
         plan = plan_reconcile(tvtt, live)
         done = await self._execute(tvtt, plan, live)
         error = "; ".join(done.failures) or None
@@ -315,6 +317,42 @@ class Reconciler:
         ]
         return done
 
+    async def _report_paused(
+        self, tvtt: TravellerVTT, body: dict[str, Any], live: dict[tuple[str, str], Any]
+    ) -> bool:
+        """spec.paused: report what runs (Paused=True), write nothing to the children."""
+        now = self.clock()
+        status = build_status(
+            tvtt,
+            live,
+            template_overridden=_overridden_before(tvtt),
+            error=None,
+            now=now,
+            applied_generation=tvtt.status.applied_generation,
+            applied_template_hash=tvtt.status.applied_template_hash,
+        )
+        try:
+            if not _condition_true(tvtt, ConditionType.PAUSED):
+                log.info("paused", namespace=tvtt.namespace, name=tvtt.name)
+                await self.client.post_event(
+                    build_event(
+                        body,
+                        reason="Paused",
+                        message="spec.paused is true: the children are left as they are",
+                        now=now,
+                        type_="Normal",
+                    )
+                )
+            await self._write_status(
+                tvtt, body, status.model_dump(by_alias=True, exclude_none=True, mode="json")
+            )
+        except KubeError as exc:
+            RECONCILE_ERRORS.labels(cause="api").inc()
+            log.warning("status update failed", error=exc.message, status=exc.status)
+            return False
+        RECONCILES.labels(result="paused").inc()
+        return True
+
     async def _write_status(
         self, tvtt: TravellerVTT, body: dict[str, Any], status: dict[str, Any]
     ) -> None:
@@ -386,11 +424,12 @@ def _degraded_message(tvtt: TravellerVTT) -> str | None:
     return None
 
 
+def _condition_true(tvtt: TravellerVTT, kind: ConditionType) -> bool:
+    return any(c.type == kind and c.status == ConditionStatus.TRUE for c in tvtt.status.conditions)
+
+
 def _overridden_before(tvtt: TravellerVTT) -> bool:
-    return any(
-        c.type == ConditionType.TEMPLATE_OVERRIDDEN and c.status == ConditionStatus.TRUE
-        for c in tvtt.status.conditions
-    )
+    return _condition_true(tvtt, ConditionType.TEMPLATE_OVERRIDDEN)
 
 
 def _status_equal(current: dict[str, Any], desired: dict[str, Any]) -> bool:

@@ -11,12 +11,10 @@ from tvtt_operator.builders import (
     ANNOTATION_TEMPLATE_HASH,
     LABEL_INSTANCE,
     LABEL_MANAGED_BY,
-    Observation,
     build_children,
-    build_conditions,
-    build_status,
 )
 from tvtt_operator.models import Condition, ConditionStatus, ConditionType, TravellerVTT
+from tvtt_operator.status import Observation, build_conditions, build_status
 
 
 def make(spec: dict[str, Any] | None = None, *, generation: int = 1, **meta: Any) -> TravellerVTT:
@@ -347,7 +345,8 @@ class TestConditions:
                               "Progressing": ("False", "RolloutComplete"),
                               "Degraded": ("False", "AsExpected"),
                               "RedisReady": ("True", "StatefulSetReady"),
-                              "TemplateOverridden": ("False", "TemplateApplied")}, id="ready"),
+                              "TemplateOverridden": ("False", "TemplateApplied"),
+                              "Paused": ("False", "Reconciling")}, id="ready"),
             pytest.param({"ready_replicas": 1}, {"Ready": ("False", "ReplicasNotReady"),
                                                  "Progressing": ("True", "RollingOut")},
                          id="rolling"),
@@ -369,6 +368,13 @@ class TestConditions:
                          id="stale-deployment-status"),
             pytest.param({"deployment_exists": False}, {"Progressing": ("True", "Creating")},
                          id="creating"),
+            pytest.param({"desired_replicas": 0, "replicas": 0, "updated_replicas": 0,
+                          "ready_replicas": 0}, {"Ready": ("False", "NoReplicas"),
+                                                 "Progressing": ("False", "RolloutComplete")},
+                         id="zero-replicas-serve-nobody"),
+            pytest.param({"paused": True}, {"Paused": ("True", "SpecPaused"),
+                                            "Ready": ("True", "AllReplicasReady")}, id="paused"),
+            pytest.param({}, {"Paused": ("False", "Reconciling")}, id="not-paused"),
         ],
     )  # fmt: skip
     def test_condition_table(

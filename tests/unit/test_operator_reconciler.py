@@ -123,8 +123,11 @@ async def test_an_unreachable_api_server_raises_kube_error(call: Any) -> None:
 class PartlyRefusingClient(FakeClient):
     """Refuses applies of one kind with the API server's own message; keeps the status."""
 
-    def __init__(self, refused_kind: str, message: str) -> None:
+    def __init__(
+        self, refused_kind: str, message: str, owner: dict[str, Any] | None = None
+    ) -> None:
         super().__init__()
+        self.owner = owner or body()
         self.refused_kind = refused_kind
         self.message = message
         self.patches: list[tuple[str, list[dict[str, Any]]]] = []
@@ -138,7 +141,8 @@ class PartlyRefusingClient(FakeClient):
         self, namespace: str, name: str, status: dict[str, Any]
     ) -> dict[str, Any]:
         await super().patch_status(namespace, name, status)
-        return {**body(status), "metadata": {**body()["metadata"], "resourceVersion": "9"}}
+        meta = {**self.owner["metadata"], "resourceVersion": str(9 + len(self.statuses))}
+        return {**self.owner, "status": status, "metadata": meta}
 
     async def json_patch(
         self, kind: ChildKind, namespace: str, name: str, operations: list[dict[str, Any]]
@@ -221,3 +225,31 @@ async def test_drift_is_corrected_with_an_event() -> None:
     assert "ALLOWED_ORIGINS" not in {
         e["name"] for e in after["spec"]["template"]["spec"]["containers"][0]["env"]
     }
+
+
+async def test_a_paused_resource_gets_no_writes_only_its_status_and_one_event() -> None:
+    tvtt = TravellerVTT.model_validate(body())
+    rendered = build_children(tvtt)
+    cache = Cache()
+    paused_body = {**body(), "spec": {"paused": True, "image": "new:2"}}
+    cache.put(paused_body)
+    drifted = copy.deepcopy(next(m for m in rendered if m["kind"] == "ConfigMap"))
+    drifted["data"]["LOG_LEVEL"] = "debug"
+    drifted["metadata"]["managedFields"] = [
+        {"manager": "kubectl-patch", "operation": "Update", "fieldsType": "FieldsV1",
+         "fieldsV1": {"f:data": {"f:LOG_LEVEL": {}}}},
+    ]  # fmt: skip
+    cache.put(drifted)
+    client = PartlyRefusingClient("none", "", owner=paused_body)
+    rec = reconciler(client, cache)
+    assert await rec.reconcile(KEY) is True
+    assert client.applied == []  # no new image, no missing child created, no drift corrected
+    assert client.patches == []
+    (status,) = client.statuses
+    paused = {c["type"]: c for c in status["conditions"]}["Paused"]
+    assert (paused["status"], paused["reason"]) == ("True", "SpecPaused")
+    assert [(e["reason"], e["type"]) for e in client.events] == [("Paused", "Normal")]
+    # Still paused: no second Event and no status write.
+    assert await rec.reconcile(KEY) is True
+    assert len(client.events) == 1
+    assert len(client.statuses) == 1
