@@ -17,6 +17,7 @@ from tvtt_operator.models import (
     Condition,
     ConditionStatus,
     ConditionType,
+    State,
     TravellerVTT,
     TravellerVTTStatus,
 )
@@ -181,6 +182,20 @@ def build_conditions(
     return out
 
 
+def summarise(conditions: list[Condition]) -> State:
+    """The one word `kubectl get tvtt` shows: the most pressing true condition."""
+    true = {c.type for c in conditions if c.status == ConditionStatus.TRUE}
+    for kind, state in (
+        (ConditionType.PAUSED, State.PAUSED),
+        (ConditionType.DEGRADED, State.DEGRADED),
+        (ConditionType.TEMPLATE_OVERRIDDEN, State.OVERRIDDEN),
+        (ConditionType.READY, State.READY),
+    ):
+        if kind in true:
+            return state
+    return State.PROGRESSING
+
+
 def endpoint(tvtt: TravellerVTT, live: Mapping[tuple[str, str], Mapping[str, Any]]) -> str:
     """Where players connect: the Ingress URL, a LoadBalancer address or the in-cluster name."""
     if tvtt.spec.ingress is not None:
@@ -220,11 +235,14 @@ def build_status(
     observation = observe(
         tvtt, live, template_overridden=template_overridden, error=error, paused=tvtt.spec.paused
     )
+    conditions = build_conditions(
+        tvtt.status.conditions, observation, generation=tvtt.generation, now=now
+    )
     return TravellerVTTStatus(
         observed_generation=tvtt.generation,
-        conditions=build_conditions(
-            tvtt.status.conditions, observation, generation=tvtt.generation, now=now
-        ),
+        conditions=conditions,
+        state=summarise(conditions),
+        desired_replicas=observation.desired_replicas if observation.deployment_exists else None,
         replicas=observation.replicas,
         ready_replicas=observation.ready_replicas,
         image=running_image(live, server_name(tvtt)),

@@ -375,6 +375,7 @@ def test_apply_creates_every_child_with_its_spec_and_reports_ready(
         "Degraded": ("False", "AsExpected"),
         "RedisReady": ("True", "StatefulSetReady"),
         "TemplateOverridden": ("False", "TemplateApplied"),
+        "Paused": ("False", "Reconciling"),
     }
     assert all(c["observedGeneration"] == 1 for c in conds.values())
 
@@ -549,12 +550,20 @@ INVALID = 'The TravellerVTT "bad" is invalid'
 INVALID_CASES = [
     pytest.param(
         {"autoscaling": {"minReplicas": 5, "maxReplicas": 2}, "redis": {"enabled": True}},
-        [INVALID, "spec.autoscaling", "autoscaling.minReplicas must be <= autoscaling.maxReplicas"],
+        [
+            INVALID,
+            "spec.autoscaling.minReplicas: Invalid value",
+            "autoscaling.minReplicas must be <= autoscaling.maxReplicas",
+        ],
         id="min-above-max",
     ),
     pytest.param(
         {"replicas": 3},
-        [INVALID, "more than one replica or autoscaling requires redis.enabled=true"],
+        [
+            INVALID,
+            "spec.redis.enabled: Invalid value",
+            "more than one replica or autoscaling requires redis.enabled=true",
+        ],
         id="replicas-without-redis",
     ),
     pytest.param(
@@ -564,7 +573,7 @@ INVALID_CASES = [
     ),
     pytest.param(
         {"replicas": 2, "autoscaling": {"maxReplicas": 4}, "redis": {"enabled": True}},
-        [INVALID, "set either replicas or autoscaling, not both"],
+        [INVALID, "spec.replicas: Invalid value", "set either replicas or autoscaling, not both"],
         id="replicas-and-autoscaling",
     ),
     pytest.param(
@@ -599,7 +608,11 @@ INVALID_CASES = [
     ),
     pytest.param(
         {"disruption": {"maxUnavailable": 1, "minAvailable": 1}},
-        [INVALID, "set disruption.maxUnavailable or disruption.minAvailable, not both"],
+        [
+            INVALID,
+            "spec.disruption.minAvailable: Invalid value",
+            "set disruption.maxUnavailable or disruption.minAvailable, not both",
+        ],
         id="disruption-both",
     ),
     pytest.param(
@@ -631,6 +644,7 @@ def test_invalid_name_and_immutable_redis_storage_are_rejected(crd: None, kubect
     proc = kubectl.run("apply", "-f", "-", input=json.dumps(tvtt("vtt.example", {})), check=False)
     assert proc.returncode != 0
     assert "metadata.name must be a DNS-1035 label" in proc.stderr, proc.stderr
+    assert "metadata: Invalid value" in proc.stderr, proc.stderr  # not "<nil>: Invalid value"
 
     redis = {"enabled": True, "storageSize": "1Gi"}
     kubectl.apply(tvtt("archive", {"replicas": 2, "redis": redis}))
@@ -639,6 +653,7 @@ def test_invalid_name_and_immutable_redis_storage_are_rejected(crd: None, kubect
     assert proc.returncode != 0
     assert 'The TravellerVTT "archive" is invalid' in proc.stderr, proc.stderr
     assert "redis.storageSize is immutable while redis is enabled" in proc.stderr
+    assert "spec.redis.storageSize: Invalid value" in proc.stderr, proc.stderr
     assert kubectl.get("travellervtt", "archive")["spec"]["redis"]["storageSize"] == "1Gi"
     # Other changes of the same object still go through.
     kubectl.apply(tvtt("archive", {"replicas": 3, "redis": redis}))
