@@ -53,6 +53,9 @@ REDIS_CONTAINER = "redis"
 SERVER_UID = 10001
 REDIS_UID = 999
 WEBSOCKET_TIMEOUT_SECONDS = "3600"
+# Every probe says how long it waits (the kubelet's implicit 1 s is easy to miss when a busy
+# event loop answers /health a little late; a timeout is a failed probe).
+PROBE_TIMEOUT_SECONDS = 3
 
 
 def content_hash(value: Any) -> str:
@@ -209,16 +212,19 @@ def build_pod_template(tvtt: TravellerVTT, *, config_hash: str) -> dict[str, Any
         "startupProbe": {
             "httpGet": {"path": "/health", "port": "http"},
             "periodSeconds": 2,
+            "timeoutSeconds": PROBE_TIMEOUT_SECONDS,
             "failureThreshold": 30,
         },
         "livenessProbe": {
             "httpGet": {"path": "/health", "port": "http"},
             "periodSeconds": 10,
+            "timeoutSeconds": PROBE_TIMEOUT_SECONDS,
             "failureThreshold": 3,
         },
         "readinessProbe": {
             "httpGet": {"path": "/ready", "port": "http"},
             "periodSeconds": 5,
+            "timeoutSeconds": PROBE_TIMEOUT_SECONDS,
             "failureThreshold": 2,
         },
         "lifecycle": {"preStop": {"sleep": {"seconds": PRESTOP_SLEEP_SECONDS}}},
@@ -527,10 +533,12 @@ def build_redis_statefulset(tvtt: TravellerVTT, *, config_hash: str) -> dict[str
                             "readinessProbe": {
                                 "tcpSocket": {"port": "redis"},
                                 "periodSeconds": 5,
+                                "timeoutSeconds": PROBE_TIMEOUT_SECONDS,
                             },
                             "livenessProbe": {
                                 "tcpSocket": {"port": "redis"},
                                 "periodSeconds": 10,
+                                "timeoutSeconds": PROBE_TIMEOUT_SECONDS,
                                 "failureThreshold": 6,
                             },
                             "resources": {

@@ -24,7 +24,8 @@ SINGULAR = "travellervtt"
 SHORT_NAMES = ("tvtt",)
 
 DEFAULT_IMAGE = "ghcr.io/traveller-vtt/gameserver:0.1.0"
-DEFAULT_REDIS_IMAGE = "redis:7"
+# Pinned to the release the Redis tests run against (Debian's redis-server), never a moving tag.
+DEFAULT_REDIS_IMAGE = "redis:7.0.15"
 SERVER_PORT = 3000
 REDIS_PORT = 6379
 PRESTOP_SLEEP_SECONDS = 5

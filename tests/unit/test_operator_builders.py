@@ -433,3 +433,33 @@ class TestConditions:
             make({"ingress": ingress}), {}, template_overridden=False, error=None, now="t"
         )
         assert status.endpoint == endpoint
+
+
+class TestProbesAndImages:
+    def test_every_probe_has_an_explicit_timeout(self) -> None:
+        probes = 0
+        for manifest in build_children(make(REDIS)):
+            pod = (manifest.get("spec") or {}).get("template", {}).get("spec")
+            for c in (pod or {}).get("containers", []):
+                for name in ("startupProbe", "livenessProbe", "readinessProbe"):
+                    if name in c:
+                        probes += 1
+                        assert c[name]["timeoutSeconds"] >= 2, (c["name"], name)
+        assert probes == 5
+
+    def test_an_image_pinned_by_digest_is_deployed_and_shown_as_is(self) -> None:
+        digest = "ghcr.io/traveller-vtt/gameserver@sha256:" + "ab" * 32
+        tvtt = make({"image": digest})
+        deployment = children(tvtt)[("Deployment", "skirmish")]
+        assert container(deployment)["image"] == digest
+        status = build_status(
+            tvtt, {("Deployment", "skirmish"): deployment}, template_overridden=False,
+            error=None, now="t",
+        )  # fmt: skip
+        assert status.image == digest
+
+    def test_the_default_redis_image_is_pinned_to_a_release(self) -> None:
+        image = make(REDIS).spec.redis.image
+        repository, _, tag = image.partition(":")
+        assert repository == "redis"
+        assert len(tag.split(".")) == 3, f"{image} is a moving tag"

@@ -77,7 +77,7 @@ def test_schema_is_structural() -> None:
                 "type": "object",
                 "default": {
                     "enabled": False,
-                    "image": "redis:7",
+                    "image": "redis:7.0.15",
                     "storageSize": "1Gi",
                     "appendfsync": "everysec",
                     "pvcRetention": "Retain",
