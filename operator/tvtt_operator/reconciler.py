@@ -96,6 +96,7 @@ class Reconciler:
             settings.min_backoff_seconds, settings.max_backoff_seconds
         )
         self._tasks: list[asyncio.Task[None]] = []
+        self._forbidden_since: float | None = None
 
     # --- queue --------------------------------------------------------------------------------
 
@@ -158,8 +159,26 @@ class Reconciler:
         self._tasks.clear()
 
     def alive(self) -> bool:
-        """For /healthz: every worker task is still running."""
-        return bool(self._tasks) and not any(t.done() for t in self._tasks)
+        """For /healthz: every worker task is still running, and writes are not all Forbidden.
+
+        An operator whose every write has been refused with 403 for `forbidden_unhealthy_seconds`
+        (RBAC removed or never granted) fails its liveness probe: the pod's restarts make the
+        problem visible instead of a healthy-looking operator that changes nothing.
+        """
+        running = bool(self._tasks) and not any(t.done() for t in self._tasks)
+        since = self._forbidden_since
+        forbidden_too_long = (
+            since is not None
+            and time.monotonic() - since >= self.settings.forbidden_unhealthy_seconds
+        )
+        return running and not forbidden_too_long
+
+    def _note_writes(self, *, ok: bool, forbidden: bool) -> None:
+        """Any accepted write clears the Forbidden clock; a refused one starts it."""
+        if ok:
+            self._forbidden_since = None
+        elif forbidden and self._forbidden_since is None:
+            self._forbidden_since = time.monotonic()
 
     # --- one reconcile --------------------------------------------------------------------------
 
@@ -191,6 +210,7 @@ class Reconciler:
             return await self._report_paused(tvtt, body, live)
         plan = plan_reconcile(tvtt, live)
         done = await self._execute(tvtt, plan, live)
+        self._note_writes(ok=done.written > 0, forbidden=done.forbidden > 0)
         error = "; ".join(done.failures) or None
         if done.applied or done.deleted or done.handovers or done.corrected:
             logger.info(
@@ -253,6 +273,7 @@ class Reconciler:
         except KubeError as exc:
             RECONCILE_ERRORS.labels(cause="api").inc()
             logger.warning("status update failed", error=exc.message, status=exc.status)
+            self._note_writes(ok=False, forbidden=exc.status == 403)
             error = error or exc.message
         RECONCILE_SECONDS.observe(time.perf_counter() - started)
         RECONCILES.labels(result="ok" if error is None else "error").inc()
@@ -274,20 +295,22 @@ class Reconciler:
             try:
                 await self.client.apply(manifest, manager=HANDOVER_FIELD_MANAGER)
                 done.handovers += 1
+                done.written += 1
             except KubeError as exc:
                 handover_failed = True
-                done.fail(_name(manifest), f"replica handover: {exc.message}")
+                done.fail(_name(manifest), exc, "replica handover: ")
         for manifest in plan.applies:
             if handover_failed and manifest["kind"] == DEPLOYMENT.kind:
                 continue
             try:
                 applied = await self.client.apply(manifest)
             except KubeError as exc:
-                done.fail(_name(manifest), exc.message)
+                done.fail(_name(manifest), exc)
                 continue
             self.cache.put(applied)
             live[(applied["kind"], applied["metadata"]["name"])] = applied
             done.applied.append(_name(manifest))
+            done.written += 1
         for correction in plan.corrections:
             key = (correction.kind.kind, correction.name)
             # After the apply: what is still added by others, as the API server now has it.
@@ -300,18 +323,20 @@ class Reconciler:
                     correction.kind, tvtt.namespace, correction.name, removal
                 )
             except KubeError as exc:
-                done.fail(f"{key[0]}/{key[1]}", exc.message)
+                done.fail(f"{key[0]}/{key[1]}", exc)
                 continue
             self.cache.put(patched)
+            done.written += 1
             live[key] = patched
         for kind, name in plan.deletes:
             try:
                 await self.client.delete(kind, tvtt.namespace, name)
             except KubeError as exc:
-                done.fail(f"{kind.kind}/{name}", f"delete: {exc.message}")
+                done.fail(f"{kind.kind}/{name}", exc, "delete: ")
                 continue
             live.pop((kind.kind, name), None)
             done.deleted.append(f"{kind.kind}/{name}")
+            done.written += 1
         done.corrected = [
             c for c in plan.corrections if f"{c.kind.kind}/{c.name}" not in done.failed
         ]
@@ -365,6 +390,7 @@ class Reconciler:
             if exc.status == 404:
                 return
             raise
+        self._note_writes(ok=True, forbidden=False)
         self.cache.put(updated)
 
     async def _report_invalid(self, body: dict[str, Any], message: str) -> None:
@@ -405,11 +431,14 @@ class Outcome:
     corrected: list[Correction] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     failed: set[str] = field(default_factory=set)
+    written: int = 0
+    forbidden: int = 0
 
-    def fail(self, child: str, message: str) -> None:
+    def fail(self, child: str, exc: KubeError, what: str = "") -> None:
         """Record a refused write of `child` (`Kind/name`) with the API server's message."""
         self.failed.add(child)
-        self.failures.append(f"{child}: {message}")
+        self.failures.append(f"{child}: {what}{exc.message}")
+        self.forbidden += exc.status == 403
 
 
 def _name(manifest: dict[str, Any]) -> str:

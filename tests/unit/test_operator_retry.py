@@ -110,3 +110,38 @@ async def test_a_broken_resource_costs_bounded_api_calls_over_time() -> None:
     assert 5 <= first <= 14, api.applies
     assert 5 <= second <= 11, api.applies  # flat, not growing: one chain only
     assert reconciler.retries.failures(KEY) == len(api.applies)
+
+
+class ForbiddenApi(RejectingApi):
+    """RBAC taken away: every write, the status too, is refused with 403."""
+
+    async def patch_status(
+        self, namespace: str, name: str, status: dict[str, Any]
+    ) -> dict[str, Any]:
+        raise KubeError(403, "Forbidden", "cannot patch resource travellervtts/status")
+
+
+async def test_healthz_fails_when_every_write_has_been_forbidden_for_a_while() -> None:
+    body = {
+        "apiVersion": "traveller-vtt.io/v1alpha1",
+        "kind": "TravellerVTT",
+        "metadata": {"name": KEY[1], "namespace": KEY[0], "uid": "u1", "resourceVersion": "1"},
+        "spec": {},
+    }
+    cache = Cache()
+    cache.put(body)
+    config = OperatorConfig(forbidden_unhealthy_seconds=0.3, min_backoff_seconds=0.05)
+    forbidden = ForbiddenApi(body)
+    reconciler = Reconciler(forbidden, cache, config)  # type: ignore[arg-type]
+    reconciler.start()
+    try:
+        assert await reconciler.reconcile(KEY) is False
+        assert reconciler.alive()  # refused, but not for long yet
+        await asyncio.sleep(0.4)
+        assert not reconciler.alive()
+        # RBAC restored: the next accepted write makes it healthy again.
+        reconciler.client = RejectingApi(body)  # type: ignore[assignment]
+        assert await reconciler.reconcile(KEY) is False  # applies refused (quota), status written
+        assert reconciler.alive()
+    finally:
+        await reconciler.stop()
