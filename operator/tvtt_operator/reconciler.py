@@ -36,7 +36,7 @@ from tvtt_operator.metrics import (
 from tvtt_operator.models import ConditionStatus, ConditionType, TravellerVTT
 from tvtt_operator.planning import OURS, Correction, Plan, plan_reconcile
 from tvtt_operator.retry import RetryTimers
-from tvtt_operator.status import build_status
+from tvtt_operator.status import build_status, transitions
 
 log = structlog.get_logger("tvtt_operator.reconciler")
 
@@ -240,6 +240,7 @@ class Reconciler:
             if applied_ok
             else tvtt.status.applied_template_hash,
         )
+        status_body = status.model_dump(by_alias=True, exclude_none=True, mode="json")
         try:
             # The Event goes first: if the status write then fails, the next reconcile still
             # sees no TemplateOverridden=True and reports again (at least once, never lost).
@@ -263,13 +264,16 @@ class Reconciler:
                         now=now,
                     )
                 )
+            if not _status_equal(body.get("status") or {}, status_body):
+                for type_, reason, message in transitions(tvtt.status, status):
+                    await self.client.post_event(
+                        build_event(body, reason=reason, message=message, now=now, type_=type_)
+                    )
             if error is not None and _degraded_message(tvtt) != error:
                 await self.client.post_event(
                     build_event(body, reason="ApplyFailed", message=error, now=now)
                 )
-            await self._write_status(
-                tvtt, body, status.model_dump(by_alias=True, exclude_none=True, mode="json")
-            )
+            await self._write_status(tvtt, body, status_body)
         except KubeError as exc:
             RECONCILE_ERRORS.labels(cause="api").inc()
             logger.warning("status update failed", error=exc.message, status=exc.status)

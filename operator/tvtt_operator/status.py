@@ -196,6 +196,53 @@ def summarise(conditions: list[Condition]) -> State:
     return State.PROGRESSING
 
 
+def transitions(
+    before: TravellerVTTStatus, after: TravellerVTTStatus
+) -> list[tuple[str, str, str]]:
+    """Events (type, reason, message) for what changed between two statuses.
+
+    Purely computational, no side effects. Only changes produce Events, so they cost nothing at
+    idle: created, scaled, rolling out, rolled out, stalled, recovered, ready. Degraded by a
+    refused write, a manual rollback and pausing have their own Events in the reconciler.
+    """
+    old = {c.type: c for c in before.conditions}
+    new = {c.type: c for c in after.conditions}
+
+    def flipped(kind: ConditionType, to: ConditionStatus) -> Condition | None:
+        now, then = new.get(kind), old.get(kind)
+        if now is None or now.status != to:
+            return None
+        return now if then is None or then.status != to else None
+
+    out: list[tuple[str, str, str]] = []
+    if before.observed_generation is None:
+        out.append(("Normal", "Created", "children created"))
+    elif (
+        before.desired_replicas is not None
+        and after.desired_replicas is not None
+        and before.desired_replicas != after.desired_replicas
+    ):
+        out.append(
+            ("Normal", "Scaled", f"{before.desired_replicas} → {after.desired_replicas} replicas")
+        )
+    rolling = flipped(ConditionType.PROGRESSING, ConditionStatus.TRUE)
+    if rolling is not None and rolling.reason == "RollingOut":
+        out.append(("Normal", "RollingOut", rolling.message))
+    done = flipped(ConditionType.PROGRESSING, ConditionStatus.FALSE)
+    if done is not None and ConditionType.PROGRESSING in old:
+        out.append(("Normal", "RolledOut", done.message))
+    stalled = flipped(ConditionType.DEGRADED, ConditionStatus.TRUE)
+    if stalled is not None and stalled.reason == "ProgressDeadlineExceeded":
+        out.append(("Warning", "RolloutStalled", stalled.message))
+    recovered = flipped(ConditionType.DEGRADED, ConditionStatus.FALSE)
+    if recovered is not None and ConditionType.DEGRADED in old:
+        out.append(("Normal", "Recovered", "no longer degraded"))
+    ready = flipped(ConditionType.READY, ConditionStatus.TRUE)
+    if ready is not None:
+        out.append(("Normal", "Ready", ready.message))
+    return out
+
+
 def endpoint(tvtt: TravellerVTT, live: Mapping[tuple[str, str], Mapping[str, Any]]) -> str:
     """Where players connect: the Ingress URL, a LoadBalancer address or the in-cluster name."""
     if tvtt.spec.ingress is not None:

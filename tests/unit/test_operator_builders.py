@@ -13,8 +13,14 @@ from tvtt_operator.builders import (
     LABEL_MANAGED_BY,
     build_children,
 )
-from tvtt_operator.models import Condition, ConditionStatus, ConditionType, TravellerVTT
-from tvtt_operator.status import Observation, build_conditions, build_status
+from tvtt_operator.models import (
+    Condition,
+    ConditionStatus,
+    ConditionType,
+    TravellerVTT,
+    TravellerVTTStatus,
+)
+from tvtt_operator.status import Observation, build_conditions, build_status, transitions
 
 
 def make(spec: dict[str, Any] | None = None, *, generation: int = 1, **meta: Any) -> TravellerVTT:
@@ -463,3 +469,34 @@ class TestProbesAndImages:
         repository, _, tag = image.partition(":")
         assert repository == "redis"
         assert len(tag.split(".")) == 3, f"{image} is a moving tag"
+
+
+class TestTransitionEvents:
+    def status(self, **changes: Any) -> TravellerVTTStatus:
+        fields = {k: getattr(TestConditions.READY, k) for k in TestConditions.READY.__slots__}
+        observation = Observation(**{**fields, **changes})
+        conditions = build_conditions([], observation, generation=1, now="t")
+        return TravellerVTTStatus(
+            observed_generation=1, conditions=conditions,
+            desired_replicas=observation.desired_replicas,
+        )  # fmt: skip
+
+    def reasons(self, before: TravellerVTTStatus, after: TravellerVTTStatus) -> list[str]:
+        return [reason for _, reason, _ in transitions(before, after)]
+
+    def test_nothing_changed_means_no_event(self) -> None:
+        assert transitions(self.status(), self.status()) == []
+
+    def test_first_status_a_rollout_a_recovery_and_a_scale(self) -> None:
+        ready = self.status()
+        assert self.reasons(TravellerVTTStatus(), ready)[0] == "Created"
+        rolling = self.status(updated_replicas=1, ready_replicas=1)
+        assert self.reasons(ready, rolling) == ["RollingOut"]
+        assert self.reasons(rolling, ready) == ["RolledOut", "Ready"]
+        stalled = self.status(progress_deadline_exceeded=True, ready_replicas=1)
+        assert "RolloutStalled" in self.reasons(rolling, stalled)
+        assert "Recovered" in self.reasons(stalled, ready)
+        scaled = self.status(desired_replicas=3, replicas=3, updated_replicas=3, ready_replicas=3)
+        assert self.reasons(ready, scaled) == ["Scaled"]
+        (event,) = transitions(ready, scaled)
+        assert event == ("Normal", "Scaled", "2 → 3 replicas")
