@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tvtt_operator.builders import SERVER_CONTAINER, label_selector, redis_name, server_name
-from tvtt_operator.kinds import DEPLOYMENT, SERVICE, STATEFUL_SET
+from tvtt_operator.kinds import DEPLOYMENT, HPA, SERVICE, STATEFUL_SET
 from tvtt_operator.models import (
     Condition,
     ConditionStatus,
@@ -38,6 +38,7 @@ class Observation:
     redis_ready: bool = False
     template_overridden: bool = False
     paused: bool = False
+    autoscaling_inactive: str | None = None
     error: str | None = None
 
 
@@ -79,6 +80,11 @@ def observe(
         )
     if statefulset is not None:
         fields["redis_ready"] = int((statefulset.get("status") or {}).get("readyReplicas", 0)) >= 1
+    hpa = live.get((HPA.kind, server_name(tvtt)))
+    if hpa is not None:
+        for cond in (hpa.get("status") or {}).get("conditions") or []:
+            if cond.get("type") == "ScalingActive" and cond.get("status") == "False":
+                fields["autoscaling_inactive"] = str(cond.get("reason") or "ScalingInactive")
     return Observation(**fields)
 
 
@@ -133,7 +139,10 @@ def _desired_conditions(o: Observation) -> list[tuple[ConditionType, ConditionSt
     elif not redis_ok:
         ready = _condition(ConditionType.READY, False, "RedisNotReady", "Redis pod is not ready")
     else:
-        ready = _condition(ConditionType.READY, True, "AllReplicasReady", counts)
+        note = ""
+        if o.autoscaling_inactive is not None:
+            note = f"; the HPA cannot scale ({o.autoscaling_inactive}: no metrics?)"
+        ready = _condition(ConditionType.READY, True, "AllReplicasReady", counts + note)
     if o.template_overridden:
         overridden = _condition(
             ConditionType.TEMPLATE_OVERRIDDEN,

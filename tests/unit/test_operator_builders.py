@@ -381,6 +381,8 @@ class TestConditions:
             pytest.param({"paused": True}, {"Paused": ("True", "SpecPaused"),
                                             "Ready": ("True", "AllReplicasReady")}, id="paused"),
             pytest.param({}, {"Paused": ("False", "Reconciling")}, id="not-paused"),
+            pytest.param({"autoscaling_inactive": "FailedGetResourceMetric"},
+                         {"Ready": ("True", "AllReplicasReady")}, id="hpa-without-metrics"),
         ],
     )  # fmt: skip
     def test_condition_table(
@@ -388,8 +390,12 @@ class TestConditions:
     ) -> None:
         fields = {k: getattr(self.READY, k) for k in self.READY.__slots__}
         observation = Observation(**{**fields, **changes})
-        got = self.by_type(build_conditions([], observation, generation=3, now="t1"))
+        conditions = build_conditions([], observation, generation=3, now="t1")
+        got = self.by_type(conditions)
         assert {k: got[k] for k in expected} == expected
+        ready = next(c for c in conditions if c.type == ConditionType.READY)
+        if observation.autoscaling_inactive and ready.status == ConditionStatus.TRUE:
+            assert "the HPA cannot scale (FailedGetResourceMetric" in ready.message
 
     def test_last_transition_time_changes_only_on_a_flip(self) -> None:
         previous = [_cond(ConditionType.READY, "True"), _cond(ConditionType.DEGRADED, "True")]
