@@ -56,6 +56,7 @@ WEBSOCKET_TIMEOUT_SECONDS = "3600"
 # Every probe says how long it waits (the kubelet's implicit 1 s is easy to miss when a busy
 # event loop answers /health a little late; a timeout is a failed probe).
 PROBE_TIMEOUT_SECONDS = 3
+REDIS_READY_COMMAND = ("sh", "-c", "redis-cli -p $0 ping | grep -qx PONG", str(REDIS_PORT))
 
 
 def content_hash(value: Any) -> str:
@@ -437,7 +438,7 @@ def render_redis_conf(tvtt: TravellerVTT) -> str:
     return "\n".join(
         [
             f"port {REDIS_PORT}",
-            "bind 0.0.0.0",
+            "bind * -::*",  # every IPv4 address, and IPv6 where the pod has it
             "protected-mode no",
             "dir /data",
             "appendonly yes",
@@ -531,7 +532,9 @@ def build_redis_statefulset(tvtt: TravellerVTT, *, config_hash: str) -> dict[str
                                 {"name": "redis", "containerPort": REDIS_PORT, "protocol": "TCP"}
                             ],
                             "readinessProbe": {
-                                "tcpSocket": {"port": "redis"},
+                                # PONG only once the AOF is loaded (LOADING before): an open
+                                # port alone would let the server connect too early.
+                                "exec": {"command": list(REDIS_READY_COMMAND)},
                                 "periodSeconds": 5,
                                 "timeoutSeconds": PROBE_TIMEOUT_SECONDS,
                             },
