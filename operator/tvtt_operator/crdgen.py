@@ -183,7 +183,7 @@ def printer_columns() -> list[dict[str, Any]]:
             "name": "Status",
             "type": "string",
             "jsonPath": ".status.state",
-            "description": "Paused, Degraded, Overridden, Ready or Progressing.",
+            "description": "Paused, Degraded, Overridden, Ready, Progressing or NotReady.",
         },
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
         {"name": "Endpoint", "type": "string", "jsonPath": ".status.endpoint", "priority": 1},

@@ -461,10 +461,12 @@ class ConditionType(StrEnum):
 
 
 class State(StrEnum):
-    """The STATUS column: Paused, Degraded, Overridden, Ready or Progressing, in that order."""
+    """The STATUS column: Paused, Degraded, Overridden, Ready, Progressing or NotReady, in that
+    order (the first that holds)."""
 
     READY = "Ready"
     PROGRESSING = "Progressing"
+    NOT_READY = "NotReady"
     DEGRADED = "Degraded"
     OVERRIDDEN = "Overridden"
     PAUSED = "Paused"

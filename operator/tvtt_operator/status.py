@@ -199,10 +199,11 @@ def summarise(conditions: list[Condition]) -> State:
         (ConditionType.DEGRADED, State.DEGRADED),
         (ConditionType.TEMPLATE_OVERRIDDEN, State.OVERRIDDEN),
         (ConditionType.READY, State.READY),
+        (ConditionType.PROGRESSING, State.PROGRESSING),
     ):
         if kind in true:
             return state
-    return State.PROGRESSING
+    return State.NOT_READY
 
 
 def transitions(

@@ -197,7 +197,7 @@ def test_zero_replicas_is_not_ready_and_the_columns_say_so(
     table = kubectl("get", "travellervtt", name)
     header, row = table.strip().splitlines()
     assert header.split() == ["NAME", "DESIRED", "READY", "IMAGE", "STATUS", "AGE"]
-    assert row.split()[:5] == [name, "0", "0", IMAGE_V1, "Progressing"]
+    assert row.split()[:5] == [name, "0", "0", IMAGE_V1, "NotReady"]
 
     kubectl(
         "patch", "travellervtt", name, "--type=merge", "-p", json.dumps({"spec": {"replicas": 1}})
