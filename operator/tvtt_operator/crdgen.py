@@ -203,7 +203,7 @@ def build_crd() -> dict[str, Any]:
         "properties": {
             "apiVersion": {"type": "string", "description": "traveller-vtt.io/v1alpha1"},
             "kind": {"type": "string", "description": "TravellerVTT"},
-            "metadata": {"type": "object", "description": "Standard object metadata."},
+            "metadata": {"type": "object"},  # the API server allows nothing more here
             "spec": spec_schema,
             "status": status_schema,
         },

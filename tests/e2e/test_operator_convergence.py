@@ -81,7 +81,10 @@ def test_drift_of_every_owned_field_is_corrected_with_an_event(
         "Deployment/drifter",
         "added by kubectl-set",
         "ConfigMap/drifter-config: data.LOG_LEVEL (changed by kubectl-patch)",
-        "Service/drifter: spec.type (changed by kubectl-patch)",
+        "Service/drifter: ",
+        "spec.type (changed by kubectl-patch)",
+        "spec.externalTrafficPolicy (added by kubectl-patch)",  # defaulted for NodePort
+        "resources.limits.cpu (added by kubectl-set)",
         "HorizontalPodAutoscaler/drifter: spec.maxReplicas (changed by kubectl-patch)",
         "PodDisruptionBudget/drifter: spec.maxUnavailable (changed by kubectl-patch)",
     ):
