@@ -313,8 +313,8 @@ def test_apply_creates_every_child_with_its_spec_and_reports_ready(
 
     table = kubectl("get", "tvtt", "fleet", "-o", "wide")
     header, row = table.splitlines()
-    assert header.split()[:5] == ["NAME", "READY", "REPLICAS", "IMAGE", "AGE"]
-    assert row.split()[:4] == ["fleet", "True", "2", IMAGE_V1]
+    assert header.split() == ["NAME", "DESIRED", "READY", "IMAGE", "STATUS", "AGE", "ENDPOINT"]
+    assert row.split()[:5] == ["fleet", "2", "2", IMAGE_V1, "Ready"]
     assert "https://vtt.example.test" in row
 
     assert operator.http_status("/healthz") == 200
