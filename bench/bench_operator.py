@@ -228,6 +228,7 @@ def drift_latency(api: Api, samples: int) -> None:
     """Someone edits an owned field (a ConfigMap key, as `kubectl patch` would): time until the
     operator has put it back, seen by polling the object."""
     took = []
+    api.conn.close()  # the API server dropped the keep-alive connection during the idle window
     for i in range(min(samples, 20)):
         path = CONFIG_MAP.path(NAMESPACE, f"lat-{i:03d}-config")
         edit = {"data": {"LOG_LEVEL": "debug"}}
