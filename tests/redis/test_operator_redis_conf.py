@@ -16,7 +16,7 @@ import pytest
 from tvtt_operator.builders import REDIS_READY_COMMAND, render_redis_conf
 from tvtt_operator.models import REDIS_PORT, TravellerVTT
 
-from tests.redis.redis_process import free_port
+from testkit.ports import free_port
 
 pytestmark = pytest.mark.redis
 
