@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from tvtt_operator.kinds import (
@@ -28,11 +27,7 @@ from tvtt_operator.models import (
     PRESTOP_SLEEP_SECONDS,
     REDIS_PORT,
     SERVER_PORT,
-    Condition,
-    ConditionStatus,
-    ConditionType,
     TravellerVTT,
-    TravellerVTTStatus,
 )
 
 FIELD_MANAGER = "traveller-vtt-operator"
@@ -58,6 +53,10 @@ REDIS_CONTAINER = "redis"
 SERVER_UID = 10001
 REDIS_UID = 999
 WEBSOCKET_TIMEOUT_SECONDS = "3600"
+# Every probe says how long it waits (the kubelet's implicit 1 s is easy to miss when a busy
+# event loop answers /health a little late; a timeout is a failed probe).
+PROBE_TIMEOUT_SECONDS = 3
+REDIS_READY_COMMAND = ("sh", "-c", "redis-cli -p $0 ping | grep -qx PONG", str(REDIS_PORT))
 
 
 def content_hash(value: Any) -> str:
@@ -214,16 +213,19 @@ def build_pod_template(tvtt: TravellerVTT, *, config_hash: str) -> dict[str, Any
         "startupProbe": {
             "httpGet": {"path": "/health", "port": "http"},
             "periodSeconds": 2,
+            "timeoutSeconds": PROBE_TIMEOUT_SECONDS,
             "failureThreshold": 30,
         },
         "livenessProbe": {
             "httpGet": {"path": "/health", "port": "http"},
             "periodSeconds": 10,
+            "timeoutSeconds": PROBE_TIMEOUT_SECONDS,
             "failureThreshold": 3,
         },
         "readinessProbe": {
             "httpGet": {"path": "/ready", "port": "http"},
             "periodSeconds": 5,
+            "timeoutSeconds": PROBE_TIMEOUT_SECONDS,
             "failureThreshold": 2,
         },
         "lifecycle": {"preStop": {"sleep": {"seconds": PRESTOP_SLEEP_SECONDS}}},
@@ -436,7 +438,7 @@ def render_redis_conf(tvtt: TravellerVTT) -> str:
     return "\n".join(
         [
             f"port {REDIS_PORT}",
-            "bind 0.0.0.0",
+            "bind * -::*",  # every IPv4 address, and IPv6 where the pod has it
             "protected-mode no",
             "dir /data",
             "appendonly yes",
@@ -530,12 +532,16 @@ def build_redis_statefulset(tvtt: TravellerVTT, *, config_hash: str) -> dict[str
                                 {"name": "redis", "containerPort": REDIS_PORT, "protocol": "TCP"}
                             ],
                             "readinessProbe": {
-                                "tcpSocket": {"port": "redis"},
+                                # PONG only once the AOF is loaded (LOADING before): an open
+                                # port alone would let the server connect too early.
+                                "exec": {"command": list(REDIS_READY_COMMAND)},
                                 "periodSeconds": 5,
+                                "timeoutSeconds": PROBE_TIMEOUT_SECONDS,
                             },
                             "livenessProbe": {
                                 "tcpSocket": {"port": "redis"},
                                 "periodSeconds": 10,
+                                "timeoutSeconds": PROBE_TIMEOUT_SECONDS,
                                 "failureThreshold": 6,
                             },
                             "resources": {
@@ -595,204 +601,3 @@ def build_children(tvtt: TravellerVTT) -> list[dict[str, Any]]:
 def child_key(manifest: Mapping[str, Any]) -> tuple[str, str]:
     """(kind, name): how a child is identified within one resource's namespace."""
     return str(manifest["kind"]), str(manifest["metadata"]["name"])
-
-
-# --- status -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Observation:
-    """Facts about the children that decide the conditions (read from the live objects)."""
-
-    deployment_exists: bool = False
-    deployment_current: bool = False
-    desired_replicas: int = 0
-    replicas: int = 0
-    updated_replicas: int = 0
-    ready_replicas: int = 0
-    progress_deadline_exceeded: bool = False
-    redis_enabled: bool = False
-    redis_ready: bool = False
-    template_overridden: bool = False
-    error: str | None = None
-
-
-def observe(
-    tvtt: TravellerVTT,
-    live: Mapping[tuple[str, str], Mapping[str, Any]],
-    *,
-    template_overridden: bool,
-    error: str | None,
-) -> Observation:
-    """Summarise the live Deployment and Redis StatefulSet. Purely computational, no side effects.
-
-    A Deployment is "current" when its controller has seen its latest spec
-    (status.observedGeneration == metadata.generation); before that its replica counts describe
-    the previous template.
-    """
-    deployment = live.get((DEPLOYMENT.kind, server_name(tvtt)))
-    statefulset = live.get((STATEFUL_SET.kind, redis_name(tvtt)))
-    fields: dict[str, Any] = {
-        "redis_enabled": tvtt.spec.redis.enabled,
-        "template_overridden": template_overridden,
-        "error": error,
-    }
-    if deployment is not None:
-        status = deployment.get("status") or {}
-        conditions = {c.get("type"): c for c in status.get("conditions") or []}
-        progressing = conditions.get("Progressing") or {}
-        fields.update(
-            deployment_exists=True,
-            deployment_current=status.get("observedGeneration", 0)
-            >= deployment["metadata"].get("generation", 1),
-            desired_replicas=int((deployment.get("spec") or {}).get("replicas", 1)),
-            replicas=int(status.get("replicas", 0)),
-            updated_replicas=int(status.get("updatedReplicas", 0)),
-            ready_replicas=int(status.get("readyReplicas", 0)),
-            progress_deadline_exceeded=progressing.get("reason") == "ProgressDeadlineExceeded",
-        )
-    if statefulset is not None:
-        fields["redis_ready"] = int((statefulset.get("status") or {}).get("readyReplicas", 0)) >= 1
-    return Observation(**fields)
-
-
-def _condition(
-    kind: ConditionType, ok: bool, reason: str, message: str
-) -> tuple[ConditionType, ConditionStatus, str, str]:
-    return kind, ConditionStatus.TRUE if ok else ConditionStatus.FALSE, reason, message
-
-
-def _desired_conditions(o: Observation) -> list[tuple[ConditionType, ConditionStatus, str, str]]:
-    counts = f"{o.ready_replicas}/{o.desired_replicas} ready, {o.updated_replicas} updated"
-    rolled_out = (
-        o.deployment_exists
-        and o.deployment_current
-        and o.updated_replicas >= o.desired_replicas
-        and o.ready_replicas >= o.desired_replicas
-        and o.replicas <= o.desired_replicas
-    )
-    redis_ok = o.redis_ready or not o.redis_enabled
-    if not o.redis_enabled:
-        redis = _condition(ConditionType.REDIS_READY, True, "Disabled", "Redis is not enabled")
-    elif o.redis_ready:
-        redis = _condition(ConditionType.REDIS_READY, True, "StatefulSetReady", "Redis is ready")
-    else:
-        redis = _condition(
-            ConditionType.REDIS_READY, False, "StatefulSetNotReady", "Redis pod is not ready"
-        )
-    if o.error is not None:
-        degraded = _condition(ConditionType.DEGRADED, True, "ReconcileError", o.error)
-    elif o.progress_deadline_exceeded:
-        degraded = _condition(
-            ConditionType.DEGRADED, True, "ProgressDeadlineExceeded", f"rollout stalled: {counts}"
-        )
-    else:
-        degraded = _condition(ConditionType.DEGRADED, False, "AsExpected", "")
-    if not o.deployment_exists:
-        progressing = _condition(
-            ConditionType.PROGRESSING, True, "Creating", "creating the Deployment"
-        )
-    elif rolled_out:
-        progressing = _condition(ConditionType.PROGRESSING, False, "RolloutComplete", counts)
-    else:
-        progressing = _condition(ConditionType.PROGRESSING, True, "RollingOut", counts)
-    if o.error is not None:
-        ready = _condition(ConditionType.READY, False, "ReconcileError", o.error)
-    elif not rolled_out:
-        ready = _condition(ConditionType.READY, False, "ReplicasNotReady", counts)
-    elif not redis_ok:
-        ready = _condition(ConditionType.READY, False, "RedisNotReady", "Redis pod is not ready")
-    else:
-        ready = _condition(ConditionType.READY, True, "AllReplicasReady", counts)
-    if o.template_overridden:
-        overridden = _condition(
-            ConditionType.TEMPLATE_OVERRIDDEN,
-            True,
-            "ManualRollback",
-            "the Deployment's pod template was changed outside the operator (e.g. kubectl "
-            "rollout undo); it is left alone until the TravellerVTT changes",
-        )
-    else:
-        overridden = _condition(
-            ConditionType.TEMPLATE_OVERRIDDEN, False, "TemplateApplied", "template as rendered"
-        )
-    return [ready, progressing, degraded, redis, overridden]
-
-
-def build_conditions(
-    previous: list[Condition], observation: Observation, *, generation: int, now: str
-) -> list[Condition]:
-    """The five conditions, following the Kubernetes API conventions.
-
-    Purely computational, no side effects (`now` is passed in). `lastTransitionTime` changes only
-    when a condition's status flips, so an unchanged world yields an identical list and the
-    reconciler skips the status write.
-    """
-    before = {c.type: c for c in previous}
-    out = []
-    for kind, status, reason, message in _desired_conditions(observation):
-        old = before.get(kind)
-        since = old.last_transition_time if old is not None and old.status == status else now
-        out.append(
-            Condition(
-                type=kind,
-                status=status,
-                reason=reason,
-                message=message[:32768],
-                last_transition_time=since,
-                observed_generation=generation,
-            )
-        )
-    return out
-
-
-def endpoint(tvtt: TravellerVTT, live: Mapping[tuple[str, str], Mapping[str, Any]]) -> str:
-    """Where players connect: the Ingress URL, a LoadBalancer address or the in-cluster name."""
-    if tvtt.spec.ingress is not None:
-        scheme = "https" if tvtt.spec.ingress.tls_secret_name else "http"
-        return f"{scheme}://{tvtt.spec.ingress.host}"
-    service = live.get((SERVICE.kind, server_name(tvtt))) or {}
-    port = tvtt.spec.service.port
-    for lb in ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []:
-        address = lb.get("hostname") or lb.get("ip")
-        if address:
-            return f"http://{address}:{port}"
-    return f"http://{server_name(tvtt)}.{tvtt.namespace}.svc:{port}"
-
-
-def running_image(live: Mapping[tuple[str, str], Mapping[str, Any]], name: str) -> str | None:
-    """The game server image in the live Deployment's template (a rollback shows here)."""
-    deployment = live.get((DEPLOYMENT.kind, name))
-    if deployment is None:
-        return None
-    for container in deployment["spec"]["template"]["spec"].get("containers", []):
-        if container.get("name") == SERVER_CONTAINER:
-            return str(container.get("image"))
-    return None
-
-
-def build_status(
-    tvtt: TravellerVTT,
-    live: Mapping[tuple[str, str], Mapping[str, Any]],
-    *,
-    template_overridden: bool,
-    error: str | None,
-    now: str,
-    applied_generation: int | None = None,
-    applied_template_hash: str | None = None,
-) -> TravellerVTTStatus:
-    """The whole status the operator reports. Purely computational, no side effects."""
-    observation = observe(tvtt, live, template_overridden=template_overridden, error=error)
-    return TravellerVTTStatus(
-        observed_generation=tvtt.generation,
-        conditions=build_conditions(
-            tvtt.status.conditions, observation, generation=tvtt.generation, now=now
-        ),
-        replicas=observation.replicas,
-        ready_replicas=observation.ready_replicas,
-        image=running_image(live, server_name(tvtt)),
-        endpoint=endpoint(tvtt, live),
-        selector=label_selector(tvtt),
-        applied_generation=applied_generation,
-        applied_template_hash=applied_template_hash,
-    )

@@ -29,6 +29,7 @@ class OperatorConfig(BaseSettings):
     resync_seconds: float = Field(default=300.0, gt=0)
     min_backoff_seconds: float = Field(default=1.0, gt=0)
     max_backoff_seconds: float = Field(default=60.0, gt=0)
+    forbidden_unhealthy_seconds: float = Field(default=300.0, gt=0)
     log_level: LogLevel = LogLevel.INFO
     namespaces: Annotated[list[str], NoDecode] = []
 

@@ -164,15 +164,27 @@ def _fill_factory_defaults(model: type[BaseModel], schema: dict[str, Any]) -> No
 
 
 def printer_columns() -> list[dict[str, Any]]:
-    """`kubectl get tvtt` columns: Ready, Replicas, Image, Age (plus Endpoint when wide)."""
+    """`kubectl get tvtt` columns, like Agones and prometheus-operator show theirs."""
     return [
         {
-            "name": "Ready",
-            "type": "string",
-            "jsonPath": '.status.conditions[?(@.type=="Ready")].status',
+            "name": "Desired",
+            "type": "integer",
+            "jsonPath": ".status.desiredReplicas",
+            "description": "Game server pods wanted now.",
         },
-        {"name": "Replicas", "type": "integer", "jsonPath": ".status.readyReplicas"},
+        {
+            "name": "Ready",
+            "type": "integer",
+            "jsonPath": ".status.readyReplicas",
+            "description": "Game server pods ready.",
+        },
         {"name": "Image", "type": "string", "jsonPath": ".status.image"},
+        {
+            "name": "Status",
+            "type": "string",
+            "jsonPath": ".status.state",
+            "description": "Paused, Degraded, Overridden, Ready, Progressing or NotReady.",
+        },
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
         {"name": "Endpoint", "type": "string", "jsonPath": ".status.endpoint", "priority": 1},
     ]
@@ -189,13 +201,15 @@ def build_crd() -> dict[str, Any]:
         "type": "object",
         "description": "A Traveller VTT installation: game server, optional Redis and Ingress.",
         "properties": {
-            "apiVersion": {"type": "string"},
-            "kind": {"type": "string"},
-            "metadata": {"type": "object"},
+            "apiVersion": {"type": "string", "description": "traveller-vtt.io/v1alpha1"},
+            "kind": {"type": "string", "description": "TravellerVTT"},
+            "metadata": {"type": "object"},  # the API server allows nothing more here
             "spec": spec_schema,
             "status": status_schema,
         },
-        "x-kubernetes-validations": [{"rule": NAME_RULE, "message": NAME_RULE_MESSAGE}],
+        "x-kubernetes-validations": [
+            {"rule": NAME_RULE, "message": NAME_RULE_MESSAGE, "fieldPath": ".metadata"}
+        ],
     }
     return {
         "apiVersion": "apiextensions.k8s.io/v1",

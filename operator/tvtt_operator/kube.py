@@ -129,6 +129,19 @@ class KubeClient:
             kind=manifest["kind"],
         )
 
+    async def json_patch(
+        self, kind: ChildKind, namespace: str, name: str, operations: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """Apply an RFC 6902 JSON patch (removing fields another manager added: drift)."""
+        return await self._call(
+            "PATCH",
+            kind.path(namespace, name),
+            body=operations,
+            content_type="application/json-patch+json",
+            query=[("fieldManager", FIELD_MANAGER)],
+            kind=kind.kind,
+        )
+
     async def delete(self, kind: ChildKind, namespace: str, name: str) -> None:
         """Delete a child in the background (the garbage collector removes its dependents)."""
         try:

@@ -6,7 +6,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 RECONCILES = Counter(
     "tvtt_operator_reconciles_total",
-    "Reconciles of TravellerVTT resources by result (ok, error, invalid).",
+    "Reconciles of TravellerVTT resources by result (ok, error, invalid, paused).",
     ["result"],
 )
 RECONCILE_SECONDS = Histogram(

@@ -24,7 +24,8 @@ SINGULAR = "travellervtt"
 SHORT_NAMES = ("tvtt",)
 
 DEFAULT_IMAGE = "ghcr.io/traveller-vtt/gameserver:0.1.0"
-DEFAULT_REDIS_IMAGE = "redis:7"
+# Pinned to the release the Redis tests run against (Debian's redis-server), never a moving tag.
+DEFAULT_REDIS_IMAGE = "redis:7.0.15"
 SERVER_PORT = 3000
 REDIS_PORT = 6379
 PRESTOP_SLEEP_SECONDS = 5
@@ -172,14 +173,22 @@ class Autoscaling(_Model):
                 {
                     "rule": "self.minReplicas <= self.maxReplicas",
                     "message": "autoscaling.minReplicas must be <= autoscaling.maxReplicas",
+                    "fieldPath": ".minReplicas",
                 }
             ]
         }
     )
 
-    min_replicas: int = Field(default=2, ge=1, le=100)
-    max_replicas: int = Field(ge=1, le=100)
-    target_cpu_utilization: int = Field(default=70, ge=1, le=100)
+    min_replicas: int = Field(
+        default=2, ge=1, le=100, description="Fewest game server pods the HPA keeps."
+    )
+    max_replicas: int = Field(ge=1, le=100, description="Most game server pods the HPA may run.")
+    target_cpu_utilization: int = Field(
+        default=70,
+        ge=1,
+        le=100,
+        description="Average CPU use (percent of the request) the HPA aims for.",
+    )
 
     @model_validator(mode="after")
     def _bounds(self) -> Autoscaling:
@@ -192,7 +201,12 @@ class ServerSettings(_Model):
     """Game server settings, passed as environment variables through a ConfigMap."""
 
     log_level: LogLevel = LogLevel.INFO
-    max_connections: int = Field(default=1000, ge=1, le=100_000)
+    max_connections: int = Field(
+        default=1000,
+        ge=1,
+        le=100_000,
+        description="WebSocket connections one game server pod accepts (MAX_CONNECTIONS).",
+    )
     allowed_origins: list[Annotated[str, Field(min_length=1, max_length=253)]] | None = Field(
         default=None,
         max_length=32,
@@ -204,7 +218,9 @@ class ServiceSpec(_Model):
     """The Service in front of the game server pods."""
 
     type: ServiceType = ServiceType.CLUSTER_IP
-    port: int = Field(default=80, ge=1, le=65535)
+    port: int = Field(
+        default=80, ge=1, le=65535, description="Port of the Service (to container port 3000)."
+    )
 
 
 class RedisSpec(_Model):
@@ -217,6 +233,7 @@ class RedisSpec(_Model):
                     "rule": "!oldSelf.enabled || !self.enabled || "
                     "self.storageSize == oldSelf.storageSize",
                     "message": "redis.storageSize is immutable while redis is enabled",
+                    "fieldPath": ".storageSize",
                 },
                 {
                     "rule": "!oldSelf.enabled || !self.enabled || "
@@ -224,15 +241,28 @@ class RedisSpec(_Model):
                     "(!has(self.storageClassName) || "
                     "self.storageClassName == oldSelf.storageClassName))",
                     "message": "redis.storageClassName is immutable while redis is enabled",
+                    "fieldPath": ".storageClassName",
                 },
             ]
         }
     )
 
-    enabled: bool = False
-    image: str = Field(default=DEFAULT_REDIS_IMAGE, min_length=1, max_length=512)
-    storage_size: Quantity = "1Gi"
-    storage_class_name: str | None = Field(default=None, min_length=1, max_length=253)
+    enabled: bool = Field(
+        default=False,
+        description="Run Redis and keep battles there (required for more than one replica).",
+    )
+    image: str = Field(
+        default=DEFAULT_REDIS_IMAGE, min_length=1, max_length=512, description="The Redis image."
+    )
+    storage_size: Quantity = Field(
+        default="1Gi", description="Size of the Redis volume (immutable while Redis is enabled)."
+    )
+    storage_class_name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=253,
+        description="StorageClass of the Redis volume; the cluster default when unset.",
+    )
     appendfsync: AppendFsync = AppendFsync.EVERYSEC
     pvc_retention: PVCRetention = PVCRetention.RETAIN
 
@@ -251,6 +281,7 @@ class Disruption(_Model):
                 {
                     "rule": "!(has(self.maxUnavailable) && has(self.minAvailable))",
                     "message": "set disruption.maxUnavailable or disruption.minAvailable, not both",
+                    "fieldPath": ".minAvailable",
                 }
             ]
         }
@@ -274,29 +305,47 @@ class Disruption(_Model):
 class Drain(_Model):
     """How long a terminating pod may take to drain its battles (SIGTERM → exit)."""
 
-    termination_grace_period_seconds: int = Field(default=60, ge=15, le=3600)
+    termination_grace_period_seconds: int = Field(
+        default=60,
+        ge=15,
+        le=3600,
+        description="Pod grace period; the server drains battles for this minus 10 s.",
+    )
 
 
 class Ingress(_Model):
     """An Ingress with WebSocket-friendly timeouts; its host also sets the allowed origin."""
 
-    class_name: str | None = Field(default=None, min_length=1, max_length=253)
+    class_name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=253,
+        description="IngressClass to use (ingressClassName); the cluster default when unset.",
+    )
     host: str = Field(
         min_length=1,
         max_length=253,
         pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+        description="Host name players use; https://<host> becomes the allowed origin.",
     )
-    tls_secret_name: str | None = Field(default=None, min_length=1, max_length=253)
+    tls_secret_name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=253,
+        description="Secret with the TLS certificate for the host; plain HTTP when unset.",
+    )
 
 
 class Toleration(_Model):
     """core/v1 Toleration."""
 
-    key: str | None = None
+    key: str | None = Field(default=None, description="Taint key; empty matches every key.")
     operator: TolerationOperator | None = None
-    value: str | None = None
+    value: str | None = Field(default=None, description="Taint value (operator Equal).")
     effect: TaintEffect | None = None
-    toleration_seconds: int | None = None
+    toleration_seconds: int | None = Field(
+        default=None, description="How long a NoExecute taint is tolerated before eviction."
+    )
 
 
 class TravellerVTTSpec(_Model):
@@ -308,19 +357,36 @@ class TravellerVTTSpec(_Model):
                 {
                     "rule": "!(has(self.replicas) && has(self.autoscaling))",
                     "message": "set either replicas or autoscaling, not both",
+                    "fieldPath": ".replicas",
                 },
                 {
                     "rule": "!(has(self.autoscaling) || (has(self.replicas) && self.replicas > 1))"
                     " || self.redis.enabled",
                     "message": "more than one replica or autoscaling requires redis.enabled=true "
                     "(battles would otherwise split across pods)",
+                    "fieldPath": ".redis.enabled",
                 },
             ]
         }
     )
 
-    image: str = Field(default=DEFAULT_IMAGE, min_length=1, max_length=512)
-    replicas: int | None = Field(default=None, ge=0, le=100)
+    paused: bool = Field(
+        default=False,
+        description="Stop reconciling: the children are left exactly as they are (no applies, no "
+        "drift correction, no deletes) and condition Paused is True until this is false again.",
+    )
+    image: str = Field(
+        default=DEFAULT_IMAGE,
+        min_length=1,
+        max_length=512,
+        description="Game server image, by tag or pinned by digest (repo@sha256:...).",
+    )
+    replicas: int | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="Fixed number of game server pods (1 when unset); 0 stops serving.",
+    )
     autoscaling: Autoscaling | None = None
     resources: Resources = Field(default_factory=Resources)
     server: ServerSettings = Field(default_factory=ServerSettings)
@@ -329,10 +395,20 @@ class TravellerVTTSpec(_Model):
     disruption: Disruption = Field(default_factory=Disruption)
     drain: Drain = Field(default_factory=Drain)
     ingress: Ingress | None = None
-    pod_labels: dict[str, str] = Field(default_factory=dict, max_length=64)
-    pod_annotations: dict[str, str] = Field(default_factory=dict, max_length=64)
-    node_selector: dict[str, str] = Field(default_factory=dict, max_length=64)
-    tolerations: list[Toleration] = Field(default_factory=list, max_length=64)
+    pod_labels: dict[str, str] = Field(
+        default_factory=dict, max_length=64, description="Extra labels on the game server pods."
+    )
+    pod_annotations: dict[str, str] = Field(
+        default_factory=dict,
+        max_length=64,
+        description="Extra annotations on the game server pods (e.g. prometheus.io/scrape).",
+    )
+    node_selector: dict[str, str] = Field(
+        default_factory=dict, max_length=64, description="core/v1 nodeSelector of the pods."
+    )
+    tolerations: list[Toleration] = Field(
+        default_factory=list, max_length=64, description="core/v1 tolerations of the pods."
+    )
     affinity: dict[str, Any] | None = Field(
         default=None,
         description="core/v1 Affinity, passed to the pods unchanged.",
@@ -381,6 +457,19 @@ class ConditionType(StrEnum):
     DEGRADED = "Degraded"
     REDIS_READY = "RedisReady"
     TEMPLATE_OVERRIDDEN = "TemplateOverridden"
+    PAUSED = "Paused"
+
+
+class State(StrEnum):
+    """The STATUS column: Paused, Degraded, Overridden, Ready, Progressing or NotReady, in that
+    order (the first that holds)."""
+
+    READY = "Ready"
+    PROGRESSING = "Progressing"
+    NOT_READY = "NotReady"
+    DEGRADED = "Degraded"
+    OVERRIDDEN = "Overridden"
+    PAUSED = "Paused"
 
 
 class Condition(_Model):
@@ -388,10 +477,22 @@ class Condition(_Model):
 
     type: ConditionType
     status: ConditionStatus
-    reason: str = Field(min_length=1, max_length=1024, pattern=r"^[A-Za-z]([A-Za-z0-9_,:]*)$")
-    message: str = Field(default="", max_length=32768)
-    last_transition_time: str = Field(json_schema_extra={"format": "date-time"})
-    observed_generation: int | None = Field(default=None, ge=0)
+    reason: str = Field(
+        min_length=1,
+        max_length=1024,
+        pattern=r"^[A-Za-z]([A-Za-z0-9_,:]*)$",
+        description="Why the condition is as it is, in CamelCase (e.g. ManualRollback).",
+    )
+    message: str = Field(
+        default="", max_length=32768, description="Details for people (API server messages)."
+    )
+    last_transition_time: str = Field(
+        json_schema_extra={"format": "date-time"},
+        description="When the status last changed between True and False.",
+    )
+    observed_generation: int | None = Field(
+        default=None, ge=0, description="The resource's generation this condition describes."
+    )
 
 
 class TravellerVTTStatus(_Model):
@@ -399,16 +500,32 @@ class TravellerVTTStatus(_Model):
 
     model_config = ConfigDict(extra="ignore")
 
-    observed_generation: int | None = None
+    observed_generation: int | None = Field(
+        default=None, description="The generation of the spec the operator last reconciled."
+    )
     conditions: list[Condition] = Field(
         default_factory=list,
+        description="Ready, Progressing, Degraded, RedisReady, TemplateOverridden, Paused.",
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
     )
-    replicas: int | None = None
-    ready_replicas: int | None = None
-    image: str | None = None
-    endpoint: str | None = None
-    selector: str | None = None
+    state: State | None = Field(
+        default=None, description="One word for kubectl get: the most pressing condition."
+    )
+    desired_replicas: int | None = Field(
+        default=None,
+        description="Game server pods wanted now (the spec's replicas, or the HPA's choice).",
+    )
+    replicas: int | None = Field(default=None, description="Game server pods that exist.")
+    ready_replicas: int | None = Field(
+        default=None, description="Game server pods that pass their readiness probe."
+    )
+    image: str | None = Field(
+        default=None, description="The game server image actually running (shows a rollback)."
+    )
+    endpoint: str | None = Field(default=None, description="Where players connect.")
+    selector: str | None = Field(
+        default=None, description="Label selector of the game server pods (scale subresource)."
+    )
     applied_generation: int | None = Field(
         default=None,
         description="Generation whose pod template the operator last applied to the Deployment.",

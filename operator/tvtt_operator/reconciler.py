@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,11 +20,11 @@ from pydantic import ValidationError
 from tvtt_operator.builders import (
     FIELD_MANAGER,
     HANDOVER_FIELD_MANAGER,
-    build_status,
 )
 from tvtt_operator.cache import Cache, Key
 from tvtt_operator.config import OperatorConfig
-from tvtt_operator.kinds import EVENT, TRAVELLER_VTT
+from tvtt_operator.drift import find_drift, removal_patch
+from tvtt_operator.kinds import DEPLOYMENT, EVENT, TRAVELLER_VTT
 from tvtt_operator.kube import KubeClient, KubeError
 from tvtt_operator.metrics import (
     MANAGED,
@@ -33,8 +34,9 @@ from tvtt_operator.metrics import (
     RECONCILES,
 )
 from tvtt_operator.models import ConditionStatus, ConditionType, TravellerVTT
-from tvtt_operator.planning import plan_reconcile
+from tvtt_operator.planning import OURS, Correction, Plan, plan_reconcile
 from tvtt_operator.retry import RetryTimers
+from tvtt_operator.status import build_status, transitions
 
 log = structlog.get_logger("tvtt_operator.reconciler")
 
@@ -45,9 +47,9 @@ def utc_now() -> str:
 
 
 def build_event(
-    tvtt_body: dict[str, Any], *, reason: str, message: str, now: str
+    tvtt_body: dict[str, Any], *, reason: str, message: str, now: str, type_: str = "Warning"
 ) -> dict[str, Any]:
-    """A core/v1 Warning Event about the resource. Purely computational, no side effects."""
+    """A core/v1 Event about the resource. Purely computational, no side effects."""
     meta = tvtt_body["metadata"]
     return {
         "apiVersion": EVENT.api_version,
@@ -61,7 +63,7 @@ def build_event(
             "uid": meta.get("uid"),
             "resourceVersion": meta.get("resourceVersion"),
         },
-        "type": "Warning",
+        "type": type_,
         "reason": reason,
         "message": message,
         "firstTimestamp": now,
@@ -94,6 +96,7 @@ class Reconciler:
             settings.min_backoff_seconds, settings.max_backoff_seconds
         )
         self._tasks: list[asyncio.Task[None]] = []
+        self._forbidden_since: float | None = None
 
     # --- queue --------------------------------------------------------------------------------
 
@@ -156,8 +159,26 @@ class Reconciler:
         self._tasks.clear()
 
     def alive(self) -> bool:
-        """For /healthz: every worker task is still running."""
-        return bool(self._tasks) and not any(t.done() for t in self._tasks)
+        """For /healthz: every worker task is still running, and writes are not all Forbidden.
+
+        An operator whose every write has been refused with 403 for `forbidden_unhealthy_seconds`
+        (RBAC removed or never granted) fails its liveness probe: the pod's restarts make the
+        problem visible instead of a healthy-looking operator that changes nothing.
+        """
+        running = bool(self._tasks) and not any(t.done() for t in self._tasks)
+        since = self._forbidden_since
+        forbidden_too_long = (
+            since is not None
+            and time.monotonic() - since >= self.settings.forbidden_unhealthy_seconds
+        )
+        return running and not forbidden_too_long
+
+    def _note_writes(self, *, ok: bool, forbidden: bool) -> None:
+        """Any accepted write clears the Forbidden clock; a refused one starts it."""
+        if ok:
+            self._forbidden_since = None
+        elif forbidden and self._forbidden_since is None:
+            self._forbidden_since = time.monotonic()
 
     # --- one reconcile --------------------------------------------------------------------------
 
@@ -185,30 +206,24 @@ class Reconciler:
                 return False
             return True  # retrying cannot help; the next edit triggers a new reconcile
         live = self.cache.children(key, tvtt.uid)
+        if tvtt.spec.paused:
+            return await self._report_paused(tvtt, body, live)
         plan = plan_reconcile(tvtt, live)
-        error: str | None = None
-        try:
-            for manifest in plan.handovers:
-                await self.client.apply(manifest, manager=HANDOVER_FIELD_MANAGER)
-            for manifest in plan.applies:
-                applied = await self.client.apply(manifest)
-                self.cache.put(applied)
-                live[(applied["kind"], applied["metadata"]["name"])] = applied
-            for kind, name in plan.deletes:
-                await self.client.delete(kind, tvtt.namespace, name)
-                live.pop((kind.kind, name), None)
-        except KubeError as exc:
-            error = exc.message
-            RECONCILE_ERRORS.labels(cause="api").inc()
-            logger.warning("apply failed", error=error, status=exc.status)
-        if plan.writes:
+        done = await self._execute(tvtt, plan, live)
+        self._note_writes(ok=done.written > 0, forbidden=done.forbidden > 0)
+        error = "; ".join(done.failures) or None
+        if done.applied or done.deleted or done.handovers or done.corrected:
             logger.info(
                 "reconciled",
-                applied=[f"{m['kind']}/{m['metadata']['name']}" for m in plan.applies],
-                deleted=[f"{kind.kind}/{name}" for kind, name in plan.deletes],
-                handovers=len(plan.handovers),
+                applied=done.applied,
+                deleted=done.deleted,
+                handovers=done.handovers,
+                corrected=[c.describe() for c in done.corrected],
                 generation=tvtt.generation,
             )
+        if error is not None:
+            RECONCILE_ERRORS.labels(cause="api").inc()
+            logger.warning("apply failed", error=error, failed=len(done.failures))
         now = self.clock()
         applied_ok = error is None
         status = build_status(
@@ -225,6 +240,7 @@ class Reconciler:
             if applied_ok
             else tvtt.status.applied_template_hash,
         )
+        status_body = status.model_dump(by_alias=True, exclude_none=True, mode="json")
         try:
             # The Event goes first: if the status write then fails, the next reconcile still
             # sees no TemplateOverridden=True and reports again (at least once, never lost).
@@ -239,16 +255,132 @@ class Reconciler:
                         now=now,
                     )
                 )
+            for correction in done.corrected:
+                await self.client.post_event(
+                    build_event(
+                        body,
+                        reason="DriftCorrected",
+                        message=f"{correction.describe()}; restored as the TravellerVTT says",
+                        now=now,
+                    )
+                )
+            if not _status_equal(body.get("status") or {}, status_body):
+                for type_, reason, message in transitions(tvtt.status, status):
+                    await self.client.post_event(
+                        build_event(body, reason=reason, message=message, now=now, type_=type_)
+                    )
+            if error is not None and _degraded_message(tvtt) != error:
+                await self.client.post_event(
+                    build_event(body, reason="ApplyFailed", message=error, now=now)
+                )
+            await self._write_status(tvtt, body, status_body)
+        except KubeError as exc:
+            RECONCILE_ERRORS.labels(cause="api").inc()
+            logger.warning("status update failed", error=exc.message, status=exc.status)
+            self._note_writes(ok=False, forbidden=exc.status == 403)
+            error = error or exc.message
+        RECONCILE_SECONDS.observe(time.perf_counter() - started)
+        RECONCILES.labels(result="ok" if error is None else "error").inc()
+        return error is None
+
+    async def _execute(
+        self, tvtt: TravellerVTT, plan: Plan, live: dict[tuple[str, str], Any]
+    ) -> Outcome:
+        """Make the plan's writes, each on its own: one failing child does not stop the others.
+
+        A failed handover skips the Deployment apply it protects (without it the apply would
+        drop the replicas to 1); every failure is kept with the API server's own message. Fields
+        others added are removed after the applies, from the objects the applies returned (an
+        apply can make some of them go, like a Service's nodePort when its type is restored).
+        """
+        done = Outcome()
+        handover_failed = False
+        for manifest in plan.handovers:
+            try:
+                await self.client.apply(manifest, manager=HANDOVER_FIELD_MANAGER)
+                done.handovers += 1
+                done.written += 1
+            except KubeError as exc:
+                handover_failed = True
+                done.fail(_name(manifest), exc, "replica handover: ")
+        for manifest in plan.applies:
+            if handover_failed and manifest["kind"] == DEPLOYMENT.kind:
+                continue
+            try:
+                applied = await self.client.apply(manifest)
+            except KubeError as exc:
+                done.fail(_name(manifest), exc)
+                continue
+            self.cache.put(applied)
+            live[(applied["kind"], applied["metadata"]["name"])] = applied
+            done.applied.append(_name(manifest))
+            done.written += 1
+        for correction in plan.corrections:
+            key = (correction.kind.kind, correction.name)
+            # After the apply: what is still added by others, as the API server now has it.
+            current = live.get(key) or {}
+            removal = removal_patch(find_drift(correction.desired, current, OURS), current)
+            if not removal or f"{key[0]}/{key[1]}" in done.failed:
+                continue
+            try:
+                patched = await self.client.json_patch(
+                    correction.kind, tvtt.namespace, correction.name, removal
+                )
+            except KubeError as exc:
+                done.fail(f"{key[0]}/{key[1]}", exc)
+                continue
+            self.cache.put(patched)
+            done.written += 1
+            live[key] = patched
+        for kind, name in plan.deletes:
+            try:
+                await self.client.delete(kind, tvtt.namespace, name)
+            except KubeError as exc:
+                done.fail(f"{kind.kind}/{name}", exc, "delete: ")
+                continue
+            live.pop((kind.kind, name), None)
+            done.deleted.append(f"{kind.kind}/{name}")
+            done.written += 1
+        done.corrected = [
+            c for c in plan.corrections if f"{c.kind.kind}/{c.name}" not in done.failed
+        ]
+        return done
+
+    async def _report_paused(
+        self, tvtt: TravellerVTT, body: dict[str, Any], live: dict[tuple[str, str], Any]
+    ) -> bool:
+        """spec.paused: report what runs (Paused=True), write nothing to the children."""
+        now = self.clock()
+        status = build_status(
+            tvtt,
+            live,
+            template_overridden=_overridden_before(tvtt),
+            error=None,
+            now=now,
+            applied_generation=tvtt.status.applied_generation,
+            applied_template_hash=tvtt.status.applied_template_hash,
+        )
+        try:
+            if not _condition_true(tvtt, ConditionType.PAUSED):
+                log.info("paused", namespace=tvtt.namespace, name=tvtt.name)
+                await self.client.post_event(
+                    build_event(
+                        body,
+                        reason="Paused",
+                        message="spec.paused is true: the children are left as they are",
+                        now=now,
+                        type_="Normal",
+                    )
+                )
             await self._write_status(
                 tvtt, body, status.model_dump(by_alias=True, exclude_none=True, mode="json")
             )
         except KubeError as exc:
             RECONCILE_ERRORS.labels(cause="api").inc()
-            logger.warning("status update failed", error=exc.message, status=exc.status)
-            error = error or exc.message
-        RECONCILE_SECONDS.observe(time.perf_counter() - started)
-        RECONCILES.labels(result="ok" if error is None else "error").inc()
-        return error is None
+            log.warning("status update failed", error=exc.message, status=exc.status)
+            return False
+        RECONCILES.labels(result="paused").inc()
+        return True
 
     async def _write_status(
         self, tvtt: TravellerVTT, body: dict[str, Any], status: dict[str, Any]
@@ -262,6 +394,7 @@ class Reconciler:
             if exc.status == 404:
                 return
             raise
+        self._note_writes(ok=True, forbidden=False)
         self.cache.put(updated)
 
     async def _report_invalid(self, body: dict[str, Any], message: str) -> None:
@@ -292,11 +425,44 @@ class Reconciler:
         self.cache.put(updated)
 
 
+@dataclass
+class Outcome:
+    """What one reconcile actually wrote, and what the API server refused (with its message)."""
+
+    applied: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    handovers: int = 0
+    corrected: list[Correction] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    failed: set[str] = field(default_factory=set)
+    written: int = 0
+    forbidden: int = 0
+
+    def fail(self, child: str, exc: KubeError, what: str = "") -> None:
+        """Record a refused write of `child` (`Kind/name`) with the API server's message."""
+        self.failed.add(child)
+        self.failures.append(f"{child}: {what}{exc.message}")
+        self.forbidden += exc.status == 403
+
+
+def _name(manifest: dict[str, Any]) -> str:
+    return f"{manifest['kind']}/{manifest['metadata']['name']}"
+
+
+def _degraded_message(tvtt: TravellerVTT) -> str | None:
+    """The message of a Degraded=True already reported (its Event went out then)."""
+    for c in tvtt.status.conditions:
+        if c.type == ConditionType.DEGRADED and c.status == ConditionStatus.TRUE:
+            return c.message
+    return None
+
+
+def _condition_true(tvtt: TravellerVTT, kind: ConditionType) -> bool:
+    return any(c.type == kind and c.status == ConditionStatus.TRUE for c in tvtt.status.conditions)
+
+
 def _overridden_before(tvtt: TravellerVTT) -> bool:
-    return any(
-        c.type == ConditionType.TEMPLATE_OVERRIDDEN and c.status == ConditionStatus.TRUE
-        for c in tvtt.status.conditions
-    )
+    return _condition_true(tvtt, ConditionType.TEMPLATE_OVERRIDDEN)
 
 
 def _status_equal(current: dict[str, Any], desired: dict[str, Any]) -> bool:

@@ -18,6 +18,8 @@ import pytest
 
 from tests.cluster.controlplane import ControlPlane, ControlPlaneError, bin_dir, missing_binaries
 from tests.cluster.kube import Helm, Kubectl, wait_for
+from tests.e2e.operator_helpers import RESYNC_SECONDS
+from tests.e2e.operator_process import OperatorProcess, install_crd, operator_kubeconfig
 
 __all__ = ["Cluster", "Helm", "Kubectl", "wait_for"]
 
@@ -104,3 +106,28 @@ def helm(control_plane: Cluster, namespace: str, tmp_path_factory: pytest.TempPa
     home = tmp_path_factory.mktemp("helm")
     env = {f"HELM_{k}_HOME": str(home / k.lower()) for k in ("CONFIG", "CACHE", "DATA")}
     return Helm(control_plane.bin_dir / "helm", control_plane.kubeconfig, namespace, env)
+
+
+@pytest.fixture(scope="module")
+def crd(control_plane: Cluster) -> None:
+    """The generated CRD (crds/), installed once for the module."""
+    install_crd(control_plane.kubectl())
+
+
+@pytest.fixture
+def operator(
+    crd: None, kubectl: Kubectl, namespace: str, tmp_path: Path
+) -> Iterator[OperatorProcess]:
+    """The operator, watching only this test's namespace with the chart's RBAC; always stopped."""
+    kubeconfig = operator_kubeconfig(kubectl, namespace, tmp_path / "operator.kubeconfig")
+    proc = OperatorProcess(
+        kubeconfig, namespace, tmp_path / "operator.log", resync_seconds=RESYNC_SECONDS
+    )
+    try:
+        proc.start()
+        yield proc
+    finally:
+        proc.stop()
+    log = proc.checked_log()
+    assert "Forbidden" not in log, f"the operator's RBAC is missing something:\n{log[-4000:]}"
+    assert "reconcile crashed" not in log, f"unexpected exception in a reconcile:\n{log[-4000:]}"

@@ -1,4 +1,4 @@
-"""The operator against the real control plane (issue 7): children, status, rollbacks, HPA, faults.
+"""The operator against the real control plane: children, status, rollbacks, HPA, faults.
 
 Every test gets its own namespace and its own operator process (`python -m tvtt_operator
 --namespace NS`, the real code) running under a ServiceAccount with exactly
@@ -15,120 +15,52 @@ import contextlib
 import json
 import subprocess
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from functools import partial
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from tvtt_operator.builders import FIELD_MANAGER
-from tvtt_operator.kinds import CHILD_KINDS, TRAVELLER_VTT
+from tvtt_operator.kinds import TRAVELLER_VTT
 from tvtt_operator.models import API_VERSION, KIND
 
 from tests.cluster.kube import Kubectl, wait_for
 from tests.e2e.conftest import Cluster
+from tests.e2e.operator_helpers import (
+    CHILD_RESOURCES,
+    INSTANCE,
+    MANAGED,
+    Key,
+    children,
+    conditions,
+    ready,
+    settle,
+    tvtt,
+    wait,
+)
 from tests.e2e.operator_process import (
     OPERATOR_WRITTEN,
     WRITE_VERBS,
     OperatorProcess,
     apiserver_writes,
-    install_crd,
-    operator_kubeconfig,
 )
 
 pytestmark = pytest.mark.e2e
 
-T = TypeVar("T")
-
 IMAGE_V1 = "ghcr.io/traveller-vtt/gameserver:0.1.0"
 IMAGE_V2 = "ghcr.io/traveller-vtt/gameserver:0.2.0"
 IMAGE_V3 = "ghcr.io/traveller-vtt/gameserver:0.3.0"
-INSTANCE = "app.kubernetes.io/instance"
-CHILD_RESOURCES = ",".join(kind.resource for kind in CHILD_KINDS)
 # Earlier tests' namespaces may still be emptied meanwhile; a delete by the operator would show
 # as a changed uid in `versions()` anyway.
 NOT_DELETES = WRITE_VERBS - {"DELETE", "DELETECOLLECTION"}
-RESYNC_SECONDS = 1.0
-MANAGED = "--show-managed-fields"  # kubectl hides managedFields otherwise
-
-Key = tuple[str, str]
 
 
 # ------------------------------------------------------------------------------------------------
 # fixtures
 
 
-@pytest.fixture(scope="module")
-def crd(control_plane: Cluster) -> None:
-    """The generated CRD (crds/), installed once for the module."""
-    install_crd(control_plane.kubectl())
-
-
-@pytest.fixture
-def operator(
-    crd: None, kubectl: Kubectl, namespace: str, tmp_path: Path
-) -> Iterator[OperatorProcess]:
-    """The operator, watching only this test's namespace with the chart's RBAC; always stopped."""
-    kubeconfig = operator_kubeconfig(kubectl, namespace, tmp_path / "operator.kubeconfig")
-    proc = OperatorProcess(
-        kubeconfig, namespace, tmp_path / "operator.log", resync_seconds=RESYNC_SECONDS
-    )
-    try:
-        proc.start()
-        yield proc
-    finally:
-        proc.stop()
-    log = proc.checked_log()
-    assert "Forbidden" not in log, f"the operator's RBAC is missing something:\n{log[-4000:]}"
-    assert "reconcile crashed" not in log, f"unexpected exception in a reconcile:\n{log[-4000:]}"
-
-
 # ------------------------------------------------------------------------------------------------
 # helpers
-
-
-def tvtt(name: str, spec: dict[str, Any]) -> dict[str, Any]:
-    return {"apiVersion": API_VERSION, "kind": KIND, "metadata": {"name": name}, "spec": spec}
-
-
-def wait(
-    op: OperatorProcess,
-    predicate: Callable[[], T | None],
-    message: str,
-    timeout: float = 90.0,
-) -> T:
-    """`wait_for` that quotes the operator's log on timeout (what it was doing instead)."""
-    try:
-        return wait_for(predicate, timeout=timeout, message=message)
-    except TimeoutError as exc:
-        raise AssertionError(f"{exc}\n--- operator log ---\n{op.output()}") from None
-
-
-def settle(op: OperatorProcess, rounds: int = 3) -> None:
-    """Wait until a few more resync rounds have run (each reconciles every resource)."""
-    op.wait_reconciles(op.reconciles() + rounds)
-
-
-def conditions(obj: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {c["type"]: c for c in (obj.get("status") or {}).get("conditions") or []}
-
-
-def ready(kubectl: Kubectl, name: str, generation: int | None = None) -> dict[str, Any] | None:
-    """The resource once status says Ready for its current generation (optionally a given one)."""
-    obj: dict[str, Any] = kubectl.get("travellervtt", name)
-    gen = obj["metadata"]["generation"]
-    ok = (
-        (generation is None or gen == generation)
-        and (obj.get("status") or {}).get("observedGeneration") == gen
-        and conditions(obj).get("Ready", {}).get("status") == "True"
-    )
-    return obj if ok else None
-
-
-def children(kubectl: Kubectl, name: str) -> dict[Key, dict[str, Any]]:
-    """Every child of one resource by (kind, name), found by its instance label."""
-    items = kubectl.get(CHILD_RESOURCES, None, "-l", f"{INSTANCE}={name}", MANAGED)["items"]
-    return {(o["kind"], o["metadata"]["name"]): o for o in items}
 
 
 def versions(kubectl: Kubectl) -> dict[Key, tuple[str, str]]:
@@ -375,13 +307,14 @@ def test_apply_creates_every_child_with_its_spec_and_reports_ready(
         "Degraded": ("False", "AsExpected"),
         "RedisReady": ("True", "StatefulSetReady"),
         "TemplateOverridden": ("False", "TemplateApplied"),
+        "Paused": ("False", "Reconciling"),
     }
     assert all(c["observedGeneration"] == 1 for c in conds.values())
 
     table = kubectl("get", "tvtt", "fleet", "-o", "wide")
     header, row = table.splitlines()
-    assert header.split()[:5] == ["NAME", "READY", "REPLICAS", "IMAGE", "AGE"]
-    assert row.split()[:4] == ["fleet", "True", "2", IMAGE_V1]
+    assert header.split() == ["NAME", "DESIRED", "READY", "IMAGE", "STATUS", "AGE", "ENDPOINT"]
+    assert row.split()[:5] == ["fleet", "2", "2", IMAGE_V1, "Ready"]
     assert "https://vtt.example.test" in row
 
     assert operator.http_status("/healthz") == 200
@@ -549,12 +482,20 @@ INVALID = 'The TravellerVTT "bad" is invalid'
 INVALID_CASES = [
     pytest.param(
         {"autoscaling": {"minReplicas": 5, "maxReplicas": 2}, "redis": {"enabled": True}},
-        [INVALID, "spec.autoscaling", "autoscaling.minReplicas must be <= autoscaling.maxReplicas"],
+        [
+            INVALID,
+            "spec.autoscaling.minReplicas: Invalid value",
+            "autoscaling.minReplicas must be <= autoscaling.maxReplicas",
+        ],
         id="min-above-max",
     ),
     pytest.param(
         {"replicas": 3},
-        [INVALID, "more than one replica or autoscaling requires redis.enabled=true"],
+        [
+            INVALID,
+            "spec.redis.enabled: Invalid value",
+            "more than one replica or autoscaling requires redis.enabled=true",
+        ],
         id="replicas-without-redis",
     ),
     pytest.param(
@@ -564,7 +505,7 @@ INVALID_CASES = [
     ),
     pytest.param(
         {"replicas": 2, "autoscaling": {"maxReplicas": 4}, "redis": {"enabled": True}},
-        [INVALID, "set either replicas or autoscaling, not both"],
+        [INVALID, "spec.replicas: Invalid value", "set either replicas or autoscaling, not both"],
         id="replicas-and-autoscaling",
     ),
     pytest.param(
@@ -599,7 +540,11 @@ INVALID_CASES = [
     ),
     pytest.param(
         {"disruption": {"maxUnavailable": 1, "minAvailable": 1}},
-        [INVALID, "set disruption.maxUnavailable or disruption.minAvailable, not both"],
+        [
+            INVALID,
+            "spec.disruption.minAvailable: Invalid value",
+            "set disruption.maxUnavailable or disruption.minAvailable, not both",
+        ],
         id="disruption-both",
     ),
     pytest.param(
@@ -631,6 +576,7 @@ def test_invalid_name_and_immutable_redis_storage_are_rejected(crd: None, kubect
     proc = kubectl.run("apply", "-f", "-", input=json.dumps(tvtt("vtt.example", {})), check=False)
     assert proc.returncode != 0
     assert "metadata.name must be a DNS-1035 label" in proc.stderr, proc.stderr
+    assert "metadata: Invalid value" in proc.stderr, proc.stderr  # not "<nil>: Invalid value"
 
     redis = {"enabled": True, "storageSize": "1Gi"}
     kubectl.apply(tvtt("archive", {"replicas": 2, "redis": redis}))
@@ -639,6 +585,7 @@ def test_invalid_name_and_immutable_redis_storage_are_rejected(crd: None, kubect
     assert proc.returncode != 0
     assert 'The TravellerVTT "archive" is invalid' in proc.stderr, proc.stderr
     assert "redis.storageSize is immutable while redis is enabled" in proc.stderr
+    assert "spec.redis.storageSize: Invalid value" in proc.stderr, proc.stderr
     assert kubectl.get("travellervtt", "archive")["spec"]["redis"]["storageSize"] == "1Gi"
     # Other changes of the same object still go through.
     kubectl.apply(tvtt("archive", {"replicas": 3, "redis": redis}))

@@ -11,12 +11,16 @@ from tvtt_operator.builders import (
     ANNOTATION_TEMPLATE_HASH,
     LABEL_INSTANCE,
     LABEL_MANAGED_BY,
-    Observation,
     build_children,
-    build_conditions,
-    build_status,
 )
-from tvtt_operator.models import Condition, ConditionStatus, ConditionType, TravellerVTT
+from tvtt_operator.models import (
+    Condition,
+    ConditionStatus,
+    ConditionType,
+    TravellerVTT,
+    TravellerVTTStatus,
+)
+from tvtt_operator.status import Observation, build_conditions, build_status, transitions
 
 
 def make(spec: dict[str, Any] | None = None, *, generation: int = 1, **meta: Any) -> TravellerVTT:
@@ -347,7 +351,8 @@ class TestConditions:
                               "Progressing": ("False", "RolloutComplete"),
                               "Degraded": ("False", "AsExpected"),
                               "RedisReady": ("True", "StatefulSetReady"),
-                              "TemplateOverridden": ("False", "TemplateApplied")}, id="ready"),
+                              "TemplateOverridden": ("False", "TemplateApplied"),
+                              "Paused": ("False", "Reconciling")}, id="ready"),
             pytest.param({"ready_replicas": 1}, {"Ready": ("False", "ReplicasNotReady"),
                                                  "Progressing": ("True", "RollingOut")},
                          id="rolling"),
@@ -369,6 +374,15 @@ class TestConditions:
                          id="stale-deployment-status"),
             pytest.param({"deployment_exists": False}, {"Progressing": ("True", "Creating")},
                          id="creating"),
+            pytest.param({"desired_replicas": 0, "replicas": 0, "updated_replicas": 0,
+                          "ready_replicas": 0}, {"Ready": ("False", "NoReplicas"),
+                                                 "Progressing": ("False", "RolloutComplete")},
+                         id="zero-replicas-serve-nobody"),
+            pytest.param({"paused": True}, {"Paused": ("True", "SpecPaused"),
+                                            "Ready": ("True", "AllReplicasReady")}, id="paused"),
+            pytest.param({}, {"Paused": ("False", "Reconciling")}, id="not-paused"),
+            pytest.param({"autoscaling_inactive": "FailedGetResourceMetric"},
+                         {"Ready": ("True", "AllReplicasReady")}, id="hpa-without-metrics"),
         ],
     )  # fmt: skip
     def test_condition_table(
@@ -376,8 +390,12 @@ class TestConditions:
     ) -> None:
         fields = {k: getattr(self.READY, k) for k in self.READY.__slots__}
         observation = Observation(**{**fields, **changes})
-        got = self.by_type(build_conditions([], observation, generation=3, now="t1"))
+        conditions = build_conditions([], observation, generation=3, now="t1")
+        got = self.by_type(conditions)
         assert {k: got[k] for k in expected} == expected
+        ready = next(c for c in conditions if c.type == ConditionType.READY)
+        if observation.autoscaling_inactive and ready.status == ConditionStatus.TRUE:
+            assert "the HPA cannot scale (FailedGetResourceMetric" in ready.message
 
     def test_last_transition_time_changes_only_on_a_flip(self) -> None:
         previous = [_cond(ConditionType.READY, "True"), _cond(ConditionType.DEGRADED, "True")]
@@ -427,3 +445,64 @@ class TestConditions:
             make({"ingress": ingress}), {}, template_overridden=False, error=None, now="t"
         )
         assert status.endpoint == endpoint
+
+
+class TestProbesAndImages:
+    def test_every_probe_has_an_explicit_timeout(self) -> None:
+        probes = 0
+        for manifest in build_children(make(REDIS)):
+            pod = (manifest.get("spec") or {}).get("template", {}).get("spec")
+            for c in (pod or {}).get("containers", []):
+                for name in ("startupProbe", "livenessProbe", "readinessProbe"):
+                    if name in c:
+                        probes += 1
+                        assert c[name]["timeoutSeconds"] >= 2, (c["name"], name)
+        assert probes == 5
+
+    def test_an_image_pinned_by_digest_is_deployed_and_shown_as_is(self) -> None:
+        digest = "ghcr.io/traveller-vtt/gameserver@sha256:" + "ab" * 32
+        tvtt = make({"image": digest})
+        deployment = children(tvtt)[("Deployment", "skirmish")]
+        assert container(deployment)["image"] == digest
+        status = build_status(
+            tvtt, {("Deployment", "skirmish"): deployment}, template_overridden=False,
+            error=None, now="t",
+        )  # fmt: skip
+        assert status.image == digest
+
+    def test_the_default_redis_image_is_pinned_to_a_release(self) -> None:
+        image = make(REDIS).spec.redis.image
+        repository, _, tag = image.partition(":")
+        assert repository == "redis"
+        assert len(tag.split(".")) == 3, f"{image} is a moving tag"
+
+
+class TestTransitionEvents:
+    def status(self, **changes: Any) -> TravellerVTTStatus:
+        fields = {k: getattr(TestConditions.READY, k) for k in TestConditions.READY.__slots__}
+        observation = Observation(**{**fields, **changes})
+        conditions = build_conditions([], observation, generation=1, now="t")
+        return TravellerVTTStatus(
+            observed_generation=1, conditions=conditions,
+            desired_replicas=observation.desired_replicas,
+        )  # fmt: skip
+
+    def reasons(self, before: TravellerVTTStatus, after: TravellerVTTStatus) -> list[str]:
+        return [reason for _, reason, _ in transitions(before, after)]
+
+    def test_nothing_changed_means_no_event(self) -> None:
+        assert transitions(self.status(), self.status()) == []
+
+    def test_first_status_a_rollout_a_recovery_and_a_scale(self) -> None:
+        ready = self.status()
+        assert self.reasons(TravellerVTTStatus(), ready)[0] == "Created"
+        rolling = self.status(updated_replicas=1, ready_replicas=1)
+        assert self.reasons(ready, rolling) == ["RollingOut"]
+        assert self.reasons(rolling, ready) == ["RolledOut", "Ready"]
+        stalled = self.status(progress_deadline_exceeded=True, ready_replicas=1)
+        assert "RolloutStalled" in self.reasons(rolling, stalled)
+        assert "Recovered" in self.reasons(stalled, ready)
+        scaled = self.status(desired_replicas=3, replicas=3, updated_replicas=3, ready_replicas=3)
+        assert self.reasons(ready, scaled) == ["Scaled"]
+        (event,) = transitions(ready, scaled)
+        assert event == ("Normal", "Scaled", "2 → 3 replicas")

@@ -77,7 +77,7 @@ def test_schema_is_structural() -> None:
                 "type": "object",
                 "default": {
                     "enabled": False,
-                    "image": "redis:7",
+                    "image": "redis:7.0.15",
                     "storageSize": "1Gi",
                     "appendfsync": "everysec",
                     "pvcRetention": "Retain",
@@ -142,7 +142,7 @@ def test_subresources_columns_and_names() -> None:
     assert version["subresources"]["status"] == {}
     assert version["subresources"]["scale"]["specReplicasPath"] == ".spec.replicas"
     columns = [c["name"] for c in version["additionalPrinterColumns"]]
-    assert columns[:4] == ["Ready", "Replicas", "Image", "Age"]
+    assert columns[:5] == ["Desired", "Ready", "Image", "Status", "Age"]
 
 
 def test_committed_crds_are_up_to_date(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -176,3 +176,33 @@ def test_unions_without_a_structural_form_are_refused() -> None:
     raw = Union.model_json_schema()
     with pytest.raises(SchemaError, match="anyOf"):
         structural(raw, raw["$defs"])
+
+
+@pytest.mark.parametrize("part", ["spec", "status"])
+def test_kubectl_explain_documents_every_field(part: str) -> None:
+    """`kubectl explain tvtt.spec` / `tvtt.status` reads these descriptions, down to the leaves."""
+    top = _root_schema()["properties"][part]
+    undocumented = [
+        path
+        for path, node in _nodes(top, part)
+        if not path.endswith(("[]", "{}")) and not node.get("description")  # fields only
+    ]
+    assert not undocumented, f"fields without a description: {undocumented}"
+
+
+def test_cel_rules_on_objects_name_the_field_they_are_about() -> None:
+    """A rule on an object reports `spec.redis.storageSize: ...` rather than the object's path
+    (or `<nil>` at the root): its fieldPath must resolve to a property under that object."""
+    checked = 0
+    for path, node in _nodes(_root_schema()):
+        if node.get("type") != "object":
+            continue
+        for rule in node.get("x-kubernetes-validations") or []:
+            field_path = rule.get("fieldPath")
+            assert field_path, f"{path or '<root>'}: rule without fieldPath: {rule['rule']}"
+            target: dict[str, Any] = node
+            for name in field_path.lstrip(".").split("."):
+                assert name in target.get("properties", {}), f"{path}: bad fieldPath {field_path}"
+                target = target["properties"][name]
+            checked += 1
+    assert checked >= 7

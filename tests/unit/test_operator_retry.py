@@ -55,7 +55,8 @@ class RejectingApi:
         self.applies: list[float] = []
 
     async def apply(self, manifest: dict[str, Any], *, manager: str = "") -> dict[str, Any]:
-        self.applies.append(time.monotonic())
+        if manifest["kind"] == "Deployment":  # one per reconcile: every child is tried
+            self.applies.append(time.monotonic())
         raise KubeError(403, "Forbidden", "exceeded quota: games-quota")
 
     async def delete(self, kind: ChildKind, namespace: str, name: str) -> None:
@@ -104,8 +105,43 @@ async def test_a_broken_resource_costs_bounded_api_calls_over_time() -> None:
         await reconciler.stop()
     first = sum(1 for t in api.applies if t - started < 1.0)
     second = len(api.applies) - first
-    # The first apply of each reconcile fails and stops that reconcile's applies; retries are at
-    # least cap/2 = 0.1 s apart once the backoff saturates (0.05, 0.1, 0.2 … capped at 0.2).
+    # Retries are at least cap/2 = 0.1 s apart once the backoff saturates (0.05, 0.1, 0.2 …
+    # capped at 0.2, half of it random).
     assert 5 <= first <= 14, api.applies
     assert 5 <= second <= 11, api.applies  # flat, not growing: one chain only
     assert reconciler.retries.failures(KEY) == len(api.applies)
+
+
+class ForbiddenApi(RejectingApi):
+    """RBAC taken away: every write, the status too, is refused with 403."""
+
+    async def patch_status(
+        self, namespace: str, name: str, status: dict[str, Any]
+    ) -> dict[str, Any]:
+        raise KubeError(403, "Forbidden", "cannot patch resource travellervtts/status")
+
+
+async def test_healthz_fails_when_every_write_has_been_forbidden_for_a_while() -> None:
+    body = {
+        "apiVersion": "traveller-vtt.io/v1alpha1",
+        "kind": "TravellerVTT",
+        "metadata": {"name": KEY[1], "namespace": KEY[0], "uid": "u1", "resourceVersion": "1"},
+        "spec": {},
+    }
+    cache = Cache()
+    cache.put(body)
+    config = OperatorConfig(forbidden_unhealthy_seconds=0.3, min_backoff_seconds=0.05)
+    forbidden = ForbiddenApi(body)
+    reconciler = Reconciler(forbidden, cache, config)  # type: ignore[arg-type]
+    reconciler.start()
+    try:
+        assert await reconciler.reconcile(KEY) is False
+        assert reconciler.alive()  # refused, but not for long yet
+        await asyncio.sleep(0.4)
+        assert not reconciler.alive()
+        # RBAC restored: the next accepted write makes it healthy again.
+        reconciler.client = RejectingApi(body)  # type: ignore[assignment]
+        assert await reconciler.reconcile(KEY) is False  # applies refused (quota), status written
+        assert reconciler.alive()
+    finally:
+        await reconciler.stop()

@@ -1,0 +1,75 @@
+"""Helpers of the operator e2e tests: resources, waits that quote the operator's log, readers.
+
+The fixtures (`crd`, `operator`) live in conftest.py; these are plain functions the operator test
+modules share.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from tvtt_operator.kinds import CHILD_KINDS
+from tvtt_operator.models import API_VERSION, KIND
+
+from tests.cluster.kube import Kubectl, wait_for
+from tests.e2e.operator_process import OperatorProcess
+
+T = TypeVar("T")
+Key = tuple[str, str]
+
+INSTANCE = "app.kubernetes.io/instance"
+CHILD_RESOURCES = ",".join(kind.resource for kind in CHILD_KINDS)
+RESYNC_SECONDS = 1.0
+MANAGED = "--show-managed-fields"  # kubectl hides managedFields otherwise
+
+
+def tvtt(name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {"apiVersion": API_VERSION, "kind": KIND, "metadata": {"name": name}, "spec": spec}
+
+
+def wait(
+    op: OperatorProcess,
+    predicate: Callable[[], T | None],
+    message: str,
+    timeout: float = 90.0,
+) -> T:
+    """`wait_for` that quotes the operator's log on timeout (what it was doing instead)."""
+    try:
+        return wait_for(predicate, timeout=timeout, message=message)
+    except TimeoutError as exc:
+        raise AssertionError(f"{exc}\n--- operator log ---\n{op.output()}") from None
+
+
+def settle(op: OperatorProcess, rounds: int = 3) -> None:
+    """Wait until a few more resync rounds have run (each reconciles every resource)."""
+    op.wait_reconciles(op.reconciles() + rounds)
+
+
+def conditions(obj: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["type"]: c for c in (obj.get("status") or {}).get("conditions") or []}
+
+
+def ready(kubectl: Kubectl, name: str, generation: int | None = None) -> dict[str, Any] | None:
+    """The resource once status says Ready for its current generation (optionally a given one)."""
+    obj: dict[str, Any] = kubectl.get("travellervtt", name)
+    gen = obj["metadata"]["generation"]
+    ok = (
+        (generation is None or gen == generation)
+        and (obj.get("status") or {}).get("observedGeneration") == gen
+        and conditions(obj).get("Ready", {}).get("status") == "True"
+    )
+    return obj if ok else None
+
+
+def children(kubectl: Kubectl, name: str) -> dict[Key, dict[str, Any]]:
+    """Every child of one resource by (kind, name), found by its instance label."""
+    items = kubectl.get(CHILD_RESOURCES, None, "-l", f"{INSTANCE}={name}", MANAGED)["items"]
+    return {(o["kind"], o["metadata"]["name"]): o for o in items}
+
+
+def events(kubectl: Kubectl, name: str, reason: str) -> list[dict[str, Any]]:
+    """Events of one TravellerVTT with one reason (what `kubectl describe` lists)."""
+    selector = f"involvedObject.kind={KIND},involvedObject.name={name},reason={reason}"
+    items: list[dict[str, Any]] = kubectl.get("events", None, "--field-selector", selector)["items"]
+    return items
