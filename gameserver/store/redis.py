@@ -40,16 +40,14 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
-from typing import Any, Final, cast
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_random_exponential
 
@@ -68,100 +66,19 @@ from gameserver.store.base import (
     StoreUnavailable,
     check_seqs,
 )
+from gameserver.store.redis_wire import (
+    NOTIFY_READ_COUNT,
+    SCRIPTS,
+    UnreadableEntry,
+    decode_entries,
+    encode_event,
+    entry_seq,
+    is_unavailable,
+    stream_id,
+    unavailable_as_store_error,
+)
 
 log = logging.getLogger(__name__)
-
-# Replies that mean "Redis is there but cannot serve now" (restarting, disk full, failing over):
-# the caller must see StoreUnavailable, never a half-done write.
-_UNAVAILABLE_PREFIXES: Final = ("LOADING", "MISCONF", "READONLY", "MASTERDOWN", "TRYAGAIN", "BUSY")
-
-_NOTIFY_MAXLEN: Final = 10_000
-"""About how many entries the notify stream keeps (a reader further behind falls back on its
-periodic check; it never loses events, the streams themselves are not trimmed)."""
-_NOTIFY_READ_COUNT: Final = 1_000
-
-
-_SCRIPT_NAMES: Final = ("append", "create", "snapshot", "claim", "delete", "notify", "set_peers")
-"""The Lua scripts in `gameserver/store/lua/` (shipped as package data), one per atomic step."""
-
-
-def _load_scripts() -> dict[str, str]:
-    """Read every Lua script once, at import, with the notify stream's cap filled in."""
-    folder = resources.files("gameserver.store").joinpath("lua")
-    return {
-        name: folder.joinpath(f"{name}.lua")
-        .read_text(encoding="utf-8")
-        .replace("NOTIFY_MAXLEN", str(_NOTIFY_MAXLEN))
-        for name in _SCRIPT_NAMES
-    }
-
-
-_SCRIPTS: Final = _load_scripts()
-
-
-def _is_unavailable(exc: BaseException) -> bool:
-    """True when the error means "cannot reach/serve", as opposed to a bug in our command."""
-    if isinstance(exc, RedisConnectionError | RedisTimeoutError | OSError):
-        return True
-    return isinstance(exc, ResponseError) and str(exc).startswith(_UNAVAILABLE_PREFIXES)
-
-
-@contextlib.contextmanager
-def _unavailable_as_store_error() -> Iterator[None]:
-    """Translate connection-level Redis failures into `StoreUnavailable` (the protocol's error)."""
-    try:
-        yield
-    except (RedisConnectionError, RedisTimeoutError, OSError, ResponseError) as exc:
-        if _is_unavailable(exc):
-            raise StoreUnavailable(f"redis unavailable: {exc}") from exc
-        raise
-
-
-def _encode(event: EventDict) -> str:
-    """JSON with a clear error: a non-serialisable event is a caller bug, refused before writing."""
-    try:
-        return json.dumps(event, separators=(",", ":"), ensure_ascii=False)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"event seq {event.get('seq')!r} is not JSON-serialisable: {exc}") from exc
-
-
-class UnreadableEntry(ValueError):
-    """A stream entry that is not an event of this battle's log: refused, never misread."""
-
-
-def _decode_entries(entries: Sequence[tuple[bytes, dict[bytes, bytes]]]) -> list[EventDict]:
-    """Stream entries -> event dicts, as they were stored.
-
-    The store never looks inside an event: the rules' codec (`rules.decode_events`, used where
-    the server turns dicts into events) upgrades older schema versions and refuses unknown
-    ones. The stream id is the seq: an entry that disagrees is refused as a corrupt log.
-    """
-    out: list[EventDict] = []
-    for entry_id, fields in entries:
-        try:
-            event = json.loads(fields[b"e"])
-            seq = event.get("seq")
-        except (KeyError, ValueError, AttributeError) as exc:
-            raise UnreadableEntry(f"stream entry {entry_id!r} is not an event") from exc
-        if seq != _entry_seq(entry_id):
-            raise UnreadableEntry(
-                f"stream entry {entry_id!r} holds seq {seq!r}: not a log we can read"
-            )
-        out.append(event)
-    return out
-
-
-def _entry_seq(entry_id: bytes) -> int:
-    """The seq a stream entry id `<seq>-0` stands for."""
-    return int(entry_id.partition(b"-")[0])
-
-
-def _stream_id(entry_id: bytes | str) -> tuple[int, int]:
-    """A stream entry id `<ms>-<n>` as a comparable pair."""
-    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-    ms, _, n = text.partition("-")
-    return int(ms), int(n or 0)
-
 
 _FeedItem = list[EventDict] | Exception | None
 """What the reader hands a subscriber: a batch, an error to raise (e.g. an unreadable event
@@ -238,13 +155,13 @@ class RedisBattleStore:
             single_connection_client=True,
             client_name="tvtt-reader",
         )
-        self._append_script = self._redis.register_script(_SCRIPTS["append"])
-        self._create_script = self._redis.register_script(_SCRIPTS["create"])
-        self._snapshot_script = self._redis.register_script(_SCRIPTS["snapshot"])
-        self._claim_script = self._redis.register_script(_SCRIPTS["claim"])
-        self._delete_script = self._redis.register_script(_SCRIPTS["delete"])
-        self._notify_script = self._redis.register_script(_SCRIPTS["notify"])
-        self._set_peers_script = self._redis.register_script(_SCRIPTS["set_peers"])
+        self._append_script = self._redis.register_script(SCRIPTS["append"])
+        self._create_script = self._redis.register_script(SCRIPTS["create"])
+        self._snapshot_script = self._redis.register_script(SCRIPTS["snapshot"])
+        self._claim_script = self._redis.register_script(SCRIPTS["claim"])
+        self._delete_script = self._redis.register_script(SCRIPTS["delete"])
+        self._notify_script = self._redis.register_script(SCRIPTS["notify"])
+        self._set_peers_script = self._redis.register_script(SCRIPTS["set_peers"])
         self.instance_id = uuid.uuid4().hex
         """This store's (this server process's) id in notices and the presence registry."""
         self._instance_ttl_ms = max(10_000, 5 * block_ms)
@@ -284,9 +201,9 @@ class RedisBattleStore:
     async def create(self, meta: BattleMeta, events: Sequence[EventDict]) -> None:
         """Store a new battle, its join code and opening events in one atomic script."""
         check_seqs(meta.battle_id, 0, events)
-        payloads = [_encode(e) for e in events]
+        payloads = [encode_event(e) for e in events]
         bid = meta.battle_id
-        with _unavailable_as_store_error():
+        with unavailable_as_store_error():
             result = await self._create_script(
                 keys=[
                     self._k(bid, "meta"),
@@ -303,7 +220,7 @@ class RedisBattleStore:
 
     async def get_meta(self, battle_id: str) -> BattleMeta:
         """Return the battle's metadata. Raises `BattleNotFound`."""
-        with _unavailable_as_store_error():
+        with unavailable_as_store_error():
             raw = await cast(
                 "Awaitable[bytes | None]", self._redis.hget(self._k(battle_id, "meta"), "meta")
             )
@@ -313,13 +230,13 @@ class RedisBattleStore:
 
     async def find_by_join_code(self, join_code: str) -> str | None:
         """Return the battle id of a join code (codes are stored upper-case)."""
-        with _unavailable_as_store_error():
+        with unavailable_as_store_error():
             raw = await self._redis.get(self._code_key(join_code))
         return None if raw is None else bytes(raw).decode()
 
     async def list_battles(self) -> list[BattleMeta]:
         """Every battle in the index, oldest use first (one pipelined round trip for the metas)."""
-        with _unavailable_as_store_error():
+        with unavailable_as_store_error():
             ids = await self._redis.zrange(self._index_key, 0, -1)
             if not ids:
                 return []
@@ -335,7 +252,7 @@ class RedisBattleStore:
         self._end_feed(battle_id)
 
     async def _delete(self, battle_id: str) -> bool:
-        with _unavailable_as_store_error():
+        with unavailable_as_store_error():
             removed = await self._delete_script(
                 keys=[
                     self._k(battle_id, "meta"),
@@ -362,12 +279,12 @@ class RedisBattleStore:
         """Append atomically iff the log ends at `expected_seq` and the guard's claims hold (one
         Lua script); return the last seq."""
         check_seqs(battle_id, expected_seq, events)
-        payloads = [_encode(e) for e in events]
+        payloads = [encode_event(e) for e in events]
         token = uuid.uuid4().hex
         fields: list[str] = []
         if guard is not None:
             fields = [self._claim_field(guard.ship_id, s) for s in guard.stations]
-        with _unavailable_as_store_error():
+        with unavailable_as_store_error():
             ok, seq, *lost = await self._append_script(
                 keys=[
                     self._k(battle_id, "meta"),
@@ -409,18 +326,18 @@ class RedisBattleStore:
         self, battle_id: str, after_seq: int = 0, limit: int | None = None
     ) -> list[EventDict]:
         """Events with seq > `after_seq`: one `XRANGE` from stream id `<after_seq + 1>-0`."""
-        with _unavailable_as_store_error():
+        with unavailable_as_store_error():
             pipe = self._redis.pipeline(transaction=True)
             pipe.exists(self._k(battle_id, "meta"))
             pipe.xrange(self._k(battle_id, "events"), min=f"{after_seq + 1}-0", count=limit)
             exists, entries = await pipe.execute()
         if not exists:
             raise BattleNotFound(battle_id)
-        return _decode_entries(entries)
+        return decode_entries(entries)
 
     async def last_seq(self, battle_id: str) -> int:
         """The append guard's value: the seq of the last event."""
-        with _unavailable_as_store_error():
+        with unavailable_as_store_error():
             raw = await cast(
                 "Awaitable[bytes | None]", self._redis.hget(self._k(battle_id, "meta"), "seq")
             )
@@ -433,7 +350,7 @@ class RedisBattleStore:
     async def save_snapshot(self, battle_id: str, snapshot: Snapshot) -> None:
         """Keep the newest snapshot only (its schema version is the codec's to check)."""
         state = json.dumps(snapshot.state, separators=(",", ":"), ensure_ascii=False)
-        with _unavailable_as_store_error():
+        with unavailable_as_store_error():
             saved = await self._snapshot_script(
                 keys=[self._k(battle_id, "meta"), self._k(battle_id, "snap")],
                 args=[snapshot.seq, snapshot.state.get("v", 0), state],
@@ -447,7 +364,7 @@ class RedisBattleStore:
         A snapshot is a cache: after a rolling upgrade the server's codec (`state_from_dict`)
         refuses a state of another schema version and the server replays the events instead.
         """
-        with _unavailable_as_store_error():
+        with unavailable_as_store_error():
             pipe = self._redis.pipeline(transaction=True)
             pipe.exists(self._k(battle_id, "meta"))
             pipe.hmget(self._k(battle_id, "snap"), ["seq", "state"])
@@ -466,7 +383,7 @@ class RedisBattleStore:
 
     async def claim(self, battle_id: str, claim: Claim) -> Claim:
         """Take the station unless another token holds it (atomic compare-and-set in Lua)."""
-        with _unavailable_as_store_error():
+        with unavailable_as_store_error():
             held = await self._claim_script(
                 keys=[self._k(battle_id, "meta"), self._k(battle_id, "claims")],
                 args=[
@@ -482,7 +399,7 @@ class RedisBattleStore:
     async def release(self, battle_id: str, ship_id: str, station: str) -> Claim | None:
         """Free a station (a free station stays free); return the claim it freed."""
         field = self._claim_field(ship_id, station)
-        with _unavailable_as_store_error():
+        with unavailable_as_store_error():
             pipe = self._redis.pipeline(transaction=True)
             pipe.exists(self._k(battle_id, "meta"))
             pipe.hget(self._k(battle_id, "claims"), field)
@@ -494,7 +411,7 @@ class RedisBattleStore:
 
     async def claims(self, battle_id: str) -> list[Claim]:
         """Every held station of the battle."""
-        with _unavailable_as_store_error():
+        with unavailable_as_store_error():
             pipe = self._redis.pipeline(transaction=True)
             pipe.exists(self._k(battle_id, "meta"))
             pipe.hvals(self._k(battle_id, "claims"))
@@ -507,7 +424,7 @@ class RedisBattleStore:
 
     async def notify(self, battle_id: str, notice: Notice) -> None:
         """XADD the notice to the battle's control stream; the other instances' readers get it."""
-        with _unavailable_as_store_error():
+        with unavailable_as_store_error():
             await self._notify_script(
                 keys=[self._k(battle_id, "meta"), self._k(battle_id, "ctl"), self._notify_key],
                 args=[notice.model_dump_json(), self.instance_id, battle_id],
@@ -516,7 +433,7 @@ class RedisBattleStore:
     async def set_peers(self, battle_id: str, peers: Sequence[PeerInfo]) -> None:
         """Record this instance's peers of the battle and publish a `presence` notice."""
         payload = json.dumps([p.model_dump(mode="json") for p in peers]) if peers else ""
-        with _unavailable_as_store_error():
+        with unavailable_as_store_error():
             await self._set_peers_script(
                 keys=[
                     self._k(battle_id, "meta"),
@@ -536,7 +453,7 @@ class RedisBattleStore:
 
     async def remote_peers(self, battle_id: str) -> list[PeerInfo]:
         """The peers that other instances whose liveness key has not expired recorded."""
-        with _unavailable_as_store_error():
+        with unavailable_as_store_error():
             raw = await cast(
                 "Awaitable[dict[bytes, bytes]]", self._redis.hgetall(self._k(battle_id, "peers"))
             )
@@ -554,7 +471,7 @@ class RedisBattleStore:
 
     async def touch(self, battle_id: str) -> None:
         """Bump the battle's last-use score (only if it is still indexed)."""
-        with _unavailable_as_store_error():
+        with unavailable_as_store_error():
             pipe = self._redis.pipeline(transaction=True)
             pipe.exists(self._k(battle_id, "meta"))
             pipe.zadd(self._index_key, {battle_id: time.time()}, xx=True)
@@ -565,7 +482,7 @@ class RedisBattleStore:
     async def expire_idle(self, max_idle_s: float) -> list[str]:
         """Delete battles idle for `max_idle_s`; with several instances each id is reported once."""
         cutoff = time.time() - max_idle_s
-        with _unavailable_as_store_error():
+        with unavailable_as_store_error():
             ids = await self._redis.zrangebyscore(self._index_key, "-inf", cutoff)
         expired: list[str] = []
         for raw_id in ids:
@@ -581,7 +498,7 @@ class RedisBattleStore:
         """PING (drives `/ready`); raises `StoreUnavailable` when Redis cannot answer."""
         if self._closed:
             raise StoreUnavailable("the redis store is closed")
-        with _unavailable_as_store_error():
+        with unavailable_as_store_error():
             await self._redis.ping()
 
     async def close(self) -> None:
@@ -621,7 +538,7 @@ class RedisBattleStore:
         """
         if self._closed:
             return
-        with _unavailable_as_store_error():
+        with unavailable_as_store_error():
             pipe = self._redis.pipeline(transaction=True)
             pipe.exists(self._k(battle_id, "meta"))
             pipe.xrange(self._k(battle_id, "events"), min=f"{after_seq + 1}-0")
@@ -629,7 +546,7 @@ class RedisBattleStore:
             exists, entries, ctl_last = await pipe.execute()
         if not exists:
             raise BattleNotFound(battle_id)
-        backlog = _decode_entries(entries)
+        backlog = decode_entries(entries)
         last = backlog[-1]["seq"] if backlog else after_seq
         queue: asyncio.Queue[_FeedItem] = asyncio.Queue()
         feed = self._feeds.get(battle_id)
@@ -740,7 +657,7 @@ class RedisBattleStore:
     def _reader_failed(self, state: RetryCallState, cursors: _ReaderCursors) -> None:
         """Log a reader failure once per outage; notifications may be lost: re-read every feed."""
         exc = state.outcome.exception() if state.outcome is not None else None
-        if exc is None or not _is_unavailable(exc):
+        if exc is None or not is_unavailable(exc):
             log.error("redis reader failed", exc_info=exc)
         elif self.reader_connected.is_set():
             log.warning("redis reader lost its connection: %s", exc)
@@ -760,7 +677,7 @@ class RedisBattleStore:
         reply = await self._reader_redis.xread(
             {self._wake_key: cursors.wake_id, self._notify_key: cursors.notify_id},
             block=self._block_ms,
-            count=_NOTIFY_READ_COUNT,
+            count=NOTIFY_READ_COUNT,
         )
         if not self.reader_connected.is_set():
             log.info("redis reader connected")
@@ -810,11 +727,11 @@ class RedisBattleStore:
                 self._deliver_notices(feed, entries)
                 continue
             # Skip what a local append already delivered while this read was in flight.
-            entries = [e for e in entries if _entry_seq(e[0]) > feed.cursor]
+            entries = [e for e in entries if entry_seq(e[0]) > feed.cursor]
             if not entries:
                 continue
             try:
-                batch = _decode_entries(entries)
+                batch = decode_entries(entries)
             except UnreadableEntry as exc:
                 # Refuse, never misread: the subscribers get the error, the reader goes on.
                 log.error("battle %s: unreadable event: %s", feed.battle_id, exc)
@@ -863,5 +780,5 @@ class RedisBattleStore:
                 continue
             if int(seq) > feed.cursor:
                 feed.events_due = True
-            if ctl_last and _stream_id(ctl_last[0][0]) > _stream_id(feed.ctl_cursor):
+            if ctl_last and stream_id(ctl_last[0][0]) > stream_id(feed.ctl_cursor):
                 feed.ctl_due = True

@@ -34,7 +34,8 @@ from gameserver.store.base import (
     Snapshot,
     StoreUnavailable,
 )
-from gameserver.store.redis import RedisBattleStore, UnreadableEntry
+from gameserver.store.redis import RedisBattleStore
+from gameserver.store.redis_wire import UnreadableEntry
 from testkit.redis_server import RedisProcess
 from tests.store.records import ev, meta
 
