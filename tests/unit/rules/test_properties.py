@@ -1,4 +1,4 @@
-"""Hypothesis properties of the engine (STYLE.md "Tests"; issue 3):
+"""Hypothesis properties of the engine (STYLE.md "Tests"):
 
 * replay(events) equals the live state;
 * a refused command changes nothing (state unchanged, no events) and `is_legal` agrees with
