@@ -12,11 +12,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from gameserver.rules.commitment import LEGACY_SALT, commitment_data
 from gameserver.rules.errors import UnsupportedSchemaVersion
 
 # The version of the event JSON and of the state layout its patches name (they are one
 # contract: see `evolve`). Bump it, with an upgrade step below, when either changes.
-EVENT_SCHEMA_VERSION = 1
+EVENT_SCHEMA_VERSION = 2
 
 
 def _copy_json(value: Any) -> Any:
@@ -92,7 +93,20 @@ def _upgrade_v0(d: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-_UPGRADES = {0: _upgrade_v0}
+def _upgrade_v1(d: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 published the seed in ``battle_started``; version 2 commits to it instead
+    (`rules.commitment`). A version-1 log's seed is public already: it keeps it, and gains the
+    commitment under the all-zero legacy salt so verification reads both versions alike."""
+    out = dict(d, v=2)
+    data = d.get("data")
+    if d.get("type") == "battle_started" and isinstance(data, dict) and "seed" in data:
+        seed = data["seed"]
+        if isinstance(seed, int) and not isinstance(seed, bool) and "commitment" not in data:
+            out["data"] = dict(data, commitment=commitment_data(seed, LEGACY_SALT))
+    return out
+
+
+_UPGRADES = {0: _upgrade_v0, 1: _upgrade_v1}
 
 
 def _version_of(d: Any) -> int:

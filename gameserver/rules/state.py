@@ -366,7 +366,8 @@ class BattleState:
 
     seq: int
     battle_id: str
-    seed: int
+    # The secret (`rules.secret`): not compared, so a fold without it equals the live state.
+    seed: int | None = field(compare=False)
     dice_drawn: int
     ruleset: Ruleset
     config: RulesConfig
@@ -385,6 +386,7 @@ class BattleState:
     next_id: int
     outcome: Mapping[str, Any] | None
     undo_depth: int = 0
+    dice_salt: str | None = field(default=None, compare=False)
     prev: BattleState | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -434,7 +436,14 @@ BATTLE_DECODERS: dict[str, Callable[[Any], Any]] = {
     "salvos": _salvos,
 }
 
-_BATTLE_FIELDS = [f.name for f in dataclasses.fields(BattleState) if f.name != "prev"]
+# The seed and salt are the battle's secret (`rules.commitment`): never in a state's JSON, which
+# GM frames and snapshots carry; the server keeps them in the battle's metadata instead.
+SECRET_FIELDS = frozenset({"seed", "dice_salt"})
+_BATTLE_FIELDS = [
+    f.name
+    for f in dataclasses.fields(BattleState)
+    if f.name != "prev" and f.name not in SECRET_FIELDS
+]
 
 
 def state_to_dict(state: BattleState, _depth: int | None = None) -> dict[str, Any]:
@@ -463,7 +472,10 @@ def state_to_dict(state: BattleState, _depth: int | None = None) -> dict[str, An
 
 
 def state_from_dict(d: Mapping[str, Any]) -> BattleState:
-    """Inverse of `state_to_dict` (snapshots); `UnsupportedSchemaVersion` for another layout."""
+    """Inverse of `state_to_dict` (snapshots); `UnsupportedSchemaVersion` for another layout.
+
+    The state has no seed (`rules.with_secret` gives it back on the server).
+    """
     version = d.get("v")
     if version != EVENT_SCHEMA_VERSION:
         raise UnsupportedSchemaVersion(
@@ -472,6 +484,7 @@ def state_from_dict(d: Mapping[str, Any]) -> BattleState:
     kwargs = {name: BATTLE_DECODERS.get(name, _same)(d[name]) for name in _BATTLE_FIELDS}
     prev = d.get("prev")
     kwargs["prev"] = state_from_dict(prev) if prev is not None else None
+    kwargs["seed"] = None
     return BattleState(**kwargs)
 
 
