@@ -279,7 +279,7 @@ class BattleRoom:
         with contextlib.suppress(BattleNotFound):
             async for attempt in AsyncRetrying(
                 wait=_follow_wait,
-                retry=retry_if_not_exception_type(BattleNotFound),
+                retry=retry_if_not_exception_type((BattleNotFound, asyncio.CancelledError)),
                 before_sleep=self._follow_failed,
                 reraise=True,
             ):
