@@ -383,6 +383,8 @@ class ImportBattleRequest(BaseModel):
     events: list[dict[str, Any]] = Field(min_length=1)
     bot_sides: list[str] = []
     name: str = Field(default="", max_length=80)
+    # The GM export of a running battle carries its seed sealed (`gameserver.sealing`).
+    sealed_seed: str | None = Field(default=None, max_length=512)
 
 
 # --------------------------------------------------------------------------- hot-path frames

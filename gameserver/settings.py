@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     reconnect_after_ms: int = Field(default=1000, ge=0)
     send_queue_frames: int = Field(default=2000, ge=10)
     heartbeat_s: float = Field(default=30.0, gt=0)
+    # Seals a running battle's seed in the GM's resumable export (`gameserver.sealing`); every
+    # instance that should resume another's exports needs the same value. Unset: per process.
+    export_key: str = Field(default="", repr=False)
 
     @field_validator("allowed_origins", mode="before")
     @classmethod
