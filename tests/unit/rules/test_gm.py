@@ -160,7 +160,9 @@ def test_undo_reverts_the_last_events_but_not_the_dice_stream() -> None:
     again += b.do({"type": "no_reaction", "ship_id": "b", "station": "pilot"})
     rolled = [d for e in again for d in e.dice]
     start = before.dice_drawn + drawn
-    assert rolled == [rules.die_at(b.state.seed, start + i) for i in range(len(rolled))]
+    seed = b.state.seed
+    assert seed is not None
+    assert rolled == [rules.die_at(seed, start + i) for i in range(len(rolled))]
 
 
 def test_undo_into_the_middle_of_a_command_does_not_stall() -> None:
