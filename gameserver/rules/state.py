@@ -7,6 +7,7 @@ Purely computational. Events change state through field patches (``data["set"]``
 from __future__ import annotations
 
 import dataclasses
+import functools
 from bisect import bisect_right
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -326,6 +327,13 @@ SHIP_DECODERS: dict[str, Callable[[Any], Any]] = {
 replace_ship = fast_replacer(ShipState)
 
 
+@functools.lru_cache(maxsize=256)
+def _design_json(design: ShipDesign) -> dict[str, Any]:
+    """A design's JSON, dumped once: designs are frozen and every state of a battle (the undo
+    chain of a snapshot included) repeats them. Callers treat the dict as read-only."""
+    return design.model_dump(mode="json")
+
+
 def encode_value(v: Any) -> Any:
     """Internal value -> JSON (frozensets sorted, tuples as lists, crew and designs as dicts)."""
     if isinstance(v, frozenset):
@@ -335,7 +343,7 @@ def encode_value(v: Any) -> Any:
     if isinstance(v, CrewState):
         return v.to_dict()
     if isinstance(v, ShipDesign):
-        return v.model_dump(mode="json")
+        return _design_json(v)
     if isinstance(v, StrEnum):
         return v.value
     if isinstance(v, PendingAttack | PendingSalvo | Salvo):
@@ -446,27 +454,40 @@ _BATTLE_FIELDS = [
 ]
 
 
-def state_to_dict(state: BattleState, _depth: int | None = None) -> dict[str, Any]:
+def state_to_dict(
+    state: BattleState,
+    _depth: int | None = None,
+    _ships: dict[int, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """Exact JSON form of a state, including the prior states a GM undo may still reach.
 
     Stamped ``v`` with the event schema version: events are patches of these very fields, so a
     snapshot and the events folded after it must agree on the layout (`state_from_dict` refuses
-    another version and the caller replays the events instead).
+    another version and the caller replays the events instead). A ship an event did not touch
+    is the same object in the prior states, so it is encoded once per call (the dicts are
+    shared within the result: read it, do not edit it).
     """
+    memo: dict[int, dict[str, Any]] = {} if _ships is None else _ships
     out: dict[str, Any] = {"v": EVENT_SCHEMA_VERSION}
     for name in _BATTLE_FIELDS:
         v = getattr(state, name)
         if name == "config":
             out[name] = v.to_dict()
         elif name == "ships":
-            out[name] = {k: ship_to_dict(s) for k, s in v.items()}
+            ships: dict[str, Any] = {}
+            for k, ship in v.items():
+                encoded = memo.get(id(ship))
+                if encoded is None:
+                    encoded = memo[id(ship)] = ship_to_dict(ship)
+                ships[k] = encoded
+            out[name] = ships
         elif name == "ranges":
             out[name] = {k: [b, p] for k, (b, p) in v.items()}
         else:
             out[name] = encode_value(v)
     depth = state.undo_depth if _depth is None else _depth
     out["prev"] = (
-        state_to_dict(state.prev, depth - 1) if depth > 0 and state.prev is not None else None
+        state_to_dict(state.prev, depth - 1, memo) if depth > 0 and state.prev is not None else None
     )
     return out
 
