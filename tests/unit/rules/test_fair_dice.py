@@ -6,6 +6,8 @@ import copy
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gameserver import rules
 from gameserver.rules.verification import verify_log
@@ -136,3 +138,32 @@ def test_a_sealed_seed_opens_only_with_its_key_and_battle() -> None:
     raw[10] = ord("A") if raw[10] != ord("A") else ord("B")
     with pytest.raises(SealError):
         unseal(key, raw.decode(), "digest-a")
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    a=st.sampled_from(["scout", "free_trader", "patrol_corvette", "corsair"]),
+    b=st.sampled_from(["scout", "far_trader", "fighter", "corsair"]),
+    band=st.sampled_from(["close", "short", "medium", "long"]),
+    seed=st.integers(-(2**127), 2**127 - 1),
+    salt=st.binary(min_size=32, max_size=32),
+    pick=st.integers(0, 10**9),
+)
+def test_random_bot_battles_verify_and_any_flipped_die_is_named(
+    a: str, b: str, band: str, seed: int, salt: bytes, pick: int
+) -> None:
+    """For random bot battles the exported log verifies (and replays with its revealed seed to
+    the live state); flipping any one die fails verification naming that event and die."""
+    state, events = rules.open_battle(make_scenario(a, b, band, 4), seed, "p", "t", salt=salt)
+    state, more = play_bots(state)
+    log = [e.to_dict() for e in events + more]
+    assert verify_log(log).ok
+    decoded, _ = rules.decode_events(log)
+    secret = rules.DiceSecret(seed, salt)
+    assert rules.state_to_dict(rules.replay(decoded, secret)) == rules.state_to_dict(state)
+    rolled = [(i, k) for i, e in enumerate(log) for k in range(len(e["dice"]))]
+    i, k = rolled[pick % len(rolled)]
+    log[i]["dice"][k] = log[i]["dice"][k] % 6 + 1
+    verdict = verify_log(log)
+    assert not verdict.ok
+    assert f"event {log[i]['seq']} ({log[i]['type']}) die #{k + 1}" in verdict.reason
