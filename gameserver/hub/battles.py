@@ -22,6 +22,7 @@ from gameserver.hub.tokens import new_join_code, new_token, token_hash
 from gameserver.logs import get_logger
 from gameserver.protocol import CreateBattleRequest, ErrorCode, ErrorMessage, ImportBattleRequest
 from gameserver.rules.errors import readable_errors
+from gameserver.rules.verification import check_dice
 from gameserver.sealing import SealError, export_key, seal, unseal
 from gameserver.store import BattleExists, BattleMeta, BattleNotFound
 
@@ -107,6 +108,10 @@ class Battles:
                 " resume it from the GM's sealed export",
                 status=422,
             )
+        if secret is not None:
+            _, wrong = check_dice(events, secret.seed)
+            if wrong is not None:
+                raise HubError("forged_dice", f"the log's dice are not its seed's: {wrong}", 422)
         self._check_bot_sides(request.bot_sides, state)
         for _ in range(8):
             created = await self._store_new(

@@ -62,21 +62,27 @@ def verify_events(events: list[Event]) -> Verdict:
     seed, salt = secret
     if not matches(events[0].data.get("commitment"), seed, salt):
         return Verdict(False, 0, "the revealed seed does not match the commitment", str(seed))
+    checked, wrong = check_dice(events, seed)
+    if wrong is not None:
+        return Verdict(False, checked, wrong, str(seed))
+    return Verdict(True, checked, f"all {checked} dice match the committed seed", str(seed))
+
+
+def check_dice(events: Iterable[Event], seed: int) -> tuple[int, str | None]:
+    """How many recorded dice match the stream of `seed` in order, and the first that does
+    not (its event and position), or None when all do."""
     stream = SeededDice(seed)
     checked = 0
     for event in events:
         for k, die in enumerate(event.dice):
             expected = stream.d6()
             if die != expected:
-                return Verdict(
-                    False,
-                    checked,
+                return checked, (
                     f"event {event.seq} ({event.type}) die #{k + 1} is {die}; the stream gives"
-                    f" {expected} at position {stream.position - 1}",
-                    str(seed),
+                    f" {expected} at position {stream.position - 1}"
                 )
             checked += 1
-    return Verdict(True, checked, f"all {checked} dice match the committed seed", str(seed))
+    return checked, None
 
 
 def verify_log(dicts: Iterable[dict[str, Any]]) -> Verdict:

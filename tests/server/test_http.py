@@ -125,6 +125,15 @@ async def test_import_resumes_an_exported_battle_exactly(
     exported = await gm_export(client, battle)
     assert exported["sealed_seed"].startswith("v1.")
 
+    forged = copy.deepcopy(exported)
+    rolled = next(e for e in forged["events"] if e["dice"])
+    rolled["dice"][0] = rolled["dice"][0] % 6 + 1
+    resp = await client.post("/api/battles/import", json=forged)
+    refused_body = await resp.json()
+    assert resp.status == 422, refused_body
+    assert refused_body["error"] == "forged_dice"
+    assert f"event {rolled['seq']} ({rolled['type']}) die #1" in refused_body["message"]
+
     resp = await client.post("/api/battles/import", json=exported)
     imported = await resp.json()
     assert resp.status == 201, imported
