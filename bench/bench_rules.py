@@ -88,8 +88,7 @@ def _scenario(
 
 
 def _bot_battle(scenario: rules.Scenario, seed: int) -> list[rules.Event]:
-    events = rules.start_battle(scenario, seed, f"bench-{seed}", None)
-    state = rules.replay(events)
+    state, events = rules.open_battle(scenario, seed, f"bench-{seed}", None)
     while not state.is_over:
         aw = rules.awaiting(state)
         cmd = rules.bot_command(state, state.ships[aw[0][0]].side)
@@ -102,9 +101,7 @@ def _bot_battle(scenario: rules.Scenario, seed: int) -> list[rules.Event]:
 
 def _attack_state() -> tuple[rules.BattleState, rules.Command]:
     """A corsair's gunner about to fire a triple beam laser at Short (bot play up to there)."""
-    state = rules.replay(
-        rules.start_battle(_scenario("corsair", "corsair", "short", 30), 3, "x", None)
-    )
+    state = rules.open_battle(_scenario("corsair", "corsair", "short", 30), 3, "x", None).state
     while state.step != rules.Step.ATTACK or state.pending:
         aw = rules.awaiting(state)
         cmd = rules.bot_command(state, state.ships[aw[0][0]].side)

@@ -34,6 +34,7 @@ from gameserver.protocol import (
 )
 from gameserver.rules.errors import readable_errors
 from gameserver.rules.tables_mgt2e import WEAPONS
+from gameserver.rules.verification import verify_log
 from gameserver.settings import Settings
 from gameserver.store import BattleNotFound, BattleStore, EventDict, StoreUnavailable, create_store
 
@@ -59,7 +60,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except HubError as exc:
-        return _error(400, exc.code, exc.message)
+        return _error(exc.status, exc.code, exc.message)
     except BattleNotFound as exc:
         return _error(404, "battle_not_found", str(exc))
     except StoreUnavailable:
@@ -295,6 +296,28 @@ async def battle_log(request: web.Request) -> web.Response:
         },
         headers={"Content-Disposition": f'attachment; filename="battle-{battle_id}.json"'},
     )
+
+
+async def gm_export(request: web.Request) -> web.Response:
+    """`GET /api/battles/{id}/export` with ``Authorization: Bearer <gm token>``: the log and the
+    running battle's sealed seed, to resume it on a server with the same ``EXPORT_KEY``."""
+    auth = request.headers.get("Authorization", "")
+    token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+    battle_id = request.match_info["battle_id"]
+    body = await request.app[HUB_KEY].battles.sealed_export(battle_id, token)
+    return web.json_response(
+        body, headers={"Content-Disposition": f'attachment; filename="battle-{battle_id}.json"'}
+    )
+
+
+async def verify_battle(request: web.Request) -> web.Response:
+    """`GET /api/battles/{id}/verify`: after the end, the revealed seed opens the commitment and
+    every recorded die is the stream's (`rules.verification`); before it, not yet verifiable."""
+    hub = request.app[HUB_KEY]
+    battle_id = request.match_info["battle_id"]
+    dicts = await hub.store.read(battle_id, 0)
+    verdict = await asyncio.get_running_loop().run_in_executor(None, verify_log, dicts)
+    return web.json_response(verdict.to_dict())
 
 
 def render_markdown_log(title: str, battle_id: str, events: list[EventDict]) -> str:
@@ -536,6 +559,8 @@ def create_app(
     app.router.add_post("/api/battles/import", import_battle)
     app.router.add_get("/api/battles/{battle_id}", get_battle)
     app.router.add_get("/api/battles/{battle_id}/log", battle_log)
+    app.router.add_get("/api/battles/{battle_id}/export", gm_export)
+    app.router.add_get("/api/battles/{battle_id}/verify", verify_battle)
     app.router.add_get("/api/join/{code}", find_battle)
     app.router.add_get("/api/presets", presets)
     app.router.add_get("/api/weapons", weapons)

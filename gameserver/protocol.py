@@ -377,14 +377,20 @@ class CreateBattleRequest(BaseModel):
     name: str = Field(default="", max_length=80)
 
 
+MAX_IMPORT_EVENTS = 20_000
+"""Events an import may hold (the body is also capped at 4 MiB by the app)."""
+
+
 class ImportBattleRequest(BaseModel):
     """Body of `POST /api/battles/import`: the JSON of `GET /api/battles/{id}/log`."""
 
     model_config = ConfigDict(extra="ignore")
 
-    events: list[dict[str, Any]] = Field(min_length=1)
-    bot_sides: list[str] = []
+    events: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_IMPORT_EVENTS)
+    bot_sides: list[str] = Field(default=[], max_length=8)
     name: str = Field(default="", max_length=80)
+    # The GM export of a running battle carries its seed sealed (`gameserver.sealing`).
+    sealed_seed: str | None = Field(default=None, max_length=512)
 
 
 # --------------------------------------------------------------------------- hot-path frames

@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     allowed_hosts: Annotated[list[str], NoDecode] = []
     """Host names the server answers to; empty: any when serving beyond loopback, and only
     loopback names when `HOST` is a loopback address (DNS rebinding cannot reach `make run`)."""
+    # Seals a running battle's seed in the GM's resumable export (`gameserver.sealing`); every
+    # instance that should resume another's exports needs the same value. Unset: per process.
+    export_key: str = Field(default="", repr=False)
 
     @field_validator("allowed_origins", mode="before")
     @classmethod

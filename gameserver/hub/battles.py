@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import secrets
 import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -21,6 +22,8 @@ from gameserver.hub.tokens import new_join_code, new_token, token_hash
 from gameserver.logs import get_logger
 from gameserver.protocol import CreateBattleRequest, ErrorCode, ErrorMessage, ImportBattleRequest
 from gameserver.rules.errors import readable_errors
+from gameserver.rules.verification import check_dice
+from gameserver.sealing import SealError, export_key, seal, unseal
 from gameserver.store import BattleExists, BattleMeta, BattleNotFound
 
 if TYPE_CHECKING:
@@ -53,15 +56,19 @@ class Battles:
         except ValidationError as exc:
             raise HubError("bad_scenario", readable_errors(exc)) from None
         seed = request.seed if request.seed is not None else secrets.randbits(62)
+        secret = rules.DiceSecret(seed, secrets.token_bytes(rules.SALT_BYTES))
         for _ in range(8):
             battle_id = uuid.uuid4().hex[:16]
             try:
-                events = rules.start_battle(scenario, seed, battle_id, now_iso())
+                state, events = rules.open_battle(
+                    scenario, seed, battle_id, now_iso(), salt=secret.salt
+                )
             except rules.RuleViolation as exc:
                 raise HubError(exc.code, exc.message) from None
-            state = rules.replay(events)
             self._check_bot_sides(request.bot_sides, state)
-            created = await self._store_new(battle_id, request.name, request.bot_sides, events)
+            created = await self._store_new(
+                battle_id, request.name, request.bot_sides, events, secret=secret
+            )
             if created is not None:
                 return created
         raise HubError(ErrorCode.CONFLICT, "could not allocate a battle id; try again")
@@ -85,14 +92,73 @@ class Battles:
             raise HubError("bad_log", f"the log does not replay: {exc}") from None
         if state.seq != len(events):
             raise HubError("bad_log", "the log does not replay to its last seq")
+        secret = None
+        if request.sealed_seed is not None:
+            secret = self._unseal(request.sealed_seed, events[0])
+            try:
+                state = rules.with_secret(state, secret, events[0].data.get("commitment") or {})
+            except rules.SecretMismatch as exc:
+                raise HubError("bad_seed", str(exc), status=422) from None
+        elif state.seed is not None and state.dice_salt is not None:
+            secret = rules.DiceSecret(state.seed, bytes.fromhex(state.dice_salt))
+        elif not state.is_over:
+            raise HubError(
+                "seed_sealed",
+                "this log is of a running battle and has no seed (it is secret until the end):"
+                " resume it from the GM's sealed export",
+                status=422,
+            )
+        if secret is not None:
+            _, wrong = check_dice(events, secret.seed)
+            if wrong is not None:
+                raise HubError("forged_dice", f"the log's dice are not its seed's: {wrong}", 422)
         self._check_bot_sides(request.bot_sides, state)
         for _ in range(8):
             created = await self._store_new(
-                uuid.uuid4().hex[:16], request.name, request.bot_sides, events, imported=True
+                uuid.uuid4().hex[:16],
+                request.name,
+                request.bot_sides,
+                events,
+                imported=True,
+                secret=secret,
             )
             if created is not None:
                 return created
         raise HubError(ErrorCode.CONFLICT, "could not allocate a battle id; try again")
+
+    def _unseal(self, token: str, first: rules.Event) -> rules.DiceSecret:
+        digest = str((first.data.get("commitment") or {}).get("digest", ""))
+        try:
+            text = unseal(export_key(self.hub.settings.export_key), token, digest)
+            return rules.DiceSecret.from_text(text)
+        except (SealError, ValueError) as exc:
+            raise HubError(
+                "bad_seed", f"the sealed seed cannot be opened: {exc}", status=422
+            ) from None
+
+    async def sealed_export(self, battle_id: str, gm_token: str) -> dict[str, Any]:
+        """The GM's resumable export: the log and, while the battle runs, its sealed seed.
+
+        Raises:
+            HubError (bad GM token, 403), BattleNotFound.
+        """
+        meta = await self.hub.store.get_meta(battle_id)
+        if not hmac.compare_digest(token_hash(gm_token), meta.gm_token_hash):
+            raise HubError("bad_gm_token", "the GM token is not valid for this battle", status=403)
+        _, dicts = rules.decode_events(await self.hub.store.read(battle_id, 0))
+        sealed = None
+        if meta.dice_secret is not None:
+            digest = str((dicts[0]["data"].get("commitment") or {}).get("digest", ""))
+            sealed = seal(export_key(self.hub.settings.export_key), meta.dice_secret, digest)
+        return {
+            "battle_id": battle_id,
+            "name": meta.name,
+            "bot_sides": list(meta.bot_sides),
+            "schema_version": rules.EVENT_SCHEMA_VERSION,
+            "exported_at": now_iso(),
+            "sealed_seed": sealed,
+            "events": dicts,
+        }
 
     @staticmethod
     def _check_bot_sides(bot_sides: Sequence[str], state: rules.BattleState) -> None:
@@ -109,6 +175,7 @@ class Battles:
         events: Sequence[rules.Event],
         *,
         imported: bool = False,
+        secret: rules.DiceSecret | None = None,
     ) -> CreatedBattle | None:
         gm_token = new_token()
         meta = BattleMeta(
@@ -119,6 +186,7 @@ class Battles:
             name=name,
             bot_sides=tuple(bot_sides),
             imported=imported,
+            dice_secret=secret.to_text() if secret is not None else None,
         )
         try:
             await self.hub.store.create(meta, [e.to_dict() for e in events])
@@ -159,17 +227,37 @@ class Battles:
             except Exception:
                 log.warning("snapshot_unreadable", battle_id=battle_id, seq=snapshot.seq)
         dicts = await self.hub.store.read(battle_id, after)
+        try:
+            state, dicts = self._fold(meta, state, dicts)
+        except Exception as exc:
+            # One unreadable battle (corrupt, or from an incompatible version) is refused on
+            # its own, with the reason; the others keep working.
+            log.error("battle_unreadable", battle_id=battle_id, error=str(exc)[:300])
+            raise HubError(
+                "battle_unreadable",
+                f"battle {battle_id} is stored in a form this server cannot read: {exc}",
+                status=409,
+            ) from None
+        room = BattleRoom(self.hub, meta, state, dicts[-self.hub.settings.catch_up_limit :])
+        self.rooms[battle_id] = room
+        self.hub.metrics.active_battles.set(len(self.rooms))
+        room.start()
+        return room
+
+    @staticmethod
+    def _fold(
+        meta: BattleMeta, state: rules.BattleState | None, dicts: list[dict[str, Any]]
+    ) -> tuple[rules.BattleState, list[dict[str, Any]]]:
+        """The stored events folded (onto the snapshot's state), with the secret seed back."""
         events, dicts = rules.decode_events(dicts)
         if state is None:
             state = rules.replay(events)
         else:
             for event in events:
                 state = rules.evolve(state, event)
-        room = BattleRoom(self.hub, meta, state, dicts[-self.hub.settings.catch_up_limit :])
-        self.rooms[battle_id] = room
-        self.hub.metrics.active_battles.set(len(self.rooms))
-        room.start()
-        return room
+        if meta.dice_secret is not None:
+            state = rules.with_secret(state, rules.DiceSecret.from_text(meta.dice_secret))
+        return state, dicts
 
     async def drop_room(self, battle_id: str) -> None:
         """Unload a battle (expired or idle without peers)."""

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 
 class HubError(Exception):
-    """A refusal with a stable code, sent to the client as `error` (nothing changed)."""
+    """A refusal with a stable code, sent to the client as `error` (nothing changed).
 
-    def __init__(self, code: str, message: str) -> None:
+    `status` is the HTTP status when the refusal answers a request (422: a well-formed body
+    the rules refuse, such as a forged import or a number out of bounds).
+    """
+
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.status = status

@@ -9,7 +9,7 @@ registered with `@handles`), `battle.py` (start, rounds, steps, end), `turns.py`
 `tables_mgt2e.py` (the MgT2e tables), `bot.py`.
 """
 
-from gameserver.rules.battle import initiative_order, start_battle
+from gameserver.rules.battle import initiative_order, open_battle, start_battle
 from gameserver.rules.bot import bot_command, bot_commands
 from gameserver.rules.commands import (
     BOT,
@@ -20,6 +20,7 @@ from gameserver.rules.commands import (
     command_to_dict,
     parse_command,
 )
+from gameserver.rules.commitment import SALT_BYTES, commit, matches
 from gameserver.rules.config import RulesConfig, Ruleset
 from gameserver.rules.decision import Decision
 from gameserver.rules.dice import Dice, ScriptedDice, SeededDice, die_at
@@ -34,6 +35,7 @@ from gameserver.rules.events import EVENT_SCHEMA_VERSION, Event, decode_events
 from gameserver.rules.evolve import evolve, replay
 from gameserver.rules.legal import legal_commands
 from gameserver.rules.scenario import CrewMemberSpec, CrewQuality, Scenario, ShipEntry, SideSpec
+from gameserver.rules.secret import DiceSecret, SecretMismatch, with_secret
 from gameserver.rules.ships import PRESETS, ShipDesign, TurretSpec, preset_catalog
 from gameserver.rules.state import (
     BattleState,
@@ -54,6 +56,7 @@ __all__ = [
     "EVENT_SCHEMA_VERSION",
     "GM",
     "PRESETS",
+    "SALT_BYTES",
     "Actor",
     "BattleState",
     "Command",
@@ -63,6 +66,7 @@ __all__ = [
     "Decision",
     "Dice",
     "DiceExhausted",
+    "DiceSecret",
     "Event",
     "Location",
     "Mount",
@@ -72,6 +76,7 @@ __all__ = [
     "Ruleset",
     "Scenario",
     "ScriptedDice",
+    "SecretMismatch",
     "SeededDice",
     "SensorGrade",
     "ShipDesign",
@@ -89,6 +94,7 @@ __all__ = [
     "bot_commands",
     "command_json_schema",
     "command_to_dict",
+    "commit",
     "decide",
     "decode_events",
     "die_at",
@@ -96,6 +102,8 @@ __all__ = [
     "initiative_order",
     "is_legal",
     "legal_commands",
+    "matches",
+    "open_battle",
     "parse_command",
     "preset_catalog",
     "public_view",
@@ -104,4 +112,5 @@ __all__ = [
     "state_from_dict",
     "state_to_dict",
     "station_id",
+    "with_secret",
 ]

@@ -11,13 +11,15 @@ from typing import Any
 
 from gameserver.rules.actions.missiles import expire_salvos, strike_next_salvo
 from gameserver.rules.actions.reactions import refresh_reactions
-from gameserver.rules.decision import DecideContext, band_text, refuse, ship_name
+from gameserver.rules.commitment import LEGACY_SALT, SCHEME, commitment_data
+from gameserver.rules.decision import DecideContext, Decision, band_text, refuse, ship_name
 from gameserver.rules.dice import Dice
 from gameserver.rules.errors import RuleViolation
 from gameserver.rules.events import EVENT_SCHEMA_VERSION, Event
 from gameserver.rules.evolve import evolve
 from gameserver.rules.resolution import advance_range, initiative, skill_dm
 from gameserver.rules.scenario import Scenario
+from gameserver.rules.secret import DiceSecret, with_secret
 from gameserver.rules.state import BattleState, ShipState, Step
 from gameserver.rules.turns import stations_needed
 
@@ -41,12 +43,31 @@ def initiative_order(state: BattleState) -> tuple[str, ...]:
 
 
 def start_battle(
-    scenario: Scenario, seed: int, battle_id: str, at: str | None, dice: Dice | None = None
+    scenario: Scenario,
+    seed: int,
+    battle_id: str,
+    at: str | None,
+    dice: Dice | None = None,
+    salt: bytes = LEGACY_SALT,
 ) -> list[Event]:
-    """The ``battle_started`` event (ruleset, config, schema version, scenario, seed), then the
-    initiative rolls (RULES §4.B) and the first round's Manoeuvre step.
+    """The opening events of `open_battle` (whose state holds the secret seed)."""
+    return open_battle(scenario, seed, battle_id, at, dice, salt).events
 
-    Tests may pass a `ScriptedDice` for the initiative rolls (the events record them).
+
+def open_battle(
+    scenario: Scenario,
+    seed: int,
+    battle_id: str,
+    at: str | None,
+    dice: Dice | None = None,
+    salt: bytes = LEGACY_SALT,
+) -> Decision:
+    """The ``battle_started`` event (ruleset, config, schema version, scenario, the commitment
+    to the seed), then the initiative rolls (RULES §4.B) and the first round's Manoeuvre step.
+
+    The seed itself is in no event until the battle ends (`rules.commitment`); the server
+    passes a random `salt` and keeps both; `replay(events, DiceSecret(seed, salt))` gives the
+    seed back to the folded state. Tests may pass a `ScriptedDice` for the initiative rolls.
     """
     if not isinstance(seed, int) or isinstance(seed, bool) or not -_MAX_SEED <= seed < _MAX_SEED:
         refuse("bad_seed", "the seed must be an integer of at most 128 bits")
@@ -64,13 +85,14 @@ def start_battle(
             "scenario": scenario.model_copy(
                 update={"ships": tuple(entry.pinned() for entry in scenario.ships)}
             ).model_dump(mode="json"),
-            "seed": seed,
+            "commitment": commitment_data(seed, salt),
             "battle_id": battle_id,
         },
         summary=f"Battle {scenario.name!r} begins ({scenario.ruleset.value}).",
         at=at,
     )
-    ctx = DecideContext(evolve(None, first), at, dice=dice)
+    secret = DiceSecret(seed, salt)
+    ctx = DecideContext(with_secret(evolve(None, first), secret), at, dice=dice)
     ctx.events.append(first)
     roll_tactics = {entry.id: entry.roll_tactics for entry in scenario.ships}
     for sid, ship in ctx.state.ships.items():
@@ -101,7 +123,7 @@ def start_battle(
         )
     start_round(ctx, 1)
     settle(ctx)
-    return ctx.events
+    return ctx.decision()
 
 
 def start_round(ctx: DecideContext, number: int) -> None:
@@ -156,8 +178,29 @@ def check_end(ctx: DecideContext) -> bool:
     else:
         outcome = {"result": "draw", "winner": None, "reason": "no_side_left"}
         summary = "The battle is over: no side is left fighting (a draw)."
-    ctx.emit("battle_ended", outcome, summary, battle={"outcome": outcome, "pending": ()})
+    end_battle(ctx, outcome, summary, pending=True)
     return True
+
+
+def end_battle(
+    ctx: DecideContext, outcome: dict[str, Any], summary: str, pending: bool = False
+) -> None:
+    """``battle_ended`` (clearing pending attacks when asked), then ``dice_revealed``: the
+    seed and salt that open the commitment of ``battle_started`` (`rules.commitment`).
+
+    The seed travels as a decimal string (JavaScript numbers are exact to 2**53 only).
+    """
+    battle: dict[str, Any] = {"outcome": outcome}
+    if pending:
+        battle["pending"] = ()
+    ctx.emit("battle_ended", outcome, summary, battle=battle)
+    st = ctx.state
+    if st.seed is not None and st.dice_salt is not None:
+        ctx.emit(
+            "dice_revealed",
+            {"seed": str(st.seed), "salt": st.dice_salt, "scheme": SCHEME},
+            f"The dice are revealed: seed {st.seed} (anyone can now verify every roll).",
+        )
 
 
 def settle(ctx: DecideContext) -> None:
@@ -218,11 +261,10 @@ def _next_step(ctx: DecideContext) -> None:
         return
     if st.round >= st.round_limit:
         outcome = {"result": "draw", "winner": None, "reason": "round_limit"}
-        ctx.emit(
-            "battle_ended",
+        end_battle(
+            ctx,
             outcome,
             f"The round limit ({st.round_limit}) is reached: the battle ends in a draw.",
-            battle={"outcome": outcome},
         )
         return
     start_round(ctx, st.round + 1)

@@ -192,6 +192,13 @@ class GmUndo(_Command):
     n: int = Field(default=1, ge=1, le=100)
 
 
+class GmEnd(_Command):
+    """GM: end the battle now (a draw) and reveal its dice."""
+
+    type: Literal["gm_end"] = "gm_end"
+    reason: str = Field(min_length=1, max_length=300)
+
+
 Command = Annotated[
     Move
     | AidGunners
@@ -213,7 +220,8 @@ Command = Annotated[
     | EndStep
     | GmAdvance
     | GmRuling
-    | GmUndo,
+    | GmUndo
+    | GmEnd,
     Field(discriminator="type"),
 ]
 

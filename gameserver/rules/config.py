@@ -144,6 +144,29 @@ _LITERALS: dict[str, tuple[str, ...]] = {
 }
 
 
+# The range every integer option accepts (inclusive). Why: an option is multiplied into dice
+# rolls, loops and the undo chain, so an unbounded one stalls the server (a billion damage dice,
+# an undo chain no snapshot can hold); the limits are the rules' sensible extremes.
+INT_BOUNDS: dict[str, tuple[int, int]] = {
+    "boon_net_max": (0, 3),
+    "aid_gunners_thrust": (0, 15),
+    "salvo_dm_per_missile": (0, 6),
+    "missile_damage_dice": (1, 12),
+    "missile_endurance_rounds": (1, 50),
+    "smart_dm_min": (-6, 12),
+    "smart_dm_max": (-6, 12),
+    "missile_rack_load": (0, 100),
+    "sandcaster_load": (0, 100),
+    "ew_missile_target": (2, 20),
+    "called_shot_dm": (-12, 0),
+    "break_off_thrust": (0, 500),
+    "undo_limit": (0, 20),
+}
+# missile_flight_rounds: rounds to impact per band (only the bands it already names).
+FLIGHT_ROUNDS_MAX = 20
+CREW_DAMAGE_ORDER_MAX = 6
+
+
 def _coerce_option(key: str, current: Any, value: Any) -> Any:
     def bad(expected: str) -> RuleViolation:
         return RuleViolation(
@@ -157,6 +180,9 @@ def _coerce_option(key: str, current: Any, value: Any) -> Any:
     if isinstance(current, int):
         if isinstance(value, bool) or not isinstance(value, int):
             raise bad("an integer")
+        lo, hi = INT_BOUNDS[key]
+        if not lo <= value <= hi:
+            raise bad(f"an integer from {lo} to {hi}")
         return value
     if isinstance(current, str):
         allowed = _LITERALS.get(key)
@@ -166,6 +192,8 @@ def _coerce_option(key: str, current: Any, value: Any) -> Any:
     if isinstance(current, tuple):
         if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
             raise bad("a list of strings")
+        if len(value) > CREW_DAMAGE_ORDER_MAX:
+            raise bad(f"a list of at most {CREW_DAMAGE_ORDER_MAX} strings")
         return tuple(value)
     if isinstance(current, dict):
         if not isinstance(value, dict) or not all(
@@ -173,6 +201,11 @@ def _coerce_option(key: str, current: Any, value: Any) -> Any:
             for k, v in value.items()
         ):
             raise bad("an object of integers")
+        unknown = sorted(set(value) - set(current))
+        if unknown:
+            raise bad("an object with the keys " + ", ".join(current))
+        if not all(0 <= v <= FLIGHT_ROUNDS_MAX for v in value.values()):
+            raise bad(f"an object of integers from 0 to {FLIGHT_ROUNDS_MAX}")
         merged = dict(current)
         merged.update(value)
         return merged

@@ -20,6 +20,7 @@ from gameserver.rules.dice import Dice, SeededDice
 from gameserver.rules.errors import RuleViolation
 from gameserver.rules.events import Event
 from gameserver.rules.evolve import evolve
+from gameserver.rules.secret import SealedDice
 from gameserver.rules.state import BattleState, ShipState, Step, encode_value
 
 
@@ -43,7 +44,9 @@ class DecideContext:
         self.state = state
         self.at = at
         self.dry = dry
-        self.dice: Dice = dice if dice is not None else SeededDice(state.seed, state.dice_drawn)
+        if dice is None:
+            dice = SeededDice(state.seed, state.dice_drawn) if state.seed is not None else None
+        self.dice: Dice = dice if dice is not None else SealedDice()
         self.events: list[Event] = []
 
     @property

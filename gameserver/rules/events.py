@@ -12,12 +12,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from gameserver.rules.commitment import LEGACY_SALT, commitment_data
 from gameserver.rules.errors import UnsupportedSchemaVersion
 
 # The version of the event JSON and of the state layout its patches name (they are one
 # contract: see `evolve`). Bump it, with an upgrade step below, when either changes, or when
-# the same events would replay to another state (version 2: the Scout and Fighter presets).
-EVENT_SCHEMA_VERSION = 2
+# the same events would replay to another state (version 2: the Scout and Fighter presets;
+# version 3: the seed is committed to, not published).
+EVENT_SCHEMA_VERSION = 3
 
 
 def _copy_json(value: Any) -> Any:
@@ -157,7 +159,20 @@ def _upgrade_v1(d: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-_UPGRADES = {0: _upgrade_v0, 1: _upgrade_v1}
+def _upgrade_v2(d: dict[str, Any]) -> dict[str, Any]:
+    """Versions up to 2 published the seed in ``battle_started``; version 3 commits to it instead
+    (`rules.commitment`). An older log's seed is public already: it keeps it, and gains the
+    commitment under the all-zero legacy salt so verification reads all versions alike."""
+    out = dict(d, v=3)
+    data = d.get("data")
+    if d.get("type") == "battle_started" and isinstance(data, dict) and "seed" in data:
+        seed = data["seed"]
+        if isinstance(seed, int) and not isinstance(seed, bool) and "commitment" not in data:
+            out["data"] = dict(data, commitment=commitment_data(seed, LEGACY_SALT))
+    return out
+
+
+_UPGRADES = {0: _upgrade_v0, 1: _upgrade_v1, 2: _upgrade_v2}
 
 
 def _version_of(d: Any) -> int:

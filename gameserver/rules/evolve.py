@@ -14,10 +14,12 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Any, NoReturn
 
+from gameserver.rules.commitment import LEGACY_SALT
 from gameserver.rules.config import RulesConfig, Ruleset
 from gameserver.rules.errors import UnknownPatchField
 from gameserver.rules.events import EVENT_SCHEMA_VERSION, Event
 from gameserver.rules.scenario import CHARACTERISTICS, QUALITY, STATION_SKILLS, Scenario
+from gameserver.rules.secret import DiceSecret, with_secret
 from gameserver.rules.state import (
     ACTIVE,
     BATTLE_DECODERS,
@@ -122,7 +124,8 @@ def initial_state(event: Event) -> BattleState:
     return BattleState(
         seq=event.seq,
         battle_id=str(d["battle_id"]),
-        seed=int(d["seed"]),
+        # Only logs of event schema version 1 carry their (public) seed; see `rules.commitment`.
+        seed=int(d["seed"]) if d.get("seed") is not None else None,
         dice_drawn=len(event.dice),
         ruleset=Ruleset(d["ruleset"]),
         config=cfg,
@@ -142,6 +145,7 @@ def initial_state(event: Event) -> BattleState:
         next_id=1,
         outcome=None,
         undo_depth=0,
+        dice_salt=LEGACY_SALT.hex() if d.get("seed") is not None else None,
         prev=None,
     )
 
@@ -164,6 +168,8 @@ def evolve(state: BattleState | None, event: Event) -> BattleState:
                 "dice_drawn": state.dice_drawn + len(event.dice),
                 "prev": target.prev,
                 "undo_depth": max(0, state.undo_depth - n),
+                "seed": state.seed,
+                "dice_salt": state.dice_salt,
             },
         )
     limit = state.config.undo_limit
@@ -256,11 +262,20 @@ _PATCHABLE = frozenset(
 )
 
 
-def replay(events: Iterable[Event]) -> BattleState:
-    """Fold events into a state; never re-rolls (the dice are in the events)."""
+def replay(events: Iterable[Event], secret: DiceSecret | None = None) -> BattleState:
+    """Fold events into a state; never re-rolls (the dice are in the events).
+
+    With `secret` the state gets the battle's seed back (checked against the commitment of
+    the ``battle_started`` event: `SecretMismatch` when it does not open it).
+    """
     state: BattleState | None = None
+    commitment: Any = None
     for event in events:
+        if event.type == "battle_started":
+            commitment = event.data.get("commitment")
         state = evolve(state, event)
     if state is None:
         raise ValueError("cannot replay an empty event log")
+    if secret is not None:
+        state = with_secret(state, secret, commitment if commitment is not None else {})
     return state

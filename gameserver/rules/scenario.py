@@ -55,7 +55,7 @@ class CrewMemberSpec(BaseModel):
 
     name: str = Field(min_length=1, max_length=60)
     characteristics: dict[str, int] = Field(default_factory=dict)
-    skills: dict[str, int | None] = Field(default_factory=dict)
+    skills: dict[str, int | None] = Field(default_factory=dict, max_length=40)
 
     @field_validator("characteristics")
     @classmethod

@@ -24,6 +24,10 @@ from gameserver.rules.tables_mgt2e import (
 CrewStation = Literal["captain", "pilot", "engineer", "sensors"]
 
 
+MAX_TURRETS = 8
+"""Turrets, barbettes, bays and fixed mounts per ship (each is a gunner station)."""
+
+
 class TurretSpec(BaseModel):
     """A turret, barbette, bay or fixed mount and the weapons in it (RULES §8.B)."""
 
@@ -50,25 +54,32 @@ class ShipDesign(BaseModel):
     name: str = Field(min_length=1, max_length=80)
     tons: int = Field(ge=1, le=1_000_000)
     tl: int = Field(default=12, ge=0, le=25)
-    hull: int | None = Field(default=None, ge=1, description="default: 0.4 x tons (§10.B.1)")
+    hull: int | None = Field(
+        default=None, ge=1, le=400_000, description="default: 0.4 x tons (§10.B.1)"
+    )
     armour: int = Field(default=0, ge=0, le=50)
     thrust: int = Field(default=1, ge=0, le=15)
     jump: int = Field(default=0, ge=0, le=9)
-    power: int = Field(default=0, ge=0)
+    power: int = Field(default=0, ge=0, le=1_000_000)
     computer: int = Field(default=5, ge=0, le=50, description="computer rating")
     fire_control: int = Field(default=0, ge=0, le=5, description="Fire Control/n software")
     sensors: SensorGrade = SensorGrade.CIVILIAN
-    turrets: tuple[TurretSpec, ...] = ()
-    missile_reserve: int = Field(default=0, ge=0, description="missiles in stores for reloads")
-    sand_reserve: int = Field(default=0, ge=0, description="sand canisters in stores")
-    stations: tuple[CrewStation, ...] = ("captain", "pilot", "engineer", "sensors")
+    # Bounded: every turret is a gunner station the server walks on each request.
+    turrets: tuple[TurretSpec, ...] = Field(default=(), max_length=MAX_TURRETS)
+    missile_reserve: int = Field(
+        default=0, ge=0, le=10_000, description="missiles in stores for reloads"
+    )
+    sand_reserve: int = Field(default=0, ge=0, le=10_000, description="sand canisters in stores")
+    stations: tuple[CrewStation, ...] = Field(
+        default=("captain", "pilot", "engineer", "sensors"), max_length=12
+    )
     held_by: dict[str, str] = Field(
         default_factory=dict,
         description="stations one person holds besides their own: station -> holder's station"
         ' (e.g. {"gunner:0": "pilot"}: the pilot fires the gun)',
     )
-    cargo: int = Field(default=0, ge=0)
-    fuel: int = Field(default=0, ge=0)
+    cargo: int = Field(default=0, ge=0, le=1_000_000)
+    fuel: int = Field(default=0, ge=0, le=1_000_000)
 
     @property
     def hull_points(self) -> int:

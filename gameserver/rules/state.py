@@ -7,6 +7,7 @@ Purely computational. Events change state through field patches (``data["set"]``
 from __future__ import annotations
 
 import dataclasses
+import functools
 from bisect import bisect_right
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -341,6 +342,13 @@ SHIP_DECODERS: dict[str, Callable[[Any], Any]] = {
 replace_ship = fast_replacer(ShipState)
 
 
+@functools.lru_cache(maxsize=256)
+def _design_json(design: ShipDesign) -> dict[str, Any]:
+    """A design's JSON, dumped once: designs are frozen and every state of a battle (the undo
+    chain of a snapshot included) repeats them. Callers treat the dict as read-only."""
+    return design.model_dump(mode="json")
+
+
 def encode_value(v: Any) -> Any:
     """Internal value -> JSON (frozensets sorted, tuples as lists, crew and designs as dicts)."""
     if isinstance(v, frozenset):
@@ -352,7 +360,7 @@ def encode_value(v: Any) -> Any:
     if isinstance(v, CrewState):
         return v.to_dict()
     if isinstance(v, ShipDesign):
-        return v.model_dump(mode="json")
+        return _design_json(v)
     if isinstance(v, StrEnum):
         return v.value
     if isinstance(v, PendingAttack | PendingSalvo):
@@ -383,7 +391,8 @@ class BattleState:
 
     seq: int
     battle_id: str
-    seed: int
+    # The secret (`rules.secret`): not compared, so a fold without it equals the live state.
+    seed: int | None = field(compare=False)
     dice_drawn: int
     ruleset: Ruleset
     config: RulesConfig
@@ -406,6 +415,7 @@ class BattleState:
     next_id: int
     outcome: Mapping[str, Any] | None
     undo_depth: int = 0
+    dice_salt: str | None = field(default=None, compare=False)
     prev: BattleState | None = field(default=None, compare=False, repr=False)
     _salvos: tuple[Salvo, ...] | None = field(default=None, init=False, compare=False, repr=False)
 
@@ -461,40 +471,61 @@ BATTLE_DECODERS: dict[str, Callable[[Any], Any]] = {
     "salvos_json": tuple,
 }
 
+# The seed and salt are the battle's secret (`rules.commitment`): never in a state's JSON, which
+# GM frames and snapshots carry; the server keeps them in the battle's metadata instead.
+SECRET_FIELDS = frozenset({"seed", "dice_salt"})
 _BATTLE_FIELDS = [
-    f.name for f in dataclasses.fields(BattleState) if f.name not in ("prev", "_salvos")
+    f.name
+    for f in dataclasses.fields(BattleState)
+    if f.name not in ("prev", "_salvos") and f.name not in SECRET_FIELDS
 ]
 # State fields whose JSON key differs (the name event patches use).
 _JSON_KEY = {"salvos_json": "salvos"}
 
 
-def state_to_dict(state: BattleState, _depth: int | None = None) -> dict[str, Any]:
+def state_to_dict(
+    state: BattleState,
+    _depth: int | None = None,
+    _ships: dict[int, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """Exact JSON form of a state, including the prior states a GM undo may still reach.
 
     Stamped ``v`` with the event schema version: events are patches of these very fields, so a
     snapshot and the events folded after it must agree on the layout (`state_from_dict` refuses
-    another version and the caller replays the events instead).
+    another version and the caller replays the events instead). A ship an event did not touch
+    is the same object in the prior states, so it is encoded once per call (the dicts are
+    shared within the result: read it, do not edit it).
     """
+    memo: dict[int, dict[str, Any]] = {} if _ships is None else _ships
     out: dict[str, Any] = {"v": EVENT_SCHEMA_VERSION}
     for name in _BATTLE_FIELDS:
         v = getattr(state, name)
         if name == "config":
             out[name] = v.to_dict()
         elif name == "ships":
-            out[name] = {k: ship_to_dict(s) for k, s in v.items()}
+            ships: dict[str, Any] = {}
+            for k, ship in v.items():
+                encoded = memo.get(id(ship))
+                if encoded is None:
+                    encoded = memo[id(ship)] = ship_to_dict(ship)
+                ships[k] = encoded
+            out[name] = ships
         elif name == "ranges":
             out[name] = {k: [b, p] for k, (b, p) in v.items()}
         else:
             out[_JSON_KEY.get(name, name)] = encode_value(v)
     depth = state.undo_depth if _depth is None else _depth
     out["prev"] = (
-        state_to_dict(state.prev, depth - 1) if depth > 0 and state.prev is not None else None
+        state_to_dict(state.prev, depth - 1, memo) if depth > 0 and state.prev is not None else None
     )
     return out
 
 
 def state_from_dict(d: Mapping[str, Any]) -> BattleState:
-    """Inverse of `state_to_dict` (snapshots); `UnsupportedSchemaVersion` for another layout."""
+    """Inverse of `state_to_dict` (snapshots); `UnsupportedSchemaVersion` for another layout.
+
+    The state has no seed (`rules.with_secret` gives it back on the server).
+    """
     version = d.get("v")
     if version != EVENT_SCHEMA_VERSION:
         raise UnsupportedSchemaVersion(
@@ -506,6 +537,7 @@ def state_from_dict(d: Mapping[str, Any]) -> BattleState:
     }
     prev = d.get("prev")
     kwargs["prev"] = state_from_dict(prev) if prev is not None else None
+    kwargs["seed"] = None
     return BattleState(**kwargs)
 
 

@@ -67,7 +67,11 @@ class SeqConflict(StoreError):
 
 
 class BattleMeta(BaseModel):
-    """What the server knows about a battle besides its events (secrets only as sha256 hashes)."""
+    """What the server knows about a battle besides its events (tokens only as sha256 hashes).
+
+    ``dice_secret`` is the battle's seed and commitment salt (``"<seed>:<salt hex>"``): the one
+    secret kept in clear, since `decide` needs it to roll; no client ever reads the metadata.
+    """
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
@@ -78,6 +82,7 @@ class BattleMeta(BaseModel):
     name: str = ""
     bot_sides: tuple[str, ...] = ()
     imported: bool = False
+    dice_secret: str | None = Field(default=None, repr=False)
 
 
 class ClaimLost(StoreError):

@@ -342,6 +342,8 @@ def test_gm_downloads_the_battle_and_resumes_it(gm: Page, output_dir: Path) -> N
     info.value.save_as(saved)
     exported = json.loads(saved.read_text())
     assert [e["seq"] for e in exported["events"]] == list(range(1, int(seq) + 1))
+    assert exported["sealed_seed"].startswith("v1."), "a running battle's seed travels sealed"
+    assert "seed" not in exported["events"][0]["data"]
 
     gm.goto("/")
     gm.get_by_test_id("import-file").set_input_files(saved)
@@ -355,6 +357,13 @@ def test_gm_downloads_the_battle_and_resumes_it(gm: Page, output_dir: Path) -> N
     expect(gm.get_by_test_id("ship-s1")).to_contain_text("Mara Voss")
     gm_passes_one_station(gm)
     expect(gm.get_by_test_id(f"log-{int(seq) + 1}")).to_be_visible()
+    # The GM ends the battle: the seed is revealed and the page shows the server's verdict.
+    assert "dice_revealed" not in (gm.get_by_test_id("battle-log").text_content() or "")
+    gm.once("dialog", lambda dialog: dialog.accept())
+    gm.get_by_test_id("gm-end").click()
+    expect(gm.get_by_test_id("dice-verified")).to_have_text("dice verified")
+    revealed = gm.locator("[data-type=dice_revealed]")
+    expect(revealed).to_contain_text("The dice are revealed")
 
 
 def test_solo_mode_the_bot_plays_its_side_and_a_spectator_watches(

@@ -22,6 +22,17 @@ async def export(client: TestClient[Any, Any], battle_id: str) -> dict[str, Any]
     return body
 
 
+async def gm_export(client: TestClient[Any, Any], battle: dict[str, Any]) -> dict[str, Any]:
+    """GET /api/battles/{id}/export with the GM token (the log and the sealed seed)."""
+    resp = await client.get(
+        f"/api/battles/{battle['battle_id']}/export",
+        headers={"Authorization": f"Bearer {battle['gm_token']}"},
+    )
+    body: dict[str, Any] = await resp.json()
+    assert resp.status == 200, body
+    return body
+
+
 async def test_create_returns_id_code_and_gm_token(client: TestClient[Any, Any]) -> None:
     battle = await create_battle(client, name="Ambush at Regina")
     assert len(battle["join_code"]) == 6
@@ -107,7 +118,21 @@ async def test_import_resumes_an_exported_battle_exactly(
     await gm.join(battle_id=battle["battle_id"], role="gm", gm_token=battle["gm_token"])
     for _ in range(3):
         await gm.command({"type": "gm_advance"})
-    exported = await export(client, battle["battle_id"])
+    public = await export(client, battle["battle_id"])
+    refused = await client.post("/api/battles/import", json=public)
+    assert refused.status == 422, "a running battle's public log has no seed to resume with"
+    assert (await refused.json())["error"] == "seed_sealed"
+    exported = await gm_export(client, battle)
+    assert exported["sealed_seed"].startswith("v1.")
+
+    forged = copy.deepcopy(exported)
+    rolled = next(e for e in forged["events"] if e["dice"])
+    rolled["dice"][0] = rolled["dice"][0] % 6 + 1
+    resp = await client.post("/api/battles/import", json=forged)
+    refused_body = await resp.json()
+    assert resp.status == 422, refused_body
+    assert refused_body["error"] == "forged_dice"
+    assert f"event {rolled['seq']} ({rolled['type']}) die #1" in refused_body["message"]
 
     resp = await client.post("/api/battles/import", json=exported)
     imported = await resp.json()
@@ -133,7 +158,7 @@ async def test_import_upgrades_an_old_version_log_once(
     """Part A: a server reads older event versions it knows (here version 0's field names):
     the import upgrades them through the rules' codec and stores the current version."""
     battle = await create_battle(client, bot_sides=[])
-    exported = await export(client, battle["battle_id"])
+    exported = await gm_export(client, battle)
     old = [
         {
             "sequence": e["seq"],
@@ -145,7 +170,8 @@ async def test_import_upgrades_an_old_version_log_once(
         }
         for e in exported["events"]
     ]
-    resp = await client.post("/api/battles/import", json={"events": old})
+    body = {"events": old, "sealed_seed": exported["sealed_seed"]}
+    resp = await client.post("/api/battles/import", json=body)
     imported = await resp.json()
     assert resp.status == 201, imported
     again = await export(client, imported["battle_id"])

@@ -83,6 +83,17 @@ async def test_create_then_read_meta_code_and_index(store: BattleStore) -> None:
     assert [e["seq"] for e in await store.read("b1")] == [1, 2]
 
 
+async def test_the_dice_secret_is_kept_in_the_meta_and_out_of_the_log(store: BattleStore) -> None:
+    """The battle's secret seed lives in its metadata (both stores keep it exactly), never in
+    the events clients read; it does not show in the meta's repr (log lines)."""
+    secret = "123456789012345678901:" + "ab" * 32
+    await store.create(meta("b1").model_copy(update={"dice_secret": secret}), [ev(1)])
+    assert (await store.get_meta("b1")).dice_secret == secret
+    assert [m.dice_secret for m in await store.list_battles()] == [secret]
+    assert secret.split(":")[0] not in repr(await store.get_meta("b1"))
+    assert secret.split(":")[0] not in str(await store.read("b1"))
+
+
 @pytest.mark.parametrize(
     ("battle_id", "join_code"),
     [

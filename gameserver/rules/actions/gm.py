@@ -11,8 +11,8 @@ from typing import Any
 
 from gameserver.rules.actions.attack import apply_damage, criticals_json
 from gameserver.rules.actions.reactions import resolve_pending
-from gameserver.rules.battle import initiative_order
-from gameserver.rules.commands import GmAdvance, GmRuling, GmUndo
+from gameserver.rules.battle import end_battle, initiative_order
+from gameserver.rules.commands import GmAdvance, GmEnd, GmRuling, GmUndo
 from gameserver.rules.decision import DecideContext, band_text, handles, refuse, ship_name
 from gameserver.rules.leaving import after_leave
 from gameserver.rules.scenario import CHARACTERISTICS
@@ -198,6 +198,8 @@ def gm_undo(ctx: DecideContext, cmd: GmUndo) -> None:
     """Part A: the GM reverts the effects of the last n events; the dice stream does not
     rewind and the undo is itself an event everyone sees."""
     st = ctx.state
+    if st.is_over and st.seed is not None:
+        refuse("dice_revealed", "the battle is over and its dice are revealed: it cannot resume")
     if cmd.n > st.undo_depth:
         refuse("undo_too_far", f"only the last {st.undo_depth} event(s) can be undone")
     ctx.valid()
@@ -206,3 +208,11 @@ def gm_undo(ctx: DecideContext, cmd: GmUndo) -> None:
         {"n": cmd.n},
         f"The GM undoes the last {cmd.n} event(s) (the dice stream does not rewind).",
     )
+
+
+@handles(GmEnd, gm=True)
+def gm_end(ctx: DecideContext, cmd: GmEnd) -> None:
+    """The GM ends the battle early (a draw); its dice are revealed like at any end."""
+    ctx.valid()
+    outcome = {"result": "draw", "winner": None, "reason": "gm_ended", "note": cmd.reason}
+    end_battle(ctx, outcome, f"The GM ends the battle ({cmd.reason}).", pending=True)

@@ -2,7 +2,7 @@
 // battle summary used by the join screen, and the GM's event-log export.
 import { ServerError } from "./protocol.js";
 
-async function call(method, path, body, headers = {}) {
+async function call(method, path, body, headers = {}, raw = false) {
   const init = { method, headers: { Accept: "application/json", ...headers } };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
@@ -27,7 +27,7 @@ async function call(method, path, body, headers = {}) {
     const message = data?.message ?? data?.error?.message ?? `The server answered ${res.status} ${res.statusText}.`;
     throw new ServerError(code, message, data);
   }
-  return data;
+  return raw ? text : data;
 }
 
 /** Preset ship catalogue: [{id, name, tons, hull, armour, thrust, turrets, stations}]. */
@@ -54,3 +54,13 @@ export const getWeapons = () => (weaponTable ??= call("GET", "/api/weapons").cat
   weaponTable = null;
   throw e;
 }));
+
+/** The GM's resumable save file as the server wrote it (raw text: JSON.parse would round every
+ * integer beyond 2^53, and a resumed battle must get its numbers exactly): the log plus the
+ * running battle's sealed seed. */
+export const getGmExport = (battleId, gmToken) =>
+  call("GET", `/api/battles/${encodeURIComponent(battleId)}/export`, undefined,
+    { Authorization: `Bearer ${gmToken}` }, true);
+
+/** After the end: {verified, dice, reason, seed} (the server's check of every die). */
+export const verifyBattle = (battleId) => call("GET", `/api/battles/${encodeURIComponent(battleId)}/verify`);

@@ -2,7 +2,7 @@
 // renders the status strip, the tactical board (ships + range ladders), the station panel (only
 // the legal actions the server offers), the live log and the GM panel. Every change comes from the
 // server: snapshots and events in, intents out.
-import { getBattle, getLog, getWeapons } from "./api.js";
+import { getBattle, getGmExport, getLog, getWeapons, verifyBattle } from "./api.js";
 import { h, humanMessage, label, replace, stationLabel } from "./dom.js";
 import { renderActions } from "./actions.js";
 import { renderBoard } from "./board.js";
@@ -150,10 +150,27 @@ export function enterBattle(root, battleId, ctx) {
             ship?.initiative !== undefined ? h("span.muted.mono", null, ` ${ship.initiative}`) : null);
         }))),
       outcome || view.isOver
-        ? h("p.outcome", { testid: "outcome", role: "status" }, outcomeText(outcome, st))
+        ? h("div", null, h("p.outcome", { testid: "outcome", role: "status" }, outcomeText(outcome, st)), diceBadge())
         : h("div.awaiting-box", { testid: "awaiting" }, h("span.muted", null, "Awaiting: "),
           waiting.length ? h("ul.awaiting-list", { testid: "awaiting-list" }, waiting) : h("span.awaiting", null, "the GM")),
     ));
+  };
+
+  // After the end the seed is revealed: the server checks every die against the commitment and
+  // the page shows the verdict (docs/protocol.md, "Fair dice"). Asked once per battle.
+  let diceVerdict = null;
+  let diceAsked = false;
+  const diceBadge = () => {
+    if (!diceAsked) {
+      diceAsked = true;
+      verifyBattle(battleId)
+        .then((v) => { diceVerdict = v; renderStatus(); })
+        .catch(() => { diceVerdict = { verified: false, reason: "could not be checked" }; renderStatus(); });
+    }
+    if (!diceVerdict) return h("span.badge.muted", { testid: "dice-verified" }, "checking dice…");
+    return diceVerdict.verified
+      ? h("span.badge.ok", { testid: "dice-verified", title: diceVerdict.reason }, "dice verified")
+      : h("span.badge.warn", { testid: "dice-verified", title: diceVerdict.reason }, "dice not verified");
   };
 
   const outcomeText = (outcome, st) => {
@@ -323,8 +340,8 @@ export function enterBattle(root, battleId, ctx) {
 
   const downloadLog = async () => {
     try {
-      const events = await getLog(battleId, seat.gm_token);
-      const blob = new Blob([JSON.stringify(events, null, 2)], { type: "application/json" });
+      const text = await getGmExport(battleId, seat.gm_token ?? "");
+      const blob = new Blob([text], { type: "application/json" });
       const a = h("a", { href: URL.createObjectURL(blob), download: `battle-${battleId}-seq${view.seq}.json` });
       document.body.append(a);
       a.click();

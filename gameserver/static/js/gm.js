@@ -124,7 +124,16 @@ function gmForms(ctx) {
         title: "Resolve the pending attack without more reactions, or end the current step for every ship",
         onClick: () => run({ type: "gm_advance" }),
       }, "Advance step"),
-      h("button.btn", { type: "button", testid: "gm-download", onClick: () => ctx.download() }, "Download battle")),
+      h("button.btn", { type: "button", testid: "gm-download", onClick: () => ctx.download() }, "Download battle"),
+      h("button.btn.btn-warn", {
+        type: "button", testid: "gm-end",
+        title: "End the battle now (a draw) and reveal its dice seed; it cannot be resumed afterwards",
+        onClick: () => {
+          if (window.confirm("End the battle now and reveal its dice? It cannot be resumed.")) {
+            run({ type: "gm_end", reason: "ended by the GM" });
+          }
+        },
+      }, "End battle")),
     ctx.gmToken
       ? h("details", { testid: "gm-token-box" },
         h("summary", null, "GM token (to run this table from another browser)"),

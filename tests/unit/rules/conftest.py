@@ -112,7 +112,9 @@ class Battle:
     ) -> None:
         dice = rules.ScriptedDice(init_dice) if init_dice is not None else None
         self.events: list[rules.Event] = rules.start_battle(scenario, seed, "test", None, dice=dice)
-        self.state: rules.BattleState = rules.replay(self.events)
+        self.state: rules.BattleState = rules.replay(
+            self.events, rules.DiceSecret(seed, bytes(rules.SALT_BYTES))
+        )
 
     def ship(self, sid: str) -> rules.ShipState:
         """A ship of the current state."""

@@ -23,8 +23,8 @@ def test_first_event_records_ruleset_config_and_schema() -> None:
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 99, 2024])
 def test_bot_battle_ends_and_replays_exactly(seed: int) -> None:
-    events = rules.start_battle(make_scenario(round_limit=12), seed, "b", None)
-    state, more = play_bots(rules.replay(events))
+    first, events = rules.open_battle(make_scenario(round_limit=12), seed, "b", None)
+    state, more = play_bots(first)
     assert state.is_over
     assert state.round <= 12
     log = events + more
@@ -35,7 +35,7 @@ def test_bot_battle_ends_and_replays_exactly(seed: int) -> None:
 
 
 def test_wrong_station_and_turn_are_refused() -> None:
-    state = rules.replay(rules.start_battle(make_scenario(band="medium"), 5, "b", None))
+    state = rules.open_battle(make_scenario(band="medium"), 5, "b", None).state
     assert state.step == rules.Step.MANOEUVRE
     acting = state.acting_ship
     assert acting is not None
@@ -67,7 +67,7 @@ def test_wrong_station_and_turn_are_refused() -> None:
 
 
 def test_gm_only_commands() -> None:
-    state = rules.replay(rules.start_battle(make_scenario(), 5, "b", None))
+    state = rules.open_battle(make_scenario(), 5, "b", None).state
     player = rules.Actor(role="player", ship_id="a", stations=frozenset({"pilot"}))
     with pytest.raises(rules.RuleViolation) as exc:
         rules.decide(state, rules.parse_command({"type": "gm_advance"}, player))

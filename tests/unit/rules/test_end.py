@@ -41,7 +41,12 @@ def test_a_wreck_leaves_combat_and_the_last_side_wins() -> None:
     assert b.ship("b").status == "wrecked"
     assert b.ship("b").hull == 0
     assert b.state.outcome == {"result": "victory", "winner": "red", "reason": "last_side_standing"}
-    assert b.types(b.events[-3:]) == ["attack_resolved", "ship_out", "battle_ended"]
+    assert b.types(b.events[-4:]) == [
+        "attack_resolved",
+        "ship_out",
+        "battle_ended",
+        "dice_revealed",
+    ]
 
 
 def test_a_wreck_is_no_target_while_others_fight_on() -> None:

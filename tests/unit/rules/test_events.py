@@ -17,10 +17,10 @@ from .conftest import make_scenario, play_bots
 def bot_battle() -> tuple[int, list[rules.Event], rules.BattleState]:
     """A whole corvette-vs-corsair battle (missiles, lasers, reactions, criticals)."""
     seed = 2024
-    events = rules.start_battle(
+    first, events = rules.open_battle(
         make_scenario("patrol_corvette", "corsair", "long"), seed, "ev", "t"
     )
-    state, more = play_bots(rules.replay(events))
+    state, more = play_bots(first)
     return seed, events + more, state
 
 

@@ -160,7 +160,9 @@ def test_undo_reverts_the_last_events_but_not_the_dice_stream() -> None:
     again += b.do({"type": "no_reaction", "ship_id": "b", "station": "pilot"})
     rolled = [d for e in again for d in e.dice]
     start = before.dice_drawn + drawn
-    assert rolled == [rules.die_at(b.state.seed, start + i) for i in range(len(rolled))]
+    seed = b.state.seed
+    assert seed is not None
+    assert rolled == [rules.die_at(seed, start + i) for i in range(len(rolled))]
 
 
 def test_undo_into_the_middle_of_a_command_does_not_stall() -> None:
@@ -178,8 +180,9 @@ def test_undo_into_the_middle_of_a_command_does_not_stall() -> None:
     assert rules.awaiting(b.state)
 
 
-def test_undo_can_reopen_an_ended_battle() -> None:
-    """Part A: undo works after the end too (the GM reverts a hasty ruling)."""
+def test_undo_cannot_reopen_a_battle_whose_dice_are_revealed() -> None:
+    """The end reveals the seed, so reopening the battle would let everyone predict its dice:
+    undo after the end is refused (the GM ends battles with care, or undoes before)."""
     b = _battle()
     b.gm(
         {
@@ -191,10 +194,9 @@ def test_undo_can_reopen_an_ended_battle() -> None:
         }
     )
     assert b.state.is_over
+    assert b.events[-1].type == "dice_revealed"
     n = len(b.events) - next(i for i, e in enumerate(b.events) if e.type == "gm_ruling")
-    b.gm({"type": "gm_undo", "n": n})
-    assert not b.state.is_over
-    assert b.ship("b").status == "active"
+    assert b.refuse({"type": "gm_undo", "n": n}, actor=rules.GM).code == "dice_revealed"
 
 
 def test_undo_is_bounded() -> None:

@@ -30,7 +30,7 @@ GOLDEN = Path(__file__).parent / "golden"
 
 def _bot_battle(a: str, b: str, band: str, seed: int, limit: int) -> list[rules.Event]:
     events = rules.start_battle(make_scenario(a, b, band, limit), seed, f"golden-{seed}", "t0")
-    _, more = play_bots(rules.replay(events))
+    _, more = play_bots(rules.replay(events, rules.DiceSecret(seed, bytes(rules.SALT_BYTES))))
     return events + more
 
 

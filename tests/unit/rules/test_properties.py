@@ -125,8 +125,7 @@ def _scenario(data: st.DataObject, presets: list[str], limit: int = 8) -> rules.
 def test_random_play_replays_to_the_live_state(data: st.DataObject, seed: int) -> None:
     """Event sourcing: whatever legal commands (and GM undos) are played, replay(events) equals
     the live state, the dict round trip is exact and the invariants hold at every step."""
-    events = rules.start_battle(_scenario(data, FAST), seed, "p", None)
-    state = rules.replay(events)
+    state, events = rules.open_battle(_scenario(data, FAST), seed, "p", None)
     for _ in range(data.draw(st.integers(5, 80))):
         if state.is_over:
             break
@@ -160,7 +159,7 @@ def test_refused_commands_change_nothing_and_none_is_accepted_out_of_turn(
     """A refused command raises, returns no events and leaves the state as it was; `is_legal`
     agrees with `decide`; a player's accepted command always comes from an awaited station
     (surrender: on the ship's own turn)."""
-    state = rules.replay(rules.start_battle(_scenario(data, FAST), seed, "p", None))
+    state = rules.open_battle(_scenario(data, FAST), seed, "p", None).state
     for _ in range(data.draw(st.integers(5, 60))):
         if state.is_over:
             break
@@ -211,7 +210,7 @@ def test_bot_battles_always_end_within_the_round_limit(data: st.DataObject, seed
     """Part A: a scenario sets a round limit; bot battles therefore always end, and the bot
     always has a legal command for every awaited station."""
     scenario = _scenario(data, ALL, limit=6)
-    state, events = play_bots(rules.replay(rules.start_battle(scenario, seed, "p", None)))
+    state, events = play_bots(rules.open_battle(scenario, seed, "p", None).state)
     assert state.is_over
     assert state.round <= scenario.round_limit
     assert len(events) < 2_000 * scenario.round_limit

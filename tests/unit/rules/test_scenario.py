@@ -24,7 +24,11 @@ def test_first_event_records_ruleset_config_and_schema_version() -> None:
     cfg = rules.RulesConfig.from_dict(first.data["config"])
     assert cfg == rules.RulesConfig(crit_mode="all_intermediate_rows")
     assert first.data["config"] == cfg.to_dict()
-    assert first.data["seed"] == 7
+    assert "seed" not in first.data, "the seed stays secret until the end"
+    assert first.data["commitment"] == {
+        "scheme": "sha256-tvtt-dice-v1",
+        "digest": rules.commit(7, bytes(rules.SALT_BYTES)),
+    }
     assert first.dice == ()
 
 
