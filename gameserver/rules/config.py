@@ -161,6 +161,9 @@ INT_BOUNDS: dict[str, tuple[int, int]] = {
     "called_shot_dm": (-12, 0),
     "break_off_thrust": (0, 500),
     "undo_limit": (0, 20),
+    "jump_plot_target": (2, 20),
+    "jump_plot_dm": (-6, 6),
+    "jump_target": (2, 20),
 }
 # missile_flight_rounds: rounds to impact per band (only the bands it already names).
 FLIGHT_ROUNDS_MAX = 20

@@ -343,10 +343,18 @@ replace_ship = fast_replacer(ShipState)
 
 
 @functools.lru_cache(maxsize=256)
+def _cached_design_json(design: ShipDesign) -> dict[str, Any]:
+    return design.model_dump(mode="json")
+
+
 def _design_json(design: ShipDesign) -> dict[str, Any]:
     """A design's JSON, dumped once: designs are frozen and every state of a battle (the undo
-    chain of a snapshot included) repeats them. Callers treat the dict as read-only."""
-    return design.model_dump(mode="json")
+    chain of a snapshot included) repeats them. Callers treat the dict as read-only. A design
+    that holds a mapping (`held_by`) cannot be hashed, so it is dumped each time."""
+    try:
+        return _cached_design_json(design)
+    except TypeError:
+        return design.model_dump(mode="json")
 
 
 def encode_value(v: Any) -> Any:

@@ -44,7 +44,7 @@ def test_the_bot_never_shoots_at_nothing_nor_leaves_a_turret_idle(
 ) -> None:
     """Point defence only against a salvo with missiles left (a wasted laser cannot attack
     this round); a turret with a legal shot is never passed over."""
-    state = rules.replay(rules.start_battle(make_scenario(a, b, band, 6), seed, "bot", None))
+    state = rules.open_battle(make_scenario(a, b, band, 6), seed, "bot", None).state
     point_defence = 0
     while not state.is_over:
         assert not _idle_turrets(state), f"round {state.round}"

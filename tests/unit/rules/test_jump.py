@@ -34,7 +34,13 @@ def test_a_plotted_jump_takes_the_ship_out_of_the_fight_a_round_later() -> None:
     assert b.ship("a").status == "jumped"
     assert b.state.outcome is not None
     assert b.state.outcome["winner"] == "blue"
-    assert b.types(b.events[-4:]) == ["jump_attempted", "ship_jumped", "ship_out", "battle_ended"]
+    assert b.types(b.events[-5:]) == [
+        "jump_attempted",
+        "ship_jumped",
+        "ship_out",
+        "battle_ended",
+        "dice_revealed",
+    ]
 
 
 def test_a_failed_plot_leaves_nothing_to_jump_on() -> None:
