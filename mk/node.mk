@@ -9,7 +9,7 @@ TEST_PREREQS += node-bins
 node-prereqs:
 	@bash tools/ensure-apt.sh $(NODE_APT_PACKAGES)
 
-node-bins: node-prereqs cluster-bins ## Build the kubelet, pause and the images (Debian base, server, operator, redis) into ~/.cache
+node-bins: node-prereqs cluster-bins ## Build the kubelet, pause and the images (Debian base, server, operator) into ~/.cache
 	@bash tests/cluster/build-node.sh
 
 e2e-node: $(STAMP) node-bins ## Only the real-node suite: real pods from the project's images (needs root)

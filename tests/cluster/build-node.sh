@@ -2,6 +2,7 @@
 # Build what the real node needs into the cache outside the repo (never committed):
 #   <cache>/node-k8s-<version>/bin/{kubelet,pause}      kubelet of the pinned Kubernetes version
 #                                                       and a static pause binary from its source
+#   <cache>/coredns-<version>/bin/coredns               the node's DNS for Services
 #   <cache>/images/<name>-<key>.tar                     docker-archive images for containerd:
 #     debian   Debian bookworm minbase + python3 (mmdebstrap, the mirror apt uses)
 #     pause    FROM scratch + the pause binary (the pod sandbox image)
@@ -14,7 +15,7 @@
 # nothing under /var/lib/containers.
 #
 # Usage: tests/cluster/build-node.sh [--print-manifest | PIECE...]
-#   PIECE              kubelet pause debian server operator redis (default: all)
+#   PIECE              kubelet coredns pause debian server operator redis (default: all)
 #   --print-manifest   print `name=path ref` for kubelet and every image (no building)
 set -euo pipefail
 
@@ -37,8 +38,8 @@ context_key() {
     -type f ! -path '*/__pycache__/*' ! -name '*.pyc' ! -path '*.egg-info/*' -print0 |
     sort -z | xargs -0 sha256sum) | sha
 }
-base_key="$(echo "v1 $suite minbase $base_packages" | sha)"
-redis_key="$(echo "v1 $suite minbase $redis_packages" | sha)"
+base_key="$(echo "v2 $suite minbase norecommends $base_packages" | sha)"
+redis_key="$(echo "v3 $suite minbase norecommends $redis_packages" | sha)"
 pause_key="$(echo "v1 $KUBERNETES_VERSION" | sha)"
 ctx_key="$(context_key)"
 image_key() { { echo "$base_key $ctx_key"; cat "$repo/Dockerfile.$1"; } | sha; }
@@ -60,13 +61,16 @@ declare -A ref=(
   [redis]="localhost/tvtt-redis:$redis_key"
 )
 
+coredns_bin="$cache_root/coredns-${COREDNS_VERSION}/bin/coredns"
+
 if [[ "${1:-}" == "--print-manifest" ]]; then
   echo "kubelet=$node_root/bin/kubelet"
+  echo "coredns=$coredns_bin"
   for n in "${!archive[@]}"; do echo "$n=${archive[$n]} ${ref[$n]}"; done
   exit 0
 fi
 
-pieces=" ${*:-kubelet pause debian server operator redis} "
+pieces=" ${*:-kubelet coredns pause debian server operator redis} "
 want() { [[ "$pieces" == *" $1 "* ]]; }
 
 mkdir -p "$node_root/bin" "$images"
@@ -74,7 +78,13 @@ exec 9>"$cache_root/.node-build.lock"
 flock 9
 t_all=$(date +%s)
 tmp="$(mktemp -d "$cache_root/.node-build.XXXXXX")"
+# buildah writes these whatever --root says (a blob-info cache, a CNI lock): remove what we made.
+host_paths=(/var/lib/containers /etc/cni/net.d /etc/cni)
+made=()
+for p in "${host_paths[@]}"; do [[ -e "$p" ]] || made+=("$p"); done
 cleanup() {
+  local p
+  for p in "${made[@]}"; do rm -rf "$p"; done
   # vfs layers are plain directories; buildah's own rm knows their mounts.
   if [[ -d "$tmp/storage" ]]; then
     buildah "${storage[@]}" rm --all >/dev/null 2>&1 || true
@@ -123,6 +133,15 @@ if want kubelet && [[ ! -x "$node_root/bin/kubelet" ]]; then
   mv -f "$tmp/kubelet" "$node_root/bin/kubelet"
 fi
 
+# ---- CoreDNS: plain `go install module@version` (no replace lines); serves cluster.local ----
+if want coredns && [[ ! -x "$coredns_bin" ]]; then
+  step "coredns ${COREDNS_VERSION}"
+  mkdir -p "$(dirname "$coredns_bin")"
+  GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod GOBIN="$tmp" go install -trimpath \
+    -p "${TVTT_BUILD_JOBS:-2}" -ldflags "-s -w" "github.com/coredns/coredns@${COREDNS_VERSION}"
+  mv -f "$tmp/coredns" "$coredns_bin"
+fi
+
 # ---- pause: static build of the Kubernetes source's pause.c --------------------------------
 if want pause && [[ ! -x "$node_root/bin/pause" ]]; then
   step "pause binary"
@@ -155,6 +174,7 @@ fi
 debian_image() {  # name packages
   local root="$tmp/$1.rootfs.tar" c
   mmdebstrap --quiet --variant=minbase --include="$2" \
+    --aptopt='APT::Install-Recommends "false"' \
     --dpkgopt='path-exclude=/usr/share/{doc,man,locale}/*' \
     --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*' \
     "$suite" "$root"
@@ -194,12 +214,15 @@ done
 if want redis && [[ ! -s "${archive[redis]}" ]]; then
   step "redis image (mmdebstrap $suite: $redis_packages)"
   c="$(debian_image redis "$redis_packages")"
-  bh config --user redis --cmd '["redis-server"]' "$c"
+  # The operator passes the config file as args (like the official image's CMD).
+  bh config --user redis --entrypoint '["redis-server"]' --cmd '[]' "$c"
   save "$c" "${ref[redis]}" "${archive[redis]}"
 fi
 
-# Old keys of the same names are dead weight (a few hundred MiB each): keep the current ones.
+# Old keys are dead weight (a few hundred MiB each): keep the 3 newest of each name (other
+# checkouts of the repo may be using a different key right now).
 for n in "${!archive[@]}"; do
-  find "$images" -maxdepth 1 -name "$n-*.tar" ! -path "${archive[$n]}" -delete
+  find "$images" -maxdepth 1 -name "$n-*.tar" -printf '%T@ %p\n' | sort -rn | tail -n +4 |
+    cut -d' ' -f2- | xargs -r rm -f
 done
 echo "real-node pieces ready ($(($(date +%s) - t_all))s)"
