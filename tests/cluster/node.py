@@ -70,6 +70,7 @@ KUBELET_CHAINS = {
 }
 # Paths the runtime writes whatever we configure; removed on stop when they were not there.
 FIXED_PATHS = (
+    "/run/netns",
     "/run/containerd",
     "/var/lib/cni",
     "/var/lib/kubelet",
@@ -79,7 +80,7 @@ FIXED_PATHS = (
     "/etc/cni",
     "/var/lib/containers",
 )
-NETNS_DIR = Path("/var/run/netns")
+NETNS_DIR = Path("/run/netns")  # containerd 1.6 says /var/run/netns; mountinfo says /run
 CGROUP_FS = Path("/sys/fs/cgroup")
 IMAGES = ("pause", "server", "operator", "redis")  # imported into every run's containerd
 
@@ -220,6 +221,7 @@ def remove_kubelet_chains() -> None:
 
 def mounts_under(prefix: str) -> list[str]:
     """Mount points at or below ``prefix``, deepest first (for unmounting)."""
+    prefix = os.path.realpath(prefix)  # mountinfo has resolved paths (/var/run -> /run)
     points = []
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
         point = line.split()[4].replace("\\040", " ")
@@ -316,6 +318,8 @@ class RealNode:
         self.ports: dict[str, int] = {}
         self.startup_seconds: float | None = None
         self.record: Record | None = None
+        self.last_record: Record | None = None
+        self.ip_forward = ""
         self._lock_file: IO[str] | None = None
         self._record_path = registry() / f"{self.run_id}.json"
 
@@ -389,7 +393,7 @@ class RealNode:
             netns_before=sorted(netns_names()),
         )
         self.record.save(self._record_path)
-        self.ip_forward = Path("/proc/sys/net/ipv4/ip_forward").read_text().strip()
+        self.ip_forward = self.forwarding()
         _make_cgroup(f"{self.cgroup}/runtime")
         self._make_bridge()
         self._write_configs()
@@ -426,7 +430,7 @@ class RealNode:
         if self._lock_file is not None:
             self._lock_file.close()
             self._lock_file = None
-        self.record = None
+        self.last_record, self.record = self.record or self.last_record, None
 
     # -- pieces ----------------------------------------------------------------------------------
     def _make_bridge(self) -> None:
@@ -588,18 +592,37 @@ class RealNode:
         )
 
     # -- for tests -------------------------------------------------------------------------------
-    def host_unchanged(self) -> list[str]:
-        """What differs from the host's state before the run (empty = nothing leaked)."""
-        assert self.record is not None
-        diffs = [
-            f"{k}: {v} != {self.record.sysctls[k]}"
+    def forwarding(self) -> str:
+        """The host's IPv4 forwarding switch (the node must never turn it on)."""
+        return Path("/proc/sys/net/ipv4/ip_forward").read_text().strip()
+
+    def leaks(self) -> list[str]:
+        """After ``stop()``: what the run left changed on the host (empty = all restored)."""
+        record = self.last_record
+        if record is None:
+            return ["the node never started"]
+        found = [
+            f"{k} = {v}, was {record.sysctls[k]}"
             for k, v in read_sysctls().items()
-            if v != self.record.sysctls[k]
+            if v != record.sysctls[k]
         ]
-        forward = Path("/proc/sys/net/ipv4/ip_forward").read_text().strip()
-        if forward != self.ip_forward:
-            diffs.append(f"ip_forward: {forward} != {self.ip_forward}")
-        return diffs
+        if self.forwarding() != self.ip_forward:
+            found.append(f"ip_forward = {self.forwarding()}, was {self.ip_forward}")
+        if _run("ip", "link", "show", record.bridge).returncode == 0:
+            found.append(f"bridge {record.bridge} still there")
+        rules = "\n".join(_run(t, "-w", "-S", "-t", table).stdout
+                          for t in ("iptables", "ip6tables") if shutil.which(t)
+                          for table in KUBELET_CHAINS)  # fmt: skip
+        found += [f"iptables chain {c}" for c in sorted({c for cs in KUBELET_CHAINS.values()
+                                                         for c in cs}) if c in rules]  # fmt: skip
+        found += [f"cgroup {h / record.cgroup.strip('/')}" for h in _hierarchies()
+                  if (h / record.cgroup.strip("/")).exists()]  # fmt: skip
+        found += [f"path {p}" for p in record.created_paths if os.path.lexists(p)]
+        found += [f"netns {n}" for n in sorted(netns_names() - set(record.netns_before))]
+        found += [f"mount {m}" for m in mounts_under(record.run_dir)]
+        if Path(record.run_dir).exists():
+            found.append(f"run dir {record.run_dir}")
+        return found
 
     def tag_image(self, name: str, tag: str) -> str:
         """A second reference to an imported image (e.g. to roll a Deployment to a new tag)."""

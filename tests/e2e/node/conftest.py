@@ -44,6 +44,9 @@ def real_node(control_plane: Cluster) -> Iterator[RealNode]:
         yield node
     finally:
         node.stop()
+    leaks = node.leaks()
+    if leaks:
+        pytest.fail(f"the real node left the host changed: {leaks}", pytrace=False)
 
 
 def on_real_node() -> dict[str, Any]:

@@ -94,6 +94,12 @@ def root_mount_options(pid: int) -> set[str]:
     raise AssertionError(f"no root mount for pid {pid}")
 
 
+def default_routes(pid: int) -> list[str]:
+    """Default routes in the network namespace of `pid` (/proc/<pid>/net/route, hex fields)."""
+    lines = Path(f"/proc/{pid}/net/route").read_text().splitlines()[1:]
+    return [ln for ln in lines if ln.split()[1] == "00000000"]
+
+
 async def play_solo_battle(base: str) -> tuple[int, list[dict[str, Any]]]:
     """Create a battle against the server's bot and play our side until it is over.
 
@@ -181,7 +187,7 @@ def test_chart_operator_pod_runs_a_game_server_pod_that_plays_a_battle(
     assert server["spec"]["nodeName"] == NODE_NAME
     pod_ip = server["status"]["podIP"]
     assert pod_ip.rsplit(".", 1)[0] == BRIDGE_IP.rsplit(".", 1)[0], pod_ip
-    [pid, *_] = container_pids(real_node, server, "server")
+    [pid, *_] = container_pids(real_node, server, "gameserver")
     assert proc_uid(pid) == IMAGE_UID, "the game server runs as the image's non-root uid"
     assert "ro" in root_mount_options(pid), "read-only root filesystem"
     assert f"{real_node.cgroup}/kubepods" in Path(f"/proc/{pid}/cgroup").read_text(), (
@@ -195,4 +201,5 @@ def test_chart_operator_pod_runs_a_game_server_pod_that_plays_a_battle(
     )
     statuses = kubectl.get("pod", server["metadata"]["name"])["status"]["containerStatuses"]
     assert statuses[0]["restartCount"] == 0, "liveness never failed during the battle"
-    assert real_node.host_unchanged() == []
+    assert real_node.forwarding() == real_node.ip_forward, "IP forwarding untouched"
+    assert default_routes(pid) == [], "a pod has the on-link route only: nothing leaves"
