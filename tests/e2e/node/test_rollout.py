@@ -134,7 +134,8 @@ async def play_through_rollout(kubectl: Kubectl, second_image: str) -> dict[str,
     first, second = (p["status"]["podIP"] for p in serving(kubectl)[:2])
     async with aiohttp.ClientSession() as http:
         async with http.post(
-            f"http://{first}:3000/api/battles", json={"scenario": scenario(round_limit=30)}
+            f"http://{first}:3000/api/battles",
+            json={"scenario": scenario(round_limit=30, starting_range="distant")},
         ) as resp:
             assert resp.status == 201, await resp.text()
             battle_id = (await resp.json())["battle_id"]
@@ -191,7 +192,9 @@ async def play_through_rollout(kubectl: Kubectl, second_image: str) -> dict[str,
                     done_at = time.monotonic()
             if done_at is not None and answer is not None and answer["type"] == "ack":
                 acked_after += 1
-            await asyncio.sleep(0.1)
+            # Players think between moves; slow enough that the battle outlasts the rollout.
+            await asyncio.sleep(0.1 if changed_at is None else 1.0)
+        assert not state.is_over or done_at is not None, f"battle over after {commands} commands"
         assert changed_at is not None, "the image was never changed"
         assert done_at is not None, "the rollout never completed"
         ip = await pick_pod(set())
