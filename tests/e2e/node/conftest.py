@@ -1,8 +1,8 @@
 """Fixtures for the real-node suite: a kubelet + containerd node that really runs pods.
 
-The node joins the session's control plane (tests/e2e/conftest.py) on first use and leaves at
-the end of the session. Missing pieces FAIL the suite loudly (`make node-bins` builds them):
-these tests never skip.
+The node joins the session's control plane (tests/e2e/conftest.py) on first use and leaves
+when this folder's tests are done. Missing pieces FAIL the suite loudly (`make node-bins` builds
+them): these tests never skip.
 """
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ from tests.cluster.node import (
 from tests.e2e.conftest import Cluster
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def real_node(control_plane: Cluster) -> Iterator[RealNode]:
-    """The session's real node (Ready, images imported); its pods need `on_real_node()`."""
+    """The real node (Ready, images imported) for this folder's tests; stopped after them, so
+    the rest of the e2e suite does not carry it. Its pods need `on_real_node()`."""
     if control_plane.control_plane is None:
         pytest.fail("the real-node suite runs on the loopback control plane only", pytrace=False)
     missing = missing_pieces() + missing_commands()
