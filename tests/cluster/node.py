@@ -285,6 +285,37 @@ def teardown(record: Record) -> None:
     shutil.rmtree(record.run_dir, ignore_errors=True)
 
 
+def forwarding() -> str:
+    """The host's IPv4 forwarding switch (the node must never turn it on)."""
+    return Path("/proc/sys/net/ipv4/ip_forward").read_text().strip()
+
+
+def leaks(record: Record, ip_forward: str) -> list[str]:
+    """What a finished run left changed on the host (empty = all restored)."""
+    found = [
+        f"{k} = {v}, was {record.sysctls[k]}"
+        for k, v in read_sysctls().items()
+        if v != record.sysctls[k]
+    ]
+    if forwarding() != ip_forward:
+        found.append(f"ip_forward = {forwarding()}, was {ip_forward}")
+    if _run("ip", "link", "show", record.bridge).returncode == 0:
+        found.append(f"bridge {record.bridge} still there")
+    rules = "\n".join(_run(t, "-w", "-S", "-t", table).stdout
+                      for t in ("iptables", "ip6tables") if shutil.which(t)
+                      for table in KUBELET_CHAINS)  # fmt: skip
+    found += [f"iptables chain {c}" for c in sorted({c for cs in KUBELET_CHAINS.values()
+                                                     for c in cs}) if c in rules]  # fmt: skip
+    found += [f"cgroup {h / record.cgroup.strip('/')}" for h in _hierarchies()
+              if (h / record.cgroup.strip("/")).exists()]  # fmt: skip
+    found += [f"path {p}" for p in record.created_paths if os.path.lexists(p)]
+    found += [f"netns {n}" for n in sorted(netns_names() - set(record.netns_before))]
+    found += [f"mount {m}" for m in mounts_under(record.run_dir)]
+    if Path(record.run_dir).exists():
+        found.append(f"run dir {record.run_dir}")
+    return found
+
+
 def clean_leftovers() -> int:
     """Tear down every recorded run (call with the node lock held: they are all dead)."""
     count = 0
@@ -294,6 +325,26 @@ def clean_leftovers() -> int:
             count += 1
         path.unlink(missing_ok=True)
     return count
+
+
+def take_node_lock(timeout: float) -> IO[str]:
+    """One real node per machine (fixed bridge and subnet): wait for another run to end.
+
+    The flock goes with the process, so a killed run's lock is free and its record is garbage.
+    """
+    path = cache_root() / "node.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fh = path.open("w")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fh
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                fh.close()
+                raise NodeError(f"another real node holds {path}") from None
+            time.sleep(1)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -366,21 +417,7 @@ class RealNode:
         return self
 
     def _take_lock(self, timeout: float) -> None:
-        """One real node per machine (fixed bridge and subnet); wait for another run to end."""
-        path = cache_root() / "node.lock"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fh = path.open("w")
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    fh.close()
-                    raise NodeError(f"another real node holds {path}") from None
-                time.sleep(1)
-        self._lock_file = fh
+        self._lock_file = take_node_lock(timeout)
 
     def _start(self, deadline: float) -> None:
         for sub in ("logs", "containerd", "kubelet", "cni/net.d", "cni/ipam", "pod-logs", "pki"):
@@ -594,35 +631,13 @@ class RealNode:
     # -- for tests -------------------------------------------------------------------------------
     def forwarding(self) -> str:
         """The host's IPv4 forwarding switch (the node must never turn it on)."""
-        return Path("/proc/sys/net/ipv4/ip_forward").read_text().strip()
+        return forwarding()
 
     def leaks(self) -> list[str]:
         """After ``stop()``: what the run left changed on the host (empty = all restored)."""
-        record = self.last_record
-        if record is None:
+        if self.last_record is None:
             return ["the node never started"]
-        found = [
-            f"{k} = {v}, was {record.sysctls[k]}"
-            for k, v in read_sysctls().items()
-            if v != record.sysctls[k]
-        ]
-        if self.forwarding() != self.ip_forward:
-            found.append(f"ip_forward = {self.forwarding()}, was {self.ip_forward}")
-        if _run("ip", "link", "show", record.bridge).returncode == 0:
-            found.append(f"bridge {record.bridge} still there")
-        rules = "\n".join(_run(t, "-w", "-S", "-t", table).stdout
-                          for t in ("iptables", "ip6tables") if shutil.which(t)
-                          for table in KUBELET_CHAINS)  # fmt: skip
-        found += [f"iptables chain {c}" for c in sorted({c for cs in KUBELET_CHAINS.values()
-                                                         for c in cs}) if c in rules]  # fmt: skip
-        found += [f"cgroup {h / record.cgroup.strip('/')}" for h in _hierarchies()
-                  if (h / record.cgroup.strip("/")).exists()]  # fmt: skip
-        found += [f"path {p}" for p in record.created_paths if os.path.lexists(p)]
-        found += [f"netns {n}" for n in sorted(netns_names() - set(record.netns_before))]
-        found += [f"mount {m}" for m in mounts_under(record.run_dir)]
-        if Path(record.run_dir).exists():
-            found.append(f"run dir {record.run_dir}")
-        return found
+        return leaks(self.last_record, self.ip_forward)
 
     def tag_image(self, name: str, tag: str) -> str:
         """A second reference to an imported image (e.g. to roll a Deployment to a new tag)."""
