@@ -683,7 +683,8 @@ class ControlPlane:
         return [
             f"--kubeconfig={self.kubeconfig}",
             f"--config={kwok_stages_file()}",
-            "--manage-all-nodes=true",
+            # Only the fake nodes: a real kubelet (tests/cluster/node.py) manages its own Node.
+            "--manage-nodes-with-label-selector=type=kwok",
             f"--server-address={LOOPBACK}:{self.ports['kwok']}",
             f"--node-ip={LOOPBACK}",
             "--node-lease-duration-seconds=40",

@@ -52,10 +52,15 @@ def read_stages(dockerfile: Path) -> list[Stage]:
         parsed = DockerfileParser(fileobj=fh, env_replace=False)
         structure = parsed.structure
     stages: list[Stage] = []
+    global_args: dict[str, str] = {}  # ARGs before the first FROM, at their defaults
     for item in structure:
         instruction, value = item["instruction"], " ".join(item["value"].split())
-        if instruction == "FROM":
+        if instruction == "ARG" and not stages:
+            name, _, default = value.partition("=")
+            global_args[name.strip()] = default.strip()
+        elif instruction == "FROM":
             base, _, name = value.partition(" AS ")
+            base = re.sub(r"\$\{?(\w+)\}?", lambda m: global_args.get(m.group(1), ""), base)
             stages.append(Stage(base=base.strip(), name=name.strip() or None))
         elif instruction != "COMMENT":
             if not stages:

@@ -1,0 +1,58 @@
+"""Fixtures for the real-node suite: a kubelet + containerd node that really runs pods.
+
+The node joins the session's control plane (tests/e2e/conftest.py) on first use and leaves
+when this folder's tests are done. Missing pieces FAIL the suite loudly (`make node-bins` builds
+them): these tests never skip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.cluster.node import (
+    NODE_LABEL,
+    NODE_TAINT,
+    NodeError,
+    RealNode,
+    missing_commands,
+    missing_pieces,
+)
+from tests.e2e.conftest import Cluster
+
+
+@pytest.fixture(scope="package")
+def real_node(control_plane: Cluster) -> Iterator[RealNode]:
+    """The real node (Ready, images imported) for this folder's tests; stopped after them, so
+    the rest of the e2e suite does not carry it. Its pods need `on_real_node()`."""
+    if control_plane.control_plane is None:
+        pytest.fail("the real-node suite runs on the loopback control plane only", pytrace=False)
+    missing = missing_pieces() + missing_commands()
+    if missing:
+        pytest.fail(
+            f"real-node pieces missing: {', '.join(missing)}. Run `make node-bins` "
+            "(make e2e-node does this first).",
+            pytrace=False,
+        )
+    node = RealNode(control_plane.control_plane)
+    try:
+        node.start()
+    except NodeError as e:
+        pytest.fail(f"real node failed to start: {e}", pytrace=False)
+    try:
+        yield node
+    finally:
+        node.stop()
+    leaks = node.leaks()
+    if leaks:
+        pytest.fail(f"the real node left the host changed: {leaks}", pytrace=False)
+
+
+def on_real_node() -> dict[str, Any]:
+    """Pod spec fields that place a pod on the real node (kwok's fake nodes run nothing)."""
+    return {
+        "nodeSelector": {NODE_LABEL: "true"},
+        "tolerations": [{**NODE_TAINT, "operator": "Equal"}],
+    }
