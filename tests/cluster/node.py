@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from testkit.ports import free_ports
 from tests.cluster.controlplane import (
     HERE,
     LOOPBACK,
@@ -48,7 +49,6 @@ from tests.cluster.controlplane import (
     _openssl,
     _Proc,
     cache_root,
-    free_ports,
     write_kubeconfig,
 )
 

@@ -18,13 +18,14 @@ import aiohttp
 import pytest
 
 from gameserver import rules
+from testkit.ports import free_port
 from tests.cluster.kube import Helm, Kubectl, wait_for
 from tests.cluster.node import BRIDGE_IP, NODE_NAME, RealNode
 from tests.e2e.conftest import Cluster
 from tests.e2e.node.conftest import on_real_node
 from tests.e2e.test_chart import condition, is_ready, release_name
 from tests.packaging.chart import CHART
-from tests.packaging.images import IMAGE_UID, free_port
+from tests.packaging.images import IMAGE_UID
 from tests.server.conftest import WsPeer, scenario
 
 pytestmark = pytest.mark.node
