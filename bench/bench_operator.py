@@ -46,7 +46,7 @@ from tvtt_operator.models import API_VERSION, KIND
 from bench.loadgen import percentile
 from tests.cluster.controlplane import ControlPlane
 from tests.cluster.kube import Kubectl, wait_for
-from tests.e2e.operator_process import (
+from tests.cluster.operator_process import (
     OPERATOR_WRITTEN,
     OperatorProcess,
     apiserver_writes,

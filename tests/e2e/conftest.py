@@ -18,8 +18,8 @@ import pytest
 
 from tests.cluster.controlplane import ControlPlane, ControlPlaneError, bin_dir, missing_binaries
 from tests.cluster.kube import Helm, Kubectl, wait_for
+from tests.cluster.operator_process import OperatorProcess, install_crd, operator_kubeconfig
 from tests.e2e.operator_helpers import RESYNC_SECONDS
-from tests.e2e.operator_process import OperatorProcess, install_crd, operator_kubeconfig
 
 __all__ = ["Cluster", "Helm", "Kubectl", "wait_for"]
 

@@ -13,7 +13,7 @@ from tvtt_operator.kinds import CHILD_KINDS
 from tvtt_operator.models import API_VERSION, KIND
 
 from tests.cluster.kube import Kubectl, wait_for
-from tests.e2e.operator_process import OperatorProcess
+from tests.cluster.operator_process import OperatorProcess
 
 T = TypeVar("T")
 Key = tuple[str, str]

@@ -25,6 +25,12 @@ from tvtt_operator.kinds import TRAVELLER_VTT
 from tvtt_operator.models import API_VERSION, KIND
 
 from tests.cluster.kube import Kubectl, wait_for
+from tests.cluster.operator_process import (
+    OPERATOR_WRITTEN,
+    WRITE_VERBS,
+    OperatorProcess,
+    apiserver_writes,
+)
 from tests.e2e.conftest import Cluster
 from tests.e2e.operator_helpers import (
     CHILD_RESOURCES,
@@ -37,12 +43,6 @@ from tests.e2e.operator_helpers import (
     settle,
     tvtt,
     wait,
-)
-from tests.e2e.operator_process import (
-    OPERATOR_WRITTEN,
-    WRITE_VERBS,
-    OperatorProcess,
-    apiserver_writes,
 )
 
 pytestmark = pytest.mark.e2e

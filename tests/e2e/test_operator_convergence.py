@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.cluster.kube import Kubectl
+from tests.cluster.operator_process import OperatorProcess, metric_sum
 from tests.e2e.operator_helpers import (
     children,
     conditions,
@@ -25,7 +26,6 @@ from tests.e2e.operator_helpers import (
     tvtt,
     wait,
 )
-from tests.e2e.operator_process import OperatorProcess, metric_sum
 
 pytestmark = pytest.mark.e2e
 
