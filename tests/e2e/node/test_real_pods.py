@@ -30,7 +30,7 @@ from tests.server.conftest import WsPeer, scenario
 
 pytestmark = pytest.mark.node
 
-PLAYER_STATIONS = ["captain", "pilot", "engineer", "sensors", "gunner:0"]
+PLAYER_STATIONS = ["pilot", "engineer", "sensors", "gunner:0"]  # the Scout's crew (§14)
 
 
 def split_ref(ref: str) -> tuple[str, str]:
@@ -141,10 +141,14 @@ async def play_solo_battle(base: str) -> tuple[int, list[dict[str, Any]]]:
                 await player.drain_until_seq(answer["seq"])
             else:
                 await player.recv_until("event")
-        await ws.close()
         assert state.is_over, "a two-round battle must end"
         async with http.get(f"{base}/api/battles/{battle_id}/log") as resp:
             log = (await resp.json())["events"]
+        # The end is followed by the reveal of the dice (`dice_revealed`): take it too.
+        await player.drain_until_seq(log[-1]["seq"])
+        for event in [e for e in player.events if e["seq"] > state.seq]:
+            state = rules.evolve(state, rules.Event.from_dict(event))
+        await ws.close()
         return state.seq, log
 
 
