@@ -122,7 +122,12 @@ async def test_each_endpoint_has_its_own_body_limit(
         assert (await resp.json())["error"] == "too_large"
     async with http.post(f"{server.url}/api/battles", json={"scenario": scenario()}) as resp:
         created = await resp.json()
-    async with http.get(f"{server.url}/api/battles/{created['battle_id']}/log") as resp:
+    # A running battle resumes from the GM's export (its seed sealed), not from the public log.
+    async with http.get(
+        f"{server.url}/api/battles/{created['battle_id']}/export",
+        headers={"Authorization": f"Bearer {created['gm_token']}"},
+    ) as resp:
+        assert resp.status == 200, await resp.text()
         log = await resp.json()
 
     async with http.post(

@@ -123,8 +123,8 @@ async def test_an_option_out_of_bounds_names_the_field_and_the_limit(
 @pytest.mark.parametrize(
     ("path", "value", "field"),
     [
-        pytest.param("turrets", [{"mount": "single", "weapons": ["beam_laser"]}] * 20_000,
-                     "turrets", id="20000-turrets"),
+        pytest.param("turrets", [{"mount": "single", "weapons": ["beam_laser"]}] * (MAX_TURRETS + 1),
+                     "turrets", id="one-turret-too-many"),  # noqa: E501
         pytest.param("missile_reserve", 10**12, "missile_reserve", id="reserve"),
         pytest.param("hull", 10**9, "hull", id="hull"),
     ],
@@ -143,6 +143,27 @@ async def test_a_design_out_of_bounds_is_refused(
     answer = await resp.json()
     assert resp.status == 400, answer
     assert field in answer["message"]
+
+
+async def test_a_20000_turret_ship_is_refused_before_it_is_read(
+    client: TestClient[Any, Any],
+) -> None:
+    """The attack that once stalled every battle: refused by the body limit (413) before any
+    parsing, or by the turret bound (400) where the limit is raised."""
+    body = scenario()
+    turrets = [{"mount": "single", "weapons": ["beam_laser"]}] * 20_000
+    body["ships"][0] = {
+        "id": "alpha",
+        "name": "Alpha",
+        "side": "red",
+        "design": {"name": "Big", "tons": 1000, "turrets": turrets},
+    }
+    started = time.perf_counter()
+    resp = await client.post("/api/battles", json={"scenario": body})
+    answer = await resp.json()
+    assert time.perf_counter() - started < 1.0
+    assert resp.status in (400, 413), answer
+    assert answer["error"] in ("bad_scenario", "too_large")
 
 
 async def test_an_import_has_an_event_count_limit(client: TestClient[Any, Any]) -> None:
