@@ -120,11 +120,14 @@ async def test_an_option_out_of_bounds_names_the_field_and_the_limit(
     assert limit in answer["message"]
 
 
+ONE_LASER = {"mount": "single", "weapons": ["beam_laser"]}
+
+
 @pytest.mark.parametrize(
     ("path", "value", "field"),
     [
-        pytest.param("turrets", [{"mount": "single", "weapons": ["beam_laser"]}] * (MAX_TURRETS + 1),
-                     "turrets", id="one-turret-too-many"),  # noqa: E501
+        pytest.param("turrets", [ONE_LASER] * (MAX_TURRETS + 1),
+                     "turrets", id="one-turret-too-many"),
         pytest.param("missile_reserve", 10**12, "missile_reserve", id="reserve"),
         pytest.param("hull", 10**9, "hull", id="hull"),
     ],
