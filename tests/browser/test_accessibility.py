@@ -23,7 +23,7 @@ from tests.browser.test_tabletop import (
     _no_script_errors,
     _open,
     create_battle,
-    gm_passes_one_station,
+    gm_runs_until_offered,
     join_as_player,
     settled_seq,
 )
@@ -96,16 +96,7 @@ def test_axe_finds_no_serious_violation_in_the_lobby_and_the_battle(
     join_as_player(player, code, "s2-gunner:0")
     watcher = _open(new_context(bypass_csp=True))
     join_as_spectator(watcher, code)
-    fire = player.get_by_test_id("fire")
-    for _ in range(30):
-        seq = settled_seq(gm)
-        expect(player.get_by_test_id("battle-view")).to_have_attribute("data-seq", seq)
-        fire.or_(player.get_by_test_id("no-actions")).first.wait_for()
-        if fire.is_visible():
-            break
-        gm_passes_one_station(gm)
-    else:
-        pytest.fail("the gunner never got the move")
+    gm_runs_until_offered(gm, player, player.get_by_test_id("fire"))
     expect(player.get_by_test_id("dm-breakdown")).to_be_visible()
     expect(watcher.get_by_test_id("battle-view")).to_have_attribute("data-seq", settled_seq(gm))
     expect(gm.locator(".log .die").first).to_be_visible()

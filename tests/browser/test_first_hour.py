@@ -23,6 +23,7 @@ from tests.browser.test_tabletop import (
     create_battle,
     gm_passes_one_station,
     gm_runs_until,
+    gm_runs_until_offered,
     join_as_player,
     settled_seq,
 )
@@ -215,15 +216,7 @@ def test_keyboard_focus_stays_on_the_station_and_the_log_scrolls_by_keyboard(
     player = _open(new_context())
     join_as_player(player, code, "s1-pilot")
     end_step = player.get_by_test_id("do-end_step")
-    for _ in range(20):
-        seq = settled_seq(gm)
-        expect(player.get_by_test_id("battle-view")).to_have_attribute("data-seq", seq)
-        end_step.or_(player.get_by_test_id("no-actions")).first.wait_for()
-        if end_step.is_visible():
-            break
-        gm_passes_one_station(gm)
-    else:
-        pytest.fail("Beowulf's pilot never got the move")
+    gm_runs_until_offered(gm, player, end_step)
     seq = settled_seq(player)
     end_step.focus()
     player.keyboard.press("Enter")
@@ -319,16 +312,7 @@ def test_no_label_is_cut_off_at_phone_or_desktop_width(
     join_as_player(phone, code, "s2-gunner:0", name="Pocket")
     desk = _open(new_context())
     join_as_player(desk, code, "s2-gunner:1", name="Desk")
-    fire = phone.get_by_test_id("fire")
-    for _ in range(30):
-        seq = settled_seq(gm)
-        expect(phone.get_by_test_id("battle-view")).to_have_attribute("data-seq", seq)
-        fire.or_(phone.get_by_test_id("no-actions")).first.wait_for()
-        if fire.is_visible():
-            break
-        gm_passes_one_station(gm)
-    else:
-        pytest.fail("the gunner never got the move")
+    gm_runs_until_offered(gm, phone, phone.get_by_test_id("fire"))
     expect(desk.get_by_test_id("fire")).to_be_visible()
     phone.screenshot(path=str(output_dir / "phone-gunner-390.png"), full_page=True)
     for page in (phone, desk):
@@ -381,12 +365,7 @@ def test_the_result_of_your_own_shot_shows_beside_the_buttons(
     player = _open(new_context())
     join_as_player(player, code, "s2-gunner:0")
     fire = player.get_by_test_id("fire")
-
-    def may_fire() -> bool:
-        fire.or_(player.get_by_test_id("no-actions")).first.wait_for()
-        return fire.is_visible()
-
-    gm_runs_until(gm, [player], may_fire)
+    gm_runs_until_offered(gm, player, fire)
     player.get_by_test_id("attack-target").select_option("s1")
     fire.click()
     card = player.get_by_test_id("result-card")

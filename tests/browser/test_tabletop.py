@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import BrowserContext, Page, WebSocketRoute, expect
+from playwright.sync_api import BrowserContext, Locator, Page, WebSocketRoute, expect
 
 from tests.browser.conftest import NewContext
 
@@ -109,6 +109,16 @@ def gm_runs_until(gm: Page, others: list[Page], done: Callable[[], bool], limit:
             return
         gm_passes_one_station(gm)
     pytest.fail(f"not reached after the GM passed {limit} stations")
+
+
+def gm_runs_until_offered(gm: Page, page: Page, action: Locator) -> None:
+    """The GM passes NPC stations until `page` is offered `action` (e.g. its Fire button)."""
+
+    def offered() -> bool:
+        action.or_(page.get_by_test_id("no-actions")).first.wait_for()
+        return bool(action.is_visible())
+
+    gm_runs_until(gm, [page], offered)
 
 
 @pytest.fixture
@@ -304,13 +314,7 @@ def test_phone_width_has_no_horizontal_scroll(
     expect(phone.get_by_test_id("range-ladders")).to_be_visible()
     expect(phone.get_by_test_id("battle-log").locator("li").first).to_be_visible()
     assert _horizontal_overflow(phone) == 0
-    fire = phone.get_by_test_id("fire")
-
-    def may_fire() -> bool:
-        fire.or_(phone.get_by_test_id("no-actions")).first.wait_for()
-        return fire.is_visible()
-
-    gm_runs_until(gm, [phone], may_fire)
+    gm_runs_until_offered(gm, phone, phone.get_by_test_id("fire"))
     expect(phone.get_by_test_id("dm-breakdown")).to_be_visible()
     assert _horizontal_overflow(phone) == 0
     phone.screenshot(path=str(output_dir / "phone-390.png"), full_page=True)
