@@ -50,8 +50,10 @@ log = get_logger("app")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def _error(status: int, code: str, message: str) -> web.Response:
-    return web.json_response({"error": code, "message": message}, status=status)
+def _error(
+    status: int, code: str, message: str, details: dict[str, Any] | None = None
+) -> web.Response:
+    return web.json_response({**(details or {}), "error": code, "message": message}, status=status)
 
 
 @web.middleware
@@ -60,7 +62,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except HubError as exc:
-        return _error(exc.status, exc.code, exc.message)
+        return _error(exc.status, exc.code, exc.message, exc.details)
     except BattleNotFound as exc:
         return _error(404, "battle_not_found", str(exc))
     except StoreUnavailable:
@@ -211,15 +213,44 @@ def _created(created: CreatedBattle) -> web.Response:
     )
 
 
+_BOUND_ERRORS = frozenset(
+    {
+        "too_long",
+        "too_short",
+        "string_too_long",
+        "string_too_short",
+        "greater_than",
+        "greater_than_equal",
+        "less_than",
+        "less_than_equal",
+    }
+)
+
+
+def _refusal_status(exc: ValidationError) -> int:
+    """422 when every error is a value out of its bounds (the body is well formed, a number
+    or a length is past its limit, which the message names); 400 for a malformed body."""
+    return 422 if all(e["type"] in _BOUND_ERRORS for e in exc.errors()) else 400
+
+
 async def create_battle(request: web.Request) -> web.Response:
     """`POST /api/battles`: a scenario in, the battle id, join code and (once) the GM token out."""
     if not request.app[HUB_KEY].address_allows(_address(request), "create"):
         return _too_many()
     body = await _json_body(request, request.app[SETTINGS_KEY].max_body_bytes)
+    if isinstance(body, dict) and "seed" in body:
+        # Fair dice: the server draws every seed and commits to it; a creator who chose it
+        # could predict every roll.
+        return _error(
+            422,
+            "seed_not_accepted",
+            "seed: the server draws every battle's seed itself (fair dice); leave it out",
+            {"field": "seed"},
+        )
     try:
         payload = CreateBattleRequest.model_validate(body)
     except ValidationError as exc:
-        return _error(400, "bad_request", readable_errors(exc))
+        return _error(_refusal_status(exc), "bad_request", readable_errors(exc))
     created = await request.app[HUB_KEY].create_battle(payload)
     return _created(created)
 
@@ -234,7 +265,7 @@ async def import_battle(request: web.Request) -> web.Response:
     try:
         payload = ImportBattleRequest.model_validate(body)
     except ValidationError as exc:
-        return _error(400, "bad_log", readable_errors(exc))
+        return _error(_refusal_status(exc), "bad_log", readable_errors(exc))
     created = await request.app[HUB_KEY].import_battle(payload)
     return _created(created)
 

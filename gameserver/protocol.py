@@ -372,7 +372,6 @@ class CreateBattleRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     scenario: dict[str, Any]
-    seed: int | None = Field(default=None, ge=0, lt=2**63)
     bot_sides: list[str] = Field(default=[], description="sides the server's bot plays (solo)")
     name: str = Field(default="", max_length=80)
 

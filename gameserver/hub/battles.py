@@ -22,7 +22,7 @@ from gameserver.hub.tokens import new_join_code, new_token, token_hash
 from gameserver.logs import get_logger
 from gameserver.protocol import CreateBattleRequest, ErrorCode, ErrorMessage, ImportBattleRequest
 from gameserver.rules.errors import readable_errors
-from gameserver.rules.verification import check_dice
+from gameserver.rules.reexecution import LogDivergence, reexecute
 from gameserver.sealing import SealError, export_key, seal, unseal
 from gameserver.store import BattleExists, BattleMeta, BattleNotFound
 
@@ -54,8 +54,9 @@ class Battles:
         try:
             scenario = rules.Scenario.model_validate(request.scenario)
         except ValidationError as exc:
-            raise HubError("bad_scenario", readable_errors(exc)) from None
-        seed = request.seed if request.seed is not None else secrets.randbits(62)
+            raise HubError("bad_scenario", readable_errors(exc), status=422) from None
+        # Only the server draws a seed (the creator cannot choose one: `app.create_battle`).
+        seed = secrets.randbits(62)
         secret = rules.DiceSecret(seed, secrets.token_bytes(rules.SALT_BYTES))
         for _ in range(8):
             battle_id = uuid.uuid4().hex[:16]
@@ -64,77 +65,44 @@ class Battles:
                     scenario, seed, battle_id, now_iso(), salt=secret.salt
                 )
             except rules.RuleViolation as exc:
-                raise HubError(exc.code, exc.message) from None
+                raise HubError(exc.code, exc.message, status=422) from None
             self._check_bot_sides(request.bot_sides, state)
             created = await self._store_new(
-                battle_id, request.name, request.bot_sides, events, secret=secret
-            )
-            if created is not None:
-                return created
-        raise HubError(ErrorCode.CONFLICT, "could not allocate a battle id; try again")
-
-    async def import_battle(self, request: ImportBattleRequest) -> CreatedBattle:
-        """Resume an exported battle as a new battle: validate by replaying through the engine."""
-        try:
-            events, _ = rules.decode_events(request.events)
-        except rules.UnsupportedSchemaVersion as exc:
-            raise HubError("unsupported_schema_version", str(exc)) from None
-        except (ValueError, TypeError, KeyError) as exc:
-            raise HubError("bad_log", f"an event could not be read: {exc}") from None
-        for expected, event in enumerate(events, start=1):
-            if event.seq != expected:
-                raise HubError("bad_log", f"event #{expected} has seq {event.seq}")
-        if events[0].type != "battle_started":
-            raise HubError("bad_log", "a battle log starts with a battle_started event")
-        try:
-            state = rules.replay(events)
-        except Exception as exc:
-            raise HubError("bad_log", f"the log does not replay: {exc}") from None
-        if state.seq != len(events):
-            raise HubError("bad_log", "the log does not replay to its last seq")
-        secret = None
-        if request.sealed_seed is not None:
-            secret = self._unseal(request.sealed_seed, events[0])
-            try:
-                state = rules.with_secret(state, secret, events[0].data.get("commitment") or {})
-            except rules.SecretMismatch as exc:
-                raise HubError("bad_seed", str(exc), status=422) from None
-        elif state.seed is not None and state.dice_salt is not None:
-            secret = rules.DiceSecret(state.seed, bytes.fromhex(state.dice_salt))
-        elif not state.is_over:
-            raise HubError(
-                "seed_sealed",
-                "this log is of a running battle and has no seed (it is secret until the end):"
-                " resume it from the GM's sealed export",
-                status=422,
-            )
-        if secret is not None:
-            _, wrong = check_dice(events, secret.seed)
-            if wrong is not None:
-                raise HubError("forged_dice", f"the log's dice are not its seed's: {wrong}", 422)
-        self._check_bot_sides(request.bot_sides, state)
-        for _ in range(8):
-            created = await self._store_new(
-                uuid.uuid4().hex[:16],
+                battle_id,
                 request.name,
                 request.bot_sides,
-                events,
-                imported=True,
+                [e.to_dict() for e in events],
                 secret=secret,
             )
             if created is not None:
                 return created
         raise HubError(ErrorCode.CONFLICT, "could not allocate a battle id; try again")
 
-    def _unseal(self, token: str, first: rules.Event) -> rules.DiceSecret:
-        digest = str((first.data.get("commitment") or {}).get("digest", ""))
-        try:
-            text = unseal(export_key(self.hub.settings.export_key), token, digest)
-            return rules.DiceSecret.from_text(text)
-        except (SealError, ValueError) as exc:
-            raise HubError(
-                "bad_seed", f"the sealed seed cannot be opened: {exc}", status=422
-            ) from None
+    async def import_battle(self, request: ImportBattleRequest) -> CreatedBattle:
+        """Resume an exported battle as a new battle, once its commands re-execute exactly.
+
+        The check (`check_import`: decoding, the seed, re-executing every command through
+        `decide`) runs in an executor thread: the largest legal import takes a few hundred
+        milliseconds of CPU that must not stop the event loop.
+        """
+        key = export_key(self.hub.settings.export_key)
+        checked = await asyncio.get_running_loop().run_in_executor(
+            None, check_import, request.events, request.sealed_seed, key
+        )
+        self._check_bot_sides(request.bot_sides, checked.state)
+        for _ in range(8):
+            created = await self._store_new(
+                uuid.uuid4().hex[:16],
+                request.name,
+                request.bot_sides,
+                checked.dicts,
+                imported=True,
+                secret=checked.secret,
+                state=checked.state,
+            )
+            if created is not None:
+                return created
+        raise HubError(ErrorCode.CONFLICT, "could not allocate a battle id; try again")
 
     async def sealed_export(self, battle_id: str, gm_token: str) -> dict[str, Any]:
         """The GM's resumable export: the log and, while the battle runs, its sealed seed.
@@ -165,18 +133,23 @@ class Battles:
         sides = {side_id for side_id, _name in state.sides}
         unknown = [s for s in bot_sides if s not in sides]
         if unknown:
-            raise HubError("bad_scenario", f"bot_sides names unknown sides: {', '.join(unknown)}")
+            raise HubError(
+                "bad_scenario", f"bot_sides names unknown sides: {', '.join(unknown)}", status=422
+            )
 
     async def _store_new(
         self,
         battle_id: str,
         name: str,
         bot_sides: Sequence[str],
-        events: Sequence[rules.Event],
+        dicts: list[dict[str, Any]],
         *,
         imported: bool = False,
         secret: rules.DiceSecret | None = None,
+        state: rules.BattleState | None = None,
     ) -> CreatedBattle | None:
+        """Store a new battle; with `state` (the fold of `dicts`, with the secret) its room is
+        loaded from it at once instead of folding the log again."""
         gm_token = new_token()
         meta = BattleMeta(
             battle_id=battle_id,
@@ -189,15 +162,18 @@ class Battles:
             dice_secret=secret.to_text() if secret is not None else None,
         )
         try:
-            await self.hub.store.create(meta, [e.to_dict() for e in events])
+            await self.hub.store.create(meta, dicts)
         except BattleExists:
             return None
-        self.hub.metrics.events_appended.inc(len(events))
-        log.info("battle_created", battle_id=battle_id, events=len(events), imported=imported)
+        self.hub.metrics.events_appended.inc(len(dicts))
+        log.info("battle_created", battle_id=battle_id, events=len(dicts), imported=imported)
+        if state is not None and battle_id not in self.rooms and battle_id not in self._loading:
+            tail = dicts[-self.hub.settings.catch_up_limit :]
+            self._register(BattleRoom(self.hub, meta, state, tail))
         if bot_sides:
             room = await self.room(battle_id)
             room.kick_bot()
-        return CreatedBattle(meta=meta, gm_token=gm_token, seq=len(events))
+        return CreatedBattle(meta=meta, gm_token=gm_token, seq=len(dicts))
 
     async def room(self, battle_id: str) -> BattleRoom:
         """The loaded battle (snapshot + newer events folded), loading it once per instance.
@@ -228,7 +204,11 @@ class Battles:
                 log.warning("snapshot_unreadable", battle_id=battle_id, seq=snapshot.seq)
         dicts = await self.hub.store.read(battle_id, after)
         try:
-            state, dicts = self._fold(meta, state, dicts)
+            # In an executor thread: folding a long log (up to the import limit of 20,000
+            # events) takes longer than the event loop may stop.
+            folded, dicts = await asyncio.get_running_loop().run_in_executor(
+                None, self._fold, meta, state, dicts
+            )
         except Exception as exc:
             # One unreadable battle (corrupt, or from an incompatible version) is refused on
             # its own, with the reason; the others keep working.
@@ -238,8 +218,11 @@ class Battles:
                 f"battle {battle_id} is stored in a form this server cannot read: {exc}",
                 status=409,
             ) from None
-        room = BattleRoom(self.hub, meta, state, dicts[-self.hub.settings.catch_up_limit :])
-        self.rooms[battle_id] = room
+        room = BattleRoom(self.hub, meta, folded, dicts[-self.hub.settings.catch_up_limit :])
+        return self._register(room)
+
+    def _register(self, room: BattleRoom) -> BattleRoom:
+        self.rooms[room.battle_id] = room
         self.hub.metrics.active_battles.set(len(self.rooms))
         room.start()
         return room
@@ -290,3 +273,89 @@ class Battles:
         """Unload every room (the server stops)."""
         for battle_id in list(self.rooms):
             await self.drop_room(battle_id)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedImport:
+    """An import that re-executed exactly: the state reached, the events as this server
+    writes them, and the battle's secret."""
+
+    state: rules.BattleState
+    dicts: list[dict[str, Any]]
+    secret: rules.DiceSecret
+
+
+def check_import(raw: list[dict[str, Any]], sealed_seed: str | None, key: bytes) -> CheckedImport:
+    """Check an exported log: readable, numbered from 1, with its battle's secret (sealed in
+    the GM export of a running battle, revealed in a finished one), and every recorded command
+    re-executing through `decide` to exactly the recorded events (`rules.reexecution`).
+
+    Synchronous and free of I/O, so it can run in an executor thread. Raises `HubError`
+    (422 for a well-formed log that is refused, naming the first divergent event).
+    """
+    try:
+        events, dicts = rules.decode_events(raw)
+    except rules.UnsupportedSchemaVersion as exc:
+        raise HubError("unsupported_schema_version", str(exc)) from None
+    except (ValueError, TypeError, KeyError) as exc:
+        raise HubError("bad_log", f"an event could not be read: {exc}") from None
+    for expected, event in enumerate(events, start=1):
+        if event.seq != expected:
+            raise HubError("bad_log", f"event #{expected} has seq {event.seq}")
+    first = events[0]
+    if first.type != "battle_started":
+        raise HubError("bad_log", "a battle log starts with a battle_started event")
+    if first.cmd is None:
+        raise HubError(
+            "no_command_record",
+            "this log records no commands (it was written before event schema version 4):"
+            " an import re-executes the commands, so it cannot be imported; its dice can"
+            " still be verified with python -m gameserver.verify",
+            status=422,
+        )
+    commitment = first.data.get("commitment") or {}
+    digest = str(commitment.get("digest", "")) if isinstance(commitment, dict) else ""
+    if sealed_seed is not None:
+        try:
+            secret = rules.DiceSecret.from_text(unseal(key, sealed_seed, digest))
+        except (SealError, ValueError) as exc:
+            raise HubError(
+                "bad_seed", f"the sealed seed cannot be opened: {exc}", status=422
+            ) from None
+    else:
+        revealed = revealed_secret(events)
+        if revealed is None:
+            raise HubError(
+                "seed_sealed",
+                "this log is of a running battle and has no seed (it is secret until the end):"
+                " resume it from the GM's sealed export",
+                status=422,
+            )
+        secret = revealed
+    if not rules.matches(commitment, secret.seed, secret.salt.hex()):
+        raise HubError("bad_seed", "the seed does not match the battle's commitment", status=422)
+    try:
+        state, produced = reexecute(events, dicts, secret)
+    except LogDivergence as exc:
+        raise HubError("log_diverges", exc.message, status=422, details=exc.to_dict()) from None
+    except Exception as exc:
+        log.warning("import_failed", error=repr(exc)[:300])
+        raise HubError("bad_log", f"the log cannot be re-executed: {exc}", status=422) from None
+    return CheckedImport(state, produced, secret)
+
+
+def revealed_secret(events: Sequence[rules.Event]) -> rules.DiceSecret | None:
+    """The seed and salt a finished battle's ``dice_revealed`` event publishes, if any."""
+    for event in reversed(events):
+        if event.type == "dice_revealed":
+            try:
+                return rules.DiceSecret(
+                    int(str(event.data["seed"])), bytes.fromhex(str(event.data["salt"]))
+                )
+            except (KeyError, ValueError) as exc:
+                raise HubError(
+                    "bad_seed",
+                    f"event {event.seq} (dice_revealed) has no readable seed and salt: {exc}",
+                    status=422,
+                ) from None
+    return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class HubError(Exception):
     """A refusal with a stable code, sent to the client as `error` (nothing changed).
@@ -10,8 +12,11 @@ class HubError(Exception):
     the rules refuse, such as a forged import or a number out of bounds).
     """
 
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
+    def __init__(
+        self, code: str, message: str, status: int = 400, details: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = status
+        self.details = details or {}

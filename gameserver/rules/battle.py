@@ -25,6 +25,8 @@ from gameserver.rules.turns import stations_needed
 
 _STEP_NEXT = {Step.MANOEUVRE: Step.ATTACK, Step.ATTACK: Step.ACTIONS}
 _MAX_SEED = 2**127
+OPEN_BATTLE = {"type": "open_battle"}
+"""The command record of a battle's opening batch: the scenario is in ``battle_started``."""
 
 
 def _order_key(state: BattleState, ship: ShipState, join: int) -> tuple[int, int, int, int]:
@@ -65,6 +67,8 @@ def open_battle(
     """The ``battle_started`` event (ruleset, config, schema version, scenario, the commitment
     to the seed), then the initiative rolls (RULES §4.B) and the first round's Manoeuvre step.
 
+    The first event records the command ``{"type": "open_battle"}``: re-executing it means
+    calling this with the scenario and battle id of ``battle_started`` and the battle's secret.
     The seed itself is in no event until the battle ends (`rules.commitment`); the server
     passes a random `salt` and keeps both; `replay(events, DiceSecret(seed, salt))` gives the
     seed back to the folded state. Tests may pass a `ScriptedDice` for the initiative rolls.
@@ -90,6 +94,7 @@ def open_battle(
         },
         summary=f"Battle {scenario.name!r} begins ({scenario.ruleset.value}).",
         at=at,
+        cmd=dict(OPEN_BATTLE),
     )
     secret = DiceSecret(seed, salt)
     ctx = DecideContext(with_secret(evolve(None, first), secret), at, dice=dice)

@@ -254,3 +254,45 @@ def command_json_schema() -> dict[str, Any]:
 def command_to_dict(cmd: BaseModel) -> dict[str, Any]:
     """Client JSON form of a command (without actor and timestamp)."""
     return cmd.model_dump(mode="json", exclude_none=True)
+
+
+def command_record(cmd: BaseModel) -> dict[str, Any]:
+    """The command as the log records it with its batch: its fields and who sent it.
+
+    Why: an import re-executes every recorded command through `decide` and accepts the file
+    only if the events are the same (`rules.reexecution`); the actor (role, ship, stations
+    held) is part of what `decide` judges, the time is the batch's own ``at``. Fields that are
+    None are kept (a GM ruling may set a value to null).
+    """
+    actor: Actor = getattr(cmd, "actor", NOBODY)
+    record = cmd.model_dump(mode="json")
+    record["actor"] = {
+        "role": actor.role,
+        "ship_id": actor.ship_id,
+        "stations": sorted(actor.stations),
+    }
+    return record
+
+
+def command_from_record(record: dict[str, Any], at: str | None) -> Command:
+    """Inverse of `command_record`, stamped with the batch's time.
+
+    Raises `RuleViolation("bad_command", ...)` when the record is not one this server reads.
+    """
+    if not isinstance(record, dict):
+        raise RuleViolation("bad_command", "a recorded command must be a JSON object")
+    raw = record.get("actor")
+    if (
+        not isinstance(raw, dict)
+        or set(raw) != {"role", "ship_id", "stations"}
+        or raw["role"] not in ("player", "gm", "bot")
+        or not (raw["ship_id"] is None or isinstance(raw["ship_id"], str))
+        or not isinstance(raw["stations"], list)
+        or not all(isinstance(s, str) for s in raw["stations"])
+    ):
+        raise RuleViolation(
+            "bad_command", "a recorded command's actor is {role, ship_id, stations}"
+        )
+    actor = Actor(role=raw["role"], ship_id=raw["ship_id"], stations=frozenset(raw["stations"]))
+    fields = {k: v for k, v in record.items() if k != "actor"}
+    return parse_command(fields, actor, at)

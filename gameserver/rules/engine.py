@@ -8,13 +8,15 @@ that `evolve` applies, so the rules live once, in the handlers (`actions/`).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from pydantic import BaseModel
 
 # Imported for their `@handles` registrations.
 from gameserver.rules.actions import attack, gm, manoeuvre, missiles, reactions, ship  # noqa: F401
 from gameserver.rules.authorise import authorise
 from gameserver.rules.battle import settle
-from gameserver.rules.commands import NOBODY, Actor
+from gameserver.rules.commands import NOBODY, Actor, command_record
 from gameserver.rules.decision import COMMAND_RULES, DecideContext, Decision, DryRun, refuse
 from gameserver.rules.dice import Dice
 from gameserver.rules.errors import RuleViolation
@@ -28,9 +30,13 @@ def decide(state: BattleState, command: BaseModel, dice: Dice | None = None) -> 
     changes then. Dice come from the state's position in the seeded stream; tests may pass a
     `ScriptedDice` instead (the events still record what was rolled, so replay stays exact).
     The state returned is the fold of the events onto `state`: callers need not fold again.
+    The first event records the command (`command_record`), so the log can be re-executed.
     """
     ctx = DecideContext(state, getattr(command, "at", None), dice=dice)
     _run(ctx, command)
+    events = ctx.events
+    if events:
+        events[0] = replace(events[0], cmd=command_record(command))
     return ctx.decision()
 
 

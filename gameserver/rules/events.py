@@ -18,8 +18,9 @@ from gameserver.rules.errors import UnsupportedSchemaVersion
 # The version of the event JSON and of the state layout its patches name (they are one
 # contract: see `evolve`). Bump it, with an upgrade step below, when either changes, or when
 # the same events would replay to another state (version 2: the Scout and Fighter presets;
-# version 3: the seed is committed to, not published).
-EVENT_SCHEMA_VERSION = 3
+# version 3: the seed is committed to, not published; version 4: the first event of each
+# batch records the command that caused it, ``cmd``).
+EVENT_SCHEMA_VERSION = 4
 
 
 def _copy_json(value: Any) -> Any:
@@ -36,7 +37,11 @@ def _copy_json(value: Any) -> Any:
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """One recorded outcome. `data` is JSON-able; `dice` are the d6 results it drew, in order."""
+    """One recorded outcome. `data` is JSON-able; `dice` are the d6 results it drew, in order.
+
+    `cmd` is set on the first event of each batch only: the command that caused the batch, as
+    `rules.commands.command_record` writes it (an import re-executes it through `decide`).
+    """
 
     seq: int
     type: str
@@ -44,6 +49,7 @@ class Event:
     dice: tuple[int, ...] = ()
     summary: str = ""
     at: str | None = None
+    cmd: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (schema version `EVENT_SCHEMA_VERSION`).
@@ -51,7 +57,7 @@ class Event:
         The data is copied: the event is frozen and folded states may share its values, so a
         caller that edits the dict it gets must not reach into either.
         """
-        return {
+        out = {
             "v": EVENT_SCHEMA_VERSION,
             "seq": self.seq,
             "type": self.type,
@@ -60,6 +66,9 @@ class Event:
             "summary": self.summary,
             "at": self.at,
         }
+        if self.cmd is not None:
+            out["cmd"] = _copy_json(self.cmd)
+        return out
 
     @staticmethod
     def from_dict(d: dict[str, Any]) -> Event:
@@ -69,6 +78,9 @@ class Event:
             raise UnsupportedSchemaVersion(
                 f"event schema version {version} must be upgraded first (decode_events)"
             )
+        cmd = d.get("cmd")
+        if cmd is not None and not isinstance(cmd, dict):
+            raise ValueError(f"malformed event {d.get('seq')!r}: its cmd is not an object")
         try:
             return Event(
                 seq=int(d["seq"]),
@@ -77,6 +89,7 @@ class Event:
                 dice=tuple(int(x) for x in d.get("dice", ())),
                 summary=str(d.get("summary", "")),
                 at=d.get("at"),
+                cmd=cmd,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"malformed event: {exc}") from None
@@ -172,7 +185,14 @@ def _upgrade_v2(d: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-_UPGRADES = {0: _upgrade_v0, 1: _upgrade_v1, 2: _upgrade_v2}
+def _upgrade_v3(d: dict[str, Any]) -> dict[str, Any]:
+    """Version 4 records each batch's command (``cmd`` on its first event); a version-3 event
+    has none and gains none: such a log still replays and verifies its dice, but an import,
+    which re-executes the commands, refuses it (`rules.reexecution`)."""
+    return dict(d, v=4)
+
+
+_UPGRADES = {0: _upgrade_v0, 1: _upgrade_v1, 2: _upgrade_v2, 3: _upgrade_v3}
 
 
 def _version_of(d: Any) -> int:

@@ -114,7 +114,7 @@ async def test_an_option_out_of_bounds_names_the_field_and_the_limit(
     resp = await client.post("/api/battles", json={"scenario": body})
     answer = await resp.json()
     assert time.perf_counter() - started < 1.0
-    assert resp.status == 400, answer
+    assert resp.status == 422, answer
     assert answer["error"] == "bad_scenario"
     assert option in answer["message"]
     assert limit in answer["message"]
@@ -144,7 +144,7 @@ async def test_a_design_out_of_bounds_is_refused(
     }
     resp = await client.post("/api/battles", json={"scenario": body})
     answer = await resp.json()
-    assert resp.status == 400, answer
+    assert resp.status == 422, answer
     assert field in answer["message"]
 
 
@@ -152,7 +152,7 @@ async def test_a_20000_turret_ship_is_refused_before_it_is_read(
     client: TestClient[Any, Any],
 ) -> None:
     """The attack that once stalled every battle: refused by the body limit (413) before any
-    parsing, or by the turret bound (400) where the limit is raised."""
+    parsing, or by the turret bound (422) where the limit is raised."""
     body = scenario()
     turrets = [{"mount": "single", "weapons": ["beam_laser"]}] * 20_000
     body["ships"][0] = {
@@ -165,7 +165,7 @@ async def test_a_20000_turret_ship_is_refused_before_it_is_read(
     resp = await client.post("/api/battles", json={"scenario": body})
     answer = await resp.json()
     assert time.perf_counter() - started < 1.0
-    assert resp.status in (400, 413), answer
+    assert resp.status in (413, 422), answer
     assert answer["error"] in ("bad_scenario", "too_large")
 
 
@@ -173,7 +173,7 @@ async def test_an_import_has_an_event_count_limit(client: TestClient[Any, Any]) 
     events = [{"seq": i, "type": "x", "data": {}} for i in range(1, 20_002)]
     resp = await client.post("/api/battles/import", json={"events": events})
     answer = await resp.json()
-    assert resp.status == 400, answer
+    assert resp.status == 422, answer
     assert "events" in answer["message"]
     assert "20000" in answer["message"]
 

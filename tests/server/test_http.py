@@ -49,32 +49,45 @@ async def test_create_returns_id_code_and_gm_token(client: TestClient[Any, Any])
 
 
 @pytest.mark.parametrize(
-    ("body", "code", "needle"),
+    ("body", "status", "code", "needle"),
     [
-        pytest.param({}, "bad_request", "scenario", id="no-scenario"),
-        pytest.param({"scenario": {"sides": []}}, "bad_scenario", "sides", id="no-sides"),
+        pytest.param({}, 400, "bad_request", "scenario", id="no-scenario"),
+        pytest.param({"scenario": {"sides": []}}, 422, "bad_scenario", "sides", id="no-sides"),
         pytest.param(
             {"scenario": {**scenario(), "ships": [{"id": "x", "name": "X", "side": "red"}] * 2}},
+            422,
             "bad_scenario",
             "preset",
             id="ship-without-design",
         ),
         pytest.param(
-            {"scenario": scenario(), "bot_sides": ["green"]}, "bad_scenario", "green", id="bad-bot"
+            {"scenario": scenario(), "bot_sides": ["green"]},
+            422,
+            "bad_scenario",
+            "green",
+            id="bad-bot",
         ),
-        pytest.param({"scenario": scenario(), "seed": -1}, "bad_request", "seed", id="bad-seed"),
+        pytest.param({"scenario": scenario(), "name": "N" * 81}, 422, "bad_request", "name",
+                     id="name-too-long"),
+        pytest.param({"scenario": scenario(), "seed": 5}, 422, "seed_not_accepted", "seed",
+                     id="chosen-seed"),
+        pytest.param({"scenario": scenario(), "seed": -1}, 422, "seed_not_accepted", "seed",
+                     id="bad-seed"),
     ],
-)
-async def test_a_bad_scenario_gets_a_readable_400(
+)  # fmt: skip
+async def test_a_bad_scenario_gets_a_readable_refusal(
     client: TestClient[Any, Any],
     store: MemoryBattleStore,
     body: dict[str, Any],
+    status: int,
     code: str,
     needle: str,
 ) -> None:
+    """A malformed body is 400; a well-formed one the rules refuse (a value out of bounds, an
+    unknown side, a seed the creator chose) is 422 naming the field; nothing is stored."""
     resp = await client.post("/api/battles", json=body)
     error = await resp.json()
-    assert resp.status == 400
+    assert resp.status == status, error
     assert error["error"] == code
     assert needle in error["message"]
     assert await store.list_battles() == []
@@ -131,8 +144,9 @@ async def test_import_resumes_an_exported_battle_exactly(
     resp = await client.post("/api/battles/import", json=forged)
     refused_body = await resp.json()
     assert resp.status == 422, refused_body
-    assert refused_body["error"] == "forged_dice"
-    assert f"event {rolled['seq']} ({rolled['type']}) die #1" in refused_body["message"]
+    assert refused_body["error"] == "log_diverges"
+    assert (refused_body["seq"], refused_body["path"]) == (rolled["seq"], "dice[0]")
+    assert f"event {rolled['seq']} ({rolled['type']}) differs" in refused_body["message"]
 
     resp = await client.post("/api/battles/import", json=exported)
     imported = await resp.json()
@@ -152,11 +166,13 @@ async def test_import_resumes_an_exported_battle_exactly(
     assert answer["seqs"][0] == len(exported["events"]) + 1
 
 
-async def test_import_upgrades_an_old_version_log_once(
-    client: TestClient[Any, Any], hub: Hub
+async def test_an_old_version_log_without_commands_is_refused_clearly(
+    client: TestClient[Any, Any], store: MemoryBattleStore
 ) -> None:
-    """Part A: a server reads older event versions it knows (here version 0's field names):
-    the import upgrades them through the rules' codec and stores the current version."""
+    """A log written before event schema version 4 (here version 0's field names) records no
+    commands: the import, which re-executes them, refuses it with a clear 422 (accepting it on
+    its dice alone would let anyone forge a patch by stripping the commands and downgrading
+    the version). Its dice still verify (`python -m gameserver.verify`)."""
     battle = await create_battle(client, bot_sides=[])
     exported = await gm_export(client, battle)
     old = [
@@ -172,13 +188,38 @@ async def test_import_upgrades_an_old_version_log_once(
     ]
     body = {"events": old, "sealed_seed": exported["sealed_seed"]}
     resp = await client.post("/api/battles/import", json=body)
-    imported = await resp.json()
-    assert resp.status == 201, imported
-    again = await export(client, imported["battle_id"])
-    assert again["events"] == exported["events"]
-    resumed = await hub.room(imported["battle_id"])
-    original = await hub.room(battle["battle_id"])
-    assert rules.public_view(resumed.state) == rules.public_view(original.state)
+    refused = await resp.json()
+    assert resp.status == 422, refused
+    assert refused["error"] == "no_command_record"
+    assert "schema version 4" in refused["message"]
+    assert len(await store.list_battles()) == 1
+
+
+async def test_a_stored_battle_of_an_older_version_still_loads_and_plays(
+    client: TestClient[Any, Any], connect: ConnectFn, hub: Hub
+) -> None:
+    """A battle stored before event schema version 4 (no command records) is upgraded when it
+    is read, resumes where it stopped and records commands from then on."""
+    battle = await create_battle(client, bot_sides=[])
+    battle_id = battle["battle_id"]
+    gm = await connect()
+    await gm.join(battle_id=battle_id, role="gm", gm_token=battle["gm_token"])
+    await gm.command({"type": "gm_advance"})
+    before = rules.public_view(hub.rooms[battle_id].state)
+    await hub.battles.drop_room(battle_id)
+    stored = await hub.store.read(battle_id, 0)
+    for event in stored:  # the memory store keeps the dicts it was given: make them version 3
+        event.pop("cmd", None)
+        event["v"] = 3
+    info = await (await client.get(f"/api/battles/{battle_id}")).json()
+    assert info["state"] == before
+    gm2 = await connect()
+    await gm2.join(battle_id=battle_id, role="gm", gm_token=battle["gm_token"])
+    answer = await gm2.command({"type": "gm_advance"})
+    assert answer["type"] == "ack", answer
+    log = (await export(client, battle_id))["events"]
+    assert all(e["v"] == rules.EVENT_SCHEMA_VERSION for e in log), "upgraded when read"
+    assert log[answer["seqs"][0] - 1]["cmd"]["type"] == "gm_advance"
 
 
 def _gap(log: dict[str, Any]) -> dict[str, Any]:
@@ -216,24 +257,24 @@ def _garbage(log: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(
-    ("breaker", "code"),
+    ("breaker", "status", "code"),
     [
-        pytest.param(_gap, "bad_log", id="seq-gap"),
-        pytest.param(_future, "unsupported_schema_version", id="newer-version"),
-        pytest.param(_headless, "bad_log", id="no-battle-started"),
-        pytest.param(_garbage, "bad_log", id="garbage"),
-        pytest.param(_renamed_field, "bad_log", id="unknown-state-field"),
-        pytest.param(lambda _: {"events": []}, "bad_log", id="empty"),
+        pytest.param(_gap, 400, "bad_log", id="seq-gap"),
+        pytest.param(_future, 400, "unsupported_schema_version", id="newer-version"),
+        pytest.param(_headless, 400, "bad_log", id="no-battle-started"),
+        pytest.param(_garbage, 400, "bad_log", id="garbage"),
+        pytest.param(_renamed_field, 422, "log_diverges", id="unknown-state-field"),
+        pytest.param(lambda _: {"events": []}, 422, "bad_log", id="empty"),
     ],
 )
 async def test_import_refuses_a_bad_log_with_a_clear_error(
-    client: TestClient[Any, Any], store: MemoryBattleStore, breaker: Any, code: str
+    client: TestClient[Any, Any], store: MemoryBattleStore, breaker: Any, status: int, code: str
 ) -> None:
     battle = await create_battle(client)
-    log = await export(client, battle["battle_id"])
+    log = await gm_export(client, battle)
     resp = await client.post("/api/battles/import", json=breaker(log))
     error = await resp.json()
-    assert resp.status == 400
+    assert resp.status == status, error
     assert error["error"] == code
     assert error["message"]
     assert len(await store.list_battles()) == 1
