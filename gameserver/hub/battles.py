@@ -104,8 +104,11 @@ class Battles:
                 return created
         raise HubError(ErrorCode.CONFLICT, "could not allocate a battle id; try again")
 
-    async def sealed_export(self, battle_id: str, gm_token: str) -> dict[str, Any]:
-        """The GM's resumable export: the log and, while the battle runs, its sealed seed.
+    async def sealed_export(
+        self, battle_id: str, gm_token: str
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The GM's resumable export: its header (with, while the battle runs, the sealed seed)
+        and the stored events (the caller decodes them, off the loop for a long log).
 
         Raises:
             HubError (bad GM token, 403), BattleNotFound.
@@ -113,20 +116,21 @@ class Battles:
         meta = await self.hub.store.get_meta(battle_id)
         if not hmac.compare_digest(token_hash(gm_token), meta.gm_token_hash):
             raise HubError("bad_gm_token", "the GM token is not valid for this battle", status=403)
-        _, dicts = rules.decode_events(await self.hub.store.read(battle_id, 0))
+        stored = await self.hub.store.read(battle_id, 0)
+        first, _ = rules.decode_events(stored[:1])
         sealed = None
         if meta.dice_secret is not None:
-            digest = str((dicts[0]["data"].get("commitment") or {}).get("digest", ""))
+            digest = str((first[0].data.get("commitment") or {}).get("digest", ""))
             sealed = seal(export_key(self.hub.settings.export_key), meta.dice_secret, digest)
-        return {
+        header = {
             "battle_id": battle_id,
             "name": meta.name,
             "bot_sides": list(meta.bot_sides),
             "schema_version": rules.EVENT_SCHEMA_VERSION,
             "exported_at": now_iso(),
             "sealed_seed": sealed,
-            "events": dicts,
         }
+        return header, stored
 
     @staticmethod
     def _check_bot_sides(bot_sides: Sequence[str], state: rules.BattleState) -> None:
@@ -194,11 +198,13 @@ class Battles:
     async def _load(self, battle_id: str) -> BattleRoom:
         meta = await self.hub.store.get_meta(battle_id)
         snapshot = await self.hub.store.load_snapshot(battle_id)
+        loop = asyncio.get_running_loop()
         state: rules.BattleState | None = None
         after = 0
         if snapshot is not None:
             try:
-                state = rules.state_from_dict(snapshot.state)
+                # Off the loop: with its undo chain a snapshot is up to ~2 MB of JSON.
+                state = await loop.run_in_executor(None, rules.state_from_dict, snapshot.state)
                 after = snapshot.seq
             except Exception:
                 log.warning("snapshot_unreadable", battle_id=battle_id, seq=snapshot.seq)
@@ -206,9 +212,7 @@ class Battles:
         try:
             # In an executor thread: folding a long log (up to the import limit of 20,000
             # events) takes longer than the event loop may stop.
-            folded, dicts = await asyncio.get_running_loop().run_in_executor(
-                None, self._fold, meta, state, dicts
-            )
+            folded, dicts = await loop.run_in_executor(None, self._fold, meta, state, dicts)
         except Exception as exc:
             # One unreadable battle (corrupt, or from an incompatible version) is refused on
             # its own, with the reason; the others keep working.

@@ -203,9 +203,12 @@ class BattleRoom:
         return cached
 
     def snapshot_frame(self, role: Role) -> str:
-        """The state at the current seq: full for the GM, the public view for everyone else."""
+        """The state at the current seq: full for the GM (without the undo chain, which only
+        the server uses), the public view for everyone else."""
         state = (
-            rules.state_to_dict(self.state) if role is Role.GM else rules.public_view(self.state)
+            rules.state_to_dict(self.state, undo=False)
+            if role is Role.GM
+            else rules.public_view(self.state)
         )
         return SnapshotMessage(
             battle_id=self.battle_id,
@@ -317,5 +320,9 @@ class BattleRoom:
         self.publisher.request()
 
     async def _save_snapshot(self) -> None:
-        snapshot = Snapshot(seq=self.seq, state=rules.state_to_dict(self.state))
-        await self.hub.store.save_snapshot(self.battle_id, snapshot)
+        # Encoded in an executor thread: with its undo chain the largest battle's state is
+        # ~2 MB of JSON. The state is immutable (the chain's in-place trim only cuts links
+        # further back than any undo reaches), so reading it off the loop is safe.
+        seq, state = self.seq, self.state
+        encoded = await asyncio.get_running_loop().run_in_executor(None, rules.state_to_dict, state)
+        await self.hub.store.save_snapshot(self.battle_id, Snapshot(seq=seq, state=encoded))

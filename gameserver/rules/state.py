@@ -495,8 +495,14 @@ def state_to_dict(
     state: BattleState,
     _depth: int | None = None,
     _ships: dict[int, dict[str, Any]] | None = None,
+    *,
+    undo: bool = True,
 ) -> dict[str, Any]:
     """Exact JSON form of a state, including the prior states a GM undo may still reach.
+
+    With ``undo=False`` the prior states are left out (``prev`` is null): what the GM's page
+    is shown. Why: the undo chain is up to `undo_limit` whole states, 20 times the state
+    itself, and encoding it for a snapshot frame of the largest battle stalled the loop.
 
     Stamped ``v`` with the event schema version: events are patches of these very fields, so a
     snapshot and the events folded after it must agree on the layout (`state_from_dict` refuses
@@ -522,7 +528,7 @@ def state_to_dict(
             out[name] = {k: [b, p] for k, (b, p) in v.items()}
         else:
             out[_JSON_KEY.get(name, name)] = encode_value(v)
-    depth = state.undo_depth if _depth is None else _depth
+    depth = (state.undo_depth if _depth is None else _depth) if undo else 0
     out["prev"] = (
         state_to_dict(state.prev, depth - 1, memo) if depth > 0 and state.prev is not None else None
     )
