@@ -24,12 +24,12 @@ from pydantic import ValidationError
 from gameserver import rules
 from gameserver.hub import CreatedBattle, Hub, HubError, now_iso
 from gameserver.hub.addresses import client_address
+from gameserver.hub.battles import parse_json, refusal_status
 from gameserver.logs import get_logger
 from gameserver.metrics import Metrics, create_metrics
 from gameserver.protocol import (
     CreateBattleRequest,
     ErrorCode,
-    ImportBattleRequest,
     protocol_json_schema,
 )
 from gameserver.rules.errors import readable_errors
@@ -213,26 +213,6 @@ def _created(created: CreatedBattle) -> web.Response:
     )
 
 
-_BOUND_ERRORS = frozenset(
-    {
-        "too_long",
-        "too_short",
-        "string_too_long",
-        "string_too_short",
-        "greater_than",
-        "greater_than_equal",
-        "less_than",
-        "less_than_equal",
-    }
-)
-
-
-def _refusal_status(exc: ValidationError) -> int:
-    """422 when every error is a value out of its bounds (the body is well formed, a number
-    or a length is past its limit, which the message names); 400 for a malformed body."""
-    return 422 if all(e["type"] in _BOUND_ERRORS for e in exc.errors()) else 400
-
-
 async def create_battle(request: web.Request) -> web.Response:
     """`POST /api/battles`: a scenario in, the battle id, join code and (once) the GM token out."""
     if not request.app[HUB_KEY].address_allows(_address(request), "create"):
@@ -250,7 +230,7 @@ async def create_battle(request: web.Request) -> web.Response:
     try:
         payload = CreateBattleRequest.model_validate(body)
     except ValidationError as exc:
-        return _error(_refusal_status(exc), "bad_request", readable_errors(exc))
+        return _error(refusal_status(exc), "bad_request", readable_errors(exc))
     created = await request.app[HUB_KEY].create_battle(payload)
     return _created(created)
 
@@ -260,22 +240,8 @@ async def import_battle(request: web.Request) -> web.Response:
     if not request.app[HUB_KEY].address_allows(_address(request), "import"):
         return _too_many()
     raw = await _raw_body(request, request.app[SETTINGS_KEY].max_import_bytes)
-    # Parsed off the loop: the largest legal import is 4 MiB of JSON (tens of milliseconds).
-    payload = await asyncio.get_running_loop().run_in_executor(None, parse_import, raw)
-    created = await request.app[HUB_KEY].import_battle(payload)
+    created = await request.app[HUB_KEY].import_battle(raw)
     return _created(created)
-
-
-def parse_import(raw: bytes) -> ImportBattleRequest:
-    """The import body (an export, or its bare list of events) as a request; `HubError` when
-    it is not JSON (400), malformed (400) or past a bound such as the event count (422)."""
-    body = _parse_json(raw)
-    if isinstance(body, list):
-        body = {"events": body}
-    try:
-        return ImportBattleRequest.model_validate(body)
-    except ValidationError as exc:
-        raise HubError("bad_log", readable_errors(exc), status=_refusal_status(exc)) from None
 
 
 async def get_battle(request: web.Request) -> web.Response:
@@ -345,9 +311,15 @@ async def battle_log(request: web.Request) -> web.Response:
 
 
 def _json_export(header: dict[str, Any], stored: list[EventDict]) -> bytes:
-    """The export's JSON: `header` and the events at the current schema version."""
+    """The export's JSON: `header` and the events at the current schema version.
+
+    Written event by event: one `json.dumps` of the longest log (4 MiB) would hold the GIL,
+    and so stop the event loop, for tens of milliseconds even in an executor thread.
+    """
     _, events = rules.decode_events(stored)
-    return json.dumps({**header, "events": events}).encode()
+    head = json.dumps({**header, "events": []})
+    assert head.endswith("[]}")
+    return (head[:-2] + ", ".join(map(json.dumps, events)) + "]}").encode()
 
 
 def _markdown_export(title: str, battle_id: str, stored: list[EventDict]) -> str:
@@ -492,12 +464,7 @@ async def _raw_body(request: web.Request, limit: int) -> bytes:
 
 def _parse_json(raw: bytes) -> Any:
     """A body's JSON; `HubError` (400) when it is not JSON or nested too deeply."""
-    try:
-        return json.loads(raw)
-    except RecursionError:
-        raise HubError("bad_request", "the body is nested too deeply") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise HubError("bad_request", f"the body is not JSON: {exc}") from None
+    return parse_json(raw)
 
 
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})

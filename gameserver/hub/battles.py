@@ -9,12 +9,12 @@ import secrets
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from gameserver import rules
+from gameserver import jsonstream, rules
 from gameserver.hub.clock import now_iso
 from gameserver.hub.errors import HubError
 from gameserver.hub.room import BattleRoom
@@ -78,23 +78,25 @@ class Battles:
                 return created
         raise HubError(ErrorCode.CONFLICT, "could not allocate a battle id; try again")
 
-    async def import_battle(self, request: ImportBattleRequest) -> CreatedBattle:
-        """Resume an exported battle as a new battle, once its commands re-execute exactly.
+    async def import_battle(self, raw: bytes) -> CreatedBattle:
+        """Resume an exported battle (the import body's bytes) as a new battle, once its
+        commands re-execute exactly.
 
-        The check (`check_import`: decoding, the seed, re-executing every command through
-        `decide`) runs in an executor thread: the largest legal import takes a few hundred
-        milliseconds of CPU that must not stop the event loop.
+        Parsing and the check (`parse_import`, `check_import`: decoding, the seed, re-executing
+        every command through `decide`) run in one executor thread: the largest legal import
+        takes a few seconds of CPU, and even freeing its parsed JSON (~300,000 objects) would
+        stop the event loop for tens of milliseconds; only the checked result comes back.
         """
         key = export_key(self.hub.settings.export_key)
         checked = await asyncio.get_running_loop().run_in_executor(
-            None, check_import, request.events, request.sealed_seed, key
+            None, parse_and_check_import, raw, key
         )
-        self._check_bot_sides(request.bot_sides, checked.state)
+        self._check_bot_sides(checked.bot_sides, checked.state)
         for _ in range(8):
             created = await self._store_new(
                 uuid.uuid4().hex[:16],
-                request.name,
-                request.bot_sides,
+                checked.name,
+                checked.bot_sides,
                 checked.dicts,
                 imported=True,
                 secret=checked.secret,
@@ -287,6 +289,58 @@ class CheckedImport:
     state: rules.BattleState
     dicts: list[dict[str, Any]]
     secret: rules.DiceSecret
+    name: str = ""
+    bot_sides: tuple[str, ...] = ()
+
+
+_BOUND_ERRORS = frozenset(
+    {
+        "too_long",
+        "too_short",
+        "string_too_long",
+        "string_too_short",
+        "greater_than",
+        "greater_than_equal",
+        "less_than",
+        "less_than_equal",
+    }
+)
+
+
+def refusal_status(exc: ValidationError) -> int:
+    """422 when every error is a value out of its bounds (the body is well formed, a number
+    or a length is past its limit, which the message names); 400 for a malformed body."""
+    return 422 if all(e["type"] in _BOUND_ERRORS for e in exc.errors()) else 400
+
+
+def parse_json(raw: bytes) -> Any:
+    """A body's JSON; `HubError` (400) when it is not JSON or nested too deeply. A large body
+    is parsed in small steps (`jsonstream`): this runs in executor threads too."""
+    try:
+        return jsonstream.loads(raw)
+    except RecursionError:
+        raise HubError("bad_request", "the body is nested too deeply") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise HubError("bad_request", f"the body is not JSON: {exc}") from None
+
+
+def parse_import(raw: bytes) -> ImportBattleRequest:
+    """The import body (an export, or its bare list of events) as a request; `HubError` when
+    it is not JSON (400), malformed (400) or past a bound such as the event count (422)."""
+    body = parse_json(raw)
+    if isinstance(body, list):
+        body = {"events": body}
+    try:
+        return ImportBattleRequest.model_validate(body)
+    except ValidationError as exc:
+        raise HubError("bad_log", readable_errors(exc), status=refusal_status(exc)) from None
+
+
+def parse_and_check_import(raw: bytes, key: bytes) -> CheckedImport:
+    """`parse_import` then `check_import`, with the request's name and bot sides."""
+    request = parse_import(raw)
+    checked = check_import(request.events, request.sealed_seed, key)
+    return replace(checked, name=request.name, bot_sides=tuple(request.bot_sides))
 
 
 def check_import(raw: list[dict[str, Any]], sealed_seed: str | None, key: bytes) -> CheckedImport:

@@ -33,7 +33,6 @@ from gameserver.protocol import (
     CreateBattleRequest,
     ErrorCode,
     ErrorMessage,
-    ImportBattleRequest,
     JoinedMessage,
     JoinMessage,
     KickMessage,
@@ -96,9 +95,9 @@ class Hub:
         """Start a battle from a scenario (validated by the engine) and store its opening events."""
         return await self.battles.create_battle(request)
 
-    async def import_battle(self, request: ImportBattleRequest) -> CreatedBattle:
-        """Resume an exported battle as a new battle: validate by replaying through the engine."""
-        return await self.battles.import_battle(request)
+    async def import_battle(self, raw: bytes) -> CreatedBattle:
+        """Resume an exported battle (the body's bytes) once its commands re-execute exactly."""
+        return await self.battles.import_battle(raw)
 
     async def room(self, battle_id: str) -> BattleRoom:
         """The loaded battle, loading it once per instance (`BattleNotFound`/`StoreUnavailable`)."""
