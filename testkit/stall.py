@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,11 +21,15 @@ def loop_stall_meter(worst: dict[str, float], phase: list[str]) -> Iterator[None
     loop's thread spent between two of its wake-ups, under the name of the request under way
     (`phase[0]`). CPU time of this thread, not wall time: the machine is shared, and time the
     process waits for a core (or that an executor thread works) is not work done on the loop.
-    Garbage collections (the whole process's heap) are reported on their own line."""
+    Garbage collections on the loop's thread (the whole process's heap) are reported on their
+    own line; one in an executor thread is that thread's work."""
 
     collecting = [0.0, 0.0]  # the start of the running collection, the time collected so far
+    loop_thread = threading.get_ident()
 
     def on_gc(stage: str, info: dict[str, Any]) -> None:
+        if threading.get_ident() != loop_thread:
+            return
         if stage == "start":
             collecting[0] = time.thread_time()
         else:
