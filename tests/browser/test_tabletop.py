@@ -348,8 +348,21 @@ def test_gm_downloads_the_battle_and_resumes_it(gm: Page, output_dir: Path) -> N
     assert [e["seq"] for e in exported["events"]] == list(range(1, int(seq) + 1))
     assert exported["sealed_seed"].startswith("v1."), "a running battle's seed travels sealed"
     assert "seed" not in exported["events"][0]["data"]
+    assert exported["events"][0]["cmd"] == {"type": "open_battle"}, "each batch's command"
 
+    # A file with one die changed is refused, naming the event whose re-execution differs.
+    rolled = next(e for e in exported["events"] if e["dice"])
+    rolled["dice"][0] = rolled["dice"][0] % 6 + 1
+    forged = output_dir / "forged-battle.json"
+    forged.write_text(json.dumps(exported))
     gm.goto("/")
+    gm.get_by_test_id("import-file").set_input_files(forged)
+    gm.get_by_test_id("import-battle").click()
+    expect(gm.get_by_test_id("import-status")).to_contain_text(
+        f"event {rolled['seq']} ({rolled['type']}) differs from its re-execution at dice[0]"
+    )
+    gm.screenshot(path=output_dir / "forged-import-refused.png")
+
     gm.get_by_test_id("import-file").set_input_files(saved)
     gm.get_by_test_id("import-battle").click()
     expect(gm.get_by_test_id("my-role")).to_have_text("GM")

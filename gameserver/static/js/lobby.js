@@ -597,7 +597,7 @@ function renderImport(panel, ctx) {
           return;
         }
         status.className = "notice";
-        status.textContent = "Replaying the saved events…";
+        status.textContent = "Re-executing the saved commands…";
         try {
           const created = await importBattle(await file.text());
           saveSeat(created.battle_id, { gm_token: created.gm_token, role: "gm", code: created.join_code ?? created.code });
