@@ -3,6 +3,7 @@ client can read until the battle ends; then it is revealed and the dice verify."
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -110,3 +111,41 @@ async def test_a_stored_battle_that_cannot_be_read_is_refused_alone(
     assert body["error"] == "battle_unreadable"
     assert "newer than this server" in body["message"]
     assert (await client.get(f"/api/battles/{good['battle_id']}")).status == 200
+
+
+async def test_a_finished_bot_battle_reimports_exactly_and_a_forged_copy_is_refused(
+    client: TestClient[Any, Any], hub: Hub
+) -> None:
+    """The server's bot plays both sides to the end; the public log (its seed revealed)
+    imports as a new battle whose log is the same, every command re-executed; the same file
+    with one hull patch changed is refused at that event."""
+    battle = await create_battle(client, bot_sides=["red", "blue"])
+    room = await hub.room(battle["battle_id"])
+    for _ in range(600):
+        if room.state.is_over:
+            break
+        await asyncio.sleep(0.02)
+    assert room.state.is_over, "the bots finish a 30-round battle"
+    public = await (await client.get(f"/api/battles/{battle['battle_id']}/log")).json()
+    commands = [e["cmd"] for e in public["events"] if "cmd" in e]
+    assert {c["actor"]["role"] for c in commands[1:]} == {"bot"}
+
+    resp = await client.post("/api/battles/import", json={"events": public["events"]})
+    imported = await resp.json()
+    assert resp.status == 201, imported
+    again = await (await client.get(f"/api/battles/{imported['battle_id']}/log")).json()
+    assert again["events"] == public["events"]
+
+    forged = json.loads(json.dumps(public["events"]))
+    hit = next(
+        e
+        for e in forged
+        if "hull" in e["data"].get("set", {}).get("ships", {}).get(e["data"].get("target", ""), {})
+    )
+    hit["data"]["set"]["ships"][hit["data"]["target"]]["hull"] += 5
+    resp = await client.post("/api/battles/import", json={"events": forged})
+    refused = await resp.json()
+    assert resp.status == 422, refused
+    assert refused["error"] == "log_diverges"
+    assert refused["seq"] == hit["seq"]
+    assert refused["path"] == f"data.set.ships.{hit['data']['target']}.hull"
