@@ -51,6 +51,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_random_exponential
 
+from gameserver import jsonstream
 from gameserver.store.base import (
     BattleExists,
     BattleMeta,
@@ -83,6 +84,44 @@ log = logging.getLogger(__name__)
 _FeedItem = list[EventDict] | Exception | None
 """What the reader hands a subscriber: a batch, an error to raise (e.g. an unreadable event
 version), or None when the battle is gone."""
+
+
+# A batch longer than this is encoded or decoded in a worker thread: the largest legal import
+# (~12,000 events, 4 MiB) would otherwise hold the event loop for a few hundred milliseconds.
+# Each event is its own short `json` call, so the thread lets the loop run between them.
+OFF_LOOP_EVENTS = 256
+
+
+async def _off_loop(fn: Callable[[Sequence[Any]], list[Any]], items: Sequence[Any]) -> list[Any]:
+    if len(items) <= OFF_LOOP_EVENTS:
+        return fn(items)
+    return await asyncio.to_thread(fn, items)
+
+
+def _encode_events(events: Sequence[EventDict]) -> list[str]:
+    return [encode_event(e) for e in events]
+
+
+def encode_snapshot_state(state: dict[str, Any]) -> str:
+    """A snapshot's state as JSON, one undo level at a time (the same text as `json.dumps`).
+
+    Why: with its undo chain the largest battle's state is ~2 MB of JSON; one `json.dumps`
+    call would hold the GIL, and so the event loop, for tens of milliseconds even in a thread.
+    """
+    parts: list[str] = []
+    depth = 0
+    node: Any = state
+    while isinstance(node, dict) and isinstance(node.get("prev"), dict):
+        head = json.dumps({**node, "prev": None}, separators=(",", ":"), ensure_ascii=False)
+        cut = head.rindex('"prev":null')
+        parts.append(head[:cut] + '"prev":')
+        parts.append(head[cut + len('"prev":null') :])
+        depth += 1
+        node = node["prev"]
+    middle = json.dumps(node, separators=(",", ":"), ensure_ascii=False)
+    opening = parts[0::2]
+    closing = parts[1::2]
+    return "".join(opening) + middle + "".join(reversed(closing))
 
 
 @dataclass(eq=False)
@@ -201,7 +240,7 @@ class RedisBattleStore:
     async def create(self, meta: BattleMeta, events: Sequence[EventDict]) -> None:
         """Store a new battle, its join code and opening events in one atomic script."""
         check_seqs(meta.battle_id, 0, events)
-        payloads = [encode_event(e) for e in events]
+        payloads = await _off_loop(_encode_events, events)
         bid = meta.battle_id
         with unavailable_as_store_error():
             result = await self._create_script(
@@ -333,7 +372,7 @@ class RedisBattleStore:
             exists, entries = await pipe.execute()
         if not exists:
             raise BattleNotFound(battle_id)
-        return decode_entries(entries)
+        return await _off_loop(decode_entries, entries)
 
     async def last_seq(self, battle_id: str) -> int:
         """The append guard's value: the seq of the last event."""
@@ -349,7 +388,7 @@ class RedisBattleStore:
 
     async def save_snapshot(self, battle_id: str, snapshot: Snapshot) -> None:
         """Keep the newest snapshot only (its schema version is the codec's to check)."""
-        state = json.dumps(snapshot.state, separators=(",", ":"), ensure_ascii=False)
+        state = await asyncio.to_thread(encode_snapshot_state, snapshot.state)
         with unavailable_as_store_error():
             saved = await self._snapshot_script(
                 keys=[self._k(battle_id, "meta"), self._k(battle_id, "snap")],
@@ -373,7 +412,7 @@ class RedisBattleStore:
             raise BattleNotFound(battle_id)
         if seq is None or state is None:
             return None
-        return Snapshot(seq=int(seq), state=json.loads(state))
+        return Snapshot(seq=int(seq), state=await asyncio.to_thread(jsonstream.loads, state))
 
     # -- claims -----------------------------------------------------------------------------------
 

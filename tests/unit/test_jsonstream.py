@@ -44,3 +44,21 @@ def test_deep_nesting_is_refused() -> None:
     text = "[" * 5000 + "]" * 5000 + " " * jsonstream.SMALL
     with pytest.raises(RecursionError):
         jsonstream.loads(text)
+
+
+def test_a_snapshot_state_is_written_level_by_level_as_json_dumps_writes_it() -> None:
+    """The Redis store writes a state's undo chain one level at a time (no long GIL hold):
+    the text is exactly `json.dumps`'s, and reads back through `jsonstream`."""
+    from gameserver.store.redis import encode_snapshot_state
+
+    state: dict[str, Any] = {
+        "v": 4,
+        "seq": 1,
+        "ships": {"a": {"name": '"prev":null'}},
+        "prev": None,
+    }
+    for seq in range(2, 30):
+        state = {"v": 4, "seq": seq, "ships": {"a": {"hull": seq}}, "prev": state}
+    text = encode_snapshot_state(state)
+    assert text == json.dumps(state, separators=(",", ":"), ensure_ascii=False)
+    assert jsonstream.loads(text + " " * jsonstream.SMALL) == state
