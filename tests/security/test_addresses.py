@@ -34,7 +34,7 @@ async def test_code_guesses_and_battle_creation_are_limited_per_address(
     created = await statuses(http, "POST", f"{server.url}/api/battles", json={"scenario": {}})
 
     assert guesses == [404, 404, 404, 429, 429]
-    assert created == [400, 400, 400, 429, 429]
+    assert created == [422, 422, 422, 429, 429], "the empty scenario is refused, then the limit"
     refusals = await metric(http, server, "tvtt_limit_refusals_total")
     assert refusals["address_join_code"] == 2
     assert refusals["address_create"] == 2
