@@ -9,4 +9,6 @@ it. Not shipped (the distribution packages only `gameserver` and `tvtt_operator`
 - `servers`: `ServerProcess`, an HTTP child on a free port (`game_server()`: the game server).
 - `redis_server`: `RedisProcess`, a real redis-server that tests can SIGKILL and restart.
 - `hostile`: raw WebSocket clients that misbehave on purpose (attack tests, abuse benchmark).
+- `stall`: the event loop's worst stall per request (bounds test, stall benchmark).
+- `largest`: the largest legal battle and import; unlike the rest it imports the game server.
 """
