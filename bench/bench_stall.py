@@ -62,13 +62,16 @@ class _Client:
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         self.http: aiohttp.ClientSession | None = None
+        self.took: dict[str, float] = {}
 
     def run(self, name: str, coro: Coroutine[Any, Any, Any]) -> Any:
         """Run one request (or a few) under the phase `name`; blocks the calling thread."""
         self.phase[0] = name
+        started = time.perf_counter()
         try:
             return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=300)
         finally:
+            self.took[name] = time.perf_counter() - started
             self.phase[0] = "idle"
 
     async def open(self) -> None:
@@ -147,8 +150,8 @@ def _import_phases(client: _Client, name: str, log: list[dict[str, Any]]) -> Non
 
 
 async def _serve(
-    work: Callable[[str, list[str]], None],
-) -> tuple[dict[str, float], dict[str, float]]:
+    work: Callable[[str, list[str]], dict[str, float]],
+) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
     settings = Settings(bot_delay_ms=0, rate_limit_per_s=10_000, rate_limit_burst=10_000)
     runner = web.AppRunner(create_app(settings, store=MemoryBattleStore()))
     await runner.setup()
@@ -160,13 +163,13 @@ async def _serve(
     phase = ["idle"]
     try:
         with loop_stall_meter(cpu, phase), _wall_meter(wall, phase):
-            await asyncio.to_thread(work, f"http://127.0.0.1:{port}", phase)
+            took = await asyncio.to_thread(work, f"http://127.0.0.1:{port}", phase)
     finally:
         await runner.cleanup()
-    return cpu, wall
+    return cpu, wall, took
 
 
-def _work(base: str, phase: list[str]) -> None:
+def _work(base: str, phase: list[str]) -> dict[str, float]:
     client = _Client(base, phase)
     client.run("idle", client.open())
     try:
@@ -177,6 +180,7 @@ def _work(base: str, phase: list[str]) -> None:
     finally:
         client.run("idle", client.close())
         client.loop.call_soon_threadsafe(client.loop.stop)
+    return client.took
 
 
 def _load() -> str:
@@ -186,11 +190,13 @@ def _load() -> str:
 
 def run() -> None:
     print(f"{_load()} at start")
-    cpu, wall = asyncio.run(_serve(_work))
+    cpu, wall, took = asyncio.run(_serve(_work))
     width = max(len(k) for k in cpu)
-    print(f"{'request':<{width}}  loop CPU ms  wall ms")
+    print(f"{'request':<{width}}  loop CPU ms  wall ms  took s")
     for name in cpu:
-        print(f"{name:<{width}}  {cpu[name] * 1000:11.1f}  {wall.get(name, 0.0) * 1000:7.1f}")
+        took_s = f"{took[name]:6.2f}" if name in took else ""
+        stalls = f"{cpu[name] * 1000:11.1f}  {wall.get(name, 0.0) * 1000:7.1f}"
+        print(f"{name:<{width}}  {stalls}  {took_s}")
     served = {k: v for k, v in cpu.items() if k not in ("idle", "garbage collection")}
     big = {k: v for k, v in served.items() if k.startswith("largest")}
     worst = max(big, key=lambda k: big[k])
