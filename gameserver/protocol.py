@@ -380,7 +380,9 @@ class CreateBattleRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     scenario: dict[str, Any]
-    bot_sides: list[str] = Field(default=[], description="sides the server's bot plays (solo)")
+    bot_sides: list[str] = Field(
+        default=[], max_length=8, description="sides the server's bot plays (solo)"
+    )
     name: str = Field(default="", max_length=80)
 
 
