@@ -36,6 +36,7 @@ from gameserver.protocol import (
     event_json,
     legal_frame,
 )
+from gameserver.rules.state import pinned_undo_chain
 from gameserver.store import (
     BattleMeta,
     BattleNotFound,
@@ -321,8 +322,8 @@ class BattleRoom:
 
     async def _save_snapshot(self) -> None:
         # Encoded in an executor thread: with its undo chain the largest battle's state is
-        # ~2 MB of JSON. The state is immutable (the chain's in-place trim only cuts links
-        # further back than any undo reaches), so reading it off the loop is safe.
-        seq, state = self.seq, self.state
+        # ~2 MB of JSON. States are immutable but for the in-place trim of old undo links,
+        # hence the pinned copy of the chain the snapshot encodes.
+        seq, state = self.seq, pinned_undo_chain(self.state)
         encoded = await asyncio.get_running_loop().run_in_executor(None, rules.state_to_dict, state)
         await self.hub.store.save_snapshot(self.battle_id, Snapshot(seq=seq, state=encoded))

@@ -491,6 +491,26 @@ _BATTLE_FIELDS = [
 _JSON_KEY = {"salvos_json": "salvos"}
 
 
+def pinned_undo_chain(state: BattleState) -> BattleState:
+    """The state with its own copy of the undo chain (the `undo_depth` states an undo may
+    reach), which no later `evolve` can cut.
+
+    Why: `evolve` trims old links of the chain in place; a reader in another thread (the
+    server encodes snapshots off the event loop) must not see the chain shortened meanwhile.
+    Copies `undo_depth` + 1 state shells; ships and the rest are shared.
+    """
+    chain: list[BattleState] = []
+    node: BattleState | None = state
+    while node is not None and len(chain) <= state.undo_depth:
+        chain.append(node)
+        node = node.prev
+    out: BattleState | None = None
+    for s in reversed(chain):
+        out = replace_battle(s, {"prev": out})
+    assert out is not None
+    return out
+
+
 def state_to_dict(
     state: BattleState,
     _depth: int | None = None,

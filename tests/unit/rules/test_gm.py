@@ -9,7 +9,7 @@ import pytest
 
 from gameserver import rules
 
-from .conftest import Battle, crew, design, duel
+from .conftest import Battle, crew, design, duel, make_scenario
 
 GUNBOAT = design("Gunboat", thrust=2, hull=400, turrets=[("triple", ["beam_laser"] * 3)])
 TARGET = design("Target", armour=2, hull=400, thrust=2)
@@ -316,3 +316,24 @@ def test_bad_weapon_crew_and_lock_rulings_are_refused(data: dict[str, Any]) -> N
     b = _battle()
     v = b.refuse({"type": "gm_ruling", "reason": "why", "ship_id": "a"} | data, actor=rules.GM)
     assert v.code == "bad_ruling"
+
+
+def test_a_pinned_undo_chain_survives_the_trim_of_later_events() -> None:
+    """The server encodes snapshots off the loop: the chain it encodes keeps its full undo
+    depth however far the battle moves on (evolve trims old links in place)."""
+    from gameserver.rules.state import pinned_undo_chain
+
+    state = rules.open_battle(make_scenario(), 3, "pin", None).state
+    advance = rules.parse_command({"type": "gm_advance"}, rules.GM)
+    for _ in range(25):
+        state = rules.decide(state, advance).state
+    pinned = pinned_undo_chain(state)
+    before = rules.state_to_dict(pinned)
+    assert pinned == state
+    for _ in range(25):
+        state = rules.decide(state, advance).state
+    assert rules.state_to_dict(pinned) == before
+    depth, node = 0, pinned
+    while node.prev is not None:
+        depth, node = depth + 1, node.prev
+    assert depth == pinned.undo_depth == state.config.undo_limit
