@@ -24,7 +24,8 @@ from pydantic import ValidationError
 from gameserver import rules
 from gameserver.hub import CreatedBattle, Hub, HubError, now_iso
 from gameserver.hub.addresses import client_address
-from gameserver.hub.battles import parse_json, refusal_status
+from gameserver.hub.battles import parse_json
+from gameserver.importcheck import refusal_status
 from gameserver.logs import get_logger
 from gameserver.metrics import Metrics, create_metrics
 from gameserver.protocol import (

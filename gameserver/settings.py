@@ -61,6 +61,16 @@ class Settings(BaseSettings):
     """Largest body of `POST /api/battles` (a scenario)."""
     max_import_bytes: int = Field(default=4 << 20, ge=1024)
     """Largest body of `POST /api/battles/import` (a whole battle log)."""
+    import_workers: int = Field(default=1, ge=1, le=8)
+    """Worker processes that check imports (parse and re-execute every command), so the
+    seconds of CPU of a large import never stop the event loop; each is started on the first
+    import and kept."""
+    import_queue: int = Field(default=4, ge=0, le=100)
+    """Imports that may wait for a busy worker; past that an import is refused at once (503
+    `import_busy`)."""
+    import_timeout_s: float = Field(default=60.0, gt=0, le=600)
+    """A check that takes longer is stopped (its worker killed) and answered 503
+    `import_timeout`; the largest legal import takes ~3 s of CPU."""
     allowed_hosts: Annotated[list[str], NoDecode] = []
     """Host names the server answers to; empty: any when serving beyond loopback, and only
     loopback names when `HOST` is a loopback address (DNS rebinding cannot reach `make run`)."""

@@ -10,7 +10,7 @@ import asyncio
 import gc
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -51,3 +51,47 @@ def loop_stall_meter(worst: dict[str, float], phase: list[str]) -> Iterator[None
     finally:
         task.cancel()
         gc.callbacks.remove(on_gc)
+
+
+def _run_queue_wait() -> Callable[[], float]:
+    """A reader of the seconds the calling thread has waited for a core (Linux schedstat:
+    runnable, not running); a reader of zero where the kernel does not say."""
+    path = f"/proc/self/task/{threading.get_native_id()}/schedstat"
+    try:
+        with open(path) as f:
+            f.read()
+    except OSError:
+        return lambda: 0.0
+
+    def read() -> float:
+        with open(path) as f:
+            return int(f.read().split()[1]) / 1e9
+
+    return read
+
+
+@contextmanager
+def wall_lag_meter(
+    lag: dict[str, float], held: dict[str, float], phase: list[str]
+) -> Iterator[None]:
+    """Measure the event loop's longest wall-clock lag per phase: how much later than asked a
+    1 ms ticker wakes up. Unlike `loop_stall_meter` this counts everything that keeps the loop
+    from running: its own work, garbage collections, and waiting for the GIL while another
+    thread of the process holds it. `lag` also counts waiting for a core (a busy machine);
+    `held` leaves that out (the loop thread's run-queue wait, from the kernel), so it measures
+    what the server itself does to its loop whatever the machine's load."""
+
+    async def tick() -> None:
+        waited = _run_queue_wait()
+        while True:
+            start, wait_before = time.perf_counter(), waited()
+            await asyncio.sleep(0.001)
+            late = time.perf_counter() - start - 0.001
+            lag[phase[0]] = max(lag.get(phase[0], 0.0), late)
+            held[phase[0]] = max(held.get(phase[0], 0.0), late - (waited() - wait_before))
+
+    task = asyncio.get_running_loop().create_task(tick())
+    try:
+        yield
+    finally:
+        task.cancel()

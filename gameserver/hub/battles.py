@@ -9,21 +9,22 @@ import secrets
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from gameserver import jsonstream, rules
+from gameserver import importcheck, rules
 from gameserver.hub.clock import now_iso
 from gameserver.hub.errors import HubError
+from gameserver.hub.imports import ImportWorkers
 from gameserver.hub.room import BattleRoom
 from gameserver.hub.tokens import new_join_code, new_token, token_hash
+from gameserver.importcheck import ImportRefused
 from gameserver.logs import get_logger
-from gameserver.protocol import CreateBattleRequest, ErrorCode, ErrorMessage, ImportBattleRequest
+from gameserver.protocol import CreateBattleRequest, ErrorCode, ErrorMessage
 from gameserver.rules.errors import readable_errors
-from gameserver.rules.reexecution import LogDivergence, reexecute
-from gameserver.sealing import SealError, export_key, seal, unseal
+from gameserver.sealing import export_key, seal
 from gameserver.store import BattleExists, BattleMeta, BattleNotFound
 
 if TYPE_CHECKING:
@@ -48,6 +49,10 @@ class Battles:
         self.hub = hub
         self.rooms: dict[str, BattleRoom] = {}
         self._loading: dict[str, asyncio.Task[BattleRoom]] = {}
+        settings = hub.settings
+        self.imports = ImportWorkers(
+            settings.import_workers, settings.import_queue, settings.import_timeout_s
+        )
 
     async def create_battle(self, request: CreateBattleRequest) -> CreatedBattle:
         """Start a battle from a scenario (validated by the engine) and store its opening events."""
@@ -56,23 +61,18 @@ class Battles:
         except ValidationError as exc:
             raise HubError("bad_scenario", readable_errors(exc), status=422) from None
         # Only the server draws a seed (the creator cannot choose one: `app.create_battle`).
-        seed = secrets.randbits(62)
-        secret = rules.DiceSecret(seed, secrets.token_bytes(rules.SALT_BYTES))
+        secret = rules.DiceSecret(secrets.randbits(62), secrets.token_bytes(rules.SALT_BYTES))
+        loop = asyncio.get_running_loop()
         for _ in range(8):
             battle_id = uuid.uuid4().hex[:16]
-            try:
-                state, events = rules.open_battle(
-                    scenario, seed, battle_id, now_iso(), salt=secret.salt
-                )
-            except rules.RuleViolation as exc:
-                raise HubError(exc.code, exc.message, status=422) from None
+            # In an executor thread: opening the largest legal battle (24 ships of 8 triple
+            # turrets) takes ~40 ms of CPU, in short Python steps that let the loop run.
+            state, dicts = await loop.run_in_executor(
+                None, _open_battle, scenario, secret, battle_id, now_iso()
+            )
             self._check_bot_sides(request.bot_sides, state)
             created = await self._store_new(
-                battle_id,
-                request.name,
-                request.bot_sides,
-                [e.to_dict() for e in events],
-                secret=secret,
+                battle_id, request.name, request.bot_sides, dicts, secret=secret
             )
             if created is not None:
                 return created
@@ -82,15 +82,13 @@ class Battles:
         """Resume an exported battle (the import body's bytes) as a new battle, once its
         commands re-execute exactly.
 
-        Parsing and the check (`parse_import`, `check_import`: decoding, the seed, re-executing
-        every command through `decide`) run in one executor thread: the largest legal import
-        takes a few seconds of CPU, and even freeing its parsed JSON (~300,000 objects) would
-        stop the event loop for tens of milliseconds; only the checked result comes back.
+        Parsing and the check (`importcheck`: decoding, the seed, re-executing every command
+        through `decide`) run in a worker process (`ImportWorkers`): the largest legal import
+        takes seconds of CPU and builds ~300,000 objects, which in a thread of this process
+        held the loop's GIL for up to a second.
         """
         key = export_key(self.hub.settings.export_key)
-        checked = await asyncio.get_running_loop().run_in_executor(
-            None, parse_and_check_import, raw, key
-        )
+        checked = await self.imports.check(raw, key)
         self._check_bot_sides(checked.bot_sides, checked.state)
         for _ in range(8):
             created = await self._store_new(
@@ -279,141 +277,24 @@ class Battles:
         """Unload every room (the server stops)."""
         for battle_id in list(self.rooms):
             await self.drop_room(battle_id)
+        await self.imports.close()
 
 
-@dataclass(frozen=True, slots=True)
-class CheckedImport:
-    """An import that re-executed exactly: the state reached, the events as this server
-    writes them, and the battle's secret."""
-
-    state: rules.BattleState
-    dicts: list[dict[str, Any]]
-    secret: rules.DiceSecret
-    name: str = ""
-    bot_sides: tuple[str, ...] = ()
-
-
-_BOUND_ERRORS = frozenset(
-    {
-        "too_long",
-        "too_short",
-        "string_too_long",
-        "string_too_short",
-        "greater_than",
-        "greater_than_equal",
-        "less_than",
-        "less_than_equal",
-    }
-)
-
-
-def refusal_status(exc: ValidationError) -> int:
-    """422 when every error is a value out of its bounds (the body is well formed, a number
-    or a length is past its limit, which the message names); 400 for a malformed body."""
-    return 422 if all(e["type"] in _BOUND_ERRORS for e in exc.errors()) else 400
+def _open_battle(
+    scenario: rules.Scenario, secret: rules.DiceSecret, battle_id: str, at: str
+) -> tuple[rules.BattleState, list[dict[str, Any]]]:
+    """The opening state and events of a new battle; `HubError` (422) when the rules refuse."""
+    try:
+        state, events = rules.open_battle(scenario, secret.seed, battle_id, at, salt=secret.salt)
+    except rules.RuleViolation as exc:
+        raise HubError(exc.code, exc.message, status=422) from None
+    return state, [e.to_dict() for e in events]
 
 
 def parse_json(raw: bytes) -> Any:
     """A body's JSON; `HubError` (400) when it is not JSON or nested too deeply. A large body
-    is parsed in small steps (`jsonstream`): this runs in executor threads too."""
+    is parsed in small steps (`jsonstream`)."""
     try:
-        return jsonstream.loads(raw)
-    except RecursionError:
-        raise HubError("bad_request", "the body is nested too deeply") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise HubError("bad_request", f"the body is not JSON: {exc}") from None
-
-
-def parse_import(raw: bytes) -> ImportBattleRequest:
-    """The import body (an export, or its bare list of events) as a request; `HubError` when
-    it is not JSON (400), malformed (400) or past a bound such as the event count (422)."""
-    body = parse_json(raw)
-    if isinstance(body, list):
-        body = {"events": body}
-    try:
-        return ImportBattleRequest.model_validate(body)
-    except ValidationError as exc:
-        raise HubError("bad_log", readable_errors(exc), status=refusal_status(exc)) from None
-
-
-def parse_and_check_import(raw: bytes, key: bytes) -> CheckedImport:
-    """`parse_import` then `check_import`, with the request's name and bot sides."""
-    request = parse_import(raw)
-    checked = check_import(request.events, request.sealed_seed, key)
-    return replace(checked, name=request.name, bot_sides=tuple(request.bot_sides))
-
-
-def check_import(raw: list[dict[str, Any]], sealed_seed: str | None, key: bytes) -> CheckedImport:
-    """Check an exported log: readable, numbered from 1, with its battle's secret (sealed in
-    the GM export of a running battle, revealed in a finished one), and every recorded command
-    re-executing through `decide` to exactly the recorded events (`rules.reexecution`).
-
-    Synchronous and free of I/O, so it can run in an executor thread. Raises `HubError`
-    (422 for a well-formed log that is refused, naming the first divergent event).
-    """
-    try:
-        events, dicts = rules.decode_events(raw)
-    except rules.UnsupportedSchemaVersion as exc:
-        raise HubError("unsupported_schema_version", str(exc)) from None
-    except (ValueError, TypeError, KeyError) as exc:
-        raise HubError("bad_log", f"an event could not be read: {exc}") from None
-    for expected, event in enumerate(events, start=1):
-        if event.seq != expected:
-            raise HubError("bad_log", f"event #{expected} has seq {event.seq}")
-    first = events[0]
-    if first.type != "battle_started":
-        raise HubError("bad_log", "a battle log starts with a battle_started event")
-    if first.cmd is None:
-        raise HubError(
-            "no_command_record",
-            "this log records no commands (it was written before event schema version 4):"
-            " an import re-executes the commands, so it cannot be imported; its dice can"
-            " still be verified with python -m gameserver.verify",
-            status=422,
-        )
-    commitment = first.data.get("commitment") or {}
-    digest = str(commitment.get("digest", "")) if isinstance(commitment, dict) else ""
-    if sealed_seed is not None:
-        try:
-            secret = rules.DiceSecret.from_text(unseal(key, sealed_seed, digest))
-        except (SealError, ValueError) as exc:
-            raise HubError(
-                "bad_seed", f"the sealed seed cannot be opened: {exc}", status=422
-            ) from None
-    else:
-        revealed = revealed_secret(events)
-        if revealed is None:
-            raise HubError(
-                "seed_sealed",
-                "this log is of a running battle and has no seed (it is secret until the end):"
-                " resume it from the GM's sealed export",
-                status=422,
-            )
-        secret = revealed
-    if not rules.matches(commitment, secret.seed, secret.salt.hex()):
-        raise HubError("bad_seed", "the seed does not match the battle's commitment", status=422)
-    try:
-        state, produced = reexecute(events, dicts, secret)
-    except LogDivergence as exc:
-        raise HubError("log_diverges", exc.message, status=422, details=exc.to_dict()) from None
-    except Exception as exc:
-        log.warning("import_failed", error=repr(exc)[:300])
-        raise HubError("bad_log", f"the log cannot be re-executed: {exc}", status=422) from None
-    return CheckedImport(state, produced, secret)
-
-
-def revealed_secret(events: Sequence[rules.Event]) -> rules.DiceSecret | None:
-    """The seed and salt a finished battle's ``dice_revealed`` event publishes, if any."""
-    for event in reversed(events):
-        if event.type == "dice_revealed":
-            try:
-                return rules.DiceSecret(
-                    int(str(event.data["seed"])), bytes.fromhex(str(event.data["salt"]))
-                )
-            except (KeyError, ValueError) as exc:
-                raise HubError(
-                    "bad_seed",
-                    f"event {event.seq} (dice_revealed) has no readable seed and salt: {exc}",
-                    status=422,
-                ) from None
-    return None
+        return importcheck.parse_json(raw)
+    except ImportRefused as exc:
+        raise HubError(exc.code, exc.message, status=exc.status) from None
