@@ -1,0 +1,107 @@
+"""Import workers: the check runs in a separate process that imports only pure code, a bounded
+number at a time (503 past the queue), stopped past its timeout and when the server stops."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from functools import cache
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from gameserver.hub import Hub
+from gameserver.settings import Settings
+from testkit.largest import longest_log
+
+JSON = {"Content-Type": "application/json"}
+
+
+@cache
+def _body(max_bytes: int) -> bytes:
+    """A finished battle's public log of about `max_bytes` (every event real)."""
+    return json.dumps({"events": longest_log(max_bytes)}).encode()
+
+
+@pytest.fixture
+def settings() -> Settings:
+    """One worker and no queue: a second import while one is checked is refused at once."""
+    return Settings(
+        bot_delay_ms=0,
+        rate_limit_per_s=10_000,
+        rate_limit_burst=10_000,
+        expiry_interval_s=3600,
+        shutdown_grace_s=1,
+        import_workers=1,
+        import_queue=0,
+    )
+
+
+def test_the_worker_imports_only_pure_code() -> None:
+    """The worker's module pulls in the rules, the wire models and the JSON parser: no web
+    framework, store, logger or metrics (import-linter checks the source; this the process)."""
+    found = subprocess.run(
+        [sys.executable, "-P", "-c", "import sys, gameserver.importcheck; print(*sys.modules)"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout.split()
+    assert "gameserver.rules" in found
+    impure = ("aiohttp", "redis", "structlog", "prometheus_client", "multidict", "yarl")
+    ours = ("gameserver.app", "gameserver.hub", "gameserver.store", "gameserver.settings")
+    assert [m for m in found if m.split(".")[0] in impure or m.startswith(ours)] == []
+
+
+async def test_an_import_past_the_queue_is_refused_at_once_and_the_first_completes(
+    client: TestClient[Any, Any], hub: Hub
+) -> None:
+    big = _body(1 << 20)
+    small = _body(64 * 1024)
+    first = asyncio.create_task(client.post("/api/battles/import", data=big, headers=JSON))
+    for _ in range(2000):
+        if hub.battles.imports._slots.locked():
+            break
+        await asyncio.sleep(0.005)
+    assert hub.battles.imports._slots.locked(), "the first import never started its check"
+    resp = await client.post("/api/battles/import", data=small, headers=JSON)
+    answer = await resp.json()
+    assert resp.status == 503, answer
+    assert answer["error"] == "import_busy"
+    assert "try again" in answer["message"]
+    done = await first
+    assert done.status == 201, await done.text()
+    resp = await client.post("/api/battles/import", data=small, headers=JSON)
+    assert resp.status == 201, await resp.text()
+    assert len(hub.battles.imports._idle) == 1, "the worker is kept for the next import"
+
+
+async def test_a_check_past_its_timeout_kills_the_worker_and_the_next_import_works(
+    client: TestClient[Any, Any], hub: Hub
+) -> None:
+    imports = hub.battles.imports
+    imports.timeout_s = 0.2  # a 1 MiB log takes ~1 s of CPU to check
+    resp = await client.post("/api/battles/import", data=_body(1 << 20), headers=JSON)
+    answer = await resp.json()
+    assert resp.status == 503, answer
+    assert answer["error"] == "import_timeout"
+    assert imports._idle == [], "the overrunning worker is not kept"
+    assert not hub.battles.rooms, "nothing was stored"
+    imports.timeout_s = 60.0
+    resp = await client.post("/api/battles/import", data=_body(64 * 1024), headers=JSON)
+    assert resp.status == 201, await resp.text()
+
+
+async def test_the_workers_stop_with_the_server(client: TestClient[Any, Any], hub: Hub) -> None:
+    resp = await client.post("/api/battles/import", data=_body(64 * 1024), headers=JSON)
+    assert resp.status == 201, await resp.text()
+    (worker,) = hub.battles.imports._idle
+    await hub.close()
+    assert worker.proc.returncode == 0, "the worker ends at the end of its input"
+    resp = await client.post("/api/battles/import", data=_body(64 * 1024), headers=JSON)
+    answer = await resp.json()
+    assert resp.status == 503, answer
+    assert answer["error"] == "import_unavailable"
