@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 from functools import cache
@@ -14,6 +15,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from gameserver.hub import Hub
+from gameserver.importcheck import REPLY_HEAD, ImportRefused, decode_reply, encode_request
 from gameserver.settings import Settings
 from testkit.largest import longest_log
 
@@ -54,6 +56,33 @@ def test_the_worker_imports_only_pure_code() -> None:
     impure = ("aiohttp", "redis", "structlog", "prometheus_client", "multidict", "yarl")
     ours = ("gameserver.app", "gameserver.hub", "gameserver.store", "gameserver.settings")
     assert [m for m in found if m.split(".")[0] in impure or m.startswith(ours)] == []
+
+
+def test_the_worker_needs_no_writable_file_system() -> None:
+    """As in the pod (read-only root, no /tmp, a user without a home): no temporary directory,
+    the working directory at /, nothing written; a request in, the checked import out."""
+    log = longest_log(64 * 1024)
+    env = {k: v for k, v in os.environ.items() if k not in ("HOME", "TMPDIR", "PYTHONPATH")}
+    env |= {"TMPDIR": "/nonexistent", "PYTHONDONTWRITEBYTECODE": "1"}
+    request = encode_request(json.dumps(log).encode(), bytes(32))
+    out = subprocess.run(
+        [sys.executable, "-P", "-m", "gameserver.importcheck"],
+        input=request + encode_request(b"[1]", bytes(32)),
+        capture_output=True,
+        cwd="/",
+        env=env,
+        timeout=120,
+        check=True,
+    ).stdout
+    (size,) = REPLY_HEAD.unpack_from(out)
+    _name, _sides, _secret, state, texts = decode_reply(
+        out[REPLY_HEAD.size : REPLY_HEAD.size + size]
+    )
+    assert state.seq == len(log)
+    assert [e for text in texts for e in json.loads(text)] == log
+    with pytest.raises(ImportRefused, match="events") as refused:
+        decode_reply(out[REPLY_HEAD.size * 2 + size :])
+    assert refused.value.status == 400
 
 
 async def test_an_import_past_the_queue_is_refused_at_once_and_the_first_completes(
