@@ -92,6 +92,8 @@ class Hub:
         self.store = store
         self.metrics = metrics
         self.connections: set[Connection] = set()
+        self.closed_total = 0
+        """Sockets closed since the start (the app runs a full collection after many)."""
         self.draining = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self._all_gone = asyncio.Event()
@@ -168,6 +170,7 @@ class Hub:
     async def disconnect(self, conn: Connection) -> None:
         """Forget a connection; its claims stay bound to its resume token."""
         self.connections.discard(conn)
+        self.closed_total += 1
         self.metrics.connections.set(len(self.connections))
         if not self.connections:
             self._all_gone.set()
