@@ -98,8 +98,11 @@ async def test_retried_append_with_its_own_token_is_not_a_conflict(
         store._index_key,
         store._k("b1", "claims"),
         store._notify_key,
+        store._k("b1", "cmds"),
+        store._k("b1", "cmdq"),
     ]
-    args = ["b1", 1, 0, "token-1", "", 0, '{"seq":2}']
+    # battle, expected seq, now, append token, guard hash, command key, window, deadline, k, ...
+    args = ["b1", 1, 0, "token-1", "", "", 10, "", 0, '{"seq":2}']
 
     assert await store._append_script(keys=keys, args=args) == [1, 2]
     assert await store._append_script(keys=keys, args=args) == [1, 2]
@@ -107,10 +110,15 @@ async def test_retried_append_with_its_own_token_is_not_a_conflict(
 
     # A guarded append whose claim was freed after it was written is still its own success.
     await store.claim("b1", Claim(ship_id="s1", station="pilot", token_hash="h"), new_token=True)
-    guarded = ["b1", 2, 0, "token-3", "h", 1, "s1\x1fpilot", '{"seq":3}']
+    guarded = ["b1", 2, 0, "token-3", "h", "", 10, "", 1, "s1\x1fpilot", '{"seq":3}']
     assert await store._append_script(keys=keys, args=guarded) == [1, 3]
     await store.release("b1", "s1", "pilot")
     assert await store._append_script(keys=keys, args=guarded) == [1, 3]
+    # Past its deadline (Redis's clock) an append writes nothing; a retry of one that was
+    # written before its deadline is still its own success.
+    late = ["b1", 3, 0, "token-4", "", "", 10, 1, 0, '{"seq":4}']
+    assert await store._append_script(keys=keys, args=late) == [3, 3]
+    assert await store._append_script(keys=keys, args=[*guarded[:7], 1, *guarded[8:]]) == [1, 3]
     assert [e["seq"] for e in await store.read("b1")] == [1, 2, 3]
 
 
