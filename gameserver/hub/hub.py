@@ -363,7 +363,10 @@ class Hub:
         room.peers_changed()
         room.presence.request()
         if msg.role is Role.GM:
-            await self.seats.send_table(room, conn)
+            # The join is done; a store too slow for the table frame must not answer it with
+            # an error (the next table change sends it again).
+            with contextlib.suppress(StoreUnavailable, BattleNotFound):
+                await self.seats.send_table(room, conn)
 
     async def command(self, conn: Connection, room: BattleRoom, msg: CommandMessage) -> None:
         """Parse → decide → append (expected seq, keyed by the command's id) → fan out → ack; the
