@@ -14,7 +14,7 @@ import signal
 
 from aiohttp import web
 
-from gameserver.app import HUB_KEY, create_app
+from gameserver.app import HUB_KEY, METRICS_KEY, GuardedSite, create_app
 from gameserver.logs import configure_logging, get_logger
 from gameserver.settings import Settings
 
@@ -36,7 +36,15 @@ async def serve(settings: Settings) -> None:
     app = create_app(settings)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port, backlog=4096)
+    refusals = app[METRICS_KEY].refusals.labels(limit="header_timeout")
+    site = GuardedSite(
+        runner,
+        settings.host,
+        settings.port,
+        header_timeout_s=settings.header_timeout_s,
+        on_timeout=refusals.inc,
+        backlog=4096,
+    )
     await site.start()
     addresses = [f"{a[0]}:{a[1]}" for a in runner.addresses if isinstance(a, tuple)]
     log.info("listening", addresses=addresses, store="redis" if settings.redis_url else "memory")

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import gc
 import html
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -49,6 +50,152 @@ HUB_KEY = web.AppKey("hub", Hub)
 log = get_logger("app")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class HeaderDeadline(asyncio.Protocol):
+    """aiohttp's protocol for one HTTP connection, with a deadline on each request's headers.
+
+    aiohttp has no header timeout: its keep-alive timer does not restart on data, so a client
+    that sends its headers a byte at a time (slowloris) holds a connection and a handler for as
+    long as it likes. This wrapper, between the transport and aiohttp's `RequestHandler`, starts
+    a timer when the connection opens and at the first byte of each later request, and stops it
+    at the end of the headers (an empty line, or the request reaching the app, see
+    `header_deadline_middleware`). When it fires the client gets 408 and the socket is closed.
+    Only the asyncio protocol interface is used; aiohttp's handler is not touched.
+    """
+
+    def __init__(
+        self, inner: asyncio.Protocol, timeout_s: float, on_timeout: Callable[[], None]
+    ) -> None:
+        self.inner = inner
+        self._timeout_s = timeout_s
+        self._on_timeout = on_timeout
+        self._transport: asyncio.Transport | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._busy = False
+        """Between the end of a request's headers and the end of its handling."""
+        self._tail = b""
+
+    def _arm(self) -> None:
+        self._tail = b""
+        self._timer = asyncio.get_running_loop().call_later(self._timeout_s, self._expired)
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _expired(self) -> None:
+        self._timer = None
+        if self._busy or self._transport is None or self._transport.is_closing():
+            return
+        self._on_timeout()
+        self._transport.write(
+            b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+        )
+        if self._transport.get_write_buffer_size():
+            self._transport.abort()  # it does not read either: nothing to wait for
+        else:
+            self._transport.close()
+
+    def request_started(self) -> None:
+        """The app got a request on this connection: its headers are in."""
+        self._disarm()
+        self._busy = True
+
+    def request_done(self) -> None:
+        """The app answered; the next request's first byte starts the next deadline."""
+        self._busy = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Start the first request's deadline, then hand the transport to aiohttp."""
+        self._transport = cast(asyncio.Transport, transport)
+        self._arm()
+        self.inner.connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        """Watch for the end of the headers, then pass the bytes on."""
+        if not self._busy:
+            if self._timer is None:
+                self._arm()
+            seen = self._tail + data
+            if b"\r\n\r\n" in seen or b"\n\n" in seen:
+                self.request_started()
+            else:
+                self._tail = seen[-3:]
+        self.inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        """aiohttp's answer to a half-closed connection."""
+        return self.inner.eof_received()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Stop the timer; aiohttp cleans up."""
+        self._disarm()
+        self._transport = None
+        self.inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        """Flow control goes to aiohttp's writer."""
+        self.inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        """Flow control goes to aiohttp's writer."""
+        self.inner.resume_writing()
+
+
+@web.middleware
+async def header_deadline_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Tell the connection's `HeaderDeadline` (if it has one) that a request is being handled:
+    no header deadline while the app works on it (or while a WebSocket it upgraded is open)."""
+    transport = request.transport
+    guard = transport.get_protocol() if transport is not None else None
+    if not isinstance(guard, HeaderDeadline):
+        return await handler(request)
+    guard.request_started()
+    try:
+        return await handler(request)
+    finally:
+        guard.request_done()
+
+
+class GuardedSite(web.BaseSite):
+    """A TCP site whose connections get `HeaderDeadline` (use it instead of `web.TCPSite`)."""
+
+    def __init__(
+        self,
+        runner: web.BaseRunner,
+        host: str,
+        port: int,
+        *,
+        header_timeout_s: float,
+        on_timeout: Callable[[], None],
+        backlog: int = 128,
+    ) -> None:
+        super().__init__(runner, backlog=backlog)
+        self._host = host
+        self._port = port
+        self._header_timeout_s = header_timeout_s
+        self._on_timeout = on_timeout
+
+    @property
+    def name(self) -> str:
+        """The URL it serves."""
+        return f"http://{self._host}:{self._port}"
+
+    async def start(self) -> None:
+        """Listen; each connection's aiohttp protocol is wrapped in a `HeaderDeadline`."""
+        await super().start()
+        server = self._runner.server
+        assert server is not None
+
+        def protocol() -> HeaderDeadline:
+            return HeaderDeadline(server(), self._header_timeout_s, self._on_timeout)
+
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            protocol, self._host, self._port, backlog=self._backlog
+        )
 
 
 def _error(
@@ -525,8 +672,20 @@ GC_FREEZE_EVERY_S = 1.0
 """How often the survivors of the young collections are moved out of the collector's sight."""
 GC_FULL_EVERY_S = 600.0
 """How often a full collection looks at everything (frees cycles that formed among old objects)."""
+GC_AFTER_CLOSED = 100
+"""Sockets closed since the last full collection that call for one now, when at least as many
+as are open (see `_gc_ctx`)."""
+GC_CLOSED_MIN_GAP_S = 5.0
+"""The least time between two of those early full collections."""
 
 _gc_users = 0
+
+
+def _return_free_memory() -> None:
+    """Give the heap's free pages back to the system (glibc `malloc_trim`; elsewhere nothing):
+    after many sockets closed, their freed buffers would otherwise stay in the process's RSS."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).malloc_trim(0)
 
 
 async def _gc_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -540,18 +699,50 @@ async def _gc_ctx(app: web.Application) -> AsyncIterator[None]:
     (`gc.freeze`: kept, still freed by reference counting, no longer walked), the automatic
     collections only see objects younger than a second, and a full collection over everything
     runs every `GC_FULL_EVERY_S` so a cycle among older objects is not kept for longer.
+
+    A closed socket leaves cycles (aiohttp's protocol, reader, tasks, exceptions) among objects
+    frozen while it was open. After a mass disconnect — at least `GC_AFTER_CLOSED` closes since
+    the last full collection, and at least as many as sockets still open, so a big server's
+    everyday churn does not call for one — the full collection runs at the next quiet second (no
+    close in it) rather than minutes later, and the freed heap pages are returned to the system
+    (measured: 500 cut zombie sockets left RSS +31 % without this).
     """
     global _gc_users
     _gc_users += 1
 
+    def closed_so_far() -> int:
+        hub = app.get(HUB_KEY)
+        return hub.closed_total if hub is not None else 0
+
+    def still_open() -> int:
+        hub = app.get(HUB_KEY)
+        return len(hub.connections) if hub is not None else 0
+
     async def freezer() -> None:
         last_full = time.monotonic()
+        closed_at_full = seen = closed_so_far()
         while True:
             await asyncio.sleep(GC_FREEZE_EVERY_S)
-            if time.monotonic() - last_full >= GC_FULL_EVERY_S:
+            now = time.monotonic()
+            closed = closed_so_far()
+            gone = closed - closed_at_full
+            burst_over = gone >= max(GC_AFTER_CLOSED, still_open()) and closed == seen
+            seen = closed
+            if now - last_full >= GC_FULL_EVERY_S or (
+                burst_over and now - last_full >= GC_CLOSED_MIN_GAP_S
+            ):
                 gc.unfreeze()
-                gc.collect()
-                last_full = time.monotonic()
+                freed = gc.collect()
+                collected = time.monotonic()
+                _return_free_memory()
+                log.info(
+                    "full_collection",
+                    freed=freed,
+                    closed=closed - closed_at_full,
+                    gc_ms=round((collected - now) * 1000, 1),
+                    trim_ms=round((time.monotonic() - collected) * 1000, 1),
+                )
+                last_full, closed_at_full = time.monotonic(), closed
             gc.freeze()
 
     gc.freeze()
@@ -578,11 +769,20 @@ def create_app(
     """Build the game server application (store from `REDIS_URL` unless one is passed in)."""
     settings = settings or Settings()
     app = web.Application(
-        middlewares=[host_middleware, error_middleware],
+        middlewares=[header_deadline_middleware, host_middleware, error_middleware],
         client_max_size=max(settings.max_message_bytes, settings.max_import_bytes),
+        handler_args={"keepalive_timeout": settings.keepalive_timeout_s},
     )
     app[SETTINGS_KEY] = settings
-    app[STORE_KEY] = store if store is not None else create_store(settings.redis_url)
+    app[STORE_KEY] = (
+        store
+        if store is not None
+        else create_store(
+            settings.redis_url,
+            timeout_s=settings.store_timeout_s,
+            dedupe_window=settings.dedupe_window,
+        )
+    )
     app[METRICS_KEY] = create_metrics()
     app.cleanup_ctx.append(_gc_ctx)
     app.cleanup_ctx.append(_hub_ctx)

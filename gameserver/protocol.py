@@ -70,6 +70,10 @@ class ErrorCode(StrEnum):
     STATION_RELEASED = "station_released"
     NOT_YOUR_STATION = "not_your_station"
     INTERNAL_ERROR = "internal_error"
+    BANNED = "banned"
+    BAD_RESUME_TOKEN = "bad_resume_token"
+    TABLE_LOCKED = "table_locked"
+    STATION_CAP = "station_cap"
 
 
 class _Message(BaseModel):
@@ -142,11 +146,31 @@ class ReleaseMessage(_Message):
 
 
 class KickMessage(_Message):
-    """GM only: disconnect a peer (see `presence`) and free the stations it held."""
+    """GM only: disconnect a peer (see `presence`), free the stations it held and ban its resume
+    token from the battle (`unban` lifts it); every connection with that token goes too."""
 
     type: Literal["kick"] = "kick"
     client_id: ClientId | None = None
     peer_id: ShortText
+
+
+class UnbanMessage(_Message):
+    """GM only: let a kicked player's resume token sit down again (`ban_id` from `table`)."""
+
+    type: Literal["unban"] = "unban"
+    client_id: ClientId | None = None
+    ban_id: Annotated[str, Field(pattern=r"^[0-9a-f]{12}$")]
+
+
+class TableRequest(_Message):
+    """GM only: lock the table (no new players or spectators; seated players may return) and
+    cap the stations one player may hold (0: the server's default). Omitted fields keep their
+    value; answered with `ack` and a `table` frame to the GMs."""
+
+    type: Literal["table"] = "table"
+    client_id: ClientId | None = None
+    locked: bool | None = None
+    max_stations: Annotated[int, Field(ge=0, le=64)] | None = None
 
 
 class PingMessage(_Message):
@@ -157,10 +181,19 @@ class PingMessage(_Message):
 
 
 ClientMessage = Annotated[
-    JoinMessage | CommandMessage | LegalRequest | ReleaseMessage | KickMessage | PingMessage,
+    JoinMessage
+    | CommandMessage
+    | LegalRequest
+    | ReleaseMessage
+    | KickMessage
+    | UnbanMessage
+    | TableRequest
+    | PingMessage,
     Field(discriminator="type"),
 ]
-CLIENT_MESSAGE_TYPES = frozenset({"join", "command", "legal", "release", "kick", "ping"})
+CLIENT_MESSAGE_TYPES = frozenset(
+    {"join", "command", "legal", "release", "kick", "unban", "table", "ping"}
+)
 _client_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 
 
@@ -314,6 +347,23 @@ class PresenceMessage(_Message):
     claims: list[ClaimInfo]
 
 
+class BanInfo(_Message):
+    """A kicked player's revoked token, by a short id (never the token) and the name it used."""
+
+    ban_id: str
+    name: str = ""
+
+
+class TableMessage(_Message):
+    """To GMs: the table's rules and bans (on join, and whenever a GM changes them)."""
+
+    type: Literal["table"] = "table"
+    battle_id: str
+    locked: bool
+    max_stations: int = Field(description="per player; 0: no cap")
+    bans: list[BanInfo]
+
+
 class PongMessage(_Message):
     """The answer to `ping`."""
 
@@ -337,6 +387,7 @@ ServerMessage = Annotated[
     | AckMessage
     | ErrorMessage
     | PresenceMessage
+    | TableMessage
     | PongMessage
     | ServerShutdownMessage,
     Field(discriminator="type"),

@@ -74,6 +74,19 @@ class Settings(BaseSettings):
     allowed_hosts: Annotated[list[str], NoDecode] = []
     """Host names the server answers to; empty: any when serving beyond loopback, and only
     loopback names when `HOST` is a loopback address (DNS rebinding cannot reach `make run`)."""
+    store_timeout_s: float = Field(default=5.0, gt=0)
+    """Every store (Redis) call answers within this or fails with `store_unavailable`; a command
+    that waited this long for its battle's lock is refused the same way (never applied)."""
+    dedupe_window: int = Field(default=1000, ge=1)
+    """Keyed commands each battle remembers: a command resent with the same `client_id` by the
+    same sender among its last this-many is answered with the first ack, never applied twice."""
+    max_stations_per_player: int = Field(default=0, ge=0)
+    """Stations one resume token may hold in a battle unless its GM set a cap (0: no cap)."""
+    header_timeout_s: float = Field(default=10.0, gt=0)
+    """A request's headers must arrive within this from the first byte (or from the connection's
+    start): a client that sends them byte by byte (slowloris) is cut (408)."""
+    keepalive_timeout_s: float = Field(default=75.0, gt=0)
+    """An idle keep-alive HTTP connection is closed after this."""
     # Seals a running battle's seed in the GM's resumable export (`gameserver.sealing`); every
     # instance that should resume another's exports needs the same value. Unset: per process.
     export_key: str = Field(default="", repr=False)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import hmac
 import time
 from typing import Any
@@ -43,11 +44,14 @@ from gameserver.protocol import (
     ReleaseMessage,
     Role,
     ServerShutdownMessage,
+    TableRequest,
+    UnbanMessage,
     legal_frame,
     parse_client_message,
 )
 from gameserver.settings import Settings
 from gameserver.store import (
+    AlreadyApplied,
     BattleNotFound,
     BattleStore,
     ClaimGuard,
@@ -58,6 +62,26 @@ from gameserver.store import (
 
 log = get_logger("hub")
 
+STORE_UNAVAILABLE_COMMAND = (
+    "storage did not answer in time; resend this command with the same client_id"
+    " (a command is applied at most once)"
+)
+"""A command's `store_unavailable`: it was not applied (a late store refuses it at its deadline,
+or it never left the battle's queue); should an answer have been lost instead, resending it with
+the same `client_id` is answered with the first ack, never applied twice."""
+
+
+def command_key(conn: Connection, client_id: str) -> str | None:
+    """The store's key of a command: its `client_id` scoped to the sender (a player's resume
+    token, or the battle's GM), so two clients' ids never collide; purely computational."""
+    if conn.role is Role.GM:
+        sender = "gm"
+    elif conn.role is Role.PLAYER and conn.token_hash is not None:
+        sender = conn.token_hash
+    else:
+        return None
+    return hashlib.sha256(f"{sender}\x1f{client_id}".encode()).hexdigest()[:32]
+
 
 class Hub:
     """All rooms and connections of this instance."""
@@ -67,6 +91,8 @@ class Hub:
         self.store = store
         self.metrics = metrics
         self.connections: set[Connection] = set()
+        self.closed_total = 0
+        """Sockets closed since the start (the app runs a full collection after many)."""
         self.draining = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self._all_gone = asyncio.Event()
@@ -143,6 +169,7 @@ class Hub:
     async def disconnect(self, conn: Connection) -> None:
         """Forget a connection; its claims stay bound to its resume token."""
         self.connections.discard(conn)
+        self.closed_total += 1
         self.metrics.connections.set(len(self.connections))
         if not self.connections:
             self._all_gone.set()
@@ -222,14 +249,21 @@ class Hub:
                 await self.seats.release(conn, conn.room, message)
             elif isinstance(message, KickMessage):
                 await self.seats.kick(conn, conn.room, message)
+            elif isinstance(message, UnbanMessage):
+                await self.seats.unban(conn, conn.room, message)
+            elif isinstance(message, TableRequest):
+                await self.seats.set_table(conn, conn.room, message)
             else:
                 conn.send_model(PongMessage(client_id=message.client_id))
         except HubError as exc:
             self.error(conn, exc.code, exc.message, client_id)
         except StoreUnavailable:
-            self.error(
-                conn, ErrorCode.STORE_UNAVAILABLE, "storage is unavailable; try again", client_id
+            text = (
+                STORE_UNAVAILABLE_COMMAND
+                if isinstance(message, CommandMessage)
+                else "storage is unavailable; try again"
             )
+            self.error(conn, ErrorCode.STORE_UNAVAILABLE, text, client_id)
         except BattleNotFound as exc:
             self.error(conn, ErrorCode.BATTLE_NOT_FOUND, str(exc), client_id)
         except Exception:
@@ -266,10 +300,19 @@ class Hub:
                 raise HubError(ErrorCode.BAD_GM_TOKEN, "the GM token is not valid for this battle")
         elif msg.role is Role.PLAYER:
             assert msg.ship_id is not None
+            # The server issues every resume token: one the client names must be the battle's.
             resume_token = msg.resume_token or new_token()
             taken = await self.seats.claim(
-                room, msg.ship_id, msg.stations, token_hash(resume_token), msg.name
+                room,
+                msg.ship_id,
+                msg.stations,
+                token_hash(resume_token),
+                msg.name,
+                new_token=msg.resume_token is None,
             )
+        elif (await self.store.table(room.battle_id)).rules.locked:
+            self.refuse(conn, "table_locked")
+            raise HubError(ErrorCode.TABLE_LOCKED, "the GM has locked the table: no new spectators")
         try:
             if msg.last_seq is not None and msg.last_seq > room.seq:
                 # The client holds more than this instance has folded (it came from another
@@ -318,12 +361,19 @@ class Hub:
         log.info("joined", battle_id=room.battle_id, role=str(msg.role), peer_id=conn.peer_id)
         room.peers_changed()
         room.presence.request()
+        if msg.role is Role.GM:
+            # The join is done; a store too slow for the table frame must not answer it with
+            # an error (the next table change sends it again).
+            with contextlib.suppress(StoreUnavailable, BattleNotFound):
+                await self.seats.send_table(room, conn)
 
     async def command(self, conn: Connection, room: BattleRoom, msg: CommandMessage) -> None:
-        """Parse → decide → append (expected seq) → fan out → ack; the engine judges legality."""
+        """Parse → decide → append (expected seq, keyed by the command's id) → fan out → ack; the
+        engine judges legality. A command resent with the same `client_id` gets the first ack."""
         started = time.perf_counter()
         if conn.role is Role.SPECTATOR:
             raise HubError(ErrorCode.READ_ONLY, "spectators cannot send commands")
+        key = command_key(conn, msg.client_id)
         kind = "invalid"
         try:
             # Each ClaimLost removes at least one station from the connection, so this ends.
@@ -331,7 +381,7 @@ class Hub:
                 command = rules.parse_command(msg.command, conn.actor(), now_iso())
                 kind = str(getattr(command, "type", "unknown"))
                 try:
-                    events = await self._commit_command(room, command, conn.guard())
+                    events = await self._commit_command(room, command, conn.guard(), key)
                     break
                 except ClaimLost as exc:
                     # Released on another instance, whose notice has not arrived yet: lose the
@@ -339,7 +389,19 @@ class Hub:
                     self.seats.claims_lost(room, exc, conn.token_hash)
             else:
                 raise HubError(ErrorCode.CONFLICT, "your stations keep changing; try again")
+        except AlreadyApplied as exc:
+            await self._ack_again(conn, room, msg.client_id, exc.first, exc.last, kind, started)
+            return
         except rules.RuleViolation as exc:
+            # The same command applied before (its ack was lost) is refused by the state it
+            # made, e.g. "not your turn": answer it as the first time instead.
+            done = None
+            if key is not None:
+                with contextlib.suppress(StoreUnavailable, BattleNotFound):
+                    done = await self.store.applied(room.battle_id, key)
+            if done is not None:
+                await self._ack_again(conn, room, msg.client_id, *done, kind, started)
+                return
             self._count(kind, exc.code, started)
             raise HubError(exc.code, exc.message) from None
         except HubError as exc:
@@ -360,12 +422,41 @@ class Hub:
             events=len(events),
         )
 
-    @staticmethod
+    async def _ack_again(
+        self,
+        conn: Connection,
+        room: BattleRoom,
+        client_id: str,
+        first: int,
+        last: int,
+        kind: str,
+        started: float,
+    ) -> None:
+        """Answer a resent command with the ack of its first time (its events reach the room
+        first: a late append is read from the store before the ack)."""
+        if room.seq < last:
+            with contextlib.suppress(StoreUnavailable):
+                await room.resync()
+        conn.send_model(
+            AckMessage(client_id=client_id, seq=room.seq, seqs=list(range(first, last + 1)))
+        )
+        self._count(kind, "duplicate", started)
+
     async def _commit_command(
-        room: BattleRoom, command: Any, guard: ClaimGuard | None
+        self, room: BattleRoom, command: Any, guard: ClaimGuard | None, key: str | None
     ) -> list[rules.Event]:
-        async with room.lock:
-            return await room.commit(lambda state: rules.decide(state, command), guard)
+        """Commit under the battle's lock; a command that cannot get the lock within the store
+        timeout (the store hangs under the commands before it) is refused, never applied."""
+        try:
+            async with asyncio.timeout(self.settings.store_timeout_s):
+                await room.lock.acquire()
+        except TimeoutError:
+            self.metrics.refusals.labels(limit="store_timeout").inc()
+            raise StoreUnavailable("the battle's commands wait for the store") from None
+        try:
+            return await room.commit(lambda state: rules.decide(state, command), guard, key)
+        finally:
+            room.lock.release()
 
     def _count(self, kind: str, result: str, started: float) -> float:
         latency = time.perf_counter() - started

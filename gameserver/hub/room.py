@@ -241,6 +241,7 @@ class BattleRoom:
         self,
         make_events: Callable[[rules.BattleState], rules.Decision | None],
         guard: ClaimGuard | None = None,
+        key: str | None = None,
     ) -> list[rules.Event]:
         """Decide on the current state and append with the expected seq; retry on conflicts.
 
@@ -249,7 +250,8 @@ class BattleRoom:
         Raises:
             HubError: `conflict` after the configured retries.
             ClaimLost: the guard's stations are no longer the player's (nothing changed).
-            StoreUnavailable: the store is down (nothing changed).
+            AlreadyApplied: the command with this `key` was appended before (nothing changed).
+            StoreUnavailable: the store is down or late (nothing changed).
         """
         for _ in range(self.hub.settings.append_retries):
             expected = self.seq
@@ -259,7 +261,7 @@ class BattleRoom:
             events = decision.events
             dicts = [e.to_dict() for e in events]
             try:
-                await self.hub.store.append(self.battle_id, expected, dicts, guard)
+                await self.hub.store.append(self.battle_id, expected, dicts, guard, key)
             except SeqConflict:
                 await self.resync()
                 continue

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from gameserver.store.base import (
+    AlreadyApplied,
+    Ban,
     BattleExists,
     BattleMeta,
     BattleNotFound,
@@ -13,13 +15,18 @@ from gameserver.store.base import (
     EventDict,
     Notice,
     PeerInfo,
+    SeatRefused,
     SeqConflict,
     Snapshot,
     StoreError,
     StoreUnavailable,
+    Table,
+    TableRules,
 )
 
 __all__ = [
+    "AlreadyApplied",
+    "Ban",
     "BattleExists",
     "BattleMeta",
     "BattleNotFound",
@@ -30,24 +37,33 @@ __all__ = [
     "EventDict",
     "Notice",
     "PeerInfo",
+    "SeatRefused",
     "SeqConflict",
     "Snapshot",
     "StoreError",
     "StoreUnavailable",
+    "Table",
+    "TableRules",
     "create_store",
 ]
 
 
-def create_store(redis_url: str | None) -> BattleStore:
+def create_store(
+    redis_url: str | None, *, timeout_s: float = 5.0, dedupe_window: int = 1000
+) -> BattleStore:
     """Pick the store from the settings: Redis when `REDIS_URL` is set, else in memory.
 
-    The Redis module is imported only when asked for, so the default needs no Redis at all.
+    `timeout_s` bounds every Redis call (`STORE_TIMEOUT_S`); `dedupe_window` is how many keyed
+    appends per battle are remembered (`DEDUPE_WINDOW`). The Redis module is imported only when
+    asked for, so the default needs no Redis at all.
     """
     if redis_url:
         from gameserver.store.redis import RedisBattleStore
 
-        store: BattleStore = RedisBattleStore(redis_url)
+        store: BattleStore = RedisBattleStore(
+            redis_url, command_timeout_s=timeout_s, dedupe_window=dedupe_window
+        )
         return store
     from gameserver.store.memory import MemoryBattleStore
 
-    return MemoryBattleStore()
+    return MemoryBattleStore(dedupe_window=dedupe_window)

@@ -39,7 +39,40 @@ class StoreError(Exception):
 
 
 class StoreUnavailable(StoreError):
-    """The backing service cannot be reached; nothing was changed (the caller may retry)."""
+    """The backing service cannot be reached or did not answer in time; nothing was changed.
+
+    An append that timed out carries a deadline the store checks before writing, so a Redis that
+    resumes late refuses it; the caller still tells its client to resend with the same command
+    id (an append keyed by it is applied at most once), never to send a new one.
+    """
+
+
+class AlreadyApplied(StoreError):
+    """`append` refused: a command with this key was appended before (seqs `first`..`last`);
+    nothing was written, the caller answers as it did the first time."""
+
+    def __init__(self, battle_id: str, first: int, last: int) -> None:
+        super().__init__(f"battle {battle_id!r}: already appended as seqs {first}..{last}")
+        self.battle_id = battle_id
+        self.first = first
+        self.last = last
+
+
+SeatRefusal = Literal["banned", "unknown_token", "table_locked", "station_cap"]
+
+
+class SeatRefused(StoreError):
+    """`claim` refused by the table's rules; nothing changed.
+
+    `banned`: the GM kicked this token; `unknown_token`: the battle never issued it;
+    `table_locked`: the GM locked the table against new players; `station_cap`: the token holds
+    `cap` stations already.
+    """
+
+    def __init__(self, reason: SeatRefusal, cap: int = 0) -> None:
+        super().__init__(reason)
+        self.reason: SeatRefusal = reason
+        self.cap = cap
 
 
 class BattleNotFound(StoreError):
@@ -119,20 +152,72 @@ class ClaimGuard(BaseModel):
     token_hash: str
 
 
+class TableRules(BaseModel):
+    """What the GM decided about who may sit down: `locked` (no new players or spectators) and
+    `max_stations` per player token (0: the server's `MAX_STATIONS_PER_PLAYER`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    locked: bool = False
+    max_stations: int = Field(default=0, ge=0)
+
+
+class Ban(BaseModel):
+    """A revoked resume token: `ban_id` (a prefix of its hash) lets the GM lift it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ban_id: str
+    name: str = ""
+
+
+BAN_ID_LENGTH = 12
+"""Hex digits of a token's sha256 that name its ban (never the token itself)."""
+
+
+def ban_entry(name: str) -> str:
+    """The tokens registry's value of a revoked token (`banned` + its holder's name)."""
+    return "banned\x1f" + name
+
+
+def parse_bans(tokens: dict[str, str]) -> tuple[Ban, ...]:
+    """The bans of a battle's tokens registry (token hash -> `ok` or `ban_entry`), by ban id;
+    purely computational."""
+    bans = [
+        Ban(ban_id=token[:BAN_ID_LENGTH], name=value.partition("\x1f")[2])
+        for token, value in tokens.items()
+        if value.startswith("banned")
+    ]
+    return tuple(sorted(bans, key=lambda b: b.ban_id))
+
+
+class Table(BaseModel):
+    """A battle's table rules and its bans, as the GM sees them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rules: TableRules = TableRules()
+    bans: tuple[Ban, ...] = ()
+
+
 class Notice(BaseModel):
     """A control message for the other instances serving a battle (never part of the log).
 
     - `released`: the GM freed `ship_id`/`station`; its holder there loses it and is told.
-    - `kicked`: the GM removed `peer_id`; the instance holding that connection closes it.
+    - `kicked`: the GM removed `peer_id` (and revoked `token_hash`): the instance holding that
+      connection, or any connection with that token, closes it.
     - `presence`: an instance's peers changed; the others re-send `presence` to their clients.
+    - `table`: the GM changed the table rules or its bans; the others tell their GMs.
     """
 
     model_config = ConfigDict(frozen=True)
 
-    kind: Literal["released", "kicked", "presence"]
+    kind: Literal["released", "kicked", "presence", "table"]
     ship_id: str | None = None
     station: str | None = None
-    token_hash: str | None = Field(default=None, description="released: the former holder's")
+    token_hash: str | None = Field(
+        default=None, description="released: the former holder's; kicked: the revoked token"
+    )
     peer_id: str | None = None
 
 
@@ -208,18 +293,28 @@ class BattleStore(Protocol):
         expected_seq: int,
         events: Sequence[EventDict],
         guard: ClaimGuard | None = None,
+        key: str | None = None,
     ) -> int:
         """Append events if, and only if, the log currently ends at `expected_seq`.
 
         The events must carry seqs `expected_seq + 1, expected_seq + 2, ...` (else `ValueError`).
         With a `guard`, also only if every station of the guard is held with its `token_hash`,
-        checked in the same atomic step. Returns the new last seq.
+        checked in the same atomic step. With a `key` (a client's command id, scoped to its
+        sender), only if no append with that key is among the battle's last `dedupe_window`
+        keyed appends: a command resent after a lost answer is applied once. Returns the new
+        last seq.
 
         Raises:
+            AlreadyApplied: the key was appended before (checked first); nothing was written.
             SeqConflict: another writer appended first; nothing was written.
             ClaimLost: a guarded station is no longer the writer's; nothing was written.
             BattleNotFound: no such battle.
+            StoreUnavailable: the store did not answer in time; a late store refuses the write.
         """
+        ...
+
+    async def applied(self, battle_id: str, key: str) -> tuple[int, int] | None:
+        """The seqs (first, last) an append with `key` wrote, if it is still remembered."""
         ...
 
     async def read(
@@ -272,12 +367,38 @@ class BattleStore(Protocol):
         """Return the latest snapshot, or None when there is none."""
         ...
 
-    async def claim(self, battle_id: str, claim: Claim) -> Claim:
+    async def claim(
+        self, battle_id: str, claim: Claim, *, new_token: bool = False, max_stations: int = 0
+    ) -> Claim:
         """Take a station unless someone else holds it; return the holder after the call.
 
         The claim succeeds when the station is free or already held with the same `token_hash`
         (a reconnecting player gets it back). The caller compares the returned `token_hash`.
+        The token must be one the battle issued (it holds a claim or was registered by an
+        earlier claim) unless `new_token` says the server just made it: then the claim registers
+        it, unless the table is locked. A token may hold at most the table's `max_stations`
+        (the argument when the GM set none; 0: no cap). All checked in one atomic step.
+
+        Raises:
+            SeatRefused: banned, unknown token, locked table or station cap; nothing changed.
         """
+        ...
+
+    async def revoke(self, battle_id: str, token_hash: str, name: str = "") -> list[Claim]:
+        """Ban a resume token from the battle and free every station it holds, atomically;
+        return the claims freed (its holder's next append fails with `ClaimLost`)."""
+        ...
+
+    async def lift_ban(self, battle_id: str, ban_id: str) -> bool:
+        """Let a banned token sit down again (by its `Ban.ban_id`); False if no such ban."""
+        ...
+
+    async def table(self, battle_id: str) -> Table:
+        """The battle's table rules and bans."""
+        ...
+
+    async def set_table(self, battle_id: str, rules: TableRules) -> None:
+        """Replace the battle's table rules (a lock refuses new tokens from now on)."""
         ...
 
     async def release(self, battle_id: str, ship_id: str, station: str) -> Claim | None:

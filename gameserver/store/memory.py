@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
 from gameserver.store.base import (
+    BAN_ID_LENGTH,
+    AlreadyApplied,
     BattleExists,
     BattleMeta,
     BattleNotFound,
@@ -23,10 +26,15 @@ from gameserver.store.base import (
     EventDict,
     Notice,
     PeerInfo,
+    SeatRefused,
     SeqConflict,
     Snapshot,
     StoreUnavailable,
+    Table,
+    TableRules,
+    ban_entry,
     check_seqs,
+    parse_bans,
 )
 
 
@@ -37,13 +45,21 @@ class _Battle:
     touched: float
     snapshot: Snapshot | None = None
     claims: dict[tuple[str, str], Claim] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+    """Issued resume-token hashes: `ok`, or `ban_entry(name)` once the GM revoked one."""
+    rules: TableRules = field(default_factory=TableRules)
+    keys: OrderedDict[str, tuple[int, int]] = field(default_factory=OrderedDict)
+    """The last keyed appends (command key -> first and last seq), oldest first."""
     subscribers: set[asyncio.Queue[list[EventDict] | None]] = field(default_factory=set)
 
 
 class MemoryBattleStore:
     """A `BattleStore` in process memory; event dicts are shared, callers must not mutate them."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, clock: Callable[[], float] = time.monotonic, dedupe_window: int = 1000
+    ) -> None:
+        self._dedupe_window = dedupe_window
         self._battles: dict[str, _Battle] = {}
         self._codes: dict[str, str] = {}
         self._clock = clock
@@ -91,9 +107,13 @@ class MemoryBattleStore:
         expected_seq: int,
         events: Sequence[EventDict],
         guard: ClaimGuard | None = None,
+        key: str | None = None,
     ) -> int:
-        """Append if the log ends at `expected_seq` (and the guard's claims hold); notify."""
+        """Append if the key is new, the log ends at `expected_seq` and the guard's claims hold;
+        notify."""
         battle = self._get(battle_id)
+        if key is not None and (done := battle.keys.get(key)) is not None:
+            raise AlreadyApplied(battle_id, *done)
         actual = len(battle.events)
         if actual != expected_seq:
             raise SeqConflict(battle_id, expected_seq, actual)
@@ -110,9 +130,17 @@ class MemoryBattleStore:
         batch = list(events)
         battle.events.extend(batch)
         battle.touched = self._clock()
+        if key is not None and batch:
+            battle.keys[key] = (expected_seq + 1, len(battle.events))
+            while len(battle.keys) > self._dedupe_window:
+                battle.keys.popitem(last=False)
         for queue in battle.subscribers:
             queue.put_nowait(batch)
         return len(battle.events)
+
+    async def applied(self, battle_id: str, key: str) -> tuple[int, int] | None:
+        """The seqs a keyed append wrote, while the window remembers it."""
+        return self._get(battle_id).keys.get(key)
 
     async def read(
         self, battle_id: str, after_seq: int = 0, limit: int | None = None
@@ -158,18 +186,66 @@ class MemoryBattleStore:
         """Return the newest snapshot."""
         return self._get(battle_id).snapshot
 
-    async def claim(self, battle_id: str, claim: Claim) -> Claim:
-        """Take the station if free or already ours; return the holder."""
-        claims = self._get(battle_id).claims
+    async def claim(
+        self, battle_id: str, claim: Claim, *, new_token: bool = False, max_stations: int = 0
+    ) -> Claim:
+        """Take the station if free or already ours and the table's rules allow; return the
+        holder (the same checks, in the same order, as the Redis store's `claim.lua`)."""
+        battle = self._get(battle_id)
+        token = claim.token_hash
+        status = battle.tokens.get(token)
+        if status is not None and status != "ok":
+            raise SeatRefused("banned")
         key = (claim.ship_id, claim.station)
-        holder = claims.get(key)
-        if holder is None or holder.token_hash == claim.token_hash:
-            claims[key] = holder = claim
-        return holder
+        holder = battle.claims.get(key)
+        if holder is not None and holder.token_hash != token:
+            return holder
+        if holder is None:
+            mine = sum(1 for c in battle.claims.values() if c.token_hash == token)
+            if status is None and mine == 0:
+                if not new_token:
+                    raise SeatRefused("unknown_token")
+                if battle.rules.locked:
+                    raise SeatRefused("table_locked")
+            cap = battle.rules.max_stations or max_stations
+            if cap and mine >= cap:
+                raise SeatRefused("station_cap", cap)
+        battle.claims[key] = claim
+        battle.tokens.setdefault(token, "ok")
+        return claim
 
     async def release(self, battle_id: str, ship_id: str, station: str) -> Claim | None:
         """Free the station; return the claim freed."""
         return self._get(battle_id).claims.pop((ship_id, station), None)
+
+    async def revoke(self, battle_id: str, token_hash: str, name: str = "") -> list[Claim]:
+        """Ban the token and free its stations."""
+        battle = self._get(battle_id)
+        battle.tokens[token_hash] = ban_entry(name)
+        freed = [c for c in battle.claims.values() if c.token_hash == token_hash]
+        for c in freed:
+            del battle.claims[(c.ship_id, c.station)]
+        return freed
+
+    async def lift_ban(self, battle_id: str, ban_id: str) -> bool:
+        """Make a banned token valid again."""
+        battle = self._get(battle_id)
+        if len(ban_id) != BAN_ID_LENGTH:
+            return False
+        for token, status in battle.tokens.items():
+            if token.startswith(ban_id) and status != "ok":
+                battle.tokens[token] = "ok"
+                return True
+        return False
+
+    async def table(self, battle_id: str) -> Table:
+        """The table rules and the bans."""
+        battle = self._get(battle_id)
+        return Table(rules=battle.rules, bans=parse_bans(battle.tokens))
+
+    async def set_table(self, battle_id: str, rules: TableRules) -> None:
+        """Replace the table rules."""
+        self._get(battle_id).rules = rules
 
     async def claims(self, battle_id: str) -> list[Claim]:
         """Return the held stations."""

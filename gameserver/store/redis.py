@@ -7,6 +7,11 @@ Layout (prefix `tvtt`, the battle id in braces so one battle's keys share a clus
 - `tvtt:b:{id}:meta`    a Hash: `meta` (BattleMeta JSON) and `seq` (the last seq; the append guard).
 - `tvtt:b:{id}:snap`    a Hash: `seq`, `v` (the schema version the state says it has), `state`.
 - `tvtt:b:{id}:claims`  a Hash: `<ship>\\x1f<station>` -> Claim JSON.
+- `tvtt:b:{id}:tokens`  a Hash: resume-token hash -> `ok`, or `banned\\x1f<name>` once revoked
+  (the meta hash's `table` field holds the GM's `TableRules` JSON).
+- `tvtt:b:{id}:cmds`    a Hash: command key -> `<first seq>:<last seq>` of its append, and
+  `tvtt:b:{id}:cmdq` a List of those keys, oldest first: the window of the last
+  `dedupe_window` keyed appends (a resent command is answered, not written again).
 - `tvtt:b:{id}:ctl`     a Stream of control notices between instances (release, kick, presence),
   capped at about 256 entries; field `n` = the Notice JSON, `o` = the publishing instance.
 - `tvtt:b:{id}:peers`   a Hash: instance id -> JSON list of that instance's peers (presence).
@@ -53,6 +58,8 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wai
 
 from gameserver import jsonstream
 from gameserver.store.base import (
+    BAN_ID_LENGTH,
+    AlreadyApplied,
     BattleExists,
     BattleMeta,
     BattleNotFound,
@@ -62,10 +69,16 @@ from gameserver.store.base import (
     EventDict,
     Notice,
     PeerInfo,
+    SeatRefusal,
+    SeatRefused,
     SeqConflict,
     Snapshot,
     StoreUnavailable,
+    Table,
+    TableRules,
+    ban_entry,
     check_seqs,
+    parse_bans,
 )
 from gameserver.store.redis_wire import (
     NOTIFY_READ_COUNT,
@@ -157,9 +170,12 @@ class RedisBattleStore:
         url: `REDIS_URL`, e.g. `redis://127.0.0.1:6379/0`.
         prefix: key prefix, so several deployments can share one Redis.
         block_ms: how long one `XREAD BLOCK` waits; bounds how late a deleted battle is noticed.
-        connect_timeout_s / command_timeout_s: fail fast when Redis is down, so a command gets
-            `store_unavailable` quickly instead of hanging.
+        connect_timeout_s / command_timeout_s: fail fast when Redis is down or hung, so a
+            command gets `store_unavailable` within `command_timeout_s` instead of hanging (a
+            timed-out call is not retried: an append carries this deadline and a Redis that
+            resumes after it refuses to write).
         max_backoff_s: the reader's reconnect backoff ceiling (exponential with full jitter).
+        dedupe_window: how many keyed appends per battle are remembered (`append(key=...)`).
     """
 
     def __init__(
@@ -171,18 +187,25 @@ class RedisBattleStore:
         connect_timeout_s: float = 1.0,
         command_timeout_s: float = 5.0,
         max_backoff_s: float = 2.0,
+        dedupe_window: int = 1000,
     ) -> None:
         self._prefix = prefix
+        self._command_timeout_s = command_timeout_s
+        self._dedupe_window = dedupe_window
         self._block_ms = block_ms
         self._max_backoff_s = max_backoff_s
         # Commands retry twice on a dropped connection (appends are idempotent by token), then the
-        # caller gets StoreUnavailable; the pool reconnects by itself on the next command.
+        # caller gets StoreUnavailable; the pool reconnects by itself on the next command. A
+        # timeout is not retried: a hung Redis answers StoreUnavailable after one timeout.
         self._redis: aioredis.Redis = aioredis.Redis.from_url(
             url,
             socket_connect_timeout=connect_timeout_s,
             socket_timeout=command_timeout_s,
-            retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.25), retries=2),
-            retry_on_error=[RedisConnectionError, RedisTimeoutError],
+            retry=Retry(
+                ExponentialWithJitterBackoff(base=0.05, cap=0.25),
+                retries=2,
+                supported_errors=(RedisConnectionError,),
+            ),
             client_name="tvtt-store",
         )
         # The reader blocks in XREAD, so it gets its own connection whose read timeout exceeds the
@@ -201,6 +224,9 @@ class RedisBattleStore:
         self._delete_script = self._redis.register_script(SCRIPTS["delete"])
         self._notify_script = self._redis.register_script(SCRIPTS["notify"])
         self._set_peers_script = self._redis.register_script(SCRIPTS["set_peers"])
+        self._revoke_script = self._redis.register_script(SCRIPTS["revoke"])
+        self._lift_ban_script = self._redis.register_script(SCRIPTS["lift_ban"])
+        self._set_table_script = self._redis.register_script(SCRIPTS["set_table"])
         self.instance_id = uuid.uuid4().hex
         """This store's (this server process's) id in notices and the presence registry."""
         self._instance_ttl_ms = max(10_000, 5 * block_ms)
@@ -301,6 +327,9 @@ class RedisBattleStore:
                     self._index_key,
                     self._k(battle_id, "ctl"),
                     self._k(battle_id, "peers"),
+                    self._k(battle_id, "tokens"),
+                    self._k(battle_id, "cmds"),
+                    self._k(battle_id, "cmdq"),
                 ],
                 args=[battle_id, f"{self._prefix}:code:"],
             )
@@ -314,9 +343,11 @@ class RedisBattleStore:
         expected_seq: int,
         events: Sequence[EventDict],
         guard: ClaimGuard | None = None,
+        key: str | None = None,
     ) -> int:
-        """Append atomically iff the log ends at `expected_seq` and the guard's claims hold (one
-        Lua script); return the last seq."""
+        """Append atomically iff the key is new, the log ends at `expected_seq` and the guard's
+        claims hold (one Lua script), and Redis runs it before this call's deadline; return the
+        last seq."""
         check_seqs(battle_id, expected_seq, events)
         payloads = [encode_event(e) for e in events]
         token = uuid.uuid4().hex
@@ -331,6 +362,8 @@ class RedisBattleStore:
                     self._index_key,
                     self._k(battle_id, "claims"),
                     self._notify_key,
+                    self._k(battle_id, "cmds"),
+                    self._k(battle_id, "cmdq"),
                 ],
                 args=[
                     battle_id,
@@ -338,6 +371,9 @@ class RedisBattleStore:
                     time.time(),
                     token,
                     guard.token_hash if guard is not None else "",
+                    key or "",
+                    self._dedupe_window,
+                    int((time.time() + self._command_timeout_s) * 1000),
                     len(fields),
                     *fields,
                     *payloads,
@@ -345,6 +381,10 @@ class RedisBattleStore:
             )
         if ok == -1:
             raise BattleNotFound(battle_id)
+        if ok == 4:
+            raise AlreadyApplied(battle_id, int(seq), int(lost[0]))
+        if ok == 3:
+            raise StoreUnavailable("redis ran the append after its deadline; nothing was written")
         if ok == 0:
             raise SeqConflict(battle_id, expected_seq, int(seq))
         if ok == 2:
@@ -360,6 +400,17 @@ class RedisBattleStore:
             for queue in feed.queues:
                 queue.put_nowait(batch)
         return int(seq)
+
+    async def applied(self, battle_id: str, key: str) -> tuple[int, int] | None:
+        """The seqs a keyed append wrote, while the battle's window remembers it."""
+        with unavailable_as_store_error():
+            raw = await cast(
+                "Awaitable[bytes | None]", self._redis.hget(self._k(battle_id, "cmds"), key)
+            )
+        if raw is None:
+            return None
+        first, _, last = bytes(raw).decode().partition(":")
+        return int(first), int(last)
 
     async def read(
         self, battle_id: str, after_seq: int = 0, limit: int | None = None
@@ -420,20 +471,82 @@ class RedisBattleStore:
     def _claim_field(ship_id: str, station: str) -> str:
         return f"{ship_id}\x1f{station}"
 
-    async def claim(self, battle_id: str, claim: Claim) -> Claim:
-        """Take the station unless another token holds it (atomic compare-and-set in Lua)."""
+    async def claim(
+        self, battle_id: str, claim: Claim, *, new_token: bool = False, max_stations: int = 0
+    ) -> Claim:
+        """Take the station unless another token holds it or the table's rules refuse (one
+        atomic Lua script: bans, issued tokens, the lock and the station cap)."""
         with unavailable_as_store_error():
-            held = await self._claim_script(
-                keys=[self._k(battle_id, "meta"), self._k(battle_id, "claims")],
+            reply = await self._claim_script(
+                keys=[
+                    self._k(battle_id, "meta"),
+                    self._k(battle_id, "claims"),
+                    self._k(battle_id, "tokens"),
+                ],
                 args=[
                     self._claim_field(claim.ship_id, claim.station),
                     claim.model_dump_json(),
                     claim.token_hash,
+                    "1" if new_token else "0",
+                    max_stations,
                 ],
             )
-        if held is None:
+        if reply is None:
             raise BattleNotFound(battle_id)
-        return Claim.model_validate_json(held)
+        outcome = bytes(reply[0]).decode()
+        if outcome == "refused":
+            raise SeatRefused(cast("SeatRefusal", bytes(reply[1]).decode()), int(reply[2]))
+        return Claim.model_validate_json(reply[1])
+
+    async def revoke(self, battle_id: str, token_hash: str, name: str = "") -> list[Claim]:
+        """Ban the token and free its stations in one Lua script."""
+        with unavailable_as_store_error():
+            freed = await self._revoke_script(
+                keys=[
+                    self._k(battle_id, "meta"),
+                    self._k(battle_id, "claims"),
+                    self._k(battle_id, "tokens"),
+                ],
+                args=[token_hash, ban_entry(name)],
+            )
+        if freed is None:
+            raise BattleNotFound(battle_id)
+        return [Claim.model_validate_json(c) for c in freed]
+
+    async def lift_ban(self, battle_id: str, ban_id: str) -> bool:
+        """Make a banned token valid again (by its ban id)."""
+        if len(ban_id) != BAN_ID_LENGTH:
+            return False
+        with unavailable_as_store_error():
+            lifted = await self._lift_ban_script(
+                keys=[self._k(battle_id, "meta"), self._k(battle_id, "tokens")], args=[ban_id]
+            )
+        if lifted == -1:
+            raise BattleNotFound(battle_id)
+        return bool(lifted)
+
+    async def table(self, battle_id: str) -> Table:
+        """The GM's table rules (meta field `table`) and the bans of the tokens hash."""
+        with unavailable_as_store_error():
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.hmget(self._k(battle_id, "meta"), ["meta", "table"])
+            pipe.hgetall(self._k(battle_id, "tokens"))
+            (meta, rules), tokens = await pipe.execute()
+        if meta is None:
+            raise BattleNotFound(battle_id)
+        return Table(
+            rules=TableRules.model_validate_json(rules) if rules else TableRules(),
+            bans=parse_bans({bytes(k).decode(): bytes(v).decode() for k, v in tokens.items()}),
+        )
+
+    async def set_table(self, battle_id: str, rules: TableRules) -> None:
+        """Replace the table rules."""
+        with unavailable_as_store_error():
+            done = await self._set_table_script(
+                keys=[self._k(battle_id, "meta")], args=[rules.model_dump_json()]
+            )
+        if not done:
+            raise BattleNotFound(battle_id)
 
     async def release(self, battle_id: str, ship_id: str, station: str) -> Claim | None:
         """Free a station (a free station stays free); return the claim it freed."""

@@ -28,7 +28,18 @@ periodic check; it never loses events, the streams themselves are not trimmed)."
 NOTIFY_READ_COUNT: Final = 1_000
 
 
-SCRIPT_NAMES: Final = ("append", "create", "snapshot", "claim", "delete", "notify", "set_peers")
+SCRIPT_NAMES: Final = (
+    "append",
+    "create",
+    "snapshot",
+    "claim",
+    "delete",
+    "notify",
+    "set_peers",
+    "revoke",
+    "lift_ban",
+    "set_table",
+)
 """The Lua scripts in `gameserver/store/lua/` (shipped as package data), one per atomic step."""
 
 

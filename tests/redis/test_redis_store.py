@@ -98,19 +98,27 @@ async def test_retried_append_with_its_own_token_is_not_a_conflict(
         store._index_key,
         store._k("b1", "claims"),
         store._notify_key,
+        store._k("b1", "cmds"),
+        store._k("b1", "cmdq"),
     ]
-    args = ["b1", 1, 0, "token-1", "", 0, '{"seq":2}']
+    # battle, expected seq, now, append token, guard hash, command key, window, deadline, k, ...
+    args = ["b1", 1, 0, "token-1", "", "", 10, "", 0, '{"seq":2}']
 
     assert await store._append_script(keys=keys, args=args) == [1, 2]
     assert await store._append_script(keys=keys, args=args) == [1, 2]
     assert await store._append_script(keys=keys, args=[*args[:3], "token-2", *args[4:]]) == [0, 2]
 
     # A guarded append whose claim was freed after it was written is still its own success.
-    await store.claim("b1", Claim(ship_id="s1", station="pilot", token_hash="h"))
-    guarded = ["b1", 2, 0, "token-3", "h", 1, "s1\x1fpilot", '{"seq":3}']
+    await store.claim("b1", Claim(ship_id="s1", station="pilot", token_hash="h"), new_token=True)
+    guarded = ["b1", 2, 0, "token-3", "h", "", 10, "", 1, "s1\x1fpilot", '{"seq":3}']
     assert await store._append_script(keys=keys, args=guarded) == [1, 3]
     await store.release("b1", "s1", "pilot")
     assert await store._append_script(keys=keys, args=guarded) == [1, 3]
+    # Past its deadline (Redis's clock) an append writes nothing; a retry of one that was
+    # written before its deadline is still its own success.
+    late = ["b1", 3, 0, "token-4", "", "", 10, 1, 0, '{"seq":4}']
+    assert await store._append_script(keys=keys, args=late) == [3, 3]
+    assert await store._append_script(keys=keys, args=[*guarded[:7], 1, *guarded[8:]]) == [1, 3]
     assert [e["seq"] for e in await store.read("b1")] == [1, 2, 3]
 
 
@@ -289,7 +297,7 @@ async def test_delete_removes_everything_and_ends_subscriptions(
     store, other = make_store(), make_store()
     await store.create(meta("b1", "ABC234"), [ev(1)])
     await store.save_snapshot("b1", Snapshot(seq=1, state={}))
-    await store.claim("b1", Claim(ship_id="s", station="pilot", token_hash="t"))
+    await store.claim("b1", Claim(ship_id="s", station="pilot", token_hash="t"), new_token=True)
     await store.set_peers("b1", [PeerInfo(peer_id="p1", role="gm")])
     await store.notify("b1", Notice(kind="kicked", peer_id="p2"))
     here = store.subscribe("b1", 1)

@@ -6,7 +6,10 @@ A real server process each; every refusal is asserted with the state it must not
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import socket
+import time
 
 import aiohttp
 import pytest
@@ -186,3 +189,86 @@ async def test_a_body_that_dribbles_in_is_cut_off(
     writer.close()
     refusals = await metric(http, server, "tvtt_limit_refusals_total")
     assert refusals["body_timeout"] == 1
+
+
+HEADER_TIMEOUT_S = 1.5
+
+
+def slow_client(port: int) -> socket.socket:
+    """A socket that has sent the request line and one header, and will drip the rest."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.sendall(b"GET /api/presets HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+    sock.setblocking(False)
+    return sock
+
+
+def cut(sock: socket.socket) -> bytes | None:
+    """What the server sent before closing, or None while the socket is still open."""
+    try:
+        data = sock.recv(4096)
+    except BlockingIOError:
+        return None
+    except ConnectionResetError:
+        return b""
+    if not data:
+        return b""
+    rest = b""
+    with contextlib.suppress(BlockingIOError, ConnectionResetError):
+        while chunk := sock.recv(4096):
+            rest += chunk
+    return data + rest
+
+
+async def test_a_client_that_drips_its_headers_is_cut_at_the_header_timeout(
+    start_server: StartServer, http: aiohttp.ClientSession
+) -> None:
+    server = start_server(HEADER_TIMEOUT_S=str(HEADER_TIMEOUT_S))
+    victim = Victim(http, server)
+    await victim.sit_down(scenario())
+    drippers = [slow_client(server.port) for _ in range(40)]
+    silent = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(10)]
+    for sock in silent:
+        sock.setblocking(False)
+    started = time.monotonic()
+    answers: dict[int, bytes] = {}
+    try:
+        # One header byte per 0.2 s each: the headers never end, the bytes never stop.
+        while len(answers) < len(drippers) + len(silent):
+            assert time.monotonic() - started < 4 * HEADER_TIMEOUT_S + 5, "still open"
+            for i, sock in enumerate(drippers):
+                if i not in answers:
+                    with contextlib.suppress(OSError):
+                        sock.send(b"X")
+            for i, sock in enumerate(drippers + silent):
+                if i not in answers and (got := cut(sock)) is not None:
+                    answers[i] = got
+            await asyncio.sleep(0.2)
+        elapsed = time.monotonic() - started
+        assert await victim.ping_ms() < 500, "an open WebSocket is not held to the deadline"
+    finally:
+        for sock in drippers + silent:
+            sock.close()
+
+    assert HEADER_TIMEOUT_S - 0.3 < elapsed < HEADER_TIMEOUT_S + 3
+    assert all(a.startswith(b"HTTP/1.1 408") for a in answers.values()), set(answers.values())
+    refusals = await metric(http, server, "tvtt_limit_refusals_total")
+    assert refusals["header_timeout"] == len(drippers) + len(silent)
+
+
+async def test_slow_but_complete_requests_and_keep_alive_still_work(
+    start_server: StartServer, http: aiohttp.ClientSession
+) -> None:
+    server = start_server(HEADER_TIMEOUT_S=str(HEADER_TIMEOUT_S))
+    sock = socket.create_connection(("127.0.0.1", server.port))
+    sock.settimeout(10)
+    try:
+        for _ in range(2):  # two requests on one connection, each dripped within the deadline
+            for part in (b"GET /health HTTP/1.1\r\n", b"Host: 127.0.0.1\r\n", b"\r\n"):
+                sock.sendall(part)
+                await asyncio.sleep(HEADER_TIMEOUT_S / 4)
+            answer = sock.recv(4096)
+            assert answer.startswith(b"HTTP/1.1 200"), answer
+            await asyncio.sleep(HEADER_TIMEOUT_S * 1.5)  # idle between requests: keep-alive
+    finally:
+        sock.close()
+    assert (await metric(http, server, "tvtt_limit_refusals_total")).get("header_timeout") == 0

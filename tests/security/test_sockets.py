@@ -12,6 +12,7 @@ import json
 import aiohttp
 import pytest
 
+from gameserver.app import GC_AFTER_CLOSED
 from tests.security.attacker import (
     Victim,
     attackers,
@@ -136,3 +137,32 @@ async def test_deeply_nested_json_is_a_bad_message_not_a_failure(
     assert answer["code"] == "bad_message"
     assert "internal_error" not in (await metric(http, server, "tvtt_errors_total"))
     assert await victim.ping_ms() < VICTIM_PING_MS
+
+
+async def test_after_a_burst_of_closed_sockets_their_memory_is_reclaimed_at_once(
+    start_server: StartServer, http: aiohttp.ClientSession
+) -> None:
+    server = start_server(
+        JOIN_TIMEOUT_S="1", ADDRESS_BURST="1000", LOG_LEVEL="info", PYTHONUNBUFFERED="1"
+    )
+    assert server.log_path is not None
+    with attackers(GC_AFTER_CLOSED + 20, server.port):
+
+        async def all_cut() -> bool:
+            return (await metric(http, server, "tvtt_websocket_connections"))[""] == 0
+
+        await wait_until(all_cut, "the server closed every socket that never joined")
+
+    async def collected() -> bool:
+        lines = server.log_path.read_text().splitlines() if server.log_path else []
+        return any("full_collection" in line for line in lines)
+
+    # Not ten minutes later (GC_FULL_EVERY_S): the next quiet second after the burst.
+    await wait_until(collected, "a full collection after the burst", within=10)
+    record = next(
+        json.loads(line)
+        for line in server.log_path.read_text().splitlines()
+        if "full_collection" in line
+    )
+    assert record["closed"] >= GC_AFTER_CLOSED
+    assert record["freed"] > 0, "the closed sockets left cycles for it to free"

@@ -26,10 +26,11 @@ class FlakyStore(MemoryBattleStore):
         expected_seq: int,
         events: Sequence[EventDict],
         guard: ClaimGuard | None = None,
+        key: str | None = None,
     ) -> int:
         if self.down:
             raise StoreUnavailable("backend down")
-        return await super().append(battle_id, expected_seq, events, guard)
+        return await super().append(battle_id, expected_seq, events, guard, key)
 
     async def ping(self) -> None:
         if self.down:

@@ -17,6 +17,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from gameserver.store import (
+    AlreadyApplied,
+    Ban,
     BattleExists,
     BattleNotFound,
     BattleStore,
@@ -24,8 +26,10 @@ from gameserver.store import (
     ClaimGuard,
     ClaimLost,
     EventDict,
+    SeatRefused,
     SeqConflict,
     Snapshot,
+    TableRules,
 )
 from gameserver.store.memory import MemoryBattleStore
 from gameserver.store.redis import RedisBattleStore
@@ -34,6 +38,9 @@ from tests.store.records import ev, meta
 pytestmark = pytest.mark.timeout(120)
 
 Stores = tuple[BattleStore, BattleStore]
+
+DEDUPE_WINDOW = 3
+"""Keyed appends each battle remembers in these stores (small, so the window's end is tested)."""
 
 
 @pytest.fixture(
@@ -45,13 +52,14 @@ Stores = tuple[BattleStore, BattleStore]
 async def stores(request: pytest.FixtureRequest) -> AsyncIterator[Stores]:
     """Two handles on one empty store of the parameter's kind; closed afterwards."""
     if request.param == "memory":
-        memory = MemoryBattleStore()
+        memory = MemoryBattleStore(dedupe_window=DEDUPE_WINDOW)
         yield memory, memory
         await memory.close()
         return
     url = request.getfixturevalue("redis_server").url
-    one = RedisBattleStore.from_url(url, block_ms=500, max_backoff_s=0.5)
-    other = RedisBattleStore.from_url(url, block_ms=500, max_backoff_s=0.5)
+    options = {"block_ms": 500, "max_backoff_s": 0.5, "dedupe_window": DEDUPE_WINDOW}
+    one = RedisBattleStore.from_url(url, **options)
+    other = RedisBattleStore.from_url(url, **options)
     try:
         yield one, other
     finally:
@@ -254,12 +262,12 @@ async def test_claims_bind_a_station_to_one_token(stores: Stores) -> None:
     alice = Claim(ship_id="s1", station="pilot", token_hash="a" * 64, name="Alice")
     bob = Claim(ship_id="s1", station="pilot", token_hash="b" * 64, name="Bob")
 
-    assert await one.claim("b1", alice) == alice
-    assert await other.claim("b1", bob) == alice, "held by another token"
+    assert await one.claim("b1", alice, new_token=True) == alice
+    assert await other.claim("b1", bob, new_token=True) == alice, "held by another token"
     renamed = alice.model_copy(update={"name": "Al"})
     assert await other.claim("b1", renamed) == renamed, "the holder may claim again"
     await other.release("b1", "s1", "pilot")
-    assert await one.claim("b1", bob) == bob
+    assert await one.claim("b1", bob, new_token=True) == bob
     assert await one.claims("b1") == [bob]
 
 
@@ -268,7 +276,9 @@ async def test_append_guard_writes_only_while_the_claims_hold(stores: Stores) ->
     await one.create(meta(), [ev(1)])
     alice, bob = "a" * 64, "b" * 64
     for station in ("pilot", "sensors"):
-        await one.claim("b1", Claim(ship_id="s1", station=station, token_hash=alice))
+        await one.claim(
+            "b1", Claim(ship_id="s1", station=station, token_hash=alice), new_token=True
+        )
     guard = ClaimGuard(ship_id="s1", stations=("pilot", "sensors"), token_hash=alice)
     assert await one.append("b1", 1, [ev(2)], guard) == 2
 
@@ -282,10 +292,110 @@ async def test_append_guard_writes_only_while_the_claims_hold(stores: Stores) ->
     assert await other.last_seq("b1") == 2, "nothing was written"
     assert await one.append("b1", 2, [ev(3)], guard.model_copy(update={"stations": ("sensors",)}))
 
-    await other.claim("b1", Claim(ship_id="s1", station="pilot", token_hash=bob))
+    await other.claim("b1", Claim(ship_id="s1", station="pilot", token_hash=bob), new_token=True)
     with pytest.raises(ClaimLost):
         await one.append("b1", 3, [ev(4)], guard)
     with pytest.raises(SeqConflict):
         await one.append("b1", 2, [ev(3)], guard)
     assert await one.append("b1", 3, [ev(4)]) == 4, "no guard (GM, bot): no claim check"
     assert [e["seq"] for e in await one.read("b1")] == [1, 2, 3, 4]
+
+
+async def test_a_keyed_append_is_written_once_and_answered_again(stores: Stores) -> None:
+    one, other = stores
+    await one.create(meta(), [ev(1)])
+    assert await one.append("b1", 1, [ev(2), ev(3)], key="c1") == 3
+    # The same command again (its answer was lost), decided on the old or the new state: refused
+    # before the seq check, with the seqs of the first time, and nothing written.
+    for expected, batch in ((1, [ev(2), ev(3)]), (3, [ev(4)])):
+        with pytest.raises(AlreadyApplied) as again:
+            await other.append("b1", expected, batch, key="c1")
+        assert (again.value.first, again.value.last) == (2, 3)
+    assert await other.last_seq("b1") == 3
+    assert await other.applied("b1", "c1") == (2, 3)
+    assert await other.applied("b1", "c2") is None
+    assert await other.append("b1", 3, [ev(4)], key="c2") == 4, "another key is another command"
+
+
+async def test_the_dedupe_window_keeps_the_last_keys_only(store: BattleStore) -> None:
+    await store.create(meta(), [ev(1)])
+    for seq in range(2, 2 + DEDUPE_WINDOW + 1):
+        await store.append("b1", seq - 1, [ev(seq)], key=f"k{seq}")
+    assert await store.applied("b1", "k2") is None, "the oldest key left the window"
+    assert await store.applied("b1", f"k{DEDUPE_WINDOW + 1}") == (DEDUPE_WINDOW + 1,) * 2
+
+
+def pilot(token: str, station: str = "pilot") -> Claim:
+    return Claim(ship_id="s1", station=station, token_hash=token * 64, name=token)
+
+
+async def test_only_a_token_the_server_issued_may_sit_down(stores: Stores) -> None:
+    one, other = stores
+    await one.create(meta(), [ev(1)])
+    with pytest.raises(SeatRefused) as unknown:
+        await one.claim("b1", pilot("a"))
+    assert unknown.value.reason == "unknown_token"
+    assert await one.claims("b1") == []
+    await one.claim("b1", pilot("a"), new_token=True)
+    await other.release("b1", "s1", "pilot")
+    assert await other.claim("b1", pilot("a", "sensors")) == pilot("a", "sensors"), "issued"
+
+
+async def test_a_revoked_token_is_banned_until_the_ban_is_lifted(stores: Stores) -> None:
+    one, other = stores
+    await one.create(meta(), [ev(1)])
+    for station in ("pilot", "sensors"):
+        await one.claim("b1", pilot("a", station), new_token=True)
+    await one.claim("b1", pilot("b", "engineer"), new_token=True)
+
+    freed = await other.revoke("b1", "a" * 64, "Alice")
+    assert sorted(c.station for c in freed) == ["pilot", "sensors"]
+    assert [c.station for c in await one.claims("b1")] == ["engineer"]
+    with pytest.raises(SeatRefused) as banned:
+        await one.claim("b1", pilot("a"))
+    assert banned.value.reason == "banned"
+    table = await one.table("b1")
+    assert table.bans == (Ban(ban_id="a" * 12, name="Alice"),)
+
+    assert not await other.lift_ban("b1", "f" * 12), "no such ban"
+    assert not await other.lift_ban("b1", ""), "a ban id names one token"
+    assert await other.lift_ban("b1", "a" * 12)
+    assert await one.claim("b1", pilot("a")) == pilot("a")
+    assert (await one.table("b1")).bans == ()
+
+
+async def test_a_locked_table_takes_no_new_token_but_its_players_return(stores: Stores) -> None:
+    one, other = stores
+    await one.create(meta(), [ev(1)])
+    await one.claim("b1", pilot("a"), new_token=True)
+    await other.set_table("b1", TableRules(locked=True))
+    assert (await one.table("b1")).rules.locked
+    with pytest.raises(SeatRefused) as locked:
+        await one.claim("b1", pilot("b", "sensors"), new_token=True)
+    assert locked.value.reason == "table_locked"
+    assert await one.claim("b1", pilot("a", "sensors")) == pilot("a", "sensors")
+    await other.set_table("b1", TableRules(locked=False))
+    assert await one.claim("b1", pilot("b", "engineer"), new_token=True) == pilot("b", "engineer")
+
+
+async def test_the_station_cap_holds_against_parallel_claims(stores: Stores) -> None:
+    one, other = stores
+    await one.create(meta(), [ev(1)])
+    await one.claim("b1", pilot("a"), new_token=True)
+    stations = [f"gunner:{i}" for i in range(6)]
+    results = await asyncio.gather(
+        *(
+            (one, other)[i % 2].claim("b1", pilot("a", s), max_stations=3)
+            for i, s in enumerate(stations)
+        ),
+        return_exceptions=True,
+    )
+    assert sum(isinstance(r, Claim) for r in results) == 2, "3 with the pilot station"
+    assert all(r.reason == "station_cap" for r in results if isinstance(r, SeatRefused))
+    assert len(await one.claims("b1")) == 3
+    await other.set_table("b1", TableRules(max_stations=1))  # the GM's cap wins
+    await one.claim("b1", pilot("b", "engineer"), new_token=True, max_stations=5)
+    with pytest.raises(SeatRefused) as capped:
+        await one.claim("b1", pilot("b", "sensors"), max_stations=5)
+    assert (capped.value.reason, capped.value.cap) == ("station_cap", 1)
+    assert await one.claim("b1", pilot("b", "engineer")) == pilot("b", "engineer"), "held: fine"

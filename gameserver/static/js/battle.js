@@ -41,6 +41,7 @@ export function enterBattle(root, battleId, ctx) {
     isOver: false,
     joined: /** @type {any} */ (null),
     presence: /** @type {any} */ (null),
+    table: /** @type {any} */ (null),
     /** @type {Map<string, any>} legal commands per "ship/station" */
     legal: new Map(),
     /** @type {Map<number, any>} event dicts by seq, for the log */
@@ -326,6 +327,7 @@ export function enterBattle(root, battleId, ctx) {
     drawGm(gm, {
       state: view.state,
       presence: view.presence,
+      table: view.table,
       battleId,
       npc: npcChanged ? { seq: view.seq, ready, stations: npc, isOver: view.isOver } : null,
       seq: view.seq,
@@ -477,6 +479,10 @@ export function enterBattle(root, battleId, ctx) {
     view.legal.set(`${msg.ship_id}/${msg.station}`, msg);
     if (view.joined?.role === "gm") renderGm();
     else renderStation();
+  });
+  client.addEventListener("table", (e) => {
+    view.table = /** @type {CustomEvent} */ (e).detail;
+    renderGm();
   });
   client.addEventListener("presence", (e) => {
     view.presence = /** @type {CustomEvent} */ (e).detail;

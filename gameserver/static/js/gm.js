@@ -15,7 +15,7 @@ import { rangesOf, shipsOf } from "./model.js";
 /**
  * `recent`: the latest events, newest first (for undo).
  * @param {HTMLElement} root
- * @param {{state: any, presence: any, battleId: string, seq: number, recent: any[],
+ * @param {{state: any, presence: any, table: any, battleId: string, seq: number, recent: any[],
  *   npc: {seq: number, ready: boolean, stations: NpcStation[], isOver: boolean} | null,
  *   send: (cmd: any) => Promise<any>, request: (msg: any) => Promise<any>,
  *   download: () => void, gmToken: string, toast: (m: string, k?: string) => void}} ctx
@@ -301,9 +301,10 @@ function presenceList(ctx) {
       ctx.toast(`Cannot release: ${e.message}`, "error");
     }
   };
-  const kick = async (peerId) => {
+  const kick = async (peerId, name) => {
     try {
       await ctx.request({ type: "kick", peer_id: peerId });
+      ctx.toast(`${name || "The player"} was removed; they cannot come back unless you let them.`);
     } catch (e) {
       ctx.toast(`Cannot kick: ${e.message}`, "error");
     }
@@ -322,6 +323,56 @@ function presenceList(ctx) {
     h("h2", { style: { margin: "10px 0 6px" } }, "Connected"),
     h("ul.presence", { testid: "gm-peers" }, (p.peers ?? []).map((peer) => h("li", null,
       h("span", null, `${peer.name || "anonymous"} `, h("span.muted", null, `${peer.role === "gm" ? "GM" : label(peer.role)}${peer.ship_id ? ` · ${names.get(peer.ship_id) ?? peer.ship_id}` : ""}`)),
-      peer.role !== "gm" ? h("button.btn.btn-small.btn-ghost", { type: "button", onClick: () => kick(peer.peer_id) }, "Kick") : null))),
+      peer.role !== "gm" ? h("button.btn.btn-small.btn-ghost", { type: "button", testid: `kick-${peer.peer_id}`, onClick: () => kick(peer.peer_id, peer.name) }, "Kick") : null))),
+    tablePanel(ctx),
   );
+}
+
+/** Who may sit down: lock the table, cap the stations per player, let kicked players back. */
+function tablePanel(ctx) {
+  const t = ctx.table;
+  if (!t) return null;
+  const change = async (fields, done) => {
+    try {
+      await ctx.request({ type: "table", ...fields });
+      ctx.toast(done);
+    } catch (e) {
+      ctx.toast(`Cannot change the table: ${e.message}`, "error");
+    }
+  };
+  const unban = async (ban) => {
+    try {
+      await ctx.request({ type: "unban", ban_id: ban.ban_id });
+      ctx.toast(`${ban.name || "The player"} may come back.`);
+    } catch (e) {
+      ctx.toast(`Cannot let them back: ${e.message}`, "error");
+    }
+  };
+  const cap = h("input", { id: "gm-table-cap", type: "number", min: 0, max: 64, value: t.max_stations, testid: "table-cap" });
+  return h("section", { testid: "gm-table" },
+    h("h2", { style: { margin: "10px 0 6px" } }, "The table"),
+    h("div.field", null,
+      h("label", null,
+        h("input", {
+          type: "checkbox", testid: "table-lock", checked: t.locked,
+          onChange: (/** @type {Event} */ e) => {
+            const locked = /** @type {HTMLInputElement} */ (e.target).checked;
+            change({ locked }, locked ? "Table locked: no new players or spectators." : "Table open again.");
+          },
+        }),
+        " Locked (no new players or spectators; seated players may come back)")),
+    h("form.row", {
+      onSubmit: (/** @type {Event} */ e) => {
+        e.preventDefault();
+        const n = Math.max(0, Math.min(64, Number(cap.value) || 0));
+        change({ max_stations: n }, n ? `At most ${n} stations per player.` : "No limit on stations per player.");
+      },
+    },
+    h("div.field", null, h("label", { for: "gm-table-cap" }, "Stations per player (0 = no limit)"), cap),
+    h("div.btns", null, h("button.btn.btn-small", { type: "submit", testid: "table-cap-set" }, "Set"))),
+    t.bans.length
+      ? h("ul.presence", { testid: "gm-bans" }, t.bans.map((ban) => h("li", null,
+        h("span", null, `${ban.name || "anonymous"} `, h("span.muted", null, "kicked")),
+        h("button.btn.btn-small", { type: "button", testid: `unban-${ban.ban_id}`, onClick: () => unban(ban) }, "Let back in"))))
+      : h("p.muted", null, "Nobody is banned."));
 }

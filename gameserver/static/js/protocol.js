@@ -189,6 +189,9 @@ export class BattleClient extends EventTarget {
       case "presence":
         this.emit("presence", msg);
         break;
+      case "table":
+        this.emit("table", msg);
+        break;
       case "legal":
         if (waiter) {
           this.pending.delete(msg.client_id);
