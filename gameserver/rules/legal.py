@@ -151,8 +151,8 @@ def legal_commands(state: BattleState, ship_id: str, station: str) -> list[dict[
 
 def _label(state: BattleState, data: Mapping[str, Any]) -> str:
     t = str(data["type"])
-    target_id = data.get("target")
-    target = state.ships[target_id].name if target_id in state.ships else ""
+    ship = state.ships.get(str(data.get("target")))
+    target = ship.name if ship is not None else ""
     if t == "move":
         return f"Move {data.get('direction', '')} {target}"
     if t == "attack":
