@@ -151,7 +151,7 @@ def legal_commands(state: BattleState, ship_id: str, station: str) -> list[dict[
 
 def _label(state: BattleState, data: Mapping[str, Any]) -> str:
     t = str(data["type"])
-    ship = state.ships.get(str(data.get("target")))
+    ship = state.ships.get(str(data.get("target", "")))
     target = ship.name if ship is not None else ""
     if t == "move":
         return f"Move {data.get('direction', '')} {target}"
