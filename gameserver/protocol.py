@@ -431,6 +431,11 @@ def event_frame(
     )
 
 
+def ack_frame(client_id: str, seq: int, seqs: Sequence[int]) -> str:
+    """The `AckMessage` frame (same JSON as `AckMessage(...).model_dump_json()`)."""
+    return _json({"type": "ack", "client_id": client_id, "seq": int(seq), "seqs": list(seqs)})
+
+
 def legal_frame(
     battle_id: str,
     seq: int,
