@@ -26,6 +26,7 @@ from gameserver.hub import CreatedBattle, Hub, HubError, now_iso
 from gameserver.hub.addresses import client_address
 from gameserver.logs import get_logger
 from gameserver.metrics import Metrics, create_metrics
+from gameserver.probes import ProbeState, serve_probes
 from gameserver.protocol import (
     CreateBattleRequest,
     ErrorCode,
@@ -382,7 +383,9 @@ async def ready(request: web.Request) -> web.Response:
     if hub.draining:
         return web.json_response({"status": "draining"}, status=503)
     try:
-        await asyncio.wait_for(hub.store.ping(), timeout=2.0)
+        await asyncio.wait_for(
+            hub.store.ping(), timeout=request.app[SETTINGS_KEY].ready_store_timeout_s
+        )
     except (StoreUnavailable, TimeoutError):
         return web.json_response({"status": "store_unavailable"}, status=503)
     return web.json_response({"status": "ready"})
@@ -484,6 +487,24 @@ async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:
     await app[STORE_KEY].close()
 
 
+async def _probes_ctx(app: web.Application) -> AsyncIterator[None]:
+    """With `PROBE_PORT`: `/health` and `/ready` on their own port, from a thread."""
+    settings = app[SETTINGS_KEY]
+    if not settings.probe_port:
+        yield
+        return
+    hub = app[HUB_KEY]
+    async with serve_probes(
+        settings.host,
+        settings.probe_port,
+        ProbeState(settings.probe_stall_s),
+        hub.store.ping,
+        lambda: hub.draining,
+        settings.ready_store_timeout_s,
+    ):
+        yield
+
+
 GC_FREEZE_EVERY_S = 1.0
 """How often the survivors of the young collections are moved out of the collector's sight."""
 GC_FULL_EVERY_S = 600.0
@@ -549,6 +570,7 @@ def create_app(
     app[METRICS_KEY] = create_metrics()
     app.cleanup_ctx.append(_gc_ctx)
     app.cleanup_ctx.append(_hub_ctx)
+    app.cleanup_ctx.append(_probes_ctx)
     app.on_shutdown.append(_close_websockets)
     app.on_response_prepare.append(_security_headers)
     app.router.add_get("/", index)
