@@ -22,6 +22,7 @@ import sys
 from typing import Any
 
 from bench.bench_load import pin, server
+from testkit.ports import free_port
 from testkit.servers import ROOT
 
 
@@ -62,9 +63,19 @@ def run_size(
     extra: list[str] | None = None,
     env_extra: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """One measured run against a fresh server of `kind` (`game` or `echo`)."""
-    with server(kind, env_extra) as (url, pid):
-        result = run_seedgen(url, pid, clients, spectators, duration, extra or [])
+    """One measured run against a fresh server of `kind` (`game` or `echo`).
+
+    The probes are asked on the main port and, for the game server, on its probe port."""
+    env = dict(env_extra or {})
+    probe_port = free_port()
+    if kind == "game":
+        env.setdefault("PROBE_PORT", str(probe_port))
+    with server(kind, env) as (url, pid):
+        probes = [url] + ([f"http://127.0.0.1:{env['PROBE_PORT']}"] if kind == "game" else [])
+        # The joins of every battle settle before the window opens (a second per 200 players).
+        warmup = ["--warmup", str(3 + clients // 200)]
+        args = [*warmup, *(extra or []), "--probe-urls", ",".join(probes)]
+        result = run_seedgen(url, pid, clients, spectators, duration, args)
     result["server"] = kind
     return result
 
@@ -72,7 +83,7 @@ def run_size(
 HEADER = (
     f"{'server':<6} {'clients':>7} {'specs':>5} {'cmd/s':>7} {'p50ms':>7} {'p95ms':>7}"
     f" {'p99ms':>7} {'st_p99':>7} {'cpu%':>6} {'ms/cmd':>7} {'rss_mb':>7} {'fetch/s':>7}"
-    f" {'ended':>5} {'lg_lag':>6}  errors"
+    f" {'ended':>5} {'probe99':>13} {'lg_lag':>6}  errors"
 )
 
 
@@ -86,6 +97,7 @@ def format_row(r: dict[str, Any]) -> str:
         f" {lat['p50']:>7.2f} {lat['p95']:>7.2f} {lat['p99']:>7.2f} {r['steady_p99_ms']:>7.2f}"
         f" {r['server_cpu_pct']:>6.1f} {per_cmd if per_cmd is not None else 0:>7.3f}"
         f" {r['server_rss_mb']:>7.1f} {r['refetches_per_s']:>7.1f} {r['battles_ended']:>5}"
+        f" {'/'.join(f'{p:.1f}' for p in r['probe_p99_ms']):>13}"
         f" {r['loadgen_lag_p99_ms']:>6.1f}  {errors}"
     )
 
@@ -110,7 +122,8 @@ def run() -> None:
             print(format_row(row), flush=True)
     print(
         "latency = command sent -> its first event received; st_p99 = commands sent in the second"
-        " half of the window; ms/cmd = server CPU time / commands acked; fetch/s = public-view GETs"
+        " half of the window; ms/cmd = server CPU time / commands acked; fetch/s = public-view"
+        " GETs; probe99 = p99 ms of /health and /ready on the main port / on PROBE_PORT (thread)"
     )
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 

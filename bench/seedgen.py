@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import json
 import random
@@ -313,6 +314,23 @@ async def run_pair(
             stats.battles_ended += 1
 
 
+async def _probe(
+    session: aiohttp.ClientSession, url: str, stop: asyncio.Event, stats: Stats, out: list[float]
+) -> None:
+    """What a kubelet does, 10 times a second: GET /health and /ready in turn (latency only)."""
+    paths = ("/health", "/ready")
+    k = 0
+    while not stop.is_set():
+        started = time.perf_counter()
+        with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+            async with session.get(f"{url}{paths[k % 2]}") as resp:
+                await resp.read()
+        if stats.measuring:
+            out.append(time.perf_counter() - started)
+        k += 1
+        await asyncio.sleep(0.1)
+
+
 async def _loop_lag(stop: asyncio.Event, stats: Stats, tick: float = 0.01) -> None:
     while not stop.is_set():
         before = time.perf_counter()
@@ -359,6 +377,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         cpu0 = sum(proc.cpu_times()[:2]) if proc else 0.0
         own0 = time.process_time()
         lag = asyncio.create_task(_loop_lag(stop, stats))
+        probe_urls = [u for u in (args.probe_urls or "").split(",") if u]
+        probe_times: list[list[float]] = [[] for _ in probe_urls]
+        probers = [
+            asyncio.create_task(_probe(session, u.rstrip("/"), stop, stats, out))
+            for u, out in zip(probe_urls, probe_times, strict=True)
+        ]
         stats.measuring = True
         started = stats.window_start = time.perf_counter()
         rss_peak = 0
@@ -372,6 +396,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         own = time.process_time() - own0
         stop.set()
         await lag
+        await asyncio.gather(*probers, return_exceptions=True)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -404,6 +429,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "server_cpu_pct": round(100 * cpu / wall, 1) if proc else None,
         "cpu_ms_per_command": round(1000 * cpu / stats.acked, 3) if proc and stats.acked else None,
         "server_rss_mb": round(rss_peak / 2**20, 1) if proc else None,
+        "probe_p99_ms": [q([v * 1000 for v in t], 0.99) for t in probe_times],
         "loadgen_cpu_pct": round(100 * own / wall, 1),
         "loadgen_lag_p99_ms": q([v * 1000 for v in stats.lags], 0.99),
     }
@@ -421,6 +447,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--round-limit", type=int, default=4)
     parser.add_argument("--refetch", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--server-pid", type=int, default=None)
+    parser.add_argument("--probe-urls", default="", help="GET /health and /ready there (p99)")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
     raise_fd_limit()
