@@ -282,7 +282,9 @@ class Battles:
             log.info("battle_expired", battle_id=battle_id)
         cutoff = time.monotonic() - min(self.hub.settings.battle_idle_s, 600.0)
         for room in list(self.rooms.values()):
-            if not room.peers and room.last_used < cutoff:
+            # A finished battle nobody watches is unloaded at once: its state (with the undo
+            # chain) leaves memory and the store may archive its log; a GM's undo reloads it.
+            if not room.peers and (room.last_used < cutoff or room.state.is_over):
                 await self.drop_room(room.battle_id)
         return expired
 
