@@ -566,7 +566,9 @@ def create_app(
         client_max_size=max(settings.max_message_bytes, settings.max_import_bytes),
     )
     app[SETTINGS_KEY] = settings
-    app[STORE_KEY] = store if store is not None else create_store(settings.redis_url)
+    app[STORE_KEY] = (
+        store if store is not None else create_store(settings.redis_url, settings.archive_after_s)
+    )
     app[METRICS_KEY] = create_metrics()
     app.cleanup_ctx.append(_gc_ctx)
     app.cleanup_ctx.append(_hub_ctx)

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     rate_limit_burst: int = Field(default=20, ge=1)
     battle_idle_s: float = Field(default=6 * 3600, gt=0)
     expiry_interval_s: float = Field(default=60.0, gt=0)
+    archive_after_s: float = Field(default=60.0, gt=0)
+    """In-memory store: a battle untouched this long (nobody connected) keeps its log compressed
+    until it is read or appended to again (checked every `expiry_interval_s`)."""
     catch_up_limit: int = Field(default=1000, ge=0)
     snapshot_every: int = Field(default=200, ge=1)
     append_retries: int = Field(default=3, ge=1)

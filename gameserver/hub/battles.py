@@ -268,6 +268,7 @@ class Battles:
             conn.send_model(ErrorMessage(code=ErrorCode.NOT_FOUND, message="the battle expired"))
             conn.queue.put_nowait(None)
         await room.stop()
+        room.unlink()
         self.hub.metrics.active_battles.set(len(self.rooms))
 
     async def expire_once(self) -> list[str]:

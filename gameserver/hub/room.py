@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
+import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Final
@@ -64,6 +66,29 @@ def _follow_wait(state: RetryCallState) -> float:
 _OUTAGE_BACKOFF: Final = wait_exponential(multiplier=0.05, max=2.0)
 
 
+def _follow_failed(battle_id: str, state: RetryCallState) -> None:
+    exc = state.outcome.exception() if state.outcome is not None else None
+    if not isinstance(exc, StoreUnavailable):
+        log.error("follow_failed", battle_id=battle_id, exc_info=exc)
+
+
+def _clear_frames(exc: BaseException) -> None:
+    """Drop the locals of the finished frames an exception's chain holds: the retry loop of
+    `_follow` keeps its own outcome, so a stopped task's traceback is a cycle through frames
+    that point at the room, which only a full collection would free."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        traceback.clear_frames(current.__traceback__)
+        current = current.__context__ or current.__cause__
+
+
+async def _stopped() -> bool:
+    """The action of an unloaded room's publisher and broadcaster: nothing, and stop."""
+    return False
+
+
 def awaiting_list(state: rules.BattleState) -> list[tuple[str, str]]:
     """Who may act now, as (ship, station) pairs (the frames' `awaiting`)."""
     return [(ship, station) for ship, station in rules.awaiting(state)]
@@ -96,6 +121,7 @@ class BattleRoom:
         self.presence = presence_broadcaster(self, hub.settings.presence_interval_s)
         self.join_bucket = TokenBucket(hub.settings.join_rate_per_s, hub.settings.join_burst)
         self._follow_task: asyncio.Task[None] | None = None
+        self._ended: list[BaseException] = []
         # Legal lists of the current state per (ship, station), with their frame for the fan-out
         # (no client_id): they depend on the state only, so every holder of a station shares one.
         self._legal_state: rules.BattleState | None = None
@@ -116,8 +142,27 @@ class BattleRoom:
         for task in (self._follow_task, self.bot.task, self.publisher.task, self.presence.task):
             if task is not None and not task.done():
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
+                try:
                     await task
+                except (asyncio.CancelledError, Exception) as exc:
+                    self._ended.append(exc)  # see `unlink`
+
+    def unlink(self) -> None:
+        """Break the cycles of an unloaded room (its bot, publisher and broadcaster point back at
+        it), so reference counting frees it at once: the collector no longer walks objects older
+        than a second (`gc.freeze` in the app), and a cycle would wait for the next full
+        collection, minutes of finished battles. A stopped task keeps its `CancelledError`, whose
+        traceback holds the frames that point at the room: the tasks are dropped too."""
+        self._follow_task = self.bot.task = self.publisher.task = self.presence.task = None
+        for exc in self._ended:  # their tracebacks reach `stop`'s frame, finished by now
+            _clear_frames(exc)
+        self._ended = []
+        del self.bot.room
+        self.publisher.action = _stopped
+        self.presence.action = _stopped
+        self.peers.clear()
+        self._legal = {}
+        self._legal_state = None
 
     # -- folding and fan-out ------------------------------------------------------------------
 
@@ -285,7 +330,9 @@ class BattleRoom:
                 # Exception only: a cancelled room (its task is stopped) must not be retried.
                 retry=retry_if_exception_type(Exception)
                 & retry_if_not_exception_type(BattleNotFound),
-                before_sleep=self._follow_failed,
+                # Not a bound method: the retry state outlives a stopped task in a cycle with its
+                # traceback, and must not keep the room alive through it.
+                before_sleep=functools.partial(_follow_failed, self.battle_id),
                 reraise=True,
             ):
                 with attempt:
@@ -299,11 +346,6 @@ class BattleRoom:
             events, fresh = rules.decode_events(fresh)
             if not self.ingest(events, fresh):
                 await self.resync()
-
-    def _follow_failed(self, state: RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome is not None else None
-        if not isinstance(exc, StoreUnavailable):
-            log.error("follow_failed", battle_id=self.battle_id, exc_info=exc)
 
     def _on_notice(self, notice: Notice) -> None:
         self.hub.on_notice(self, notice)

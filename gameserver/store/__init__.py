@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 
-def create_store(redis_url: str | None) -> BattleStore:
+def create_store(redis_url: str | None, archive_after_s: float = 60.0) -> BattleStore:
     """Pick the store from the settings: Redis when `REDIS_URL` is set, else in memory.
 
     The Redis module is imported only when asked for, so the default needs no Redis at all.
@@ -50,4 +50,4 @@ def create_store(redis_url: str | None) -> BattleStore:
         return store
     from gameserver.store.memory import MemoryBattleStore
 
-    return MemoryBattleStore()
+    return MemoryBattleStore(archive_after_s=archive_after_s)
