@@ -87,6 +87,7 @@ class Stats:
     spectator_frames: int = 0
     refetches: int = 0
     refetch_latencies: list[float] = field(default_factory=list)
+    joined: int = 0
     battles_started: int = 0
     battles_ended: int = 0
     dropped: int = 0
@@ -128,6 +129,8 @@ class Page:
             if data["event"].get("type") == "battle_ended" or data.get("is_over"):
                 self.over = True
         elif kind == "snapshot":
+            if self.ship_id is not None:
+                stats.joined += 1
             self.seq = int(data["seq"])
             self.awaiting = {(a[0], a[1]) for a in data["awaiting"]}
             self.over = bool(data.get("is_over"))
@@ -371,6 +374,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 )
                 tasks.append(asyncio.create_task(pair))
             await asyncio.sleep(0.05)
+        # The window opens once every player has joined its first battle (on a starved machine
+        # that takes longer than any fixed warm-up), then after the warm-up.
+        deadline = time.perf_counter() + 120
+        while stats.joined < 2 * pairs and time.perf_counter() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.2)
         await asyncio.sleep(args.warmup)
         gc.collect()
         gc.freeze()
