@@ -3,8 +3,9 @@
 The server plays the battles itself (both sides are the server's bot, `BOT_DELAY_MS=0`, round
 limit 2): the benchmark creates them over HTTP, 500 at a time (32 requests in flight), waits
 until no battle is loaded (every one over, its room unloaded by the expiry loop, every second
-here), lets the quiet logs be archived (`ARCHIVE_AFTER_S`, 2 s here) and reads the RSS. Then it
-opens 500 battles that stay live (nobody plays them) and reports the RSS each one adds.
+here), lets the quiet logs be archived (`ARCHIVE_AFTER_S`, 2 s here) and reads the RSS.
+Then, on a fresh server, it opens 500 battles that stay live (nobody plays them): the RSS
+each one adds.
 Baseline: the RSS of the same server before its first battle.
 Goal (issue "Performance v2"): RSS after 10,000 within 20 % of RSS after 1,000.
 
@@ -83,13 +84,18 @@ async def _measure(url: str, pid: int, checkpoints: list[int]) -> list[tuple[str
                 await _wait_unloaded(session, url)
             await asyncio.sleep(SETTLE_S)
             rows.append((f"after {played:,} battles played to the end", _rss_mb(proc)))
-        before = _rss_mb(proc)
-        await _create(session, url, 1000, False, [])
-        await asyncio.sleep(1.0)
-        rows.append(
-            ("RSS per live battle (1,000 opened), KB", (_rss_mb(proc) - before) * 1024 / 1000)
-        )
     return rows
+
+
+async def _live(url: str, pid: int, count: int) -> float:
+    """KB of RSS each of `count` live battles (opened, loaded, nobody playing) adds to a fresh
+    server (a server that played before reuses memory it freed, which hides the cost)."""
+    proc = psutil.Process(pid)
+    before = _rss_mb(proc)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        await _create(session, url, count, False, [])
+    await asyncio.sleep(1.0)
+    return (_rss_mb(proc) - before) * 1024 / count
 
 
 def run() -> None:
@@ -105,6 +111,8 @@ def run() -> None:
     print(f"load average at the start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     with server("game", env) as (url, pid):
         rows = asyncio.run(_measure(url, pid, checkpoints))
+    with server("game", env) as (url, pid):
+        rows.append(("RSS per live battle (500 opened), KB", asyncio.run(_live(url, pid, 500))))
     for label, value in rows:
         print(f"{label:<48} {value:>9.1f}{'' if 'KB' in label else ' MB'}")
     played = [v for label, v in rows if label.startswith("after")]

@@ -9,20 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import time
-import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Final
-
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    retry_if_not_exception_type,
-    wait_exponential,
-)
 
 from gameserver import rules
 from gameserver.hub.bots import BotDriver
@@ -55,33 +45,8 @@ if TYPE_CHECKING:
 log = get_logger("hub")
 
 
-def _follow_wait(state: RetryCallState) -> float:
-    """Backoff of a room's subscription: exponential for an outage, a second for anything else."""
-    exc = state.outcome.exception() if state.outcome is not None else None
-    if isinstance(exc, StoreUnavailable):
-        return _OUTAGE_BACKOFF(state)
-    return 1.0
-
-
-_OUTAGE_BACKOFF: Final = wait_exponential(multiplier=0.05, max=2.0)
-
-
-def _follow_failed(battle_id: str, state: RetryCallState) -> None:
-    exc = state.outcome.exception() if state.outcome is not None else None
-    if not isinstance(exc, StoreUnavailable):
-        log.error("follow_failed", battle_id=battle_id, exc_info=exc)
-
-
-def _clear_frames(exc: BaseException) -> None:
-    """Drop the locals of the finished frames an exception's chain holds: the retry loop of
-    `_follow` keeps its own outcome, so a stopped task's traceback is a cycle through frames
-    that point at the room, which only a full collection would free."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        traceback.clear_frames(current.__traceback__)
-        current = current.__context__ or current.__cause__
+_OUTAGE_FIRST_S: Final = 0.05
+_OUTAGE_MAX_S: Final = 2.0
 
 
 async def _stopped() -> bool:
@@ -121,7 +86,6 @@ class BattleRoom:
         self.presence = presence_broadcaster(self, hub.settings.presence_interval_s)
         self.join_bucket = TokenBucket(hub.settings.join_rate_per_s, hub.settings.join_burst)
         self._follow_task: asyncio.Task[None] | None = None
-        self._ended: list[BaseException] = []
         # Legal lists of the current state per (ship, station), with their frame for the fan-out
         # (no client_id): they depend on the state only, so every holder of a station shares one.
         self._legal_state: rules.BattleState | None = None
@@ -142,21 +106,16 @@ class BattleRoom:
         for task in (self._follow_task, self.bot.task, self.publisher.task, self.presence.task):
             if task is not None and not task.done():
                 task.cancel()
-                try:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-                except (asyncio.CancelledError, Exception) as exc:
-                    self._ended.append(exc)  # see `unlink`
 
     def unlink(self) -> None:
         """Break the cycles of an unloaded room (its bot, publisher and broadcaster point back at
         it), so reference counting frees it at once: the collector no longer walks objects older
         than a second (`gc.freeze` in the app), and a cycle would wait for the next full
         collection, minutes of finished battles. A stopped task keeps its `CancelledError`, whose
-        traceback holds the frames that point at the room: the tasks are dropped too."""
+        traceback holds frames that point at the room: the tasks are dropped too."""
         self._follow_task = self.bot.task = self.publisher.task = self.presence.task = None
-        for exc in self._ended:  # their tracebacks reach `stop`'s frame, finished by now
-            _clear_frames(exc)
-        self._ended = []
         del self.bot.room
         self.publisher.action = _stopped
         self.presence.action = _stopped
@@ -322,21 +281,24 @@ class BattleRoom:
         """Ingest batches appended by anyone (other instances included) until the battle ends.
 
         A store outage is retried with exponential backoff (50 ms doubling to 2 s), any other
-        failure after a second; a deleted battle ends it.
+        failure after a second; a deleted battle ends it. A plain loop, not a retry library's:
+        a retry state records the cancellation that stops the room, in a cycle with its
+        traceback that would keep every unloaded room until a full collection.
         """
-        with contextlib.suppress(BattleNotFound):
-            async for attempt in AsyncRetrying(
-                wait=_follow_wait,
-                # Exception only: a cancelled room (its task is stopped) must not be retried.
-                retry=retry_if_exception_type(Exception)
-                & retry_if_not_exception_type(BattleNotFound),
-                # Not a bound method: the retry state outlives a stopped task in a cycle with its
-                # traceback, and must not keep the room alive through it.
-                before_sleep=functools.partial(_follow_failed, self.battle_id),
-                reraise=True,
-            ):
-                with attempt:
-                    await self._ingest_subscription()
+        outages = 0
+        while True:
+            try:
+                await self._ingest_subscription()
+                return
+            except BattleNotFound:
+                return
+            except StoreUnavailable:
+                delay = min(_OUTAGE_MAX_S, _OUTAGE_FIRST_S * 2**outages)
+                outages += 1
+            except Exception:
+                log.exception("follow_failed", battle_id=self.battle_id)
+                delay = 1.0
+            await asyncio.sleep(delay)
 
     async def _ingest_subscription(self) -> None:
         async for batch in self.hub.store.subscribe(self.battle_id, self.seq, self._on_notice):
