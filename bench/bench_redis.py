@@ -48,6 +48,16 @@ def _cpu_s(pid: int) -> float:
     return float(sum(psutil.Process(pid).cpu_times()[:2]))
 
 
+def _commands(url: str) -> int:
+    """Commands Redis has processed so far (INFO stats): the round trips, pipelines counted
+    per command, that the game servers made."""
+    client = redis.Redis.from_url(url)
+    try:
+        return int(cast(dict[str, Any], client.info("stats"))["total_commands_processed"])
+    finally:
+        client.close()
+
+
 def _flush(url: str) -> None:
     """Each run starts from an empty Redis, like the in-memory run starts from an empty store."""
     client = redis.Redis.from_url(url)
@@ -78,7 +88,7 @@ def run() -> None:
         f"{os.cpu_count()} cores (instance 1 on core 0; Redis, loadgen and instance 2 on core 1)"
     )
     print("mem = in-memory store (baseline), redis = 1 instance, redis2 = 2 instances sharing")
-    print(f"{HEADER}  redis_cpu%", flush=True)
+    print(f"{HEADER}  redis_cpu%  redis_cmds/cmd", flush=True)
     ratios: list[str] = []
     with redis_server(fsync) as rds:
         assert rds.proc is not None
@@ -91,6 +101,7 @@ def run() -> None:
             for label in ("redis", "redis2"):
                 _flush(rds.url)
                 cpu0 = _cpu_s(rds.proc.pid)
+                calls0 = _commands(rds.url)
                 if label == "redis":
                     result = run_size("game", clients, duration, env)
                     result["server"] = "redis"
@@ -98,7 +109,10 @@ def run() -> None:
                     result = run_two_instances(clients, duration, env)
                 # Redis CPU over the whole run (setup included): an upper bound.
                 redis_cpu = 100 * (_cpu_s(rds.proc.pid) - cpu0) / (duration + 5)
-                print(f"{format_row(result)}  {redis_cpu:.1f}", flush=True)
+                # Per command acked, over the whole run (joins and presence included): an upper
+                # bound of the Redis commands one player command costs.
+                calls = (_commands(rds.url) - calls0) / max(1, result["commands_acked"])
+                print(f"{format_row(result)}  {redis_cpu:.1f}  {calls:.1f}", flush=True)
                 p99[label] = result["latency_ms"]["p99"]
             base = memory["latency_ms"]["p99"] or float("nan")
             ratios.append(

@@ -27,6 +27,7 @@ class _Battle:
     seq: int = 0
     seats: list[tuple[str, str]] = field(default_factory=list)
     sockets: dict[tuple[str, str], web.WebSocketResponse] = field(default_factory=dict)
+    watchers: list[web.WebSocketResponse] = field(default_factory=list)
     turn: int = 0
 
     def awaiting(self) -> list[tuple[str, str]]:
@@ -83,9 +84,12 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         data = json.loads(msg.data)
         if data.get("type") == "join":
             battle = battles.setdefault(data["battle_id"], _Battle(data["battle_id"]))
-            seat = (data.get("ship_id") or "", (data.get("stations") or [""])[0])
-            battle.seats.append(seat)
-            battle.sockets[seat] = ws
+            if data.get("role") == "player":
+                seat = (data.get("ship_id") or "", (data.get("stations") or [""])[0])
+                battle.seats.append(seat)
+                battle.sockets[seat] = ws
+            else:  # spectators receive every frame and are never awaited
+                battle.watchers.append(ws)
             await ws.send_str(
                 _dumps(
                     {
@@ -94,8 +98,8 @@ async def websocket(request: web.Request) -> web.StreamResponse:
                         "join_code": "",
                         "role": data.get("role"),
                         "peer_id": uuid.uuid4().hex[:12],
-                        "ship_id": seat[0],
-                        "stations": [seat[1]],
+                        "ship_id": seat[0] if seat else None,
+                        "stations": [seat[1]] if seat else [],
                         "resume_token": "x",
                         "seq": battle.seq,
                         "protocol": 1,
@@ -135,7 +139,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
                     "awaiting": battle.awaiting(),
                 }
             )
-            for peer in list(battle.sockets.values()):
+            for peer in [*battle.sockets.values(), *battle.watchers]:
                 if not peer.closed:
                     await peer.send_str(frame)
             await _send_legal(battle)
@@ -151,7 +155,25 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             )
     if battle is not None and seat is not None:
         battle.sockets.pop(seat, None)
+    if battle is not None and ws in battle.watchers:
+        battle.watchers.remove(ws)
     return ws
+
+
+async def get_battle(request: web.Request) -> web.Response:
+    """The page's refetch after a batch: the battle's seq and who is awaited (no rules state)."""
+    battle = request.app[BATTLES_KEY].get(request.match_info["battle_id"])
+    if battle is None:
+        raise web.HTTPNotFound()
+    return web.json_response(
+        {
+            "battle_id": battle.battle_id,
+            "seq": battle.seq,
+            "state": {},
+            "awaiting": battle.awaiting(),
+            "is_over": False,
+        }
+    )
 
 
 async def ready(request: web.Request) -> web.Response:
@@ -164,6 +186,7 @@ def create_app() -> web.Application:
     app = web.Application()
     app[BATTLES_KEY] = {}
     app.router.add_post("/api/battles", create_battle)
+    app.router.add_get("/api/battles/{battle_id}", get_battle)
     app.router.add_get("/ws", websocket)
     app.router.add_get("/ready", ready)
     return app

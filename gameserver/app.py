@@ -29,6 +29,7 @@ from gameserver.hub.battles import parse_json
 from gameserver.importcheck import refusal_status
 from gameserver.logs import get_logger
 from gameserver.metrics import Metrics, create_metrics
+from gameserver.probes import ProbeState, serve_probes
 from gameserver.protocol import (
     CreateBattleRequest,
     ErrorCode,
@@ -562,7 +563,9 @@ async def ready(request: web.Request) -> web.Response:
     if hub.draining:
         return web.json_response({"status": "draining"}, status=503)
     try:
-        await asyncio.wait_for(hub.store.ping(), timeout=2.0)
+        await asyncio.wait_for(
+            hub.store.ping(), timeout=request.app[SETTINGS_KEY].ready_store_timeout_s
+        )
     except (StoreUnavailable, TimeoutError):
         return web.json_response({"status": "store_unavailable"}, status=503)
     return web.json_response({"status": "ready"})
@@ -666,6 +669,24 @@ async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:
         await loop_task
     await hub.close()
     await app[STORE_KEY].close()
+
+
+async def _probes_ctx(app: web.Application) -> AsyncIterator[None]:
+    """With `PROBE_PORT`: `/health` and `/ready` on their own port, from a thread."""
+    settings = app[SETTINGS_KEY]
+    if not settings.probe_port:
+        yield
+        return
+    hub = app[HUB_KEY]
+    async with serve_probes(
+        settings.host,
+        settings.probe_port,
+        ProbeState(settings.probe_stall_s),
+        hub.store.ping,
+        lambda: hub.draining,
+        settings.ready_store_timeout_s,
+    ):
+        yield
 
 
 GC_FREEZE_EVERY_S = 1.0
@@ -781,11 +802,13 @@ def create_app(
             settings.redis_url,
             timeout_s=settings.store_timeout_s,
             dedupe_window=settings.dedupe_window,
+            archive_after_s=settings.archive_after_s,
         )
     )
     app[METRICS_KEY] = create_metrics()
     app.cleanup_ctx.append(_gc_ctx)
     app.cleanup_ctx.append(_hub_ctx)
+    app.cleanup_ctx.append(_probes_ctx)
     app.on_shutdown.append(_close_websockets)
     app.on_response_prepare.append(_security_headers)
     app.router.add_get("/", index)

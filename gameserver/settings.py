@@ -19,6 +19,14 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=3000, ge=0, le=65535)
+    probe_port: int = Field(default=0, ge=0, le=65535)
+    """`/health` and `/ready` also on this port, answered from a thread (`gameserver.probes`):
+    they do not queue behind commands on a saturated server. 0: only on `port`."""
+    probe_stall_s: float = Field(default=5.0, gt=0)
+    """The probe port fails `/health` and `/ready` when the event loop has not run for this long
+    (hung, not busy), and `/ready` when the store's last good ping is older than this."""
+    ready_store_timeout_s: float = Field(default=2.0, gt=0)
+    """How long `/ready` waits for the store's ping (probe timeouts must be longer)."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     redis_url: str | None = None
     max_connections: int = Field(default=10_000, ge=1)
@@ -28,6 +36,9 @@ class Settings(BaseSettings):
     rate_limit_burst: int = Field(default=20, ge=1)
     battle_idle_s: float = Field(default=6 * 3600, gt=0)
     expiry_interval_s: float = Field(default=60.0, gt=0)
+    archive_after_s: float = Field(default=60.0, gt=0)
+    """In-memory store: a battle untouched this long (nobody connected) keeps its log compressed
+    until it is read or appended to again (checked every `expiry_interval_s`)."""
     catch_up_limit: int = Field(default=1000, ge=0)
     snapshot_every: int = Field(default=200, ge=1)
     append_retries: int = Field(default=3, ge=1)

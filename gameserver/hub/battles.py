@@ -255,6 +255,7 @@ class Battles:
             conn.send_model(ErrorMessage(code=ErrorCode.NOT_FOUND, message="the battle expired"))
             conn.queue.put_nowait(None)
         await room.stop()
+        room.unlink()
         self.hub.metrics.active_battles.set(len(self.rooms))
 
     async def expire_once(self) -> list[str]:
@@ -269,7 +270,9 @@ class Battles:
             log.info("battle_expired", battle_id=battle_id)
         cutoff = time.monotonic() - min(self.hub.settings.battle_idle_s, 600.0)
         for room in list(self.rooms.values()):
-            if not room.peers and room.last_used < cutoff:
+            # A finished battle nobody watches is unloaded at once: its state (with the undo
+            # chain) leaves memory and the store may archive its log; a GM's undo reloads it.
+            if not room.peers and (room.last_used < cutoff or room.state.is_over):
                 await self.drop_room(room.battle_id)
         return expired
 

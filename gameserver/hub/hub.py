@@ -29,7 +29,6 @@ from gameserver.hub.tokens import new_token, token_hash
 from gameserver.logs import get_logger
 from gameserver.metrics import Metrics
 from gameserver.protocol import (
-    AckMessage,
     CommandMessage,
     CreateBattleRequest,
     ErrorCode,
@@ -46,6 +45,7 @@ from gameserver.protocol import (
     ServerShutdownMessage,
     TableRequest,
     UnbanMessage,
+    ack_frame,
     legal_frame,
     parse_client_message,
 )
@@ -102,6 +102,7 @@ class Hub:
         """The loaded battles by id (the `Battles` registry's own dict)."""
         self.seats = Seats(self)
         self.addresses = AddressLimits(settings.address_rate_per_s, settings.address_burst)
+        self._counted: dict[tuple[str, str], tuple[Any, Any]] = {}
 
     def spawn(self, coro: Any, what: str) -> None:
         """Run a fire-and-forget task, keeping a reference and logging its failure."""
@@ -410,9 +411,7 @@ class Hub:
         except StoreUnavailable:
             self._count(kind, ErrorCode.STORE_UNAVAILABLE, started)
             raise
-        conn.send_model(
-            AckMessage(client_id=msg.client_id, seq=room.seq, seqs=[e.seq for e in events])
-        )
+        conn.send(ack_frame(msg.client_id, room.seq, [e.seq for e in events]))
         latency = self._count(kind, "ok", started)
         log.debug(
             "command",
@@ -460,8 +459,15 @@ class Hub:
 
     def _count(self, kind: str, result: str, started: float) -> float:
         latency = time.perf_counter() - started
-        self.metrics.commands.labels(command=kind, result=result).inc()
-        self.metrics.command_latency.labels(command=kind).observe(latency)
+        children = self._counted.get((kind, result))
+        if children is None:
+            # A metric's `labels()` looks its child up through a lock each time: once per pair.
+            children = self._counted[(kind, result)] = (
+                self.metrics.commands.labels(command=kind, result=result),
+                self.metrics.command_latency.labels(command=kind),
+            )
+        children[0].inc()
+        children[1].observe(latency)
         return latency
 
     def legal(self, conn: Connection, room: BattleRoom, msg: LegalRequest) -> None:

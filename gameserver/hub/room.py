@@ -14,14 +14,6 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    retry_if_not_exception_type,
-    wait_exponential,
-)
-
 from gameserver import rules
 from gameserver.hub.bots import BotDriver
 from gameserver.hub.connection import Connection, TokenBucket
@@ -54,15 +46,13 @@ if TYPE_CHECKING:
 log = get_logger("hub")
 
 
-def _follow_wait(state: RetryCallState) -> float:
-    """Backoff of a room's subscription: exponential for an outage, a second for anything else."""
-    exc = state.outcome.exception() if state.outcome is not None else None
-    if isinstance(exc, StoreUnavailable):
-        return _OUTAGE_BACKOFF(state)
-    return 1.0
+_OUTAGE_FIRST_S: Final = 0.05
+_OUTAGE_MAX_S: Final = 2.0
 
 
-_OUTAGE_BACKOFF: Final = wait_exponential(multiplier=0.05, max=2.0)
+async def _stopped() -> bool:
+    """The action of an unloaded room's publisher and broadcaster: nothing, and stop."""
+    return False
 
 
 def awaiting_list(state: rules.BattleState) -> list[tuple[str, str]]:
@@ -119,6 +109,20 @@ class BattleRoom:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+
+    def unlink(self) -> None:
+        """Break the cycles of an unloaded room (its bot, publisher and broadcaster point back at
+        it), so reference counting frees it at once: the collector no longer walks objects older
+        than a second (`gc.freeze` in the app), and a cycle would wait for the next full
+        collection, minutes of finished battles. A stopped task keeps its `CancelledError`, whose
+        traceback holds frames that point at the room: the tasks are dropped too."""
+        self._follow_task = self.bot.task = self.publisher.task = self.presence.task = None
+        del self.bot.room
+        self.publisher.action = _stopped
+        self.presence.action = _stopped
+        self.peers.clear()
+        self._legal = {}
+        self._legal_state = None
 
     # -- folding and fan-out ------------------------------------------------------------------
 
@@ -283,19 +287,24 @@ class BattleRoom:
         """Ingest batches appended by anyone (other instances included) until the battle ends.
 
         A store outage is retried with exponential backoff (50 ms doubling to 2 s), any other
-        failure after a second; a deleted battle ends it.
+        failure after a second; a deleted battle ends it. A plain loop, not a retry library's:
+        a retry state records the cancellation that stops the room, in a cycle with its
+        traceback that would keep every unloaded room until a full collection.
         """
-        with contextlib.suppress(BattleNotFound):
-            async for attempt in AsyncRetrying(
-                wait=_follow_wait,
-                # Exception only: a cancelled room (its task is stopped) must not be retried.
-                retry=retry_if_exception_type(Exception)
-                & retry_if_not_exception_type(BattleNotFound),
-                before_sleep=self._follow_failed,
-                reraise=True,
-            ):
-                with attempt:
-                    await self._ingest_subscription()
+        outages = 0
+        while True:
+            try:
+                await self._ingest_subscription()
+                return
+            except BattleNotFound:
+                return
+            except StoreUnavailable:
+                delay = min(_OUTAGE_MAX_S, _OUTAGE_FIRST_S * 2**outages)
+                outages += 1
+            except Exception:
+                log.exception("follow_failed", battle_id=self.battle_id)
+                delay = 1.0
+            await asyncio.sleep(delay)
 
     async def _ingest_subscription(self) -> None:
         async for batch in self.hub.store.subscribe(self.battle_id, self.seq, self._on_notice):
@@ -305,11 +314,6 @@ class BattleRoom:
             events, fresh = rules.decode_events(fresh)
             if not self.ingest(events, fresh):
                 await self.resync()
-
-    def _follow_failed(self, state: RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome is not None else None
-        if not isinstance(exc, StoreUnavailable):
-            log.error("follow_failed", battle_id=self.battle_id, exc_info=exc)
 
     def _on_notice(self, notice: Notice) -> None:
         self.hub.on_notice(self, notice)

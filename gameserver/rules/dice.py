@@ -96,7 +96,8 @@ class SeededDice:
     def __init__(self, seed: int, position: int = 0) -> None:
         self.seed = seed
         self.position = position
-        self._keyed = _keyed(seed_key(seed))
+        # Keyed on the first die: most `decide` calls and every dry run draw none.
+        self._keyed: hashlib.blake2b | None = None
         self._block_no = -1
         self._block: list[int] = []
         self.drawn: list[int] = []
@@ -106,7 +107,10 @@ class SeededDice:
         pos = self.position
         block_no = pos >> 3
         if block_no != self._block_no:
-            self._block = _block(self._keyed, block_no)
+            keyed = self._keyed
+            if keyed is None:
+                keyed = self._keyed = _keyed(seed_key(self.seed))
+            self._block = _block(keyed, block_no)
             self._block_no = block_no
         value = self._block[pos & 7]
         self.position = pos + 1

@@ -267,15 +267,92 @@ def replay(events: Iterable[Event], secret: DiceSecret | None = None) -> BattleS
 
     With `secret` the state gets the battle's seed back (checked against the commitment of
     the ``battle_started`` event: `SecretMismatch` when it does not open it).
+
+    The same state as folding every event with `evolve`, built faster: the events before the
+    last ``2 x undo_limit`` are merged into one patch per ship and one for the battle (patches
+    set fields, so the last value of each field wins) and applied once; the rest are folded
+    one by one, so the undo chain is there for the GM. A log with a GM undo is folded one by
+    one throughout (an undo returns to an earlier state).
     """
-    state: BattleState | None = None
+    log = events if isinstance(events, list) else list(events)
+    if not log:
+        raise ValueError("cannot replay an empty event log")
     commitment: Any = None
-    for event in events:
+    state: BattleState | None = None
+    start = 0
+    first = log[0]
+    if first.type == "battle_started":
+        commitment = first.data.get("commitment")
+        state = initial_state(first)
+        start = 1
+        rest = log[1:]
+        if not any(e.type in ("gm_undo", "battle_started") for e in rest):
+            fast = len(rest) - 2 * max(0, state.config.undo_limit)
+            if fast > 1:
+                state = _merge_fold(state, rest[:fast])
+                start += fast
+    for event in log[start:]:
         if event.type == "battle_started":
             commitment = event.data.get("commitment")
         state = evolve(state, event)
-    if state is None:
-        raise ValueError("cannot replay an empty event log")
+    assert state is not None
     if secret is not None:
         state = with_secret(state, secret, commitment if commitment is not None else {})
     return state
+
+
+def _merge_fold(state: BattleState, events: list[Event]) -> BattleState:
+    """`evolve` over `events` (none an undo) as one merged patch; the result links no
+    earlier state (`replay` folds the last events one by one for the undo chain)."""
+    ships = state.ships
+    ship_sets: dict[str, dict[str, Any]] = {}
+    battle_set: dict[str, Any] = {}
+    dice = state.dice_drawn
+    for event in events:
+        dice += len(event.dice)
+        patch = event.data.get("set")
+        if not patch:
+            continue
+        if not _PATCH_PARTS.issuperset(patch):
+            _unknown(event, "part", sorted(set(patch) - _PATCH_PARTS))
+        ship_patch = patch.get("ships")
+        if ship_patch:
+            for sid, fields in ship_patch.items():
+                if sid not in ships:
+                    _unknown(event, "ship", [sid])
+                if not SHIP_FIELDS.issuperset(fields):
+                    _unknown(event, "ship field", sorted(set(fields) - SHIP_FIELDS))
+                merged = ship_sets.get(sid)
+                if merged is None:
+                    ship_sets[sid] = dict(fields)
+                else:
+                    merged.update(fields)
+        battle_patch = patch.get("battle")
+        if battle_patch:
+            if not _PATCHABLE.issuperset(battle_patch):
+                _unknown(event, "battle field", sorted(set(battle_patch) - _PATCHABLE))
+            battle_set.update(battle_patch)
+    limit = state.config.undo_limit
+    changes: dict[str, Any] = {
+        "seq": events[-1].seq,
+        "dice_drawn": dice,
+        "prev": None,
+        "undo_depth": min(state.undo_depth + len(events), limit),
+    }
+    if ship_sets:
+        new_ships = dict(ships)
+        for sid, fields in ship_sets.items():
+            decoded = {
+                k: (v if (decoder := SHIP_PATCH_DECODERS.get(k)) is None else decoder(v))
+                for k, v in fields.items()
+            }
+            new_ships[sid] = replace_ship(ships[sid], decoded)
+        changes["ships"] = new_ships
+    for key, value in battle_set.items():
+        if key == "salvos":
+            changes["salvos_json"] = tuple(value)
+            changes["_salvos"] = None
+            continue
+        decoder = BATTLE_DECODERS.get(key)
+        changes[key] = decoder(value) if decoder is not None else value
+    return replace_battle(state, changes)

@@ -49,7 +49,11 @@ __all__ = [
 
 
 def create_store(
-    redis_url: str | None, *, timeout_s: float = 5.0, dedupe_window: int = 1000
+    redis_url: str | None,
+    *,
+    timeout_s: float = 5.0,
+    dedupe_window: int = 1000,
+    archive_after_s: float = 60.0,
 ) -> BattleStore:
     """Pick the store from the settings: Redis when `REDIS_URL` is set, else in memory.
 
@@ -66,4 +70,4 @@ def create_store(
         return store
     from gameserver.store.memory import MemoryBattleStore
 
-    return MemoryBattleStore(dedupe_window=dedupe_window)
+    return MemoryBattleStore(dedupe_window=dedupe_window, archive_after_s=archive_after_s)

@@ -25,6 +25,7 @@ from tvtt_operator.kinds import (
 from tvtt_operator.models import (
     DRAIN_MARGIN_SECONDS,
     PRESTOP_SLEEP_SECONDS,
+    PROBE_PORT,
     REDIS_PORT,
     SERVER_PORT,
     TravellerVTT,
@@ -53,9 +54,12 @@ REDIS_CONTAINER = "redis"
 SERVER_UID = 10001
 REDIS_UID = 999
 WEBSOCKET_TIMEOUT_SECONDS = "3600"
-# Every probe says how long it waits (the kubelet's implicit 1 s is easy to miss when a busy
-# event loop answers /health a little late; a timeout is a failed probe).
+# Every probe says how long it waits (the kubelet's implicit 1 s is easy to miss; a timeout is a
+# failed probe). The game server's probes go to its probe port, answered from a thread, so a
+# busy event loop does not delay them; the timeout covers the server's store ping
+# (`READY_STORE_TIMEOUT_S`, rendered) with a second to spare.
 PROBE_TIMEOUT_SECONDS = 3
+READY_STORE_TIMEOUT_S = 2
 REDIS_READY_COMMAND = ("sh", "-c", "redis-cli -p $0 ping | grep -qx PONG", str(REDIS_PORT))
 
 
@@ -197,6 +201,8 @@ def build_pod_template(tvtt: TravellerVTT, *, config_hash: str) -> dict[str, Any
     grace = spec.drain.termination_grace_period_seconds
     env: list[dict[str, Any]] = [
         {"name": "PORT", "value": str(SERVER_PORT)},
+        {"name": "PROBE_PORT", "value": str(PROBE_PORT)},
+        {"name": "READY_STORE_TIMEOUT_S", "value": str(READY_STORE_TIMEOUT_S)},
         {"name": "HOST", "value": "0.0.0.0"},
         {"name": "SHUTDOWN_GRACE_S", "value": str(shutdown_grace_seconds(grace))},
     ]
@@ -206,24 +212,27 @@ def build_pod_template(tvtt: TravellerVTT, *, config_hash: str) -> dict[str, Any
         "name": SERVER_CONTAINER,
         "image": spec.image,
         "imagePullPolicy": "IfNotPresent",
-        "ports": [{"name": "http", "containerPort": SERVER_PORT, "protocol": "TCP"}],
+        "ports": [
+            {"name": "http", "containerPort": SERVER_PORT, "protocol": "TCP"},
+            {"name": "probes", "containerPort": PROBE_PORT, "protocol": "TCP"},
+        ],
         "env": env,
         "envFrom": [{"configMapRef": {"name": config_name(tvtt)}}],
         "resources": _resources(tvtt),
         "startupProbe": {
-            "httpGet": {"path": "/health", "port": "http"},
+            "httpGet": {"path": "/health", "port": "probes"},
             "periodSeconds": 2,
             "timeoutSeconds": PROBE_TIMEOUT_SECONDS,
             "failureThreshold": 30,
         },
         "livenessProbe": {
-            "httpGet": {"path": "/health", "port": "http"},
+            "httpGet": {"path": "/health", "port": "probes"},
             "periodSeconds": 10,
             "timeoutSeconds": PROBE_TIMEOUT_SECONDS,
             "failureThreshold": 3,
         },
         "readinessProbe": {
-            "httpGet": {"path": "/ready", "port": "http"},
+            "httpGet": {"path": "/ready", "port": "probes"},
             "periodSeconds": 5,
             "timeoutSeconds": PROBE_TIMEOUT_SECONDS,
             "failureThreshold": 2,

@@ -27,6 +27,9 @@ DEFAULT_IMAGE = "ghcr.io/traveller-vtt/gameserver:0.1.0"
 # Pinned to the release the Redis tests run against (Debian's redis-server), never a moving tag.
 DEFAULT_REDIS_IMAGE = "redis:7.0.15"
 SERVER_PORT = 3000
+PROBE_PORT = 3001
+"""The game server's `PROBE_PORT`: health and readiness answered from a thread, so a pod busy with
+commands still answers its probes in time."""
 REDIS_PORT = 6379
 PRESTOP_SLEEP_SECONDS = 5
 DRAIN_MARGIN_SECONDS = 5

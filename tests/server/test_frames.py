@@ -7,8 +7,10 @@ import math
 from typing import Any
 
 from gameserver.protocol import (
+    AckMessage,
     EventMessage,
     LegalMessage,
+    ack_frame,
     event_frame,
     event_json,
     legal_frame,
@@ -46,6 +48,13 @@ def test_legal_frame_is_the_models_json() -> None:
             client_id=client_id,
         )
         assert fast == model.model_dump_json()
+
+
+def test_ack_frame_is_the_models_json() -> None:
+    for seqs in ([], [4], [4, 5, 6]):
+        model = AckMessage(client_id="c-9", seq=6, seqs=seqs)
+        assert ack_frame("c-9", 6, seqs) == model.model_dump_json()
+        assert parse_server_message(ack_frame("c-9", 6, seqs)) == model
 
 
 def test_values_the_stdlib_refuses_are_written_as_pydantic_does() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from gameserver.store import BattleMeta, EventDict
 from gameserver.store.memory import MemoryBattleStore
 
@@ -34,3 +36,27 @@ async def test_idle_battles_expire_and_touched_ones_stay() -> None:
     clock.now += 60
     assert await store.expire_idle(100) == ["old"]
     assert [m.battle_id for m in await store.list_battles()] == ["busy"]
+
+
+async def test_quiet_battles_are_archived_and_stay_readable_and_appendable() -> None:
+    clock = Clock()
+    store = MemoryBattleStore(clock=clock, archive_after_s=60)
+    log = [{"seq": s, "type": "x", "data": {"n": [s, "ü"]}, "dice": [3]} for s in range(1, 6)]
+    await store.create(meta("done", "AAAAAA"), log)
+    await store.create(meta("live", "BBBBBB"), events(1, 1))
+    follower = store.subscribe("live", 1)
+    waiting = asyncio.ensure_future(anext(follower))
+    await asyncio.sleep(0)  # subscribed, waiting for a batch
+    clock.now += 61
+    assert await store.expire_idle(3600) == []
+    archived = store._battles["done"]
+    assert archived.archive is not None
+    assert store._battles["live"].archive is None  # a subscription keeps it hot
+    assert await store.read("done") == log
+    assert await store.last_seq("done") == 5
+    clock.now += 61
+    await store.expire_idle(3600)
+    assert store._battles["done"].archive is not None  # archived again once quiet
+    assert await store.append("done", 5, events(6, 1)) == 6  # a GM's undo after the end
+    assert [e["seq"] for e in await store.read("done", 4)] == [5, 6]
+    waiting.cancel()

@@ -212,6 +212,7 @@ async def test_drift_is_corrected_with_an_event() -> None:
     drifted = copy.deepcopy(deployment)
     container = drifted["spec"]["template"]["spec"]["containers"][0]
     container["env"].append({"name": "ALLOWED_ORIGINS", "value": "*"})
+    added = len(container["env"]) - 1
     drifted["metadata"]["managedFields"] = [
         {"manager": "kubectl-set", "operation": "Update", "fieldsType": "FieldsV1",
          "fieldsV1": {"f:spec": {"f:template": {"f:spec": {"f:containers": {
@@ -223,10 +224,10 @@ async def test_drift_is_corrected_with_an_event() -> None:
     assert await reconciler(client, cache).reconcile(KEY) is True
     assert client.applied == []  # nothing of ours changed: only the addition goes
     (patch,) = client.patches
-    assert patch[-1] == {"op": "remove", "path": "/spec/template/spec/containers/0/env/3"}
+    assert patch[-1] == {"op": "remove", "path": f"/spec/template/spec/containers/0/env/{added}"}
     (event,) = warnings(client)
     assert event["reason"] == "DriftCorrected"
-    assert "env[3] (added by kubectl-set)" in event["message"]
+    assert f"env[{added}] (added by kubectl-set)" in event["message"]
     after = cache.children(KEY)[("Deployment", "skirmish")]
     assert "ALLOWED_ORIGINS" not in {
         e["name"] for e in after["spec"]["template"]["spec"]["containers"][0]["env"]

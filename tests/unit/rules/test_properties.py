@@ -217,3 +217,35 @@ def test_bot_battles_always_end_within_the_round_limit(data: st.DataObject, seed
     _invariants(state, gm_rulings=False)
     if state.outcome is not None and state.outcome["reason"] == "round_limit":
         assert state.round == scenario.round_limit
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), seed=st.integers(0, 2**64))
+def test_replay_merges_old_patches_into_the_same_state_with_its_undo_chain(
+    data: st.DataObject, seed: int
+) -> None:
+    """`replay` merges the patches before its last 2 x undo_limit events: it must give the state
+    that folding every event gives, and a GM undo from it must land where the live one does."""
+    limit = data.draw(st.sampled_from([0, 1, 3, 20]))
+    scenario = make_scenario(
+        data.draw(st.sampled_from(FAST)),
+        data.draw(st.sampled_from(FAST)),
+        data.draw(st.sampled_from(BANDS)),
+        round_limit=data.draw(st.integers(1, 6)),
+        config={"undo_limit": limit},
+    )
+    opened, events = rules.open_battle(scenario, seed, "m", None)
+    _, more = play_bots(opened)
+    events += more
+    cut = data.draw(st.integers(1, len(events)))
+    folded = None
+    for event in events[:cut]:
+        folded = rules.evolve(folded, event)
+    assert folded is not None
+    replayed = rules.replay(events[:cut])
+    assert replayed == folded
+    assert rules.state_to_dict(replayed) == rules.state_to_dict(folded)
+    if folded.undo_depth:
+        n = data.draw(st.integers(1, folded.undo_depth))
+        undo = rules.parse_command({"type": "gm_undo", "n": n}, rules.GM)
+        assert rules.decide(replayed, undo).state == rules.decide(folded, undo).state
