@@ -131,9 +131,8 @@ export function enterBattle(root, battleId, ctx) {
     }
     const ships = new Map(shipsOf(st).map((s) => [s.id, s]));
     const sideIdx = new Map(sidesOf(st).map((s, i) => [s.id, i]));
-    const awaitingShips = new Set((view.awaiting ?? []).map((a) => (Array.isArray(a) ? a[0] : a.ship_id)));
-    const waiting = (view.awaiting ?? []).map((a) => {
-      const [shipId, stn] = Array.isArray(a) ? a : [a.ship_id, a.station];
+    const awaitingShips = new Set((view.awaiting ?? []).map(([shipId]) => shipId));
+    const waiting = (view.awaiting ?? []).map(([shipId, stn]) => {
       return h("li", { dataset: { ship: shipId, station: stn } }, `${ships.get(shipId)?.name ?? shipId} ${stationLabel(stn)}`);
     });
     const step = String(st.step ?? "").toLowerCase();
@@ -253,7 +252,6 @@ export function enterBattle(root, battleId, ctx) {
     const bots = new Set(view.botSides);
     const sideOf = new Map(shipsOf(view.state).map((s) => [s.id, s.side]));
     return (view.awaiting ?? [])
-      .map((a) => (Array.isArray(a) ? a : [a.ship_id, a.station]))
       .filter(([shipId, stn]) => !held.has(`${shipId}/${stn}`) && !bots.has(sideOf.get(shipId)));
   };
 
@@ -393,28 +391,6 @@ export function enterBattle(root, battleId, ctx) {
     }
   };
 
-  const refreshState = async () => {
-    // Public state after events: the snapshot the server keeps for this battle.
-    try {
-      const battle = await getBattle(battleId);
-      view.name = battle.name || view.name;
-      view.botSides = battle.bot_sides ?? view.botSides;
-      // Only a state at least as new as the events applied here; an equal seq also brings the
-      // awaiting list that goes with it.
-      if (battle.state && (battle.seq ?? 0) >= view.seq) {
-        view.state = battle.state;
-        if ((battle.seq ?? 0) === view.seq) {
-          view.awaiting = battle.awaiting ?? view.awaiting;
-          view.isOver = !!battle.is_over;
-        }
-        render();
-        askNpcLegal();
-      }
-    } catch {
-      /* next event retries */
-    }
-  };
-
   client.addEventListener("status", (e) => {
     const { state, reason } = /** @type {CustomEvent} */ (e).detail;
     const text = { joined: "live", open: "joining", connecting: "connecting", reconnecting: "reconnecting", closed: "offline" }[state] ?? state;
@@ -424,6 +400,8 @@ export function enterBattle(root, battleId, ctx) {
     const msg = /** @type {CustomEvent} */ (e).detail;
     view.joined = msg;
     view.code = msg.join_code ?? view.code;
+    view.name = msg.name ?? "";
+    view.botSides = msg.bot_sides ?? [];
     saveSeat(battleId, {
       code: view.code,
       ...(msg.resume_token ? { resume_token: msg.resume_token } : {}),
@@ -437,13 +415,9 @@ export function enterBattle(root, battleId, ctx) {
 
   client.addEventListener("snapshot", (e) => {
     const msg = /** @type {CustomEvent} */ (e).detail;
-    const first = view.state === null;
     view.seq = msg.seq;
     showSeq();
-    // Players and spectators get the public view; the GM gets the engine's full state, whose
-    // shape is internal, so the GM's board reads the public view over HTTP instead.
-    if (view.joined?.role !== "gm") view.state = msg.state;
-    if (first || view.joined?.role === "gm") refreshState(); // also brings the battle's name
+    view.state = msg.view; // the public view (the GM's full `state` is for tools, not the page)
     view.awaiting = msg.awaiting ?? [];
     view.isOver = !!msg.is_over;
     battleView.dataset.seq = String(view.seq);
@@ -456,20 +430,16 @@ export function enterBattle(root, battleId, ctx) {
     const msg = /** @type {CustomEvent} */ (e).detail;
     view.seq = msg.seq;
     addLog(msg.event, true);
-    if (msg.state) view.state = msg.state;
-    if (msg.is_over !== undefined) view.isOver = !!msg.is_over;
-    if (msg.event?.type === "battle_ended") view.isOver = true;
     showSeq();
-    if (msg.awaiting) {
-      // The last event of a batch carries who may act now: the batch is complete.
-      view.awaiting = msg.awaiting;
+    if (msg.view) {
+      // The last event of a batch carries who may act now and the public view after the
+      // batch: the batch is complete, nothing is fetched.
+      view.state = msg.view;
+      view.awaiting = msg.awaiting ?? [];
+      view.isOver = msg.view.outcome !== null && msg.view.outcome !== undefined;
       battleView.dataset.seq = String(view.seq);
       render();
       askNpcLegal();
-      // Events carry no state: fetch the public view that folds them in.
-      if (!msg.state) refreshState();
-    } else if (msg.state) {
-      render();
     }
   });
   client.addEventListener("legal", (e) => {
