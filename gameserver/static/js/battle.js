@@ -504,13 +504,26 @@ export function enterBattle(root, battleId, ctx) {
           "Pick another seat"))));
   });
 
+  // The plot is drawn at the board's width (its text keeps its size): redraw after a resize.
+  let resizeTimer = null;
+  const onResize = () => {
+    if (resizeTimer) clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(() => view.state && renderBoard(board, view.state, view.awaiting, view.joined), 150);
+  };
+  window.addEventListener("resize", onResize);
+
   render();
   client.connect();
   getWeapons().then((table) => {
     view.weapons = table;
     renderStation();
   }).catch(() => { /* without it a gunner out of range is only told to wait */ });
-  return { close: () => client.close() };
+  return {
+    close: () => {
+      window.removeEventListener("resize", onResize);
+      client.close();
+    },
+  };
 }
 
 /** A server text as a sentence: capital first letter, final full stop. */

@@ -1,0 +1,178 @@
+"""Tabletop v2 in a real browser against the real server: state in the frames (no refetch per
+event batch), the SVG tactical plot at phone and desktop width, the ending.
+
+Every wait is Playwright's auto-waiting `expect` on a condition.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, Request, expect
+
+from tests.browser.conftest import NewContext
+from tests.browser.test_first_hour import gm_ruling
+from tests.browser.test_tabletop import (
+    PHONE,
+    _no_script_errors,
+    _open,
+    create_battle,
+    gm_passes_one_station,
+    gm_runs_until,
+    gm_runs_until_offered,
+    join_as_player,
+    settled_seq,
+)
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def gm(new_context: NewContext) -> Iterator[Page]:
+    """The GM's page at desktop width, on the lobby."""
+    page = _open(new_context(viewport={"width": 1440, "height": 900}))
+    yield page
+    _no_script_errors(page)
+
+
+def _join_as_spectator(page: Page, code: str) -> None:
+    page.goto(f"/?join={code}")
+    page.get_by_test_id("join-name").fill("Wren")
+    page.get_by_test_id("role-spectator").check()
+    page.get_by_test_id("join-battle").click()
+    expect(page.get_by_test_id("my-role")).to_have_text("Spectator")
+
+
+BOARD_AT_SEQ = """(seq) => {
+  const view = document.querySelector('[data-testid=battle-view]').dataset.seq;
+  const board = document.querySelector('[data-testid=board]').dataset.seq;
+  return Number(view) >= seq && board === view;
+}"""
+
+
+def test_a_page_fetches_no_state_per_event_batch(gm: Page, new_context: NewContext) -> None:
+    """Every batch's last frame carries the public view: a watching page draws each new state
+    without one HTTP request (before protocol 2 it fetched `/api/battles/{id}` per batch)."""
+    create_battle(gm, bot_side="b")
+    code = gm.get_by_test_id("join-code-display").inner_text()
+    watcher = _open(new_context())
+    _join_as_spectator(watcher, code)
+    start = int(settled_seq(watcher))
+    requests: list[str] = []
+
+    def record(request: Request) -> None:
+        # The one dice check after the end (`/verify`) is not a state fetch.
+        if "/api/" in request.url and not request.url.endswith("/verify"):
+            requests.append(request.url)
+
+    watcher.on("request", record)
+    batches = 0
+    while batches < 12 and not gm.get_by_test_id("outcome").count():
+        gm_passes_one_station(gm)
+        batches += 1
+        # The watcher reaches the GM's seq (or later: the bot may move) and its board draws the
+        # state of the seq it shows, from the frames alone.
+        watcher.wait_for_function(BOARD_AT_SEQ, arg=int(settled_seq(gm)))
+    assert int(settled_seq(watcher)) > start + batches - 1, "every batch reached the watcher"
+    assert requests == [], f"requests on the event path: {requests}"
+    _no_script_errors(watcher)
+
+
+def _plot_pair(page: Page) -> dict[str, str | None]:
+    pair = page.get_by_test_id("tactical-plot").locator("g.pair").first
+    return {"pair": pair.get_attribute("data-pair"), "band": pair.get_attribute("data-band")}
+
+
+def test_the_tactical_plot_at_phone_and_desktop_width(
+    gm: Page, new_context: NewContext, output_dir: Path
+) -> None:
+    """Ships as tokens coloured by side in the column of their range band, the acting ship
+    marked, hull rings that shrink with damage; a screen reader gets the same in words."""
+    code = create_battle(gm, presets=("patrol_corvette", "corsair"), starting_range="long")
+    phone = _open(new_context(viewport=PHONE))
+    join_as_player(phone, code, "s1-pilot")
+    for page in (gm, phone):
+        plot = page.get_by_test_id("tactical-plot")
+        expect(plot).to_be_visible()
+        expect(plot.locator("g.token")).to_have_count(2)
+        # Long range: the pair's second ship is in the Long column.
+        assert _plot_pair(page)["band"] == "long"
+        desc = plot.locator("desc")
+        expect(desc).to_contain_text("Beowulf")
+        expect(desc).to_contain_text("Beowulf to Vengeance: Long")
+    # The player's own ship is drawn first in its pairs (at the left) and marked as theirs.
+    assert _plot_pair(phone)["pair"] == "s1|s2"
+    expect(phone.get_by_test_id("tactical-plot").locator("g.token.mine")).to_have_count(1)
+    # Someone is acting (the first ship's pilot, or the GM's NPC): a halo on that token.
+    expect(gm.get_by_test_id("tactical-plot").locator("g.token.acting")).not_to_have_count(0)
+    # No horizontal scroll on the phone with the plot drawn.
+    width = phone.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert width <= 0, f"{width}px of horizontal scroll at 390 px"
+    box = phone.get_by_test_id("tactical-plot").bounding_box()
+    assert box is not None
+    assert box["width"] <= PHONE["width"]
+    gm.get_by_test_id("board").screenshot(path=str(output_dir / "plot-1440.png"))
+    phone.get_by_test_id("board").screenshot(path=str(output_dir / "plot-390.png"))
+
+    # A GM ruling on the hull: the ring shrinks and the token's level changes colour.
+    ring = gm.locator('[data-testid=tactical-plot] g.token[data-ship="s2"]')
+    expect(ring).to_have_attribute("data-level", "ok")
+    gm_ruling(gm, "ship:s2", "hull", "5", "plot test")
+    expect(ring).to_have_attribute("data-level", "low")
+    expect(phone.locator('[data-testid=tactical-plot] g.token[data-ship="s2"]')).to_have_attribute(
+        "data-level", "low"
+    )
+    _no_script_errors(phone)
+
+
+def test_roll_cards_itemise_every_roll_and_the_result_card_links_to_its_own(
+    gm: Page, new_context: NewContext, output_dir: Path
+) -> None:
+    """Initiative shows its dice and terms; a shot shows the attack dice, each DM by its
+    source, the total against 8+ and the damage terms; the card sums to the log's total."""
+    code = create_battle(gm)
+    player = _open(new_context())
+    join_as_player(player, code, "s2-gunner:0")
+    initiative = player.locator("[data-type=initiative_rolled]").first
+    card = initiative.locator("details.roll-card")
+    expect(card.locator("summary")).to_have_text(re.compile(r"^Roll card #\d+$"))
+    card.locator("summary").click()
+    expect(card.locator("[data-roll=initiative]")).to_contain_text("Pilot skill and Thrust")
+    fire = player.get_by_test_id("fire")
+    gm_runs_until_offered(gm, player, fire)
+    player.get_by_test_id("attack-target").select_option("s1")
+    fire.click()
+    resolved = player.locator("[data-type=attack_resolved]")
+    gm_runs_until(gm, [player], lambda: resolved.count() > 0, limit=6)
+    seq = resolved.last.get_attribute("data-seq")
+    # The result card beside the buttons opens the roll card of that very event.
+    link = player.get_by_test_id("result-roll-card")
+    expect(link).to_have_text(f"Roll card #{seq} in the log")
+    link.click()
+    roll = player.get_by_test_id(f"roll-{seq}")
+    expect(roll).to_have_attribute("open", "")
+    expect(roll.locator("summary")).to_be_focused()
+    attack = roll.locator("[data-roll=attack]")
+    text = " ".join(attack.inner_text().split())
+    # The dice shown are the dice rolled: their sum is the 2D, the DMs add up to the total.
+    faces = [int(x) for x in attack.locator(".die").all_inner_texts()]
+    numbers = re.search(
+        r"D (?:\(\w+: \w+ two\) )?(?:dice (?:\d, )*\d )?[\d ]*?(\d+)"
+        r"((?: [+\u2212]\d+ [A-Za-z' ]+?)*) = (\d+) vs 8\+",
+        text,
+    )
+    assert numbers, text
+    dms = [int(v.replace("\u2212", "-")) for v in re.findall(r"([+\u2212]\d+)", numbers.group(2))]
+    assert sum(faces[:2]) == int(numbers.group(1)) or len(faces) == 3
+    assert int(numbers.group(1)) + sum(dms) == int(numbers.group(3))
+    line = resolved.last.locator(".summary").inner_text()
+    assert f"total {numbers.group(3)}" in line, (line, text)
+    if " hits " in line:
+        damage = re.search(r"for (\d+) damage", line)
+        assert damage
+        expect(roll.locator("[data-roll=damage]")).to_contain_text(f"= {damage.group(1)}")
+    roll.screenshot(path=str(output_dir / "roll-card.png"))
+    _no_script_errors(player)
