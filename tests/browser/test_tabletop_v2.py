@@ -176,3 +176,31 @@ def test_roll_cards_itemise_every_roll_and_the_result_card_links_to_its_own(
         expect(roll.locator("[data-roll=damage]")).to_contain_text(f"= {damage.group(1)}")
     roll.screenshot(path=str(output_dir / "roll-card.png"))
     _no_script_errors(player)
+
+
+def test_your_move_changes_the_title_and_icon_and_focuses_the_station(
+    gm: Page, new_context: NewContext
+) -> None:
+    """A player sees it is their move from another tab (title, favicon), the station panel
+    takes focus; once they act, the title goes back."""
+    code = create_battle(gm)
+    player = _open(new_context())
+    join_as_player(player, code, "s1-pilot")
+    body = player.locator("body")
+
+    def my_move() -> bool:
+        return body.get_attribute("data-your-move") == "true"
+
+    gm_runs_until(gm, [player], my_move)
+    expect(player).to_have_title(re.compile(r"^▶ Your move — "))
+    icon = player.locator("link[rel=icon]").get_attribute("href") or ""
+    assert "ffb547" in icon, icon
+    expect(player.get_by_test_id("station-panel")).to_be_focused()
+    # The player acts: the pilot's first offered action (a manoeuvre step form).
+    seq = settled_seq(player)
+    player.locator("[data-testid^=action-] button[type=submit]").first.click()
+    expect(player.get_by_test_id("battle-view")).not_to_have_attribute("data-seq", seq)
+    if not my_move():
+        expect(player).not_to_have_title(re.compile("Your move"))
+        assert "4fd1ff" in (player.locator("link[rel=icon]").get_attribute("href") or "")
+    _no_script_errors(player)

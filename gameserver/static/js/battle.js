@@ -5,6 +5,7 @@
 import { getBattle, getGmExport, getLog, getWeapons, verifyBattle } from "./api.js";
 import { h, humanMessage, label, replace, stationLabel } from "./dom.js";
 import { renderActions } from "./actions.js";
+import { yourMoveAlerts } from "./alerts.js";
 import { renderBoard } from "./board.js";
 import { renderGm as drawGm } from "./gm.js";
 import { logEntry } from "./log.js";
@@ -82,12 +83,28 @@ export function enterBattle(root, battleId, ctx) {
 
   const client = new BattleClient({ join });
 
+  const alerts = yourMoveAlerts({
+    baseTitle: () => `${view.name || "Battle"} — Traveller VTT`,
+    focusTarget: () => (view.joined?.role === "gm" ? gm : station),
+  });
+
+  /** What is awaited of us, in words ("" when nothing): our held stations, or the GM's NPCs. */
+  const awaitedOfUs = () => {
+    if (!view.state || view.isOver) return "";
+    const names = shipNames();
+    const pairs = view.joined?.role === "gm"
+      ? npcStations()
+      : heldStations().filter(([shipId, stn]) => awaitingKeys(view.awaiting).has(`${shipId}/${stn}`));
+    return pairs.map(([shipId, stn]) => `${stationLabel(stn)} aboard ${names.get(shipId) ?? shipId}`).join(", ");
+  };
+
   const render = () => {
     renderTopbar();
     renderStatus();
     if (view.state) renderBoard(board, view.state, view.awaiting, view.joined);
     renderStation();
     renderGm();
+    alerts.update(awaitedOfUs());
   };
 
   const renderTopbar = () => {
@@ -222,6 +239,7 @@ export function enterBattle(root, battleId, ctx) {
     replace(station,
       h("header", null, h("h2", { id: "station-h" }, "Your station"),
         h("span.station-id", { testid: "my-station" }, `${(j.stations ?? []).map(stationLabel).join(", ")} · ${ship?.name ?? j.ship_id}`)),
+      view.isOver ? null : alerts.controls(),
       view.mine ? resultCard(view.mine, shipNames()) : null,
       view.isOver ? overNotice() : seats.map((x) => renderActions({
         shipId: x.shipId, station: x.stn, state: view.state, commands: x.commands,
@@ -521,6 +539,7 @@ export function enterBattle(root, battleId, ctx) {
   return {
     close: () => {
       window.removeEventListener("resize", onResize);
+      alerts.reset();
       client.close();
     },
   };

@@ -11,7 +11,6 @@ const NS = "http://www.w3.org/2000/svg";
 const BANDS = ["adjacent", "close", "short", "medium", "long", "very_long", "distant"];
 const SHORT = ["Adj", "Close", "Short", "Med", "Long", "V.Long", "Dist"];
 const SHORTER = ["Adj", "Cl", "Sh", "Med", "Lg", "VL", "Dist"]; // columns under 44 px (phones)
-const SIDE_COLOURS = ["var(--side-a)", "var(--side-b)", "var(--side-c)", "var(--side-d)"];
 const HEAD = 26;
 const ROW = 70;
 const R = 16; // token radius
@@ -63,7 +62,8 @@ function token(ship, x, y, colour, acting, mine) {
       "stroke-dasharray": `${(circ * pct).toFixed(1)} ${circ.toFixed(1)}`,
       transform: `rotate(-90 ${x} ${y})`,
     }),
-    s("circle", { class: "body", cx: x, cy: y, r: R, style: `--side-colour: ${colour}` }),
+    // A class per side, not a style attribute: the CSP refuses inline styles.
+    s("circle", { class: `body side-${colour}`, cx: x, cy: y, r: R }),
     s("text", { class: "initials", x, y: y + 4, "text-anchor": "middle" }, initials),
     out ? s("path", { class: "wreck", d: `M${x - 10} ${y - 10}L${x + 10} ${y + 10}M${x + 10} ${y - 10}L${x - 10} ${y + 10}` }) : null,
     crits ? s("g", { class: "crit-badge" },
@@ -87,7 +87,7 @@ export function tacticalPlot(view, awaiting, mine, width) {
   const ships = new Map(shipsOf(view).map((x) => [x.id, x]));
   const sides = sidesOf(view);
   const sideIdx = new Map(sides.map((x, i) => [x.id, i]));
-  const colour = (ship) => SIDE_COLOURS[(sideIdx.get(ship.side) ?? 0) % SIDE_COLOURS.length];
+  const colour = (ship) => (sideIdx.get(ship.side) ?? 0) % 4; // side-0 … side-3 in the CSS
   const sideName = (ship) => sides.find((x) => x.id === ship.side)?.name ?? ship.side;
   const acting = new Set((awaiting ?? []).map(([id]) => id));
   const rows = pairs(view, mine);
