@@ -86,6 +86,14 @@ def _plot_pair(page: Page) -> dict[str, str | None]:
     return {"pair": pair.get_attribute("data-pair"), "band": pair.get_attribute("data-band")}
 
 
+def _shoot(page: Page, testid: str, path: Path) -> None:
+    """A picture of one element as the page shows it at the top (no sticky bar over it)."""
+    page.evaluate("() => window.scrollTo(0, 0)")
+    box = page.get_by_test_id(testid).bounding_box()
+    assert box is not None
+    page.screenshot(path=str(path), clip=box, full_page=True)
+
+
 def test_the_tactical_plot_at_phone_and_desktop_width(
     gm: Page, new_context: NewContext, output_dir: Path
 ) -> None:
@@ -114,8 +122,8 @@ def test_the_tactical_plot_at_phone_and_desktop_width(
     box = phone.get_by_test_id("tactical-plot").bounding_box()
     assert box is not None
     assert box["width"] <= PHONE["width"]
-    gm.get_by_test_id("board").screenshot(path=str(output_dir / "plot-1440.png"))
-    phone.get_by_test_id("board").screenshot(path=str(output_dir / "plot-390.png"))
+    _shoot(gm, "tactical-plot", output_dir / "plot-1440.png")
+    _shoot(phone, "tactical-plot", output_dir / "plot-390.png")
 
     # A GM ruling on the hull: the ring shrinks and the token's level changes colour.
     ring = gm.locator('[data-testid=tactical-plot] g.token[data-ship="s2"]')
@@ -204,3 +212,155 @@ def test_your_move_changes_the_title_and_icon_and_focuses_the_station(
         expect(player).not_to_have_title(re.compile("Your move"))
         assert "4fd1ff" in (player.locator("link[rel=icon]").get_attribute("href") or "")
     _no_script_errors(player)
+
+
+# JS (GM page): the next thing to do in this round. "round" when the round moved on (or the
+# battle ended); "Ship/station" when a held station is awaited; "gm" when a station the GM
+# runs waits for its Pass (only when `manual`); null while the page passes idle crew itself.
+NEXT_UP = """([start, held, manual]) => {
+  const view = document.querySelector('[data-testid=battle-view]');
+  const round = Number(document.querySelector('[data-testid=round] strong')?.textContent ?? 0);
+  if (round > start || document.querySelector('[data-testid=outcome]')) return 'round';
+  const waiting = [...document.querySelectorAll('[data-testid=awaiting-list] li')]
+    .map((li) => `${li.dataset.ship}/${li.dataset.station}`);
+  const mine = waiting.find((k) => held.includes(k));
+  if (mine) return mine;
+  const npc = document.querySelector('[data-testid=gm-npc]');
+  if (manual && npc.dataset.seq === view.dataset.seq
+      && npc.querySelector('[data-testid=npc-pass]:not([disabled])')) return 'gm';
+  return null;
+}"""
+
+
+def _count_gm_clicks(gm: Page) -> int:
+    return int(gm.evaluate("() => window.__gmClicks ?? 0"))
+
+
+def _player_acts(page: Page, enemy: str) -> None:
+    """A gunner fires when offered a shot at `enemy`; otherwise ends the step or does not react.
+    Returns once the page has the events of that action."""
+    expect(page.locator("body")).to_have_attribute("data-your-move", "true")
+    fire = page.get_by_test_id("fire")
+    passing = page.locator(
+        "[data-testid=action-end_step] button[type=submit],"
+        " [data-testid=action-no_reaction] button[type=submit]"
+    )
+    fire.or_(passing).first.wait_for()
+    seq = settled_seq(page)
+    if fire.is_visible():
+        page.get_by_test_id("attack-target").select_option(enemy)
+        fire.click()
+    else:
+        passing.first.click()
+    expect(page.get_by_test_id("battle-view")).not_to_have_attribute("data-seq", seq)
+
+
+def _play_one_round(gm: Page, players: dict[str, tuple[Page, str]], manual: bool) -> None:
+    """Everyone plays until the round number moves on: players act on their own stations, the
+    GM passes the stations nobody plays (when `manual`; else his page passes idle crew)."""
+    start = int(gm.get_by_test_id("round").locator("strong").inner_text())
+    for _ in range(200):
+        handle = gm.wait_for_function(NEXT_UP, arg=[start, list(players), manual])
+        who = handle.json_value()
+        if who == "round":
+            return
+        if who == "gm":
+            gm_passes_one_station(gm)
+            continue
+        page, enemy = players[who]
+        _player_acts(page, enemy)
+    pytest.fail("the round did not end")
+
+
+def test_gm_clicks_per_round_in_a_one_on_one_with_two_players(
+    gm: Page, new_context: NewContext
+) -> None:
+    """Two players each command a gunner of one ship; every other station is idle crew. Round 1
+    as before (the GM passes each idle station); round 2 with "idle crew pass by themselves"
+    switched on: the GM clicks at most 5 times per round (the goal), here none."""
+    code = create_battle(gm)
+    ana = _open(new_context())
+    join_as_player(ana, code, "s1-gunner:0", name="Ana")
+    bo = _open(new_context())
+    join_as_player(bo, code, "s2-gunner:0", name="Bo")
+    players = {"s1/gunner:0": (ana, "s2"), "s2/gunner:0": (bo, "s1")}
+    expect(gm.get_by_test_id("gm-peers")).to_contain_text("Bo")
+    gm.evaluate(
+        """() => document.addEventListener('click', (e) => {
+            if (e.isTrusted) window.__gmClicks = (window.__gmClicks ?? 0) + 1;
+        }, true)"""
+    )
+    _play_one_round(gm, players, manual=True)
+    before = _count_gm_clicks(gm)
+    assert before > 5, f"round 1 took {before} GM clicks"
+    gm.get_by_test_id("gm-autopass").check()
+    switch = _count_gm_clicks(gm)
+    _play_one_round(gm, players, manual=False)
+    after = _count_gm_clicks(gm) - switch
+    print(f"GM clicks per round: {before} by hand, {after} with idle crew passing")
+    assert after <= 5
+    _no_script_errors(ana, bo)
+
+
+# JS (GM page): what the solo battle waits for next.
+SOLO_NEXT = """() => {
+  const view = document.querySelector('[data-testid=battle-view]');
+  if (document.querySelector('[data-testid=outcome]')) return 'over';
+  if (document.querySelectorAll('[data-type=attack_resolved]').length >= 2) return 'done';
+  const waiting = [...document.querySelectorAll('[data-testid=awaiting-list] li')]
+    .map((li) => `${li.dataset.ship}/${li.dataset.station}`);
+  if (waiting.includes('s1/gunner:0')) return 'player';
+  const npc = document.querySelector('[data-testid=gm-npc]');
+  if (npc.dataset.seq === view.dataset.seq
+      && npc.querySelector('[data-testid=npc-pass]:not([disabled])')) return 'gm';
+  return null;
+}"""
+
+
+def test_screens_of_lobby_battle_and_ending_with_the_after_action_report(
+    gm: Page, new_context: NewContext, output_dir: Path
+) -> None:
+    """Play a solo battle against the bot until shots land, end it, and read the report: the
+    damage each ship took is the sum of the hits the log records against it."""
+    gm.screenshot(path=str(output_dir / "lobby-1440.png"), full_page=True)
+    code = create_battle(gm, bot_side="b")
+    phone = _open(new_context(viewport=PHONE, is_mobile=True, has_touch=True))
+    phone.goto(f"/?join={code}")
+    expect(phone.get_by_test_id("seat-form")).to_be_visible()
+    phone.screenshot(path=str(output_dir / "join-390.png"), full_page=True)
+    join_as_player(phone, code, "s1-gunner:0")
+    gm.get_by_test_id("gm-autopass").check()
+
+    for _ in range(80):
+        handle = gm.wait_for_function(SOLO_NEXT)
+        who = handle.json_value()
+        if who in ("over", "done"):
+            break
+        if who == "player":
+            _player_acts(phone, "s2")
+        else:
+            gm_passes_one_station(gm)
+    gm.evaluate("() => window.scrollTo(0, 0)")
+    gm.screenshot(path=str(output_dir / "battle-gm-1440.png"))
+    phone.screenshot(path=str(output_dir / "battle-player-390.png"), full_page=True)
+    phone.get_by_test_id("board").evaluate("el => window.scrollTo(0, el.offsetTop - 160)")
+    phone.screenshot(path=str(output_dir / "battle-player-390-plot.png"))
+    if not gm.get_by_test_id("outcome").count():
+        gm_ruling(gm, "ship:s2", "status", "wrecked", "the reactor breached")
+    for page in (gm, phone):
+        expect(page.get_by_test_id("outcome")).to_be_visible()
+        report = page.get_by_test_id("battle-summary")
+        expect(report).to_be_visible()
+    damage_to_beowulf = 0
+    for line in gm.locator("[data-type=attack_resolved] .summary").all_inner_texts():
+        found = re.search(r"hits Beowulf .*? for (\d+) damage", line)
+        damage_to_beowulf += int(found.group(1)) if found else 0
+    expect(gm.get_by_test_id("taken-s1")).to_have_text(str(damage_to_beowulf))
+    gm.evaluate("() => window.scrollTo(0, 0)")
+    gm.screenshot(path=str(output_dir / "ending-1440.png"))
+    phone.evaluate("() => window.scrollTo(0, 0)")
+    phone.screenshot(path=str(output_dir / "ending-390.png"))
+    # The report fits the phone: its table scrolls inside its own box, the page does not.
+    width = phone.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert width <= 0, f"{width}px of horizontal scroll at 390 px after the end"
+    _no_script_errors(phone)

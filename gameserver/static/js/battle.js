@@ -10,6 +10,7 @@ import { renderBoard } from "./board.js";
 import { renderGm as drawGm } from "./gm.js";
 import { logEntry } from "./log.js";
 import { resultCard } from "./result.js";
+import { battleSummary } from "./summary.js";
 import { awaitingKeys, initiativeOf, shipsOf, sidesOf } from "./model.js";
 import { BattleClient } from "./protocol.js";
 import { loadSeat, saveSeat } from "./storage.js";
@@ -93,7 +94,7 @@ export function enterBattle(root, battleId, ctx) {
     if (!view.state || view.isOver) return "";
     const names = shipNames();
     const pairs = view.joined?.role === "gm"
-      ? npcStations()
+      ? npcStations().filter(([shipId]) => !(gmPrefs.autoPass && playerShips().has(shipId)))
       : heldStations().filter(([shipId, stn]) => awaitingKeys(view.awaiting).has(`${shipId}/${stn}`));
     return pairs.map(([shipId, stn]) => `${stationLabel(stn)} aboard ${names.get(shipId) ?? shipId}`).join(", ");
   };
@@ -166,7 +167,8 @@ export function enterBattle(root, battleId, ctx) {
             ship?.initiative !== undefined ? h("span.muted.mono", null, ` ${ship.initiative}`) : null);
         }))),
       outcome || view.isOver
-        ? h("div", null, h("p.outcome", { testid: "outcome", role: "status" }, outcomeText(outcome, st)), diceBadge())
+        ? h("div.ending", null, h("p.outcome", { testid: "outcome", role: "status" }, outcomeText(outcome, st)), diceBadge(),
+          battleSummary([...view.log.keys()].sort((a, b) => a - b).map((q) => view.log.get(q)), st))
         : h("div.awaiting-box", { testid: "awaiting" }, h("span.muted", null, "Awaiting: "),
           waiting.length ? h("ul.awaiting-list", { testid: "awaiting-list" }, waiting) : h("span.awaiting", null, "the GM")),
     ));
@@ -273,6 +275,34 @@ export function enterBattle(root, battleId, ctx) {
       .filter(([shipId, stn]) => !held.has(`${shipId}/${stn}`) && !bots.has(sideOf.get(shipId)));
   };
 
+  /** Ships with a connected player: their other stations are idle crew, not NPCs to run. */
+  const playerShips = () => new Set((view.presence?.claims ?? []).filter((c) => c.connected).map((c) => c.ship_id));
+
+  /** Stations the GM's page passes by itself: idle crew of player ships (when switched on). */
+  const autoPassed = new Map();
+  const autoPass = () => {
+    if (!gmPrefs.autoPass) return;
+    const ships = playerShips();
+    for (const [shipId, stn] of npcStations()) {
+      const key = `${shipId}/${stn}`;
+      const legal = view.legal.get(key);
+      if (!ships.has(shipId) || legal?.seq !== view.seq || autoPassed.get(key) === view.seq) continue;
+      const pass = (legal.commands ?? []).find((c) => c.type === "end_step" || c.type === "no_reaction");
+      if (!pass) continue;
+      autoPassed.set(key, view.seq);
+      // Quietly: another GM tab may have passed it first (the server then refuses this one).
+      client.command(pass.command).catch(() => {});
+    }
+  };
+  const gmPrefs = { autoPass: localStorage.getItem("tvtt-gm-autopass") === "on" };
+  const setAutoPass = (on) => {
+    gmPrefs.autoPass = on;
+    localStorage.setItem("tvtt-gm-autopass", on ? "on" : "off");
+    npcKey = ""; // redraw the list: the stations that now pass themselves leave it
+    renderGm();
+    autoPass();
+  };
+
   /** Ask the server for the options of every station the GM runs (once per seq). */
   const askNpcLegal = () => {
     for (const [shipId, stn] of npcStations()) {
@@ -281,6 +311,7 @@ export function enterBattle(root, battleId, ctx) {
       asked.set(key, view.seq);
       client.request({ type: "legal", ship_id: shipId, station: stn }).catch(() => asked.delete(key));
     }
+    autoPass();
   };
 
   /** A player's own action: its events (and a shot's later resolution) fill the result card. */
@@ -343,7 +374,9 @@ export function enterBattle(root, battleId, ctx) {
       state: view.state,
       presence: view.presence,
       battleId,
-      npc: npcChanged ? { seq: view.seq, ready, stations: npc, isOver: view.isOver } : null,
+      npc: npcChanged ? { seq: view.seq, ready, stations: npc, isOver: view.isOver, playerShips: playerShips() } : null,
+      autoPass: gmPrefs.autoPass,
+      setAutoPass,
       seq: view.seq,
       recent: [...view.log.keys()].sort((a, b) => b - a).slice(0, 100).map((q) => view.log.get(q)),
       send: sendCommand,
@@ -406,6 +439,7 @@ export function enterBattle(root, battleId, ctx) {
       // The history is a convenience; live events still arrive.
     } finally {
       logList.removeAttribute("aria-busy");
+      if (view.isOver) renderStatus(); // the summary counts the whole log
     }
   };
 
@@ -463,6 +497,7 @@ export function enterBattle(root, battleId, ctx) {
   client.addEventListener("legal", (e) => {
     const msg = /** @type {CustomEvent} */ (e).detail;
     view.legal.set(`${msg.ship_id}/${msg.station}`, msg);
+    if (view.joined?.role === "gm") autoPass();
     if (view.joined?.role === "gm") renderGm();
     else renderStation();
   });
