@@ -364,3 +364,43 @@ def test_screens_of_lobby_battle_and_ending_with_the_after_action_report(
     width = phone.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert width <= 0, f"{width}px of horizontal scroll at 390 px after the end"
     _no_script_errors(phone)
+
+
+def test_an_invite_link_lands_on_the_seat_picker(gm: Page, new_context: NewContext) -> None:
+    """On a desktop too, the join link shows the seat picker, not the create form."""
+    code = create_battle(gm)
+    friend = _open(new_context(viewport={"width": 1440, "height": 900}))
+    friend.goto(f"/?join={code}")
+    expect(friend.get_by_test_id("seat-form")).to_be_in_viewport()
+    expect(friend.get_by_test_id("create-form")).to_be_hidden()
+    friend.get_by_test_id("show-create").click()
+    expect(friend.get_by_test_id("create-form")).to_be_visible()
+    _no_script_errors(friend)
+
+
+def test_solo_as_a_player_against_the_bot(new_context: NewContext) -> None:
+    """Pick the bot's side, press "Play solo": you command every station of your ship, no GM
+    panel, and the bot answers your moves until a shot is resolved."""
+    page = _open(new_context())
+    expect(page.get_by_test_id("create-form")).to_be_visible()
+    page.get_by_test_id("bot-side").select_option("b")
+    solo = page.get_by_test_id("create-solo")
+    expect(solo).to_have_text("Play solo: command Beowulf")
+    solo.click()
+    expect(page.get_by_test_id("battle-view")).to_be_visible()
+    expect(page.get_by_test_id("my-role")).to_contain_text("Pilot")
+    expect(page.get_by_test_id("my-role")).to_contain_text("Beowulf")
+    expect(page.get_by_test_id("gm-panel")).to_be_hidden()
+    resolved = page.locator("[data-type=attack_resolved]")
+    for _ in range(60):
+        if resolved.count() or page.get_by_test_id("outcome").count():
+            break
+        page.wait_for_function(
+            """() => document.body.dataset.yourMove === 'true'
+                || document.querySelector('[data-type=attack_resolved]') !== null
+                || document.querySelector('[data-testid=outcome]') !== null"""
+        )
+        if page.locator("body").get_attribute("data-your-move") == "true":
+            _player_acts(page, "s2")
+    assert resolved.count() or page.get_by_test_id("outcome").count()
+    _no_script_errors(page)

@@ -85,7 +85,20 @@ export async function renderLobby(root, ctx) {
   const joinPanel = h("section.panel", { "aria-labelledby": "join-h", testid: "join-panel" });
   const importPanel = h("section.panel", { "aria-labelledby": "import-h", testid: "import-panel" });
   const joining = !!(ctx.code || ctx.battleId);
-  replace(root, h("div.lobby", { class: joining ? "joining" : "" }, createPanel, h("div.stack", null, joinPanel, importPanel)));
+  // An invite link lands on the seat picker: the create form folds away until asked for.
+  createPanel.hidden = joining;
+  const other = joining
+    ? h("section.panel.new-instead", { testid: "new-instead" },
+      h("button.btn", {
+        type: "button", testid: "show-create",
+        onClick: () => {
+          createPanel.hidden = false;
+          other.hidden = true;
+          createPanel.querySelector("input")?.focus();
+        },
+      }, "Start a new battle instead"))
+    : null;
+  replace(root, h("div.lobby", { class: joining ? "joining" : "" }, createPanel, h("div.stack", null, joinPanel, other, importPanel)));
   renderJoin(joinPanel, ctx);
   renderImport(importPanel, ctx);
   let presets = [];
@@ -126,6 +139,7 @@ function renderCreate(panel, presets, ctx) {
   const shipsBox = h("div.ship-rows", { testid: "ship-rows" });
 
   const drawShips = () => {
+    drawSolo();
     replace(
       shipsBox,
       model.ships.map((ship, i) => shipRow(ship, i)),
@@ -243,6 +257,15 @@ function renderCreate(panel, presets, ctx) {
     });
   };
 
+  // With the bot on one side, you may command a ship of the other yourself instead of running
+  // the table as GM.
+  const soloButton = h("button.btn", { type: "submit", testid: "create-solo", hidden: true });
+  const drawSolo = () => {
+    const ship = model.ships.find((x) => model.botSide && x.side !== model.botSide);
+    soloButton.hidden = !ship;
+    soloButton.textContent = ship ? `Play solo: command ${ship.name}` : "";
+  };
+
   const form = h(
     "form",
     {
@@ -253,13 +276,21 @@ function renderCreate(panel, presets, ctx) {
         status.textContent = "Creating the battle…";
         try {
           const body = scenarioBody(model);
+          const solo = /** @type {any} */ (e).submitter?.dataset.testid === "create-solo";
           const created = await createBattle(body);
           const battleId = created.battle_id;
-          saveSeat(battleId, {
-            gm_token: created.gm_token,
-            role: "gm",
-            code: created.join_code ?? created.code,
-          });
+          const code = created.join_code ?? created.code;
+          saveSeat(battleId, { gm_token: created.gm_token, role: "gm", code });
+          if (solo) {
+            // Solo as a player: every station of your ship is yours; the bot runs the other
+            // side. The GM token stays stored (Download battle, or take the GM seat later).
+            const battle = await getBattle(battleId);
+            const ship = (battle.state?.ships ?? []).find((x) => x.side !== model.botSide);
+            if (ship) {
+              const stations = ship.crew.map((c) => c.station);
+              saveSeat(battleId, { role: "player", ship_id: ship.id, stations, name: loadName() || "Captain" });
+            }
+          }
           ctx.onEnter(battleId);
         } catch (err) {
           status.className = "notice error";
@@ -308,12 +339,17 @@ function renderCreate(panel, presets, ctx) {
     h("fieldset", { style: { "margin-top": "12px" } },
       h("legend", null, "Solo mode"),
       field("sc-bot", "The engine's bot commands", h("select", {
-        id: "sc-bot", testid: "bot-side", onChange: (e) => (model.botSide = e.target.value),
+        id: "sc-bot", testid: "bot-side",
+        onChange: (e) => {
+          model.botSide = e.target.value;
+          drawSolo();
+        },
       }, h("option", { value: "" }, "Nobody (all human crews)"),
         model.sides.map((s) => h("option", { value: s.id }, `Side: ${s.name}`)))),
     ),
     h("div.btns", { style: { "margin-top": "14px" } },
       h("button.btn.btn-primary", { type: "submit", testid: "create-battle" }, "Create battle"),
+      soloButton,
     ),
     h("div", { style: { "margin-top": "10px" } }, status),
   );
