@@ -130,6 +130,9 @@ def test_the_tactical_plot_at_phone_and_desktop_width(
     expect(ring).to_have_attribute("data-level", "ok")
     gm_ruling(gm, "ship:s2", "hull", "5", "plot test")
     expect(ring).to_have_attribute("data-level", "low")
+    # The hit shows: the card and the token flash once (a class set on the drawing after it).
+    expect(gm.get_by_test_id("ship-s2")).to_have_attribute("data-hit", "true")
+    expect(ring).to_have_class(re.compile(r"\bhit\b"))
     expect(phone.locator('[data-testid=tactical-plot] g.token[data-ship="s2"]')).to_have_attribute(
         "data-level", "low"
     )

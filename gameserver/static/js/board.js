@@ -12,7 +12,13 @@ import { tacticalPlot } from "./plot.js";
  * @param {any[]} awaiting  (ship_id, station) pairs that may act now
  * @param {any} joined  our joined message (to mark our own ship)
  */
+/** Hull per ship last drawn, per board: a drop since then is a hit to show (a short flash). */
+const lastHull = new WeakMap();
+
 export function renderBoard(root, state, awaiting, joined) {
+  const before = lastHull.get(root) ?? new Map();
+  const hit = new Set(shipsOf(state).filter((s) => before.has(s.id) && s.hull < before.get(s.id)).map((s) => s.id));
+  lastHull.set(root, new Map(shipsOf(state).map((s) => [s.id, s.hull])));
   const ships = shipsOf(state);
   const sides = sidesOf(state);
   const byId = new Map(ships.map((s) => [s.id, s]));
@@ -22,17 +28,17 @@ export function renderBoard(root, state, awaiting, joined) {
     root,
     h("header", null, h("h2", { id: "board-h" }, "Tactical"),
       h("span.muted", null, `${ships.length} ships · ${sides.length} sides`)),
-    h("figure.plot-box", null, tacticalPlot(state, awaiting, joined?.role === "player" ? joined.ship_id : null, root.clientWidth - 32)),
+    h("figure.plot-box", null, tacticalPlot(state, awaiting, joined?.role === "player" ? joined.ship_id : null, root.clientWidth - 32, hit)),
     h("div.sides", null, sides.map((side, i) => h("div.side", { style: { "--side-colour": sideColour(i) }, testid: `side-${side.id}` },
       h("h3", null, side.name ?? side.id),
-      ships.filter((s) => s.side === side.id).map((s) => shipCard(s, i, acting.has(s.id), joined?.ship_id === s.id, byId))))),
+      ships.filter((s) => s.side === side.id).map((s) => shipCard(s, i, acting.has(s.id), joined?.ship_id === s.id, byId, hit.has(s.id)))))),
     h("div.ladders", { testid: "range-ladders" },
       h("h2", null, "Range"),
       rangesOf(state).map((r) => ladder(r, byId))),
   );
 }
 
-function shipCard(ship, sideIndex, isActing, isMine, byId) {
+function shipCard(ship, sideIndex, isActing, isMine, byId, wasHit) {
   const hull = Number(ship.hull ?? 0);
   const max = Number(ship.hull_max);
   const pct = max > 0 ? Math.max(0, Math.min(100, (hull / max) * 100)) : 0;
@@ -44,7 +50,7 @@ function shipCard(ship, sideIndex, isActing, isMine, byId) {
   const turrets = ship.turrets ?? [];
   return h("article.ship-card", {
     testid: `ship-${ship.id}`,
-    dataset: { acting: String(isActing), status, mine: String(isMine) },
+    dataset: { acting: String(isActing), status, mine: String(isMine), hit: String(wasHit) },
     style: { "--side-colour": sideColour(sideIndex) },
     "aria-label": `${ship.name}, hull ${hull} of ${max}${status !== "active" ? `, ${status}` : ""}`,
   },

@@ -47,14 +47,14 @@ function shipWords(ship, sideName, acting) {
 }
 
 /** One ship token: side colour, hull ring, critical count, wreck cross, acting halo. */
-function token(ship, x, y, colour, acting, mine) {
+function token(ship, x, y, colour, acting, mine, hit) {
   const pct = ship.hull_max > 0 ? Math.max(0, Math.min(1, ship.hull / ship.hull_max)) : 0;
   const circ = 2 * Math.PI * (R + 4);
   const level = pct > 0.6 ? "ok" : pct > 0.3 ? "mid" : "low";
   const out = ship.status !== "active";
   const crits = critsOf(ship).length;
   const initials = ship.name.split(/\s+/).map((w) => w[0]).join("").slice(0, 2).toUpperCase();
-  return s("g", { class: `token${out ? " out" : ""}${acting ? " acting" : ""}${mine ? " mine" : ""}`, "data-ship": ship.id, "data-level": level },
+  return s("g", { class: `token${out ? " out" : ""}${acting ? " acting" : ""}${mine ? " mine" : ""}${hit ? " hit" : ""}`, "data-ship": ship.id, "data-level": level },
     acting ? s("circle", { class: "halo", cx: x, cy: y, r: R + 9 }) : null,
     s("circle", { class: "hull-track", cx: x, cy: y, r: R + 4 }),
     s("circle", {
@@ -78,9 +78,10 @@ function token(ship, x, y, colour, acting, mine) {
  * @param {string | null} mine  our ship's id (players), drawn first in each of its pairs
  * @param {number} width  the width to draw at, in CSS pixels (text stays at its size: 390 px
  *   phones and 1920 px screens read the same letters; the SVG still scales if the box resizes)
+ * @param {Set<string>} [hit]  ships whose hull dropped since the last drawing (a short flash)
  * @returns {SVGSVGElement}
  */
-export function tacticalPlot(view, awaiting, mine, width) {
+export function tacticalPlot(view, awaiting, mine, width, hit = new Set()) {
   const W = Math.round(Math.max(300, Math.min(960, width)));
   const LEFT = Math.min(120, Math.max(84, W * 0.18)); // the pair's first ship sits in this gutter
   const COL = (W - LEFT - 8) / BANDS.length;
@@ -126,9 +127,9 @@ export function tacticalPlot(view, awaiting, mine, width) {
     return s("g", { class: "pair", "data-pair": `${a.id}|${b.id}`, "data-band": r.band },
       s("line", { class: "range-line", x1: ax + R + 5, y1: y, x2: bx - R - 5, y2: y }),
       missiles,
-      token(a, ax, y, colour(a), acting.has(a.id), a.id === mine),
+      token(a, ax, y, colour(a), acting.has(a.id), a.id === mine, hit.has(a.id)),
       s("text", { class: "ship-label", x: ax, y: y + R + 17, "text-anchor": "middle" }, a.name),
-      token(b, bx, y, colour(b), acting.has(b.id), b.id === mine),
+      token(b, bx, y, colour(b), acting.has(b.id), b.id === mine, hit.has(b.id)),
       s("text", { class: "ship-label", x: Math.min(W - 40, Math.max(LEFT + 36, bx)), y: y + R + 17, "text-anchor": "middle" }, b.name));
   });
 
