@@ -407,3 +407,23 @@ def test_solo_as_a_player_against_the_bot(new_context: NewContext) -> None:
             _player_acts(page, "s2")
     assert resolved.count() or page.get_by_test_id("outcome").count()
     _no_script_errors(page)
+
+
+def test_crew_import_from_a_pasted_character_block(gm: Page) -> None:
+    """A character as sheets write it (name, UPP, skills) fills a station in one go; the
+    battle's crew then carries that name, those characteristics and the shipboard skills."""
+    expect(gm.get_by_test_id("create-form")).to_be_visible()
+    gm.get_by_test_id("edit-crew-0").click()
+    pilot = gm.get_by_test_id("crew-0-pilot")
+    pilot.get_by_text("Paste a character…").click()
+    pilot.get_by_test_id("crew-0-pilot-paste").fill(
+        "Mara Voss 7A8B96 Age 34\nPilot (spacecraft) 2, Gunner (turret) 1, Admin 1, Carouse 2"
+    )
+    pilot.get_by_test_id("crew-0-pilot-import").click()
+    pilot = gm.get_by_test_id("crew-0-pilot")
+    expect(pilot.get_by_label("Crew name")).to_have_value("Mara Voss")
+    expect(pilot.get_by_label("Skills")).to_have_value("Pilot (spacecraft) 2, Gunner (turret) 1")
+    expect(pilot.get_by_label("DEX")).to_have_value("10")
+    expect(pilot.get_by_label("INT")).to_have_value("11")
+    gm.get_by_test_id("create-battle").click()
+    expect(gm.get_by_test_id("ship-s1")).to_contain_text("Pilot Mara Voss")

@@ -67,6 +67,31 @@ export function skillWarnings(text) {
   return out;
 }
 
+/** Traveller pseudo-hex digit (0-9, then A=10 … skipping I and O) to its value. */
+const EHEX = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ";
+
+/**
+ * Read a character as MgT2e sheets and generators write it: a name, the UPP (six pseudo-hex
+ * digits: STR DEX END INT EDU SOC, e.g. "Mara Voss 7A8B96 Age 34") and skills ("Pilot
+ * (spacecraft) 2, Gunner-1, Electronics (sensors) 1, Admin 1"). Only the skills a station
+ * uses aboard are kept (the others change nothing in ship combat). Pure.
+ * @returns {{name: string, characteristics: Record<string, number>, skills: Record<string, number>} | null}
+ *   null when no UPP is found
+ */
+export function parseCharacter(text) {
+  const src = String(text ?? "");
+  const upp = src.match(/(?:^|[\s:])([0-9A-HJ-NP-Z]{6})(?=$|[\s,.;])/im);
+  if (!upp || (upp[1].match(/\d/g) ?? []).length < 2) return null;
+  const values = [...upp[1].toUpperCase()].map((c) => EHEX.indexOf(c));
+  const characteristics = Object.fromEntries(CHARS.map((c, i) => [c, Math.min(15, values[i])]));
+  const line = src.split(/\n/).find((l) => l.includes(upp[1])) ?? "";
+  const name = line.slice(0, line.indexOf(upp[1])).replace(/\b(UPP|Name)\b\s*:?/gi, "").replace(/[\s:|,-]+$/, "").trim();
+  const rest = src.replace(line, " ").replace(/\bskills?\s*:/gi, ",");
+  const all = parseSkills(rest.replace(/\n/g, ","));
+  const skills = Object.fromEntries(Object.entries(all).filter(([k]) => k.replace(/ \(.*$/, "") in SHIP_SKILLS));
+  return { name: name.slice(0, 40), characteristics, skills };
+}
+
 /** Inverse of parseSkills for display. Pure. */
 export function formatSkills(skills) {
   return Object.entries(skills || {})
@@ -217,7 +242,33 @@ function renderCreate(panel, presets, ctx) {
     return row;
   };
 
+  /** "Paste a character": a sheet's name, UPP and skills fill this station in one go. */
+  const pasteCharacter = (pfx, apply) => {
+    const area = h("textarea", {
+      id: `${pfx}-paste`, rows: 3, testid: `${pfx}-paste`,
+      placeholder: "Mara Voss 7A8B96 Age 34\nPilot (spacecraft) 2, Gunner (turret) 1, Admin 1",
+    });
+    const note = h("p.small", { role: "status", testid: `${pfx}-paste-note` });
+    return h("details.paste-character", null,
+      h("summary", null, "Paste a character…"),
+      field(`${pfx}-paste`, "Character as written on the sheet (name, UPP, list)", area),
+      h("div.btns", null, h("button.btn.btn-small", {
+        type: "button", testid: `${pfx}-import`,
+        onClick: () => {
+          const who = parseCharacter(area.value);
+          if (!who) {
+            note.className = "small notice warn";
+            note.textContent = "No UPP found: write the six characteristics as one code, e.g. 7A8B96 (STR DEX END INT EDU SOC).";
+            return;
+          }
+          apply(who);
+        },
+      }, "Import")),
+      note);
+  };
+
   const crewEditor = (ship, i, preset) => {
+    const redraw = () => replace(/** @type {HTMLElement} */ (document.getElementById(`crew-editor-${i}`)), crewEditor(ship, i, preset));
     const stations = preset?.stations ?? ["captain", "pilot", "engineer", "sensors", "gunner:0"];
     const base = 7 + QUALITIES.indexOf(ship.quality);
     const skill = Math.max(0, QUALITIES.indexOf(ship.quality));
@@ -253,6 +304,10 @@ function renderCreate(panel, presets, ctx) {
           onInput: (e) => showWarnings(warn, e.target.value),
         })),
         warn,
+        pasteCharacter(pfx, (who) => {
+          Object.assign(entry, who);
+          redraw();
+        }),
       );
     });
   };
