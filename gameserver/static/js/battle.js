@@ -72,7 +72,17 @@ export function enterBattle(root, battleId, ctx) {
   const logList = h("ol.log", { testid: "battle-log", "aria-live": "polite", "aria-relevant": "additions", "aria-label": "Battle log", tabindex: "0" });
   const logPanel = h("section.panel.area-log", { "aria-labelledby": "log-h", testid: "log-panel" },
     h("header", null, h("h2", { id: "log-h" }, "Battle log"), h("span.muted.mono", { testid: "log-seq" }, "")),
+    // Bookkeeping (a turn starts, a station is done, no reaction) can hide: what happened stays.
+    h("label.check.log-filter", null, h("input", {
+      type: "checkbox", testid: "log-quiet", checked: localStorage.getItem("tvtt-log-quiet") === "on",
+      onChange: (e) => {
+        localStorage.setItem("tvtt-log-quiet", e.target.checked ? "on" : "off");
+        logList.classList.toggle("quiet", e.target.checked);
+        showLast();
+      },
+    }), " Hide bookkeeping lines"),
     logList);
+  logList.classList.toggle("quiet", localStorage.getItem("tvtt-log-quiet") === "on");
   const gm = h("section.panel.area-gm", { "aria-labelledby": "gm-h", testid: "gm-panel", hidden: true, tabindex: "-1" });
   // data-seq: the last seq whose batch is complete here (state, awaiting and log all applied);
   // it moves only at the end of a batch, never in the middle of one.
@@ -413,9 +423,9 @@ export function enterBattle(root, battleId, ctx) {
     showLast();
   };
 
-  /** The newest two log lines in the strip. */
+  /** The newest two log lines in the strip (of those shown in the log). */
   const showLast = () => {
-    const last = [...logList.children].slice(-2);
+    const last = [...logList.children].filter((li) => getComputedStyle(li).display !== "none").slice(-2);
     replace(strip, last.map((li) => h("p", { dataset: { seq: /** @type {HTMLElement} */ (li).dataset.seq } },
       h("span.seq", null, `#${/** @type {HTMLElement} */ (li).dataset.seq}`), " ",
       li.querySelector(".summary")?.textContent ?? "")));
