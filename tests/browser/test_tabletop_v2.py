@@ -435,3 +435,28 @@ def test_crew_import_from_a_pasted_character_block(gm: Page) -> None:
     expect(pilot.get_by_label("INT")).to_have_value("11")
     gm.get_by_test_id("create-battle").click()
     expect(gm.get_by_test_id("ship-s1")).to_contain_text("Pilot Mara Voss")
+
+
+def test_tab_order_follows_the_screen_on_a_phone_invite(new_context: NewContext) -> None:
+    """From a join link on a phone, Tab reaches the join code and the seat picker before
+    anything of the (folded) create form: the order you see is the order you tab."""
+    host = _open(new_context())
+    code = create_battle(host)
+    phone = _open(new_context(viewport=PHONE, is_mobile=True, has_touch=True))
+    phone.goto(f"/?join={code}")
+    expect(phone.get_by_test_id("seat-form")).to_be_visible()
+    tops = phone.evaluate(
+        """() => [...document.querySelectorAll('#view input, #view select, #view button')]
+            .filter((el) => el.offsetParent !== null)
+            .map((el) => el.getBoundingClientRect().top + window.scrollY)"""
+    )
+    assert tops == sorted(tops), "controls in document order go down the screen"
+    phone.get_by_test_id("show-create").click()
+    tops = phone.evaluate(
+        """() => [...document.querySelectorAll('#view input, #view select, #view button')]
+            .filter((el) => el.offsetParent !== null)
+            .map((el) => Math.round(el.getBoundingClientRect().top + window.scrollY))"""
+    )
+    rows = [t for i, t in enumerate(tops) if i == 0 or t >= tops[i - 1] - 60]
+    assert rows == tops, "the create form opens below the join panel, in Tab order too"
+    _no_script_errors(phone)

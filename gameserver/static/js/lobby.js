@@ -123,7 +123,9 @@ export async function renderLobby(root, ctx) {
         },
       }, "Start a new battle instead"))
     : null;
-  replace(root, h("div.lobby", { class: joining ? "joining" : "" }, createPanel, h("div.stack", null, joinPanel, other, importPanel)));
+  // Joining: the seat picker comes first in the document too, so Tab follows what you see.
+  const stack = h("div.stack", null, joinPanel, other, importPanel);
+  replace(root, h("div.lobby", { class: joining ? "joining" : "" }, joining ? [stack, createPanel] : [createPanel, stack]));
   renderJoin(joinPanel, ctx);
   renderImport(importPanel, ctx);
   let presets = [];
