@@ -207,6 +207,8 @@ def test_your_move_changes_the_title_and_icon_and_focuses_the_station(
     icon = player.locator("link[rel=icon]").get_attribute("href") or ""
     assert "ffb547" in icon, icon
     expect(player.get_by_test_id("station-panel")).to_be_focused()
+    # The turn clock counts how long the table has waited for this move.
+    expect(player.get_by_test_id("turn-clock")).to_have_text(re.compile(r"^\s*0:0[1-9]$"))
     # The player acts: the pilot's first offered action (a manoeuvre step form).
     seq = settled_seq(player)
     player.locator("[data-testid^=action-] button[type=submit]").first.click()

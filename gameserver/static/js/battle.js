@@ -180,9 +180,27 @@ export function enterBattle(root, battleId, ctx) {
         ? h("div.ending", null, h("p.outcome", { testid: "outcome", role: "status" }, outcomeText(outcome, st)), diceBadge(),
           battleSummary([...view.log.keys()].sort((a, b) => a - b).map((q) => view.log.get(q)), st))
         : h("div.awaiting-box", { testid: "awaiting" }, h("span.muted", null, "Awaiting: "),
-          waiting.length ? h("ul.awaiting-list", { testid: "awaiting-list" }, waiting) : h("span.awaiting", null, "the GM")),
+          waiting.length ? h("ul.awaiting-list", { testid: "awaiting-list" }, waiting) : h("span.awaiting", null, "the GM"),
+          turnClock),
     ));
+    tickClock();
   };
+
+  // The turn clock: how long the table has waited for the stations awaited now (this page's
+  // clock, from the batch that made them awaited; a reload starts it again).
+  const turnClock = h("span.turn-clock.mono", { testid: "turn-clock", title: "How long the table has waited for this move" });
+  let clockKey = "";
+  let clockSince = Date.now();
+  const tickClock = () => {
+    const key = JSON.stringify(view.awaiting);
+    if (key !== clockKey) {
+      clockKey = key;
+      clockSince = Date.now();
+    }
+    const s = Math.floor((Date.now() - clockSince) / 1000);
+    turnClock.textContent = ` ${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+  };
+  const clockTimer = setInterval(tickClock, 1000);
 
   // After the end the seed is revealed: the server checks every die against the commitment and
   // the page shows the verdict (docs/protocol.md, "Fair dice"). Asked once per battle.
@@ -584,6 +602,7 @@ export function enterBattle(root, battleId, ctx) {
   return {
     close: () => {
       window.removeEventListener("resize", onResize);
+      clearInterval(clockTimer);
       alerts.reset();
       client.close();
     },
