@@ -411,7 +411,7 @@ async def get_battle(request: web.Request) -> web.Response:
             "claims": [
                 {"ship_id": c.ship_id, "station": c.station, "name": c.name} for c in claims
             ],
-            "state": rules.public_view(room.state),
+            "state": room.view()[0],
         }
     )
 

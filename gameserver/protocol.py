@@ -33,7 +33,7 @@ from pydantic_core import to_json
 
 from gameserver.rules.errors import readable_errors
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 """Bumped only on incompatible changes; sent in `joined`."""
 
 ClientId = Annotated[str, Field(min_length=1, max_length=64)]
@@ -259,10 +259,118 @@ class JoinedMessage(_Message):
     stations: list[str] = []
     resume_token: str | None = None
     seq: int = Field(description="the battle's last seq when you joined")
+    name: str = Field(default="", description="the battle's name, as the GM gave it")
+    bot_sides: list[str] = Field(default=[], description="sides the server's bot plays")
+
+
+class _ViewPart(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PublicWeapon(_ViewPart):
+    """One weapon of a turret: its kind, damage status, ammunition left and whether it fired."""
+
+    kind: str
+    status: str
+    ammo: int
+    fired: bool
+
+
+class PublicTurret(_ViewPart):
+    """A turret or bay: its mount and weapons (the page calls them T1, T2... in this order)."""
+
+    mount: str
+    weapons: list[PublicWeapon]
+
+
+class PublicCrew(_ViewPart):
+    """A crew member at a station, with the characteristics and skills the rules read."""
+
+    station: str
+    name: str
+    able: bool
+    chars: dict[str, int]
+    skills: dict[str, int]
+
+
+class PublicShip(_ViewPart):
+    """A ship as every client sees it: hull, damage, thrust, criticals, turrets and crew."""
+
+    id: str
+    name: str
+    side: str
+    preset: str | None
+    design: str
+    tons: int
+    status: str
+    hull: int
+    hull_max: int
+    armour: int
+    thrust: int
+    thrust_rating: int
+    thrust_pool: int
+    power_pct: int
+    initiative: int
+    criticals: dict[str, int] = Field(description="location -> Severity, only those above 0")
+    repaired: list[str]
+    sensor_cap: str | None
+    sensor_lock: str | None
+    turrets: list[PublicTurret]
+    crew: list[PublicCrew]
+    done: list[str] = Field(description="stations that have finished this step")
+    missile_reserve: int
+    sand_reserve: int
+    fuel_lost_pct: int
+    cargo_lost_pct: int
+    rads: int
+    life_support: str | None
+    escape_progress: int
+
+
+class PublicSide(_ViewPart):
+    """A side of the battle."""
+
+    id: str
+    name: str
+
+
+class PublicRange(_ViewPart):
+    """The range band of a ship pair and the progress made toward the next band (§6)."""
+
+    a: str
+    b: str
+    band: str
+    progress: int
+
+
+class PublicView(_ViewPart):
+    """What every client may see of a battle: the engine's `public_view(state)`, no dice seed.
+
+    The page draws everything from it (board, initiative, step); it is not a second model of
+    the battle. `pending` (attacks and salvos waiting for reactions) and `salvos` (missiles in
+    flight, with `arrives_round`) are the engine's own JSON forms.
+    """
+
+    battle_id: str
+    seq: int
+    ruleset: str
+    scenario: str
+    round: int
+    round_limit: int
+    step: str
+    initiative_order: list[str]
+    acting_ship: str | None
+    sides: list[PublicSide]
+    ships: list[PublicShip]
+    ranges: list[PublicRange]
+    pending: list[dict[str, Any]]
+    salvos: list[dict[str, Any]]
+    outcome: dict[str, Any] | None = Field(description="set when the battle is over")
+    undo_available: int
 
 
 class SnapshotMessage(_Message):
-    """The whole battle state at `seq` (public view for players and spectators; full for the GM).
+    """The battle at `seq`: its public view for everyone, and the engine's full state for the GM.
 
     Sent on join when the client has no `last_seq` or it is too old; the events that follow start at
     `seq + 1`.
@@ -271,13 +379,20 @@ class SnapshotMessage(_Message):
     type: Literal["snapshot"] = "snapshot"
     battle_id: str
     seq: int
-    state: dict[str, Any]
+    view: PublicView
+    state: dict[str, Any] | None = Field(
+        default=None, description="GM only: the engine's full state (its internal shape, no seed)"
+    )
     awaiting: list[tuple[str, str]] = Field(description="(ship_id, station) pairs that may act now")
     is_over: bool
 
 
 class EventMessage(_Message):
-    """One event of the battle log (`event` is the engine's `Event.to_dict()`; dice included)."""
+    """One event of the battle log (`event` is the engine's `Event.to_dict()`; dice included).
+
+    The last event of a batch also carries who may act now and the public view after the batch,
+    so a client never asks for the state again (the view is built once per batch for every peer).
+    """
 
     type: Literal["event"] = "event"
     battle_id: str
@@ -285,6 +400,9 @@ class EventMessage(_Message):
     event: dict[str, Any]
     awaiting: list[tuple[str, str]] | None = Field(
         default=None, description="after the last event of a batch: who may act now"
+    )
+    view: PublicView | None = Field(
+        default=None, description="after the last event of a batch: the public view at `seq`"
     )
 
 
@@ -490,10 +608,19 @@ def event_json(event: dict[str, Any]) -> str:
     return _json(event)
 
 
+def view_json(view: dict[str, Any]) -> str:
+    """The public view (`rules.public_view`) as compact JSON, once per state: frames embed it."""
+    return _json(view)
+
+
 def event_frame(
-    battle_id: str, seq: int, event: str, awaiting: Sequence[tuple[str, str]] | None
+    battle_id: str,
+    seq: int,
+    event: str,
+    awaiting: Sequence[tuple[str, str]] | None,
+    view: str | None = None,
 ) -> str:
-    """The `EventMessage` frame around an event already in JSON (`event_json`).
+    """The `EventMessage` frame around an event (and a view) already in JSON.
 
     Same JSON as `EventMessage(...).model_dump_json()` (the tests compare them), without building
     and validating a model per event: the fan-out sends one per event to every peer.
@@ -501,7 +628,7 @@ def event_frame(
     tail = "null" if awaiting is None else _encode([list(a) for a in awaiting])
     return (
         f'{{"type":"event","battle_id":{_encode(battle_id)},"seq":{int(seq)},'
-        f'"event":{event},"awaiting":{tail}}}'
+        f'"event":{event},"awaiting":{tail},"view":{view or "null"}}}'
     )
 
 

@@ -353,6 +353,8 @@ class Hub:
                 stations=list(conn.stations),
                 resume_token=resume_token,
                 seq=room.seq,
+                name=room.meta.name,
+                bot_sides=list(room.meta.bot_sides),
             )
         )
         for frame in frames:

@@ -22,11 +22,13 @@ from gameserver.hub.presence import peer_publisher, presence_broadcaster
 from gameserver.logs import get_logger
 from gameserver.protocol import (
     ErrorCode,
+    PublicView,
     Role,
     SnapshotMessage,
     event_frame,
     event_json,
     legal_frame,
+    view_json,
 )
 from gameserver.rules.state import pinned_undo_chain
 from gameserver.store import (
@@ -91,6 +93,9 @@ class BattleRoom:
         # (no client_id): they depend on the state only, so every holder of a station shares one.
         self._legal_state: rules.BattleState | None = None
         self._legal: dict[tuple[str, str], tuple[list[dict[str, Any]], str]] = {}
+        # The public view of the current state and its JSON, built once per state for everyone.
+        self._view_state: rules.BattleState | None = None
+        self._view: tuple[dict[str, Any], str] = ({}, "null")
 
     @property
     def seq(self) -> int:
@@ -160,14 +165,26 @@ class BattleRoom:
         self.kick_bot()
         return True
 
-    def _fan_out(self, encoded: Sequence[tuple[int, str]]) -> None:
+    def view(self) -> tuple[dict[str, Any], str]:
+        """`rules.public_view` of the current state and its JSON, computed once per state."""
+        state = self.state
+        if self._view_state is not state:
+            view = rules.public_view(state)
+            self._view = (view, view_json(view))
+            self._view_state = state
+        return self._view
+
+    def _batch_frames(self, encoded: Sequence[tuple[int, str]]) -> list[str]:
+        """Event frames; the last one also says who may act now and carries the public view."""
+        *head, (last_seq, last_event) = encoded
+        frames = [event_frame(self.battle_id, seq, event, None) for seq, event in head]
         awaiting = awaiting_list(self.state)
-        last = len(encoded) - 1
-        frames = [
-            event_frame(self.battle_id, seq, event, awaiting if i == last else None)
-            for i, (seq, event) in enumerate(encoded)
-        ]
-        awaited = set(awaiting)
+        frames.append(event_frame(self.battle_id, last_seq, last_event, awaiting, self.view()[1]))
+        return frames
+
+    def _fan_out(self, encoded: Sequence[tuple[int, str]]) -> None:
+        frames = self._batch_frames(encoded)
+        awaited = set(awaiting_list(self.state))
         for conn in list(self.peers.values()):
             for frame in frames:
                 conn.send(frame)
@@ -208,17 +225,13 @@ class BattleRoom:
         return cached
 
     def snapshot_frame(self, role: Role) -> str:
-        """The state at the current seq: full for the GM (without the undo chain, which only
-        the server uses), the public view for everyone else."""
-        state = (
-            rules.state_to_dict(self.state, undo=False)
-            if role is Role.GM
-            else rules.public_view(self.state)
-        )
+        """The public view at the current seq, plus the engine's full state for the GM (without
+        the undo chain, which only the server uses)."""
         return SnapshotMessage(
             battle_id=self.battle_id,
             seq=self.seq,
-            state=state,
+            view=PublicView.model_validate(self.view()[0]),
+            state=rules.state_to_dict(self.state, undo=False) if role is Role.GM else None,
             awaiting=awaiting_list(self.state),
             is_over=bool(self.state.is_over),
         ).model_dump_json()
@@ -232,12 +245,7 @@ class BattleRoom:
             return []
         if missing > len(self.tail):
             return None
-        events = list(self.tail)[-missing:]
-        awaiting = awaiting_list(self.state)
-        return [
-            event_frame(self.battle_id, seq, event, awaiting if i == missing - 1 else None)
-            for i, (seq, event) in enumerate(events)
-        ]
+        return self._batch_frames(list(self.tail)[-missing:])
 
     # -- committing events ----------------------------------------------------------------------
 

@@ -466,7 +466,7 @@ def test_a_dropped_player_reconnects_and_catches_up(gm: Page, new_context: NewCo
     # Every event once, in order: nothing skipped, nothing repeated; the station is still hers.
     seqs = (
         player.get_by_test_id("battle-log")
-        .locator("li")
+        .locator(":scope > li")  # the log's lines, not the rows of their roll cards
         .evaluate_all("els => els.map((el) => Number(el.dataset.seq))")
     )
     assert seqs == list(range(1, int(seq) + 1))

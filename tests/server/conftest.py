@@ -43,6 +43,7 @@ class WsPeer:
         self.joined: dict[str, Any] | None = None
         self.seq = 0
         self.awaiting: list[tuple[str, str]] = []
+        self.view: dict[str, Any] | None = None  # the public view of the last complete batch
         self._counter = 0
 
     async def send(self, message: dict[str, Any]) -> None:
@@ -60,9 +61,12 @@ class WsPeer:
             self.seq = frame["seq"]
             if frame.get("awaiting") is not None:
                 self.awaiting = [tuple(a) for a in frame["awaiting"]]
+            if frame.get("view") is not None:
+                self.view = frame["view"]
         elif frame["type"] == "snapshot":
             self.seq = frame["seq"]
             self.awaiting = [tuple(a) for a in frame["awaiting"]]
+            self.view = frame["view"]
         elif frame["type"] == "joined":
             self.joined = frame
         return frame

@@ -66,7 +66,8 @@ async def test_four_players_and_a_spectator_play_a_battle_to_its_end(
         assert joined["battle_id"] == battle_id
         assert joined["resume_token"]
         snapshot = await peer.recv_until("snapshot")
-        assert "seed" not in snapshot["state"], "players get the public view only"
+        assert snapshot["state"] is None, "players get the public view only"
+        assert snapshot["view"] == rules.public_view(hub.rooms[battle_id].state)
         peers.append(peer)
         for station in stations:
             players[(ship_id, station)] = peer
@@ -87,6 +88,8 @@ async def test_four_players_and_a_spectator_play_a_battle_to_its_end(
         for event in new:
             state = rules.evolve(state, event)
         assert state.seq == answer["seq"]
+        for peer in peers:
+            assert peer.view == rules.public_view(state), "each batch brings the view after it"
 
     log = await full_log(client, battle_id)
     first_live = peers[0].events[0]["seq"]

@@ -20,7 +20,8 @@ async def gm_of(connect: ConnectFn, battle: dict[str, Any]) -> WsPeer:
     gm = await connect()
     await gm.join(battle_id=battle["battle_id"], role="gm", gm_token=battle["gm_token"])
     snapshot = await gm.recv_until("snapshot")
-    assert "seed" in snapshot["state"] or snapshot["state"], "the GM gets the full state"
+    assert snapshot["state"]["ships"], "the GM also gets the engine's full state"
+    assert snapshot["view"]["ships"], "and the public view the page draws"
     return gm
 
 
@@ -211,7 +212,7 @@ async def test_a_reconnect_too_far_behind_gets_a_snapshot(aiohttp_client: Any) -
     await late.join(battle_id=battle["battle_id"], role="spectator", last_seq=1)
     snapshot = await late.recv_until("snapshot")
     assert snapshot["seq"] == last["seq"]
-    assert snapshot["state"] == rules.public_view(
+    assert snapshot["view"] == rules.public_view(
         rules.replay(
             [
                 rules.Event.from_dict(e)

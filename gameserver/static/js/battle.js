@@ -5,10 +5,12 @@
 import { getBattle, getGmExport, getLog, getWeapons, verifyBattle } from "./api.js";
 import { h, humanMessage, label, replace, stationLabel } from "./dom.js";
 import { renderActions } from "./actions.js";
+import { yourMoveAlerts } from "./alerts.js";
 import { renderBoard } from "./board.js";
 import { renderGm as drawGm } from "./gm.js";
 import { logEntry } from "./log.js";
 import { resultCard } from "./result.js";
+import { battleSummary } from "./summary.js";
 import { awaitingKeys, initiativeOf, shipsOf, sidesOf } from "./model.js";
 import { BattleClient } from "./protocol.js";
 import { loadSeat, saveSeat } from "./storage.js";
@@ -71,7 +73,17 @@ export function enterBattle(root, battleId, ctx) {
   const logList = h("ol.log", { testid: "battle-log", "aria-live": "polite", "aria-relevant": "additions", "aria-label": "Battle log", tabindex: "0" });
   const logPanel = h("section.panel.area-log", { "aria-labelledby": "log-h", testid: "log-panel" },
     h("header", null, h("h2", { id: "log-h" }, "Battle log"), h("span.muted.mono", { testid: "log-seq" }, "")),
+    // Bookkeeping (a turn starts, a station is done, no reaction) can hide: what happened stays.
+    h("label.check.log-filter", null, h("input", {
+      type: "checkbox", testid: "log-quiet", checked: localStorage.getItem("tvtt-log-quiet") === "on",
+      onChange: (e) => {
+        localStorage.setItem("tvtt-log-quiet", e.target.checked ? "on" : "off");
+        logList.classList.toggle("quiet", e.target.checked);
+        showLast();
+      },
+    }), " Hide bookkeeping lines"),
     logList);
+  logList.classList.toggle("quiet", localStorage.getItem("tvtt-log-quiet") === "on");
   const gm = h("section.panel.area-gm", { "aria-labelledby": "gm-h", testid: "gm-panel", hidden: true, tabindex: "-1" });
   // data-seq: the last seq whose batch is complete here (state, awaiting and log all applied);
   // it moves only at the end of a batch, never in the middle of one.
@@ -83,12 +95,28 @@ export function enterBattle(root, battleId, ctx) {
 
   const client = new BattleClient({ join });
 
+  const alerts = yourMoveAlerts({
+    baseTitle: () => `${view.name || "Battle"} — Traveller VTT`,
+    focusTarget: () => (view.joined?.role === "gm" ? gm : station),
+  });
+
+  /** What is awaited of us, in words ("" when nothing): our held stations, or the GM's NPCs. */
+  const awaitedOfUs = () => {
+    if (!view.state || view.isOver) return "";
+    const names = shipNames();
+    const pairs = view.joined?.role === "gm"
+      ? npcStations().filter(([shipId]) => !(gmPrefs.autoPass && playerShips().has(shipId)))
+      : heldStations().filter(([shipId, stn]) => awaitingKeys(view.awaiting).has(`${shipId}/${stn}`));
+    return pairs.map(([shipId, stn]) => `${stationLabel(stn)} aboard ${names.get(shipId) ?? shipId}`).join(", ");
+  };
+
   const render = () => {
     renderTopbar();
     renderStatus();
     if (view.state) renderBoard(board, view.state, view.awaiting, view.joined);
     renderStation();
     renderGm();
+    alerts.update(awaitedOfUs());
   };
 
   const renderTopbar = () => {
@@ -132,9 +160,8 @@ export function enterBattle(root, battleId, ctx) {
     }
     const ships = new Map(shipsOf(st).map((s) => [s.id, s]));
     const sideIdx = new Map(sidesOf(st).map((s, i) => [s.id, i]));
-    const awaitingShips = new Set((view.awaiting ?? []).map((a) => (Array.isArray(a) ? a[0] : a.ship_id)));
-    const waiting = (view.awaiting ?? []).map((a) => {
-      const [shipId, stn] = Array.isArray(a) ? a : [a.ship_id, a.station];
+    const awaitingShips = new Set((view.awaiting ?? []).map(([shipId]) => shipId));
+    const waiting = (view.awaiting ?? []).map(([shipId, stn]) => {
       return h("li", { dataset: { ship: shipId, station: stn } }, `${ships.get(shipId)?.name ?? shipId} ${stationLabel(stn)}`);
     });
     const step = String(st.step ?? "").toLowerCase();
@@ -151,11 +178,30 @@ export function enterBattle(root, battleId, ctx) {
             ship?.initiative !== undefined ? h("span.muted.mono", null, ` ${ship.initiative}`) : null);
         }))),
       outcome || view.isOver
-        ? h("div", null, h("p.outcome", { testid: "outcome", role: "status" }, outcomeText(outcome, st)), diceBadge())
+        ? h("div.ending", null, h("p.outcome", { testid: "outcome", role: "status" }, outcomeText(outcome, st)), diceBadge(),
+          battleSummary([...view.log.keys()].sort((a, b) => a - b).map((q) => view.log.get(q)), st))
         : h("div.awaiting-box", { testid: "awaiting" }, h("span.muted", null, "Awaiting: "),
-          waiting.length ? h("ul.awaiting-list", { testid: "awaiting-list" }, waiting) : h("span.awaiting", null, "the GM")),
+          waiting.length ? h("ul.awaiting-list", { testid: "awaiting-list" }, waiting) : h("span.awaiting", null, "the GM"),
+          turnClock),
     ));
+    tickClock();
   };
+
+  // The turn clock: how long the table has waited for the stations awaited now (this page's
+  // clock, from the batch that made them awaited; a reload starts it again).
+  const turnClock = h("span.turn-clock.mono", { testid: "turn-clock", title: "How long the table has waited for this move" });
+  let clockKey = "";
+  let clockSince = Date.now();
+  const tickClock = () => {
+    const key = JSON.stringify(view.awaiting);
+    if (key !== clockKey) {
+      clockKey = key;
+      clockSince = Date.now();
+    }
+    const s = Math.floor((Date.now() - clockSince) / 1000);
+    turnClock.textContent = ` ${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+  };
+  const clockTimer = setInterval(tickClock, 1000);
 
   // After the end the seed is revealed: the server checks every die against the commitment and
   // the page shows the verdict (docs/protocol.md, "Fair dice"). Asked once per battle.
@@ -224,6 +270,7 @@ export function enterBattle(root, battleId, ctx) {
     replace(station,
       h("header", null, h("h2", { id: "station-h" }, "Your station"),
         h("span.station-id", { testid: "my-station" }, `${(j.stations ?? []).map(stationLabel).join(", ")} · ${ship?.name ?? j.ship_id}`)),
+      view.isOver ? null : alerts.controls(),
       view.mine ? resultCard(view.mine, shipNames()) : null,
       view.isOver ? overNotice() : seats.map((x) => renderActions({
         shipId: x.shipId, station: x.stn, state: view.state, commands: x.commands,
@@ -254,8 +301,35 @@ export function enterBattle(root, battleId, ctx) {
     const bots = new Set(view.botSides);
     const sideOf = new Map(shipsOf(view.state).map((s) => [s.id, s.side]));
     return (view.awaiting ?? [])
-      .map((a) => (Array.isArray(a) ? a : [a.ship_id, a.station]))
       .filter(([shipId, stn]) => !held.has(`${shipId}/${stn}`) && !bots.has(sideOf.get(shipId)));
+  };
+
+  /** Ships with a connected player: their other stations are idle crew, not NPCs to run. */
+  const playerShips = () => new Set((view.presence?.claims ?? []).filter((c) => c.connected).map((c) => c.ship_id));
+
+  /** Stations the GM's page passes by itself: idle crew of player ships (when switched on). */
+  const autoPassed = new Map();
+  const autoPass = () => {
+    if (!gmPrefs.autoPass) return;
+    const ships = playerShips();
+    for (const [shipId, stn] of npcStations()) {
+      const key = `${shipId}/${stn}`;
+      const legal = view.legal.get(key);
+      if (!ships.has(shipId) || legal?.seq !== view.seq || autoPassed.get(key) === view.seq) continue;
+      const pass = (legal.commands ?? []).find((c) => c.type === "end_step" || c.type === "no_reaction");
+      if (!pass) continue;
+      autoPassed.set(key, view.seq);
+      // Quietly: another GM tab may have passed it first (the server then refuses this one).
+      client.command(pass.command).catch(() => {});
+    }
+  };
+  const gmPrefs = { autoPass: localStorage.getItem("tvtt-gm-autopass") === "on" };
+  const setAutoPass = (on) => {
+    gmPrefs.autoPass = on;
+    localStorage.setItem("tvtt-gm-autopass", on ? "on" : "off");
+    npcKey = ""; // redraw the list: the stations that now pass themselves leave it
+    renderGm();
+    autoPass();
   };
 
   /** Ask the server for the options of every station the GM runs (once per seq). */
@@ -266,6 +340,7 @@ export function enterBattle(root, battleId, ctx) {
       asked.set(key, view.seq);
       client.request({ type: "legal", ship_id: shipId, station: stn }).catch(() => asked.delete(key));
     }
+    autoPass();
   };
 
   /** A player's own action: its events (and a shot's later resolution) fill the result card. */
@@ -329,7 +404,9 @@ export function enterBattle(root, battleId, ctx) {
       presence: view.presence,
       table: view.table,
       battleId,
-      npc: npcChanged ? { seq: view.seq, ready, stations: npc, isOver: view.isOver } : null,
+      npc: npcChanged ? { seq: view.seq, ready, stations: npc, isOver: view.isOver, playerShips: playerShips() } : null,
+      autoPass: gmPrefs.autoPass,
+      setAutoPass,
       seq: view.seq,
       recent: [...view.log.keys()].sort((a, b) => b - a).slice(0, 100).map((q) => view.log.get(q)),
       send: sendCommand,
@@ -366,9 +443,9 @@ export function enterBattle(root, battleId, ctx) {
     showLast();
   };
 
-  /** The newest two log lines in the strip. */
+  /** The newest two log lines in the strip (of those shown in the log). */
   const showLast = () => {
-    const last = [...logList.children].slice(-2);
+    const last = [...logList.children].filter((li) => getComputedStyle(li).display !== "none").slice(-2);
     replace(strip, last.map((li) => h("p", { dataset: { seq: /** @type {HTMLElement} */ (li).dataset.seq } },
       h("span.seq", null, `#${/** @type {HTMLElement} */ (li).dataset.seq}`), " ",
       li.querySelector(".summary")?.textContent ?? "")));
@@ -392,28 +469,7 @@ export function enterBattle(root, battleId, ctx) {
       // The history is a convenience; live events still arrive.
     } finally {
       logList.removeAttribute("aria-busy");
-    }
-  };
-
-  const refreshState = async () => {
-    // Public state after events: the snapshot the server keeps for this battle.
-    try {
-      const battle = await getBattle(battleId);
-      view.name = battle.name || view.name;
-      view.botSides = battle.bot_sides ?? view.botSides;
-      // Only a state at least as new as the events applied here; an equal seq also brings the
-      // awaiting list that goes with it.
-      if (battle.state && (battle.seq ?? 0) >= view.seq) {
-        view.state = battle.state;
-        if ((battle.seq ?? 0) === view.seq) {
-          view.awaiting = battle.awaiting ?? view.awaiting;
-          view.isOver = !!battle.is_over;
-        }
-        render();
-        askNpcLegal();
-      }
-    } catch {
-      /* next event retries */
+      if (view.isOver) renderStatus(); // the summary counts the whole log
     }
   };
 
@@ -426,6 +482,8 @@ export function enterBattle(root, battleId, ctx) {
     const msg = /** @type {CustomEvent} */ (e).detail;
     view.joined = msg;
     view.code = msg.join_code ?? view.code;
+    view.name = msg.name ?? "";
+    view.botSides = msg.bot_sides ?? [];
     saveSeat(battleId, {
       code: view.code,
       ...(msg.resume_token ? { resume_token: msg.resume_token } : {}),
@@ -439,13 +497,9 @@ export function enterBattle(root, battleId, ctx) {
 
   client.addEventListener("snapshot", (e) => {
     const msg = /** @type {CustomEvent} */ (e).detail;
-    const first = view.state === null;
     view.seq = msg.seq;
     showSeq();
-    // Players and spectators get the public view; the GM gets the engine's full state, whose
-    // shape is internal, so the GM's board reads the public view over HTTP instead.
-    if (view.joined?.role !== "gm") view.state = msg.state;
-    if (first || view.joined?.role === "gm") refreshState(); // also brings the battle's name
+    view.state = msg.view; // the public view (the GM's full `state` is for tools, not the page)
     view.awaiting = msg.awaiting ?? [];
     view.isOver = !!msg.is_over;
     battleView.dataset.seq = String(view.seq);
@@ -458,25 +512,22 @@ export function enterBattle(root, battleId, ctx) {
     const msg = /** @type {CustomEvent} */ (e).detail;
     view.seq = msg.seq;
     addLog(msg.event, true);
-    if (msg.state) view.state = msg.state;
-    if (msg.is_over !== undefined) view.isOver = !!msg.is_over;
-    if (msg.event?.type === "battle_ended") view.isOver = true;
     showSeq();
-    if (msg.awaiting) {
-      // The last event of a batch carries who may act now: the batch is complete.
-      view.awaiting = msg.awaiting;
+    if (msg.view) {
+      // The last event of a batch carries who may act now and the public view after the
+      // batch: the batch is complete, nothing is fetched.
+      view.state = msg.view;
+      view.awaiting = msg.awaiting ?? [];
+      view.isOver = msg.view.outcome !== null && msg.view.outcome !== undefined;
       battleView.dataset.seq = String(view.seq);
       render();
       askNpcLegal();
-      // Events carry no state: fetch the public view that folds them in.
-      if (!msg.state) refreshState();
-    } else if (msg.state) {
-      render();
     }
   });
   client.addEventListener("legal", (e) => {
     const msg = /** @type {CustomEvent} */ (e).detail;
     view.legal.set(`${msg.ship_id}/${msg.station}`, msg);
+    if (view.joined?.role === "gm") autoPass();
     if (view.joined?.role === "gm") renderGm();
     else renderStation();
   });
@@ -540,13 +591,28 @@ export function enterBattle(root, battleId, ctx) {
           "Pick another seat"))));
   });
 
+  // The plot is drawn at the board's width (its text keeps its size): redraw after a resize.
+  let resizeTimer = null;
+  const onResize = () => {
+    if (resizeTimer) clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(() => view.state && renderBoard(board, view.state, view.awaiting, view.joined), 150);
+  };
+  window.addEventListener("resize", onResize);
+
   render();
   client.connect();
   getWeapons().then((table) => {
     view.weapons = table;
     renderStation();
   }).catch(() => { /* without it a gunner out of range is only told to wait */ });
-  return { close: () => client.close() };
+  return {
+    close: () => {
+      window.removeEventListener("resize", onResize);
+      clearInterval(clockTimer);
+      alerts.reset();
+      client.close();
+    },
+  };
 }
 
 /** A server text as a sentence: capital first letter, final full stop. */

@@ -1,8 +1,10 @@
-// The tactical board: one column per side with a card per ship (hull bar, armour, thrust,
-// criticals, crew and who holds each station), and a band ladder per ship pair showing the range.
+// The tactical board: the SVG plot (plot.js), then one column per side with a card per ship
+// (hull bar, armour, thrust, criticals, crew and who holds each station), and a band ladder
+// per ship pair showing the range in words.
 import { h, label, replace, stationLabel } from "./dom.js";
 import { BANDS, sideColour } from "./lobby.js";
 import { critsOf, hullLevel, rangesOf, shipsOf, sidesOf } from "./model.js";
+import { tacticalPlot } from "./plot.js";
 
 /**
  * @param {HTMLElement} root
@@ -10,45 +12,51 @@ import { critsOf, hullLevel, rangesOf, shipsOf, sidesOf } from "./model.js";
  * @param {any[]} awaiting  (ship_id, station) pairs that may act now
  * @param {any} joined  our joined message (to mark our own ship)
  */
+/** Hull per ship last drawn, per board: a drop since then is a hit to show (a short flash). */
+const lastHull = new WeakMap();
+
 export function renderBoard(root, state, awaiting, joined) {
+  const before = lastHull.get(root) ?? new Map();
+  const hit = new Set(shipsOf(state).filter((s) => before.has(s.id) && s.hull < before.get(s.id)).map((s) => s.id));
+  lastHull.set(root, new Map(shipsOf(state).map((s) => [s.id, s.hull])));
   const ships = shipsOf(state);
   const sides = sidesOf(state);
   const byId = new Map(ships.map((s) => [s.id, s]));
-  const acting = new Set((awaiting ?? []).map((a) => (Array.isArray(a) ? a[0] : a.ship_id)));
+  const acting = new Set((awaiting ?? []).map(([shipId]) => shipId));
   root.dataset.seq = String(state?.seq ?? ""); // the seq of the state drawn
   replace(
     root,
     h("header", null, h("h2", { id: "board-h" }, "Tactical"),
       h("span.muted", null, `${ships.length} ships · ${sides.length} sides`)),
+    h("figure.plot-box", null, tacticalPlot(state, awaiting, joined?.role === "player" ? joined.ship_id : null, root.clientWidth - 32, hit)),
     h("div.sides", null, sides.map((side, i) => h("div.side", { style: { "--side-colour": sideColour(i) }, testid: `side-${side.id}` },
       h("h3", null, side.name ?? side.id),
-      ships.filter((s) => s.side === side.id).map((s) => shipCard(s, i, acting.has(s.id), joined?.ship_id === s.id, byId))))),
+      ships.filter((s) => s.side === side.id).map((s) => shipCard(s, i, acting.has(s.id), joined?.ship_id === s.id, byId, hit.has(s.id)))))),
     h("div.ladders", { testid: "range-ladders" },
       h("h2", null, "Range"),
       rangesOf(state).map((r) => ladder(r, byId))),
   );
 }
 
-function shipCard(ship, sideIndex, isActing, isMine, byId) {
+function shipCard(ship, sideIndex, isActing, isMine, byId, wasHit) {
   const hull = Number(ship.hull ?? 0);
-  const max = Number(ship.hull_max ?? ship.max_hull ?? hull);
+  const max = Number(ship.hull_max);
   const pct = max > 0 ? Math.max(0, Math.min(100, (hull / max) * 100)) : 0;
   const thrust = ship.thrust ?? 0;
-  const thrustMax = ship.thrust_rating ?? ship.thrust_max;
+  const thrustMax = ship.thrust_rating;
   const crits = critsOf(ship);
   const status = String(ship.status ?? "active");
-  const crew = ship.crew ?? [];
-  const crewList = Array.isArray(crew) ? crew : Object.entries(crew).map(([station, c]) => ({ station, ...(typeof c === "object" ? c : { name: c }) }));
+  const crewList = ship.crew ?? [];
   const turrets = ship.turrets ?? [];
   return h("article.ship-card", {
     testid: `ship-${ship.id}`,
-    dataset: { acting: String(isActing), status, mine: String(isMine) },
+    dataset: { acting: String(isActing), status, mine: String(isMine), hit: String(wasHit) },
     style: { "--side-colour": sideColour(sideIndex) },
     "aria-label": `${ship.name}, hull ${hull} of ${max}${status !== "active" ? `, ${status}` : ""}`,
   },
   h("div.ship-head", null,
     h("span.ship-name", null, ship.name ?? ship.id, isMine ? h("span.muted", null, " (your ship)") : null),
-    h("span.ship-class", null, [ship.design ?? label(ship.preset ?? ""), ship.tons ? `${ship.tons} t` : null].filter(Boolean).join(" · ")),
+    h("span.ship-class", null, [ship.design, ship.tons ? `${ship.tons} t` : null].filter(Boolean).join(" · ")),
     status !== "active" ? h("span.status-tag", { testid: `status-${ship.id}` }, label(status)) : null),
   h("div.hull", null,
     h("div.hull-label", null, h("span", null, "Hull"), h("span.mono", { testid: `hull-${ship.id}` }, `${hull} / ${max}`)),
@@ -67,13 +75,13 @@ function shipCard(ship, sideIndex, isActing, isMine, byId) {
     : null,
   turrets.length
     ? h("ul.turrets", { "aria-label": "Turrets" }, turrets.map((t, i) => h("li", null,
-      h("span.turret-id", null, `T${i + 1}`), h("span.muted", null, label(t.mount ?? "")), " ",
-      (t.weapons ?? []).map((w) => h("span.weapon", { dataset: { status: w.status ?? "ok", fired: String(!!w.fired) }, title: weaponTitle(w) },
-        label(w.kind ?? w), w.ammo !== undefined && w.ammo !== null && /missile|sand/.test(w.kind ?? "") ? ` (${w.ammo})` : "")))))
+      h("span.turret-id", null, `T${i + 1}`), h("span.muted", null, label(t.mount)), " ",
+      t.weapons.map((w) => h("span.weapon", { dataset: { status: w.status ?? "ok", fired: String(!!w.fired) }, title: weaponTitle(w) },
+        label(w.kind), /missile|sand/.test(w.kind) ? ` (${w.ammo})` : "")))))
     : null,
   crewList.length
     ? h("div.crew-line", { "aria-label": "Crew" }, crewList.map((c) => h("span", { class: c.able === false ? "down" : "" },
-      h("span.muted", null, `${stationLabel(c.station ?? c.id)} `), c.name ?? "—")))
+      h("span.muted", null, `${stationLabel(c.station)} `), c.name || "—")))
     : null);
 }
 
@@ -89,11 +97,12 @@ function stat(name, value, testid) {
 function ladder(range, byId) {
   const a = byId.get(range.a);
   const b = byId.get(range.b);
-  const band = String(range.band ?? "").toLowerCase();
+  const band = range.band;
   return h("div.ladder", { testid: `range-${range.a}-${range.b}` },
     h("div.ladder-title", null,
       h("span", null, `${a?.name ?? range.a} ↔ ${b?.name ?? range.b}`),
-      h("strong.mono", { testid: `range-band-${range.a}-${range.b}` }, label(band))),
+      h("strong.mono", { testid: `range-band-${range.a}-${range.b}` }, label(band),
+        range.progress ? h("span.muted", null, ` +${range.progress}`) : null)),
     h("ol", { "aria-label": `Range between ${a?.name ?? range.a} and ${b?.name ?? range.b}: ${label(band)}` },
       BANDS.map((x) => h("li", { "aria-current": x === band ? "true" : false, title: label(x) }, shortBand(x)))));
 }

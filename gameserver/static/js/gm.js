@@ -29,6 +29,9 @@ export function renderGm(root, ctx) {
     replace(root, h("header", null, h("h2", { id: "gm-h" }, "GM controls")),
       h("section.gm-npc", { testid: "gm-npc", "aria-labelledby": "gm-npc-h", dataset: { seq: "" } },
         h("h3", { id: "gm-npc-h" }, "Stations you run"),
+        h("label.check", { title: "Stations of a ship a player commands, that nobody holds, pass (or take no reaction) as soon as they are awaited" },
+          h("input", { type: "checkbox", testid: "gm-autopass", checked: ctx.autoPass, onChange: (e) => ctx.setAutoPass(e.target.checked) }),
+          " Idle crew of player ships pass by themselves"),
         h("div", { testid: "gm-npc-list" })),
       form,
       h("div", { testid: "gm-presence" }));
@@ -56,11 +59,30 @@ function drawNpc(section, npc, ctx) {
   // data-seq names the state the options shown belong to, once all of them have arrived.
   section.dataset.seq = npc.ready ? String(npc.seq) : "";
   const list = /** @type {HTMLElement} */ (section.querySelector('[data-testid="gm-npc-list"]'));
+  // Stations passed by themselves are not listed (the GM has nothing to do for them).
+  const shown = ctx.autoPass ? npc.stations.filter((x) => !npc.playerShips.has(x.shipId)) : npc.stations;
+  const passable = shown.filter((x) => passOf(x));
   replace(list, npc.isOver
     ? h("p.muted", { testid: "gm-npc-none" }, "The battle is over: no station acts any more.")
-    : npc.stations.length
-      ? npc.stations.map((x) => npcStation(x, ctx))
+    : shown.length
+      ? [passable.length > 1 ? passAll(passable, ctx) : null, shown.map((x) => npcStation(x, ctx))]
       : h("p.muted", { testid: "gm-npc-none" }, "No station without a player is waiting: the players (or the bot) have the move."));
+}
+
+/** The one-click pass of a station: its end of step, or "no reaction" when it may react. */
+const passOf = (x) => (x.commands ?? []).find((c) => c.type === "end_step" || c.type === "no_reaction");
+
+/** One button for every listed station that can pass: the GM's "nothing to do here". */
+function passAll(stations, ctx) {
+  const button = h("button.btn.btn-small", {
+    type: "button", testid: "npc-pass-all",
+    onClick: async () => {
+      button.disabled = true;
+      const results = await Promise.allSettled(stations.map((x) => ctx.send(passOf(x).command)));
+      if (results.every((r) => r.status === "rejected")) button.disabled = false;
+    },
+  }, `Pass all ${stations.length}`);
+  return h("div.btns.npc-all", null, button);
 }
 
 /** Stations whose full options the GM unfolded (kept open across redraws). */
@@ -70,7 +92,7 @@ const unfolded = new Set();
 function npcStation(x, ctx) {
   const memo = `${x.shipId}/${x.station}`;
   const commands = x.commands ?? [];
-  const pass = commands.find((c) => c.type === "end_step" || c.type === "no_reaction");
+  const pass = passOf(x);
   const more = commands.some((c) => !["end_step", "no_reaction", "surrender"].includes(c.type));
   const title = `${x.name} · ${stationLabel(x.station)}`;
   const button = h("button.btn.btn-small", {

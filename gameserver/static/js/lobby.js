@@ -67,6 +67,31 @@ export function skillWarnings(text) {
   return out;
 }
 
+/** Traveller pseudo-hex digit (0-9, then A=10 … skipping I and O) to its value. */
+const EHEX = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ";
+
+/**
+ * Read a character as MgT2e sheets and generators write it: a name, the UPP (six pseudo-hex
+ * digits: STR DEX END INT EDU SOC, e.g. "Mara Voss 7A8B96 Age 34") and skills ("Pilot
+ * (spacecraft) 2, Gunner-1, Electronics (sensors) 1, Admin 1"). Only the skills a station
+ * uses aboard are kept (the others change nothing in ship combat). Pure.
+ * @returns {{name: string, characteristics: Record<string, number>, skills: Record<string, number>} | null}
+ *   null when no UPP is found
+ */
+export function parseCharacter(text) {
+  const src = String(text ?? "");
+  const upp = src.match(/(?:^|[\s:])([0-9A-HJ-NP-Z]{6})(?=$|[\s,.;])/im);
+  if (!upp || (upp[1].match(/\d/g) ?? []).length < 2) return null;
+  const values = [...upp[1].toUpperCase()].map((c) => EHEX.indexOf(c));
+  const characteristics = Object.fromEntries(CHARS.map((c, i) => [c, Math.min(15, values[i])]));
+  const line = src.split(/\n/).find((l) => l.includes(upp[1])) ?? "";
+  const name = line.slice(0, line.indexOf(upp[1])).replace(/\b(UPP|Name)\b\s*:?/gi, "").replace(/[\s:|,-]+$/, "").trim();
+  const rest = src.replace(line, " ").replace(/\bskills?\s*:/gi, ",");
+  const all = parseSkills(rest.replace(/\n/g, ","));
+  const skills = Object.fromEntries(Object.entries(all).filter(([k]) => k.replace(/ \(.*$/, "") in SHIP_SKILLS));
+  return { name: name.slice(0, 40), characteristics, skills };
+}
+
 /** Inverse of parseSkills for display. Pure. */
 export function formatSkills(skills) {
   return Object.entries(skills || {})
@@ -85,7 +110,22 @@ export async function renderLobby(root, ctx) {
   const joinPanel = h("section.panel", { "aria-labelledby": "join-h", testid: "join-panel" });
   const importPanel = h("section.panel", { "aria-labelledby": "import-h", testid: "import-panel" });
   const joining = !!(ctx.code || ctx.battleId);
-  replace(root, h("div.lobby", { class: joining ? "joining" : "" }, createPanel, h("div.stack", null, joinPanel, importPanel)));
+  // An invite link lands on the seat picker: the create form folds away until asked for.
+  createPanel.hidden = joining;
+  const other = joining
+    ? h("section.panel.new-instead", { testid: "new-instead" },
+      h("button.btn", {
+        type: "button", testid: "show-create",
+        onClick: () => {
+          createPanel.hidden = false;
+          other.hidden = true;
+          createPanel.querySelector("input")?.focus();
+        },
+      }, "Start a new battle instead"))
+    : null;
+  // Joining: the seat picker comes first in the document too, so Tab follows what you see.
+  const stack = h("div.stack", null, joinPanel, other, importPanel);
+  replace(root, h("div.lobby", { class: joining ? "joining" : "" }, joining ? [stack, createPanel] : [createPanel, stack]));
   renderJoin(joinPanel, ctx);
   renderImport(importPanel, ctx);
   let presets = [];
@@ -126,6 +166,7 @@ function renderCreate(panel, presets, ctx) {
   const shipsBox = h("div.ship-rows", { testid: "ship-rows" });
 
   const drawShips = () => {
+    drawSolo();
     replace(
       shipsBox,
       model.ships.map((ship, i) => shipRow(ship, i)),
@@ -203,7 +244,33 @@ function renderCreate(panel, presets, ctx) {
     return row;
   };
 
+  /** "Paste a character": a sheet's name, UPP and skills fill this station in one go. */
+  const pasteCharacter = (pfx, apply) => {
+    const area = h("textarea", {
+      id: `${pfx}-paste`, rows: 3, testid: `${pfx}-paste`,
+      placeholder: "Mara Voss 7A8B96 Age 34\nPilot (spacecraft) 2, Gunner (turret) 1, Admin 1",
+    });
+    const note = h("p.small", { role: "status", testid: `${pfx}-paste-note` });
+    return h("details.paste-character", null,
+      h("summary", null, "Paste a character…"),
+      field(`${pfx}-paste`, "Character as written on the sheet (name, UPP, list)", area),
+      h("div.btns", null, h("button.btn.btn-small", {
+        type: "button", testid: `${pfx}-import`,
+        onClick: () => {
+          const who = parseCharacter(area.value);
+          if (!who) {
+            note.className = "small notice warn";
+            note.textContent = "No UPP found: write the six characteristics as one code, e.g. 7A8B96 (STR DEX END INT EDU SOC).";
+            return;
+          }
+          apply(who);
+        },
+      }, "Import")),
+      note);
+  };
+
   const crewEditor = (ship, i, preset) => {
+    const redraw = () => replace(/** @type {HTMLElement} */ (document.getElementById(`crew-editor-${i}`)), crewEditor(ship, i, preset));
     const stations = preset?.stations ?? ["captain", "pilot", "engineer", "sensors", "gunner:0"];
     const base = 7 + QUALITIES.indexOf(ship.quality);
     const skill = Math.max(0, QUALITIES.indexOf(ship.quality));
@@ -239,8 +306,21 @@ function renderCreate(panel, presets, ctx) {
           onInput: (e) => showWarnings(warn, e.target.value),
         })),
         warn,
+        pasteCharacter(pfx, (who) => {
+          Object.assign(entry, who);
+          redraw();
+        }),
       );
     });
+  };
+
+  // With the bot on one side, you may command a ship of the other yourself instead of running
+  // the table as GM.
+  const soloButton = h("button.btn", { type: "submit", testid: "create-solo", hidden: true });
+  const drawSolo = () => {
+    const ship = model.ships.find((x) => model.botSide && x.side !== model.botSide);
+    soloButton.hidden = !ship;
+    soloButton.textContent = ship ? `Play solo: command ${ship.name}` : "";
   };
 
   const form = h(
@@ -253,13 +333,21 @@ function renderCreate(panel, presets, ctx) {
         status.textContent = "Creating the battle…";
         try {
           const body = scenarioBody(model);
+          const solo = /** @type {any} */ (e).submitter?.dataset.testid === "create-solo";
           const created = await createBattle(body);
           const battleId = created.battle_id;
-          saveSeat(battleId, {
-            gm_token: created.gm_token,
-            role: "gm",
-            code: created.join_code ?? created.code,
-          });
+          const code = created.join_code ?? created.code;
+          saveSeat(battleId, { gm_token: created.gm_token, role: "gm", code });
+          if (solo) {
+            // Solo as a player: every station of your ship is yours; the bot runs the other
+            // side. The GM token stays stored (Download battle, or take the GM seat later).
+            const battle = await getBattle(battleId);
+            const ship = (battle.state?.ships ?? []).find((x) => x.side !== model.botSide);
+            if (ship) {
+              const stations = ship.crew.map((c) => c.station);
+              saveSeat(battleId, { role: "player", ship_id: ship.id, stations, name: loadName() || "Captain" });
+            }
+          }
           ctx.onEnter(battleId);
         } catch (err) {
           status.className = "notice error";
@@ -308,12 +396,17 @@ function renderCreate(panel, presets, ctx) {
     h("fieldset", { style: { "margin-top": "12px" } },
       h("legend", null, "Solo mode"),
       field("sc-bot", "The engine's bot commands", h("select", {
-        id: "sc-bot", testid: "bot-side", onChange: (e) => (model.botSide = e.target.value),
+        id: "sc-bot", testid: "bot-side",
+        onChange: (e) => {
+          model.botSide = e.target.value;
+          drawSolo();
+        },
       }, h("option", { value: "" }, "Nobody (all human crews)"),
         model.sides.map((s) => h("option", { value: s.id }, `Side: ${s.name}`)))),
     ),
     h("div.btns", { style: { "margin-top": "14px" } },
       h("button.btn.btn-primary", { type: "submit", testid: "create-battle" }, "Create battle"),
+      soloButton,
     ),
     h("div", { style: { "margin-top": "10px" } }, status),
   );

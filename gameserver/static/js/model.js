@@ -1,57 +1,29 @@
-// Read-only accessors over the engine's public view (`public_view(state)`, sent in snapshots).
-// The page never computes a rule: it only reads what the server decided. These helpers exist so
-// the views do not care whether a collection arrives as a list or a map keyed by id.
+// Read-only accessors over the battle's public view: the `PublicView` of gameserver/protocol.py
+// (its JSON Schema is served at /api/protocol.json), sent in `snapshot.view` and on the last
+// `event` frame of every batch. The page never computes a rule: it only reads what the server
+// decided, in the one shape the server documents.
 
-/** @returns {any[]} ships as a list, each with its `id`. */
-export function shipsOf(state) {
-  const ships = state?.ships ?? [];
-  return Array.isArray(ships) ? ships : Object.entries(ships).map(([id, s]) => ({ id, ...s }));
-}
+/** @returns {any[]} the ships, each with its `id`. */
+export const shipsOf = (view) => view?.ships ?? [];
 
-/** @returns {any[]} sides as a list of {id, name}. */
-export function sidesOf(state) {
-  const sides = state?.sides ?? state?.scenario?.sides ?? [];
-  const list = Array.isArray(sides) ? sides : Object.entries(sides).map(([id, s]) => ({ id, ...s }));
-  if (list.length) return list;
-  const seen = [...new Set(shipsOf(state).map((s) => s.side))];
-  return seen.map((id) => ({ id, name: id }));
-}
+/** @returns {{id: string, name: string}[]} the sides, in the scenario's order. */
+export const sidesOf = (view) => view?.sides ?? [];
 
-/** @returns {{a: string, b: string, band: string}[]} the range band of every ship pair. */
-export function rangesOf(state) {
-  const ranges = state?.ranges ?? [];
-  if (Array.isArray(ranges)) {
-    return ranges.map((r) => (Array.isArray(r)
-      ? { a: r[0], b: r[1], band: r[2] }
-      : { a: r.a ?? r.ships?.[0], b: r.b ?? r.ships?.[1], band: r.band ?? r.range }));
-  }
-  return Object.entries(ranges).map(([key, band]) => {
-    const [a, b] = key.split(/[|:,/]|--/);
-    return { a, b, band: typeof band === "string" ? band : band.band };
-  });
-}
+/** @returns {{a: string, b: string, band: string, progress: number}[]} the band of every ship pair. */
+export const rangesOf = (view) => view?.ranges ?? [];
+
+/** @returns {any[]} missiles in flight: {id, launcher, target, missiles, launched_round, arrives_round, band}. */
+export const salvosOf = (view) => view?.salvos ?? [];
 
 /** Ship ids in initiative order (highest first). */
-export function initiativeOf(state) {
-  const order = state?.initiative_order ?? state?.initiative;
-  if (Array.isArray(order)) return order.map((o) => (typeof o === "string" ? o : o.ship_id ?? o.id));
-  return shipsOf(state)
-    .filter((s) => s.initiative !== undefined && s.initiative !== null)
-    .sort((x, y) => y.initiative - x.initiative)
-    .map((s) => s.id);
-}
+export const initiativeOf = (view) => view?.initiative_order ?? [];
 
-/** Critical hits of a ship as [location, severity] with severity > 0. */
-export function critsOf(ship) {
-  const crits = ship?.crits ?? ship?.criticals ?? ship?.crit_severity ?? {};
-  const list = Array.isArray(crits) ? crits.map((c) => (Array.isArray(c) ? c : [c.location, c.severity]))
-    : Object.entries(crits);
-  return list.filter(([, sev]) => Number(sev) > 0);
-}
+/** Critical hits of a ship as [location, Severity] (the view lists only those above 0). */
+export const critsOf = (ship) => Object.entries(ship?.criticals ?? {});
 
 /** Stations awaited now, as "ship/station" keys. */
 export function awaitingKeys(awaiting) {
-  return new Set((awaiting ?? []).map((a) => (Array.isArray(a) ? `${a[0]}/${a[1]}` : `${a.ship_id}/${a.station}`)));
+  return new Set((awaiting ?? []).map(([ship, station]) => `${ship}/${station}`));
 }
 
 /** Hull bar level for colour: ok above 60%, mid above 30%, low below. */

@@ -74,5 +74,17 @@ function shotResult(event, names) {
       c.extra_damage ? ` (+${c.extra_damage} damage)` : ""));
   }
   for (const note of d.effects ?? []) lines.push(h("li.result-effect", null, note));
+  lines.push(h("li", null, h("a", {
+    href: `#log-${event.seq}`, testid: "result-roll-card",
+    // Open the roll card in the log (every die with its DMs) and take the reader there.
+    onClick: (e) => {
+      const card = document.querySelector(`[data-testid="roll-${event.seq}"]`);
+      if (!(card instanceof HTMLDetailsElement)) return;
+      e.preventDefault();
+      card.open = true;
+      card.scrollIntoView({ block: "nearest" });
+      /** @type {HTMLElement | null} */ (card.querySelector("summary"))?.focus();
+    },
+  }, `Roll card #${event.seq} in the log`)));
   return h("ul.result-lines", { dataset: { hit: String(!!a.hit) } }, lines);
 }
