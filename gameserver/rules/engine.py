@@ -11,7 +11,15 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 # Imported for their `@handles` registrations.
-from gameserver.rules.actions import attack, gm, manoeuvre, missiles, reactions, ship  # noqa: F401
+from gameserver.rules.actions import (  # noqa: F401
+    attack,
+    ce,
+    gm,
+    manoeuvre,
+    missiles,
+    reactions,
+    ship,
+)
 from gameserver.rules.authorise import authorise
 from gameserver.rules.battle import settle
 from gameserver.rules.commands import NOBODY, Actor

@@ -19,6 +19,7 @@ from gameserver.rules.resolution import attack_dms
 from gameserver.rules.state import BattleState, Step
 from gameserver.rules.tables_mgt2e import WEAPONS
 from gameserver.rules.turns import enemies, ew_options, repair_options
+from gameserver.rules.turns_ce import candidates as ce_candidates
 
 
 def _cmd(data: dict[str, Any], actor: Actor = GM) -> Command:
@@ -30,6 +31,8 @@ def candidate_commands(state: BattleState, ship_id: str, station: str) -> list[d
     ship = state.ships.get(ship_id)
     if ship is None or state.is_over:
         return []
+    if state.ruleset.is_ce:
+        return ce_candidates(state, ship, station)
     out: list[dict[str, Any]] = []
     base = {"ship_id": ship_id}
     foes = enemies(state, ship)
@@ -151,6 +154,13 @@ def _label(state: BattleState, data: Mapping[str, Any]) -> str:
         "launch_missiles": f"Launch missiles at {target}",
         "sensor_lock": f"Sensor lock on {target}",
         "repair": f"Repair {str(data.get('location', '')).replace('_', ' ')}",
+        "ce_fire": f"Fire turret {int(data.get('turret', 0)) + 1} at {target}",
+        "range_check": f"Range check: {data.get('wish', '')} range to {target}",
+        "sensor_targeting": f"Sensor targeting on {target}",
+        "ce_repair": f"Repair {str(data.get('system', '')).replace('_', ' ').replace(':', ' ')}",
+        "ce_pilot": str(data.get("action", "")).replace("_", " ").capitalize(),
+        "ce_captain": str(data.get("action", "")).replace("_", " ").capitalize(),
+        "fire_sand": "Fire sand",
     }
     return labels.get(str(t), str(t).replace("_", " ").capitalize())
 

@@ -1,0 +1,671 @@
+"""The Cepheus Engine battle: initiative, turns, crew actions, beam attacks, reactions, damage.
+
+Purely computational. RULES §3.A (ship turns), §4.A (initiative, the reaction pool), §5.2
+(Range Check), §6.A (positions), §7.A (attacks), §10.A (hits and locations), §11.A (Dodge,
+Fire Sand), §12.A (repairs), §13.1 (destroyed, disabled, outran). The rules themselves are the
+`resolution_ce` functions the vectors check; this module only reads and patches the battle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from gameserver.rules import resolution_ce as ce
+from gameserver.rules.commands import (
+    CeCaptain,
+    CeFire,
+    CePilot,
+    CeRepair,
+    Dodge,
+    FireSand,
+    RangeCheck,
+    SensorTargeting,
+)
+from gameserver.rules.decision import (
+    DecideContext,
+    band_text,
+    done,
+    handles,
+    refuse,
+)
+from gameserver.rules.dice import roll
+from gameserver.rules.errors import RuleViolation
+from gameserver.rules.leaving import after_leave, leave
+from gameserver.rules.pending import PendingAttack
+from gameserver.rules.state import (
+    DESTROYED,
+    DISABLED,
+    ESCAPED,
+    BattleState,
+    CrewState,
+    ShipState,
+    Step,
+    pair_key,
+)
+from gameserver.rules.tables_ce import BANDS
+from gameserver.rules.turns import target_ship
+from gameserver.rules.turns_ce import (
+    JAMMER_GRADES,
+    SENSOR_DM,
+    beam_weapons,
+    best_navigator,
+    ce_skill,
+    hits,
+    present_systems,
+    reactors,
+    sandcaster,
+)
+
+# ---------------------------------------------------------------- the course of the battle
+
+
+def roll_initiative(ctx: DecideContext, roll_tactics: dict[str, bool]) -> None:
+    """§4.A.1: 2D + 1 for the greater Thrust (#8) + the Captain's optional Tactics Effect;
+    the reaction pool follows from it (§4.A.3)."""
+    st = ctx.state
+    thrusts = {sid: s.thrust for sid, s in st.ships.items()}
+    for sid, ship in st.ships.items():
+        captain = ship.crew_at("captain")
+        tactics = None
+        if roll_tactics.get(sid, True) and captain is not None:
+            level = ce_skill(captain, "tactics")
+            if level is not None:
+                tactics = (level, captain.char("INT"), 0)
+        others = [t for o, t in thrusts.items() if o != sid]
+        res = ce.initiative(ctx.dice, thrusts[sid], others, tactics)
+        extra = f", Tactics Effect {res.tactics_effect:+d}" if res.tactics is not None else ""
+        ctx.emit(
+            "initiative_rolled",
+            {
+                "ship": sid,
+                "roll": res.roll,
+                "greater_thrust": res.greater_thrust,
+                "initiative": res.initiative,
+                "tactics": res.tactics.to_dict() if res.tactics else None,
+                "reactions": res.reactions,
+            },
+            f"{ship.name} rolls initiative {res.initiative} (2D {res.roll}"
+            f"{', +1 greater Thrust' if res.greater_thrust else ''}{extra});"
+            f" {res.reactions} reaction(s) a turn.",
+            ships={sid: {"initiative": res.initiative, "reactions": res.reactions}},
+        )
+
+
+def round_fields(ship: ShipState) -> dict[str, Any]:
+    """A new turn (§3.A): last turn's Increase Initiative lapses, this one's comes in force
+    (§4.A.2), the reaction pool refills from the initiative (§4.A.3), every station acts again."""
+    initiative = ship.initiative - ship.bonus_in_force + ship.init_bonus
+    fields: dict[str, Any] = {
+        "initiative": initiative,
+        "bonus_in_force": ship.init_bonus,
+        "init_bonus": 0,
+        "reactions": ce.reactions_for(initiative, ship.status == DISABLED),
+        "fired": frozenset(),
+        "done": frozenset(),
+    }
+    return {k: v for k, v in fields.items() if getattr(ship, k) != v}
+
+
+def turn_fields(ship: ShipState) -> dict[str, Any]:
+    """The ship's own action starts (§3.A): its Evasive Maneuvers lapse (#14), and this turn's
+    Line Up, Sensor Targeting and Coordinate Crew start from nothing."""
+    fields: dict[str, Any] = {"evasive_dm": 0, "line_up_dm": 0, "targeting": {}, "coordinate": 0}
+    return {k: v for k, v in fields.items() if getattr(ship, k) != v}
+
+
+def initiative_key(state: BattleState, ship: ShipState, join: int) -> tuple[int, int, int]:
+    """§4.A.1: higher initiative first, then higher Thrust; the rest act in joining order."""
+    return (-ship.initiative, -ship.thrust, join)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _crew(ship: ShipState, station: str) -> CrewState:
+    crew = ship.crew_at(station)
+    if crew is None:  # authorise checked it; a guard for direct calls
+        refuse("station_unmanned", f"nobody able is at the {station} station")
+    return crew
+
+
+def _check_text(c: ce.CeCheck) -> str:
+    return f"total {c.total}, Effect {c.effect:+d}"
+
+
+def _enemy(state: BattleState, ship: ShipState, target_id: str) -> ShipState:
+    target = target_ship(state, ship, target_id)
+    if target.status in (DESTROYED, DISABLED):
+        refuse("target_destroyed", f"{target.name} is {target.status}")
+    return target
+
+
+# ---------------------------------------------------------------- crew actions
+
+
+@handles(CePilot, step=Step.TURN, stations=("pilot",))
+def pilot_action(ctx: DecideContext, cmd: CePilot, ship: ShipState, station: str) -> None:
+    """§6.A Evasive Maneuvers (attacks on this ship -1/-2 until its next action) or Line Up
+    The Shot (+1/+2 to this ship's attacks this turn); a disabled bridge forbids both."""
+    ce.crew_action_refusal(cmd.action, hits(ship, "bridge"), hits(ship, "sensors"))
+    pilot = _crew(ship, station)
+    ctx.valid()
+    c = ce.check(ctx.dice, ce_skill(pilot, "piloting"), pilot.char("DEX"), ship.coordinate_dm)
+    granted = ce.grant(cmd.action, c)
+    field = "evasive_dm" if cmd.action == "evasive_maneuvers" else "line_up_dm"
+    what = cmd.action.replace("_", " ")
+    effect = f"DM {granted:+d}" if granted else "no effect"
+    ctx.emit(
+        "ce_pilot",
+        {"ship": ship.id, "action": cmd.action, "check": c.to_dict(), "grants": granted},
+        f"{ship.name}'s pilot: {what} ({_check_text(c)}): {effect}.",
+        ships={ship.id: {field: granted} | done(ship, station) | _spent(ship)},
+    )
+
+
+@handles(SensorTargeting, step=Step.TURN, stations=("sensors",))
+def sensor_targeting(
+    ctx: DecideContext, cmd: SensorTargeting, ship: ShipState, station: str
+) -> None:
+    """§7.A.3/§7.A.4 DEFAULT: Comms (EDU) + own electronics - the target's if it jams - 4
+    against stealth; gunners +1 (+2 exceptional) at that target this turn."""
+    ce.crew_action_refusal("sensor_targeting", hits(ship, "bridge"), hits(ship, "sensors"))
+    target = _enemy(ctx.state, ship, cmd.target)
+    op = _crew(ship, station)
+    ctx.valid()
+    grade = target.design.sensors.value
+    dm = ce.sensor_targeting_dm(
+        SENSOR_DM[ship.design.sensors.value],
+        SENSOR_DM[grade],
+        grade in JAMMER_GRADES,
+        target.design.stealth,
+        hits(ship, "sensors"),
+    )
+    c = ce.check(ctx.dice, ce_skill(op, "comms"), op.char("EDU"), dm + ship.coordinate_dm)
+    granted = ce.grant("sensor_targeting", c)
+    targeting = dict(ship.targeting) | {target.id: granted}
+    ctx.emit(
+        "sensor_targeting",
+        {"ship": ship.id, "target": target.id, "check": c.to_dict(), "grants": granted},
+        f"{ship.name}'s sensors target {target.name} ({_check_text(c)}):"
+        f" {f'gunners {granted:+d}' if granted else 'no lock'}.",
+        ships={ship.id: {"targeting": targeting} | done(ship, station) | _spent(ship)},
+    )
+
+
+@handles(CeCaptain, step=Step.TURN, stations=("captain",))
+def captain_action(ctx: DecideContext, cmd: CeCaptain, ship: ShipState, station: str) -> None:
+    """§6.A Coordinate Crew (a pool of max(1, Effect) +1 DMs for this turn's checks) or
+    Increase Initiative (+Effect next turn only, §4.A.2); both Leadership (SOC)."""
+    captain = _crew(ship, station)
+    ctx.valid()
+    c = ce.check(ctx.dice, ce_skill(captain, "leadership"), captain.char("SOC"))
+    granted = ce.grant(cmd.action, c)
+    if cmd.action == "coordinate_crew":
+        fields: dict[str, Any] = {"coordinate": granted}
+        text = f"a pool of {granted} for the crew" if granted else "no effect"
+    else:
+        fields = {"init_bonus": granted}
+        text = f"initiative {granted:+d} next turn" if granted else "no effect"
+    ctx.emit(
+        "ce_captain",
+        {"ship": ship.id, "action": cmd.action, "check": c.to_dict(), "grants": granted},
+        f"{ship.name}'s captain: {cmd.action.replace('_', ' ')} ({_check_text(c)}): {text}.",
+        ships={ship.id: fields | done(ship, station)},
+    )
+
+
+@handles(RangeCheck, step=Step.TURN, stations=("navigator", "pilot"))
+def range_check(ctx: DecideContext, cmd: RangeCheck, ship: ShipState, station: str) -> None:
+    """§5.2: opposed Navigation (EDU) against the other ship's best navigator (DEFAULT); the
+    winner, even on a failed check (A2), moves the range one band its way (#15). Winning an
+    increase at Distant from every enemy outruns them (§13.1 (b))."""
+    st = ctx.state
+    if ship.status == DISABLED:
+        refuse("ship_disabled", f"{ship.name} is disabled")
+    target = target_ship(st, ship, cmd.target, enemy_only=False)
+    if target.side == ship.side:
+        refuse("friendly_target", f"{target.name} is on your side")
+    nav = _crew(ship, station)
+    other = best_navigator(target)
+    ctx.valid()
+    band = st.band(ship.id, target.id)
+    a = ce.Side(ce_skill(nav, "navigation"), nav.char("EDU"), ship.coordinate_dm)
+    b = (
+        ce.Side(ce_skill(other, "navigation"), other.char("EDU"))
+        if other is not None
+        else ce.Side(None, 0)
+    )
+    o = ce.opposed(ctx.dice, a, b)
+    # The defender opposes: it wants the opposite of what the acting ship asks.
+    theirs = {"increase": "decrease", "decrease": "increase", "keep": "keep"}[cmd.wish]
+    wish = cmd.wish if o.a_wins else theirs
+    after = ce.range_after(band, wish)
+    ranges = dict(st.ranges)
+    ranges[pair_key(ship.id, target.id)] = (after, 0)
+    winner = ship if o.a_wins else target
+    ctx.emit(
+        "range_check",
+        {
+            "ship": ship.id,
+            "target": target.id,
+            "wish": cmd.wish,
+            "winner": winner.id,
+            "effect_a": o.effect_a,
+            "effect_b": o.effect_b,
+            "rerolls": o.rerolls,
+            "from": band,
+            "to": after,
+        },
+        f"Range check {ship.name} ({o.effect_a:+d}) against {target.name} ({o.effect_b:+d}):"
+        f" {winner.name} wins; {band_text(band)}"
+        + (f" -> {band_text(after)}." if after != band else " holds."),
+        ships={ship.id: done(ship, station) | _spent(ship)},
+        battle={"ranges": ranges},
+    )
+    st = ctx.state
+    outran = (
+        o.a_wins
+        and cmd.wish == "increase"
+        and band == BANDS[-1].value
+        and all(st.band(ship.id, e.id) == BANDS[-1].value for e in _foes(st, ship))
+    )
+    if outran:
+        leave(ctx, ship.id, ESCAPED, f"{ship.name} outruns the enemy and leaves the battle.")
+
+
+def _foes(state: BattleState, ship: ShipState) -> list[ShipState]:
+    return [s for s in state.ships.values() if s.side != ship.side and s.is_active]
+
+
+@handles(CeRepair, step=Step.TURN, stations=("engineer",))
+def repair(ctx: DecideContext, cmd: CeRepair, ship: ShipState, station: str) -> None:
+    """§12.A Repair Damaged System: Mechanics (EDU), hits repaired by the Effect; #21 limits.
+    Repaired M-Drive hits give back Thrust from the design rating (A14)."""
+    if cmd.system not in ship.systems and cmd.system not in present_systems(ship):
+        refuse("not_repairable", f"{ship.name} has no system {cmd.system!r}")
+    n = hits(ship, cmd.system)
+    ce.repair_refusal(cmd.system, n)
+    eng = _crew(ship, station)
+    ctx.valid()
+    res = ce.repair(
+        ctx.dice,
+        ce_skill(eng, "mechanics"),
+        eng.char("EDU"),
+        cmd.system,
+        n,
+        dm=ship.coordinate_dm,
+        cfg=ctx.cfg,
+    )
+    systems = dict(ship.systems) | {cmd.system: res.hits_after}
+    fields: dict[str, Any] = {"systems": {k: v for k, v in systems.items() if v > 0}}
+    if cmd.system == "m_drive":
+        rating = ship.design.thrust
+        fields["md_thrust_loss"] = rating - ce.m_drive_thrust(rating, res.hits_after)
+    name = cmd.system.replace("_", " ").replace(":", " ")
+    ctx.emit(
+        "ce_repair",
+        {
+            "ship": ship.id,
+            "system": cmd.system,
+            "check": res.check.to_dict(),
+            "repairs": res.repairs,
+            "hits_after": res.hits_after,
+        },
+        f"{ship.name}'s damage control on the {name} ({_check_text(res.check)}):"
+        f" {res.repairs} hit(s) repaired, {res.hits_after} left.",
+        ships={ship.id: fields | done(ship, station) | _spent(ship)},
+    )
+
+
+def _spent(ship: ShipState) -> dict[str, Any]:
+    """Coordinate Crew points are spent one per check (§6.A: +1 DM per point)."""
+    return {"coordinate": ship.coordinate - 1} if ship.coordinate > 0 else {}
+
+
+# ---------------------------------------------------------------- attacks and reactions
+
+
+@handles(CeFire, step=Step.TURN, stations=("gunner",))
+def fire(ctx: DecideContext, cmd: CeFire, ship: ShipState, station: str) -> None:
+    """§7.A: the turret's beam weapons that reach fire at one target; the target may react
+    (§11.A) before the rolls, while its pool lasts (§4.A.3)."""
+    st = ctx.state
+    mount_hits = hits(ship, f"turret:{cmd.turret}")
+    if mount_hits >= 2:
+        refuse("weapon_disabled", "that turret is disabled")
+    target = _enemy(st, ship, cmd.target)
+    band = st.band(ship.id, target.id)
+    if hits(ship, "sensors") >= 2 and band != "adjacent":
+        refuse("sensors_disabled", "with the sensors disabled, only adjacent targets")
+    weapons = beam_weapons(ship, cmd.turret, band)
+    if not weapons:
+        refuse("out_of_range", f"no weapon of that turret reaches {band_text(band)} range")
+    ctx.valid()
+    kind = ship.weapon_kind(weapons[0])
+    pending = PendingAttack(
+        id=st.next_id,
+        attacker=ship.id,
+        turret=cmd.turret,
+        weapons=tuple(weapons),
+        weapon=kind,
+        target=target.id,
+        eligible=tuple(reactors(st, target)),
+    )
+    n = len(weapons)
+    ctx.emit(
+        "attack_declared",
+        pending.to_dict(),
+        f"{ship.name} fires {n} weapon{'s' if n > 1 else ''} of turret {cmd.turret + 1}"
+        f" at {target.name} ({band_text(band)} range).",
+        ships={ship.id: {"fired": ship.fired | set(weapons)} | done(ship, station)},
+        battle={
+            "pending": (*st.pending, pending) if pending.eligible else st.pending,
+            "next_id": pending.id + 1,
+        },
+    )
+    if not pending.eligible:
+        resolve_attack(ctx, pending)
+
+
+def _react(
+    ctx: DecideContext,
+    ship: ShipState,
+    station: str,
+    type_: str,
+    data: dict[str, Any],
+    summary: str,
+    fields: dict[str, Any],
+    updated: PendingAttack,
+) -> None:
+    """One reaction from the pool (§4.A.3); once nobody can react, the attack resolves."""
+    reactions = ship.reactions - 1
+    left = tuple(s for s in updated.eligible if s != station) if reactions > 0 else ()
+    new_head = replace(updated, eligible=left)
+    pending = tuple(new_head if p.id == new_head.id else p for p in ctx.state.pending)
+    ctx.emit(
+        type_,
+        data | {"id": new_head.id, "reactions_left": reactions},
+        summary,
+        ships={ship.id: fields | {"reactions": reactions}},
+        battle={"pending": pending},
+    )
+    if not new_head.eligible:
+        resolve_attack(ctx, new_head)
+
+
+def _head(ctx: DecideContext) -> PendingAttack:
+    head = ctx.state.pending[0]
+    if not isinstance(head, PendingAttack):
+        refuse("no_pending_attack", "there is no attack to react to")
+    return head
+
+
+@handles(Dodge, stations=("pilot",), reaction=True)
+def dodge(ctx: DecideContext, cmd: Dodge, ship: ShipState, station: str) -> None:
+    """§11.A Dodge Incoming Fire: Piloting (DEX), Average; success: that attack -2."""
+    if ctx.state.ruleset.value != "CE":
+        refuse("not_this_ruleset", "dodge is a Cepheus Engine reaction")
+    head = _head(ctx)
+    ce.crew_action_refusal("dodge", hits(ship, "bridge"), hits(ship, "sensors"))
+    pilot = _crew(ship, station)
+    ctx.valid()
+    c = ce.check(ctx.dice, ce_skill(pilot, "piloting"), pilot.char("DEX"))
+    granted = ce.grant("dodge", c)
+    _react(
+        ctx,
+        ship,
+        station,
+        "dodge",
+        {"ship": ship.id, "check": c.to_dict(), "grants": granted},
+        f"{ship.name}'s pilot dodges ({_check_text(c)}):"
+        f" {'the attack takes -2' if granted else 'too slow'}.",
+        {},
+        replace(head, evasive_dm=granted),
+    )
+
+
+@handles(FireSand, stations=("gunner",), reaction=True)
+def fire_sand(ctx: DecideContext, cmd: FireSand, ship: ShipState, station: str) -> None:
+    """§11.A Fire Sand: Turret Weapons (DEX), Average, turret damage DMs apply; one canister;
+    success: each beam's damage -1D before armour."""
+    if ctx.state.ruleset.value != "CE":
+        refuse("not_this_ruleset", "fire sand is a Cepheus Engine reaction")
+    head = _head(ctx)
+    flat = sandcaster(ship, cmd.turret)
+    if flat is None:
+        refuse("spent", "that turret has no working, loaded sandcaster")
+    gunner = _crew(ship, station)
+    ctx.valid()
+    c = ce.fire_sand(
+        ctx.dice,
+        gunner_skill=ce_skill(gunner, "turret_weapons"),
+        dex=gunner.char("DEX"),
+        mount_hits=hits(ship, f"turret:{cmd.turret}"),
+    )
+    ammo = list(ship.ammo)
+    ammo[flat] -= 1
+    _react(
+        ctx,
+        ship,
+        station,
+        "fire_sand",
+        {"ship": ship.id, "turret": cmd.turret, "check": c.to_dict()},
+        f"{ship.name} fires sand ({_check_text(c)}):"
+        f" {'each beam loses 1D' if c.success else 'the cloud misses'}.",
+        {"ammo": tuple(ammo)},
+        replace(head, sand_armour=1 if c.success else 0),
+    )
+
+
+def _hull(target: ShipState) -> tuple[ce.CeHull, str | None]:
+    """The pipeline's working copy of a ship; a Turret hit reaches its first turret that is
+    not destroyed (A16: the engine's rule), whose counter stands for "turret"."""
+    turret_key = next(
+        (
+            f"turret:{t}"
+            for t in range(len(target.design.turrets))
+            if hits(target, f"turret:{t}") < 3
+        ),
+        None,
+    )
+    systems = {k: v for k, v in target.systems.items() if not k.startswith("turret:")}
+    if target.design.turrets:
+        systems["turret"] = hits(target, turret_key) if turret_key else 3
+    missing = frozenset(
+        {"sensors", "m_drive", "j_drive", "power_plant", "bridge", "fuel", "hold", "turret", "bay"}
+        - present_systems(target)
+    )
+    work = ce.CeHull(
+        tons=target.design.tons,
+        hull=target.hull,
+        structure=target.structure,
+        armour=target.armour,
+        thrust=target.thrust,
+        systems=systems,
+        missing=missing,
+    )
+    return work, turret_key
+
+
+def _hull_fields(target: ShipState, work: ce.CeHull, turret_key: str | None) -> dict[str, Any]:
+    systems = {k: v for k, v in work.systems.items() if k != "turret" and v > 0}
+    for k, v in target.systems.items():
+        if k.startswith("turret:"):
+            systems[k] = v
+    if turret_key is not None and work.systems.get("turret", 0) > 0:
+        systems[turret_key] = work.systems["turret"]
+    fields: dict[str, Any] = {
+        "hull": work.hull,
+        "structure": work.structure,
+        "armour": work.armour,
+        "systems": systems,
+        "md_thrust_loss": target.design.thrust - work.thrust,
+    }
+    if work.destroyed:
+        fields["status"] = DESTROYED
+    elif work.disabled:
+        fields["status"] = DISABLED
+        fields["reactions"] = 0
+    return {k: v for k, v in fields.items() if getattr(target, k) != v}
+
+
+def _crew_damage(
+    ctx: DecideContext, target: ShipState, crew_hits: list[str], radiation: str | None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """§10.A.6: each Crew hit rolls 2D on the Crew Damage table (normal column); radiation
+    results add rads. Damage lowers END, then STR, then DEX (the engine's order)."""
+    crew = list(target.crew)
+    rads = 0
+    notes: list[dict[str, Any]] = []
+    results = [(col, ce.crew_hit(ctx.dice)[1]) for col in crew_hits]
+    if radiation is not None:
+        results.append(("radiation", radiation))
+    for column, result in results:
+        if result == "none" or not crew:
+            notes.append({"column": column, "result": result})
+            continue
+        dice_n = 4 if result.endswith("4d") else 2
+        victims = (
+            range(len(crew)) if result.startswith("all") else [(ctx.dice.d6() - 1) % len(crew)]
+        )
+        for i in victims:
+            amount = roll(ctx.dice, dice_n)
+            if column == "radiation":
+                rads += amount * 10
+                notes.append({"column": column, "result": result, "rads": amount * 10})
+                continue
+            crew[i] = _hurt(crew[i], amount, ctx.cfg.crew_damage_order)
+            notes.append(
+                {"column": column, "result": result, "crew": crew[i].name, "damage": amount}
+            )
+    fields: dict[str, Any] = {}
+    if tuple(crew) != target.crew:
+        fields["crew"] = tuple(crew)
+    if rads:
+        fields["rads"] = target.rads + rads
+    return fields, notes
+
+
+def _hurt(member: CrewState, damage: int, order: tuple[str, ...]) -> CrewState:
+    chars = dict(member.chars)
+    for key in order:
+        take = min(damage, chars.get(key, 7))
+        chars[key] = chars.get(key, 7) - take
+        damage -= take
+        if damage <= 0:
+            break
+    return replace(member, chars=chars)
+
+
+def resolve_attack(ctx: DecideContext, pending: PendingAttack) -> None:
+    """§7.A and §10.A: each weapon rolls its own attack with every DM in force; each hit runs
+    the damage pipeline (sand, armour, hits, locations, radiation); crew hits roll on the Crew
+    Damage table. The damage applies as each weapon hits (the engine's simplification of §3.A c)."""
+    st = ctx.state
+    attacker = st.ships[pending.attacker]
+    target = st.ships[pending.target]
+    pending_left = tuple(p for p in st.pending if p.id != pending.id)
+    if not target.is_active:
+        ctx.emit(
+            "attack_lost",
+            {"id": pending.id},
+            f"{attacker.name}'s fire finds no target.",
+            battle={"pending": pending_left},
+        )
+        return
+    gunner = attacker.crew_at(f"gunner:{pending.turret}")
+    band = st.band(attacker.id, target.id)
+    work, turret_key = _hull(target)
+    results: list[dict[str, Any]] = []
+    crew_hits: list[str] = []
+    radiation: str | None = None
+    coordinate = attacker.coordinate
+    armour_before = target.armour
+    for flat in pending.weapons:
+        if work.destroyed:
+            break
+        kind = attacker.weapon_kind(flat)
+        att = ce.AttackerDMs(
+            gunner_skill=ce_skill(gunner, "turret_weapons") if gunner else 0,
+            dex=gunner.char("DEX") if gunner else 7,
+            computer_gunner=gunner is None,
+            sensor_targeting=attacker.targeting.get(target.id, 0),
+            line_up=attacker.line_up_dm,
+            coordinate=1 if coordinate > 0 else 0,
+            mount_hits=hits(attacker, f"turret:{pending.turret}"),
+            bridge_hits=hits(attacker, "bridge"),
+            sensors_hits=hits(attacker, "sensors"),
+        )
+        coordinate = max(0, coordinate - 1)
+        dfn = ce.DefenderDMs(evasive_dm=target.evasive_dm, dodge=pending.evasive_dm < 0)
+        try:
+            res = ce.resolve_attack(
+                ctx.dice,
+                work,
+                weapon=kind,
+                band=band,
+                att=att,
+                dfn=dfn,
+                sand=pending.sand_armour > 0,
+                cfg=ctx.cfg,
+            )
+        except RuleViolation as exc:
+            results.append({"weapon": kind, "refused": exc.code})
+            continue
+        entry: dict[str, Any] = {"weapon": kind, "check": res.check.to_dict(), "hit": res.hit}
+        if res.damage is not None:
+            d = res.damage
+            entry |= {
+                "raw": d.raw,
+                "reduction": d.reduction,
+                "damage": d.damage,
+                "hits": d.report.hits,
+                "rolls": d.report.rolls,
+                "locations": d.report.locations,
+                "radiation": d.radiation,
+            }
+            crew_hits += d.report.crew_hits
+            if d.radiation is not None:
+                radiation = d.radiation
+        results.append(entry)
+    fields = _hull_fields(target, work, turret_key)
+    crew_fields, crew_notes = _crew_damage(ctx, target, crew_hits, radiation)
+    fields |= crew_fields
+    landed = [r for r in results if r.get("hit")]
+    locs = [loc for r in landed for loc in r.get("locations", [])]
+    if landed:
+        summary = (
+            f"{attacker.name} hits {target.name} {len(landed)} of {len(results)} time(s)"
+            + (f": {', '.join(loc.replace('_', ' ') for loc in locs)}" if locs else ", no damage")
+            + f". Hull {work.hull}, Structure {work.structure}."
+        )
+    else:
+        summary = f"{attacker.name} misses {target.name} ({len(results)} shot(s))."
+    ctx.emit(
+        "attack_resolved",
+        {
+            "id": pending.id,
+            "attacker": attacker.id,
+            "target": target.id,
+            "turret": pending.turret,
+            "weapons": list(pending.weapons),
+            "band": band,
+            "dodge": pending.evasive_dm < 0,
+            "sand": pending.sand_armour > 0,
+            "armour_before": armour_before,
+            "shots": results,
+            "crew": crew_notes,
+            "hull_after": work.hull,
+            "structure_after": work.structure,
+        },
+        summary,
+        ships={target.id: fields}
+        | ({attacker.id: {"coordinate": coordinate}} if coordinate != attacker.coordinate else {}),
+        battle={"pending": pending_left},
+    )
+    status = fields.get("status")
+    if status == DESTROYED:
+        after_leave(ctx, target.id, f"{target.name} breaks up: destroyed.")
+    elif status == DISABLED:
+        after_leave(ctx, target.id, f"{target.name}'s power plant is gone: disabled.")
