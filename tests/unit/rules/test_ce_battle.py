@@ -1,0 +1,219 @@
+"""A Cepheus Engine battle through `decide`, with scripted dice (RULES Part B, CE sections).
+
+Each test pins the dice a rule consumes and what it changes: initiative and the reaction pool
+(§4.A), reactions (§11.A), hits to locations with Hull and Structure (§10.A), repairs (§12.A),
+range checks (§5.2) and the end states (§13.1).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from gameserver import rules
+
+from .conftest import Battle, make_scenario
+
+# Raider (Thrust 4, captain with Tactics 1, INT 8): 2D [3,4] + greater Thrust 1 + Tactics
+# [4,5] (9 + 1 - 8 = +2) = 10; Merchant Trader (Thrust 1, no captain): 2D [5,4] = 9 (CE-15).
+INIT = [3, 4, 4, 5, 5, 4]
+
+
+def ce_battle(band: str = "medium", a: str = "raider", b: str = "merchant_trader") -> Battle:
+    return Battle(make_scenario(a, b, band, 30, ruleset="CE"), init_dice=INIT)
+
+
+FIRE: dict[str, Any] = {"type": "ce_fire", "ship_id": "a", "turret": 0, "target": "b"}
+
+
+def test_initiative_greater_thrust_tactics_and_the_reaction_pool() -> None:
+    b = ce_battle()
+    assert [e.data["initiative"] for e in b.events if e.type == "initiative_rolled"] == [10, 9]
+    assert b.ship("a").reactions == 3
+    assert b.ship("b").reactions == 3
+    assert b.state.step == rules.Step.TURN
+    assert b.state.order == ("a", "b")
+    assert b.state.acting_ship == "a"
+    assert set(rules.awaiting(b.state)) == {
+        ("a", s) for s in ("pilot", "captain", "navigator", *(f"gunner:{t}" for t in range(6)))
+    }
+
+
+def test_presets_belong_to_their_ruleset() -> None:
+    with pytest.raises(ValueError, match="not a CE ship"):
+        make_scenario("corsair", "merchant_trader", ruleset="CE")
+    with pytest.raises(ValueError, match="not a MGT2E_2016 ship"):
+        make_scenario("raider", "free_trader")
+
+
+def test_ce_hull_and_structure_come_from_the_tonnage() -> None:
+    b = ce_battle(a="raider", b="ce_fighter")
+    assert (b.ship("a").hull, b.ship("a").structure) == (12, 12)  # errata #6
+    assert (b.ship("b").hull, b.ship("b").structure) == (0, 1)
+    view = rules.public_view(b.state)["ships"]
+    assert view[0]["hull_max"] == 12
+    assert view[0]["structure_max"] == 12
+    assert view[1]["column"] == "small_craft"
+
+
+def test_a_dodge_costs_a_reaction_and_takes_two_off_every_shot() -> None:
+    b = ce_battle()
+    b.do(FIRE)
+    pending = b.state.pending[0]
+    assert pending.eligible == ("pilot", "gunner:0", "gunner:1")
+    b.do({"type": "dodge", "ship_id": "b"}, dice=[4, 4])  # Piloting 1: 9, success
+    assert b.ship("b").reactions == 2
+    b.do({"type": "no_reaction", "ship_id": "b", "station": "gunner:0"})
+    # three beam lasers at Medium: 2D + 1 - 2 (dodge); the first hits (11 - 1 = 10, Effect 2),
+    # 1D [6] - armour 2 = 4: one Single at 2D [4,4] = 8: Hull 4 -> 3; the others miss.
+    b.do(
+        {"type": "no_reaction", "ship_id": "b", "station": "gunner:1"},
+        dice=[6, 5, 6, 4, 4, 1, 1, 2, 2],
+    )
+    shots = b.last("attack_resolved").data["shots"]
+    assert [s["hit"] for s in shots] == [True, False, False]
+    assert shots[0]["check"]["total"] == 10
+    assert shots[0]["locations"] == ["hull"]
+    assert b.ship("b").hull == 3
+    assert b.ship("b").structure == 4
+
+
+def test_fire_sand_takes_a_die_off_each_beam() -> None:
+    b = ce_battle()
+    b.do(FIRE)
+    b.do({"type": "no_reaction", "ship_id": "b", "station": "pilot"})
+    b.do({"type": "fire_sand", "ship_id": "b", "turret": 0}, dice=[4, 4])  # 9: success
+    assert b.ship("b").ammo[1] == 19
+    # first laser hits (12 + 1), 1D [6] - sand 1D [5] - armour 2 = 0: no hit; two misses
+    b.do(
+        {"type": "no_reaction", "ship_id": "b", "station": "gunner:1"},
+        dice=[6, 6, 6, 5, 1, 1, 1, 1],
+    )
+    first = b.last("attack_resolved").data["shots"][0]
+    assert (first["raw"], first["reduction"], first["damage"]) == (6, 5, 0)
+    assert b.ship("b").hull == 4
+
+
+def test_an_empty_reaction_pool_offers_no_reaction() -> None:
+    b = ce_battle()
+    b.patch("b", reactions=0)
+    b.do(FIRE, dice=[1, 1, 1, 1, 1, 1])
+    assert not b.state.pending
+    assert b.last("attack_resolved").data["shots"][0]["hit"] is False
+
+
+def test_structure_zero_destroys_the_ship_and_ends_the_battle() -> None:
+    b = ce_battle()
+    b.patch("b", hull=0, structure=1, reactions=0)
+    # 2D [6,6] hits; 1D [6] - 2 = 4: a Single; 2D [4,4] = 8: Hull is 0, so Internal 8:
+    # Structure 1 -> 0, destroyed; the other lasers do not fire at a wreck.
+    b.do(FIRE, dice=[6, 6, 6, 4, 4])
+    assert b.ship("b").status == "destroyed"
+    assert b.state.outcome == {
+        "result": "victory",
+        "winner": "red",
+        "reason": "last_side_standing",
+    }
+
+
+def test_a_destroyed_power_plant_disables_the_ship() -> None:
+    b = ce_battle()
+    b.patch("b", hull=0, systems={"power_plant": 2}, reactions=0)
+    # hit; 4 damage: a Single at 2D [1,2] = 3, Internal: Power Plant, 3rd hit
+    b.do(FIRE, dice=[6, 6, 6, 1, 2, 1, 1, 1, 1])
+    assert b.ship("b").status == "disabled"
+    assert b.ship("b").systems == {"power_plant": 3}
+    assert b.state.is_over
+
+
+def test_repair_gives_back_the_thrust_of_the_remaining_hits() -> None:
+    b = ce_battle()
+    b.patch("a", systems={"m_drive": 2}, md_thrust_loss=3)
+    assert b.ship("a").thrust == 1
+    assert ("a", "engineer") in rules.awaiting(b.state)
+    # Mechanics 1, EDU 8: 2D [4,4] = 9, Effect 1: 2 hits repaired
+    b.do({"type": "ce_repair", "ship_id": "a", "system": "m_drive"}, dice=[4, 4])
+    assert b.ship("a").systems == {}
+    assert b.ship("a").thrust == 4
+    assert "engineer" in b.ship("a").done
+
+
+def test_hull_cannot_be_repaired_in_combat() -> None:
+    b = ce_battle()
+    b.patch("a", systems={"m_drive": 3})
+    err = b.refuse({"type": "ce_repair", "ship_id": "a", "system": "m_drive"})
+    assert err.code == "not_repairable"
+    assert b.refuse({"type": "ce_repair", "ship_id": "a", "system": "hull"}).code in (
+        "not_repairable",
+        "nothing_to_do",
+    )
+
+
+def test_range_check_moves_one_band_the_winners_way() -> None:
+    b = ce_battle()
+    # Navigation 1, EDU 8: [5,5] -> Effect 3; the trader's navigator: [2,2] -> Effect -3
+    b.do(
+        {"type": "range_check", "ship_id": "a", "target": "b", "wish": "decrease"},
+        dice=[5, 5, 2, 2],
+    )
+    assert b.state.band("a", "b") == "short"
+    assert "navigator" in b.ship("a").done
+
+
+def test_the_defender_winning_a_range_check_opens_the_range() -> None:
+    b = ce_battle()
+    b.do(
+        {"type": "range_check", "ship_id": "a", "target": "b", "wish": "decrease"},
+        dice=[1, 1, 6, 6],
+    )
+    assert b.state.band("a", "b") == "long"
+
+
+def test_winning_an_increase_at_distant_outruns_the_enemy() -> None:
+    b = ce_battle(band="distant")
+    b.do(
+        {"type": "range_check", "ship_id": "a", "target": "b", "wish": "increase"},
+        dice=[6, 6, 1, 1],
+    )
+    assert b.ship("a").status == "escaped"
+    assert b.state.outcome is not None
+    assert b.state.outcome["winner"] == "blue"
+
+
+def test_evasive_maneuvers_last_until_the_ships_next_action() -> None:
+    b = ce_battle()
+    # Piloting 1, DEX 8: [5,6] = 12, Effect 4: a success, -1 (an Effect of 6 would give -2)
+    b.do({"type": "ce_pilot", "ship_id": "a", "action": "evasive_maneuvers"}, dice=[5, 6])
+    assert b.ship("a").evasive_dm == -1
+    b.until(lambda st: st.acting_ship == "b")
+    assert b.ship("a").evasive_dm == -1
+    b.until(lambda st: st.round == 2 and st.acting_ship == "a" and not st.pending)
+    assert b.ship("a").evasive_dm == 0
+
+
+def test_line_up_the_shot_adds_to_this_turns_attacks() -> None:
+    b = ce_battle()
+    b.do({"type": "ce_pilot", "ship_id": "a", "action": "line_up_the_shot"}, dice=[4, 4])
+    assert b.ship("a").line_up_dm == 1
+    b.patch("b", reactions=0)
+    # 6 + 1 + 1 = 8: a hit for 1D [1] - armour 2: nothing; the other two lasers miss
+    b.do(FIRE, dice=[3, 3, 1, 1, 1, 1, 1])
+    assert b.last("attack_resolved").data["shots"][0]["check"]["total"] == 8
+
+
+def test_each_ruleset_refuses_the_others_commands() -> None:
+    ce = ce_battle()
+    assert ce.refuse({"type": "attack", "ship_id": "a", "turret": 0, "target": "b"}).code == (
+        "wrong_step"
+    )
+    mg = Battle(make_scenario("corsair", "free_trader", "medium"))
+    mg.to(rules.Step.ATTACK, mg.state.order[0])
+    sid = mg.state.order[0]
+    other = "b" if sid == "a" else "a"
+    assert mg.refuse(FIRE | {"ship_id": sid, "target": other}).code == "wrong_step"
+
+
+def test_mgt2e_views_have_no_ce_fields() -> None:
+    mg = Battle(make_scenario("corsair", "free_trader", "medium"))
+    assert "structure" not in rules.public_view(mg.state)["ships"][0]
