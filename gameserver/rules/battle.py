@@ -242,6 +242,8 @@ def settle(ctx: DecideContext) -> None:
             if refresh_reactions(ctx):
                 continue
             return
+        if st.ruleset.is_ce and ce.strike_due(ctx):
+            continue
         sid = st.acting_ship
         if sid is not None and stations_needed(st, st.ships[sid]):
             return
@@ -255,7 +257,9 @@ def settle(ctx: DecideContext) -> None:
             continue
         nxt = None
         for i in range(st.turn + 1, len(st.order)):
-            if stations_needed(st, st.ships[st.order[i]]):
+            if stations_needed(st, st.ships[st.order[i]]) or (
+                st.ruleset.is_ce and ce.has_due_salvo(st, st.order[i])
+            ):
                 nxt = i
                 break
         if nxt is not None:

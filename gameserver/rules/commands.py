@@ -214,6 +214,22 @@ class CeRepair(_Command):
     system: str = Field(min_length=1, max_length=20)
 
 
+class CeLaunch(_Command):
+    """CE gunner: each loaded missile rack of a turret launches one smart missile (§9.A, #16)."""
+
+    type: Literal["ce_launch"] = "ce_launch"
+    turret: int = Field(ge=0, le=31)
+    target: str
+
+
+class CePointDefence(_Command):
+    """CE reaction, a laser turret's gunner: shoot down arriving missiles, one per success,
+    until a miss (§11.A)."""
+
+    type: Literal["ce_point_defence"] = "ce_point_defence"
+    turret: int = Field(ge=0, le=31)
+
+
 class Dodge(_Command):
     """CE reaction, pilot: Dodge Incoming Fire, -2 to that attack on success (§11.A)."""
 
@@ -282,6 +298,8 @@ Command = Annotated[
     | CeCaptain
     | CeFire
     | CeRepair
+    | CeLaunch
+    | CePointDefence
     | Dodge
     | FireSand
     | GmAdvance

@@ -8,9 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from gameserver.rules.pending import Salvo
 from gameserver.rules.resolution_ce import skill_dm
 from gameserver.rules.state import BattleState, CrewState, ShipState
-from gameserver.rules.tables_ce import BAND_INDEX, SYSTEMS, WEAPONS, characteristic_dm
+from gameserver.rules.tables_ce import (
+    BAND_INDEX,
+    MISSILE_FLIGHT,
+    POINT_DEFENCE_WEAPONS,
+    SYSTEMS,
+    WEAPONS,
+    characteristic_dm,
+)
 
 # §7.A.4 DEFAULT: the electronics DM of each sensor grade (CE: Standard -4, Basic Civilian -2,
 # Basic Military 0, Advanced +1; "advanced" above that).
@@ -79,14 +87,18 @@ def foes(state: BattleState, ship: ShipState) -> list[ShipState]:
 
 
 def can_fire(state: BattleState, ship: ShipState, t: int) -> bool:
-    """Whether turret `t` has a beam weapon that reaches an enemy (§7.A, §10.A.5 Sensors)."""
+    """Whether turret `t` has a beam weapon that reaches an enemy or a loaded rack with an
+    enemy at Short or beyond (§7.A, §9.A.1, §10.A.5 Sensors)."""
     if not turret_usable(ship, t):
         return False
+    racks = bool(loaded_racks(ship, t)) and not any(f in ship.fired for f in loaded_racks(ship, t))
     for e in foes(state, ship):
         band = state.band(ship.id, e.id)
         if hits(ship, "sensors") >= 2 and band != "adjacent":
             continue
         if beam_weapons(ship, t, band):
+            return True
+        if racks and MISSILE_FLIGHT[band] is not None:
             return True
     return False
 
@@ -125,19 +137,30 @@ def stations_needed(state: BattleState, ship: ShipState) -> list[str]:
     return out
 
 
-def reactors(state: BattleState, target: ShipState) -> list[str]:
-    """§4.A.3 / §11.A: the target's stations that may react to a beam attack now: the pilot
-    (Dodge) and each gunner at a loaded sandcaster, while reactions are left."""
-    if not can_still_react(target):
+def laser_defence(ship: ShipState, t: int) -> list[int]:
+    """§11.A: the pulse and beam lasers of a working turret (point defence)."""
+    if not turret_usable(ship, t):
         return []
-    out = []
-    if target.crew_at("pilot") is not None and hits(target, "bridge") < 2:
-        out.append("pilot")
-    for t in range(len(target.design.turrets)):
-        st = f"gunner:{t}"
-        if target.crew_at(st) is not None and sandcaster(target, t) is not None:
-            out.append(st)
-    return out
+    return [f for f in ship.turret_weapons(t) if ship.weapon_kind(f) in POINT_DEFENCE_WEAPONS]
+
+
+def loaded_racks(ship: ShipState, t: int) -> list[int]:
+    """The missile racks of a working turret with missiles in their ready load (#16)."""
+    if not turret_usable(ship, t):
+        return []
+    return [
+        f
+        for f in ship.turret_weapons(t)
+        if ship.weapon_kind(f) == "missile_rack" and ship.ammo[f] > 0
+    ]
+
+
+def reactors(state: BattleState, target: ShipState, kind: str = "attack") -> list[str]:
+    """§4.A.3 / §11.A: the target's stations that may react now, while reactions are left: the
+    pilot (Dodge) and, against a beam attack, each gunner at a loaded sandcaster; against
+    missiles, each gunner at a laser turret (Point Defense)."""
+    stations = ["pilot"] + [f"gunner:{t}" for t in range(len(target.design.turrets))]
+    return [s for s in stations if can_react(target, s, kind)]
 
 
 def can_still_react(target: ShipState) -> bool:
@@ -145,15 +168,23 @@ def can_still_react(target: ShipState) -> bool:
     return target.is_active and target.reactions > 0
 
 
-def can_react(target: ShipState, station: str) -> bool:
-    """Whether one station of the target can still react now."""
+def can_react(target: ShipState, station: str, kind: str = "attack") -> bool:
+    """Whether one station of the target can still react now to an attack or a salvo."""
     if not can_still_react(target) or target.crew_at(station) is None:
         return False
     if station == "pilot":
         return hits(target, "bridge") < 2
     if station.startswith("gunner:"):
-        return sandcaster(target, int(station.split(":")[1])) is not None
+        t = int(station.split(":")[1])
+        if kind == "salvo":
+            return bool(laser_defence(target, t))
+        return sandcaster(target, t) is not None
     return False
+
+
+def due_salvos(state: BattleState, ship_id: str) -> list[Salvo]:
+    """§3.A DEFAULT (#18): the missiles of `ship_id` that strike at the start of its action."""
+    return [s for s in state.salvos if s.launcher == ship_id and s.arrives_round <= state.round]
 
 
 def best_navigator(ship: ShipState) -> CrewState | None:
@@ -180,7 +211,11 @@ def candidates(state: BattleState, ship: ShipState, station: str) -> list[dict[s
         if station == "pilot":
             out.append(base | {"type": "dodge"})
         elif station.startswith("gunner:"):
-            out.append(base | {"type": "fire_sand", "turret": int(station.split(":")[1])})
+            t = int(station.split(":")[1])
+            if head.kind == "salvo":
+                out.append(base | {"type": "ce_point_defence", "turret": t})
+            else:
+                out.append(base | {"type": "fire_sand", "turret": t})
         out.append(base | {"type": "no_reaction", "station": station})
         return out
     if state.acting_ship != ship.id:
@@ -201,6 +236,7 @@ def candidates(state: BattleState, ship: ShipState, station: str) -> list[dict[s
     if station.startswith("gunner:"):
         t = int(station.split(":")[1])
         out.extend(base | {"type": "ce_fire", "turret": t, "target": e.id} for e in enemies)
+        out.extend(base | {"type": "ce_launch", "turret": t, "target": e.id} for e in enemies)
     if station == "engineer":
         out.extend(base | {"type": "ce_repair", "system": k} for k in repairable(ship))
     out.append(base | {"type": "end_step", "station": station})

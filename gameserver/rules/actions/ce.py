@@ -15,7 +15,9 @@ from gameserver.rules import resolution_ce as ce
 from gameserver.rules.commands import (
     CeCaptain,
     CeFire,
+    CeLaunch,
     CePilot,
+    CePointDefence,
     CeRepair,
     Dodge,
     FireSand,
@@ -32,7 +34,7 @@ from gameserver.rules.decision import (
 from gameserver.rules.dice import roll
 from gameserver.rules.errors import RuleViolation
 from gameserver.rules.leaving import after_leave, leave
-from gameserver.rules.pending import PendingAttack
+from gameserver.rules.pending import Pending, PendingAttack, PendingSalvo, Salvo
 from gameserver.rules.state import (
     DESTROYED,
     DISABLED,
@@ -43,7 +45,7 @@ from gameserver.rules.state import (
     Step,
     pair_key,
 )
-from gameserver.rules.tables_ce import BANDS
+from gameserver.rules.tables_ce import BANDS, MISSILE_FLIGHT, MISSILE_LAST_TURN
 from gameserver.rules.turns import target_ship
 from gameserver.rules.turns_ce import (
     JAMMER_GRADES,
@@ -51,7 +53,10 @@ from gameserver.rules.turns_ce import (
     beam_weapons,
     best_navigator,
     ce_skill,
+    due_salvos,
     hits,
+    laser_defence,
+    loaded_racks,
     present_systems,
     reactors,
     sandcaster,
@@ -350,7 +355,7 @@ def fire(ctx: DecideContext, cmd: CeFire, ship: ShipState, station: str) -> None
         weapons=tuple(weapons),
         weapon=kind,
         target=target.id,
-        eligible=tuple(reactors(st, target)),
+        eligible=tuple(reactors(st, target, "attack")),
     )
     n = len(weapons)
     ctx.emit(
@@ -376,7 +381,7 @@ def _react(
     data: dict[str, Any],
     summary: str,
     fields: dict[str, Any],
-    updated: PendingAttack,
+    updated: Pending,
 ) -> None:
     """One reaction from the pool (§4.A.3); once nobody can react, the attack resolves."""
     reactions = ship.reactions - 1
@@ -391,22 +396,31 @@ def _react(
         battle={"pending": pending},
     )
     if not new_head.eligible:
-        resolve_attack(ctx, new_head)
+        resolve_pending(ctx, new_head)
+
+
+def resolve_pending(ctx: DecideContext, pending: Pending) -> None:
+    """Roll the pending beam attack or missile salvo now."""
+    if isinstance(pending, PendingAttack):
+        resolve_attack(ctx, pending)
+    else:
+        resolve_salvo(ctx, pending)
 
 
 def _head(ctx: DecideContext) -> PendingAttack:
     head = ctx.state.pending[0]
     if not isinstance(head, PendingAttack):
-        refuse("no_pending_attack", "there is no attack to react to")
+        refuse("no_pending_attack", "there is no beam attack to react to")
     return head
 
 
 @handles(Dodge, stations=("pilot",), reaction=True)
 def dodge(ctx: DecideContext, cmd: Dodge, ship: ShipState, station: str) -> None:
-    """§11.A Dodge Incoming Fire: Piloting (DEX), Average; success: that attack -2."""
+    """§11.A Dodge Incoming Fire: Piloting (DEX), Average; success: that attack (or those
+    missiles' to-hit rolls) -2."""
     if ctx.state.ruleset.value != "CE":
         refuse("not_this_ruleset", "dodge is a Cepheus Engine reaction")
-    head = _head(ctx)
+    head = ctx.state.pending[0]
     ce.crew_action_refusal("dodge", hits(ship, "bridge"), hits(ship, "sensors"))
     pilot = _crew(ship, station)
     ctx.valid()
@@ -418,8 +432,7 @@ def dodge(ctx: DecideContext, cmd: Dodge, ship: ShipState, station: str) -> None
         station,
         "dodge",
         {"ship": ship.id, "check": c.to_dict(), "grants": granted},
-        f"{ship.name}'s pilot dodges ({_check_text(c)}):"
-        f" {'the attack takes -2' if granted else 'too slow'}.",
+        f"{ship.name}'s pilot dodges ({_check_text(c)}): {'-2 to hit' if granted else 'too slow'}.",
         {},
         replace(head, evasive_dm=granted),
     )
@@ -663,6 +676,209 @@ def resolve_attack(ctx: DecideContext, pending: PendingAttack) -> None:
         ships={target.id: fields}
         | ({attacker.id: {"coordinate": coordinate}} if coordinate != attacker.coordinate else {}),
         battle={"pending": pending_left},
+    )
+    status = fields.get("status")
+    if status == DESTROYED:
+        after_leave(ctx, target.id, f"{target.name} breaks up: destroyed.")
+    elif status == DISABLED:
+        after_leave(ctx, target.id, f"{target.name}'s power plant is gone: disabled.")
+
+
+# ---------------------------------------------------------------- missiles (§9.A)
+
+
+@handles(CeLaunch, step=Step.TURN, stations=("gunner",))
+def launch(ctx: DecideContext, cmd: CeLaunch, ship: ShipState, station: str) -> None:
+    """§9.A: each loaded rack of the turret launches one smart missile (#16; the engine's
+    racks carry smart missiles, as the §14 presets do): no launch check, to-hit 8 (A9); they
+    strike at the start of this ship's action 1 or 2 turns on (§9.A.3, #18)."""
+    st = ctx.state
+    mount_hits = hits(ship, f"turret:{cmd.turret}")
+    racks = loaded_racks(ship, cmd.turret)
+    target = _enemy(st, ship, cmd.target)
+    band = st.band(ship.id, target.id)
+    try:
+        res = ce.missile_launch(
+            ctx.dice,
+            band=band,
+            missile="smart",
+            launcher="missile_rack",
+            att=ce.AttackerDMs(mount_hits=mount_hits, sensors_hits=hits(ship, "sensors")),
+            spent=not racks,
+        )
+    except RuleViolation as exc:
+        refuse(exc.code, exc.message)
+    if any(f in ship.fired for f in racks):
+        refuse("weapon_already_fired", "those racks have launched this turn")
+    ctx.valid()
+    flight = MISSILE_FLIGHT[band] or 1
+    ammo = list(ship.ammo)
+    for f in racks:
+        ammo[f] -= 1
+    salvo = Salvo(
+        id=st.next_id,
+        launcher=ship.id,
+        target=target.id,
+        missiles=len(racks) * res.missiles,
+        launched_round=st.round,
+        arrives_round=st.round + flight,
+        tl=ship.design.tl,
+        band=band,
+    )
+    n = salvo.missiles
+    ctx.emit(
+        "missiles_launched",
+        salvo.to_dict() | {"missile": "smart", "to_hit": res.to_hit, "flight_turns": flight},
+        f"{ship.name} launches {n} smart missile{'s' if n > 1 else ''} at {target.name}"
+        f" ({band_text(band)} range, {flight} turn{'s' if flight > 1 else ''} to impact).",
+        ships={
+            ship.id: {"ammo": tuple(ammo), "fired": ship.fired | set(racks)} | done(ship, station)
+        },
+        battle={"salvos": (*st.salvos, salvo), "next_id": salvo.id + 1},
+    )
+
+
+def has_due_salvo(state: BattleState, ship_id: str) -> bool:
+    """Whether missiles of `ship_id` strike when its action starts (§3.A DEFAULT)."""
+    return bool(due_salvos(state, ship_id))
+
+
+def strike_due(ctx: DecideContext) -> bool:
+    """At the start of the acting ship's action, its first due salvo arrives: missiles at a
+    target gone are discarded (§13.3), after turn L+4 they are inert (#17); otherwise the
+    target may react (§11.A) before each missile rolls. True if anything happened."""
+    st = ctx.state
+    sid = st.acting_ship
+    if sid is None or st.pending:
+        return False
+    due = due_salvos(st, sid)
+    if not due:
+        return False
+    salvo = due[0]
+    rest = tuple(s for s in st.salvos if s.id != salvo.id)
+    target = st.ships.get(salvo.target)
+    if (
+        target is None
+        or not target.is_active
+        or st.round - salvo.launched_round > MISSILE_LAST_TURN
+    ):
+        ctx.emit(
+            "salvo_lapsed",
+            {"id": salvo.id},
+            f"{ship_name_of(st, salvo.launcher)}'s missiles run out of fuel or target.",
+            battle={"salvos": rest},
+        )
+        return True
+    pending = PendingSalvo(
+        id=salvo.id,
+        attacker=salvo.launcher,
+        target=salvo.target,
+        missiles=salvo.missiles,
+        tl=salvo.tl,
+        eligible=tuple(reactors(st, target, "salvo")),
+    )
+    ctx.emit(
+        "salvo_arrived",
+        pending.to_dict(),
+        f"{salvo.missiles} missile(s) from {ship_name_of(st, salvo.launcher)} reach {target.name}.",
+        battle={"pending": (*st.pending, pending)} if pending.eligible else None,
+    )
+    if not pending.eligible:
+        resolve_salvo(ctx, pending)
+    return True
+
+
+def ship_name_of(state: BattleState, ship_id: str) -> str:
+    """A ship's name, or its id once it is gone from the state."""
+    ship = state.ships.get(ship_id)
+    return ship.name if ship is not None else ship_id
+
+
+@handles(CePointDefence, stations=("gunner",), reaction=True)
+def point_defence(ctx: DecideContext, cmd: CePointDefence, ship: ShipState, station: str) -> None:
+    """§11.A Point Defense: the turret's gunner rolls until a miss, -1 per extra roll, each
+    success destroying one missile (A10); pulse lasers -2 (A11); one reaction per chain."""
+    head = ctx.state.pending[0]
+    if not isinstance(head, PendingSalvo):
+        refuse("no_pending_salvo", "there are no missiles to shoot at")
+    lasers = laser_defence(ship, cmd.turret)
+    if not lasers:
+        refuse("not_point_defence", "that turret has no working laser")
+    gunner = _crew(ship, station)
+    ctx.valid()
+    pulse_only = all(ship.weapon_kind(f) == "pulse_laser" for f in lasers)
+    chain = ce.point_defence(
+        ctx.dice,
+        weapon="pulse_laser" if pulse_only else "beam_laser",
+        salvo=head.missiles,
+        gunner_skill=ce_skill(gunner, "turret_weapons"),
+        dex=gunner.char("DEX"),
+        mount_hits=hits(ship, f"turret:{cmd.turret}"),
+    )
+    _react(
+        ctx,
+        ship,
+        station,
+        "point_defence",
+        {"ship": ship.id, "turret": cmd.turret, "totals": list(chain.totals)},
+        f"{ship.name}'s turret {cmd.turret + 1} shoots down {chain.removed} missile(s);"
+        f" {chain.remaining} left.",
+        {},
+        replace(head, missiles=chain.remaining),
+    )
+
+
+def resolve_salvo(ctx: DecideContext, pending: PendingSalvo) -> None:
+    """§9.A.4-5: each missile left rolls 2D + the target's DMs against 8; a hit does 1D on the
+    damage pipeline; a smart missile that misses attacks again next turn until turn L+4."""
+    st = ctx.state
+    pending_left = tuple(p for p in st.pending if p.id != pending.id)
+    target = st.ships[pending.target]
+    flying = next((s for s in st.salvos if s.id == pending.id), None)
+    launched = flying.launched_round if flying is not None else st.round - 1
+    turn = st.round - launched
+    work, turret_key = _hull(target)
+    shots: list[dict[str, Any]] = []
+    crew_hits: list[str] = []
+    missed = 0
+    for _ in range(pending.missiles if target.is_active else 0):
+        if work.destroyed:
+            break
+        dfn = ce.DefenderDMs(evasive_dm=target.evasive_dm, dodge=pending.evasive_dm < 0)
+        res = ce.missile_attack(
+            ctx.dice, work, missile="smart", to_hit=8, turn=min(turn, MISSILE_LAST_TURN), dfn=dfn
+        )
+        entry: dict[str, Any] = {"total": res.total, "hit": res.hit}
+        if res.damage is not None:
+            entry |= {"damage": res.damage.damage, "locations": res.damage.report.locations}
+            crew_hits += res.damage.report.crew_hits
+        missed += int(res.continues)
+        shots.append(entry)
+    fields = _hull_fields(target, work, turret_key)
+    crew_fields, crew_notes = _crew_damage(ctx, target, crew_hits, None)
+    fields |= crew_fields
+    salvos = tuple(s for s in st.salvos if s.id != pending.id)
+    if missed and not work.destroyed and flying is not None:
+        salvos = (*salvos, flying._replace(missiles=missed, arrives_round=st.round + 1))
+    landed = sum(1 for s in shots if s["hit"])
+    ctx.emit(
+        "salvo_resolved",
+        {
+            "id": pending.id,
+            "attacker": pending.attacker,
+            "target": target.id,
+            "turn": turn,
+            "shots": shots,
+            "crew": crew_notes,
+            "continuing": missed,
+            "hull_after": work.hull,
+            "structure_after": work.structure,
+        },
+        f"{landed} of {len(shots)} missile(s) hit {target.name}"
+        + (f"; {missed} fly on" if missed else "")
+        + f". Hull {work.hull}, Structure {work.structure}.",
+        ships={target.id: fields},
+        battle={"pending": pending_left, "salvos": salvos},
     )
     status = fields.get("status")
     if status == DESTROYED:

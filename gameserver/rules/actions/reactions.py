@@ -31,8 +31,8 @@ from gameserver.rules.turns_ce import can_react as ce_can_react
 
 def resolve_pending(ctx: DecideContext, pending: Pending) -> None:
     """Roll the pending attack or salvo now."""
-    if ctx.state.ruleset.is_ce and isinstance(pending, PendingAttack):
-        ce.resolve_attack(ctx, pending)
+    if ctx.state.ruleset.is_ce:
+        ce.resolve_pending(ctx, pending)
         return
     if isinstance(pending, PendingAttack):
         resolve_pending_attack(ctx, pending)
@@ -50,7 +50,7 @@ def live_reactors(state: BattleState, head: Pending) -> list[str]:
     if target is None or not target.is_active or _empty(head):
         return []
     if state.ruleset.is_ce:
-        return [s for s in head.eligible if ce_can_react(target, s)]
+        return [s for s in head.eligible if ce_can_react(target, s, head.kind)]
     return [s for s in head.eligible if can_react(target, s, head.kind, state.config)]
 
 

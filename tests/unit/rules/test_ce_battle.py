@@ -217,3 +217,48 @@ def test_each_ruleset_refuses_the_others_commands() -> None:
 def test_mgt2e_views_have_no_ce_fields() -> None:
     mg = Battle(make_scenario("corsair", "free_trader", "medium"))
     assert "structure" not in rules.public_view(mg.state)["ships"][0]
+
+
+def _frigate() -> Battle:
+    # Patrol Frigate (Thrust 4, Tactics 1): 7 + 1 + 2 = 10; Merchant Trader: 9
+    return ce_battle(a="patrol_frigate", b="merchant_trader")
+
+
+def test_smart_missiles_strike_at_the_launchers_next_action_and_fly_on_when_they_miss() -> None:
+    b = _frigate()
+    b.do({"type": "ce_launch", "ship_id": "a", "turret": 0, "target": "b"}, dice=[])
+    salvo = b.state.salvos[0]
+    assert (salvo.missiles, salvo.arrives_round) == (3, 2)  # Medium: 1 turn (§9.A.3)
+    assert b.ship("a").ammo[:3] == (11, 11, 11)
+    b.until(lambda st: bool(st.pending))
+    head = b.state.pending[0]
+    assert (b.state.round, b.state.acting_ship, head.kind) == (2, "a", "salvo")
+    assert head.eligible == ("pilot", "gunner:0", "gunner:1")
+    b.do({"type": "no_reaction", "ship_id": "b", "station": "pilot"})
+    b.do({"type": "no_reaction", "ship_id": "b", "station": "gunner:0"})
+    # each missile 2D against 8: [4,4] hits for 1D [6] - armour 2 = 4, a Single at [4,4] = 8
+    # (Hull); [1,1] and [1,1] miss and fly on (smart, turn 1 < 4)
+    b.do(
+        {"type": "no_reaction", "ship_id": "b", "station": "gunner:1"},
+        dice=[4, 4, 6, 4, 4, 1, 1, 1, 1],
+    )
+    assert b.ship("b").hull == 3
+    (again,) = b.state.salvos
+    assert (again.missiles, again.arrives_round, again.launched_round) == (2, 3, 1)
+
+
+def test_point_defence_shoots_missiles_down_until_a_miss() -> None:
+    b = _frigate()
+    b.do({"type": "ce_launch", "ship_id": "a", "turret": 0, "target": "b"}, dice=[])
+    b.until(lambda st: bool(st.pending))
+    # Turret Weapons 1, DEX 8, beam laser: [6,6] 13 destroys one; [3,3] 7 - 1 = 6 misses
+    b.do({"type": "ce_point_defence", "ship_id": "b", "turret": 0}, dice=[6, 6, 3, 3])
+    assert b.state.pending[0].missiles == 2
+    assert b.ship("b").reactions == 2
+    assert b.last("point_defence").data["totals"] == [13, 6]
+
+
+def test_missiles_cannot_be_launched_at_close_range() -> None:
+    b = ce_battle(band="close", a="patrol_frigate", b="merchant_trader")
+    err = b.refuse({"type": "ce_launch", "ship_id": "a", "turret": 0, "target": "b"})
+    assert err.code == "out_of_range"
