@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from gameserver import rules
+from gameserver.rules.pending import PendingSalvo
 
 from .conftest import Battle, make_scenario
 
@@ -253,7 +254,9 @@ def test_point_defence_shoots_missiles_down_until_a_miss() -> None:
     b.until(lambda st: bool(st.pending))
     # Turret Weapons 1, DEX 8, beam laser: [6,6] 13 destroys one; [3,3] 7 - 1 = 6 misses
     b.do({"type": "ce_point_defence", "ship_id": "b", "turret": 0}, dice=[6, 6, 3, 3])
-    assert b.state.pending[0].missiles == 2
+    head = b.state.pending[0]
+    assert isinstance(head, PendingSalvo)
+    assert head.missiles == 2
     assert b.ship("b").reactions == 2
     assert b.last("point_defence").data["totals"] == [13, 6]
 
