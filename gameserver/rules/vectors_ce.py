@@ -469,11 +469,19 @@ def op_avoid_collision(inp: In, dice: ScriptedDice, rs: Ruleset) -> dict[str, An
         inp.get("characteristic", "int", 0),
         _choice(inp, "hazard", HAZARD_DM),
         speed=inp.get("speed", "int", 0),
-        speed_difference=inp.get("speed_difference", "bool", False),
+        speed_difference=_flag(inp, "speed_difference"),
         hasty=inp.get("hasty", "bool", False),
         dm=inp.get("dm", "int", 0),
     )
     return {"total": c.total, "success": c.success, "damage": damage}
+
+
+def _flag(inp: In, name: str) -> bool:
+    """A yes/no input some files may give as a number (the speed difference itself)."""
+    value = inp.data.get(name)
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    return bool(inp.get(name, "int", 0))
 
 
 def op_boarding(inp: In, dice: ScriptedDice, rs: Ruleset) -> dict[str, Any]:

@@ -265,3 +265,20 @@ def test_missiles_cannot_be_launched_at_close_range() -> None:
     b = ce_battle(band="close", a="patrol_frigate", b="merchant_trader")
     err = b.refuse({"type": "ce_launch", "ship_id": "a", "turret": 0, "target": "b"})
     assert err.code == "out_of_range"
+
+
+def test_gm_rulings_on_ce_figures() -> None:
+    b = ce_battle()
+    b.gm({"type": "gm_ruling", "ship_id": "b", "field": "hull", "value": 0, "reason": "x"})
+    assert b.ship("b").hull == 0
+    assert b.ship("b").status == "active"  # CE: Hull 0 only moves hits to the Internal column
+    b.gm(
+        {"type": "gm_ruling", "ship_id": "b", "field": "system:m_drive", "value": 1, "reason": "y"}
+    )
+    assert b.ship("b").systems == {"m_drive": 1}
+    assert b.ship("b").thrust == 0  # Thrust 1 - 1
+    bad = {"type": "gm_ruling", "ship_id": "b", "field": "structure", "value": 9, "reason": "z"}
+    assert b.refuse(bad, actor=rules.GM).code == "bad_ruling"
+    b.gm(bad | {"value": 0})
+    assert b.ship("b").status == "destroyed"
+    assert b.state.is_over
