@@ -247,6 +247,8 @@ def settle(ctx: DecideContext) -> None:
         sid = st.acting_ship
         if sid is not None and stations_needed(st, st.ships[sid]):
             return
+        if st.ruleset.is_ce and ce.resolve_queued(ctx):
+            continue
         if st.step == Step.ATTACK and expire_salvos(ctx):
             continue
         if st.step == Step.ATTACK and any(s.arrives_round <= st.round for s in st.salvos):

@@ -590,6 +590,58 @@ def attack_refusal(weapon: str, band: str, target_structure: int, att: AttackerD
     return stats
 
 
+def roll_attack(
+    dice: Dice,
+    *,
+    weapon: str,
+    band: str,
+    target_structure: int,
+    att: AttackerDMs,
+    dfn: DefenderDMs,
+    cfg: RulesConfig = DEFAULT_CONFIG,
+) -> tuple[CeCheck, int | None]:
+    """§7.A: one weapon's attack roll and, on a hit, its raw damage (the dice, + Effect under
+    `ce_add_effect_to_damage`); None on a miss. The battle resolves the raw damage after the
+    ship's crew have acted (§3.A c)."""
+    stats = attack_refusal(weapon, band, target_structure, att)
+    band_dm = stats.band_dm[BAND_INDEX[band]] or 0
+    pulse = PULSE_PENALTY if weapon == "pulse_laser" and cfg.ce_pulse_penalty_stacks else 0
+    skill, char = att.gunner()
+    c = check(dice, skill, char, band_dm + pulse + att.total_dm() + dfn.total_dm())
+    if not c.success:
+        return c, None
+    raw = roll(dice, stats.damage_dice) if stats.damage_dice else 1
+    if cfg.ce_add_effect_to_damage:
+        raw += c.effect
+    return c, raw
+
+
+def weapon_damage(
+    dice: Dice,
+    work: CeHull,
+    weapon: str,
+    raw: int,
+    *,
+    sand: bool = False,
+    screens: Sequence[Screen] = (),
+    reflec: bool = False,
+) -> DamageResult:
+    """Steps 2-8 of the damage pipeline for a beam weapon's raw damage."""
+    stats = WEAPONS[weapon]
+    return damage_pipeline(
+        dice,
+        work,
+        raw,
+        source=weapon,
+        laser=stats.laser,
+        meson=stats.meson,
+        radiation=stats.radiation,
+        sand=sand and stats.beam,
+        screens=screens,
+        reflec=reflec,
+    )
+
+
 def resolve_attack(
     dice: Dice,
     work: CeHull,
@@ -604,28 +656,18 @@ def resolve_attack(
     cfg: RulesConfig = DEFAULT_CONFIG,
 ) -> CeAttack:
     """§7.A: one weapon's attack roll and, on a hit, the damage pipeline on `work`."""
-    stats = attack_refusal(weapon, band, work.structure, att)
-    band_dm = stats.band_dm[BAND_INDEX[band]] or 0
-    pulse = PULSE_PENALTY if weapon == "pulse_laser" and cfg.ce_pulse_penalty_stacks else 0
-    skill, char = att.gunner()
-    c = check(dice, skill, char, band_dm + pulse + att.total_dm() + dfn.total_dm())
-    if not c.success:
-        return CeAttack(c, None)
-    raw = roll(dice, stats.damage_dice) if stats.damage_dice else 1
-    if cfg.ce_add_effect_to_damage:
-        raw += c.effect
-    dmg = damage_pipeline(
+    c, raw = roll_attack(
         dice,
-        work,
-        raw,
-        source=weapon,
-        laser=stats.laser,
-        meson=stats.meson,
-        radiation=stats.radiation,
-        sand=sand and stats.beam,
-        screens=screens,
-        reflec=reflec,
+        weapon=weapon,
+        band=band,
+        target_structure=work.structure,
+        att=att,
+        dfn=dfn,
+        cfg=cfg,
     )
+    if raw is None:
+        return CeAttack(c, None)
+    dmg = weapon_damage(dice, work, weapon, raw, sand=sand, screens=screens, reflec=reflec)
     return CeAttack(c, dmg)
 
 

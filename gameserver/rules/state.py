@@ -181,6 +181,9 @@ class ShipState:
     targeting: Mapping[str, int] = field(default_factory=dict)  # Sensor Targeting per target
     coordinate: int = 0  # Coordinate Crew points left this turn
     bonus_in_force: int = 0  # last Increase Initiative, in force for this turn only
+    # beam hits on this ship waiting for the attacker's crew to finish (§3.A c): each
+    # {"attacker", "weapon", "raw", "sand"}
+    incoming: tuple[Mapping[str, Any], ...] = ()
 
     # --- derived values (RULES §10.B.4 effects applied to the design) ---
 
@@ -354,6 +357,7 @@ SHIP_PATCH_DECODERS: dict[str, Callable[[Any], Any]] = {
     "repaired": _fs,
     "systems": dict,
     "targeting": dict,
+    "incoming": _tup,
 }
 SHIP_DECODERS: dict[str, Callable[[Any], Any]] = {
     f.name: SHIP_PATCH_DECODERS.get(f.name, _same) for f in dataclasses.fields(ShipState)

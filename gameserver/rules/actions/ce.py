@@ -572,9 +572,9 @@ def _hurt(member: CrewState, damage: int, order: tuple[str, ...]) -> CrewState:
 
 
 def resolve_attack(ctx: DecideContext, pending: PendingAttack) -> None:
-    """§7.A and §10.A: each weapon rolls its own attack with every DM in force; each hit runs
-    the damage pipeline (sand, armour, hits, locations, radiation); crew hits roll on the Crew
-    Damage table. The damage applies as each weapon hits (the engine's simplification of §3.A c)."""
+    """§7.A: each weapon rolls its own attack with every DM in force; a hit rolls its damage
+    dice, and the damage waits on the target until the attacker's crew have all acted (§3.A c:
+    beam damage is not applied mid-volley)."""
     st = ctx.state
     attacker = st.ships[pending.attacker]
     target = st.ships[pending.target]
@@ -589,15 +589,10 @@ def resolve_attack(ctx: DecideContext, pending: PendingAttack) -> None:
         return
     gunner = attacker.crew_at(f"gunner:{pending.turret}")
     band = st.band(attacker.id, target.id)
-    work, turret_key = _hull(target)
-    results: list[dict[str, Any]] = []
-    crew_hits: list[str] = []
-    radiation: str | None = None
+    shots: list[dict[str, Any]] = []
+    queued: list[dict[str, Any]] = []
     coordinate = attacker.coordinate
-    armour_before = target.armour
     for flat in pending.weapons:
-        if work.destroyed:
-            break
         kind = attacker.weapon_kind(flat)
         att = ce.AttackerDMs(
             gunner_skill=ce_skill(gunner, "turret_weapons") if gunner else 0,
@@ -613,48 +608,42 @@ def resolve_attack(ctx: DecideContext, pending: PendingAttack) -> None:
         coordinate = max(0, coordinate - 1)
         dfn = ce.DefenderDMs(evasive_dm=target.evasive_dm, dodge=pending.evasive_dm < 0)
         try:
-            res = ce.resolve_attack(
+            c, raw = ce.roll_attack(
                 ctx.dice,
-                work,
                 weapon=kind,
                 band=band,
+                target_structure=target.structure,
                 att=att,
                 dfn=dfn,
-                sand=pending.sand_armour > 0,
                 cfg=ctx.cfg,
             )
         except RuleViolation as exc:
-            results.append({"weapon": kind, "refused": exc.code})
+            shots.append({"weapon": kind, "refused": exc.code})
             continue
-        entry: dict[str, Any] = {"weapon": kind, "check": res.check.to_dict(), "hit": res.hit}
-        if res.damage is not None:
-            d = res.damage
-            entry |= {
-                "raw": d.raw,
-                "reduction": d.reduction,
-                "damage": d.damage,
-                "hits": d.report.hits,
-                "rolls": d.report.rolls,
-                "locations": d.report.locations,
-                "radiation": d.radiation,
-            }
-            crew_hits += d.report.crew_hits
-            if d.radiation is not None:
-                radiation = d.radiation
-        results.append(entry)
-    fields = _hull_fields(target, work, turret_key)
-    crew_fields, crew_notes = _crew_damage(ctx, target, crew_hits, radiation)
-    fields |= crew_fields
-    landed = [r for r in results if r.get("hit")]
-    locs = [loc for r in landed for loc in r.get("locations", [])]
+        shots.append({"weapon": kind, "check": c.to_dict(), "hit": raw is not None, "raw": raw})
+        if raw is not None:
+            queued.append(
+                {
+                    "attacker": attacker.id,
+                    "weapon": kind,
+                    "raw": raw,
+                    "sand": pending.sand_armour > 0,
+                }
+            )
+    landed = len(queued)
     if landed:
         summary = (
-            f"{attacker.name} hits {target.name} {len(landed)} of {len(results)} time(s)"
-            + (f": {', '.join(loc.replace('_', ' ') for loc in locs)}" if locs else ", no damage")
-            + f". Hull {work.hull}, Structure {work.structure}."
+            f"{attacker.name} hits {target.name} {landed} of {len(shots)} time(s)"
+            f" (damage {', '.join(str(q['raw']) for q in queued)} before armour; it lands when"
+            f" {attacker.name}'s crew have acted)."
         )
     else:
-        summary = f"{attacker.name} misses {target.name} ({len(results)} shot(s))."
+        summary = f"{attacker.name} misses {target.name} ({len(shots)} shot(s))."
+    ships: dict[str, dict[str, Any]] = {}
+    if queued:
+        ships[target.id] = {"incoming": (*target.incoming, *queued)}
+    if coordinate != attacker.coordinate:
+        ships[attacker.id] = {"coordinate": coordinate}
     ctx.emit(
         "attack_resolved",
         {
@@ -666,22 +655,86 @@ def resolve_attack(ctx: DecideContext, pending: PendingAttack) -> None:
             "band": band,
             "dodge": pending.evasive_dm < 0,
             "sand": pending.sand_armour > 0,
+            "shots": shots,
+        },
+        summary,
+        ships=ships,
+        battle={"pending": pending_left},
+    )
+
+
+def resolve_queued(ctx: DecideContext) -> bool:
+    """§3.A c: once the acting ship's crew have all acted, the damage of its hits lands: for
+    each hit, sand (1D per beam when the Fire Sand succeeded), armour, hit groups, locations
+    and radiation (§10.A); crew hits roll on the Crew Damage table. True if any landed."""
+    st = ctx.state
+    target = next((s for s in st.ships.values() if s.incoming), None)
+    if target is None:
+        return False
+    if not target.is_active:
+        ctx.emit(
+            "damage_lost",
+            {"ship": target.id},
+            f"The fire at {target.name} finds nothing left to hit.",
+            ships={target.id: {"incoming": ()}},
+        )
+        return True
+    work, turret_key = _hull(target)
+    armour_before = target.armour
+    results: list[dict[str, Any]] = []
+    crew_hits: list[str] = []
+    radiation: str | None = None
+    for hit in target.incoming:
+        if work.destroyed:
+            break
+        d = ce.weapon_damage(
+            ctx.dice, work, str(hit["weapon"]), int(hit["raw"]), sand=bool(hit["sand"])
+        )
+        results.append(
+            {
+                "attacker": hit["attacker"],
+                "weapon": hit["weapon"],
+                "raw": d.raw,
+                "reduction": d.reduction,
+                "damage": d.damage,
+                "hits": d.report.hits,
+                "rolls": d.report.rolls,
+                "locations": d.report.locations,
+                "radiation": d.radiation,
+            }
+        )
+        crew_hits += d.report.crew_hits
+        if d.radiation is not None:
+            radiation = d.radiation
+    fields = _hull_fields(target, work, turret_key) | {"incoming": ()}
+    crew_fields, crew_notes = _crew_damage(ctx, target, crew_hits, radiation)
+    fields |= crew_fields
+    locs = [loc for r in results for loc in r["locations"]]
+    ctx.emit(
+        "damage_resolved",
+        {
+            "ship": target.id,
             "armour_before": armour_before,
-            "shots": results,
+            "hits": results,
             "crew": crew_notes,
             "hull_after": work.hull,
             "structure_after": work.structure,
         },
-        summary,
-        ships={target.id: fields}
-        | ({attacker.id: {"coordinate": coordinate}} if coordinate != attacker.coordinate else {}),
-        battle={"pending": pending_left},
+        f"{target.name} takes "
+        + (
+            ", ".join(loc.replace("_", " ") for loc in locs)
+            if locs
+            else "no damage past the armour"
+        )
+        + f". Hull {work.hull}, Structure {work.structure}.",
+        ships={target.id: fields},
     )
     status = fields.get("status")
     if status == DESTROYED:
         after_leave(ctx, target.id, f"{target.name} breaks up: destroyed.")
     elif status == DISABLED:
         after_leave(ctx, target.id, f"{target.name}'s power plant is gone: disabled.")
+    return True
 
 
 # ---------------------------------------------------------------- missiles (§9.A)

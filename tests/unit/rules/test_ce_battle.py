@@ -28,6 +28,11 @@ def ce_battle(band: str = "medium", a: str = "raider", b: str = "merchant_trader
 FIRE: dict[str, Any] = {"type": "ce_fire", "ship_id": "a", "turret": 0, "target": "b"}
 
 
+def land(b: Battle, dice: list[int]) -> None:
+    """The GM ends the turn: the acting ship's hits land (§3.A c) with these dice."""
+    b.gm({"type": "gm_advance"}, dice=dice)
+
+
 def test_initiative_greater_thrust_tactics_and_the_reaction_pool() -> None:
     b = ce_battle()
     assert [e.data["initiative"] for e in b.events if e.type == "initiative_rolled"] == [10, 9]
@@ -66,18 +71,25 @@ def test_a_dodge_costs_a_reaction_and_takes_two_off_every_shot() -> None:
     b.do({"type": "dodge", "ship_id": "b"}, dice=[4, 4])  # Piloting 1: 9, success
     assert b.ship("b").reactions == 2
     b.do({"type": "no_reaction", "ship_id": "b", "station": "gunner:0"})
-    # three beam lasers at Medium: 2D + 1 - 2 (dodge); the first hits (11 - 1 = 10, Effect 2),
-    # 1D [6] - armour 2 = 4: one Single at 2D [4,4] = 8: Hull 4 -> 3; the others miss.
+    # three beam lasers at Medium: 2D + 1 - 2 (dodge); the first hits (11 - 1 = 10, Effect 2)
+    # for 1D [6]; the others miss. The damage waits for Alpha's crew (§3.A c).
     b.do(
         {"type": "no_reaction", "ship_id": "b", "station": "gunner:1"},
-        dice=[6, 5, 6, 4, 4, 1, 1, 2, 2],
+        dice=[6, 5, 6, 1, 1, 2, 2],
     )
     shots = b.last("attack_resolved").data["shots"]
     assert [s["hit"] for s in shots] == [True, False, False]
     assert shots[0]["check"]["total"] == 10
-    assert shots[0]["locations"] == ["hull"]
+    assert b.ship("b").hull == 4
+    assert [dict(x) for x in b.ship("b").incoming] == [
+        {"attacker": "a", "weapon": "beam_laser", "raw": 6, "sand": False}
+    ]
+    # 6 - armour 2 = 4: one Single at 2D [4,4] = 8: Hull 4 -> 3
+    land(b, [4, 4])
+    assert b.last("damage_resolved").data["hits"][0]["locations"] == ["hull"]
     assert b.ship("b").hull == 3
     assert b.ship("b").structure == 4
+    assert b.ship("b").incoming == ()
 
 
 def test_fire_sand_takes_a_die_off_each_beam() -> None:
@@ -86,12 +98,14 @@ def test_fire_sand_takes_a_die_off_each_beam() -> None:
     b.do({"type": "no_reaction", "ship_id": "b", "station": "pilot"})
     b.do({"type": "fire_sand", "ship_id": "b", "turret": 0}, dice=[4, 4])  # 9: success
     assert b.ship("b").ammo[1] == 19
-    # first laser hits (12 + 1), 1D [6] - sand 1D [5] - armour 2 = 0: no hit; two misses
+    # first laser hits (12 + 1) for 1D [6]; two misses
     b.do(
         {"type": "no_reaction", "ship_id": "b", "station": "gunner:1"},
-        dice=[6, 6, 6, 5, 1, 1, 1, 1],
+        dice=[6, 6, 6, 1, 1, 1, 1],
     )
-    first = b.last("attack_resolved").data["shots"][0]
+    # 6 - sand 1D [5] - armour 2: nothing gets through
+    land(b, [5])
+    first = b.last("damage_resolved").data["hits"][0]
     assert (first["raw"], first["reduction"], first["damage"]) == (6, 5, 0)
     assert b.ship("b").hull == 4
 
@@ -107,9 +121,11 @@ def test_an_empty_reaction_pool_offers_no_reaction() -> None:
 def test_structure_zero_destroys_the_ship_and_ends_the_battle() -> None:
     b = ce_battle()
     b.patch("b", hull=0, structure=1, reactions=0)
-    # 2D [6,6] hits; 1D [6] - 2 = 4: a Single; 2D [4,4] = 8: Hull is 0, so Internal 8:
-    # Structure 1 -> 0, destroyed; the other lasers do not fire at a wreck.
-    b.do(FIRE, dice=[6, 6, 6, 4, 4])
+    # 2D [6,6] hits for 1D [6]; the other two lasers miss
+    b.do(FIRE, dice=[6, 6, 6, 1, 1, 1, 1])
+    assert b.ship("b").status == "active"
+    # 6 - 2 = 4: a Single; 2D [4,4] = 8: Hull is 0, so Internal 8: Structure 1 -> 0
+    land(b, [4, 4])
     assert b.ship("b").status == "destroyed"
     assert b.state.outcome == {
         "result": "victory",
@@ -122,7 +138,8 @@ def test_a_destroyed_power_plant_disables_the_ship() -> None:
     b = ce_battle()
     b.patch("b", hull=0, systems={"power_plant": 2}, reactions=0)
     # hit; 4 damage: a Single at 2D [1,2] = 3, Internal: Power Plant, 3rd hit
-    b.do(FIRE, dice=[6, 6, 6, 1, 2, 1, 1, 1, 1])
+    b.do(FIRE, dice=[6, 6, 6, 1, 1, 1, 1])
+    land(b, [1, 2])
     assert b.ship("b").status == "disabled"
     assert b.ship("b").systems == {"power_plant": 3}
     assert b.state.is_over
