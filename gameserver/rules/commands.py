@@ -214,6 +214,27 @@ class CeRepair(_Command):
     system: str = Field(min_length=1, max_length=20)
 
 
+class Hasty(_Command):
+    """CE captain, at the start of the ship's turn: hasty action, initiative +2 this turn and
+    every crew check -1 (§1.5, §3.A)."""
+
+    type: Literal["hasty"] = "hasty"
+
+
+class CeReload(_Command):
+    """CE gunner: Reload Weapons System, refilling a turret's racks or sandcasters from stores
+    (§6.A, #16)."""
+
+    type: Literal["ce_reload"] = "ce_reload"
+    turret: int = Field(ge=0, le=31)
+
+
+class JamMissiles(_Command):
+    """CE sensors: Electronic Warfare against the smart missiles flying at this ship (§6.A)."""
+
+    type: Literal["jam_missiles"] = "jam_missiles"
+
+
 class CeLaunch(_Command):
     """CE gunner: each loaded missile rack of a turret launches one smart missile (§9.A, #16)."""
 
@@ -300,6 +321,9 @@ Command = Annotated[
     | CeRepair
     | CeLaunch
     | CePointDefence
+    | Hasty
+    | CeReload
+    | JamMissiles
     | Dodge
     | FireSand
     | GmAdvance

@@ -184,6 +184,7 @@ class ShipState:
     # beam hits on this ship waiting for the attacker's crew to finish (§3.A c): each
     # {"attacker", "weapon", "raw", "sand"}
     incoming: tuple[Mapping[str, Any], ...] = ()
+    hasty: bool = False  # the captain declared hasty on the ship's last turn (§1.5)
 
     # --- derived values (RULES §10.B.4 effects applied to the design) ---
 

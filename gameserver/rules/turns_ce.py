@@ -15,6 +15,8 @@ from gameserver.rules.tables_ce import (
     BAND_INDEX,
     MISSILE_FLIGHT,
     POINT_DEFENCE_WEAPONS,
+    RACK_LOAD,
+    SAND_LOAD,
     SYSTEMS,
     WEAPONS,
     characteristic_dm,
@@ -103,6 +105,19 @@ def can_fire(state: BattleState, ship: ShipState, t: int) -> bool:
     return False
 
 
+def can_reload(ship: ShipState, t: int) -> bool:
+    """A working turret's rack or sandcaster below its ready load, with stores left (#16)."""
+    if not turret_usable(ship, t):
+        return False
+    for f in ship.turret_weapons(t):
+        kind = ship.weapon_kind(f)
+        if kind == "missile_rack" and ship.missile_reserve > 0 and ship.ammo[f] < RACK_LOAD:
+            return True
+        if kind == "sandcaster" and ship.sand_reserve > 0 and ship.ammo[f] < SAND_LOAD:
+            return True
+    return False
+
+
 def repairable(ship: ShipState) -> list[str]:
     """Systems with 1 or 2 hits (#21: not destroyed ones, never Hull, Structure or Armour)."""
     return [k for k, v in sorted(ship.systems.items()) if 0 < v < 3]
@@ -130,7 +145,7 @@ def stations_needed(state: BattleState, ship: ShipState) -> list[str]:
         out.append("navigator")
     for t in range(len(ship.design.turrets)):
         st = f"gunner:{t}"
-        if free(st) and can_fire(state, ship, t):
+        if free(st) and (can_fire(state, ship, t) or can_reload(ship, t)):
             out.append(st)
     if free("engineer") and repairable(ship):
         out.append("engineer")
@@ -230,6 +245,10 @@ def candidates(state: BattleState, ship: ShipState, station: str) -> list[dict[s
                 out.append(base | {"type": "range_check", "target": e.id, "wish": wish})
     if station == "sensors":
         out.extend(base | {"type": "sensor_targeting", "target": e.id} for e in enemies)
+    if station in ("captain", "pilot") and not ship.done and not ship.hasty:
+        out.append(base | {"type": "hasty"})
+    if station == "sensors":
+        out.append(base | {"type": "jam_missiles"})
     if station == "captain":
         out.append(base | {"type": "ce_captain", "action": "coordinate_crew"})
         out.append(base | {"type": "ce_captain", "action": "increase_initiative"})
@@ -237,6 +256,7 @@ def candidates(state: BattleState, ship: ShipState, station: str) -> list[dict[s
         t = int(station.split(":")[1])
         out.extend(base | {"type": "ce_fire", "turret": t, "target": e.id} for e in enemies)
         out.extend(base | {"type": "ce_launch", "turret": t, "target": e.id} for e in enemies)
+        out.append(base | {"type": "ce_reload", "turret": t})
     if station == "engineer":
         out.extend(base | {"type": "ce_repair", "system": k} for k in repairable(ship))
     out.append(base | {"type": "end_step", "station": station})

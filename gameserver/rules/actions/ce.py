@@ -18,9 +18,12 @@ from gameserver.rules.commands import (
     CeLaunch,
     CePilot,
     CePointDefence,
+    CeReload,
     CeRepair,
     Dodge,
     FireSand,
+    Hasty,
+    JamMissiles,
     RangeCheck,
     SensorTargeting,
 )
@@ -45,7 +48,13 @@ from gameserver.rules.state import (
     Step,
     pair_key,
 )
-from gameserver.rules.tables_ce import BANDS, MISSILE_FLIGHT, MISSILE_LAST_TURN
+from gameserver.rules.tables_ce import (
+    BANDS,
+    MISSILE_FLIGHT,
+    MISSILE_LAST_TURN,
+    RACK_LOAD,
+    SAND_LOAD,
+)
 from gameserver.rules.turns import target_ship
 from gameserver.rules.turns_ce import (
     JAMMER_GRADES,
@@ -115,7 +124,13 @@ def round_fields(ship: ShipState) -> dict[str, Any]:
 def turn_fields(ship: ShipState) -> dict[str, Any]:
     """The ship's own action starts (§3.A): its Evasive Maneuvers lapse (#14), and this turn's
     Line Up, Sensor Targeting and Coordinate Crew start from nothing."""
-    fields: dict[str, Any] = {"evasive_dm": 0, "line_up_dm": 0, "targeting": {}, "coordinate": 0}
+    fields: dict[str, Any] = {
+        "evasive_dm": 0,
+        "line_up_dm": 0,
+        "targeting": {},
+        "coordinate": 0,
+        "hasty": False,
+    }
     return {k: v for k, v in fields.items() if getattr(ship, k) != v}
 
 
@@ -155,7 +170,13 @@ def pilot_action(ctx: DecideContext, cmd: CePilot, ship: ShipState, station: str
     ce.crew_action_refusal(cmd.action, hits(ship, "bridge"), hits(ship, "sensors"))
     pilot = _crew(ship, station)
     ctx.valid()
-    c = ce.check(ctx.dice, ce_skill(pilot, "piloting"), pilot.char("DEX"), ship.coordinate_dm)
+    c = ce.check(
+        ctx.dice,
+        ce_skill(pilot, "piloting"),
+        pilot.char("DEX"),
+        ship.coordinate_dm,
+        hasty=ship.hasty,
+    )
     granted = ce.grant(cmd.action, c)
     field = "evasive_dm" if cmd.action == "evasive_maneuvers" else "line_up_dm"
     what = cmd.action.replace("_", " ")
@@ -186,7 +207,9 @@ def sensor_targeting(
         target.design.stealth,
         hits(ship, "sensors"),
     )
-    c = ce.check(ctx.dice, ce_skill(op, "comms"), op.char("EDU"), dm + ship.coordinate_dm)
+    c = ce.check(
+        ctx.dice, ce_skill(op, "comms"), op.char("EDU"), dm + ship.coordinate_dm, hasty=ship.hasty
+    )
     granted = ce.grant("sensor_targeting", c)
     targeting = dict(ship.targeting) | {target.id: granted}
     ctx.emit(
@@ -204,7 +227,7 @@ def captain_action(ctx: DecideContext, cmd: CeCaptain, ship: ShipState, station:
     Increase Initiative (+Effect next turn only, §4.A.2); both Leadership (SOC)."""
     captain = _crew(ship, station)
     ctx.valid()
-    c = ce.check(ctx.dice, ce_skill(captain, "leadership"), captain.char("SOC"))
+    c = ce.check(ctx.dice, ce_skill(captain, "leadership"), captain.char("SOC"), hasty=ship.hasty)
     granted = ce.grant(cmd.action, c)
     if cmd.action == "coordinate_crew":
         fields: dict[str, Any] = {"coordinate": granted}
@@ -235,9 +258,9 @@ def range_check(ctx: DecideContext, cmd: RangeCheck, ship: ShipState, station: s
     other = best_navigator(target)
     ctx.valid()
     band = st.band(ship.id, target.id)
-    a = ce.Side(ce_skill(nav, "navigation"), nav.char("EDU"), ship.coordinate_dm)
+    a = ce.Side(ce_skill(nav, "navigation"), nav.char("EDU"), ship.coordinate_dm, ship.hasty)
     b = (
-        ce.Side(ce_skill(other, "navigation"), other.char("EDU"))
+        ce.Side(ce_skill(other, "navigation"), other.char("EDU"), 0, target.hasty)
         if other is not None
         else ce.Side(None, 0)
     )
@@ -300,6 +323,7 @@ def repair(ctx: DecideContext, cmd: CeRepair, ship: ShipState, station: str) -> 
         cmd.system,
         n,
         dm=ship.coordinate_dm,
+        hasty=ship.hasty,
         cfg=ctx.cfg,
     )
     systems = dict(ship.systems) | {cmd.system: res.hits_after}
@@ -424,7 +448,7 @@ def dodge(ctx: DecideContext, cmd: Dodge, ship: ShipState, station: str) -> None
     ce.crew_action_refusal("dodge", hits(ship, "bridge"), hits(ship, "sensors"))
     pilot = _crew(ship, station)
     ctx.valid()
-    c = ce.check(ctx.dice, ce_skill(pilot, "piloting"), pilot.char("DEX"))
+    c = ce.check(ctx.dice, ce_skill(pilot, "piloting"), pilot.char("DEX"), hasty=ship.hasty)
     granted = ce.grant("dodge", c)
     _react(
         ctx,
@@ -455,6 +479,7 @@ def fire_sand(ctx: DecideContext, cmd: FireSand, ship: ShipState, station: str) 
         gunner_skill=ce_skill(gunner, "turret_weapons"),
         dex=gunner.char("DEX"),
         mount_hits=hits(ship, f"turret:{cmd.turret}"),
+        hasty=ship.hasty,
     )
     ammo = list(ship.ammo)
     ammo[flat] -= 1
@@ -604,6 +629,7 @@ def resolve_attack(ctx: DecideContext, pending: PendingAttack) -> None:
             mount_hits=hits(attacker, f"turret:{pending.turret}"),
             bridge_hits=hits(attacker, "bridge"),
             sensors_hits=hits(attacker, "sensors"),
+            hasty=attacker.hasty,
         )
         coordinate = max(0, coordinate - 1)
         dfn = ce.DefenderDMs(evasive_dm=target.evasive_dm, dodge=pending.evasive_dm < 0)
@@ -867,6 +893,7 @@ def point_defence(ctx: DecideContext, cmd: CePointDefence, ship: ShipState, stat
         gunner_skill=ce_skill(gunner, "turret_weapons"),
         dex=gunner.char("DEX"),
         mount_hits=hits(ship, f"turret:{cmd.turret}"),
+        hasty=ship.hasty,
     )
     _react(
         ctx,
@@ -938,3 +965,119 @@ def resolve_salvo(ctx: DecideContext, pending: PendingSalvo) -> None:
         after_leave(ctx, target.id, f"{target.name} breaks up: destroyed.")
     elif status == DISABLED:
         after_leave(ctx, target.id, f"{target.name}'s power plant is gone: disabled.")
+
+
+# ---------------------------------------------------------------- hasty, reloads, jamming
+
+
+@handles(Hasty, step=Step.TURN, stations=("captain", "pilot"), free_action=True)
+def hasty(ctx: DecideContext, cmd: Hasty, ship: ShipState, station: str) -> None:
+    """§1.5 / §3.A: at the start of the ship's turn (before any of its crew has acted) the
+    captain declares hasty: initiative +2 for this turn (so the reaction pool may grow) and
+    DM -1 on every crew check until the ship's next turn."""
+    if ship.hasty:
+        refuse("already_hasty", f"{ship.name} is already hasty")
+    if ship.done:
+        refuse("too_late", "hasty is declared before any of the crew acts")
+    ctx.valid()
+    initiative = ship.initiative + 2
+    extra = ce.reactions_for(initiative) - ce.reactions_for(ship.initiative)
+    ctx.emit(
+        "hasty",
+        {"ship": ship.id, "initiative": initiative},
+        f"{ship.name}'s captain orders haste: initiative {initiative}, every check -1.",
+        ships={
+            ship.id: {
+                "hasty": True,
+                "initiative": initiative,
+                "bonus_in_force": ship.bonus_in_force + 2,
+                "reactions": ship.reactions + extra,
+            }
+        },
+    )
+
+
+def reloadable(ship: ShipState, t: int) -> list[int]:
+    """A turret's racks and sandcasters below their ready load, with stores left (#16)."""
+    load = {
+        "missile_rack": (RACK_LOAD, ship.missile_reserve),
+        "sandcaster": (SAND_LOAD, ship.sand_reserve),
+    }
+    out = []
+    for f in ship.turret_weapons(t):
+        full, stores = load.get(ship.weapon_kind(f), (0, 0))
+        if stores > 0 and ship.ammo[f] < full:
+            out.append(f)
+    return out
+
+
+@handles(CeReload, step=Step.TURN, stations=("gunner",))
+def reload(ctx: DecideContext, cmd: CeReload, ship: ShipState, station: str) -> None:
+    """§6.A Reload Weapons System (significant): the turret's racks and sandcasters are filled
+    to their ready load from the ship's stores."""
+    flats = reloadable(ship, cmd.turret)
+    if not flats:
+        refuse("nothing_to_reload", "nothing in that turret can be reloaded from stores")
+    ctx.valid()
+    ammo = list(ship.ammo)
+    missiles, sand = ship.missile_reserve, ship.sand_reserve
+    for f in flats:
+        if ship.weapon_kind(f) == "missile_rack":
+            n = min(RACK_LOAD - ammo[f], missiles)
+            missiles -= n
+        else:
+            n = min(SAND_LOAD - ammo[f], sand)
+            sand -= n
+        ammo[f] += n
+    ctx.emit(
+        "ce_reload",
+        {"ship": ship.id, "turret": cmd.turret, "ammo": [ammo[f] for f in flats]},
+        f"{ship.name} reloads turret {cmd.turret + 1}.",
+        ships={
+            ship.id: {"ammo": tuple(ammo), "missile_reserve": missiles, "sand_reserve": sand}
+            | done(ship, station)
+        },
+    )
+
+
+def incoming_missiles(state: BattleState, ship_id: str) -> list[Salvo]:
+    """The salvos in flight at `ship_id` (the engine's racks carry smart missiles)."""
+    return [s for s in state.salvos if s.target == ship_id and s.missiles > 0]
+
+
+@handles(JamMissiles, step=Step.TURN, stations=("sensors",))
+def jam_missiles(ctx: DecideContext, cmd: JamMissiles, ship: ShipState, station: str) -> None:
+    """§6.A Electronic Warfare (b): Difficult Comms (INT) against the smart missiles flying at
+    this ship; each success stops one, -1 per extra attempt, until a failure (A10)."""
+    flying = incoming_missiles(ctx.state, ship.id)
+    if not flying:
+        refuse("no_missiles", "no missiles are flying at this ship")
+    ce.crew_action_refusal("sensor_targeting", hits(ship, "bridge"), hits(ship, "sensors"))
+    op = _crew(ship, station)
+    ctx.valid()
+    total = sum(s.missiles for s in flying)
+    chain = ce.ew_missiles(
+        ctx.dice,
+        ce_skill(op, "comms"),
+        op.char("INT"),
+        total,
+        dm=ship.coordinate_dm,
+        hasty=ship.hasty,
+    )
+    stopped = chain.removed
+    salvos: list[Salvo] = []
+    for s in ctx.state.salvos:
+        if s in flying and stopped:
+            gone = min(stopped, s.missiles)
+            stopped -= gone
+            if s.missiles - gone:
+                salvos.append(s._replace(missiles=s.missiles - gone))
+            continue
+        salvos.append(s)
+    ctx.emit(
+        "jam_missiles",
+        {"ship": ship.id, "totals": list(chain.totals), "stopped": chain.removed},
+        f"{ship.name}'s sensors jam {chain.removed} of {total} missile(s).",
+        ships={ship.id: done(ship, station) | _spent(ship)},
+        battle={"salvos": tuple(salvos)},
+    )

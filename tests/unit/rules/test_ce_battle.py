@@ -299,3 +299,51 @@ def test_gm_rulings_on_ce_figures() -> None:
     b.gm(bad | {"value": 0})
     assert b.ship("b").status == "destroyed"
     assert b.state.is_over
+
+
+def test_hasty_adds_two_to_initiative_and_takes_one_off_every_check() -> None:
+    b = ce_battle()
+    b.do({"type": "hasty", "ship_id": "a"}, dice=[])
+    assert b.ship("a").initiative == 12
+    assert b.ship("a").hasty
+    # Piloting 1, DEX 8, hasty: [4,4] = 8 + 1 - 1 = 8
+    b.do({"type": "ce_pilot", "ship_id": "a", "action": "line_up_the_shot"}, dice=[4, 4])
+    assert b.last("ce_pilot").data["check"]["total"] == 8
+    assert b.refuse({"type": "hasty", "ship_id": "a"}).code == "already_hasty"
+    b.until(lambda st: st.round == 2 and st.acting_ship == "a" and not st.pending)
+    assert b.ship("a").initiative == 10  # the +2 was for that turn only
+    assert not b.ship("a").hasty
+
+
+def test_reload_fills_the_racks_from_stores() -> None:
+    b = _frigate()
+    ammo = list(b.ship("a").ammo)
+    ammo[0] = 0
+    b.patch("a", ammo=tuple(ammo))
+    b.do({"type": "ce_reload", "ship_id": "a", "turret": 0}, dice=[])
+    assert b.ship("a").ammo[0] == 12
+    assert b.ship("a").missile_reserve == 48 - 12
+    assert "gunner:0" in b.ship("a").done
+
+
+def test_electronic_warfare_stops_smart_missiles_until_a_failure() -> None:
+    jammer = {
+        "name": "Jammer",
+        "tons": 200,
+        "armour": 2,
+        "thrust": 1,
+        "stations": ["pilot", "sensors"],
+        "turrets": [{"mount": "single", "weapons": ["beam_laser"]}],
+    }
+    scenario = make_scenario("patrol_frigate", "merchant_trader", "medium", ruleset="CE")
+    ships = [scenario.ships[0].model_dump(), {**scenario.ships[1].model_dump(), "preset": None}]
+    ships[1]["design"] = jammer
+    b = Battle(
+        rules.Scenario.model_validate(scenario.model_dump() | {"ships": ships}), init_dice=INIT
+    )
+    b.do({"type": "ce_launch", "ship_id": "a", "turret": 0, "target": "b"}, dice=[])
+    b.until(lambda st: st.acting_ship == "b" and not st.pending)
+    # Comms 1, INT 8, Difficult -2: [4,5] = 8 stops one; [4,4] - 1 = 6 fails (CE-07)
+    b.do({"type": "jam_missiles", "ship_id": "b"}, dice=[4, 5, 4, 4])
+    assert b.last("jam_missiles").data["totals"] == [8, 6]
+    assert [s.missiles for s in b.state.salvos] == [2]

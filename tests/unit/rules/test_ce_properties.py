@@ -69,15 +69,20 @@ def _any_command(data: st.DataObject, state: rules.BattleState) -> dict[str, Any
                     "surrender",
                     "attack",
                     "move",
+                    "ce_launch",
+                    "ce_point_defence",
+                    "ce_reload",
+                    "hasty",
+                    "jam_missiles",
                 ]
             )
         ),
     }
     target = data.draw(st.sampled_from(ships))
     kind = cmd["type"]
-    if kind in ("ce_fire", "fire_sand", "attack"):
+    if kind in ("ce_fire", "fire_sand", "attack", "ce_launch", "ce_point_defence", "ce_reload"):
         cmd["turret"] = data.draw(st.integers(0, 6))
-    if kind in ("ce_fire", "range_check", "sensor_targeting", "attack"):
+    if kind in ("ce_fire", "range_check", "sensor_targeting", "attack", "ce_launch"):
         cmd["target"] = target
     if kind == "range_check":
         cmd["wish"] = data.draw(st.sampled_from(["increase", "decrease", "keep"]))
