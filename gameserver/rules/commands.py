@@ -235,6 +235,14 @@ class JamMissiles(_Command):
     type: Literal["jam_missiles"] = "jam_missiles"
 
 
+class Board(_Command):
+    """CE captain (the chief security officer): a boarding action against an adjacent ship,
+    opposed INT Tactics (§13.4)."""
+
+    type: Literal["board"] = "board"
+    target: str
+
+
 class CeLaunch(_Command):
     """CE gunner: each loaded missile rack of a turret launches one smart missile (§9.A, #16)."""
 
@@ -322,6 +330,7 @@ Command = Annotated[
     | CeLaunch
     | CePointDefence
     | Hasty
+    | Board
     | CeReload
     | JamMissiles
     | Dodge

@@ -185,6 +185,7 @@ class ShipState:
     # {"attacker", "weapon", "raw", "sand"}
     incoming: tuple[Mapping[str, Any], ...] = ()
     hasty: bool = False  # the captain declared hasty on the ship's last turn (§1.5)
+    boarding_dm: int = 0  # +2 on this ship's next boarding roll after a success (§13.4)
 
     # --- derived values (RULES §10.B.4 effects applied to the design) ---
 

@@ -250,6 +250,11 @@ def candidates(state: BattleState, ship: ShipState, station: str) -> list[dict[s
     if station == "sensors":
         out.append(base | {"type": "jam_missiles"})
     if station == "captain":
+        out.extend(
+            base | {"type": "board", "target": e.id}
+            for e in enemies
+            if state.band(ship.id, e.id) == "adjacent"
+        )
         out.append(base | {"type": "ce_captain", "action": "coordinate_crew"})
         out.append(base | {"type": "ce_captain", "action": "increase_initiative"})
     if station.startswith("gunner:"):

@@ -347,3 +347,36 @@ def test_electronic_warfare_stops_smart_missiles_until_a_failure() -> None:
     b.do({"type": "jam_missiles", "ship_id": "b"}, dice=[4, 5, 4, 4])
     assert b.last("jam_missiles").data["totals"] == [8, 6]
     assert [s.missiles for s in b.state.salvos] == [2]
+
+
+def test_boarding_success_costs_the_defender_its_reactions() -> None:
+    b = ce_battle(band="adjacent")
+    # Tactics 1, INT 8: [5,4] -> Effect 2; the trader's best (unskilled): [3,3] -> Effect -5.
+    # A single internal hit at [3,4] = 7: Crew, whose Crew Damage roll [2,2] is a lucky escape.
+    b.do({"type": "board", "ship_id": "a", "target": "b"}, dice=[5, 4, 3, 3, 3, 4, 2, 2])
+    event = b.last("boarding")
+    assert event.data["result"] == "attacker_success"
+    assert event.data["locations"] == ["crew"]
+    assert b.ship("b").reactions == 0
+    assert b.ship("a").boarding_dm == 2
+
+
+def test_an_exceptional_boarding_takes_the_ship() -> None:
+    b = ce_battle(band="adjacent")
+    b.patch("a", boarding_dm=2)
+    # [6,6] + 1 + 2 = 15 (Effect 7) against [1,1] - 3 (Effect -9): 2D [3,3] = 6 internal
+    # damage: two Singles at [1,2] (Power Plant) and [4,4] (Structure)
+    b.do(
+        {"type": "board", "ship_id": "a", "target": "b"},
+        dice=[6, 6, 1, 1, 3, 3, 1, 2, 4, 4],
+    )
+    assert b.last("boarding").data["result"] == "attacker_exceptional"
+    assert b.ship("b").systems == {"power_plant": 1}
+    assert b.ship("b").structure == 3
+    assert b.ship("b").status == "surrendered"
+    assert b.state.outcome is not None
+
+
+def test_boarding_needs_adjacent_range() -> None:
+    b = ce_battle(band="close")
+    assert b.refuse({"type": "board", "ship_id": "a", "target": "b"}).code == "out_of_range"

@@ -74,6 +74,7 @@ def _any_command(data: st.DataObject, state: rules.BattleState) -> dict[str, Any
                     "ce_reload",
                     "hasty",
                     "jam_missiles",
+                    "board",
                 ]
             )
         ),
@@ -82,7 +83,7 @@ def _any_command(data: st.DataObject, state: rules.BattleState) -> dict[str, Any
     kind = cmd["type"]
     if kind in ("ce_fire", "fire_sand", "attack", "ce_launch", "ce_point_defence", "ce_reload"):
         cmd["turret"] = data.draw(st.integers(0, 6))
-    if kind in ("ce_fire", "range_check", "sensor_targeting", "attack", "ce_launch"):
+    if kind in ("ce_fire", "range_check", "sensor_targeting", "attack", "ce_launch", "board"):
         cmd["target"] = target
     if kind == "range_check":
         cmd["wish"] = data.draw(st.sampled_from(["increase", "decrease", "keep"]))
