@@ -26,24 +26,25 @@ def test_a_ce_battle_against_the_bot_runs_to_its_end(
     designs = gm.get_by_test_id("ship-preset-0").locator("option")
     expect(designs).to_contain_text(["Merchant Trader", "Courier", "Patrol Frigate"])
     expect(designs.filter(has_text="Corsair")).to_have_count(0)
-    gm.get_by_test_id("ship-preset-0").select_option("frontier_trader")
-    gm.get_by_test_id("ship-preset-1").select_option("merchant_trader")
-    expect(gm.get_by_test_id("ship-row-1")).to_contain_text("Structure 4")
-    gm.get_by_test_id("starting-range").select_option("short")
+    gm.get_by_test_id("ship-preset-0").select_option("merchant_trader")
+    gm.get_by_test_id("ship-preset-1").select_option("raider")
+    expect(gm.get_by_test_id("ship-row-0")).to_contain_text("Structure 4")
+    expect(gm.get_by_test_id("ship-row-1")).to_contain_text("Structure 12")
+    gm.get_by_test_id("starting-range").select_option("medium")
     gm.get_by_test_id("bot-side").select_option("b")
     gm.get_by_test_id("create-battle").click()
     expect(gm.get_by_test_id("battle-view")).to_be_visible()
 
     card = gm.get_by_test_id("ship-s2")
     expect(card).to_have_attribute("data-ruleset", "CE")
-    expect(gm.get_by_test_id("structure-s2")).to_have_text("4 / 4")
-    expect(gm.get_by_test_id("hull-s1")).to_have_text("6 / 6")
+    expect(gm.get_by_test_id("structure-s2")).to_have_text("12 / 12")
+    expect(gm.get_by_test_id("hull-s1")).to_have_text("4 / 4")
     expect(gm.get_by_test_id("reactions-s1")).to_have_text(re.compile(r"^[1-4]$"))
     expect(gm.get_by_test_id("steps")).to_contain_text("Cepheus Engine")
     expect(gm.get_by_test_id("round")).to_contain_text("Turn")
 
     fired = False
-    for _ in range(80):
+    for _ in range(120):
         if gm.get_by_test_id("outcome").count():
             break
         seq = settled_seq(gm)
@@ -74,7 +75,7 @@ def test_a_ce_battle_against_the_bot_runs_to_its_end(
         pytest.fail("the battle never ended")
 
     gm.screenshot(path=str(output_dir / "ce-battle-end.png"))
-    assert fired, "the GM never fired for the Frontier Trader"
+    assert fired, "the GM never fired for the Merchant Trader"
     log = gm.get_by_test_id("battle-log")
     expect(log).to_contain_text(re.compile("(Beowulf|Vengeance) fires"))
     expect(gm.get_by_test_id("outcome")).to_be_visible()
