@@ -8,7 +8,8 @@ PY := $(VENV)/bin/python
 SHARED ?= $(abspath ../shared)
 # The shared vectors when ../shared is beside the checkout, and always the copy pinned in the repo
 # (a clean clone elsewhere still checks the engine against them).
-VECTORS ?= $(wildcard $(SHARED)/rules/vectors-mgt2e.json) tests/unit/rules/vectors-mgt2e.json
+VECTORS ?= $(wildcard $(SHARED)/rules/vectors-mgt2e.json $(SHARED)/rules/vectors-ce.json) \
+  tests/unit/rules/vectors-mgt2e.json tests/unit/rules/vectors-ce.json
 STAMP := $(VENV)/.installed
 APT_PACKAGES ?= redis-server chromium openssl
 # Fragments under mk/ add their own prerequisites of `make test` here.
@@ -35,7 +36,7 @@ install: $(STAMP) ## Create .venv and install Python deps and Debian packages (r
 run: $(STAMP) ## Run the game server on the embedded in-memory store at http://127.0.0.1:3000
 	$(PY) -m gameserver
 
-vectors: $(STAMP) ## Check the rules engine against the shared MgT2e test vectors
+vectors: $(STAMP) ## Check the rules engine against the shared MgT2e and CE test vectors
 	$(PY) -m gameserver.rules.vectors $(VECTORS)
 
 test: $(STAMP) $(TEST_PREREQS) ## Run every test: lint, CRD drift, helm lint, rule vectors, unit, server, Redis, browser, e2e

@@ -36,13 +36,20 @@ from gameserver.rules.evolve import evolve, replay
 from gameserver.rules.legal import legal_commands
 from gameserver.rules.scenario import CrewMemberSpec, CrewQuality, Scenario, ShipEntry, SideSpec
 from gameserver.rules.secret import DiceSecret, SecretMismatch, with_secret
-from gameserver.rules.ships import PRESETS, ShipDesign, TurretSpec, preset_catalog
+from gameserver.rules.ships import (
+    PRESET_RULESET,
+    PRESETS,
+    ShipDesign,
+    TurretSpec,
+    preset_catalog,
+)
 from gameserver.rules.state import (
     BattleState,
     CrewState,
     ShipState,
     Station,
     Step,
+    ce_ship_view,
     public_view,
     state_from_dict,
     state_to_dict,
@@ -56,6 +63,7 @@ __all__ = [
     "EVENT_SCHEMA_VERSION",
     "GM",
     "PRESETS",
+    "PRESET_RULESET",
     "SALT_BYTES",
     "Actor",
     "BattleState",
@@ -92,6 +100,7 @@ __all__ = [
     "awaiting",
     "bot_command",
     "bot_commands",
+    "ce_ship_view",
     "command_json_schema",
     "command_to_dict",
     "commit",

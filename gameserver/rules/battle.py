@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gameserver.rules.actions import ce
 from gameserver.rules.actions.missiles import expire_salvos, strike_next_salvo
 from gameserver.rules.actions.reactions import refresh_reactions
 from gameserver.rules.commitment import LEGACY_SALT, SCHEME, commitment_data
@@ -40,6 +41,9 @@ def initiative_order(state: BattleState) -> tuple[str, ...]:
     """Active ships, highest initiative first (RULES §15 #28, Part A tie-breaks)."""
     ids = list(state.ships)
     active = [(i, state.ships[s]) for i, s in enumerate(ids) if state.ships[s].is_active]
+    if state.ruleset.is_ce:
+        active.sort(key=lambda p: ce.initiative_key(state, p[1], p[0]))
+        return tuple(s.id for _, s in active)
     active.sort(key=lambda p: _order_key(state, p[1], p[0]))
     return tuple(s.id for _, s in active)
 
@@ -100,7 +104,9 @@ def open_battle(
     ctx = DecideContext(with_secret(evolve(None, first), secret), at, dice=dice)
     ctx.events.append(first)
     roll_tactics = {entry.id: entry.roll_tactics for entry in scenario.ships}
-    for sid, ship in ctx.state.ships.items():
+    if scenario.ruleset.is_ce:
+        ce.roll_initiative(ctx, roll_tactics)
+    for sid, ship in ctx.state.ships.items() if not scenario.ruleset.is_ce else ():
         pilot = ship.crew_at("pilot")
         captain = ship.crew_at("captain")
         tactics = None
@@ -134,6 +140,9 @@ def open_battle(
 def start_round(ctx: DecideContext, number: int) -> None:
     st = ctx.state
     ships: dict[str, dict[str, Any]] = {}
+    if st.ruleset.is_ce:
+        _start_ce_turn(ctx, number)
+        return
     for sid, s in st.ships.items():
         fields: dict[str, Any] = {
             "thrust_pool": s.thrust if s.is_active else 0,
@@ -161,6 +170,26 @@ def start_round(ctx: DecideContext, number: int) -> None:
         + ", ".join(ship_name(ctx.state, s) for s in initiative_order(ctx.state))
         + ".",
         battle={"order": initiative_order(ctx.state)},
+    )
+
+
+def _start_ce_turn(ctx: DecideContext, number: int) -> None:
+    """RULES §3.A: a CE turn; initiative is not re-rolled, the reaction pools refill."""
+    st = ctx.state
+    ships = {sid: ce.round_fields(s) for sid, s in st.ships.items()}
+    ctx.emit(
+        "round_started",
+        {"round": number},
+        f"Turn {number} begins.",
+        ships=ships,
+        battle={"round": number, "step": Step.TURN, "turn": -1, "moves": {}},
+    )
+    order = initiative_order(ctx.state)
+    ctx.emit(
+        "initiative_order",
+        {"order": list(order)},
+        "Initiative order: " + ", ".join(ship_name(ctx.state, s) for s in order) + ".",
+        battle={"order": order},
     )
 
 
@@ -218,9 +247,13 @@ def settle(ctx: DecideContext) -> None:
             if refresh_reactions(ctx):
                 continue
             return
+        if st.ruleset.is_ce and ce.strike_due(ctx):
+            continue
         sid = st.acting_ship
         if sid is not None and stations_needed(st, st.ships[sid]):
             return
+        if st.ruleset.is_ce and ce.resolve_queued(ctx):
+            continue
         if st.step == Step.ATTACK and expire_salvos(ctx):
             continue
         if st.step == Step.ATTACK and any(s.arrives_round <= st.round for s in st.salvos):
@@ -231,7 +264,9 @@ def settle(ctx: DecideContext) -> None:
             continue
         nxt = None
         for i in range(st.turn + 1, len(st.order)):
-            if stations_needed(st, st.ships[st.order[i]]):
+            if stations_needed(st, st.ships[st.order[i]]) or (
+                st.ruleset.is_ce and ce.has_due_salvo(st, st.order[i])
+            ):
                 nxt = i
                 break
         if nxt is not None:
@@ -240,6 +275,7 @@ def settle(ctx: DecideContext) -> None:
                 "turn_started",
                 {"ship": ship.id, "step": st.step.value},
                 f"{ship.name} acts ({st.step.value} step).",
+                ships={ship.id: ce.turn_fields(ship)} if st.ruleset.is_ce else None,
                 battle={"turn": nxt},
             )
             continue

@@ -46,6 +46,23 @@ def _kinds(ship: ShipState) -> list[str]:
     return [w.value for t in ship.design.turrets for w in t.weapons]
 
 
+def _nearly_gone(state: BattleState, ship: ShipState) -> bool:
+    """Time to strike colours: MgT2e Hull at a tenth; CE Hull gone and Structure at a quarter."""
+    if state.ruleset.is_ce:
+        most = ship.design.structure or max(1, ship.design.tons // 50)
+        return ship.hull == 0 and ship.structure * 4 <= most
+    return ship.hull * 10 <= ship.design.hull_points
+
+
+def _ce_range_wanted(state: BattleState, ship: ShipState, option: dict[str, Any]) -> bool:
+    """CE: close in from beyond Medium (every beam's optimum is Medium or nearer); else the
+    navigator's Range Check is not worth the action."""
+    if option.get("type") != "range_check":
+        return True
+    band = BAND_INDEX[state.band(ship.id, option["target"])]
+    return option["wish"] == "decrease" and band > BAND_INDEX["medium"]
+
+
 def _first_legal(state: BattleState, options: list[dict[str, Any]]) -> Command | None:
     for data in options:
         cmd = _cmd(data)
@@ -83,14 +100,14 @@ def choose(state: BattleState, ship_id: str, station: str) -> Command | None:
                 options.append(base | {"type": "aid_gunners"})
         options.append(base | {"type": "end_step", "station": station})
         return _first_legal(state, options)
-    if station == "captain" and ship.hull * 10 <= ship.design.hull_points:
+    if station == "captain" and _nearly_gone(state, ship):
         options.append(base | {"type": "surrender"})
     for entry in legal_commands(state, ship_id, station):
         options.append(entry["command"])
     if target is not None:
         # prefer the nearest enemy, then the rest in the engine's order
         options.sort(key=lambda d: 0 if d.get("target") == target.id else 1)
-    if station == "engineer":
+    if station == "engineer" and not state.ruleset.is_ce:
         options.sort(
             key=lambda d: -ship.crits[LOCATION_INDEX[d["location"]]] if "location" in d else 1
         )
@@ -98,8 +115,10 @@ def choose(state: BattleState, ship_id: str, station: str) -> Command | None:
     # leaving by jump is the players' (or a later tactic's) choice, not this bot's
     options = [o for o in options if o["type"] not in ("plot_jump", "jump")]
     options.sort(key=lambda d: 1 if d["type"] in ("end_step", "surrender") else 0)
-    if station == "captain" and ship.hull * 10 <= ship.design.hull_points:
+    if station == "captain" and _nearly_gone(state, ship):
         options.sort(key=lambda d: 0 if d["type"] == "surrender" else 1)
+    if state.ruleset.is_ce:
+        options = [o for o in options if _ce_range_wanted(state, ship, o)]
     return _first_legal(state, options)
 
 

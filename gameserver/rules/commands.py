@@ -169,6 +169,109 @@ class EndStep(_Command):
     station: str | None = None
 
 
+class CePilot(_Command):
+    """CE pilot, on the ship's turn: Evasive Maneuvers or Line Up The Shot (§6.A)."""
+
+    type: Literal["ce_pilot"] = "ce_pilot"
+    action: Literal["evasive_maneuvers", "line_up_the_shot"]
+
+
+class RangeCheck(_Command):
+    """CE navigator: opposed Navigation against a ship; the winner's wish, one band (§5.2)."""
+
+    type: Literal["range_check"] = "range_check"
+    target: str
+    wish: Literal["increase", "decrease", "keep"]
+
+
+class SensorTargeting(_Command):
+    """CE sensors: Comms (EDU) against a target; gunners +1/+2 at it this turn (§7.A.3)."""
+
+    type: Literal["sensor_targeting"] = "sensor_targeting"
+    target: str
+
+
+class CeCaptain(_Command):
+    """CE captain: Coordinate Crew (a pool of +1 DMs this turn) or Increase Initiative (§6.A)."""
+
+    type: Literal["ce_captain"] = "ce_captain"
+    action: Literal["coordinate_crew", "increase_initiative"]
+
+
+class CeFire(_Command):
+    """CE gunner: every ready beam weapon of a turret fires at one target, each its own roll
+    (§7.A.1 DEFAULT)."""
+
+    type: Literal["ce_fire"] = "ce_fire"
+    turret: int = Field(ge=0, le=31)
+    target: str
+
+
+class CeRepair(_Command):
+    """CE damage control: repair hits on one system, ``turret:<i>`` for a turret (§12.A)."""
+
+    type: Literal["ce_repair"] = "ce_repair"
+    system: str = Field(min_length=1, max_length=20)
+
+
+class Hasty(_Command):
+    """CE captain, at the start of the ship's turn: hasty action, initiative +2 this turn and
+    every crew check -1 (§1.5, §3.A)."""
+
+    type: Literal["hasty"] = "hasty"
+
+
+class CeReload(_Command):
+    """CE gunner: Reload Weapons System, refilling a turret's racks or sandcasters from stores
+    (§6.A, #16)."""
+
+    type: Literal["ce_reload"] = "ce_reload"
+    turret: int = Field(ge=0, le=31)
+
+
+class JamMissiles(_Command):
+    """CE sensors: Electronic Warfare against the smart missiles flying at this ship (§6.A)."""
+
+    type: Literal["jam_missiles"] = "jam_missiles"
+
+
+class Board(_Command):
+    """CE captain (the chief security officer): a boarding action against an adjacent ship,
+    opposed INT Tactics (§13.4)."""
+
+    type: Literal["board"] = "board"
+    target: str
+
+
+class CeLaunch(_Command):
+    """CE gunner: each loaded missile rack of a turret launches one smart missile (§9.A, #16)."""
+
+    type: Literal["ce_launch"] = "ce_launch"
+    turret: int = Field(ge=0, le=31)
+    target: str
+
+
+class CePointDefence(_Command):
+    """CE reaction, a laser turret's gunner: shoot down arriving missiles, one per success,
+    until a miss (§11.A)."""
+
+    type: Literal["ce_point_defence"] = "ce_point_defence"
+    turret: int = Field(ge=0, le=31)
+
+
+class Dodge(_Command):
+    """CE reaction, pilot: Dodge Incoming Fire, -2 to that attack on success (§11.A)."""
+
+    type: Literal["dodge"] = "dodge"
+
+
+class FireSand(_Command):
+    """CE reaction, a sandcaster gunner: each beam's damage -1D on success (§11.A)."""
+
+    type: Literal["fire_sand"] = "fire_sand"
+    turret: int = Field(ge=0, le=31)
+
+
 class GmAdvance(_Command):
     """GM: resolve the pending reaction without further reactions, or end the current step."""
 
@@ -218,6 +321,20 @@ Command = Annotated[
     | Jump
     | Surrender
     | EndStep
+    | CePilot
+    | RangeCheck
+    | SensorTargeting
+    | CeCaptain
+    | CeFire
+    | CeRepair
+    | CeLaunch
+    | CePointDefence
+    | Hasty
+    | Board
+    | CeReload
+    | JamMissiles
+    | Dodge
+    | FireSand
     | GmAdvance
     | GmRuling
     | GmUndo

@@ -1,4 +1,4 @@
-"""Ruleset profiles and `RulesConfig`: every DEFAULT and ⚠ house decision of RULES.md for MgT2e.
+"""Ruleset profiles and `RulesConfig`: every DEFAULT and ⚠ house decision of RULES.md.
 
 Purely computational, no side effects. Part A of RULES.md wins over Part B; §15 wins within Part B.
 """
@@ -14,10 +14,17 @@ from gameserver.rules.errors import RuleViolation
 
 
 class Ruleset(StrEnum):
-    """RULES Part A "Profiles": MgT2e 2016 is the default; 2022 changes critical Severity."""
+    """RULES Part A "Profiles": MgT2e 2016 is the default; 2022 changes critical Severity;
+    CE is the Cepheus Engine (hits, locations, Hull and Structure)."""
 
     MGT2E_2016 = "MGT2E_2016"
     MGT2E_2022 = "MGT2E_2022"
+    CE = "CE"
+
+    @property
+    def is_ce(self) -> bool:
+        """Whether this is the Cepheus Engine profile."""
+        return self is Ruleset.CE
 
 
 def _default_flight() -> dict[str, int]:
@@ -95,6 +102,12 @@ class RulesConfig:
     jump_target: int = 8
     # §13.2 DEFAULT: breaking off needs a further 50 Thrust opening at Distant from every enemy.
     break_off_thrust: int = 50
+    # CE #1: add the attack Effect to ship damage (the personal-combat rule); no by default.
+    ce_add_effect_to_damage: bool = False
+    # CE #2: the pulse laser's -2 stacks with the range table.
+    ce_pulse_penalty_stacks: bool = True
+    # CE §12.A: DM on in-combat repairs (the SRD's example is Very Difficult, -4).
+    ce_repair_dm: int = 0
     # Engine: how many events a GM may undo at most (also the depth a snapshot keeps).
     undo_limit: int = 20
     # §10.B.4 crew damage: damage reduces END, then STR, then DEX (engine order).
@@ -164,7 +177,12 @@ INT_BOUNDS: dict[str, tuple[int, int]] = {
     "jump_plot_target": (2, 20),
     "jump_plot_dm": (-6, 6),
     "jump_target": (2, 20),
+    "ce_repair_dm": (-6, 6),
 }
+# The options that belong to the CE profile (a CE vector case may override only these).
+CE_OPTIONS: frozenset[str] = frozenset(
+    {"ce_add_effect_to_damage", "ce_pulse_penalty_stacks", "ce_repair_dm"}
+)
 # missile_flight_rounds: rounds to impact per band (only the bands it already names).
 FLIGHT_ROUNDS_MAX = 20
 CREW_DAMAGE_ORDER_MAX = 6

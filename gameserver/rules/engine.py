@@ -13,7 +13,15 @@ from dataclasses import replace
 from pydantic import BaseModel
 
 # Imported for their `@handles` registrations.
-from gameserver.rules.actions import attack, gm, manoeuvre, missiles, reactions, ship  # noqa: F401
+from gameserver.rules.actions import (  # noqa: F401
+    attack,
+    ce,
+    gm,
+    manoeuvre,
+    missiles,
+    reactions,
+    ship,
+)
 from gameserver.rules.authorise import authorise
 from gameserver.rules.battle import settle
 from gameserver.rules.commands import NOBODY, Actor, command_record

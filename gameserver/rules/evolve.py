@@ -18,7 +18,7 @@ from gameserver.rules.commitment import LEGACY_SALT
 from gameserver.rules.config import RulesConfig, Ruleset
 from gameserver.rules.errors import UnknownPatchField
 from gameserver.rules.events import EVENT_SCHEMA_VERSION, Event
-from gameserver.rules.scenario import CHARACTERISTICS, QUALITY, STATION_SKILLS, Scenario
+from gameserver.rules.scenario import CHARACTERISTICS, QUALITY, Scenario, station_skills
 from gameserver.rules.secret import DiceSecret, with_secret
 from gameserver.rules.state import (
     ACTIVE,
@@ -40,6 +40,8 @@ def initial_state(event: Event) -> BattleState:
     d = event.data
     scenario = Scenario.model_validate(d["scenario"])
     cfg = RulesConfig.from_dict(d["config"])
+    ruleset = Ruleset(d["ruleset"])
+    skills_of = station_skills(ruleset)
     ships: dict[str, ShipState] = {}
     for entry in scenario.ships:
         design = entry.resolved_design()
@@ -50,9 +52,7 @@ def initial_state(event: Event) -> BattleState:
             spec = (entry.crew or {}).get(station)
             covers = tuple(s for s, holder in design.held_by.items() if holder == station)
             default_skills: dict[str, int | None] = {
-                s: skill_level
-                for held in (station, *covers)
-                for s in STATION_SKILLS[held.split(":")[0]]
+                s: skill_level for held in (station, *covers) for s in skills_of[held.split(":")[0]]
             }
             if spec is None:
                 name = f"{entry.crew_quality.value.title()} {base}"
@@ -74,6 +74,12 @@ def initial_state(event: Event) -> BattleState:
                     ammo.append(cfg.sandcaster_load)
                 else:
                     ammo.append(0)
+        hull = design.hull_points
+        structure = 0
+        if ruleset is Ruleset.CE:
+            # §10.A.2 (#5): Hull = floor(tons / 50); Structure the same, at least 1.
+            hull = design.hull if design.hull is not None else design.tons // 50
+            structure = design.structure or max(1, design.tons // 50)
         ships[entry.id] = ShipState(
             id=entry.id,
             name=entry.name,
@@ -81,7 +87,7 @@ def initial_state(event: Event) -> BattleState:
             preset=entry.preset,
             design=design,
             turret_start=tuple(starts),
-            hull=design.hull_points,
+            hull=hull,
             armour=design.armour,
             status=ACTIVE,
             initiative=0,
@@ -113,6 +119,7 @@ def initial_state(event: Event) -> BattleState:
             cargo_lost_pct=0,
             rads=0,
             life_support=None,
+            structure=structure,
         )
     ranges: dict[str, tuple[str, int]] = {}
     ids = list(ships)
@@ -127,7 +134,7 @@ def initial_state(event: Event) -> BattleState:
         # Only logs of event schema version 1 carry their (public) seed; see `rules.commitment`.
         seed=int(d["seed"]) if d.get("seed") is not None else None,
         dice_drawn=len(event.dice),
-        ruleset=Ruleset(d["ruleset"]),
+        ruleset=ruleset,
         config=cfg,
         scenario_name=scenario.name,
         round_limit=scenario.round_limit,

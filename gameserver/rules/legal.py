@@ -20,6 +20,7 @@ from gameserver.rules.resolution import attack_dms
 from gameserver.rules.state import BattleState, Step
 from gameserver.rules.tables_mgt2e import WEAPONS
 from gameserver.rules.turns import enemies, ew_options, repair_options
+from gameserver.rules.turns_ce import candidates as ce_candidates
 
 
 def _cmd(data: dict[str, Any], actor: Actor = GM) -> Command:
@@ -41,6 +42,8 @@ def candidate_commands(state: BattleState, ship_id: str, station: str) -> list[d
     ship = state.ships.get(ship_id)
     if ship is None or state.is_over:
         return []
+    if state.ruleset.is_ce:
+        return ce_candidates(state, ship, station)
     out: list[dict[str, Any]] = []
     base = {"ship_id": ship_id}
     foes = enemies(state, ship)
@@ -163,6 +166,16 @@ def _label(state: BattleState, data: Mapping[str, Any]) -> str:
         return f"Sensor lock on {target}"
     if t == "repair":
         return f"Repair {str(data.get('location', '')).replace('_', ' ')}"
+    if t == "ce_fire":
+        return f"Fire turret {int(data.get('turret', 0)) + 1} at {target}"
+    if t == "range_check":
+        return f"Range check: {data.get('wish', '')} range to {target}"
+    if t == "sensor_targeting":
+        return f"Sensor targeting on {target}"
+    if t == "ce_repair":
+        return f"Repair {str(data.get('system', '')).replace('_', ' ').replace(':', ' ')}"
+    if t in ("ce_pilot", "ce_captain"):
+        return str(data.get("action", "")).replace("_", " ").capitalize()
     return t.replace("_", " ").capitalize()
 
 

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from gameserver.rules.config import RulesConfig, Ruleset
 from gameserver.rules.errors import RuleViolation
-from gameserver.rules.ships import PRESETS, ShipDesign
+from gameserver.rules.ships import PRESET_RULESET, PRESETS, ShipDesign, preset_profile
 from gameserver.rules.tables_mgt2e import RangeBand
 
 ID_PATTERN = r"^[A-Za-z0-9_.-]{1,40}$"
@@ -27,7 +27,22 @@ STATION_SKILLS: dict[str, tuple[str, ...]] = {
     "engineer": ("engineer",),
     "sensors": ("electronics",),
     "gunner": ("gunner",),
+    "navigator": ("astrogation",),
 }
+# RULES §1.4 CE skill names (lower case, words joined by "_") each station uses.
+CE_STATION_SKILLS: dict[str, tuple[str, ...]] = {
+    "captain": ("leadership", "tactics"),
+    "pilot": ("piloting",),
+    "engineer": ("mechanics", "engineering"),
+    "sensors": ("comms",),
+    "gunner": ("turret_weapons",),
+    "navigator": ("navigation",),
+}
+
+
+def station_skills(ruleset: Ruleset) -> dict[str, tuple[str, ...]]:
+    """The skill names a ruleset's stations use."""
+    return CE_STATION_SKILLS if ruleset is Ruleset.CE else STATION_SKILLS
 
 
 class CrewQuality(StrEnum):
@@ -213,9 +228,16 @@ class Scenario(BaseModel):
         ship_ids = [s.id for s in self.ships]
         if len(set(ship_ids)) != len(ship_ids):
             raise ValueError("ship ids must be unique")
+        family = preset_profile(self.ruleset.value)
         for ship in self.ships:
             if ship.side not in side_ids:
                 raise ValueError(f"ship {ship.id!r}: unknown side {ship.side!r}")
+            if ship.preset is not None and PRESET_RULESET[ship.preset] != family:
+                same = ", ".join(k for k, v in PRESET_RULESET.items() if v == family)
+                raise ValueError(
+                    f"ship {ship.id!r}: preset {ship.preset!r} is not a {self.ruleset.value}"
+                    f" ship; {self.ruleset.value} presets: {same}"
+                )
         with_ships = {s.side for s in self.ships}
         if len(with_ships) < 2:
             raise ValueError("at least two sides need ships")

@@ -21,7 +21,7 @@ from gameserver.rules.tables_mgt2e import (
     WeaponKind,
 )
 
-CrewStation = Literal["captain", "pilot", "engineer", "sensors"]
+CrewStation = Literal["captain", "pilot", "engineer", "sensors", "navigator"]
 
 
 MAX_TURRETS = 8
@@ -55,8 +55,15 @@ class ShipDesign(BaseModel):
     tons: int = Field(ge=1, le=1_000_000)
     tl: int = Field(default=12, ge=0, le=25)
     hull: int | None = Field(
-        default=None, ge=1, le=400_000, description="default: 0.4 x tons (§10.B.1)"
+        default=None,
+        ge=1,
+        le=400_000,
+        description="default: 0.4 x tons (MgT2e §10.B.1); CE: tons / 50 (§10.A.2)",
     )
+    structure: int | None = Field(
+        default=None, ge=1, le=20_000, description="CE only; default: tons / 50, at least 1"
+    )
+    stealth: bool = Field(default=False, description="CE stealth coating (-4 to lock on)")
     armour: int = Field(default=0, ge=0, le=50)
     thrust: int = Field(default=1, ge=0, le=15)
     jump: int = Field(default=0, ge=0, le=9)
@@ -265,7 +272,158 @@ _PRESETS: dict[str, ShipDesign] = {
     ),
 }
 
-PRESETS: Mapping[str, ShipDesign] = MappingProxyType(_PRESETS)
+# RULES §14 CE blocks (Cepheus Engine SRD "Common Vessels", Open Game Content), with the
+# engine's armed variants where the SRD ship is unarmed, and the Raider's errata (#6). Hull and
+# Structure come from the tonnage (§10.A.2); sensors map Standard -4 to basic, Basic Civilian -2
+# to civilian and Advanced +1 to improved. Crew stations: the SRD crew that fights (marines,
+# stewards and fighter pilots are not stations).
+_CE_PRESETS: dict[str, ShipDesign] = {
+    # §14.1: 200 t, TS 2, Thrust 1, Jump 1, Model 2 + Fire Control/1 (armed variant), two
+    # double turrets of beam laser + sandcaster; crew pilot, navigator, engineer, 2 gunners.
+    "merchant_trader": ShipDesign(
+        name="Merchant Trader",
+        tons=200,
+        tl=9,
+        armour=2,
+        thrust=1,
+        jump=1,
+        computer=10,
+        fire_control=1,
+        sensors=SensorGrade.CIVILIAN,
+        turrets=(
+            _t("double", "beam_laser", "sandcaster"),
+            _t("double", "beam_laser", "sandcaster"),
+        ),
+        sand_reserve=0,
+        stations=("pilot", "navigator", "engineer"),
+        cargo=85,
+        fuel=24,
+    ),
+    # §14.2: 100 t, TS 2, Thrust 4, Jump 2; armed variant: a double turret of pulse laser +
+    # sandcaster; crew pilot, navigator, engineer + 1 gunner.
+    "courier": ShipDesign(
+        name="Courier",
+        tons=100,
+        tl=9,
+        armour=2,
+        thrust=4,
+        jump=2,
+        computer=10,
+        sensors=SensorGrade.CIVILIAN,
+        turrets=(_t("double", "pulse_laser", "sandcaster"),),
+        stations=("pilot", "navigator", "engineer"),
+        cargo=16,
+        fuel=28,
+    ),
+    # §14.3: 300 t, Crystaliron 8 + stealth, Thrust 4, Jump 2, Model 3/fib + Fire Control/2,
+    # Advanced sensors +1; two triple missile turrets (120 smart missiles) and a triple beam
+    # laser turret; crew CO, pilot, navigator, engineer (2), 3 gunners.
+    "patrol_frigate": ShipDesign(
+        name="Patrol Frigate",
+        tons=300,
+        tl=11,
+        armour=8,
+        stealth=True,
+        thrust=4,
+        jump=2,
+        computer=15,
+        fire_control=2,
+        sensors=SensorGrade.IMPROVED,
+        turrets=(
+            _t("triple", "missile_rack", "missile_rack", "missile_rack"),
+            _t("triple", "missile_rack", "missile_rack", "missile_rack"),
+            _t("triple", "beam_laser", "beam_laser", "beam_laser"),
+        ),
+        missile_reserve=48,
+        stations=("captain", "pilot", "navigator", "engineer"),
+        cargo=23,
+    ),
+    # §14.4: 300 t, TS 2, Thrust 2, Jump 1; two triple pulse-laser turrets and a triple
+    # sandcaster turret (100 canisters); crew pilot, navigator, engineer, 3 gunners.
+    "frontier_trader": ShipDesign(
+        name="Frontier Trader",
+        tons=300,
+        tl=9,
+        armour=2,
+        thrust=2,
+        jump=1,
+        computer=10,
+        sensors=SensorGrade.CIVILIAN,
+        turrets=(
+            _t("triple", "pulse_laser", "pulse_laser", "pulse_laser"),
+            _t("triple", "pulse_laser", "pulse_laser", "pulse_laser"),
+            _t("triple", "sandcaster", "sandcaster", "sandcaster"),
+        ),
+        sand_reserve=40,
+        stations=("pilot", "navigator", "engineer"),
+        cargo=75,
+        fuel=42,
+    ),
+    # §14.5 with errata (#6): 600 t, Hull 12, Structure 12, six hardpoints; TS 8, Thrust 4,
+    # Jump 1; six triple beam-laser turrets; crew CO, pilot, navigator, engineers, 6 gunners.
+    "raider": ShipDesign(
+        name="Raider",
+        tons=600,
+        tl=9,
+        armour=8,
+        thrust=4,
+        jump=1,
+        computer=10,
+        sensors=SensorGrade.CIVILIAN,
+        turrets=tuple(_t("triple", "beam_laser", "beam_laser", "beam_laser") for _ in range(6)),
+        stations=("captain", "pilot", "navigator", "engineer"),
+        cargo=125,
+        fuel=108,
+    ),
+    # §14.6: 400 t, no jump, Thrust 6, TS 8; two triple missile turrets (360 smart missiles)
+    # and two triple beam-laser turrets; crew CO, pilot, engineers, 4 gunners.
+    "system_defense_boat": ShipDesign(
+        name="System Defense Boat",
+        tons=400,
+        tl=12,
+        armour=8,
+        thrust=6,
+        jump=0,
+        computer=10,
+        sensors=SensorGrade.CIVILIAN,
+        turrets=(
+            _t("triple", "missile_rack", "missile_rack", "missile_rack"),
+            _t("triple", "missile_rack", "missile_rack", "missile_rack"),
+            _t("triple", "beam_laser", "beam_laser", "beam_laser"),
+            _t("triple", "beam_laser", "beam_laser", "beam_laser"),
+        ),
+        missile_reserve=288,
+        stations=("captain", "pilot", "engineer"),
+        fuel=20,
+    ),
+    # §14.6: 10 t, Hull 0, Structure 1, Thrust 6, no armour, Standard sensors -4, a fixed
+    # pulse laser; crew 1 (the pilot fires it). Small-craft column.
+    "ce_fighter": ShipDesign(
+        name="Fighter",
+        tons=10,
+        tl=9,
+        armour=0,
+        thrust=6,
+        jump=0,
+        computer=5,
+        sensors=SensorGrade.BASIC,
+        turrets=(_t("fixed", "pulse_laser"),),
+        stations=("pilot",),
+        held_by={"gunner:0": "pilot"},
+        fuel=1,
+    ),
+}
+
+# The profile each preset belongs to (a scenario may use only its own ruleset's presets).
+PRESET_RULESET: Mapping[str, str] = MappingProxyType(
+    {k: "MGT2E" for k in _PRESETS} | {k: "CE" for k in _CE_PRESETS}
+)
+PRESETS: Mapping[str, ShipDesign] = MappingProxyType(_PRESETS | _CE_PRESETS)
+
+
+def preset_profile(ruleset: str) -> str:
+    """The preset family of a ruleset: ``CE`` or ``MGT2E`` (both MgT2e editions)."""
+    return "CE" if ruleset == "CE" else "MGT2E"
 
 
 def preset_catalog() -> list[dict[str, Any]]:
@@ -275,10 +433,12 @@ def preset_catalog() -> list[dict[str, Any]]:
         out.append(
             {
                 "id": pid,
+                "ruleset": PRESET_RULESET[pid],
                 "name": d.name,
                 "tons": d.tons,
                 "tl": d.tl,
-                "hull": d.hull_points,
+                "hull": d.hull_points if PRESET_RULESET[pid] != "CE" else d.tons // 50,
+                "structure": max(1, d.tons // 50) if PRESET_RULESET[pid] == "CE" else None,
                 "armour": d.armour,
                 "thrust": d.thrust,
                 "jump": d.jump,

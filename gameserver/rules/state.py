@@ -37,11 +37,13 @@ from gameserver.rules.tables_mgt2e import (
 
 
 class Step(StrEnum):
-    """RULES §3.B: the three steps of a MgT2e round."""
+    """RULES §3.B: the three steps of a MgT2e round (CE: the single ship-turn step, §3.A)."""
 
     MANOEUVRE = "manoeuvre"
     ATTACK = "attack"
     ACTIONS = "actions"
+    # RULES §3.A: a CE turn has one step; each ship's whole crew acts on its turn.
+    TURN = "turn"
 
 
 class Station(StrEnum):
@@ -52,6 +54,7 @@ class Station(StrEnum):
     GUNNER = "gunner"
     ENGINEER = "engineer"
     SENSORS = "sensors"
+    NAVIGATOR = "navigator"
 
 
 def station_id(station: Station | str, turret: int | None = None) -> str:
@@ -71,6 +74,8 @@ WRECKED = "wrecked"
 SURRENDERED = "surrendered"
 ESCAPED = "escaped"
 JUMPED = "jumped"
+DESTROYED = "destroyed"  # CE §13.1: Structure 0
+DISABLED = "disabled"  # CE §13.1: Power Plant destroyed
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +172,20 @@ class ShipState:
     cargo_lost_pct: int
     rads: int
     life_support: str | None
+    # --- CE (RULES §4.A, §7.A, §10.A); unused under MgT2e ---
+    structure: int = 0
+    systems: Mapping[str, int] = field(default_factory=dict)  # hits per system, "turret:<i>"
+    reactions: int = 0  # reactions left this turn (§4.A.3)
+    evasive_dm: int = 0  # Evasive Maneuvers in force against attacks on this ship
+    line_up_dm: int = 0  # Line Up The Shot this turn
+    targeting: Mapping[str, int] = field(default_factory=dict)  # Sensor Targeting per target
+    coordinate: int = 0  # Coordinate Crew points left this turn
+    bonus_in_force: int = 0  # last Increase Initiative, in force for this turn only
+    # beam hits on this ship waiting for the attacker's crew to finish (§3.A c): each
+    # {"attacker", "weapon", "raw", "sand"}
+    incoming: tuple[Mapping[str, Any], ...] = ()
+    hasty: bool = False  # the captain declared hasty on the ship's last turn (§1.5)
+    boarding_dm: int = 0  # +2 on this ship's next boarding roll after a success (§13.4)
 
     # --- derived values (RULES §10.B.4 effects applied to the design) ---
 
@@ -239,6 +258,11 @@ class ShipState:
         """Whether the sensors still reach `band`."""
         cap = self.sensor_cap
         return cap is None or BAND_INDEX[band] <= BAND_INDEX[cap]
+
+    @property
+    def coordinate_dm(self) -> int:
+        """CE Coordinate Crew: +1 on the next crew check while points are left (§6.A)."""
+        return 1 if self.coordinate > 0 else 0
 
     @property
     def is_active(self) -> bool:
@@ -333,6 +357,9 @@ SHIP_PATCH_DECODERS: dict[str, Callable[[Any], Any]] = {
     "crew": _crew,
     "done": _fs,
     "repaired": _fs,
+    "systems": dict,
+    "targeting": dict,
+    "incoming": _tup,
 }
 SHIP_DECODERS: dict[str, Callable[[Any], Any]] = {
     f.name: SHIP_PATCH_DECODERS.get(f.name, _same) for f in dataclasses.fields(ShipState)
@@ -575,9 +602,30 @@ def state_from_dict(d: Mapping[str, Any]) -> BattleState:
     return BattleState(**kwargs)
 
 
+def ce_ship_view(s: ShipState) -> dict[str, Any]:
+    """The CE figures of a ship (RULES §10.A): Hull and Structure boxes, hits per location,
+    the reaction pool and the DMs in force; shown only in CE battles."""
+    tons = s.design.tons
+    return {
+        "hull_max": s.design.hull if s.design.hull is not None else tons // 50,
+        "structure": s.structure,
+        "structure_max": (
+            s.design.structure if s.design.structure is not None else max(1, tons // 50)
+        ),
+        "systems": dict(s.systems),
+        "reactions": s.reactions,
+        "evasive_dm": s.evasive_dm,
+        "line_up_dm": s.line_up_dm,
+        "targeting": dict(s.targeting),
+        "coordinate": s.coordinate,
+        "column": "small_craft" if tons < 100 else ("external" if s.hull > 0 else "internal"),
+    }
+
+
 def public_view(state: BattleState) -> dict[str, Any]:
     """What every client may see: ships, damage, ranges, order, step, pending reactions, salvos."""
     ships = []
+    ce = state.ruleset is Ruleset.CE
     for s in state.ships.values():
         ships.append(
             {
@@ -636,6 +684,7 @@ def public_view(state: BattleState) -> dict[str, Any]:
                 "life_support": s.life_support,
                 "escape_progress": s.escape_progress,
             }
+            | (ce_ship_view(s) if ce else {})
         )
     return {
         "battle_id": state.battle_id,

@@ -23,6 +23,7 @@ from gameserver.rules.state import (
     Step,
 )
 from gameserver.rules.tables_mgt2e import LOCATIONS, WEAPONS
+from gameserver.rules.turns_ce import stations_needed as ce_stations_needed
 
 # §11.B: point defence uses a turret's beam or pulse lasers.
 POINT_DEFENCE_WEAPONS = frozenset({"beam_laser", "pulse_laser"})
@@ -55,7 +56,10 @@ def target_ship(
 
 
 def stations_needed(state: BattleState, ship: ShipState) -> list[str]:
-    """Stations of `ship` that still have something to do in the current step (§3.B)."""
+    """Stations of `ship` that still have something to do in the current step (§3.B; CE:
+    on its turn, §3.A)."""
+    if state.ruleset.is_ce:
+        return ce_stations_needed(state, ship)
     if not ship.is_active:
         return []
     out: list[str] = []

@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gameserver.rules import vectors_ce
 from gameserver.rules.config import RulesConfig, Ruleset
 from gameserver.rules.dice import ScriptedDice
 from gameserver.rules.errors import DiceExhausted, RuleViolation
@@ -31,48 +31,11 @@ from gameserver.rules.resolution import (
     sand,
     sustained_count,
 )
-from gameserver.rules.tables_mgt2e import BAND_INDEX, LOCATION_INDEX, MOUNT_MULTIPLE, WEAPONS
+from gameserver.rules.tables_mgt2e import LOCATION_INDEX, MOUNT_MULTIPLE, WEAPONS
+from gameserver.rules.vector_input import CaseError, In
 
 
-class CaseError(Exception):
-    """The case itself is malformed (missing or bad input, unknown op)."""
-
-
-_MISSING = object()
-
-
-@dataclass(frozen=True, slots=True)
-class _In:
-    data: dict[str, Any]
-    where: str = "input"
-
-    def get(self, name: str, kind: str, default: Any = _MISSING) -> Any:
-        """Read a field; absent fields default (RULES Part A) unless required (no default)."""
-        value = self.data.get(name, _MISSING)
-        if value is _MISSING or (value is None and kind not in ("int?", "obj?")):
-            if default is _MISSING:
-                raise CaseError(f"missing required {self.where} field {name!r}")
-            return default
-        ok = {
-            "int": isinstance(value, int) and not isinstance(value, bool),
-            "int?": value is None or (isinstance(value, int) and not isinstance(value, bool)),
-            "bool": isinstance(value, bool),
-            "str": isinstance(value, str),
-            "obj": isinstance(value, dict),
-            "obj?": value is None or isinstance(value, dict),
-        }[kind]
-        if not ok:
-            raise CaseError(f"{self.where} field {name!r} has the wrong type: {value!r}")
-        return value
-
-    def band(self, name: str) -> str:
-        value = self.get(name, "str")
-        if value not in BAND_INDEX:
-            raise CaseError(f"{self.where} field {name!r}: unknown range band {value!r}")
-        return str(value)
-
-
-def _ruleset(inp: _In, file_ruleset: Ruleset) -> Ruleset:
+def _ruleset(inp: In, file_ruleset: Ruleset) -> Ruleset:
     value = inp.get("ruleset", "str", file_ruleset.value)
     try:
         return Ruleset(value)
@@ -80,7 +43,7 @@ def _ruleset(inp: _In, file_ruleset: Ruleset) -> Ruleset:
         raise CaseError(f"unknown ruleset {value!r}") from None
 
 
-def _op_check(inp: _In, dice: ScriptedDice, rs: Ruleset) -> dict[str, Any]:
+def _op_check(inp: In, dice: ScriptedDice, rs: Ruleset) -> dict[str, Any]:
     c = check(
         dice,
         inp.get("skill", "int?", 0),
@@ -92,11 +55,11 @@ def _op_check(inp: _In, dice: ScriptedDice, rs: Ruleset) -> dict[str, Any]:
     return {"roll": c.roll, "total": c.total, "effect": c.effect, "success": c.success}
 
 
-def _op_initiative(inp: _In, dice: ScriptedDice, rs: Ruleset) -> dict[str, Any]:
+def _op_initiative(inp: In, dice: ScriptedDice, rs: Ruleset) -> dict[str, Any]:
     tac_in = inp.get("tactics", "obj?", None)
     tactics = None
     if tac_in is not None:
-        t = _In(tac_in, "tactics")
+        t = In(tac_in, "tactics")
         tactics = (t.get("skill", "int?", 0), t.get("int", "int", 0))
     value, _, _ = initiative(
         dice, inp.get("pilot_skill", "int?", 0), inp.get("thrust", "int", 0), tactics
@@ -104,7 +67,7 @@ def _op_initiative(inp: _In, dice: ScriptedDice, rs: Ruleset) -> dict[str, Any]:
     return {"initiative": value}
 
 
-def _op_attack(inp: _In, dice: ScriptedDice, rs: Ruleset) -> dict[str, Any]:
+def _op_attack(inp: In, dice: ScriptedDice, rs: Ruleset) -> dict[str, Any]:
     weapon = inp.get("weapon", "str")
     if weapon not in WEAPONS:
         raise CaseError(f"unknown weapon {weapon!r}")
@@ -112,7 +75,7 @@ def _op_attack(inp: _In, dice: ScriptedDice, rs: Ruleset) -> dict[str, Any]:
     if mount not in MOUNT_MULTIPLE:
         raise CaseError(f"unknown mount {mount!r}")
     band = inp.band("range")
-    tgt = _In(inp.get("target", "obj"), "target")
+    tgt = In(inp.get("target", "obj"), "target")
     hull = tgt.get("hull", "int")
     hull_max = tgt.get("hull_max", "int")
     crits_in = tgt.get("crits", "obj", {})
@@ -162,13 +125,13 @@ def _op_attack(inp: _In, dice: ScriptedDice, rs: Ruleset) -> dict[str, Any]:
     }
 
 
-def _op_severity(inp: _In, dice: ScriptedDice, rs: Ruleset) -> dict[str, Any]:
+def _op_severity(inp: In, dice: ScriptedDice, rs: Ruleset) -> dict[str, Any]:
     return {
         "severity": critical_severity(inp.get("damage", "int", 0), inp.get("effect", "int", 0), rs)
     }
 
 
-def _op_sustained(inp: _In, dice: ScriptedDice, rs: Ruleset) -> dict[str, Any]:
+def _op_sustained(inp: In, dice: ScriptedDice, rs: Ruleset) -> dict[str, Any]:
     hull_max = inp.get("hull_max", "int")
     if hull_max <= 0:
         raise CaseError("input field 'hull_max' must be positive")
@@ -179,7 +142,7 @@ def _op_sustained(inp: _In, dice: ScriptedDice, rs: Ruleset) -> dict[str, Any]:
     }
 
 
-def _op_range_change(inp: _In, dice: ScriptedDice, rs: Ruleset) -> dict[str, Any]:
+def _op_range_change(inp: In, dice: ScriptedDice, rs: Ruleset) -> dict[str, Any]:
     cost, rounds = range_change(
         inp.band("from"),
         inp.band("to"),
@@ -189,7 +152,7 @@ def _op_range_change(inp: _In, dice: ScriptedDice, rs: Ruleset) -> dict[str, Any
     return {"cost": cost, "rounds": rounds}
 
 
-def _op_point_defence(inp: _In, dice: ScriptedDice, rs: Ruleset) -> dict[str, Any]:
+def _op_point_defence(inp: In, dice: ScriptedDice, rs: Ruleset) -> dict[str, Any]:
     res = point_defence(
         dice,
         inp.get("gunner_skill", "int?", 0),
@@ -200,12 +163,12 @@ def _op_point_defence(inp: _In, dice: ScriptedDice, rs: Ruleset) -> dict[str, An
     return {"success": res.check.success, "removed": res.removed, "remaining": res.remaining}
 
 
-def _op_sand(inp: _In, dice: ScriptedDice, rs: Ruleset) -> dict[str, Any]:
+def _op_sand(inp: In, dice: ScriptedDice, rs: Ruleset) -> dict[str, Any]:
     c, bonus = sand(dice, inp.get("gunner_skill", "int?", 0), inp.get("dex", "int", 0))
     return {"success": c.success, "armour_bonus": bonus, "effect": c.effect, "total": c.total}
 
 
-def _op_repair(inp: _In, dice: ScriptedDice, rs: Ruleset) -> dict[str, Any]:
+def _op_repair(inp: In, dice: ScriptedDice, rs: Ruleset) -> dict[str, Any]:
     c = repair_check(
         dice,
         inp.get("engineer_skill", "int?", 0),
@@ -216,12 +179,12 @@ def _op_repair(inp: _In, dice: ScriptedDice, rs: Ruleset) -> dict[str, Any]:
     return {"total": c.total, "success": c.success, "effect": c.effect}
 
 
-def _op_aid_gunners(inp: _In, dice: ScriptedDice, rs: Ruleset) -> dict[str, Any]:
+def _op_aid_gunners(inp: In, dice: ScriptedDice, rs: Ruleset) -> dict[str, Any]:
     c, dm = aid_gunners(dice, inp.get("pilot_skill", "int?", 0), inp.get("dex", "int", 0))
     return {"effect": c.effect, "dm": dm, "total": c.total, "success": c.success}
 
 
-OPS: dict[str, Callable[[_In, ScriptedDice, Ruleset], dict[str, Any]]] = {
+OPS: dict[str, Callable[[In, ScriptedDice, Ruleset], dict[str, Any]]] = {
     "check": _op_check,
     "initiative": _op_initiative,
     "attack": _op_attack,
@@ -263,19 +226,24 @@ def run_case(case: Any, file_ruleset: Ruleset) -> tuple[str, list[str]]:
     expect = case.get("expect")
     if not isinstance(expect, dict):
         return cid, ["expect: missing or not an object"]
-    fn = OPS.get(op) if isinstance(op, str) else None
-    if fn is None:
-        return cid, [f"op: unknown op {op!r}; known: {', '.join(sorted(OPS))}"]
     raw_input = case.get("input", {})
     if not isinstance(raw_input, dict):
         return cid, ["input: not an object"]
+    inp = In(raw_input)
+    try:
+        rs = _ruleset(inp, file_ruleset)
+    except CaseError as exc:
+        return cid, [f"input: {exc}"]
+    ops = vectors_ce.OPS if rs.is_ce else OPS
+    fn = ops.get(op) if isinstance(op, str) else None
+    if fn is None:
+        return cid, [f"op: unknown op {op!r} for {rs.value}; known: {', '.join(sorted(ops))}"]
     try:
         dice = ScriptedDice(case.get("dice") or [])
     except ValueError as exc:
         return cid, [f"dice: {exc}"]
-    inp = _In(raw_input)
     try:
-        got: dict[str, Any] = fn(inp, dice, _ruleset(inp, file_ruleset))
+        got: dict[str, Any] = fn(inp, dice, rs)
     except RuleViolation as exc:
         got = {"error": exc.code}
     except DiceExhausted as exc:

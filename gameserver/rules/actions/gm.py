@@ -15,8 +15,20 @@ from gameserver.rules.battle import end_battle, initiative_order
 from gameserver.rules.commands import GmAdvance, GmEnd, GmRuling, GmUndo
 from gameserver.rules.decision import DecideContext, band_text, handles, refuse, ship_name
 from gameserver.rules.leaving import after_leave
+from gameserver.rules.resolution_ce import m_drive_thrust
 from gameserver.rules.scenario import CHARACTERISTICS
-from gameserver.rules.state import ACTIVE, ESCAPED, JUMPED, SURRENDERED, WRECKED, pair_key
+from gameserver.rules.state import (
+    ACTIVE,
+    DESTROYED,
+    DISABLED,
+    ESCAPED,
+    JUMPED,
+    SURRENDERED,
+    WRECKED,
+    ShipState,
+    ce_ship_view,
+    pair_key,
+)
 from gameserver.rules.tables_mgt2e import BAND_INDEX, LOCATION_INDEX
 
 
@@ -59,6 +71,9 @@ _RULING_FIELDS = (
     "sand_reserve",
     "round_limit",
     "band (with pair)",
+    "structure (CE)",
+    "reactions (CE)",
+    "system:<name> (CE hits)",
 )
 _WEAPON_STATUS = ("ok", "bane", "disabled", "destroyed")
 _RULING_SHIP_INT = {
@@ -73,6 +88,53 @@ _RULING_SHIP_INT = {
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def ce_ruling(ship: ShipState, field: str, value: Any) -> dict[str, Any] | None:
+    """CE rulings (RULES §10.A): Hull and Structure within their boxes (Structure 0 destroys
+    the ship), hits on a system 0-3 (``system:<name>``, ``system:turret:<i>``; a 3rd Power
+    Plant hit disables it), the reaction pool, and the CE statuses. None: not a CE field."""
+    view = ce_ship_view(ship)
+    if field in ("hull", "structure"):
+        top = view[f"{field}_max"]
+        if not _is_int(value) or not 0 <= value <= top:
+            refuse("bad_ruling", f"{field} must be an integer from 0 to {top}")
+        out: dict[str, Any] = {field: value}
+        if field == "structure" and value == 0:
+            out["status"] = DESTROYED
+        return out
+    if field == "reactions":
+        if not _is_int(value) or not 0 <= value <= 4:
+            refuse("bad_ruling", "reactions are 0-4 a turn")
+        return {"reactions": value}
+    if field.startswith("system:"):
+        system = field[7:]
+        turret = system.startswith("turret:") and system[7:].isdigit()
+        if not (turret and int(system[7:]) < len(ship.design.turrets)) and system not in (
+            "sensors",
+            "m_drive",
+            "j_drive",
+            "power_plant",
+            "bridge",
+            "fuel",
+            "hold",
+        ):
+            refuse("bad_ruling", f"{ship.name} has no system {system!r}")
+        if not _is_int(value) or not 0 <= value <= 3:
+            refuse("bad_ruling", "a system takes 0-3 hits")
+        systems = {k: v for k, v in (dict(ship.systems) | {system: value}).items() if v > 0}
+        out = {"systems": systems}
+        if system == "m_drive":
+            rating = ship.design.thrust
+            out["md_thrust_loss"] = rating - m_drive_thrust(rating, value)
+        if system == "power_plant" and value >= 3:
+            out["status"] = DISABLED
+        return out
+    if field == "status" and value == DESTROYED:
+        return {"status": value, "structure": 0}
+    if field == "status" and value == DISABLED:
+        return {"status": value}
+    return None
 
 
 @handles(GmRuling, gm=True)
@@ -116,7 +178,10 @@ def gm_ruling(ctx: DecideContext, cmd: GmRuling) -> None:
     ship = st.ships[sid]
     fields: dict[str, Any]
     extra: dict[str, Any] = {}
-    if field in _RULING_SHIP_INT:
+    ce_fields = ce_ruling(ship, field, value) if st.ruleset.is_ce else None
+    if ce_fields is not None:
+        fields = ce_fields
+    elif field in _RULING_SHIP_INT:
         lo, hi = _RULING_SHIP_INT[field]
         hi = ship.design.hull_points if field == "hull" else hi
         if not _is_int(value) or not lo <= value <= (hi or value):

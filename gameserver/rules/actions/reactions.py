@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from gameserver.rules.actions import ce
 from gameserver.rules.actions.attack import resolve_pending_attack
 from gameserver.rules.actions.missiles import resolve_pending_salvo
 from gameserver.rules.commands import EvasiveAction, NoReaction, PointDefence, Sand
@@ -25,10 +26,14 @@ from gameserver.rules.resolution import point_defence, sand
 from gameserver.rules.state import BattleState, ShipState
 from gameserver.rules.tables_mgt2e import WEAPONS
 from gameserver.rules.turns import can_react, point_defence_ready, sand_ready
+from gameserver.rules.turns_ce import can_react as ce_can_react
 
 
 def resolve_pending(ctx: DecideContext, pending: Pending) -> None:
     """Roll the pending attack or salvo now."""
+    if ctx.state.ruleset.is_ce:
+        ce.resolve_pending(ctx, pending)
+        return
     if isinstance(pending, PendingAttack):
         resolve_pending_attack(ctx, pending)
     else:
@@ -44,6 +49,8 @@ def live_reactors(state: BattleState, head: Pending) -> list[str]:
     target = state.ships.get(head.target)
     if target is None or not target.is_active or _empty(head):
         return []
+    if state.ruleset.is_ce:
+        return [s for s in head.eligible if ce_can_react(target, s, head.kind)]
     return [s for s in head.eligible if can_react(target, s, head.kind, state.config)]
 
 

@@ -8,14 +8,22 @@ import { h, label, signed, stationLabel } from "./dom.js";
 import { BANDS } from "./lobby.js";
 import { rangesOf, shipsOf } from "./model.js";
 
-const REACTIONS = new Set(["evasive_action", "sand", "point_defence", "no_reaction"]);
+const REACTIONS = new Set(["evasive_action", "sand", "point_defence", "no_reaction", "dodge", "fire_sand", "ce_point_defence"]);
 const ORDER = [
-  "evasive_action", "sand", "point_defence", "no_reaction",
-  "attack", "launch_missiles", "move", "aid_gunners", "sensor_lock", "electronic_warfare",
+  "evasive_action", "sand", "point_defence", "dodge", "fire_sand", "ce_point_defence", "no_reaction",
+  "attack", "ce_fire", "launch_missiles", "ce_launch", "ce_pilot", "range_check", "sensor_targeting", "ce_captain", "ce_repair", "move", "aid_gunners", "sensor_lock", "electronic_warfare",
   "repair", "reload", "improve_initiative", "break_off", "plot_jump", "jump", "end_step", "surrender",
 ];
 const VERB = {
   attack: "Fire",
+  ce_fire: "Fire",
+  ce_launch: "Launch",
+  dodge: "Dodge",
+  fire_sand: "Fire sand",
+  ce_point_defence: "Point defence",
+  range_check: "Range check",
+  sensor_targeting: "Target",
+  ce_repair: "Repair",
   launch_missiles: "Launch",
   move: "Engage thrust",
   aid_gunners: "Aid gunners",
@@ -36,6 +44,16 @@ const VERB = {
 };
 const TITLE = {
   attack: "Fire weapons",
+  ce_fire: "Fire the turret",
+  ce_launch: "Launch smart missiles",
+  ce_pilot: "Pilot action",
+  range_check: "Range check (opposed Navigation)",
+  sensor_targeting: "Sensor targeting",
+  ce_captain: "Captain's order",
+  ce_repair: "Damage control",
+  dodge: "Dodge incoming fire",
+  fire_sand: "Fire sand",
+  ce_point_defence: "Point defence",
   launch_missiles: "Launch missiles",
   move: "Manoeuvre",
   evasive_action: "Evasive action",

@@ -167,8 +167,11 @@ export function enterBattle(root, battleId, ctx) {
     const step = String(st.step ?? "").toLowerCase();
     const outcome = st.outcome;
     replace(status, h("div.status-strip", null,
-      h("span.round", { testid: "round" }, "Round ", h("strong", null, String(st.round ?? 0))),
-      h("ol.steps", { "aria-label": "Step", testid: "steps" }, STEPS.map((s) => h("li", { "aria-current": s === step ? "step" : false }, label(s)))),
+      h("span.round", { testid: "round" }, st.ruleset === "CE" ? "Turn " : "Round ", h("strong", null, String(st.round ?? 0))),
+      st.ruleset === "CE"
+        // CE (RULES §3.A): no steps; each ship's whole crew acts on its turn
+        ? h("span.muted", { testid: "steps" }, "Cepheus Engine: ships act in initiative order")
+        : h("ol.steps", { "aria-label": "Step", testid: "steps" }, STEPS.map((s) => h("li", { "aria-current": s === step ? "step" : false }, label(s)))),
       h("div", null,
         h("span.field-label", { id: "init-h" }, "Initiative"),
         h("ol.initiative", { "aria-labelledby": "init-h", testid: "initiative" }, initiativeOf(st).map((id, i) => {

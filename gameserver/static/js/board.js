@@ -38,7 +38,70 @@ export function renderBoard(root, state, awaiting, joined) {
   );
 }
 
+/** A row of boxes, filled while the point is left (CE Hull and Structure, RULES §10.A.2). */
+function boxes(name, left, max, testid) {
+  const n = Math.max(0, Number(max ?? 0));
+  return h("div.hull", null,
+    h("div.hull-label", null, h("span", null, name), h("span.mono", { testid }, `${left} / ${n}`)),
+    h("ol.boxes", { "aria-label": `${name} ${left} of ${n}` },
+      Array.from({ length: n }, (_, i) => h("li", { dataset: { lost: String(i >= left) } }))));
+}
+
+/** Hits per location (RULES §10.A.5): 1st, 2nd, 3rd (destroyed) hit. */
+function hitList(ship) {
+  const entries = Object.entries(ship.systems ?? {}).filter(([, n]) => Number(n) > 0);
+  if (!entries.length) return h("p.muted.small", { testid: `hits-${ship.id}` }, "No hits on systems");
+  return h("ul.crits", { "aria-label": "Hits by location", testid: `hits-${ship.id}` },
+    entries.map(([loc, n]) => h("li", { title: Number(n) >= 3 ? "destroyed" : Number(n) === 2 ? "disabled" : "damaged" },
+      `${label(loc.replace(":", " ")).replace(/Turret (\d+)/, (_, d) => `Turret ${Number(d) + 1}`)} ${"●".repeat(Number(n))}${"○".repeat(Math.max(0, 3 - Number(n)))}`)));
+}
+
+function ceCard(ship, sideIndex, isActing, isMine, byId, wasHit) {
+  const status = String(ship.status ?? "active");
+  const thrust = ship.thrust ?? 0;
+  const thrustMax = ship.thrust_rating;
+  const crew = ship.crew ?? [];
+  const turrets = ship.turrets ?? [];
+  const dms = [
+    ship.evasive_dm ? `evading ${ship.evasive_dm}` : null,
+    ship.line_up_dm ? `lined up +${ship.line_up_dm}` : null,
+    ...Object.entries(ship.targeting ?? {}).filter(([, v]) => v).map(([t, v]) => `targeting ${byId.get(t)?.name ?? t} +${v}`),
+    ship.coordinate ? `crew pool ${ship.coordinate}` : null,
+  ].filter(Boolean);
+  return h("article.ship-card", {
+    testid: `ship-${ship.id}`,
+    dataset: { acting: String(isActing), status, mine: String(isMine), hit: String(wasHit), ruleset: "CE" },
+    style: { "--side-colour": sideColour(sideIndex) },
+    "aria-label": `${ship.name}, hull ${ship.hull} of ${ship.hull_max}, structure ${ship.structure} of ${ship.structure_max}${status !== "active" ? `, ${status}` : ""}`,
+  },
+  h("div.ship-head", null,
+    h("span.ship-name", null, ship.name ?? ship.id, isMine ? h("span.muted", null, " (your ship)") : null),
+    h("span.ship-class", null, [ship.design ?? label(ship.preset ?? ""), ship.tons ? `${ship.tons} t` : null].filter(Boolean).join(" · ")),
+    status !== "active" ? h("span.status-tag", { testid: `status-${ship.id}` }, label(status)) : null),
+  boxes("Hull", ship.hull, ship.hull_max, `hull-${ship.id}`),
+  boxes("Structure", ship.structure, ship.structure_max, `structure-${ship.id}`),
+  h("dl.stats", null,
+    stat("Armour", ship.armour ?? 0, `armour-${ship.id}`),
+    stat("Thrust", thrustMax !== undefined && thrustMax !== thrust ? `${thrust}/${thrustMax}` : thrust, `thrust-${ship.id}`),
+    stat("Reactions", ship.reactions ?? 0, `reactions-${ship.id}`),
+    stat("Init", ship.initiative ?? "—", `init-${ship.id}`),
+    stat("Column", label(ship.column ?? ""), `column-${ship.id}`)),
+  hitList(ship),
+  dms.length ? h("p.small", { testid: `dms-${ship.id}` }, dms.join(" · ")) : null,
+  turrets.length
+    ? h("ul.turrets", { "aria-label": "Turrets" }, turrets.map((t, i) => h("li", null,
+      h("span.turret-id", null, `T${i + 1}`), h("span.muted", null, label(t.mount ?? "")), " ",
+      (t.weapons ?? []).map((w) => h("span.weapon", { dataset: { status: w.status ?? "ok", fired: String(!!w.fired) }, title: weaponTitle(w) },
+        label(w.kind ?? w), w.ammo !== undefined && w.ammo !== null && /missile|sand/.test(w.kind ?? "") ? ` (${w.ammo})` : "")))))
+    : null,
+  crew.length
+    ? h("div.crew-line", { "aria-label": "Crew" }, crew.map((c) => h("span", { class: c.able === false ? "down" : "" },
+      h("span.muted", null, `${stationLabel(c.station ?? c.id)} `), c.name ?? "—")))
+    : null);
+}
+
 function shipCard(ship, sideIndex, isActing, isMine, byId, wasHit) {
+  if (ship.structure_max !== undefined) return ceCard(ship, sideIndex, isActing, isMine, byId, wasHit);
   const hull = Number(ship.hull ?? 0);
   const max = Number(ship.hull_max);
   const pct = max > 0 ? Math.max(0, Math.min(100, (hull / max) * 100)) : 0;

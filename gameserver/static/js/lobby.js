@@ -37,6 +37,14 @@ const SHIP_SKILLS = {
   electronics: { sensors: true, comms: false, computers: false, "remote ops": false },
   tactics: { naval: true, military: false },
   leadership: {},
+  astrogation: {},
+  // Cepheus Engine names (RULES §1.4), used by CE battles.
+  piloting: {},
+  turret_weapons: {},
+  mechanics: {},
+  engineering: {},
+  comms: {},
+  navigation: {},
 };
 
 /** What the crew editor warns about in typed skills: unknown names, specialities that count
@@ -140,11 +148,23 @@ export async function renderLobby(root, ctx) {
 
 // ---- create ------------------------------------------------------------------------------
 
-function defaultShips(presets) {
+/** The preset family of a ruleset: both MgT2e editions share theirs. */
+export function presetFamily(ruleset) {
+  return ruleset === "CE" ? "CE" : "MGT2E";
+}
+
+/** The presets a ruleset may use (the catalogue tags each with its family). */
+export function presetsFor(presets, ruleset) {
+  return presets.filter((p) => (p.ruleset ?? "MGT2E") === presetFamily(ruleset));
+}
+
+function defaultShips(all, ruleset = "MGT2E_2016") {
+  const presets = presetsFor(all, ruleset);
+  const ce = presetFamily(ruleset) === "CE";
   const pick = (want, fallback) => presets.find((p) => p.id === want)?.id ?? presets[fallback % presets.length]?.id;
   return [
-    { name: "Beowulf", side: "a", preset: pick("free_trader", 0), quality: "regular", crew: null },
-    { name: "Vengeance", side: "b", preset: pick("corsair", 1), quality: "regular", crew: null },
+    { name: "Beowulf", side: "a", preset: pick(ce ? "merchant_trader" : "free_trader", 0), quality: "regular", crew: null },
+    { name: "Vengeance", side: "b", preset: pick(ce ? "raider" : "corsair", 1), quality: "regular", crew: null },
   ];
 }
 
@@ -203,7 +223,7 @@ function renderCreate(panel, presets, ctx) {
             ship.crew = ship.crew ? {} : null;
             drawShips();
           },
-        }, presets.map((p) => h("option", { value: p.id, selected: p.id === ship.preset }, presetLabel(p))))),
+        }, presetsFor(presets, model.ruleset).map((p) => h("option", { value: p.id, selected: p.id === ship.preset }, presetLabel(p))))),
         field(`ship-${i}-side`, "Side", h("select", {
           id: `ship-${i}-side`, testid: `ship-side-${i}`,
           onChange: (e) => {
@@ -279,7 +299,7 @@ function renderCreate(panel, presets, ctx) {
       const entry = (ship.crew[id] ??= {
         name: "",
         characteristics: Object.fromEntries(CHARS.map((c) => [c, base])),
-        skills: defaultSkills(id, skill),
+        skills: defaultSkills(id, skill, model.ruleset),
       });
       const pfx = `crew-${i}-${id.replace(/[^a-z0-9]/gi, "-")}`;
       const warn = h("ul.skill-warnings", { id: `${pfx}-skills-warn`, testid: `skills-warning-${i}-${id}`, "aria-live": "polite" });
@@ -368,9 +388,19 @@ function renderCreate(panel, presets, ctx) {
         onInput: (e) => (model.roundLimit = Number(e.target.value)),
       })),
       field("sc-ruleset", "Ruleset", h("select", {
-        id: "sc-ruleset", onChange: (e) => (model.ruleset = e.target.value),
+        id: "sc-ruleset", testid: "ruleset",
+        onChange: (e) => {
+          const before = presetFamily(model.ruleset);
+          model.ruleset = e.target.value;
+          if (presetFamily(model.ruleset) !== before) {
+            // each ruleset has its own ships (RULES §14): start from its pair of presets
+            model.ships = defaultShips(presets, model.ruleset);
+            drawShips();
+          }
+        },
       }, h("option", { value: "MGT2E_2016", selected: true }, "MgT2e (2016)"),
-        h("option", { value: "MGT2E_2022" }, "MgT2e (2022)"))),
+        h("option", { value: "MGT2E_2022" }, "MgT2e (2022)"),
+        h("option", { value: "CE" }, "Cepheus Engine"))),
     ),
     h("fieldset", { style: { "margin-top": "12px" } },
       h("legend", null, "Sides"),
@@ -388,7 +418,7 @@ function renderCreate(panel, presets, ctx) {
         type: "button", testid: "add-ship",
         onClick: () => {
           const side = model.ships.length % 2 ? "b" : "a";
-          model.ships.push({ name: `Ship ${model.ships.length + 1}`, side, preset: presets[0]?.id, quality: "regular", crew: null });
+          model.ships.push({ name: `Ship ${model.ships.length + 1}`, side, preset: presetsFor(presets, model.ruleset)[0]?.id, quality: "regular", crew: null });
           drawShips();
         },
       }, "+ Add ship"),
@@ -420,16 +450,26 @@ function showWarnings(list, text) {
   list.hidden = !list.childElementCount;
 }
 
-function defaultSkills(station, level) {
+function defaultSkills(station, level, ruleset = "MGT2E_2016") {
   const base = station.split(":")[0];
-  // The skill each station uses (the engine's STATION_SKILLS).
-  const map = {
-    captain: { leadership: level, tactics: level },
-    pilot: { pilot: level },
-    gunner: { gunner: level },
-    engineer: { engineer: level },
-    sensors: { electronics: level },
-  };
+  // The skill each station uses (the engine's STATION_SKILLS and CE_STATION_SKILLS).
+  const map = presetFamily(ruleset) === "CE"
+    ? {
+      captain: { leadership: level, tactics: level },
+      pilot: { piloting: level },
+      gunner: { turret_weapons: level },
+      engineer: { mechanics: level, engineering: level },
+      sensors: { comms: level },
+      navigator: { navigation: level },
+    }
+    : {
+      captain: { leadership: level, tactics: level },
+      pilot: { pilot: level },
+      gunner: { gunner: level },
+      engineer: { engineer: level },
+      sensors: { electronics: level },
+      navigator: { astrogation: level },
+    };
   return { ...(map[base] ?? {}) };
 }
 
@@ -496,6 +536,7 @@ function presetLabel(p) {
 function presetDetail(p) {
   const parts = [];
   if (p.hull !== undefined) parts.push(`Hull ${p.hull}`);
+  if (p.structure !== undefined && p.structure !== null) parts.push(`Structure ${p.structure}`);
   if (p.armour !== undefined) parts.push(`Armour ${p.armour}`);
   if (p.thrust !== undefined) parts.push(`Thrust ${p.thrust}`);
   const weapons = (p.turrets ?? []).map((t) => turretLabel(t)).filter(Boolean);

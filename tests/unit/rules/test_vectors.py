@@ -1,4 +1,4 @@
-"""The shared MgT2e vectors pass through the command-line checker (RULES Part A)."""
+"""The shared MgT2e and CE vectors pass through the command-line checker (RULES Part A)."""
 
 from __future__ import annotations
 
@@ -12,13 +12,23 @@ import pytest
 from gameserver.rules import vectors
 
 ROOT = Path(__file__).resolve().parents[3]
-PINNED = Path(__file__).resolve().parent / "vectors-mgt2e.json"
-SHARED = ROOT.parent / "shared" / "rules" / "vectors-mgt2e.json"
-# The shared file when ../shared is beside the checkout, and always the copy pinned in the repo.
-VECTOR_FILES = [p for p in (SHARED, PINNED) if p.is_file()]
+HERE = Path(__file__).resolve().parent
+SHARED = ROOT.parent / "shared" / "rules"
+# The shared files when ../shared is beside the checkout, and always the copies pinned in the repo.
+VECTOR_FILES = [
+    p
+    for name in ("vectors-mgt2e.json", "vectors-ce.json")
+    for p in (SHARED / name, HERE / name)
+    if p.is_file()
+]
 
 
-@pytest.mark.parametrize("path", VECTOR_FILES, ids=lambda p: p.parent.parent.name)
+def test_both_profiles_have_a_pinned_copy() -> None:
+    assert (HERE / "vectors-mgt2e.json").is_file()
+    assert json.loads((HERE / "vectors-ce.json").read_text())["ruleset"] == "CE"
+
+
+@pytest.mark.parametrize("path", VECTOR_FILES, ids=lambda p: f"{p.parent.parent.name}-{p.stem}")
 def test_public_vectors_pass_via_the_command(path: Path) -> None:
     out = subprocess.run(
         [sys.executable, "-m", "gameserver.rules.vectors", str(path)],
@@ -69,6 +79,80 @@ def test_bad_cases_fail_with_a_clear_line(
     out = capsys.readouterr().out.splitlines()
     assert needle in out[0]
     assert out[-1] == "0 passed, 1 failed"
+
+
+@pytest.mark.parametrize(
+    ("case", "needle"),
+    [
+        pytest.param(
+            {"id": "x", "op": "severity", "input": {}, "expect": {}},
+            "unknown op 'severity' for CE",
+            id="mgt2e-op-in-a-ce-file",
+        ),
+        pytest.param(
+            {
+                "id": "x",
+                "op": "repair",
+                "input": {"system": "sensors", "hits": 1, "config": {"undo_limit": 3}},
+                "dice": [3, 3],
+                "expect": {},
+            },
+            "undo_limit is not a CE option",
+            id="foreign-config-key",
+        ),
+        pytest.param(
+            {
+                "id": "x",
+                "op": "attack",
+                "input": {"weapon": "beam_laser", "range": "short"},
+                "dice": [6, 6],
+                "expect": {},
+            },
+            "missing required input field 'target'",
+            id="missing-target",
+        ),
+        pytest.param(
+            {
+                "id": "x",
+                "op": "attack",
+                "input": {
+                    "weapon": "railgun",
+                    "range": "short",
+                    "target": {"tons": 100, "hull": 2, "structure": 2},
+                },
+                "expect": {},
+            },
+            "unknown weapon 'railgun'",
+            id="not-a-ce-weapon",
+        ),
+    ],
+)
+def test_bad_ce_cases_fail_with_a_clear_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], case: dict[str, object], needle: str
+) -> None:
+    f = tmp_path / "v.json"
+    f.write_text(json.dumps({"ruleset": "CE", "cases": [case]}))
+    assert vectors.main([str(f)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert needle in out[0], out
+    assert out[-1] == "0 passed, 1 failed"
+
+
+def test_a_ce_refusal_rolls_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    case = {
+        "id": "x",
+        "op": "attack",
+        "input": {
+            "weapon": "pulse_laser",
+            "range": "distant",
+            "target": {"tons": 200, "hull": 4, "structure": 4},
+        },
+        "expect": {"error": "out_of_range"},
+    }
+    f = tmp_path / "v.json"
+    f.write_text(json.dumps({"ruleset": "CE", "cases": [case]}))
+    assert vectors.main([str(f)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "1 passed, 0 failed"
 
 
 def test_unreadable_file_counts_as_a_failure(
