@@ -325,6 +325,18 @@ class PublicShip(_ViewPart):
     rads: int
     life_support: str | None
     escape_progress: int
+    # Cepheus Engine battles only (RULES §10.A): absent (events) or null (snapshots) in MgT2e.
+    structure: int | None = None
+    structure_max: int | None = None
+    systems: dict[str, int] | None = Field(default=None, description="CE: hits per location")
+    reactions: int | None = Field(default=None, description="CE: reactions left this turn")
+    evasive_dm: int | None = None
+    line_up_dm: int | None = None
+    targeting: dict[str, int] | None = Field(
+        default=None, description="CE: sensor targeting DM per target ship"
+    )
+    coordinate: int | None = None
+    column: str | None = Field(default=None, description="CE: the damage table column in use")
 
 
 class PublicSide(_ViewPart):
