@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import hashlib
 import html
 import json
 import time
@@ -388,6 +389,18 @@ async def ready(request: web.Request) -> web.Response:
     return web.json_response({"status": "ready"})
 
 
+async def summary(request: web.Request) -> web.Response:
+    """`/api/summary`: battles open here and players joined to them (the operator's BATTLES and
+    PLAYERS columns). Battles are also listed as short digests of their ids, so the operator can
+    count a battle followed on two pods once without learning the ids (an id is a join link)."""
+    hub = request.app[HUB_KEY]
+    digests = sorted(hashlib.sha256(b.encode()).hexdigest()[:16] for b in hub.rooms)
+    players = sum(1 for conn in hub.connections if conn.room is not None)
+    return web.json_response(
+        {"battles": len(digests), "players": players, "battleDigests": digests}
+    )
+
+
 async def metrics(request: web.Request) -> web.Response:
     """`/metrics`: Prometheus text format from this app's own registry."""
     registry = request.app[METRICS_KEY].registry
@@ -565,6 +578,7 @@ def create_app(
     app.router.add_get("/api/presets", presets)
     app.router.add_get("/api/weapons", weapons)
     app.router.add_get("/api/protocol.json", protocol_schema)
+    app.router.add_get("/api/summary", summary)
     app.router.add_get("/health", health)
     app.router.add_get("/ready", ready)
     app.router.add_get("/metrics", metrics)
