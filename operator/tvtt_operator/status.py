@@ -7,7 +7,7 @@ reconciler skips the write.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -451,7 +451,7 @@ def build_status(
     )
 
 
-def combine_summaries(replies: list[Mapping[str, Any]]) -> Summary:
+def combine_summaries(replies: Sequence[Mapping[str, Any]]) -> Summary:
     """Add up the pods' `/api/summary` replies. Purely computational, no side effects.
 
     Players are summed (a connection lives on one pod); battles are counted by their digests, so
