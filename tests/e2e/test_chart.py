@@ -17,10 +17,12 @@ from typing import Any
 
 import pytest
 import yaml
+from tvtt_operator.crdgen import build_crd
 
 from testkit.ports import free_port
 from testkit.processes import http_status
 from tests.cluster.kube import Helm, Kubectl, wait_for
+from tests.cluster.operator_process import CRD_FILE, install_crd
 from tests.e2e.conftest import Cluster
 from tests.packaging.chart import CHART, render
 from tests.packaging.images import Image, built_image, started
@@ -243,3 +245,55 @@ def test_upgrade_and_uninstall_leave_no_orphans(
         assert kubectl.exists("crd", "travellervtts.traveller-vtt.io")
     finally:
         kubectl("delete", "namespace", other, "--wait=false", "--ignore-not-found")
+
+
+CRD = "travellervtts.traveller-vtt.io"
+HELM_OWNER = ("meta.helm.sh/release-name", "meta.helm.sh/release-namespace")
+
+
+def printer_columns(kubectl: Kubectl) -> list[str]:
+    crd = kubectl.get("crd", CRD)
+    return [c["name"] for c in crd["spec"]["versions"][0]["additionalPrinterColumns"]]
+
+
+def disown_crd(kubectl: Kubectl) -> None:
+    """The CRD as `kubectl apply -f crds/` leaves it: no Helm ownership metadata."""
+    kubectl("annotate", "crd", CRD, *(f"{k}-" for k in HELM_OWNER), "helm.sh/resource-policy-")
+    kubectl("label", "crd", CRD, "app.kubernetes.io/managed-by-")
+
+
+def test_helm_upgrade_upgrades_the_crd(helm: Helm, kubectl: Kubectl, namespace: str) -> None:
+    """An older CRD (no BATTLES/PLAYERS columns) applied by hand: the release leaves it alone
+    until adopted with the two commands the chart README gives, then `helm upgrade` upgrades it,
+    and `helm uninstall` keeps it."""
+    cluster = kubectl.in_namespace(None)
+    release = release_name(namespace)
+    install_crd(cluster)
+    try:
+        disown_crd(cluster)
+        old = [c for c in build_crd()["spec"]["versions"][0]["additionalPrinterColumns"]
+               if c["name"] not in ("Battles", "Players")]  # fmt: skip
+        patch = [{"op": "replace", "path": "/spec/versions/0/additionalPrinterColumns",
+                  "value": old}]  # fmt: skip
+        cluster("patch", "crd", CRD, "--type=json", "-p", json.dumps(patch))
+        assert "Battles" not in printer_columns(cluster)
+
+        helm("install", release, str(CHART), "--wait", "--timeout", "120s")
+        assert "Battles" not in printer_columns(cluster)  # not this release's: left alone
+
+        # The README's adoption commands.
+        cluster("label", "crd", CRD, "app.kubernetes.io/managed-by=Helm", "--overwrite")
+        cluster("annotate", "crd", CRD, f"meta.helm.sh/release-name={release}",
+                f"meta.helm.sh/release-namespace={namespace}", "--overwrite")  # fmt: skip
+        helm("upgrade", release, str(CHART), "--wait", "--timeout", "120s")
+        columns = printer_columns(cluster)
+        assert columns[:7] == ["Desired", "Ready", "Battles", "Players", "Image", "Status", "Age"]
+        crd = cluster.get("crd", CRD)
+        assert crd["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+        assert crd["spec"] == {**crd["spec"], **yaml.safe_load(CRD_FILE.read_text())["spec"]}
+
+        helm("uninstall", release, "--wait", "--timeout", "120s")
+        assert cluster.exists("crd", CRD)  # kept: deleting it would delete every TravellerVTT
+    finally:
+        disown_crd(cluster)
+        install_crd(cluster)
