@@ -278,8 +278,9 @@ def test_helm_upgrade_upgrades_the_crd(helm: Helm, kubectl: Kubectl, namespace: 
         cluster("patch", "crd", CRD, "--type=json", "-p", json.dumps(patch))
         assert "Battles" not in printer_columns(cluster)
 
-        helm("install", release, str(CHART), "--wait", "--timeout", "120s")
+        out = helm("install", release, str(CHART), "--wait", "--timeout", "120s")
         assert "Battles" not in printer_columns(cluster)  # not this release's: left alone
+        assert "is not this release's" in out  # NOTES.txt says so and points to the README
 
         # The README's adoption commands.
         cluster("label", "crd", CRD, "app.kubernetes.io/managed-by=Helm", "--overwrite")
