@@ -160,19 +160,21 @@ class Reconciler:
         writes it to status). Unchanged figures write nothing."""
         while True:
             await asyncio.sleep(self.settings.poll_seconds)
-            for key in self.cache.owners():
-                addresses = ready_pod_addresses(self.cache.observed(key, POD.kind))
-                replies = await self.poller.poll(addresses)
-                if replies is None:
-                    continue  # nobody answered: keep the last figures
-                summary = combine_summaries(list(replies))
-                status = (self.cache.owner(key) or {}).get("status") or {}
-                self.summaries[key] = summary
-                if (status.get("battles"), status.get("players")) != (
-                    summary.battles,
-                    summary.players,
-                ):
-                    self.enqueue(key)
+            keys = list(self.cache.owners())
+            for gone in set(self.summaries) - set(keys):
+                del self.summaries[gone]
+            await asyncio.gather(*(self._poll_one(key) for key in keys))
+
+    async def _poll_one(self, key: Key) -> None:
+        addresses = ready_pod_addresses(self.cache.observed(key, POD.kind))
+        replies = await self.poller.poll(addresses)
+        if replies is None:
+            return  # nobody answered: keep the last figures
+        summary = combine_summaries(replies)
+        self.summaries[key] = summary
+        status = (self.cache.owner(key) or {}).get("status") or {}
+        if (status.get("battles"), status.get("players")) != (summary.battles, summary.players):
+            self.enqueue(key)
 
     def start(self) -> None:
         """Start the workers, the periodic resync (which reads only the cache) and the poll.

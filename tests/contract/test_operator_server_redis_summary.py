@@ -10,6 +10,7 @@ a password that does not reach `REDIS_URL`, or a summary field renamed on either
 from __future__ import annotations
 
 import base64
+import os
 import re
 import secrets
 import shutil
@@ -148,8 +149,23 @@ def _authed_ping(port: int, password: str) -> bool:
         return False
 
 
+def readiness_probe(port: int, env: Mapping[str, str]) -> int:
+    """The Redis container's exec readiness probe, as rendered, on the test's port."""
+    statefulset = rendered()[(STATEFUL_SET.kind, "seam-redis")]
+    probe = container(statefulset, REDIS_CONTAINER)["readinessProbe"]["exec"]["command"]
+    assert probe[-1] == "6379"
+    run_env = {"PATH": os.environ["PATH"], **env}
+    return subprocess.run([*probe[:-1], str(port)], env=run_env, check=False).returncode
+
+
 def test_redis_refuses_clients_without_the_password_and_never_evicts(protected_redis: int) -> None:
     assert not _ping(protected_redis)  # raw PING without AUTH
+    children = rendered()
+    redis_env = kubelet_environment(
+        container(children[(STATEFUL_SET.kind, "seam-redis")], REDIS_CONTAINER), children
+    )
+    assert readiness_probe(protected_redis, {"REDISCLI_AUTH": redis_env["REDISCLI_AUTH"]}) == 0
+    assert readiness_probe(protected_redis, {}) != 0  # the probe needs the password too
     with pytest.raises(redis.AuthenticationError):
         redis.Redis(port=protected_redis, password="wrong" * 4).ping()
     client = redis.Redis(port=protected_redis, password=PASSWORD, decode_responses=True)
