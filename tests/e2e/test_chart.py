@@ -235,7 +235,7 @@ def test_upgrade_and_uninstall_leave_no_orphans(
         assert not kubectl.in_namespace(other).exists("role", role)
         assert not kubectl.exists("clusterrole", role)
         assert not kubectl.exists("clusterrolebinding", role)
-        # Recreate: never two operator pods at once, and one ReplicaSet per template revision.
+        # One ReplicaSet per template revision (a rolling update: the new pod waits for the Lease).
         assert len(kubectl.get("replicasets", None, "-l", f"{INSTANCE}={release}")["items"]) >= 2
 
         helm("uninstall", release, "--wait", "--timeout", "120s")
