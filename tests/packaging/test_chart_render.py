@@ -105,7 +105,7 @@ def test_rbac_create_false_renders_no_rbac_and_needs_a_named_service_account() -
         pytest.param({"replicaCount": 2}, 2, "RollingUpdate", True, id="two-with-pdb"),
         pytest.param(
             {"leaderElection": {"enabled": False}}, 1, "Recreate", False, id="no-election-recreate"
-        ),  # fmt: skip
+        ),
     ],
 )
 def test_replicas_strategy_and_pdb_follow_leader_election(
