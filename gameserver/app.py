@@ -31,6 +31,7 @@ from gameserver.protocol import (
     CreateBattleRequest,
     ErrorCode,
     ImportBattleRequest,
+    Role,
     protocol_json_schema,
 )
 from gameserver.rules.errors import readable_errors
@@ -390,12 +391,17 @@ async def ready(request: web.Request) -> web.Response:
 
 
 async def summary(request: web.Request) -> web.Response:
-    """`/api/summary`: battles open here and players joined to them (the operator's BATTLES and
-    PLAYERS columns). Battles are also listed as short digests of their ids, so the operator can
-    count a battle followed on two pods once without learning the ids (an id is a join link)."""
+    """`/api/summary`: battles open here and the people at their tables, GMs included and
+    spectators not (the operator's BATTLES and PLAYERS columns). Battles are listed as short
+    digests of their ids, so the operator can count a battle followed on two pods once without
+    learning the ids (an id is a join link)."""
     hub = request.app[HUB_KEY]
     digests = sorted(hashlib.sha256(b.encode()).hexdigest()[:16] for b in hub.rooms)
-    players = sum(1 for conn in hub.connections if conn.room is not None)
+    players = sum(
+        1
+        for conn in hub.connections
+        if conn.room is not None and conn.role is not None and conn.role is not Role.SPECTATOR
+    )
     return web.json_response(
         {"battles": len(digests), "players": players, "battleDigests": digests}
     )

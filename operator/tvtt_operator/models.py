@@ -611,7 +611,8 @@ class TravellerVTTStatus(_Model):
     )
     players: int | None = Field(
         default=None,
-        description="Players connected to a battle, summed over the game server pods.",
+        description="People at a battle's table (players and GMs, not spectators), summed over the "
+        "game server pods.",
     )
     redis_volume: RedisVolumeStatus | None = Field(
         default=None, description="The Redis data claim: size asked for and size it has."
