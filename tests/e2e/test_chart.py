@@ -258,8 +258,13 @@ def printer_columns(kubectl: Kubectl) -> list[str]:
 
 def disown_crd(kubectl: Kubectl) -> None:
     """The CRD as `kubectl apply -f crds/` leaves it: no Helm ownership metadata."""
-    kubectl("annotate", "crd", CRD, *(f"{k}-" for k in HELM_OWNER), "helm.sh/resource-policy-")
-    kubectl("label", "crd", CRD, "app.kubernetes.io/managed-by-")
+    gone = {
+        "metadata": {
+            "annotations": dict.fromkeys([*HELM_OWNER, "helm.sh/resource-policy"]),
+            "labels": {"app.kubernetes.io/managed-by": None},
+        }
+    }
+    kubectl("patch", "crd", CRD, "--type=merge", "-p", json.dumps(gone))
 
 
 def test_helm_upgrade_upgrades_the_crd(helm: Helm, kubectl: Kubectl, namespace: str) -> None:
