@@ -167,6 +167,7 @@ def children_of(name: str) -> list[tuple[str, str]]:
         ("Service", name),
         ("Deployment", name),
         ("PodDisruptionBudget", name),
+        ("NetworkPolicy", name),
     ]
 
 

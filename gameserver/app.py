@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import ctypes
 import gc
+import hashlib
 import html
 import json
 import time
@@ -33,6 +34,7 @@ from gameserver.probes import ProbeState, serve_probes
 from gameserver.protocol import (
     CreateBattleRequest,
     ErrorCode,
+    Role,
     protocol_json_schema,
 )
 from gameserver.rules.errors import readable_errors
@@ -571,6 +573,23 @@ async def ready(request: web.Request) -> web.Response:
     return web.json_response({"status": "ready"})
 
 
+async def summary(request: web.Request) -> web.Response:
+    """`/api/summary`: battles open here and the people at their tables, GMs included and
+    spectators not (the operator's BATTLES and PLAYERS columns). Battles are listed as short
+    digests of their ids, so the operator can count a battle followed on two pods once without
+    learning the ids (an id is a join link)."""
+    hub = request.app[HUB_KEY]
+    digests = sorted(hashlib.sha256(b.encode()).hexdigest()[:16] for b in hub.rooms)
+    players = sum(
+        1
+        for conn in hub.connections
+        if conn.room is not None and conn.role is not None and conn.role is not Role.SPECTATOR
+    )
+    return web.json_response(
+        {"battles": len(digests), "players": players, "battleDigests": digests}
+    )
+
+
 async def metrics(request: web.Request) -> web.Response:
     """`/metrics`: Prometheus text format from this app's own registry."""
     registry = request.app[METRICS_KEY].registry
@@ -825,6 +844,7 @@ def create_app(
     app.router.add_get("/api/presets", presets)
     app.router.add_get("/api/weapons", weapons)
     app.router.add_get("/api/protocol.json", protocol_schema)
+    app.router.add_get("/api/summary", summary)
     app.router.add_get("/health", health)
     app.router.add_get("/ready", ready)
     app.router.add_get("/metrics", metrics)

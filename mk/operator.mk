@@ -3,7 +3,7 @@ OPERATOR_NAMESPACE ?=
 
 .PHONY: crds crds-check operator-run
 
-crds: $(STAMP) ## Regenerate crds/ and the chart's crds/ from operator/tvtt_operator/models.py
+crds: $(STAMP) ## Regenerate crds/ and the chart's templates/crd.yaml from operator/tvtt_operator/models.py
 	$(PY) -m tvtt_operator.crdgen
 
 crds-check: $(STAMP) ## Fail when the committed CRDs differ from the models ("run make crds")

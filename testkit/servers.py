@@ -34,25 +34,27 @@ class ServerProcess:
         ready_path: str = "/ready",
         name: str = "server",
         cwd: Path = ROOT,
+        host: str = LOOPBACK,
     ) -> None:
         self.argv = list(argv)
+        self.host = host
         self.port = port if port is not None else free_port()
         self.name = name
         self.log_path = log_path
         self.ready_path = ready_path
         self.cwd = cwd
-        self.env = {**os.environ, "HOST": LOOPBACK, "PORT": str(self.port), **(env or {})}
+        self.env = {**os.environ, "HOST": host, "PORT": str(self.port), **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        """http://127.0.0.1:<port>."""
-        return f"http://{LOOPBACK}:{self.port}"
+        """http://127.0.0.1:<port> (or the loopback address given as `host`)."""
+        return f"http://{self.host}:{self.port}"
 
     @property
     def ws_url(self) -> str:
         """The game server's WebSocket endpoint."""
-        return f"ws://{LOOPBACK}:{self.port}/ws"
+        return f"ws://{self.host}:{self.port}/ws"
 
     @property
     def pid(self) -> int:

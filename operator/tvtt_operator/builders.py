@@ -7,9 +7,12 @@ return with server-side apply, so each manifest lists exactly the fields the ope
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from tvtt_operator.kinds import (
@@ -17,7 +20,9 @@ from tvtt_operator.kinds import (
     DEPLOYMENT,
     HPA,
     INGRESS,
+    NETWORK_POLICY,
     PDB,
+    SECRET,
     SERVICE,
     STATEFUL_SET,
     TRAVELLER_VTT,
@@ -28,7 +33,9 @@ from tvtt_operator.models import (
     PROBE_PORT,
     REDIS_PORT,
     SERVER_PORT,
+    Resources,
     TravellerVTT,
+    quantity,
 )
 
 FIELD_MANAGER = "traveller-vtt-operator"
@@ -60,7 +67,29 @@ WEBSOCKET_TIMEOUT_SECONDS = "3600"
 # (`READY_STORE_TIMEOUT_S`, rendered) with a second to spare.
 PROBE_TIMEOUT_SECONDS = 3
 READY_STORE_TIMEOUT_S = 2
+# redis-cli reads the password from REDISCLI_AUTH (never on its command line).
 REDIS_READY_COMMAND = ("sh", "-c", "redis-cli -p $0 ping | grep -qx PONG", str(REDIS_PORT))
+REDIS_PASSWORD_KEY = "password"
+# The variable the kubelet expands into REDIS_URL ($(REDIS_PASSWORD)); the server reads REDIS_URL.
+REDIS_PASSWORD_ENV = "REDIS_PASSWORD"
+REDIS_CLI_AUTH_ENV = "REDISCLI_AUTH"
+# maxmemory is this share of the container's memory limit: the rest is for the AOF rewrite's
+# copy-on-write pages, client buffers and the allocator's overhead.
+REDIS_MAXMEMORY_SHARE = Decimal(3) / Decimal(4)
+REDIS_DATA_CLAIM = "data"
+
+
+@dataclass(frozen=True, slots=True)
+class Inputs:
+    """What a render needs beyond the spec, read from the live objects by `planning`.
+
+    `redis_password`: the one in the live Secret, or a freshly generated one for a new Secret.
+    `redis_claim_size`: the StatefulSet's volumeClaimTemplates size once it exists (that field is
+    immutable; a bigger `storageSize` is applied to the claim itself).
+    """
+
+    redis_password: str = ""
+    redis_claim_size: int | str | None = None
 
 
 def content_hash(value: Any) -> str:
@@ -91,6 +120,16 @@ def redis_name(tvtt: TravellerVTT) -> str:
 def redis_config_name(tvtt: TravellerVTT) -> str:
     """Redis's ConfigMap holding redis.conf."""
     return f"{tvtt.name}-redis-config"
+
+
+def redis_secret_name(tvtt: TravellerVTT) -> str:
+    """The Secret holding Redis's generated password (key `password`)."""
+    return f"{tvtt.name}-redis-auth"
+
+
+def redis_claim_name(tvtt: TravellerVTT) -> str:
+    """The PersistentVolumeClaim the StatefulSet creates for its one pod."""
+    return f"{REDIS_DATA_CLAIM}-{redis_name(tvtt)}-0"
 
 
 def selector_labels(tvtt: TravellerVTT, component: str) -> dict[str, str]:
@@ -167,8 +206,19 @@ def build_configmap(tvtt: TravellerVTT) -> dict[str, Any]:
 
 
 def redis_url(tvtt: TravellerVTT) -> str:
-    """The URL the server uses for its event store: the headless Service of the StatefulSet."""
-    return f"redis://{redis_name(tvtt)}:{REDIS_PORT}/0"
+    """The URL the server uses for its event store: the headless Service of the StatefulSet.
+
+    The password is not in the manifest: the kubelet expands `$(REDIS_PASSWORD)`, an earlier
+    variable of the same container filled from the Secret (hex, so nothing needs escaping).
+    """
+    return f"redis://:$({REDIS_PASSWORD_ENV})@{redis_name(tvtt)}:{REDIS_PORT}/0"
+
+
+def _password_env(tvtt: TravellerVTT, name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "valueFrom": {"secretKeyRef": {"name": redis_secret_name(tvtt), "key": REDIS_PASSWORD_KEY}},
+    }
 
 
 def shutdown_grace_seconds(grace_period: int) -> int:
@@ -180,8 +230,7 @@ def shutdown_grace_seconds(grace_period: int) -> int:
     return max(1, grace_period - PRESTOP_SLEEP_SECONDS - DRAIN_MARGIN_SECONDS)
 
 
-def _resources(tvtt: TravellerVTT) -> dict[str, Any]:
-    resources = tvtt.spec.resources
+def _resources(resources: Resources) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for section, values in (("requests", resources.requests), ("limits", resources.limits)):
         quantities = {k: v for k, v in values.model_dump(exclude_none=True).items()}
@@ -207,6 +256,7 @@ def build_pod_template(tvtt: TravellerVTT, *, config_hash: str) -> dict[str, Any
         {"name": "SHUTDOWN_GRACE_S", "value": str(shutdown_grace_seconds(grace))},
     ]
     if spec.redis.enabled:
+        env.append(_password_env(tvtt, REDIS_PASSWORD_ENV))
         env.append({"name": "REDIS_URL", "value": redis_url(tvtt)})
     container: dict[str, Any] = {
         "name": SERVER_CONTAINER,
@@ -218,7 +268,7 @@ def build_pod_template(tvtt: TravellerVTT, *, config_hash: str) -> dict[str, Any
         ],
         "env": env,
         "envFrom": [{"configMapRef": {"name": config_name(tvtt)}}],
-        "resources": _resources(tvtt),
+        "resources": _resources(spec.resources),
         "startupProbe": {
             "httpGet": {"path": "/health", "port": "probes"},
             "periodSeconds": 2,
@@ -410,6 +460,7 @@ def build_ingress(tvtt: TravellerVTT) -> dict[str, Any] | None:
         "nginx.ingress.kubernetes.io/proxy-read-timeout": WEBSOCKET_TIMEOUT_SECONDS,
         "nginx.ingress.kubernetes.io/proxy-send-timeout": WEBSOCKET_TIMEOUT_SECONDS,
         "nginx.ingress.kubernetes.io/proxy-http-version": "1.1",
+        **ingress.annotations,
     }
     spec: dict[str, Any] = {
         "rules": [
@@ -441,9 +492,21 @@ def build_ingress(tvtt: TravellerVTT) -> dict[str, Any] | None:
     }
 
 
+def redis_maxmemory(tvtt: TravellerVTT) -> int | None:
+    """Bytes Redis may use: a share of the container's memory limit (None without a limit)."""
+    limit = quantity(tvtt.spec.redis.resources.limits.memory)
+    if limit is None:
+        return None
+    return int(limit * REDIS_MAXMEMORY_SHARE)
+
+
 def render_redis_conf(tvtt: TravellerVTT) -> str:
     """redis.conf with AOF on: every battle event survives a Redis restart (`appendfsync` policy
-    from the spec). No password, so protected mode is off; only the cluster network reaches it."""
+    from the spec). `noeviction`: at maxmemory Redis refuses writes instead of dropping battle
+    logs. The password is not here (a ConfigMap is readable by more people than a Secret): the
+    container passes `--requirepass` from the Secret; a NetworkPolicy lets only game servers in.
+    """
+    maxmemory = redis_maxmemory(tvtt)
     return "\n".join(
         [
             f"port {REDIS_PORT}",
@@ -453,9 +516,81 @@ def render_redis_conf(tvtt: TravellerVTT) -> str:
             "appendonly yes",
             f"appendfsync {tvtt.spec.redis.appendfsync.value}",
             'save ""',
+            *([f"maxmemory {maxmemory}"] if maxmemory is not None else []),
+            "maxmemory-policy noeviction",
             "",
         ]
     )
+
+
+def build_redis_secret(tvtt: TravellerVTT, password: str) -> dict[str, Any] | None:
+    """The Secret with Redis's password, or None when Redis is off.
+
+    Purely computational, no side effects: the password comes in (`Inputs.redis_password`), read
+    back from the live Secret on every render so it never changes once generated.
+    """
+    if not tvtt.spec.redis.enabled:
+        return None
+    return {
+        "apiVersion": SECRET.api_version,
+        "kind": SECRET.kind,
+        "metadata": _metadata(tvtt, redis_secret_name(tvtt), COMPONENT_REDIS),
+        "type": "Opaque",
+        "data": {REDIS_PASSWORD_KEY: base64.b64encode(password.encode()).decode()},
+    }
+
+
+def secret_password(secret: Mapping[str, Any] | None) -> str | None:
+    """The password in a live Redis Secret, or None when there is none to reuse."""
+    if secret is None:
+        return None
+    encoded = (secret.get("data") or {}).get(REDIS_PASSWORD_KEY)
+    if not encoded:
+        return None
+    try:
+        return base64.b64decode(encoded, validate=True).decode()
+    except ValueError:
+        return None
+
+
+def build_network_policies(tvtt: TravellerVTT) -> list[dict[str, Any]]:
+    """NetworkPolicies: game servers take traffic on their port only; Redis only from them.
+
+    Purely computational, no side effects. The game server port stays open to every source
+    (the Ingress controller, a LoadBalancer's node traffic and the operator's summary poll come
+    from anywhere in the cluster); every other port of the pods is closed. Redis accepts only
+    this resource's game server pods, on the Redis port.
+    """
+    server_policy = {
+        "apiVersion": NETWORK_POLICY.api_version,
+        "kind": NETWORK_POLICY.kind,
+        "metadata": _metadata(tvtt, server_name(tvtt), COMPONENT_SERVER),
+        "spec": {
+            "podSelector": {"matchLabels": selector_labels(tvtt, COMPONENT_SERVER)},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"ports": [{"protocol": "TCP", "port": SERVER_PORT}]}],
+        },
+    }
+    if not tvtt.spec.redis.enabled:
+        return [server_policy]
+    redis_policy = {
+        "apiVersion": NETWORK_POLICY.api_version,
+        "kind": NETWORK_POLICY.kind,
+        "metadata": _metadata(tvtt, redis_name(tvtt), COMPONENT_REDIS),
+        "spec": {
+            "podSelector": {"matchLabels": selector_labels(tvtt, COMPONENT_REDIS)},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {
+                    "from": [
+                        {"podSelector": {"matchLabels": selector_labels(tvtt, COMPONENT_SERVER)}}
+                    ],
+                    "ports": [{"protocol": "TCP", "port": REDIS_PORT}],
+                }
+            ],
+        },
+    }
+    return [server_policy, redis_policy]
 
 
 def build_redis_configmap(tvtt: TravellerVTT) -> dict[str, Any] | None:
@@ -488,18 +623,23 @@ def build_redis_service(tvtt: TravellerVTT) -> dict[str, Any] | None:
     }
 
 
-def build_redis_statefulset(tvtt: TravellerVTT, *, config_hash: str) -> dict[str, Any] | None:
+def build_redis_statefulset(
+    tvtt: TravellerVTT, *, config_hash: str, claim_size: int | str | None = None
+) -> dict[str, Any] | None:
     """One Redis pod with a PersistentVolumeClaim template for its AOF, or None when Redis is off.
 
     PVCs outlive the resource by default (`pvcRetention: Retain`): deleting a TravellerVTT must not
-    silently delete battle history.
+    silently delete battle history. `claim_size` keeps the live claim template's size (immutable
+    in a StatefulSet); growth is applied to the claim itself.
     """
     redis = tvtt.spec.redis
     if not redis.enabled:
         return None
     claim_spec: dict[str, Any] = {
         "accessModes": ["ReadWriteOnce"],
-        "resources": {"requests": {"storage": redis.storage_size}},
+        "resources": {
+            "requests": {"storage": redis.storage_size if claim_size is None else claim_size}
+        },
     }
     if redis.storage_class_name is not None:
         claim_spec["storageClassName"] = redis.storage_class_name
@@ -536,7 +676,15 @@ def build_redis_statefulset(tvtt: TravellerVTT, *, config_hash: str) -> dict[str
                             "name": REDIS_CONTAINER,
                             "image": redis.image,
                             "imagePullPolicy": "IfNotPresent",
-                            "args": ["/etc/redis/redis.conf"],
+                            "args": [
+                                "/etc/redis/redis.conf",
+                                "--requirepass",
+                                f"$({REDIS_PASSWORD_ENV})",
+                            ],
+                            "env": [
+                                _password_env(tvtt, REDIS_PASSWORD_ENV),
+                                _password_env(tvtt, REDIS_CLI_AUTH_ENV),
+                            ],
                             "ports": [
                                 {"name": "redis", "containerPort": REDIS_PORT, "protocol": "TCP"}
                             ],
@@ -553,10 +701,7 @@ def build_redis_statefulset(tvtt: TravellerVTT, *, config_hash: str) -> dict[str
                                 "timeoutSeconds": PROBE_TIMEOUT_SECONDS,
                                 "failureThreshold": 6,
                             },
-                            "resources": {
-                                "requests": {"cpu": "50m", "memory": "64Mi"},
-                                "limits": {"memory": "256Mi"},
-                            },
+                            "resources": _resources(redis.resources),
                             "securityContext": {
                                 "allowPrivilegeEscalation": False,
                                 "readOnlyRootFilesystem": True,
@@ -575,7 +720,7 @@ def build_redis_statefulset(tvtt: TravellerVTT, *, config_hash: str) -> dict[str
                 {
                     "apiVersion": "v1",
                     "kind": "PersistentVolumeClaim",
-                    "metadata": {"name": "data", "labels": labels},
+                    "metadata": {"name": REDIS_DATA_CLAIM, "labels": labels},
                     "spec": claim_spec,
                 }
             ],
@@ -583,21 +728,32 @@ def build_redis_statefulset(tvtt: TravellerVTT, *, config_hash: str) -> dict[str
     }
 
 
-def build_children(tvtt: TravellerVTT) -> list[dict[str, Any]]:
+def build_children(tvtt: TravellerVTT, inputs: Inputs | None = None) -> list[dict[str, Any]]:
     """Every child the resource should have right now, stamped with its applied-hash.
 
-    Purely computational, no side effects. Order is the apply order: config before the
-    workloads that read it, Redis before the server that connects to it, Service before Ingress.
+    Purely computational, no side effects. Order is the apply order: config and Secret before
+    the workloads that read them, Redis before the server that connects to it, Service before
+    Ingress.
     """
+    inputs = inputs or Inputs()
     configmap = build_configmap(tvtt)
     redis_configmap = build_redis_configmap(tvtt)
     server_config_hash = content_hash(configmap["data"])
-    redis_config_hash = content_hash(redis_configmap["data"]) if redis_configmap else ""
+    # A new password (the Secret was deleted and regenerated) restarts Redis with it.
+    redis_config_hash = (
+        content_hash({**redis_configmap["data"], "auth": content_hash(inputs.redis_password)})
+        if redis_configmap
+        else ""
+    )
     ordered: list[dict[str, Any] | None] = [
         configmap,
         redis_configmap,
+        build_redis_secret(tvtt, inputs.redis_password),
+        *build_network_policies(tvtt),
         build_redis_service(tvtt),
-        build_redis_statefulset(tvtt, config_hash=redis_config_hash),
+        build_redis_statefulset(
+            tvtt, config_hash=redis_config_hash, claim_size=inputs.redis_claim_size
+        ),
         build_service(tvtt),
         build_deployment(tvtt, config_hash=server_config_hash),
         build_pdb(tvtt),

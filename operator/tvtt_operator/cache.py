@@ -9,8 +9,17 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from tvtt_operator.builders import FIELD_MANAGER, LABEL_INSTANCE, LABEL_MANAGED_BY
+from tvtt_operator.builders import (
+    APP_NAME,
+    FIELD_MANAGER,
+    LABEL_INSTANCE,
+    LABEL_MANAGED_BY,
+    LABEL_NAME,
+)
+from tvtt_operator.kinds import OBSERVED_KINDS
 from tvtt_operator.models import KIND
+
+_OBSERVED = {k.kind for k in OBSERVED_KINDS}
 
 Key = tuple[str, str]  # (namespace, name)
 
@@ -37,6 +46,10 @@ class Cache:
     def __init__(self) -> None:
         self._owners: dict[Key, dict[str, Any]] = {}
         self._children: dict[Key, dict[tuple[str, str], dict[str, Any]]] = {}
+        self._observed: dict[Key, dict[tuple[str, str], dict[str, Any]]] = {}
+
+    def _bucket(self, obj: Mapping[str, Any]) -> dict[Key, dict[tuple[str, str], dict[str, Any]]]:
+        return self._observed if obj.get("kind") in _OBSERVED else self._children
 
     def put(self, obj: Mapping[str, Any]) -> Key | None:
         """Store a watched or freshly applied object; return its owner's key (None: not ours)."""
@@ -49,7 +62,7 @@ class Cache:
         owner = self.owner_of(obj)
         if owner is None:
             return None
-        children = self._children.setdefault(owner, {})
+        children = self._bucket(obj).setdefault(owner, {})
         key = (str(obj.get("kind")), name)
         if _newer_or_unknown(children.get(key), obj):
             children[key] = dict(obj)
@@ -64,15 +77,23 @@ class Cache:
             return namespace, name
         owner = self.owner_of(obj)
         if owner is not None:
-            self._children.get(owner, {}).pop((str(obj.get("kind")), name), None)
+            self._bucket(obj).get(owner, {}).pop((str(obj.get("kind")), name), None)
         return owner
 
     @staticmethod
     def owner_of(obj: Mapping[str, Any]) -> Key | None:
-        """The TravellerVTT a child belongs to, from its labels (set by the builders)."""
+        """The TravellerVTT a child belongs to, from its labels (set by the builders).
+
+        Children and pods carry `managed-by`; the Redis claim carries only the StatefulSet's
+        selector labels (its template predates that label and is immutable), so for claims the
+        app name and instance labels suffice.
+        """
         meta = obj.get("metadata", {})
         labels = meta.get("labels") or {}
-        if labels.get(LABEL_MANAGED_BY) != FIELD_MANAGER or LABEL_INSTANCE not in labels:
+        if LABEL_INSTANCE not in labels:
+            return None
+        ours = labels.get(LABEL_MANAGED_BY) == FIELD_MANAGER
+        if not ours and not (obj.get("kind") in _OBSERVED and labels.get(LABEL_NAME) == APP_NAME):
             return None
         return str(meta.get("namespace", "")), str(labels[LABEL_INSTANCE])
 
@@ -95,6 +116,10 @@ class Cache:
                 )
             }
         return found
+
+    def observed(self, key: Key, kind: str) -> dict[str, dict[str, Any]]:
+        """Watched objects of one kind (Pod, PersistentVolumeClaim) labelled for a resource."""
+        return {n: o for (k, n), o in self._observed.get(key, {}).items() if k == kind}
 
     def owners(self) -> Iterator[Key]:
         """Every cached resource key (for the periodic resync)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from tvtt_operator.models import LogLevel
@@ -32,6 +32,30 @@ class OperatorConfig(BaseSettings):
     forbidden_unhealthy_seconds: float = Field(default=300.0, gt=0)
     log_level: LogLevel = LogLevel.INFO
     namespaces: Annotated[list[str], NoDecode] = []
+    # BATTLES/PLAYERS: how often the game server pods' /api/summary is polled (0: never).
+    poll_seconds: float = Field(default=30.0, ge=0)
+    poll_timeout_seconds: float = Field(default=2.0, gt=0)
+    # Leader election with a coordination.k8s.io Lease: only the holder reconciles; the others
+    # keep a warm cache and take over when the holder stops renewing (see docs/operator.md).
+    leader_election: bool = False
+    lease_name: str = "traveller-vtt-operator"
+    lease_namespace: str = "default"
+    identity: str = ""  # the Lease's holderIdentity; the host name and process id when empty
+    lease_duration_seconds: float = Field(default=15.0, gt=0)
+    renew_deadline_seconds: float = Field(default=10.0, gt=0)
+    retry_period_seconds: float = Field(default=2.0, gt=0)
+
+    @model_validator(mode="after")
+    def _election_timing(self) -> OperatorConfig:
+        """A leader must give up (renew deadline) before others may take over (duration)."""
+        if self.leader_election and not (
+            self.retry_period_seconds < self.renew_deadline_seconds < self.lease_duration_seconds
+        ):
+            raise ValueError(
+                "need TVTT_OPERATOR_RETRY_PERIOD_SECONDS < TVTT_OPERATOR_RENEW_DEADLINE_SECONDS "
+                "< TVTT_OPERATOR_LEASE_DURATION_SECONDS"
+            )
+        return self
 
     @field_validator("namespaces", mode="before")
     @classmethod

@@ -20,33 +20,13 @@ nothing.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
-Path = tuple[str | int, ...]
+from tvtt_operator.models import quantity
 
-_SUFFIXES = {
-    "n": Decimal("1e-9"),
-    "u": Decimal("1e-6"),
-    "m": Decimal("1e-3"),
-    "": Decimal(1),
-    "k": Decimal(10**3),
-    "M": Decimal(10**6),
-    "G": Decimal(10**9),
-    "T": Decimal(10**12),
-    "P": Decimal(10**15),
-    "E": Decimal(10**18),
-    "Ki": Decimal(2**10),
-    "Mi": Decimal(2**20),
-    "Gi": Decimal(2**30),
-    "Ti": Decimal(2**40),
-    "Pi": Decimal(2**50),
-    "Ei": Decimal(2**60),
-}
-_QUANTITY = re.compile(r"^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]?)$")
+Path = tuple[str | int, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,19 +43,6 @@ class Drift:
         for part in self.path:
             text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
         return f"{text} ({'added' if self.added else 'changed'} by {self.manager})"
-
-
-def quantity(value: Any) -> Decimal | None:
-    """A Kubernetes quantity as a number (`0.5` and `500m` are equal), or None if it is not one."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    match = _QUANTITY.match(str(value))
-    if match is None:
-        return None
-    try:
-        return Decimal(match.group(1)) * _SUFFIXES[match.group(2)]
-    except InvalidOperation:
-        return None
 
 
 def same(desired: Any, live: Any) -> bool:

@@ -10,22 +10,35 @@ resource never waits for the operator. Retries and periodic resync live in the `
 from __future__ import annotations
 
 import logging
+import os
+import signal
 from typing import Any
 
 import kopf
 import structlog
 
-from tvtt_operator.builders import FIELD_MANAGER, LABEL_MANAGED_BY
+from tvtt_operator.builders import (
+    APP_NAME,
+    COMPONENT_REDIS,
+    FIELD_MANAGER,
+    LABEL_COMPONENT,
+    LABEL_MANAGED_BY,
+    LABEL_NAME,
+)
 from tvtt_operator.cache import Cache
 from tvtt_operator.config import OperatorConfig
-from tvtt_operator.kinds import CHILD_KINDS, TRAVELLER_VTT
+from tvtt_operator.kinds import CHILD_KINDS, POD, PVC, TRAVELLER_VTT
 from tvtt_operator.kube import KubeClient
+from tvtt_operator.leader import LeaderElector
+from tvtt_operator.metrics import LEADER
 from tvtt_operator.observability import configure_logging, create_http_app, start_http
 from tvtt_operator.reconciler import Reconciler
 
 log = structlog.get_logger("tvtt_operator.handlers")
 
 OURS = {LABEL_MANAGED_BY: FIELD_MANAGER}
+# The Redis claim has only the StatefulSet's selector labels (see Cache.owner_of).
+REDIS_CLAIMS = {LABEL_NAME: APP_NAME, LABEL_COMPONENT: COMPONENT_REDIS}
 
 
 @kopf.on.startup()
@@ -40,22 +53,44 @@ async def operator_startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_
     settings.watching.client_timeout = 330
     client = await KubeClient.connect()
     reconciler = Reconciler(client, Cache(), config)
-    reconciler.start()
+    memo.elector = None
+    if config.leader_election:
+
+        async def elected() -> None:
+            reconciler.start()
+
+        def lost() -> None:
+            reconciler.halt()  # no write after another replica may have taken over
+            os.kill(os.getpid(), signal.SIGTERM)  # kopf shuts down; the pod restarts
+
+        memo.elector = LeaderElector(client, config, on_elected=elected, on_lost=lost)
+        memo.elector.start()
+    else:
+        reconciler.start()
+        LEADER.set(1)
     runner, port = await start_http(
         create_http_app(reconciler.alive), config.http_host, config.http_port
     )
     memo.reconciler = reconciler
     memo.http_runner = runner
     log.info(
-        "operator started", http_port=port, workers=config.workers, resync=config.resync_seconds
+        "operator started",
+        http_port=port,
+        workers=config.workers,
+        resync=config.resync_seconds,
+        leader_election=config.leader_election,
+        poll_seconds=config.poll_seconds,
     )
 
 
 @kopf.on.cleanup()
 async def operator_cleanup(memo: kopf.Memo, **_: Any) -> None:
-    """Stop the workers and the HTTP server, close the API session."""
+    """Stop the workers, then give up the Lease (a standby takes over at once), then the HTTP
+    server and the API session."""
     reconciler: Reconciler = memo.reconciler
     await reconciler.stop()
+    if memo.elector is not None:
+        await memo.elector.stop()
     await memo.http_runner.cleanup()
     await reconciler.client.close()
 
@@ -86,5 +121,18 @@ def _register_children() -> None:
         kopf.on.event(kind.group, kind.version, kind.plural, labels=OURS, id=name)(child_event)
 
 
+def _register_observed() -> None:
+    for kind, labels in ((POD, OURS), (PVC, REDIS_CLAIMS)):
+
+        def observed_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+            """A game server pod or the Redis claim changed: cache it, refresh its owner."""
+            _observe(event, memo)
+
+        name = f"{kind.plural}_event"
+        observed_event.__name__ = name
+        kopf.on.event(kind.group, kind.version, kind.plural, labels=labels, id=name)(observed_event)
+
+
 _register_children()
+_register_observed()
 logging.getLogger("kopf.objects").setLevel(logging.WARNING)

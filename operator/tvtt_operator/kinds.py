@@ -44,6 +44,8 @@ STATEFUL_SET = ChildKind("apps", "v1", "StatefulSet", "statefulsets")
 HPA = ChildKind("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers")
 PDB = ChildKind("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets")
 INGRESS = ChildKind("networking.k8s.io", "v1", "Ingress", "ingresses")
+SECRET = ChildKind("", "v1", "Secret", "secrets")
+NETWORK_POLICY = ChildKind("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies")
 
 # Every kind the operator creates, watches and deletes, in a stable order.
 CHILD_KINDS: tuple[ChildKind, ...] = (
@@ -54,10 +56,21 @@ CHILD_KINDS: tuple[ChildKind, ...] = (
     HPA,
     PDB,
     INGRESS,
+    SECRET,
+    NETWORK_POLICY,
 )
 CHILDREN_BY_KIND: dict[str, ChildKind] = {k.kind: k for k in CHILD_KINDS}
 
 # Not children, but written or watched too.
 EVENT = ChildKind("", "v1", "Event", "events")
 TRAVELLER_VTT = ChildKind(GROUP, VERSION, KIND, PLURAL)
-BY_KIND: dict[str, ChildKind] = {k.kind: k for k in (*CHILD_KINDS, EVENT, TRAVELLER_VTT)}
+# Watched, never created: the game server pods (polled for battles and players) and the Redis
+# data claim (created by the StatefulSet, reported in status and expanded when the spec grows).
+POD = ChildKind("", "v1", "Pod", "pods")
+PVC = ChildKind("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims")
+OBSERVED_KINDS: tuple[ChildKind, ...] = (POD, PVC)
+# The leader election Lease (in the operator's own namespace).
+LEASE = ChildKind("coordination.k8s.io", "v1", "Lease", "leases")
+BY_KIND: dict[str, ChildKind] = {
+    k.kind: k for k in (*CHILD_KINDS, *OBSERVED_KINDS, EVENT, TRAVELLER_VTT, LEASE)
+}

@@ -88,6 +88,7 @@ class KubeClient:
         content_type: str = "application/json",
         query: list[tuple[str, str]] | None = None,
         kind: str,
+        accept: str = "application/json",
     ) -> dict[str, Any]:
         if method != "GET":
             API_WRITES.labels(verb=method if content_type != APPLY else "APPLY", kind=kind).inc()
@@ -96,7 +97,7 @@ class KubeClient:
                 path,
                 method,
                 query_params=query or [],
-                header_params={"Content-Type": content_type, "Accept": "application/json"},
+                header_params={"Content-Type": content_type, "Accept": accept},
                 body=body,
                 response_types_map={200: "object", 201: "object", 202: "object"},
                 auth_settings=["BearerToken"],
@@ -169,6 +170,66 @@ class KubeClient:
             kind=TRAVELLER_VTT.kind,
         )
 
+    async def merge_patch(
+        self, kind: ChildKind, namespace: str, name: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A JSON merge patch of an object the operator does not apply (the Redis claim)."""
+        return await self._call(
+            "PATCH",
+            kind.path(namespace, name),
+            body=body,
+            content_type="application/merge-patch+json",
+            query=[("fieldManager", FIELD_MANAGER)],
+            kind=kind.kind,
+        )
+
+    async def exists(self, kind: ChildKind, namespace: str, name: str) -> bool:
+        """Whether an object exists, asking for its metadata only (a Secret's data never
+        reaches the operator this way)."""
+        try:
+            await self._call(
+                "GET",
+                kind.path(namespace, name),
+                kind=kind.kind,
+                accept=METADATA_ONLY,
+            )
+        except KubeError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    async def get(self, kind: ChildKind, namespace: str, name: str) -> dict[str, Any] | None:
+        """One object, or None if it does not exist (the Lease)."""
+        try:
+            return await self._call("GET", kind.path(namespace, name), kind=kind.kind)
+        except KubeError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    async def create(self, kind: ChildKind, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST a new object (fails with 409 if it exists: how two candidates race for a Lease)."""
+        return await self._call(
+            "POST",
+            kind.path(namespace),
+            body=body,
+            query=[("fieldManager", FIELD_MANAGER)],
+            kind=kind.kind,
+        )
+
+    async def replace(
+        self, kind: ChildKind, namespace: str, name: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        """PUT with the body's resourceVersion: 409 when someone else wrote in between."""
+        return await self._call(
+            "PUT",
+            kind.path(namespace, name),
+            body=body,
+            query=[("fieldManager", FIELD_MANAGER)],
+            kind=kind.kind,
+        )
+
     async def post_event(self, event: dict[str, Any]) -> None:
         """Create a core/v1 Event (kubectl describe shows it under the resource)."""
         namespace = event["metadata"]["namespace"]
@@ -176,3 +237,4 @@ class KubeClient:
 
 
 APPLY = "application/apply-patch+yaml"
+METADATA_ONLY = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"

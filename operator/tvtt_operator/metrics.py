@@ -26,3 +26,7 @@ API_WRITES = Counter(
 )
 QUEUE_DEPTH = Gauge("tvtt_operator_queue_depth", "Resources waiting for a reconcile.")
 MANAGED = Gauge("tvtt_operator_managed_resources", "TravellerVTT resources in the watch cache.")
+LEADER = Gauge(
+    "tvtt_operator_leader",
+    "1 while this process holds the leader election Lease (or runs without election), else 0.",
+)

@@ -9,6 +9,7 @@ as a CEL rule in `x-kubernetes-validations` (so the API server rejects them befo
 from __future__ import annotations
 
 import re
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -38,6 +39,45 @@ _QUANTITY = re.compile(r"^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+|[numk
 _PERCENT_OR_INT = re.compile(r"^[0-9]+%$")
 _NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 MAX_NAME_LENGTH = 40
+
+
+_SUFFIXES = {
+    "n": Decimal("1e-9"),
+    "u": Decimal("1e-6"),
+    "m": Decimal("1e-3"),
+    "": Decimal(1),
+    "k": Decimal(10**3),
+    "M": Decimal(10**6),
+    "G": Decimal(10**9),
+    "T": Decimal(10**12),
+    "P": Decimal(10**15),
+    "E": Decimal(10**18),
+    "Ki": Decimal(2**10),
+    "Mi": Decimal(2**20),
+    "Gi": Decimal(2**30),
+    "Ti": Decimal(2**40),
+    "Pi": Decimal(2**50),
+    "Ei": Decimal(2**60),
+}
+_QUANTITY_PARTS = re.compile(
+    r"^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]?)$"
+)
+
+
+def quantity(value: Any) -> Decimal | None:
+    """A Kubernetes quantity as a number (`0.5` and `500m` are equal), or None if it is not one.
+
+    Purely computational, no side effects.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    match = _QUANTITY_PARTS.match(str(value))
+    if match is None:
+        return None
+    try:
+        return Decimal(match.group(1)) * _SUFFIXES[match.group(2)]
+    except InvalidOperation:
+        return None
 
 
 def _check_quantity(value: int | str) -> int | str:
@@ -161,7 +201,7 @@ class ResourceList(_Model):
 
 
 class Resources(_Model):
-    """Requests and limits of the game server container."""
+    """Requests and limits of a container."""
 
     requests: ResourceList = Field(default_factory=lambda: ResourceList(cpu="100m", memory="128Mi"))
     limits: ResourceList = Field(default_factory=lambda: ResourceList(memory="256Mi"))
@@ -234,8 +274,10 @@ class RedisSpec(_Model):
             "x-kubernetes-validations": [
                 {
                     "rule": "!oldSelf.enabled || !self.enabled || "
-                    "self.storageSize == oldSelf.storageSize",
-                    "message": "redis.storageSize is immutable while redis is enabled",
+                    "quantity(string(self.storageSize)).compareTo("
+                    "quantity(string(oldSelf.storageSize))) >= 0",
+                    "message": "redis.storageSize can only grow while redis is enabled (the "
+                    "volume is expanded; a volume cannot shrink)",
                     "fieldPath": ".storageSize",
                 },
                 {
@@ -258,7 +300,9 @@ class RedisSpec(_Model):
         default=DEFAULT_REDIS_IMAGE, min_length=1, max_length=512, description="The Redis image."
     )
     storage_size: Quantity = Field(
-        default="1Gi", description="Size of the Redis volume (immutable while Redis is enabled)."
+        default="1Gi",
+        description="Size of the Redis volume. It may grow while Redis is enabled: the operator "
+        "then expands the claim, where its StorageClass allows it (allowVolumeExpansion).",
     )
     storage_class_name: str | None = Field(
         default=None,
@@ -268,6 +312,15 @@ class RedisSpec(_Model):
     )
     appendfsync: AppendFsync = AppendFsync.EVERYSEC
     pvc_retention: PVCRetention = PVCRetention.RETAIN
+    resources: Resources = Field(
+        default_factory=lambda: Resources(
+            requests=ResourceList(cpu="50m", memory="64Mi"),
+            limits=ResourceList(memory="256Mi"),
+        ),
+        description="Requests and limits of the Redis container; Redis's maxmemory is set to "
+        "three quarters of limits.memory (noeviction: a full Redis refuses writes, it never "
+        "drops battle events).",
+    )
 
     @field_validator("storage_size")
     @classmethod
@@ -335,7 +388,14 @@ class Ingress(_Model):
         default=None,
         min_length=1,
         max_length=253,
-        description="Secret with the TLS certificate for the host; plain HTTP when unset.",
+        description="Secret with the TLS certificate for the host; plain HTTP when unset. While "
+        "it does not exist condition IngressReady is False (TLSSecretMissing).",
+    )
+    annotations: dict[str, str] = Field(
+        default_factory=dict,
+        max_length=64,
+        description="Extra annotations on the Ingress (e.g. cert-manager.io/cluster-issuer); "
+        "they win over the operator's WebSocket timeout annotations.",
     )
 
 
@@ -461,6 +521,8 @@ class ConditionType(StrEnum):
     REDIS_READY = "RedisReady"
     TEMPLATE_OVERRIDDEN = "TemplateOverridden"
     PAUSED = "Paused"
+    INGRESS_READY = "IngressReady"
+    REDIS_STORAGE_READY = "RedisStorageReady"
 
 
 class State(StrEnum):
@@ -498,6 +560,21 @@ class Condition(_Model):
     )
 
 
+class RedisVolumeStatus(_Model):
+    """The Redis data claim as the operator last saw it (it outlives the resource by default)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    claim_name: str = Field(description="The PersistentVolumeClaim holding Redis's AOF.")
+    phase: str | None = Field(default=None, description="Pending, Bound or Lost.")
+    requested: str | None = Field(
+        default=None, description="spec.resources.requests.storage of the claim."
+    )
+    capacity: str | None = Field(
+        default=None, description="status.capacity.storage: what the volume really has."
+    )
+
+
 class TravellerVTTStatus(_Model):
     """What the operator observed; written only through the status subresource."""
 
@@ -508,7 +585,8 @@ class TravellerVTTStatus(_Model):
     )
     conditions: list[Condition] = Field(
         default_factory=list,
-        description="Ready, Progressing, Degraded, RedisReady, TemplateOverridden, Paused.",
+        description="Ready, Progressing, Degraded, RedisReady, TemplateOverridden, Paused, "
+        "IngressReady, RedisStorageReady.",
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
     )
     state: State | None = Field(
@@ -528,6 +606,19 @@ class TravellerVTTStatus(_Model):
     endpoint: str | None = Field(default=None, description="Where players connect.")
     selector: str | None = Field(
         default=None, description="Label selector of the game server pods (scale subresource)."
+    )
+    battles: int | None = Field(
+        default=None,
+        description="Battles open on the game servers (polled from their /api/summary; a battle "
+        "followed by players on two pods counts once).",
+    )
+    players: int | None = Field(
+        default=None,
+        description="People at a battle's table (players and GMs, not spectators), summed over the "
+        "game server pods.",
+    )
+    redis_volume: RedisVolumeStatus | None = Field(
+        default=None, description="The Redis data claim: size asked for and size it has."
     )
     applied_generation: int | None = Field(
         default=None,

@@ -15,13 +15,17 @@ from tvtt_operator.builders import (
     ANNOTATION_APPLIED_HASH,
     FIELD_MANAGER,
     HANDOVER_FIELD_MANAGER,
+    Inputs,
     build_children,
     child_key,
+    redis_name,
+    redis_secret_name,
+    secret_password,
     template_hash,
 )
 from tvtt_operator.drift import Drift, find_drift, removal_patch
-from tvtt_operator.kinds import CHILDREN_BY_KIND, DEPLOYMENT, ChildKind
-from tvtt_operator.models import TravellerVTT
+from tvtt_operator.kinds import CHILDREN_BY_KIND, DEPLOYMENT, SECRET, STATEFUL_SET, ChildKind
+from tvtt_operator.models import ConditionStatus, ConditionType, TravellerVTT, quantity
 
 Live = Mapping[tuple[str, str], Mapping[str, Any]]
 OURS = (FIELD_MANAGER, HANDOVER_FIELD_MANAGER)
@@ -53,12 +57,14 @@ class Plan:
     template_overridden: bool = False
     applied_generation: int | None = None
     applied_template_hash: str | None = None
+    expand_claim_to: int | str | None = None
 
     @property
     def writes(self) -> int:
         """Number of API writes the plan makes (the idle benchmark expects 0)."""
         removals = sum(1 for c in self.corrections if c.removal)
-        return len(self.handovers) + len(self.applies) + len(self.deletes) + removals
+        expansions = 0 if self.expand_claim_to is None else 1
+        return len(self.handovers) + len(self.applies) + len(self.deletes) + removals + expansions
 
 
 def _annotations(obj: Mapping[str, Any]) -> Mapping[str, str]:
@@ -161,7 +167,64 @@ def _correct_drift(desired: dict[str, Any], live: Mapping[str, Any], plan: Plan)
     return any(not d.added for d in drifts)
 
 
-def plan_reconcile(tvtt: TravellerVTT, live: Live) -> Plan:
+def render_inputs(tvtt: TravellerVTT, live: Live, fresh_password: str) -> Inputs:
+    """What the render needs from the live objects. Purely computational, no side effects.
+
+    The password of the live Secret is kept (a fresh one only when there is none); the claim
+    template size of a live StatefulSet is kept (immutable there).
+    """
+    password = secret_password(live.get((SECRET.kind, redis_secret_name(tvtt))))
+    statefulset = live.get((STATEFUL_SET.kind, redis_name(tvtt))) or {}
+    claim_size: int | str | None = None
+    for template in (statefulset.get("spec") or {}).get("volumeClaimTemplates") or []:
+        storage = (((template.get("spec") or {}).get("resources") or {}).get("requests") or {}).get(
+            "storage"
+        )
+        if storage is not None:
+            claim_size = storage
+    return Inputs(redis_password=password or fresh_password, redis_claim_size=claim_size)
+
+
+def claim_requested(claim: Mapping[str, Any] | None) -> int | str | None:
+    """spec.resources.requests.storage of a PersistentVolumeClaim."""
+    if claim is None:
+        return None
+    requests = ((claim.get("spec") or {}).get("resources") or {}).get("requests") or {}
+    value = requests.get("storage")
+    return None if value is None else value
+
+
+def expansion_refused(tvtt: TravellerVTT) -> bool:
+    """Whether this generation's expansion was already refused (not retried until the spec
+    changes again: the StorageClass will not change its mind on a timer)."""
+    for c in tvtt.status.conditions:
+        if c.type == ConditionType.REDIS_STORAGE_READY and c.status == ConditionStatus.FALSE:
+            return c.reason == "ExpansionRefused" and c.observed_generation == tvtt.generation
+    return False
+
+
+def plan_expansion(tvtt: TravellerVTT, claim: Mapping[str, Any] | None) -> int | str | None:
+    """The size to patch the Redis claim to, or None. Purely computational, no side effects.
+
+    A claim smaller than `storageSize` (the spec grew, or a recreated resource found a retained
+    smaller claim) is expanded, once per generation if the API server refuses.
+    """
+    if not tvtt.spec.redis.enabled or claim is None or expansion_refused(tvtt):
+        return None
+    requested = quantity(claim_requested(claim))
+    wanted = quantity(tvtt.spec.redis.storage_size)
+    if requested is None or wanted is None or requested >= wanted:
+        return None
+    return tvtt.spec.redis.storage_size
+
+
+def plan_reconcile(
+    tvtt: TravellerVTT,
+    live: Live,
+    *,
+    fresh_password: str = "",
+    claim: Mapping[str, Any] | None = None,
+) -> Plan:
     """Compare rendered children with the live ones and list the writes.
 
     Purely computational, no side effects. Rules:
@@ -174,13 +237,15 @@ def plan_reconcile(tvtt: TravellerVTT, live: Live) -> Plan:
     - live children the resource no longer wants (Ingress, HPA, Redis turned off) are deleted;
     - drift (fields another field manager changed or added, `drift.find_drift`) is corrected: the
       child is applied again, added fields are removed by a guarded JSON patch. Except in the
-      Deployment's pod template after a manual rollback, which is reported instead.
+      Deployment's pod template after a manual rollback, which is reported instead;
+    - the Redis claim (`claim`, watched, not a child) is expanded when smaller than the spec.
+    `fresh_password` is used only when no Redis Secret exists yet (the reconciler generates it).
     """
     plan = Plan()
     desired_keys: set[tuple[str, str]] = set()
     overridden = applied_template = False
     rendered_template_hash: str | None = None
-    for manifest in build_children(tvtt):
+    for manifest in build_children(tvtt, render_inputs(tvtt, live, fresh_password)):
         key = child_key(manifest)
         desired_keys.add(key)
         current = live.get(key)
@@ -210,4 +275,5 @@ def plan_reconcile(tvtt: TravellerVTT, live: Live) -> Plan:
         template_overridden=overridden,
         applied_generation=applied_generation,
         applied_template_hash=applied_hash,
+        expand_claim_to=plan_expansion(tvtt, claim),
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tvtt_operator.kinds import CHILD_KINDS, EVENT, TRAVELLER_VTT
+from tvtt_operator.kinds import CHILD_KINDS, EVENT, LEASE, POD, PVC, SECRET, TRAVELLER_VTT
 
 # Children: watched (list/watch) for the cache, applied with server-side apply (patch, plus
 # create — an apply that creates is authorised as a create), deleted when the spec no longer
@@ -23,8 +23,12 @@ def operator_rules() -> list[dict[str, Any]]:
       finalizers: update — only so `blockOwnerDeletion` on owner references is allowed where the
       OwnerReferencesPermissionEnforcement admission plugin is on (OpenShift); no finalizer is set.
     - events: create (the ManualRollback Event).
-    Not needed, deliberately: CRDs and namespaces (kopf's scanning is disabled), leases and
-    kopf peering objects (standalone), secrets, pods.
+    - pods: list/watch (the game server pods whose /api/summary is polled).
+    - persistentvolumeclaims: list/watch/patch (the Redis claim: reported, and expanded).
+    - secrets: also get, for a metadata-only check that the Ingress's TLS Secret exists (the
+      watch sees only the operator's own Redis Secrets, by label).
+    Not needed, deliberately: CRDs and namespaces (kopf's scanning is disabled), kopf peering
+    objects (standalone; the Lease is in `leader_election_rules`).
     """
     by_group: dict[str, list[str]] = {}
     for kind in CHILD_KINDS:
@@ -39,4 +43,18 @@ def operator_rules() -> list[dict[str, Any]]:
             for child_group, plurals in by_group.items()
         ),
         {"apiGroups": [EVENT.group], "resources": [EVENT.plural], "verbs": ["create"]},
+        {"apiGroups": [POD.group], "resources": [POD.plural], "verbs": ["list", "watch"]},
+        {"apiGroups": [PVC.group], "resources": [PVC.plural], "verbs": ["list", "watch", "patch"]},
+        {"apiGroups": [SECRET.group], "resources": [SECRET.plural], "verbs": ["get"]},
+    ]
+
+
+def leader_election_rules() -> list[dict[str, Any]]:
+    """A Role in the operator's own namespace: read, create and renew its Lease."""
+    return [
+        {
+            "apiGroups": [LEASE.group],
+            "resources": [LEASE.plural],
+            "verbs": ["get", "create", "update"],
+        }
     ]

@@ -8,6 +8,7 @@ failed write all end in the same place: the next reconcile of that key.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,11 +21,12 @@ from pydantic import ValidationError
 from tvtt_operator.builders import (
     FIELD_MANAGER,
     HANDOVER_FIELD_MANAGER,
+    redis_claim_name,
 )
 from tvtt_operator.cache import Cache, Key
 from tvtt_operator.config import OperatorConfig
 from tvtt_operator.drift import find_drift, removal_patch
-from tvtt_operator.kinds import DEPLOYMENT, EVENT, TRAVELLER_VTT
+from tvtt_operator.kinds import DEPLOYMENT, EVENT, POD, PVC, SECRET, TRAVELLER_VTT
 from tvtt_operator.kube import KubeClient, KubeError
 from tvtt_operator.metrics import (
     MANAGED,
@@ -34,9 +36,16 @@ from tvtt_operator.metrics import (
     RECONCILES,
 )
 from tvtt_operator.models import ConditionStatus, ConditionType, TravellerVTT
-from tvtt_operator.planning import OURS, Correction, Plan, plan_reconcile
+from tvtt_operator.planning import OURS, Correction, Plan, expansion_refused, plan_reconcile
 from tvtt_operator.retry import RetryTimers
-from tvtt_operator.status import build_status, transitions
+from tvtt_operator.status import (
+    Summary,
+    build_status,
+    combine_summaries,
+    ready_pod_addresses,
+    transitions,
+)
+from tvtt_operator.summary import SummaryPoller
 
 log = structlog.get_logger("tvtt_operator.reconciler")
 
@@ -97,6 +106,8 @@ class Reconciler:
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._forbidden_since: float | None = None
+        self.summaries: dict[Key, Summary] = {}
+        self.poller = SummaryPoller(settings.poll_timeout_seconds)
 
     # --- queue --------------------------------------------------------------------------------
 
@@ -144,11 +155,50 @@ class Reconciler:
                 if not self.retries.waiting(key):  # a failing key keeps its own backoff
                     self.enqueue(key)
 
+    async def _poll(self) -> None:
+        """Poll the game servers' summaries; a changed sum enqueues the resource (the reconcile
+        writes it to status). Unchanged figures write nothing."""
+        while True:
+            await asyncio.sleep(self.settings.poll_seconds)
+            keys = list(self.cache.owners())
+            for gone in set(self.summaries) - set(keys):
+                del self.summaries[gone]
+            await asyncio.gather(*(self._poll_one(key) for key in keys))
+
+    async def _poll_one(self, key: Key) -> None:
+        addresses = ready_pod_addresses(self.cache.observed(key, POD.kind))
+        replies = await self.poller.poll(addresses)
+        if replies is None:
+            return  # nobody answered: keep the last figures
+        summary = combine_summaries(replies)
+        self.summaries[key] = summary
+        status = (self.cache.owner(key) or {}).get("status") or {}
+        if (status.get("battles"), status.get("players")) != (summary.battles, summary.players):
+            self.enqueue(key)
+
     def start(self) -> None:
-        """Start the workers and the periodic resync (which reads only the cache)."""
+        """Start the workers, the periodic resync (which reads only the cache) and the poll.
+
+        Called at startup, or when this replica wins the leader election: everything cached
+        while standing by is reconciled then.
+        """
         for _ in range(self.settings.workers):
             self._tasks.append(asyncio.create_task(self._worker()))
         self._tasks.append(asyncio.create_task(self._resync()))
+        if self.settings.poll_seconds > 0:
+            self._tasks.append(asyncio.create_task(self._poll()))
+        for key in self.cache.owners():
+            self.enqueue(key)
+
+    @property
+    def started(self) -> bool:
+        """Whether the workers run (False on a replica standing by for the Lease)."""
+        return bool(self._tasks)
+
+    def halt(self) -> None:
+        """Cancel the workers at once, without waiting (leadership lost: write nothing more)."""
+        for task in self._tasks:
+            task.cancel()
 
     async def stop(self) -> None:
         """Cancel the workers; an interrupted reconcile is simply redone after a restart."""
@@ -157,15 +207,18 @@ class Reconciler:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        await self.poller.close()
 
     def alive(self) -> bool:
         """For /healthz: every worker task is still running, and writes are not all Forbidden.
+
+        A replica standing by for the Lease has no workers yet and is alive.
 
         An operator whose every write has been refused with 403 for `forbidden_unhealthy_seconds`
         (RBAC removed or never granted) fails its liveness probe: the pod's restarts make the
         problem visible instead of a healthy-looking operator that changes nothing.
         """
-        running = bool(self._tasks) and not any(t.done() for t in self._tasks)
+        running = not any(t.done() for t in self._tasks)
         since = self._forbidden_since
         forbidden_too_long = (
             since is not None
@@ -206,10 +259,13 @@ class Reconciler:
                 return False
             return True  # retrying cannot help; the next edit triggers a new reconcile
         live = self.cache.children(key, tvtt.uid)
+        claim = self.cache.observed(key, PVC.kind).get(redis_claim_name(tvtt))
         if tvtt.spec.paused:
             return await self._report_paused(tvtt, body, live)
-        plan = plan_reconcile(tvtt, live)
+        plan = plan_reconcile(tvtt, live, fresh_password=secrets.token_hex(24), claim=claim)
         done = await self._execute(tvtt, plan, live)
+        claim, expansion_error = await self._expand_claim(tvtt, plan, claim, done)
+        tls_missing = await self._tls_secret_missing(tvtt)
         self._note_writes(ok=done.written > 0, forbidden=done.forbidden > 0)
         error = "; ".join(done.failures) or None
         if done.applied or done.deleted or done.handovers or done.corrected:
@@ -239,6 +295,10 @@ class Reconciler:
             applied_template_hash=plan.applied_template_hash
             if applied_ok
             else tvtt.status.applied_template_hash,
+            summary=self.summaries.get(key),
+            tls_secret_missing=tls_missing,
+            claim=claim,
+            expansion_error=expansion_error,
         )
         status_body = status.model_dump(by_alias=True, exclude_none=True, mode="json")
         try:
@@ -345,6 +405,51 @@ class Reconciler:
             c for c in plan.corrections if f"{c.kind.kind}/{c.name}" not in done.failed
         ]
         return done
+
+    async def _expand_claim(
+        self, tvtt: TravellerVTT, plan: Plan, claim: dict[str, Any] | None, done: Outcome
+    ) -> tuple[dict[str, Any] | None, str | None]:
+        """Patch the Redis claim to the spec's size when the plan says so.
+
+        A refusal (StorageClass without allowVolumeExpansion, a claim not bound yet) is reported
+        in RedisStorageReady with the API server's words and not retried until the spec changes:
+        it is not a failed reconcile. Returns the claim as it now is and the refusal, if any.
+        """
+        name = redis_claim_name(tvtt)
+        if plan.expand_claim_to is None:
+            if expansion_refused(tvtt):
+                for c in tvtt.status.conditions:
+                    if c.type == ConditionType.REDIS_STORAGE_READY:
+                        return claim, c.message
+            return claim, None
+        size = plan.expand_claim_to
+        try:
+            patched = await self.client.merge_patch(
+                PVC,
+                tvtt.namespace,
+                name,
+                {"spec": {"resources": {"requests": {"storage": size}}}},
+            )
+        except KubeError as exc:
+            log.warning("claim expansion refused", claim=name, size=size, error=exc.message)
+            return claim, f"expanding {name} to {size} was refused: {exc.message}"
+        done.written += 1
+        log.info("claim expansion requested", claim=name, size=size)
+        self.cache.put(patched)
+        return patched, None
+
+    async def _tls_secret_missing(self, tvtt: TravellerVTT) -> str | None:
+        """The name of the Ingress's TLS Secret when it does not exist (a metadata-only GET;
+        the one read a reconcile makes, and only when a TLS Secret is named)."""
+        ingress = tvtt.spec.ingress
+        if ingress is None or ingress.tls_secret_name is None:
+            return None
+        try:
+            found = await self.client.exists(SECRET, tvtt.namespace, ingress.tls_secret_name)
+        except KubeError as exc:
+            log.warning("cannot check the TLS Secret", error=exc.message, status=exc.status)
+            return None
+        return None if found else ingress.tls_secret_name
 
     async def _report_paused(
         self, tvtt: TravellerVTT, body: dict[str, Any], live: dict[tuple[str, str], Any]

@@ -7,20 +7,50 @@ reconciler skips the write.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tvtt_operator.builders import SERVER_CONTAINER, label_selector, redis_name, server_name
+from tvtt_operator.builders import (
+    SERVER_CONTAINER,
+    label_selector,
+    redis_claim_name,
+    redis_name,
+    server_name,
+)
 from tvtt_operator.kinds import DEPLOYMENT, HPA, SERVICE, STATEFUL_SET
 from tvtt_operator.models import (
     Condition,
     ConditionStatus,
     ConditionType,
+    RedisVolumeStatus,
     State,
     TravellerVTT,
     TravellerVTTStatus,
+    quantity,
 )
+
+# HPA reasons (pkg/controller/podautoscaler) that mean "no metrics": scaling is stuck at the
+# current replica count, so load cannot add pods. Any other ScalingActive=False (e.g.
+# ScalingDisabled after `kubectl scale --replicas=0`) is not a metrics problem.
+HPA_NO_METRICS_REASONS = frozenset(
+    {
+        "FailedGetResourceMetric",
+        "FailedGetPodsMetric",
+        "FailedGetObjectMetric",
+        "FailedGetExternalMetric",
+        "FailedGetContainerResourceMetric",
+        "InvalidMetricSourceType",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """Battles and players polled from the game server pods (None: no pod answered)."""
+
+    battles: int
+    players: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +68,35 @@ class Observation:
     redis_ready: bool = False
     template_overridden: bool = False
     paused: bool = False
-    autoscaling_inactive: str | None = None
+    hpa_no_metrics: str | None = None
     error: str | None = None
+    ingress_enabled: bool = False
+    tls_secret_missing: str | None = None
+    claim: RedisVolumeStatus | None = None
+    claim_too_small: bool = False
+    expansion_error: str | None = None
+    storage_size: str = ""
+
+
+def claim_status(tvtt: TravellerVTT, claim: Mapping[str, Any] | None) -> RedisVolumeStatus | None:
+    """The Redis claim as status reports it (None without Redis or before the claim exists)."""
+    if not tvtt.spec.redis.enabled or claim is None:
+        return None
+    spec = claim.get("spec") or {}
+    status = claim.get("status") or {}
+    requested = ((spec.get("resources") or {}).get("requests") or {}).get("storage")
+    capacity = (status.get("capacity") or {}).get("storage")
+    return RedisVolumeStatus(
+        claim_name=redis_claim_name(tvtt),
+        phase=status.get("phase"),
+        requested=None if requested is None else str(requested),
+        capacity=None if capacity is None else str(capacity),
+    )
+
+
+def _smaller(size: str | None, than: int | str) -> bool:
+    have, want = quantity(size), quantity(than)
+    return have is not None and want is not None and have < want
 
 
 def observe(
@@ -49,20 +106,33 @@ def observe(
     template_overridden: bool,
     error: str | None,
     paused: bool = False,
+    tls_secret_missing: str | None = None,
+    claim: Mapping[str, Any] | None = None,
+    expansion_error: str | None = None,
 ) -> Observation:
     """Summarise the live Deployment and Redis StatefulSet. Purely computational, no side effects.
 
     A Deployment is "current" when its controller has seen its latest spec
     (status.observedGeneration == metadata.generation); before that its replica counts describe
-    the previous template.
+    the previous template. The claim is too small while its capacity (or, before the volume
+    reports one, its request) is below `storageSize`.
     """
     deployment = live.get((DEPLOYMENT.kind, server_name(tvtt)))
     statefulset = live.get((STATEFUL_SET.kind, redis_name(tvtt)))
+    volume = claim_status(tvtt, claim)
+    size = tvtt.spec.redis.storage_size
     fields: dict[str, Any] = {
         "redis_enabled": tvtt.spec.redis.enabled,
         "template_overridden": template_overridden,
         "paused": paused,
         "error": error,
+        "ingress_enabled": tvtt.spec.ingress is not None,
+        "tls_secret_missing": tls_secret_missing,
+        "claim": volume,
+        "claim_too_small": volume is not None
+        and _smaller(volume.capacity or volume.requested, size),
+        "expansion_error": expansion_error,
+        "storage_size": str(size),
     }
     if deployment is not None:
         status = deployment.get("status") or {}
@@ -83,8 +153,13 @@ def observe(
     hpa = live.get((HPA.kind, server_name(tvtt)))
     if hpa is not None:
         for cond in (hpa.get("status") or {}).get("conditions") or []:
-            if cond.get("type") == "ScalingActive" and cond.get("status") == "False":
-                fields["autoscaling_inactive"] = str(cond.get("reason") or "ScalingInactive")
+            reason = str(cond.get("reason") or "")
+            if (
+                cond.get("type") == "ScalingActive"
+                and cond.get("status") == "False"
+                and reason in HPA_NO_METRICS_REASONS
+            ):
+                fields["hpa_no_metrics"] = f"{reason}: {cond.get('message') or ''}".strip()
     return Observation(**fields)
 
 
@@ -138,11 +213,16 @@ def _desired_conditions(o: Observation) -> list[tuple[ConditionType, ConditionSt
         ready = _condition(ConditionType.READY, False, "ReplicasNotReady", counts)
     elif not redis_ok:
         ready = _condition(ConditionType.READY, False, "RedisNotReady", "Redis pod is not ready")
+    elif o.hpa_no_metrics is not None:
+        ready = _condition(
+            ConditionType.READY,
+            False,
+            "AutoscalerMetricsUnavailable",
+            f"{counts}; the HPA cannot get metrics, so it cannot add pods under load "
+            f"({o.hpa_no_metrics}); is metrics-server installed?",
+        )
     else:
-        note = ""
-        if o.autoscaling_inactive is not None:
-            note = f"; the HPA cannot scale ({o.autoscaling_inactive}: no metrics?)"
-        ready = _condition(ConditionType.READY, True, "AllReplicasReady", counts + note)
+        ready = _condition(ConditionType.READY, True, "AllReplicasReady", counts)
     if o.template_overridden:
         overridden = _condition(
             ConditionType.TEMPLATE_OVERRIDDEN,
@@ -161,13 +241,41 @@ def _desired_conditions(o: Observation) -> list[tuple[ConditionType, ConditionSt
         )
     else:
         paused = _condition(ConditionType.PAUSED, False, "Reconciling", "")
-    return [ready, progressing, degraded, redis, overridden, paused]
+    if not o.ingress_enabled:
+        ingress = _condition(ConditionType.INGRESS_READY, True, "Disabled", "no Ingress")
+    elif o.tls_secret_missing is not None:
+        ingress = _condition(
+            ConditionType.INGRESS_READY,
+            False,
+            "TLSSecretMissing",
+            f"Secret {o.tls_secret_missing} (spec.ingress.tlsSecretName) does not exist: the "
+            "Ingress controller serves no certificate for the host until it does",
+        )
+    else:
+        ingress = _condition(ConditionType.INGRESS_READY, True, "IngressApplied", "")
+    return [ready, progressing, degraded, redis, overridden, paused, ingress, _storage(o)]
+
+
+def _storage(o: Observation) -> tuple[ConditionType, ConditionStatus, str, str]:
+    kind = ConditionType.REDIS_STORAGE_READY
+    if not o.redis_enabled:
+        return _condition(kind, True, "Disabled", "Redis is not enabled")
+    if o.claim is None:
+        return _condition(kind, True, "ClaimPending", "the StatefulSet has not created it yet")
+    have = f"{o.claim.claim_name}: capacity {o.claim.capacity or 'unknown'}, requested " + (
+        f"{o.claim.requested or 'unknown'}, spec.redis.storageSize {o.storage_size}"
+    )
+    if o.expansion_error is not None and o.claim_too_small:
+        return _condition(kind, False, "ExpansionRefused", o.expansion_error)
+    if o.claim_too_small:
+        return _condition(kind, False, "Expanding", have)
+    return _condition(kind, True, "SizeAsSpecified", have)
 
 
 def build_conditions(
     previous: list[Condition], observation: Observation, *, generation: int, now: str
 ) -> list[Condition]:
-    """The six conditions, following the Kubernetes API conventions.
+    """The eight conditions, following the Kubernetes API conventions.
 
     Purely computational, no side effects (`now` is passed in). `lastTransitionTime` changes only
     when a condition's status flips, so an unchanged world yields an identical list and the
@@ -250,6 +358,21 @@ def transitions(
     ready = flipped(ConditionType.READY, ConditionStatus.TRUE)
     if ready is not None:
         out.append(("Normal", "Ready", ready.message))
+    unready = flipped(ConditionType.READY, ConditionStatus.FALSE)
+    if unready is not None and unready.reason == "AutoscalerMetricsUnavailable":
+        out.append(("Warning", "AutoscalerMetricsUnavailable", unready.message))
+    tls = flipped(ConditionType.INGRESS_READY, ConditionStatus.FALSE)
+    if tls is not None:
+        out.append(("Warning", tls.reason, tls.message))
+    storage = new.get(ConditionType.REDIS_STORAGE_READY)
+    then = old.get(ConditionType.REDIS_STORAGE_READY)
+    if (
+        storage is not None
+        and storage.status == ConditionStatus.FALSE
+        and (then is None or (then.status, then.reason) != (storage.status, storage.reason))
+    ):
+        kind = "Warning" if storage.reason == "ExpansionRefused" else "Normal"
+        out.append((kind, "RedisVolume" + storage.reason, storage.message))
     return out
 
 
@@ -287,10 +410,25 @@ def build_status(
     now: str,
     applied_generation: int | None = None,
     applied_template_hash: str | None = None,
+    summary: Summary | None = None,
+    tls_secret_missing: str | None = None,
+    claim: Mapping[str, Any] | None = None,
+    expansion_error: str | None = None,
 ) -> TravellerVTTStatus:
-    """The whole status the operator reports. Purely computational, no side effects."""
+    """The whole status the operator reports. Purely computational, no side effects.
+
+    `summary` is the last poll of the game servers; without one the previous figures stay (a
+    missed poll is no reason to write).
+    """
     observation = observe(
-        tvtt, live, template_overridden=template_overridden, error=error, paused=tvtt.spec.paused
+        tvtt,
+        live,
+        template_overridden=template_overridden,
+        error=error,
+        paused=tvtt.spec.paused,
+        tls_secret_missing=tls_secret_missing,
+        claim=claim,
+        expansion_error=expansion_error,
     )
     conditions = build_conditions(
         tvtt.status.conditions, observation, generation=tvtt.generation, now=now
@@ -305,6 +443,39 @@ def build_status(
         image=running_image(live, server_name(tvtt)),
         endpoint=endpoint(tvtt, live),
         selector=label_selector(tvtt),
+        battles=tvtt.status.battles if summary is None else summary.battles,
+        players=tvtt.status.players if summary is None else summary.players,
+        redis_volume=observation.claim,
         applied_generation=applied_generation,
         applied_template_hash=applied_template_hash,
     )
+
+
+def combine_summaries(replies: Sequence[Mapping[str, Any]]) -> Summary:
+    """Add up the pods' `/api/summary` replies. Purely computational, no side effects.
+
+    Players are summed (a connection lives on one pod); battles are counted by their digests, so
+    a battle followed on two pods (Redis mode) counts once.
+    """
+    digests: set[str] = set()
+    players = 0
+    for reply in replies:
+        digests.update(str(d) for d in reply.get("battleDigests") or [])
+        players += int(reply.get("players") or 0)
+    return Summary(battles=len(digests), players=players)
+
+
+def ready_pod_addresses(pods: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Pod IPs of the game server pods that pass their readiness probe (others are skipped: a
+    starting or draining pod's figures would flicker). Purely computational, no side effects."""
+    out = []
+    for pod in pods.values():
+        status = pod.get("status") or {}
+        if pod.get("metadata", {}).get("deletionTimestamp") or not status.get("podIP"):
+            continue
+        if any(
+            c.get("type") == "Ready" and c.get("status") == "True"
+            for c in status.get("conditions") or []
+        ):
+            out.append(str(status["podIP"]))
+    return sorted(out)

@@ -22,7 +22,7 @@ from typing import IO, Any
 from prometheus_client.parser import text_string_to_metric_families
 from tvtt_operator.crdgen import CRD_NAME, FILE_NAME
 from tvtt_operator.kinds import CHILD_KINDS, TRAVELLER_VTT
-from tvtt_operator.rbac import operator_rules
+from tvtt_operator.rbac import leader_election_rules, operator_rules
 
 from testkit.ports import free_ports
 from testkit.processes import stop_process
@@ -60,7 +60,8 @@ def install_crd(kubectl: Kubectl, timeout: float = 60.0) -> None:
 def operator_kubeconfig(kubectl: Kubectl, namespace: str, path: Path) -> Path:
     """A kubeconfig whose only credential is a token of a ServiceAccount with the operator's Role.
 
-    The Role holds exactly `operator_rules()`; the chart renders the same list.
+    The Role holds exactly `operator_rules()` (the chart renders the same list) and, as the
+    chart's leader election Role does in the release namespace, `leader_election_rules()`.
     """
     meta = {"name": OPERATOR_ACCOUNT, "namespace": namespace}
     kubectl.in_namespace(namespace).apply(
@@ -70,7 +71,7 @@ def operator_kubeconfig(kubectl: Kubectl, namespace: str, path: Path) -> Path:
                 "apiVersion": "rbac.authorization.k8s.io/v1",
                 "kind": "Role",
                 "metadata": meta,
-                "rules": operator_rules(),
+                "rules": [*operator_rules(), *leader_election_rules()],
             },
             {
                 "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -198,6 +199,8 @@ class OperatorProcess:
             "TVTT_OPERATOR_RESYNC_SECONDS": str(self.resync_seconds),
             "TVTT_OPERATOR_WORKERS": str(self.workers),
             "TVTT_OPERATOR_MAX_BACKOFF_SECONDS": "5",
+            # kwok's pods have made-up addresses in a private range: never dial them.
+            "TVTT_OPERATOR_POLL_SECONDS": "0",
             **self.extra_env,
         }
         self._log = self.log_path.open("ab")

@@ -14,14 +14,29 @@ from typing import Any
 
 import pytest
 from tvtt_operator.builders import build_children
-from tvtt_operator.kinds import CHILD_KINDS, CHILDREN_BY_KIND, EVENT, TRAVELLER_VTT
+from tvtt_operator.kinds import (
+    CHILD_KINDS,
+    CHILDREN_BY_KIND,
+    EVENT,
+    POD,
+    PVC,
+    SECRET,
+    TRAVELLER_VTT,
+)
 from tvtt_operator.models import TravellerVTT
 from tvtt_operator.planning import plan_reconcile
-from tvtt_operator.rbac import operator_rules
+from tvtt_operator.rbac import leader_election_rules, operator_rules
 
 from tests.packaging.chart import by_kind, canonical_rules, render
 
 CHILD_VERBS = {"list", "watch", "create", "patch", "delete"}
+# Beyond the child verbs: the TLS Secret check (a metadata-only get), the polled pods and the
+# expanded Redis claim.
+EXTRA_VERBS = {
+    (SECRET.group, SECRET.plural): {"get"},
+    (POD.group, POD.plural): {"list", "watch"},
+    (PVC.group, PVC.plural): {"list", "watch", "patch"},
+}
 # Every feature on: the union of these renders every kind the operator can write.
 EVERYTHING = {
     "redis": {"enabled": True},
@@ -78,6 +93,8 @@ def test_what_planning_deletes_is_a_table_kind() -> None:
         ("ConfigMap", "contract-redis-config"),
         ("HorizontalPodAutoscaler", "contract"),
         ("Ingress", "contract"),
+        ("Secret", "contract-redis-auth"),
+        ("NetworkPolicy", "contract-redis"),
     }
     assert all(kind in CHILD_KINDS for kind, _ in plan.deletes)
 
@@ -86,18 +103,26 @@ def expected_rules_hold(rules: Sequence[Mapping[str, Any]]) -> None:
     """Exactly the child verbs on every child kind, and nothing on anything else but the
     resource itself (read, status, finalizers) and Events (create)."""
     for kind in CHILD_KINDS:
-        assert granted(rules, kind.group, kind.plural) == CHILD_VERBS, kind
+        extra = EXTRA_VERBS.get((kind.group, kind.plural), set())
+        assert granted(rules, kind.group, kind.plural) == CHILD_VERBS | extra, kind
+    for (group, name), verbs in EXTRA_VERBS.items():
+        if (group, name) not in {(k.group, k.plural) for k in CHILD_KINDS}:
+            assert granted(rules, group, name) == verbs, name
     plural = TRAVELLER_VTT.plural
     assert granted(rules, TRAVELLER_VTT.group, plural) == {"list", "watch"}
     assert granted(rules, TRAVELLER_VTT.group, f"{plural}/status") == {"patch"}
     assert granted(rules, TRAVELLER_VTT.group, f"{plural}/finalizers") == {"update"}
     assert granted(rules, EVENT.group, EVENT.plural) == {"create"}
-    allowed = {(k.group, k.plural) for k in CHILD_KINDS} | {
-        (TRAVELLER_VTT.group, plural),
-        (TRAVELLER_VTT.group, f"{plural}/status"),
-        (TRAVELLER_VTT.group, f"{plural}/finalizers"),
-        (EVENT.group, EVENT.plural),
-    }
+    allowed = (
+        {(k.group, k.plural) for k in CHILD_KINDS}
+        | set(EXTRA_VERBS)
+        | {
+            (TRAVELLER_VTT.group, plural),
+            (TRAVELLER_VTT.group, f"{plural}/status"),
+            (TRAVELLER_VTT.group, f"{plural}/finalizers"),
+            (EVENT.group, EVENT.plural),
+        }
+    )
     for rule in rules:
         for group in rule["apiGroups"]:
             for name in rule["resources"]:
@@ -119,8 +144,20 @@ def test_the_operator_declares_exactly_the_rules_its_kinds_need() -> None:
 def test_the_chart_grants_what_the_operator_declares(
     values: Mapping[str, Any], role_kind: str
 ) -> None:
-    roles = by_kind(render(values), role_kind)
+    rendered = render(values)
+    roles = [r for r in by_kind(rendered, role_kind) if not r["metadata"]["name"].endswith(LEADER)]
     assert roles, f"the chart rendered no {role_kind}"
     for role in roles:
         expected_rules_hold(role["rules"])
         assert canonical_rules(role["rules"]) == canonical_rules(operator_rules())
+    # Leader election: one Role in the release namespace, bound to the operator's account.
+    (leader,) = [r for r in by_kind(rendered, "Role") if r["metadata"]["name"].endswith(LEADER)]
+    assert leader["metadata"]["namespace"] == "games"
+    assert canonical_rules(leader["rules"]) == canonical_rules(leader_election_rules())
+    (binding,) = [
+        b for b in by_kind(rendered, "RoleBinding") if b["metadata"]["name"].endswith(LEADER)
+    ]
+    assert binding["roleRef"]["name"] == leader["metadata"]["name"]
+
+
+LEADER = "-leader-election"

@@ -50,14 +50,25 @@ def conditions(obj: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {c["type"]: c for c in (obj.get("status") or {}).get("conditions") or []}
 
 
-def ready(kubectl: Kubectl, name: str, generation: int | None = None) -> dict[str, Any] | None:
-    """The resource once status says Ready for its current generation (optionally a given one)."""
+def ready(
+    kubectl: Kubectl, name: str, generation: int | None = None, *, autoscaled: bool = False
+) -> dict[str, Any] | None:
+    """The resource once status says Ready for its current generation (optionally a given one).
+
+    `autoscaled`: kwok runs no metrics-server, so an autoscaled resource's Ready is False with
+    reason AutoscalerMetricsUnavailable once the HPA has tried; everything else being ready
+    counts then (that reason is only given when replicas and Redis are ready).
+    """
     obj: dict[str, Any] = kubectl.get("travellervtt", name)
     gen = obj["metadata"]["generation"]
+    cond = conditions(obj).get("Ready", {})
+    serving = cond.get("status") == "True" or (
+        autoscaled and cond.get("reason") == "AutoscalerMetricsUnavailable"
+    )
     ok = (
         (generation is None or gen == generation)
         and (obj.get("status") or {}).get("observedGeneration") == gen
-        and conditions(obj).get("Ready", {}).get("status") == "True"
+        and serving
     )
     return obj if ok else None
 

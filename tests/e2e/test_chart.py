@@ -17,10 +17,12 @@ from typing import Any
 
 import pytest
 import yaml
+from tvtt_operator.crdgen import build_crd
 
 from testkit.ports import free_port
 from testkit.processes import http_status
 from tests.cluster.kube import Helm, Kubectl, wait_for
+from tests.cluster.operator_process import CRD_FILE, install_crd
 from tests.e2e.conftest import Cluster
 from tests.packaging.chart import CHART, render
 from tests.packaging.images import Image, built_image, started
@@ -151,12 +153,25 @@ def test_install_then_operator_as_the_chart_account_makes_examples_ready(
     as_operator = Kubectl(kubectl.binary, sa_config, namespace)
     can_i = ["auth", "can-i", "patch", "travellervtts.traveller-vtt.io", "--subresource=status"]
     assert as_operator(*can_i).strip() == "yes"
-    # Least privilege: namespaced by default, no secrets, nothing in other namespaces.
-    for denied in (["get", "secrets"], ["list", "pods"], ["list", "deployments", "-n", "default"]):
+    # Least privilege: namespaced by default, nothing in other namespaces, pods only read.
+    for denied in (
+        ["create", "pods"],
+        ["delete", "persistentvolumeclaims"],
+        ["list", "deployments", "-n", "default"],
+        ["get", "secrets", "-n", "default"],
+    ):
         assert as_operator.run("auth", "can-i", *denied, check=False).stdout.strip() == "no"
 
     port = free_port()
-    chart_env = {e["name"]: e["value"] for e in container["env"]}
+    # The downward API as the kubelet would fill it; polling off: kwok's pod addresses are
+    # made up (a private range) and never dialled.
+    downward = {"metadata.namespace": namespace, "metadata.name": f"{release}-pod-0"}
+    chart_env = {
+        e["name"]: e["value"] if "value" in e else downward[e["valueFrom"]["fieldRef"]["fieldPath"]]
+        for e in container["env"]
+    }
+    assert chart_env["TVTT_OPERATOR_LEADER_ELECTION"] == "true"
+    chart_env["TVTT_OPERATOR_POLL_SECONDS"] = "0"
     http_port_var = "TVTT_OPERATOR_HTTP_PORT"
     assert http_port_var in chart_env
     with started(
@@ -220,7 +235,7 @@ def test_upgrade_and_uninstall_leave_no_orphans(
         assert not kubectl.in_namespace(other).exists("role", role)
         assert not kubectl.exists("clusterrole", role)
         assert not kubectl.exists("clusterrolebinding", role)
-        # Recreate: never two operator pods at once, and one ReplicaSet per template revision.
+        # One ReplicaSet per template revision (a rolling update: the new pod waits for the Lease).
         assert len(kubectl.get("replicasets", None, "-l", f"{INSTANCE}={release}")["items"]) >= 2
 
         helm("uninstall", release, "--wait", "--timeout", "120s")
@@ -230,3 +245,61 @@ def test_upgrade_and_uninstall_leave_no_orphans(
         assert kubectl.exists("crd", "travellervtts.traveller-vtt.io")
     finally:
         kubectl("delete", "namespace", other, "--wait=false", "--ignore-not-found")
+
+
+CRD = "travellervtts.traveller-vtt.io"
+HELM_OWNER = ("meta.helm.sh/release-name", "meta.helm.sh/release-namespace")
+
+
+def printer_columns(kubectl: Kubectl) -> list[str]:
+    crd = kubectl.get("crd", CRD)
+    return [c["name"] for c in crd["spec"]["versions"][0]["additionalPrinterColumns"]]
+
+
+def disown_crd(kubectl: Kubectl) -> None:
+    """The CRD as `kubectl apply -f crds/` leaves it: no Helm ownership metadata."""
+    gone = {
+        "metadata": {
+            "annotations": dict.fromkeys([*HELM_OWNER, "helm.sh/resource-policy"]),
+            "labels": {"app.kubernetes.io/managed-by": None},
+        }
+    }
+    kubectl("patch", "crd", CRD, "--type=merge", "-p", json.dumps(gone))
+
+
+def test_helm_upgrade_upgrades_the_crd(helm: Helm, kubectl: Kubectl, namespace: str) -> None:
+    """An older CRD (no BATTLES/PLAYERS columns) applied by hand: the release leaves it alone
+    until adopted with the two commands the chart README gives, then `helm upgrade` upgrades it,
+    and `helm uninstall` keeps it."""
+    cluster = kubectl.in_namespace(None)
+    release = release_name(namespace)
+    install_crd(cluster)
+    try:
+        disown_crd(cluster)
+        old = [c for c in build_crd()["spec"]["versions"][0]["additionalPrinterColumns"]
+               if c["name"] not in ("Battles", "Players")]  # fmt: skip
+        patch = [{"op": "replace", "path": "/spec/versions/0/additionalPrinterColumns",
+                  "value": old}]  # fmt: skip
+        cluster("patch", "crd", CRD, "--type=json", "-p", json.dumps(patch))
+        assert "Battles" not in printer_columns(cluster)
+
+        out = helm("install", release, str(CHART), "--wait", "--timeout", "120s")
+        assert "Battles" not in printer_columns(cluster)  # not this release's: left alone
+        assert "is not this release's" in out  # NOTES.txt says so and points to the README
+
+        # The README's adoption commands.
+        cluster("label", "crd", CRD, "app.kubernetes.io/managed-by=Helm", "--overwrite")
+        cluster("annotate", "crd", CRD, f"meta.helm.sh/release-name={release}",
+                f"meta.helm.sh/release-namespace={namespace}", "--overwrite")  # fmt: skip
+        helm("upgrade", release, str(CHART), "--wait", "--timeout", "120s")
+        columns = printer_columns(cluster)
+        assert columns[:7] == ["Desired", "Ready", "Battles", "Players", "Image", "Status", "Age"]
+        crd = cluster.get("crd", CRD)
+        assert crd["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+        assert crd["spec"] == {**crd["spec"], **yaml.safe_load(CRD_FILE.read_text())["spec"]}
+
+        helm("uninstall", release, "--wait", "--timeout", "120s")
+        assert cluster.exists("crd", CRD)  # kept: deleting it would delete every TravellerVTT
+    finally:
+        disown_crd(cluster)
+        install_crd(cluster)

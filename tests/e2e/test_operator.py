@@ -205,6 +205,9 @@ def test_apply_creates_every_child_with_its_spec_and_reports_ready(
         ("Deployment", "fleet"),
         ("PodDisruptionBudget", "fleet"),
         ("Ingress", "fleet"),
+        ("Secret", "fleet-redis-auth"),
+        ("NetworkPolicy", "fleet"),
+        ("NetworkPolicy", "fleet-redis"),
     }
     owner = {
         "apiVersion": API_VERSION,
@@ -685,6 +688,7 @@ def test_operator_killed_mid_reconcile_converges_after_restart(
             ("Service", name),
             ("Deployment", name),
             ("PodDisruptionBudget", name),
+            ("NetworkPolicy", name),
         }
 
 

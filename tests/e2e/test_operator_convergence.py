@@ -62,7 +62,7 @@ def test_drift_of_every_owned_field_is_corrected_with_an_event(
         "redis": {"enabled": True},
     }
     kubectl.apply(tvtt(name, spec))
-    wait(operator, lambda: ready(kubectl, name), f"{name} Ready", timeout=120)
+    wait(operator, lambda: ready(kubectl, name, autoscaled=True), f"{name} Ready", timeout=120)
     settle(operator)
     started = time.monotonic()
 
@@ -92,7 +92,12 @@ def test_drift_of_every_owned_field_is_corrected_with_an_event(
     print(f"\ndrift of 6 edits on 5 children corrected in {latency:.1f} s")
 
     # Corrected once: afterwards the operator is idle again (no write per resync).
-    wait(operator, lambda: ready(kubectl, name), f"{name} Ready again", timeout=120)
+    wait(
+        operator,
+        lambda: ready(kubectl, name, autoscaled=True),
+        f"{name} Ready again",
+        timeout=120,
+    )
     settle(operator)
     writes = operator.writes()
     settle(operator, rounds=4)
@@ -154,7 +159,7 @@ def test_paused_resource_is_left_alone_until_unpaused(
 ) -> None:
     name = "frozen"
     kubectl.apply(tvtt(name, {"image": IMAGE_V1}))
-    wait(operator, lambda: ready(kubectl, name), f"{name} Ready", timeout=120)
+    wait(operator, lambda: ready(kubectl, name, autoscaled=True), f"{name} Ready", timeout=120)
     kubectl.apply(tvtt(name, {"image": IMAGE_V2, "paused": True}))
 
     def paused() -> dict[str, Any] | None:

@@ -51,7 +51,15 @@ def container(deployment: dict[str, Any]) -> dict[str, Any]:
 
 
 def env(deployment: dict[str, Any]) -> dict[str, str]:
-    return {e["name"]: e["value"] for e in container(deployment)["env"]}
+    """Literal variables; a Secret reference shows as `secret:<name>/<key>`."""
+    out = {}
+    for e in container(deployment)["env"]:
+        if "value" in e:
+            out[e["name"]] = e["value"]
+        else:
+            ref = e["valueFrom"]["secretKeyRef"]
+            out[e["name"]] = f"secret:{ref['name']}/{ref['key']}"
+    return out
 
 
 class TestChildrenSet:
@@ -61,7 +69,8 @@ class TestChildrenSet:
             pytest.param(
                 {},
                 {("ConfigMap", "skirmish-config"), ("Service", "skirmish"),
-                 ("Deployment", "skirmish"), ("PodDisruptionBudget", "skirmish")},
+                 ("Deployment", "skirmish"), ("PodDisruptionBudget", "skirmish"),
+                 ("NetworkPolicy", "skirmish")},
                 id="minimal",
             ),
             pytest.param(
@@ -70,7 +79,8 @@ class TestChildrenSet:
                  ("Deployment", "skirmish"), ("PodDisruptionBudget", "skirmish"),
                  ("ConfigMap", "skirmish-redis-config"), ("Service", "skirmish-redis"),
                  ("StatefulSet", "skirmish-redis"), ("HorizontalPodAutoscaler", "skirmish"),
-                 ("Ingress", "skirmish")},
+                 ("Ingress", "skirmish"), ("Secret", "skirmish-redis-auth"),
+                 ("NetworkPolicy", "skirmish"), ("NetworkPolicy", "skirmish-redis")},
                 id="everything",
             ),
         ],
@@ -159,11 +169,17 @@ class TestDeployment:
         ("spec", "url"),
         [
             pytest.param({}, None, id="no-redis"),
-            pytest.param(REDIS, "redis://skirmish-redis:6379/0", id="redis"),
+            pytest.param(REDIS, "redis://:$(REDIS_PASSWORD)@skirmish-redis:6379/0", id="redis"),
         ],
     )
     def test_redis_url_only_with_redis(self, spec: dict[str, Any], url: str | None) -> None:
-        assert env(children(make(spec))[("Deployment", "skirmish")]).get("REDIS_URL") == url
+        variables = env(children(make(spec))[("Deployment", "skirmish")])
+        assert variables.get("REDIS_URL") == url
+        if url is not None:
+            # Defined before REDIS_URL: the kubelet expands only variables defined earlier.
+            names = list(variables)
+            assert names.index("REDIS_PASSWORD") < names.index("REDIS_URL")
+            assert variables["REDIS_PASSWORD"] == "secret:skirmish-redis-auth/password"
 
     def test_resources_scheduling_and_pod_metadata_pass_through(self) -> None:
         deployment = children(
@@ -381,8 +397,14 @@ class TestConditions:
             pytest.param({"paused": True}, {"Paused": ("True", "SpecPaused"),
                                             "Ready": ("True", "AllReplicasReady")}, id="paused"),
             pytest.param({}, {"Paused": ("False", "Reconciling")}, id="not-paused"),
-            pytest.param({"autoscaling_inactive": "FailedGetResourceMetric"},
-                         {"Ready": ("True", "AllReplicasReady")}, id="hpa-without-metrics"),
+            pytest.param({"hpa_no_metrics": "FailedGetResourceMetric: no metrics"},
+                         {"Ready": ("False", "AutoscalerMetricsUnavailable")},
+                         id="hpa-without-metrics"),
+            pytest.param({"ingress_enabled": True}, {"IngressReady": ("True", "IngressApplied")},
+                         id="ingress"),
+            pytest.param({"ingress_enabled": True, "tls_secret_missing": "vtt-tls"},
+                         {"IngressReady": ("False", "TLSSecretMissing"),
+                          "Ready": ("True", "AllReplicasReady")}, id="tls-secret-missing"),
         ],
     )  # fmt: skip
     def test_condition_table(
@@ -394,8 +416,9 @@ class TestConditions:
         got = self.by_type(conditions)
         assert {k: got[k] for k in expected} == expected
         ready = next(c for c in conditions if c.type == ConditionType.READY)
-        if observation.autoscaling_inactive and ready.status == ConditionStatus.TRUE:
-            assert "the HPA cannot scale (FailedGetResourceMetric" in ready.message
+        if observation.hpa_no_metrics:
+            assert "the HPA cannot get metrics" in ready.message
+            assert "FailedGetResourceMetric: no metrics" in ready.message
 
     def test_last_transition_time_changes_only_on_a_flip(self) -> None:
         previous = [_cond(ConditionType.READY, "True"), _cond(ConditionType.DEGRADED, "True")]

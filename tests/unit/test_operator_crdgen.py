@@ -81,6 +81,10 @@ def test_schema_is_structural() -> None:
                     "storageSize": "1Gi",
                     "appendfsync": "everysec",
                     "pvcRetention": "Retain",
+                    "resources": {
+                        "requests": {"cpu": "50m", "memory": "64Mi"},
+                        "limits": {"memory": "256Mi"},
+                    },
                 },
             },
             id="object-default-complete-for-cel",
@@ -109,7 +113,12 @@ def test_fields_keep_their_constraints(path: tuple[str, ...], expected: dict[str
         pytest.param((), "self.redis.enabled", id="replicas-need-redis"),
         pytest.param((), "!(has(self.replicas) && has(self.autoscaling))", id="one-of-scale"),
         pytest.param(("autoscaling",), "self.minReplicas <= self.maxReplicas", id="min-max"),
-        pytest.param(("redis",), "self.storageSize == oldSelf.storageSize", id="immutable"),
+        pytest.param(
+            ("redis",),
+            "quantity(string(self.storageSize)).compareTo(quantity(string(oldSelf.storageSize)))"
+            " >= 0",
+            id="storage-only-grows",
+        ),
         pytest.param(("disruption",), "has(self.minAvailable)", id="pdb"),
         pytest.param(("resources", "requests", "cpu"), "isQuantity(self)", id="quantity"),
     ],
@@ -142,7 +151,7 @@ def test_subresources_columns_and_names() -> None:
     assert version["subresources"]["status"] == {}
     assert version["subresources"]["scale"]["specReplicasPath"] == ".spec.replicas"
     columns = [c["name"] for c in version["additionalPrinterColumns"]]
-    assert columns[:5] == ["Desired", "Ready", "Image", "Status", "Age"]
+    assert columns[:7] == ["Desired", "Ready", "Battles", "Players", "Image", "Status", "Age"]
 
 
 def test_committed_crds_are_up_to_date(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 from tvtt_operator.builders import FIELD_MANAGER, build_children, template_hash
-from tvtt_operator.drift import Drift, find_drift, quantity, removal_patch, same
-from tvtt_operator.models import TravellerVTT
+from tvtt_operator.drift import Drift, find_drift, removal_patch, same
+from tvtt_operator.models import TravellerVTT, quantity
 from tvtt_operator.planning import OURS, plan_reconcile
 
 Live = dict[tuple[str, str], dict[str, Any]]

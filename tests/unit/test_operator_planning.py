@@ -159,7 +159,9 @@ def test_features_turned_off_are_deleted() -> None:
         ("apps/v1", "StatefulSet", "skirmish-redis"),
         ("autoscaling/v2", "HorizontalPodAutoscaler", "skirmish"),
         ("networking.k8s.io/v1", "Ingress", "skirmish"),
+        ("networking.k8s.io/v1", "NetworkPolicy", "skirmish-redis"),
         ("v1", "ConfigMap", "skirmish-redis-config"),
+        ("v1", "Secret", "skirmish-redis-auth"),
         ("v1", "Service", "skirmish-redis"),
     ]
 
@@ -290,5 +292,8 @@ class TestReplicas:
 def test_children_of_other_kinds_are_never_deleted() -> None:
     tvtt = settled()
     live = world(tvtt)
-    live[("Secret", "skirmish-extra")] = {"kind": "Secret", "metadata": {"name": "skirmish-extra"}}
+    live[("ServiceAccount", "skirmish-extra")] = {
+        "kind": "ServiceAccount",
+        "metadata": {"name": "skirmish-extra"},
+    }
     assert plan_reconcile(tvtt, live).deletes == []

@@ -65,7 +65,7 @@ tests/packaging render this chart and compare, so the two cannot drift). Used by
   verbs: [update]
 # Children: watched, applied server-side (create + patch), deleted when no longer wanted.
 - apiGroups: [""]
-  resources: [configmaps, services]
+  resources: [configmaps, services, secrets]
   verbs: [list, watch, create, patch, delete]
 - apiGroups: [apps]
   resources: [deployments, statefulsets]
@@ -77,10 +77,31 @@ tests/packaging render this chart and compare, so the two cannot drift). Used by
   resources: [poddisruptionbudgets]
   verbs: [list, watch, create, patch, delete]
 - apiGroups: [networking.k8s.io]
-  resources: [ingresses]
+  resources: [ingresses, networkpolicies]
   verbs: [list, watch, create, patch, delete]
 # The ManualRollback Event.
 - apiGroups: [""]
   resources: [events]
   verbs: [create]
+# Game server pods: watched, their /api/summary polled (BATTLES, PLAYERS).
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [list, watch]
+# The Redis claim: reported in status, expanded when spec.redis.storageSize grows.
+- apiGroups: [""]
+  resources: [persistentvolumeclaims]
+  verbs: [list, watch, patch]
+# A metadata-only check that the Ingress's TLS Secret exists.
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get]
+{{- end }}
+
+{{/*
+Leader election: exactly tvtt_operator.rbac.leader_election_rules(), in the release namespace.
+*/}}
+{{- define "tvtt-operator.leaderElectionRules" -}}
+- apiGroups: [coordination.k8s.io]
+  resources: [leases]
+  verbs: [get, create, update]
 {{- end }}
