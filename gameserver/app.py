@@ -235,6 +235,10 @@ def _address(request: web.Request) -> str:
     return client_address(request.remote, request.headers, settings.trusted_proxy_header)
 
 
+# The scrape waits at most this long for the store (well below Prometheus' 10 s scrape timeout).
+STORE_PING_TIMEOUT_S = 2.0
+
+
 def _too_many() -> web.Response:
     return _error(429, ErrorCode.RATE_LIMITED, "too many requests from your address; slow down")
 
@@ -301,16 +305,21 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     """`/ws`: one connection = one reader loop here + one writer task; the hub does the rest."""
     settings = request.app[SETTINGS_KEY]
     hub = request.app[HUB_KEY]
+    upgrades = hub.metrics.upgrades
     if not origin_allowed(request.headers.get("Origin"), request.host, settings.allowed_origins):
         log.warning("origin_refused", origin=request.headers.get("Origin"))
+        upgrades.labels(result="origin_refused").inc()
         return _error(403, "origin_refused", "this origin may not connect")
     if hub.draining:
+        upgrades.labels(result=ErrorCode.SHUTTING_DOWN).inc()
         return _error(503, ErrorCode.SHUTTING_DOWN, "this server is shutting down")
     address = _address(request)
     if not hub.address_allows(address, "upgrade"):
+        upgrades.labels(result=ErrorCode.RATE_LIMITED).inc()
         return _too_many()
     if len(hub.connections) >= settings.max_connections:
         hub.metrics.refusals.labels(limit="max_connections").inc()
+        upgrades.labels(result=ErrorCode.TOO_MANY_CONNECTIONS).inc()
         return _error(503, ErrorCode.TOO_MANY_CONNECTIONS, "the server is full")
     ws = GameSocket(max_msg_size=settings.max_message_bytes, heartbeat=settings.heartbeat_s)
     # Counted from before the upgrade until the socket is really gone (see the `finally`), so the
@@ -321,7 +330,12 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     )
     writer: asyncio.Task[None] | None = None
     try:
-        await ws.prepare(request)
+        try:
+            await ws.prepare(request)
+        except Exception:
+            upgrades.labels(result="handshake_failed").inc()
+            raise
+        upgrades.labels(result="ok").inc()
         writer = asyncio.create_task(conn.run_writer())
         async for msg in ws:
             if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
@@ -591,8 +605,18 @@ async def summary(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    """`/metrics`: Prometheus text format from this app's own registry."""
-    registry = request.app[METRICS_KEY].registry
+    """`/metrics`: Prometheus text format; each scrape first pings the store (up + latency)."""
+    metrics = request.app[METRICS_KEY]
+    store = request.app[HUB_KEY].store
+    started = time.perf_counter()
+    try:
+        await asyncio.wait_for(store.ping(), timeout=STORE_PING_TIMEOUT_S)
+    except (StoreUnavailable, TimeoutError):
+        metrics.store_up.set(0)
+    else:
+        metrics.store_up.set(1)
+    metrics.store_ping.observe(time.perf_counter() - started)
+    registry = metrics.registry
     return web.Response(
         body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
     )

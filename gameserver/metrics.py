@@ -19,6 +19,9 @@ class Metrics:
     events_appended: Counter
     errors: Counter
     refusals: Counter
+    upgrades: Counter
+    store_up: Gauge
+    store_ping: Histogram
 
 
 def create_metrics() -> Metrics:
@@ -55,6 +58,25 @@ def create_metrics() -> Metrics:
             "tvtt_limit_refusals_total",
             "Refusals and disconnections by the server's limits, by limit (see docs/server.md)",
             ["limit"],
+            registry=registry,
+        ),
+        # The WebSocket failure ratio alert divides the non-ok results by all of them.
+        upgrades=Counter(
+            "tvtt_websocket_upgrades_total",
+            "WebSocket upgrade requests by result (ok, or why the socket was refused or failed)",
+            ["result"],
+            registry=registry,
+        ),
+        # Measured at each scrape of /metrics, so "Redis down" does not wait for a player.
+        store_up=Gauge(
+            "tvtt_store_up",
+            "1 when the store (Redis) answered its ping at the last scrape",
+            registry=registry,
+        ),
+        store_ping=Histogram(
+            "tvtt_store_ping_seconds",
+            "Round trip of the store's ping (Redis PING), one per scrape of /metrics",
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0),
             registry=registry,
         ),
     )

@@ -320,6 +320,30 @@ async def test_ready_reflects_the_store(
     assert (await resp.json())["status"] == "store_unavailable"
 
 
+async def test_each_scrape_pings_the_store(
+    client: TestClient[Any, Any], store: MemoryBattleStore
+) -> None:
+    text = await (await client.get("/metrics")).text()
+    assert "tvtt_store_up 1.0" in text
+    assert "tvtt_store_ping_seconds_count 1.0" in text
+    await store.close()
+    text = await (await client.get("/metrics")).text()
+    assert "tvtt_store_up 0.0" in text
+    assert "tvtt_store_ping_seconds_count 2.0" in text
+
+
+async def test_refused_websocket_upgrades_are_counted_by_reason(
+    client: TestClient[Any, Any],
+) -> None:
+    refused = await client.get("/ws", headers={"Origin": "http://elsewhere.example"})
+    assert refused.status == 403
+    ws = await client.ws_connect("/ws")
+    text = await (await client.get("/metrics")).text()
+    await ws.close()
+    assert 'tvtt_websocket_upgrades_total{result="origin_refused"} 1.0' in text
+    assert 'tvtt_websocket_upgrades_total{result="ok"} 1.0' in text
+
+
 async def test_the_page_is_served(client: TestClient[Any, Any]) -> None:
     resp = await client.get("/")
     assert resp.status == 200
