@@ -698,7 +698,9 @@ def test_operator_killed_mid_reconcile_converges_after_restart(
     kubectl: Kubectl, operator: OperatorProcess
 ) -> None:
     names = [f"wing-{i}" for i in range(6)]
-    kubectl.apply([tvtt(n, {"image": IMAGE_V1}) for n in names])
+    # In memory: four children each, the set the check below expects.
+    in_memory = {"image": IMAGE_V1, "redis": {"enabled": False}}
+    kubectl.apply([tvtt(n, in_memory) for n in names])
     wait(
         operator,
         lambda: kubectl.get("deployments", None, "-l", f"{INSTANCE}")["items"],
