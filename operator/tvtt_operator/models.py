@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 GROUP = "traveller-vtt.io"
@@ -88,6 +88,34 @@ def _check_quantity(value: int | str) -> int | str:
     if not _QUANTITY.match(value):
         raise ValueError(f"{value!r} is not a Kubernetes quantity (e.g. 500m, 1Gi)")
     return value
+
+
+_SUFFIX_FACTORS = {
+    "": Decimal(1),
+    "n": Decimal("1e-9"),
+    "u": Decimal("1e-6"),
+    "m": Decimal("1e-3"),
+    "k": Decimal(10) ** 3,
+    "M": Decimal(10) ** 6,
+    "G": Decimal(10) ** 9,
+    "T": Decimal(10) ** 12,
+    "P": Decimal(10) ** 15,
+    "E": Decimal(10) ** 18,
+    **{s: Decimal(1024) ** (i + 1) for i, s in enumerate(("Ki", "Mi", "Gi", "Ti", "Pi", "Ei"))},
+}
+_QUANTITY_PARTS = re.compile(r"^[+]?([0-9.]+)([eE][-+]?[0-9]+|[a-zA-Z]*)$")
+
+
+def quantity_value(value: int | str) -> Decimal:
+    """The number a valid Kubernetes quantity stands for (`128Mi` -> 134217728), to compare two."""
+    if isinstance(value, int):
+        return Decimal(value)
+    match = _QUANTITY_PARTS.match(_check_quantity(value))  # type: ignore[arg-type]
+    assert match is not None
+    number, suffix = match.groups()
+    if suffix[:1] in ("e", "E"):
+        return Decimal(number + suffix)
+    return Decimal(number) * _SUFFIX_FACTORS[suffix]
 
 
 def _check_int_or_percent(value: int | str) -> int | str:
@@ -200,11 +228,44 @@ class ResourceList(_Model):
         return None if value is None else _check_quantity(value)
 
 
+def _request_within_limit(resource: str) -> dict[str, JsonValue]:
+    """CEL: a request above its limit would make every pod invalid (the Deployment is refused)."""
+    req, lim = f"self.requests.{resource}", f"self.limits.{resource}"
+    return {
+        "rule": f"!has({req}) || !has({lim}) || "
+        f"quantity(string({req})).compareTo(quantity(string({lim}))) <= 0",
+        "message": f"resources.requests.{resource} must not exceed resources.limits.{resource} "
+        "(raise the limit too; the default limit is 256Mi of memory)",
+        "fieldPath": f".requests.{resource}",
+    }
+
+
 class Resources(_Model):
     """Requests and limits of a container."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                _request_within_limit("cpu"),
+                _request_within_limit("memory"),
+            ]
+        }
+    )
+
     requests: ResourceList = Field(default_factory=lambda: ResourceList(cpu="100m", memory="128Mi"))
     limits: ResourceList = Field(default_factory=lambda: ResourceList(memory="256Mi"))
+
+    @model_validator(mode="after")
+    def _requests_within_limits(self) -> Resources:
+        for resource in ("cpu", "memory"):
+            request, limit = getattr(self.requests, resource), getattr(self.limits, resource)
+            if (
+                request is not None
+                and limit is not None
+                and quantity_value(request) > quantity_value(limit)
+            ):
+                raise ValueError(str(_request_within_limit(resource)["message"]))
+        return self
 
 
 class Autoscaling(_Model):
@@ -293,8 +354,10 @@ class RedisSpec(_Model):
     )
 
     enabled: bool = Field(
-        default=False,
-        description="Run Redis and keep battles there (required for more than one replica).",
+        default=True,
+        description="Keep battles in Redis (the default; required for more than one replica). "
+        "false runs one pod that keeps battles in memory: an image change, a drain or any "
+        "restart of that pod loses every battle in it.",
     )
     image: str = Field(
         default=DEFAULT_REDIS_IMAGE, min_length=1, max_length=512, description="The Redis image."
@@ -382,7 +445,8 @@ class Ingress(_Model):
         min_length=1,
         max_length=253,
         pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
-        description="Host name players use; https://<host> becomes the allowed origin.",
+        description="Host name players use; https://<host> becomes the allowed origin (and "
+        "http://<host> too when there is no tlsSecretName).",
     )
     tls_secret_name: str | None = Field(
         default=None,
@@ -418,8 +482,12 @@ class TravellerVTTSpec(_Model):
         json_schema_extra={
             "x-kubernetes-validations": [
                 {
-                    "rule": "!(has(self.replicas) && has(self.autoscaling))",
-                    "message": "set either replicas or autoscaling, not both",
+                    # A transition rule (oldSelf): `kubectl scale tvtt` under an HPA is refused
+                    # instead of silently doing nothing.
+                    "rule": "!has(self.autoscaling) || !has(oldSelf.autoscaling) || "
+                    "!has(oldSelf.replicas) || self.replicas == oldSelf.replicas",
+                    "message": "replicas cannot change while autoscaling is set (the HPA owns the "
+                    "count): change autoscaling.minReplicas/maxReplicas, or remove autoscaling",
                     "fieldPath": ".replicas",
                 },
                 {
@@ -444,11 +512,12 @@ class TravellerVTTSpec(_Model):
         max_length=512,
         description="Game server image, by tag or pinned by digest (repo@sha256:...).",
     )
-    replicas: int | None = Field(
-        default=None,
+    replicas: int = Field(
+        default=1,
         ge=0,
         le=100,
-        description="Fixed number of game server pods (1 when unset); 0 stops serving.",
+        description="Game server pods (1 by default, so the scale subresource reads the real "
+        "count); 0 stops serving. Ignored while autoscaling is set: the HPA owns the count.",
     )
     autoscaling: Autoscaling | None = None
     resources: Resources = Field(default_factory=Resources)
@@ -480,8 +549,6 @@ class TravellerVTTSpec(_Model):
 
     @model_validator(mode="after")
     def _cross_field(self) -> TravellerVTTSpec:
-        if self.replicas is not None and self.autoscaling is not None:
-            raise ValueError("set either replicas or autoscaling, not both")
         if (self.autoscaling is not None or self.effective_replicas > 1) and not self.redis.enabled:
             raise ValueError(
                 "more than one replica or autoscaling requires redis.enabled=true "
@@ -491,16 +558,24 @@ class TravellerVTTSpec(_Model):
 
     @property
     def effective_replicas(self) -> int:
-        """Replicas when not autoscaled: one unless set."""
-        return 1 if self.replicas is None else self.replicas
+        """Replicas when not autoscaled (the field; it defaults to one)."""
+        return self.replicas
 
     @property
     def effective_allowed_origins(self) -> list[str]:
-        """Allowed origins: explicit ones win; otherwise the ingress host's https origin."""
+        """Allowed origins: explicit ones win; otherwise the ingress host's origins.
+
+        An Ingress without a TLS secret serves `http://<host>`, so that origin must be allowed
+        (a browser's WebSocket from the page it was served would be refused); `https://<host>`
+        stays allowed for TLS terminated in front of the Ingress.
+        """
         if self.server.allowed_origins is not None:
             return list(self.server.allowed_origins)
         if self.ingress is not None:
-            return [f"https://{self.ingress.host}"]
+            host = self.ingress.host
+            if self.ingress.tls_secret_name is not None:
+                return [f"https://{host}"]
+            return [f"https://{host}", f"http://{host}"]
         return []
 
 

@@ -86,7 +86,7 @@ def test_what_planning_deletes_is_a_table_kind() -> None:
     """Turning every feature off deletes through the table's kinds (the RBAC grants delete)."""
     everything = resource(EVERYTHING)
     live = {(m["kind"], m["metadata"]["name"]): m for m in build_children(everything)}
-    plan = plan_reconcile(resource({}), live)
+    plan = plan_reconcile(resource({"redis": {"enabled": False}}), live)
     assert {(kind.kind, name) for kind, name in plan.deletes} == {
         ("StatefulSet", "contract-redis"),
         ("Service", "contract-redis"),

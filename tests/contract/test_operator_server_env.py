@@ -23,7 +23,9 @@ from pydantic import AliasChoices, AliasPath
 from tvtt_operator.builders import SERVER_CONTAINER, build_children, shutdown_grace_seconds
 from tvtt_operator.kinds import CONFIG_MAP, DEPLOYMENT
 from tvtt_operator.models import TravellerVTT
+from tvtt_operator.status import build_status
 
+from gameserver.app import origin_allowed
 from gameserver.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -206,3 +208,55 @@ def test_the_contract_check_itself_catches_a_misnamed_variable() -> None:
     assert "SHUTDOWN_GRACE_S" in known
     settings = settings_from({"SHUTDOWN_GRACE_SECONDS": "80"})
     assert settings.shutdown_grace_s == Settings.model_fields["shutdown_grace_s"].default
+
+
+@pytest.mark.parametrize(
+    "ingress",
+    [
+        pytest.param({"host": "vtt.example.org"}, id="plain-http"),
+        pytest.param({"host": "vtt.example.org", "tlsSecretName": "vtt-cert"}, id="tls"),
+    ],
+)
+def test_a_browser_on_the_advertised_endpoint_may_open_its_websocket(
+    ingress: dict[str, Any],
+) -> None:
+    """The page a player opens (the status `endpoint`, http:// without a TLS secret) sends that
+    origin with its WebSocket upgrade; the server, configured by what the operator renders, must
+    let it in. Before, an Ingress without TLS advertised http:// and allowed only https://."""
+    tvtt = resource({"ingress": ingress})
+    endpoint = build_status(tvtt, {}, template_overridden=False, error=None, now="t").endpoint
+    assert endpoint is not None
+    literal, _ = rendered_environment(tvtt)
+    settings = settings_from(literal)
+    host = ingress["host"]
+    assert origin_allowed(endpoint, host, settings.allowed_origins), (endpoint, literal)
+    assert not origin_allowed("http://evil.example", host, settings.allowed_origins)
+
+
+# PodLifecycleSleepAction (`lifecycle.preStop.sleep`) is on by default from Kubernetes 1.30;
+# older API servers drop the field or refuse the pod.
+SLEEP_ACTION_SINCE = (1, 30)
+
+
+def chart_kube_floor() -> tuple[int, int]:
+    """The lowest Kubernetes minor the chart's `kubeVersion` (`>=1.30.0-0`) admits."""
+    chart = yaml.safe_load((ROOT / "charts" / "traveller-vtt-operator" / "Chart.yaml").read_text())
+    match = re.fullmatch(r">=\s*v?(\d+)\.(\d+)(\.\d+)?(-0)?", str(chart["kubeVersion"]).strip())
+    assert match, f"kubeVersion this test cannot read: {chart['kubeVersion']}"
+    return int(match[1]), int(match[2])
+
+
+@pytest.mark.parametrize("tvtt", SPECS)
+def test_the_chart_floor_admits_every_pod_field_the_operator_renders(tvtt: TravellerVTT) -> None:
+    """A preStop `sleep` needs a Kubernetes the chart's `kubeVersion` promises."""
+    uses_sleep = any(
+        "sleep" in ((c.get("lifecycle") or {}).get("preStop") or {})
+        for m in build_children(tvtt)
+        if "template" in (m.get("spec") or {})
+        for c in m["spec"]["template"]["spec"]["containers"]
+    )
+    if uses_sleep:
+        assert chart_kube_floor() >= SLEEP_ACTION_SINCE, (
+            f"preStop.sleep needs Kubernetes >= {SLEEP_ACTION_SINCE}; the chart admits "
+            f"{chart_kube_floor()}"
+        )

@@ -493,7 +493,7 @@ INVALID_CASES = [
         id="min-above-max",
     ),
     pytest.param(
-        {"replicas": 3},
+        {"replicas": 3, "redis": {"enabled": False}},
         [
             INVALID,
             "spec.redis.enabled: Invalid value",
@@ -502,14 +502,9 @@ INVALID_CASES = [
         id="replicas-without-redis",
     ),
     pytest.param(
-        {"autoscaling": {"maxReplicas": 4}},
+        {"autoscaling": {"maxReplicas": 4}, "redis": {"enabled": False}},
         [INVALID, "more than one replica or autoscaling requires redis.enabled=true"],
         id="autoscaling-without-redis",
-    ),
-    pytest.param(
-        {"replicas": 2, "autoscaling": {"maxReplicas": 4}, "redis": {"enabled": True}},
-        [INVALID, "spec.replicas: Invalid value", "set either replicas or autoscaling, not both"],
-        id="replicas-and-autoscaling",
     ),
     pytest.param(
         {"service": {"type": "ExternalName"}},
@@ -551,6 +546,21 @@ INVALID_CASES = [
         id="disruption-both",
     ),
     pytest.param(
+        # The default limit is 256Mi: a larger request alone would make every pod invalid.
+        {"resources": {"requests": {"memory": "512Mi"}}},
+        [
+            INVALID,
+            "spec.resources.requests.memory: Invalid value",
+            "resources.requests.memory must not exceed resources.limits.memory",
+        ],
+        id="memory-request-above-default-limit",
+    ),
+    pytest.param(
+        {"resources": {"requests": {"cpu": 2}, "limits": {"cpu": "1500m"}}},
+        [INVALID, "resources.requests.cpu must not exceed resources.limits.cpu"],
+        id="cpu-request-above-limit",
+    ),
+    pytest.param(
         {"ingress": {"host": "Not A Host"}},
         [INVALID, "spec.ingress.host", "should match"],
         id="ingress-host-pattern",
@@ -572,6 +582,28 @@ def test_invalid_resource_is_rejected_by_the_api_server(
     for text in expected:
         assert text in proc.stderr, proc.stderr
     assert not kubectl.exists("travellervtt", "bad")
+
+
+def test_the_scale_subresource_reads_and_sets_replicas_left_unset(
+    crd: None, kubectl: Kubectl
+) -> None:
+    """`spec.replicas` left out is defaulted to 1 by the schema, so `kubectl scale` and the scale
+    subresource read the real count (they read 0 before, and `--current-replicas=1` failed)."""
+    kubectl.apply(tvtt("gauge", {}))
+    scale = kubectl.get("travellervtt", "gauge", "--subresource=scale")
+    assert scale["spec"]["replicas"] == 1, scale
+    kubectl("scale", "travellervtt", "gauge", "--current-replicas=1", "--replicas=2")
+    assert kubectl.get("travellervtt", "gauge")["spec"]["replicas"] == 2
+    kubectl("patch", "travellervtt", "gauge", "--subresource=scale", "--type=merge",
+            "-p", json.dumps({"spec": {"replicas": 3}}))  # fmt: skip
+    assert kubectl.get("travellervtt", "gauge", "--subresource=scale")["spec"]["replicas"] == 3
+
+    # Under an HPA the count is the HPA's: scaling the resource is refused, saying why.
+    kubectl.apply(tvtt("gauge", {"autoscaling": {"minReplicas": 2, "maxReplicas": 4}}))
+    proc = kubectl.run("scale", "travellervtt", "gauge", "--replicas=5", check=False)
+    assert proc.returncode != 0, proc.stdout
+    assert "replicas cannot change while autoscaling is set" in proc.stderr, proc.stderr
+    assert kubectl.get("travellervtt", "gauge")["spec"]["replicas"] != 5
 
 
 def test_invalid_name_and_immutable_redis_storage_are_rejected(crd: None, kubectl: Kubectl) -> None:
@@ -669,7 +701,9 @@ def test_operator_killed_mid_reconcile_converges_after_restart(
     kubectl: Kubectl, operator: OperatorProcess
 ) -> None:
     names = [f"wing-{i}" for i in range(6)]
-    kubectl.apply([tvtt(n, {"image": IMAGE_V1}) for n in names])
+    # In memory: four children each, the set the check below expects.
+    in_memory = {"image": IMAGE_V1, "redis": {"enabled": False}}
+    kubectl.apply([tvtt(n, in_memory) for n in names])
     wait(
         operator,
         lambda: kubectl.get("deployments", None, "-l", f"{INSTANCE}")["items"],

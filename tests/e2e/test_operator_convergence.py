@@ -115,7 +115,8 @@ def test_a_refused_child_degrades_the_resource_and_retries_back_off(
         "spec": {"hard": {"services": "0"}},
     }
     kubectl.apply(quota)
-    kubectl.apply(tvtt(name, {"image": IMAGE_V1}))
+    # In memory: the game server's Service is the only one the quota refuses.
+    kubectl.apply(tvtt(name, {"image": IMAGE_V1, "redis": {"enabled": False}}))
 
     def degraded() -> dict[str, Any] | None:
         obj: dict[str, Any] = kubectl.get("travellervtt", name)

@@ -39,6 +39,7 @@ def make(spec: dict[str, Any] | None = None, *, generation: int = 1, **meta: Any
 
 
 REDIS = {"redis": {"enabled": True}}
+IN_MEMORY = {"redis": {"enabled": False}}
 
 
 def children(tvtt: TravellerVTT) -> dict[tuple[str, str], dict[str, Any]]:
@@ -67,11 +68,20 @@ class TestChildrenSet:
         ("spec", "kinds"),
         [
             pytest.param(
-                {},
+                IN_MEMORY,
                 {("ConfigMap", "skirmish-config"), ("Service", "skirmish"),
                  ("Deployment", "skirmish"), ("PodDisruptionBudget", "skirmish"),
                  ("NetworkPolicy", "skirmish")},
-                id="minimal",
+                id="in-memory",
+            ),
+            pytest.param(
+                {},
+                {("ConfigMap", "skirmish-config"), ("Service", "skirmish"),
+                 ("Deployment", "skirmish"), ("PodDisruptionBudget", "skirmish"),
+                 ("ConfigMap", "skirmish-redis-config"), ("Service", "skirmish-redis"),
+                 ("StatefulSet", "skirmish-redis"), ("Secret", "skirmish-redis-auth"),
+                 ("NetworkPolicy", "skirmish"), ("NetworkPolicy", "skirmish-redis")},
+                id="minimal-keeps-battles-in-redis",
             ),
             pytest.param(
                 {**REDIS, "autoscaling": {"maxReplicas": 4}, "ingress": {"host": "vtt.example"}},
@@ -168,8 +178,9 @@ class TestDeployment:
     @pytest.mark.parametrize(
         ("spec", "url"),
         [
-            pytest.param({}, None, id="no-redis"),
+            pytest.param(IN_MEMORY, None, id="in-memory"),
             pytest.param(REDIS, "redis://:$(REDIS_PASSWORD)@skirmish-redis:6379/0", id="redis"),
+            pytest.param({}, "redis://:$(REDIS_PASSWORD)@skirmish-redis:6379/0", id="default"),
         ],
     )
     def test_redis_url_only_with_redis(self, spec: dict[str, Any], url: str | None) -> None:
@@ -235,14 +246,27 @@ class TestDeployment:
 
 
 class TestOtherChildren:
-    def test_configmap_carries_server_settings_and_origins(self) -> None:
-        cm = children(make({"server": {"logLevel": "debug"}, "ingress": {"host": "vtt.example"}}))[
+    @pytest.mark.parametrize(
+        ("ingress", "origins"),
+        [
+            pytest.param(
+                {"host": "vtt.example"}, "https://vtt.example,http://vtt.example", id="plain-http"
+            ),
+            pytest.param(
+                {"host": "vtt.example", "tlsSecretName": "c"}, "https://vtt.example", id="tls"
+            ),
+        ],
+    )
+    def test_configmap_carries_server_settings_and_origins(
+        self, ingress: dict[str, Any], origins: str
+    ) -> None:
+        cm = children(make({"server": {"logLevel": "debug"}, "ingress": ingress}))[
             ("ConfigMap", "skirmish-config")
         ]
         assert cm["data"] == {
             "LOG_LEVEL": "debug",
             "MAX_CONNECTIONS": "1000",
-            "ALLOWED_ORIGINS": "https://vtt.example",
+            "ALLOWED_ORIGINS": origins,
         }
 
     def test_service(self) -> None:

@@ -58,7 +58,9 @@ def test_schema_is_structural() -> None:
     ("path", "expected"),
     [
         pytest.param(
-            ("replicas",), {"type": "integer", "minimum": 0, "nullable": True}, id="replicas"
+            ("replicas",),
+            {"type": "integer", "minimum": 0, "default": 1, "nullable": None},
+            id="replicas-defaulted-for-the-scale-subresource",
         ),
         pytest.param(("redis", "storageSize"), {"x-kubernetes-int-or-string": True}, id="quantity"),
         pytest.param(
@@ -76,7 +78,7 @@ def test_schema_is_structural() -> None:
             {
                 "type": "object",
                 "default": {
-                    "enabled": False,
+                    "enabled": True,
                     "image": "redis:7.0.15",
                     "storageSize": "1Gi",
                     "appendfsync": "everysec",
@@ -111,7 +113,7 @@ def test_fields_keep_their_constraints(path: tuple[str, ...], expected: dict[str
     ("path", "fragment"),
     [
         pytest.param((), "self.redis.enabled", id="replicas-need-redis"),
-        pytest.param((), "!(has(self.replicas) && has(self.autoscaling))", id="one-of-scale"),
+        pytest.param((), "self.replicas == oldSelf.replicas", id="replicas-held-under-hpa"),
         pytest.param(("autoscaling",), "self.minReplicas <= self.maxReplicas", id="min-max"),
         pytest.param(
             ("redis",),

@@ -16,7 +16,8 @@ EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("tvtt-
 def test_an_empty_spec_gets_the_documented_defaults() -> None:
     spec = TravellerVTTSpec.model_validate({})
     assert spec.effective_replicas == 1
-    assert spec.redis.enabled is False
+    assert spec.replicas == 1, "set, so the scale subresource reads the real count"
+    assert spec.redis.enabled is True, "battles survive a restart unless the resource opts out"
     assert spec.redis.appendfsync == "everysec"
     assert spec.service.port == 80
     assert spec.drain.termination_grace_period_seconds == 60
@@ -38,16 +39,15 @@ def test_examples_exist() -> None:
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        pytest.param({"replicas": 2}, "requires redis.enabled=true", id="replicas-without-redis"),
         pytest.param(
-            {"autoscaling": {"maxReplicas": 3}},
+            {"replicas": 2, "redis": {"enabled": False}},
             "requires redis.enabled=true",
-            id="hpa-without-redis",
+            id="replicas-without-redis",
         ),
         pytest.param(
-            {"replicas": 2, "autoscaling": {"maxReplicas": 3}, "redis": {"enabled": True}},
-            "either replicas or autoscaling",
-            id="replicas-and-autoscaling",
+            {"autoscaling": {"maxReplicas": 3}, "redis": {"enabled": False}},
+            "requires redis.enabled=true",
+            id="hpa-without-redis",
         ),
         pytest.param(
             {"autoscaling": {"minReplicas": 5, "maxReplicas": 3}, "redis": {"enabled": True}},
@@ -61,6 +61,16 @@ def test_examples_exist() -> None:
         ),
         pytest.param({"disruption": {"maxUnavailable": "ten"}}, "percentage", id="pdb-word"),
         pytest.param({"resources": {"requests": {"cpu": "lots"}}}, "quantity", id="bad-cpu"),
+        pytest.param(
+            {"resources": {"requests": {"memory": "512Mi"}}},
+            "requests.memory must not exceed resources.limits.memory",
+            id="request-above-default-limit",
+        ),
+        pytest.param(
+            {"resources": {"requests": {"cpu": "2"}, "limits": {"cpu": "1500m"}}},
+            "requests.cpu must not exceed resources.limits.cpu",
+            id="cpu-request-above-limit",
+        ),
         pytest.param({"server": {"logLevel": "loud"}}, "Input should be", id="bad-log-level"),
         pytest.param({"service": {"type": "ExternalName"}}, "Input should be", id="bad-svc-type"),
         pytest.param(
@@ -80,7 +90,16 @@ def test_invalid_specs_are_refused_with_a_reason(spec: dict[str, Any], message: 
     [
         pytest.param({}, None, [], id="none"),
         pytest.param(
-            {}, {"host": "vtt.example.org"}, ["https://vtt.example.org"], id="follow-host"
+            {},
+            {"host": "vtt.example.org"},
+            ["https://vtt.example.org", "http://vtt.example.org"],
+            id="follow-plain-http-host",
+        ),
+        pytest.param(
+            {},
+            {"host": "vtt.example.org", "tlsSecretName": "cert"},
+            ["https://vtt.example.org"],
+            id="follow-tls-host",
         ),
         pytest.param(
             {"allowedOrigins": ["https://a.example"]},

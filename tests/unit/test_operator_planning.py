@@ -153,7 +153,7 @@ def test_a_lost_status_means_apply_again() -> None:
 
 def test_features_turned_off_are_deleted() -> None:
     old = settled({**REDIS, "autoscaling": {"maxReplicas": 3}, "ingress": {"host": "a.example"}})
-    new = make(generation=2, applied=old)
+    new = make({"redis": {"enabled": False}}, generation=2, applied=old)
     plan = plan_reconcile(new, world(old))
     assert sorted((k.api_version, k.kind, name) for k, name in plan.deletes) == [
         ("apps/v1", "StatefulSet", "skirmish-redis"),

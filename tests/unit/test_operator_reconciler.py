@@ -57,7 +57,8 @@ def body(status: dict[str, Any] | None = None) -> dict[str, Any]:
         "apiVersion": "traveller-vtt.io/v1alpha1",
         "kind": "TravellerVTT",
         "metadata": {"name": "skirmish", "namespace": "games", "uid": "u1", "generation": 1},
-        "spec": {},
+        # In-memory: the fewest children (one Service), which is what these tests count.
+        "spec": {"redis": {"enabled": False}},
         "status": status or {},
     }
 

@@ -14,6 +14,7 @@ import pytest
 
 from tests.cluster.node import (
     NODE_LABEL,
+    NODE_NAME,
     NODE_TAINT,
     NodeError,
     RealNode,
@@ -56,3 +57,20 @@ def on_real_node() -> dict[str, Any]:
         "nodeSelector": {NODE_LABEL: "true"},
         "tolerations": [{**NODE_TAINT, "operator": "Equal"}],
     }
+
+
+@pytest.fixture
+def only_real_node(control_plane: Cluster, real_node: RealNode) -> Iterator[None]:
+    """Pods without a toleration (the operator's Redis) must land on the real node: cordon
+    kwok's nodes and lift the real node's taint for this test, then put both back."""
+    admin = control_plane.kubectl()
+    fake = admin("get", "nodes", "-l", "type=kwok", "-o", "name").split()
+    taint = f"{NODE_TAINT['key']}={NODE_TAINT['value']}:{NODE_TAINT['effect']}"
+    admin("cordon", *fake)
+    admin("taint", "node", NODE_NAME, f"{NODE_TAINT['key']}-")
+    try:
+        yield
+    finally:
+        admin("uncordon", NODE_NAME)  # a drain test may have left it cordoned
+        admin("taint", "node", NODE_NAME, taint, "--overwrite")
+        admin("uncordon", *fake)

@@ -180,7 +180,8 @@ def test_chart_operator_pod_runs_a_game_server_pod_that_plays_a_battle(
             "apiVersion": "traveller-vtt.io/v1alpha1",
             "kind": "TravellerVTT",
             "metadata": {"name": "skirmish"},
-            "spec": {"image": real_node.refs["server"], **placement},
+            # In memory (opted out of the Redis default): one pod, the battle lives in it.
+            "spec": {"image": real_node.refs["server"], "redis": {"enabled": False}, **placement},
         }
     )
     wait_for(lambda: is_ready(kubectl, "skirmish"), timeout=180, message="TravellerVTT Ready")
