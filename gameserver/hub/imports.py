@@ -129,7 +129,13 @@ class ImportWorkers:
         return CheckedImport(state, dicts, secret, name=name, bot_sides=bot_sides)
 
     async def _ask(self, request: bytes) -> bytes:
-        worker = self._idle.pop() if self._idle else await _Worker.start()
+        try:
+            worker = self._idle.pop() if self._idle else await _Worker.start()
+        except OSError as exc:  # no process could be started (limits, memory)
+            log.error("import_worker_not_started", error=repr(exc)[:200])
+            raise HubError(
+                "import_unavailable", "the import could not be checked: try again", status=503
+            ) from None
         self._busy.add(worker)
         started = time.monotonic()
         try:
