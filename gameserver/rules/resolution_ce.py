@@ -7,7 +7,7 @@ The CE battle and the vector checker (`vectors_ce.py`) call these same functions
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -996,8 +996,3 @@ def ship_capacity(tons: int) -> tuple[int, int, str]:
     hull = max(0, tons // 50)
     structure = max(1, tons // 50)
     return hull, structure, ("small_craft" if tons < SMALL_CRAFT_TONS else "external")
-
-
-def system_counts(systems: Mapping[str, int]) -> dict[str, int]:
-    """Counters above 0 (how `systems_after` reports them)."""
-    return {k: v for k, v in systems.items() if v > 0}

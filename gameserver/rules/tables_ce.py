@@ -228,14 +228,3 @@ HAZARD_DM: Final[dict[str, int]] = {
     "heavy_asteroids": -6,
 }
 PURSUIT_MAX_DM: Final = 4  # §5.2: +1 per pursued turn after the first, max +4
-
-# §6.A actions: (skill, characteristic) each crew action rolls with (§1.4 DEFAULT pairing).
-ACTION_SKILL: Final[dict[str, tuple[str, str]]] = {
-    "evasive_maneuvers": ("Piloting", "DEX"),
-    "dodge": ("Piloting", "DEX"),
-    "line_up_the_shot": ("Piloting", "DEX"),
-    "sensor_targeting": ("Comms", "EDU"),
-    "coordinate_crew": ("Leadership", "SOC"),
-    "increase_initiative": ("Leadership", "SOC"),
-    "aid_another": ("", ""),
-}

@@ -66,6 +66,7 @@ from gameserver.rules.turns_ce import (
     best_navigator,
     ce_skill,
     due_salvos,
+    foes,
     hits,
     laser_defence,
     loaded_racks,
@@ -299,14 +300,10 @@ def range_check(ctx: DecideContext, cmd: RangeCheck, ship: ShipState, station: s
         o.a_wins
         and cmd.wish == "increase"
         and band == BANDS[-1].value
-        and all(st.band(ship.id, e.id) == BANDS[-1].value for e in _foes(st, ship))
+        and all(st.band(ship.id, e.id) == BANDS[-1].value for e in foes(st, ship))
     )
     if outran:
         leave(ctx, ship.id, ESCAPED, f"{ship.name} outruns the enemy and leaves the battle.")
-
-
-def _foes(state: BattleState, ship: ShipState) -> list[ShipState]:
-    return [s for s in state.ships.values() if s.side != ship.side and s.is_active]
 
 
 @handles(CeRepair, step=Step.TURN, stations=("engineer",))
