@@ -438,9 +438,7 @@ class Hub:
         if room.seq < last:
             with contextlib.suppress(StoreUnavailable):
                 await room.resync()
-        conn.send_model(
-            AckMessage(client_id=client_id, seq=room.seq, seqs=list(range(first, last + 1)))
-        )
+        conn.send(ack_frame(client_id, room.seq, range(first, last + 1)))
         self._count(kind, "duplicate", started)
 
     async def _commit_command(
