@@ -405,9 +405,33 @@ def encode_value(v: Any) -> Any:
     return v
 
 
+def _field_default(f: dataclasses.Field[Any]) -> Any:
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return f.default
+
+
+# The CE fields (those with a default) and their defaults: a ship's JSON leaves them out while
+# they hold it, so a MgT2e snapshot is the same as before the CE profile (a server of the
+# previous version, e.g. mid rolling update, still reads it) and `ship_from_dict` restores them.
+_OPTIONAL_SHIP_FIELDS: dict[str, Any] = {
+    f.name: _field_default(f)
+    for f in dataclasses.fields(ShipState)
+    if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+}
+_SHIP_FIELD_NAMES = tuple(f.name for f in dataclasses.fields(ShipState))
+
+
 def ship_to_dict(s: ShipState) -> dict[str, Any]:
-    """Exact JSON form of a ship."""
-    return {f.name: encode_value(getattr(s, f.name)) for f in dataclasses.fields(ShipState)}
+    """Exact JSON form of a ship (CE fields only when they differ from their default)."""
+    out: dict[str, Any] = {}
+    optional = _OPTIONAL_SHIP_FIELDS
+    for name in _SHIP_FIELD_NAMES:
+        value = getattr(s, name)
+        if name in optional and value == optional[name]:
+            continue
+        out[name] = encode_value(value)
+    return out
 
 
 def ship_from_dict(d: Mapping[str, Any]) -> ShipState:

@@ -380,3 +380,14 @@ def test_an_exceptional_boarding_takes_the_ship() -> None:
 def test_boarding_needs_adjacent_range() -> None:
     b = ce_battle(band="close")
     assert b.refuse({"type": "board", "ship_id": "a", "target": "b"}).code == "out_of_range"
+
+
+def test_mgt2e_snapshots_carry_no_ce_fields_and_ce_ones_round_trip() -> None:
+    mg = Battle(make_scenario("corsair", "free_trader", "medium"))
+    ship = rules.state_to_dict(mg.state)["ships"]["a"]
+    assert not {"structure", "systems", "reactions", "incoming", "hasty"} & set(ship)
+    b = ce_battle()
+    b.patch("b", systems={"m_drive": 1}, hasty=True)
+    data = rules.state_to_dict(b.state)
+    assert data["ships"]["b"]["systems"] == {"m_drive": 1}
+    assert rules.state_from_dict(data) == b.state
