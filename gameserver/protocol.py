@@ -24,9 +24,11 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     TypeAdapter,
     ValidationError,
     field_validator,
+    model_serializer,
     model_validator,
 )
 from pydantic_core import to_json
@@ -325,7 +327,7 @@ class PublicShip(_ViewPart):
     rads: int
     life_support: str | None
     escape_progress: int
-    # Cepheus Engine battles only (RULES §10.A): absent (events) or null (snapshots) in MgT2e.
+    # Cepheus Engine battles only (RULES §10.A): absent from an MgT2e ship's JSON.
     structure: int | None = None
     structure_max: int | None = None
     systems: dict[str, int] | None = Field(default=None, description="CE: hits per location")
@@ -337,6 +339,28 @@ class PublicShip(_ViewPart):
     )
     coordinate: int | None = None
     column: str | None = Field(default=None, description="CE: the damage table column in use")
+
+    @model_serializer(mode="wrap")
+    def _without_absent_ce_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """An MgT2e ship's JSON has no CE keys (as the engine's view has none), not nulls."""
+        data: dict[str, Any] = handler(self)
+        for name in _CE_SHIP_FIELDS:
+            if data.get(name, 0) is None:
+                del data[name]
+        return data
+
+
+_CE_SHIP_FIELDS = (
+    "structure",
+    "structure_max",
+    "systems",
+    "reactions",
+    "evasive_dm",
+    "line_up_dm",
+    "targeting",
+    "coordinate",
+    "column",
+)
 
 
 class PublicSide(_ViewPart):

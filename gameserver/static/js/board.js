@@ -101,7 +101,7 @@ function ceCard(ship, sideIndex, isActing, isMine, byId, wasHit) {
 }
 
 function shipCard(ship, sideIndex, isActing, isMine, byId, wasHit) {
-  if (ship.structure_max != null) return ceCard(ship, sideIndex, isActing, isMine, byId, wasHit);
+  if (ship.structure_max !== undefined) return ceCard(ship, sideIndex, isActing, isMine, byId, wasHit);
   const hull = Number(ship.hull ?? 0);
   const max = Number(ship.hull_max);
   const pct = max > 0 ? Math.max(0, Math.min(100, (hull / max) * 100)) : 0;
