@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -45,6 +46,7 @@ class WsPeer:
         self.awaiting: list[tuple[str, str]] = []
         self.view: dict[str, Any] | None = None  # the public view of the last complete batch
         self._counter = 0
+        self._id_prefix = secrets.token_hex(4)
 
     async def send(self, message: dict[str, Any]) -> None:
         await self.ws.send_str(json.dumps(message))
@@ -98,7 +100,9 @@ class WsPeer:
     async def command(self, command: dict[str, Any]) -> dict[str, Any]:
         """Send a command and return its `ack` or `error` (events before it are recorded)."""
         self._counter += 1
-        client_id = f"c{self._counter}"
+        # Unique across connections, like the page's random ids: a `client_id` the same sender
+        # used before is a resend (acked, never applied again).
+        client_id = f"{self._id_prefix}c{self._counter}"
         await self.send({"type": "command", "client_id": client_id, "command": command})
         while True:
             frame = await self.recv()
