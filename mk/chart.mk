@@ -17,9 +17,11 @@ constraints: $(STAMP) ## Re-pin constraints/{server,operator}.txt from the venv 
 constraints-check: $(STAMP) ## Fail if constraints/ differ from the venv's installed runtime closure
 	$(PY) tools/lock_constraints.py server operator --check
 
-chart-lint: cluster-bins ## helm lint the operator chart (both RBAC modes, --strict)
+chart-lint: cluster-bins ## helm lint the operator chart (both RBAC modes, monitoring on, --strict)
 	$(HELM) lint --strict $(CHART)
 	$(HELM) lint --strict $(CHART) --set rbac.clusterWide=true
+	$(HELM) lint --strict $(CHART) --set monitoring.podMonitors.enabled=true \
+	  --set monitoring.prometheusRule.enabled=true --set monitoring.dashboard.enabled=true
 
 # Needs a Docker engine (not on the dev VM/CI, where tests/packaging replays the same RUN lines).
 images: ## Build both container images with Docker (SERVER_IMAGE, OPERATOR_IMAGE)

@@ -42,3 +42,24 @@ def deletion_cost_patches(
         for pod, value in sorted(wanted.items())
         if pod in annotations and annotations[pod].get(DELETION_COST) != value
     }
+
+
+def due_patches(
+    patches: Mapping[str, dict[str, Any]],
+    last_written: Mapping[str, float],
+    now: float,
+    min_interval: float,
+) -> dict[str, dict[str, Any]]:
+    """The patches whose pod was not written within `min_interval` seconds (a modest rate).
+
+    Players come and go all evening; a pod's cost only has to be roughly right when a scale-down
+    happens, so each pod gets at most one write per interval however often its count changes.
+    `now` and `last_written` are the caller's monotonic clock readings.
+    """
+    if min_interval < 0:
+        raise ValueError(f"min_interval cannot be negative: {min_interval}")
+    return {
+        pod: patch
+        for pod, patch in patches.items()
+        if pod not in last_written or now - last_written[pod] >= min_interval
+    }

@@ -8,6 +8,7 @@ from tvtt_operator.deletion_cost import (
     MAX_COST,
     deletion_cost,
     deletion_cost_patches,
+    due_patches,
 )
 
 
@@ -55,3 +56,13 @@ def test_a_bad_count_is_refused_and_no_patch_is_returned(players: object, error:
         deletion_cost(players)  # type: ignore[arg-type]
     with pytest.raises(error):
         deletion_cost_patches({"a": {}, "b": {}}, {"a": 3, "b": players})  # type: ignore[dict-item]
+
+
+def test_each_pod_is_written_at_most_once_per_interval() -> None:
+    patches = deletion_cost_patches({"a": {}, "b": {}, "c": {}}, {"a": 1, "b": 2, "c": 3})
+    last = {"a": 100.0, "b": 95.0}
+    # a was written 10 s ago (too recent), b 15 s ago (due), c never.
+    assert set(due_patches(patches, last, now=110.0, min_interval=15.0)) == {"b", "c"}
+    assert due_patches(patches, last, now=110.0, min_interval=0.0) == patches
+    with pytest.raises(ValueError, match="min_interval"):
+        due_patches(patches, last, now=110.0, min_interval=-1.0)
