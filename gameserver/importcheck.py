@@ -276,7 +276,7 @@ def main() -> None:
     """The worker process: requests on stdin, replies on a private copy of stdout (anything
     else that prints goes to stderr, so it cannot corrupt a reply). It runs at a lower CPU
     priority: on a busy machine the server's event loop gets a core before the check."""
-    os.nice(10)
+    os.nice(5)
     out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     serve(sys.stdin.buffer, out)
