@@ -694,6 +694,8 @@ async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS_KEY]
     hub = Hub(settings, app[STORE_KEY], app[METRICS_KEY])
     app[HUB_KEY] = hub
+    if settings.import_prestart:
+        await hub.battles.imports.start()
 
     async def expiry_loop() -> None:
         while True:

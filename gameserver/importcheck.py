@@ -11,12 +11,13 @@ the wire models and the JSON stream parser, never the app, the hub, the store or
 import-linter contract says so), so the worker starts only pure code
 (``python -m gameserver.importcheck``, started by `gameserver.hub.imports`).
 
-Wire (the worker's stdin and stdout, one request at a time): a request is ``>II`` (key
-length, body length), the export key, the body; a reply is ``>I`` (length) and a pickle of
-builtins only: ``("ok", name, bot_sides, secret text, state pickle, [JSON arrays of events])``
-or ``("refused", code, message, status, details)``. The events travel as JSON texts of a few
-events each, so the server decodes them in small steps (one pickle of 12,000 dicts is one call
-that took over a second to load).
+Wire (the worker's stdin and stdout, one request at a time): a request is ``>III`` (key
+length, body length, tail length), the export key, the body; a reply is ``>I`` (length) and a
+pickle of builtins only: ``("ok", name, bot_sides, secret text, state pickle, [JSON arrays of
+events], [(seq, event JSON) of the newest events])`` or ``("refused", code, message, status,
+details)``. The events travel as JSON texts of a few events each, so the server decodes them
+in small steps (one pickle of 12,000 dicts is one call that took over a second to load), and
+the room's catch-up tail comes encoded as the room keeps it.
 """
 
 from __future__ import annotations
@@ -33,12 +34,12 @@ from typing import Any, BinaryIO
 from pydantic import ValidationError
 
 from gameserver import jsonstream, rules
-from gameserver.protocol import ImportBattleRequest
+from gameserver.protocol import ImportBattleRequest, event_json
 from gameserver.rules.errors import readable_errors
 from gameserver.rules.reexecution import LogDivergence, reexecute
 from gameserver.sealing import SealError, unseal
 
-REQUEST_HEAD = struct.Struct(">II")
+REQUEST_HEAD = struct.Struct(">III")
 REPLY_HEAD = struct.Struct(">I")
 EVENTS_PER_TEXT = 32
 """The events travel as JSON arrays of this many (~10 KB, decoded in well under a millisecond)."""
@@ -68,6 +69,8 @@ class CheckedImport:
     secret: rules.DiceSecret
     name: str = ""
     bot_sides: tuple[str, ...] = ()
+    tail: tuple[tuple[int, str], ...] = ()
+    """The newest events as (seq, `event_json`), the room's catch-up tail, when asked for."""
 
 
 _BOUND_ERRORS = frozenset(
@@ -201,12 +204,13 @@ def revealed_secret(events: Sequence[rules.Event]) -> rules.DiceSecret | None:
     return None
 
 
-def encode_request(raw: bytes, key: bytes) -> bytes:
-    """One request frame for the worker."""
-    return REQUEST_HEAD.pack(len(key), len(raw)) + key + raw
+def encode_request(raw: bytes, key: bytes, tail: int = 0) -> bytes:
+    """One request frame for the worker: check `raw`, and encode its newest `tail` events for
+    the room's catch-up tail (so the server does not)."""
+    return REQUEST_HEAD.pack(len(key), len(raw), tail) + key + raw
 
 
-def answer(raw: bytes, key: bytes) -> bytes:
+def answer(raw: bytes, key: bytes, tail: int = 0) -> bytes:
     """The reply (without its length) to one request: the checked import or the refusal."""
     try:
         checked = parse_and_check_import(raw, key)
@@ -223,21 +227,30 @@ def answer(raw: bytes, key: bytes) -> bytes:
                 json.dumps(checked.dicts[i : i + EVENTS_PER_TEXT], separators=(",", ":"))
                 for i in range(0, len(checked.dicts), EVENTS_PER_TEXT)
             ],
+            [(d["seq"], event_json(d)) for d in checked.dicts[-tail:]] if tail else [],
         )
     return pickle.dumps(reply, pickle.HIGHEST_PROTOCOL)
 
 
 def decode_reply(
     reply: bytes,
-) -> tuple[str, tuple[str, ...], rules.DiceSecret, rules.BattleState, list[str]]:
-    """The worker's reply as (name, bot sides, secret, state, JSON arrays of the events);
-    raises the refusal. The texts are left for the caller to decode in steps."""
+) -> tuple[
+    str,
+    tuple[str, ...],
+    rules.DiceSecret,
+    rules.BattleState,
+    list[str],
+    tuple[tuple[int, str], ...],
+]:
+    """The worker's reply as (name, bot sides, secret, state, JSON arrays of the events, the
+    tail); raises the refusal. The texts are left for the caller to decode in steps."""
     fields = pickle.loads(reply)
     if fields[0] == "refused":
         _, code, message, status, details = fields
         raise ImportRefused(code, message, status, details)
-    _, name, bot_sides, secret, state, texts = fields
-    return name, tuple(bot_sides), rules.DiceSecret.from_text(secret), pickle.loads(state), texts
+    _, name, bot_sides, secret, state, texts, tail = fields
+    secret = rules.DiceSecret.from_text(secret)
+    return name, tuple(bot_sides), secret, pickle.loads(state), texts, tuple(map(tuple, tail))
 
 
 def _read_exactly(stream: BinaryIO, size: int) -> bytes | None:
@@ -250,11 +263,11 @@ def _read_exactly(stream: BinaryIO, size: int) -> bytes | None:
 def serve(inp: BinaryIO, out: BinaryIO) -> None:
     """Answer requests from `inp` on `out` until `inp` ends (the server closed the pipe)."""
     while (head := _read_exactly(inp, REQUEST_HEAD.size)) is not None:
-        key_size, raw_size = REQUEST_HEAD.unpack(head)
+        key_size, raw_size, tail = REQUEST_HEAD.unpack(head)
         body = _read_exactly(inp, key_size + raw_size)
         if body is None:
             return
-        reply = answer(body[key_size:], body[:key_size])
+        reply = answer(body[key_size:], body[:key_size], tail)
         out.write(REPLY_HEAD.pack(len(reply)) + reply)
         out.flush()
 
@@ -263,7 +276,7 @@ def main() -> None:
     """The worker process: requests on stdin, replies on a private copy of stdout (anything
     else that prints goes to stderr, so it cannot corrupt a reply). It runs at a lower CPU
     priority: on a busy machine the server's event loop gets a core before the check."""
-    os.nice(10)
+    os.nice(5)
     out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     serve(sys.stdin.buffer, out)

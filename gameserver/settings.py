@@ -74,8 +74,10 @@ class Settings(BaseSettings):
     """Largest body of `POST /api/battles/import` (a whole battle log)."""
     import_workers: int = Field(default=1, ge=1, le=8)
     """Worker processes that check imports (parse and re-execute every command), so the
-    seconds of CPU of a large import never stop the event loop; each is started on the first
-    import and kept."""
+    seconds of CPU of a large import never stop the event loop; kept between imports."""
+    import_prestart: bool = True
+    """Start the import workers with the server (a worker started on demand stops the event
+    loop while it execs: up to tens of milliseconds on a busy machine)."""
     import_queue: int = Field(default=4, ge=0, le=100)
     """Imports that may wait for a busy worker; past that an import is refused at once (503
     `import_busy`)."""

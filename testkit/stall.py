@@ -41,7 +41,8 @@ def loop_stall_meter(worst: dict[str, float], phase: list[str]) -> Iterator[None
             await asyncio.sleep(0.001)
             gc_time = collecting[1] - gc_before
             busy = time.thread_time() - start - gc_time
-            worst[phase[0]] = max(worst.get(phase[0], 0.0), busy)
+            name = phase[0]
+            worst[name] = max(worst.get(name, 0.0), busy)
             worst["garbage collection"] = max(worst.get("garbage collection", 0.0), gc_time)
 
     gc.callbacks.append(on_gc)
@@ -87,8 +88,9 @@ def wall_lag_meter(
             start, wait_before = time.perf_counter(), waited()
             await asyncio.sleep(0.001)
             late = time.perf_counter() - start - 0.001
-            lag[phase[0]] = max(lag.get(phase[0], 0.0), late)
-            held[phase[0]] = max(held.get(phase[0], 0.0), late - (waited() - wait_before))
+            name = phase[0]  # once: another thread may change the phase (the benchmark)
+            lag[name] = max(lag.get(name, 0.0), late)
+            held[name] = max(held.get(name, 0.0), late - (waited() - wait_before))
 
     task = asyncio.get_running_loop().create_task(tick())
     try:

@@ -88,7 +88,7 @@ class Battles:
         held the loop's GIL for up to a second.
         """
         key = export_key(self.hub.settings.export_key)
-        checked = await self.imports.check(raw, key)
+        checked = await self.imports.check(raw, key, self.hub.settings.catch_up_limit)
         self._check_bot_sides(checked.bot_sides, checked.state)
         for _ in range(8):
             created = await self._store_new(
@@ -99,6 +99,7 @@ class Battles:
                 imported=True,
                 secret=checked.secret,
                 state=checked.state,
+                encoded_tail=checked.tail,
             )
             if created is not None:
                 return created
@@ -151,9 +152,11 @@ class Battles:
         imported: bool = False,
         secret: rules.DiceSecret | None = None,
         state: rules.BattleState | None = None,
+        encoded_tail: Sequence[tuple[int, str]] = (),
     ) -> CreatedBattle | None:
         """Store a new battle; with `state` (the fold of `dicts`, with the secret) its room is
-        loaded from it at once instead of folding the log again."""
+        loaded from it at once instead of folding the log again (its catch-up tail from
+        `encoded_tail`, when the import worker encoded it)."""
         gm_token = new_token()
         meta = BattleMeta(
             battle_id=battle_id,
@@ -171,9 +174,15 @@ class Battles:
             return None
         self.hub.metrics.events_appended.inc(len(dicts))
         log.info("battle_created", battle_id=battle_id, events=len(dicts), imported=imported)
+        if len(dicts) > 1000:
+            # The store's checks and the room's tail (1,000 events encoded) each cost a few
+            # milliseconds for a long import: the loop runs between the two.
+            await asyncio.sleep(0)
         if state is not None and battle_id not in self.rooms and battle_id not in self._loading:
             tail = dicts[-self.hub.settings.catch_up_limit :]
-            self._register(BattleRoom(self.hub, meta, state, tail))
+            room = BattleRoom(self.hub, meta, state, [] if encoded_tail else tail)
+            room.tail.extend(encoded_tail)
+            self._register(room)
         if bot_sides:
             room = await self.room(battle_id)
             room.kick_bot()

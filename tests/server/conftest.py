@@ -122,6 +122,7 @@ def settings() -> Settings:
         rate_limit_burst=10_000,
         expiry_interval_s=3600,
         shutdown_grace_s=1,
+        import_prestart=False,  # a worker per test app would cost ~0.4 s of CPU each
     )
 
 

@@ -26,10 +26,17 @@ STALL_LIMIT_S = 0.100
 # The wall-clock lag of a ticker on the loop while the largest import is checked, less the time
 # the loop's thread waited for a core (the shared machine's load): what is left is the loop's
 # own work and waiting for the GIL. A check in a thread of this process held the GIL for
-# hundreds of milliseconds at a time (its collections walk the parsed log's 300,000 objects);
-# in a worker process only the loop's own steps are left (measured under a load of 17 on 2 cores:
-# 110 ms with the thread, 25 ms with the worker). The bound leaves room for slow steps.
-IMPORT_HELD_LIMIT_S = 0.075
+# 73-200 ms at a time (its collections walk the parsed log's 300,000 objects); with the check
+# in a worker process, 14-31 ms under loads of 5-17 on 2 cores. The bound (the 50 ms goal with
+# room for the test client's work on this loop) fails the thread and not the worker.
+IMPORT_HELD_LIMIT_S = 0.060
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """As in production, the import workers start with the server: these tests measure the
+    requests, not starting a process."""
+    return settings.model_copy(update={"import_prestart": True})
 
 
 @pytest.mark.parametrize(

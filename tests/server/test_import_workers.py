@@ -18,6 +18,7 @@ from gameserver.hub import Hub
 from gameserver.importcheck import REPLY_HEAD, ImportRefused, decode_reply, encode_request
 from gameserver.settings import Settings
 from testkit.largest import longest_log
+from tests.server.conftest import ConnectFn
 
 JSON = {"Content-Type": "application/json"}
 
@@ -75,7 +76,7 @@ def test_the_worker_needs_no_writable_file_system() -> None:
         check=True,
     ).stdout
     (size,) = REPLY_HEAD.unpack_from(out)
-    _name, _sides, _secret, state, texts = decode_reply(
+    _name, _sides, _secret, state, texts, _tail = decode_reply(
         out[REPLY_HEAD.size : REPLY_HEAD.size + size]
     )
     assert state.seq == len(log)
@@ -83,6 +84,24 @@ def test_the_worker_needs_no_writable_file_system() -> None:
     with pytest.raises(ImportRefused, match="events") as refused:
         decode_reply(out[REPLY_HEAD.size * 2 + size :])
     assert refused.value.status == 400
+
+
+async def test_a_spectator_resuming_an_imported_battle_gets_the_events_it_missed(
+    client: TestClient[Any, Any], connect: ConnectFn, hub: Hub
+) -> None:
+    """The room's catch-up tail comes encoded from the worker: a peer that holds all but the
+    last five events receives exactly those five."""
+    log = json.loads(_body(64 * 1024))["events"]
+    resp = await client.post("/api/battles/import", data=_body(64 * 1024), headers=JSON)
+    battle = await resp.json()
+    assert resp.status == 201, battle
+    tail = hub.battles.rooms[battle["battle_id"]].tail
+    assert [seq for seq, _ in tail] == list(range(1, len(log) + 1))[-hub.settings.catch_up_limit :]
+    assert [json.loads(text) for _, text in tail] == log[-len(tail) :]
+    peer = await connect()
+    await peer.join(battle_id=battle["battle_id"], last_seq=len(log) - 5)
+    await peer.drain_until_seq(len(log))
+    assert peer.events == log[-5:]
 
 
 async def test_an_import_past_the_queue_is_refused_at_once_and_the_first_completes(
