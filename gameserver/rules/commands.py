@@ -272,6 +272,15 @@ class FireSand(_Command):
     turret: int = Field(ge=0, le=31)
 
 
+class TriggerScreens(_Command):
+    """CE reaction, the commander: trigger one of the ship's screens against the attack or
+    missiles it matches; damage -2D - Screens skill, a nuclear damper also stops the
+    radiation hit (§11.A)."""
+
+    type: Literal["trigger_screens"] = "trigger_screens"
+    screen: int = Field(ge=0, le=7)
+
+
 class GmAdvance(_Command):
     """GM: resolve the pending reaction without further reactions, or end the current step."""
 
@@ -335,6 +344,7 @@ Command = Annotated[
     | JamMissiles
     | Dodge
     | FireSand
+    | TriggerScreens
     | GmAdvance
     | GmRuling
     | GmUndo

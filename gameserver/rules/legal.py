@@ -161,6 +161,7 @@ def _label(state: BattleState, data: Mapping[str, Any]) -> str:
         "ce_pilot": str(data.get("action", "")).replace("_", " ").capitalize(),
         "ce_captain": str(data.get("action", "")).replace("_", " ").capitalize(),
         "fire_sand": "Fire sand",
+        "trigger_screens": f"Trigger screen {int(data.get('screen', 0)) + 1}",
     }
     return labels.get(str(t), str(t).replace("_", " ").capitalize())
 

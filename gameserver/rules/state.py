@@ -369,9 +369,22 @@ SHIP_DECODERS: dict[str, Callable[[Any], Any]] = {
 replace_ship = fast_replacer(ShipState)
 
 
+# CE design fields left out of the JSON while they hold their default, so a MgT2e design's
+# JSON (in snapshots and recorded battles) is the same as before they existed.
+_OPTIONAL_DESIGN_FIELDS: dict[str, Any] = {"missile": "smart", "screens": []}
+
+
+def _design_dump(design: ShipDesign) -> dict[str, Any]:
+    out = design.model_dump(mode="json")
+    for key, default in _OPTIONAL_DESIGN_FIELDS.items():
+        if out.get(key) == default:
+            del out[key]
+    return out
+
+
 @functools.lru_cache(maxsize=256)
 def _cached_design_json(design: ShipDesign) -> dict[str, Any]:
-    return design.model_dump(mode="json")
+    return _design_dump(design)
 
 
 def _design_json(design: ShipDesign) -> dict[str, Any]:
@@ -381,7 +394,7 @@ def _design_json(design: ShipDesign) -> dict[str, Any]:
     try:
         return _cached_design_json(design)
     except TypeError:
-        return design.model_dump(mode="json")
+        return _design_dump(design)
 
 
 def encode_value(v: Any) -> Any:

@@ -17,6 +17,7 @@ from gameserver.rules.tables_ce import (
     POINT_DEFENCE_WEAPONS,
     RACK_LOAD,
     SAND_LOAD,
+    SCREEN_MATCH,
     SYSTEMS,
     WEAPONS,
     characteristic_dm,
@@ -170,12 +171,23 @@ def loaded_racks(ship: ShipState, t: int) -> list[int]:
     ]
 
 
-def reactors(state: BattleState, target: ShipState, kind: str = "attack") -> list[str]:
+def reactors(
+    state: BattleState, target: ShipState, kind: str = "attack", source: str = ""
+) -> list[str]:
     """§4.A.3 / §11.A: the target's stations that may react now, while reactions are left: the
     pilot (Dodge) and, against a beam attack, each gunner at a loaded sandcaster; against
-    missiles, each gunner at a laser turret (Point Defense)."""
+    missiles, each gunner at a laser turret (Point Defense); the captain when the ship has a
+    screen that matches `source` (the weapon or missile: Trigger Screens)."""
     stations = ["pilot"] + [f"gunner:{t}" for t in range(len(target.design.turrets))]
-    return [s for s in stations if can_react(target, s, kind)]
+    out = [s for s in stations if can_react(target, s, kind)]
+    if matching_screens(target, source) and can_react(target, "captain", kind):
+        out.append("captain")
+    return out
+
+
+def matching_screens(target: ShipState, source: str) -> list[int]:
+    """The indices of the target's screens that act against `source` (§11.A, A8)."""
+    return [i for i, s in enumerate(target.design.screens) if SCREEN_MATCH.get(s) == source]
 
 
 def can_still_react(target: ShipState) -> bool:
@@ -189,6 +201,8 @@ def can_react(target: ShipState, station: str, kind: str = "attack") -> bool:
         return False
     if station == "pilot":
         return hits(target, "bridge") < 2
+    if station == "captain":
+        return True  # the screens operator: `reactors` lists it only when a screen matches
     if station.startswith("gunner:"):
         t = int(station.split(":")[1])
         if kind == "salvo":
@@ -225,6 +239,12 @@ def candidates(state: BattleState, ship: ShipState, station: str) -> list[dict[s
             return []
         if station == "pilot":
             out.append(base | {"type": "dodge"})
+        elif station == "captain":
+            source = getattr(head, "missile", None) if head.kind == "salvo" else head.weapon
+            out.extend(
+                base | {"type": "trigger_screens", "screen": i}
+                for i in matching_screens(ship, str(source))
+            )
         elif station.startswith("gunner:"):
             t = int(station.split(":")[1])
             if head.kind == "salvo":
