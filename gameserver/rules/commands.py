@@ -221,6 +221,15 @@ class Hasty(_Command):
     type: Literal["hasty"] = "hasty"
 
 
+class Delay(_Command):
+    """CE captain or pilot, before any of the crew acts: hold the ship's action (§3.A Delay).
+    With `before`, act just before that ship later this turn, at its initiative; without,
+    hold the whole turn: the ship loses this turn's actions and acts first next turn."""
+
+    type: Literal["delay"] = "delay"
+    before: str | None = Field(default=None, min_length=1, max_length=64)
+
+
 class CeReload(_Command):
     """CE gunner: Reload Weapons System, refilling a turret's racks or sandcasters from stores
     (§6.A, #16)."""
@@ -345,6 +354,7 @@ Command = Annotated[
     | Dodge
     | FireSand
     | TriggerScreens
+    | Delay
     | GmAdvance
     | GmRuling
     | GmUndo

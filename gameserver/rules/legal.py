@@ -162,6 +162,11 @@ def _label(state: BattleState, data: Mapping[str, Any]) -> str:
         "ce_captain": str(data.get("action", "")).replace("_", " ").capitalize(),
         "fire_sand": "Fire sand",
         "trigger_screens": f"Trigger screen {int(data.get('screen', 0)) + 1}",
+        "delay": (
+            f"Delay until just before {state.ships[data['before']].name}"
+            if data.get("before") in state.ships
+            else "Hold the whole turn"
+        ),
     }
     return labels.get(str(t), str(t).replace("_", " ").capitalize())
 

@@ -186,6 +186,9 @@ class ShipState:
     incoming: tuple[Mapping[str, Any], ...] = ()
     hasty: bool = False  # the captain declared hasty on the ship's last turn (§1.5)
     boarding_dm: int = 0  # +2 on this ship's next boarding roll after a success (§13.4)
+    # §3.A Delay: 1 = held its whole turn (acts first next turn), 2 = acting later this turn
+    # at another ship's count (an interruption: never simultaneous with that ship)
+    delay: int = 0
 
     # --- derived values (RULES §10.B.4 effects applied to the design) ---
 

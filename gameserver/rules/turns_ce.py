@@ -267,6 +267,10 @@ def candidates(state: BattleState, ship: ShipState, station: str) -> list[dict[s
         out.extend(base | {"type": "sensor_targeting", "target": e.id} for e in enemies)
     if station in ("captain", "pilot") and not ship.done and not ship.hasty:
         out.append(base | {"type": "hasty"})
+    if station in ("captain", "pilot") and not ship.done and not ship.hasty and not ship.delay:
+        out.append(base | {"type": "delay"})
+        later = state.order[state.turn + 1 :]
+        out.extend(base | {"type": "delay", "before": sid} for sid in later)
     if station == "sensors":
         out.append(base | {"type": "jam_missiles"})
     if station == "captain":

@@ -21,6 +21,7 @@ from gameserver.rules.commands import (
     CePointDefence,
     CeReload,
     CeRepair,
+    Delay,
     Dodge,
     FireSand,
     Hasty,
@@ -123,8 +124,46 @@ def round_fields(ship: ShipState) -> dict[str, Any]:
         "reactions": ce.reactions_for(initiative, ship.status == DISABLED),
         "fired": frozenset(),
         "done": frozenset(),
+        "delay": 0,
     }
     return {k: v for k, v in fields.items() if getattr(ship, k) != v}
+
+
+def new_turn_fields(state: BattleState) -> dict[str, dict[str, Any]]:
+    """`round_fields` of every ship; a ship that held its whole last turn (§3.A Delay) acts
+    first: its initiative becomes the highest of the others + 1 (several such ships tie at
+    that count, and Thrust orders them)."""
+    ships = {sid: round_fields(s) for sid, s in state.ships.items()}
+    held = [sid for sid, s in state.ships.items() if s.delay == 1 and s.is_active]
+    if not held:
+        return ships
+    others = [
+        ships[sid].get("initiative", s.initiative)
+        for sid, s in state.ships.items()
+        if s.is_active and sid not in held
+    ]
+    top = max(others, default=0) + 1
+    for sid in held:
+        ship = state.ships[sid]
+        ships[sid] |= {
+            "initiative": top,
+            "reactions": ce.reactions_for(top, ship.status == DISABLED),
+        }
+    return ships
+
+
+def simultaneous_next(state: BattleState) -> bool:
+    """§4.A.1: the ship after the acting one ties it exactly (initiative and Thrust) and has
+    still to act: the two act simultaneously, so the acting ship's hits wait for its crew too
+    (a ship that delayed to interrupt another acts before it, never with it)."""
+    sid = state.acting_ship
+    if sid is None or state.turn + 1 >= len(state.order):
+        return False
+    ship = state.ships[sid]
+    nxt = state.ships.get(state.order[state.turn + 1])
+    if nxt is None or not nxt.is_active or ship.delay == 2 or nxt.delay == 2:
+        return False
+    return (nxt.initiative, nxt.thrust) == (ship.initiative, ship.thrust)
 
 
 def turn_fields(ship: ShipState) -> dict[str, Any]:
@@ -1079,6 +1118,52 @@ def hasty(ctx: DecideContext, cmd: Hasty, ship: ShipState, station: str) -> None
                 "reactions": ship.reactions + extra,
             }
         },
+    )
+
+
+@handles(Delay, step=Step.TURN, stations=("captain", "pilot"), free_action=True)
+def delay(ctx: DecideContext, cmd: Delay, ship: ShipState, station: str) -> None:
+    """§3.A Delay: before any of its crew acts, a ship holds its action. It may act later this
+    turn just before another ship still to act (interrupting it): its initiative becomes that
+    ship's, and it keeps that count. Or it holds the whole turn: it loses this turn's actions
+    and next turn acts first (initiative = the highest + 1)."""
+    st = ctx.state
+    if ship.delay:
+        refuse("already_delayed", f"{ship.name} has already delayed this turn")
+    if ship.done or ship.hasty:
+        refuse("too_late", "a ship delays before any of its crew acts (and before haste)")
+    later = st.order[st.turn + 1 :]
+    if cmd.before is None:
+        ctx.valid()
+        ctx.emit(
+            "delayed",
+            {"ship": ship.id, "before": None},
+            f"{ship.name} holds its action this turn; it will act first next turn.",
+            ships={ship.id: {"delay": 1, "done": frozenset(ship.design.station_ids()) | ship.done}},
+        )
+        return
+    other = st.ships.get(cmd.before)
+    if other is None or cmd.before not in later or not other.is_active:
+        refuse("bad_target", "delay until a ship that has still to act this turn")
+    ctx.valid()
+    rest = [s for s in st.order if s != ship.id]
+    j = rest.index(cmd.before)
+    order = (*rest[:j], ship.id, *rest[j:])
+    initiative = other.initiative
+    pool = ce.reactions_for(initiative) - ce.reactions_for(ship.initiative)
+    ctx.emit(
+        "delayed",
+        {"ship": ship.id, "before": other.id, "initiative": initiative},
+        f"{ship.name} holds its action until just before {other.name} (initiative {initiative}).",
+        ships={
+            ship.id: {
+                "delay": 2,
+                "initiative": initiative,
+                "bonus_in_force": 0,
+                "reactions": max(0, ship.reactions + pool),
+            }
+        },
+        battle={"order": order, "turn": st.turn - 1},
     )
 
 
