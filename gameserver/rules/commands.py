@@ -288,6 +288,7 @@ class TriggerScreens(_Command):
 
     type: Literal["trigger_screens"] = "trigger_screens"
     screen: int = Field(ge=0, le=7)
+    station: str = Field(default="captain", pattern=r"^(captain|gunner:[0-9]{1,2})$")
 
 
 class GmAdvance(_Command):

@@ -975,11 +975,11 @@ def point_defence(ctx: DecideContext, cmd: CePointDefence, ship: ShipState, stat
     )
 
 
-@handles(TriggerScreens, stations=("captain",), reaction=True)
+@handles(TriggerScreens, reaction=True)
 def trigger_screens(ctx: DecideContext, cmd: TriggerScreens, ship: ShipState, station: str) -> None:
-    """§11.A Trigger Screens: no roll; each hit of the matching weapon loses 2D + the
-    commander's Screens skill, and a nuclear damper also stops the radiation hit (A8: only
-    triggered screens act, each once)."""
+    """§11.A Trigger Screens (the commander, or a gunner with Screens-0+): no roll; each hit of
+    the matching weapon loses 2D + the operator's Screens skill, and a nuclear damper also
+    stops the radiation hit (A8: only triggered screens act, each once)."""
     head = ctx.state.pending[0]
     if not isinstance(head, PendingSalvo):
         refuse("no_matching_screen", "no screen of this ship stops a beam attack")
@@ -987,9 +987,12 @@ def trigger_screens(ctx: DecideContext, cmd: TriggerScreens, ship: ShipState, st
         refuse("no_matching_screen", f"that screen does not stop {head.missile} missiles")
     if cmd.screen in head.screens:
         refuse("already_triggered", "that screen is already triggered against these missiles")
-    commander = _crew(ship, station)
+    operator = _crew(ship, station)
+    level = ce_skill(operator, "screens")
+    if station != "captain" and level is None:
+        refuse("untrained", "only the commander or a gunner with a Screens skill triggers screens")
     ctx.valid()
-    skill = max(0, ce_skill(commander, "screens") or 0)
+    skill = max(0, level or 0)
     kind = ship.design.screens[cmd.screen].replace("_", " ")
     _react(
         ctx,

@@ -155,3 +155,42 @@ def test_mgt2e_and_default_ce_designs_carry_no_missile_or_screen_keys() -> None:
     data = rules.state_to_dict(b.state)
     assert data["ships"]["b"]["design"]["screens"] == ["nuclear_damper"]
     assert rules.state_from_dict(data) == b.state
+
+
+def test_a_gunner_with_screens_skill_triggers_the_damper_and_adds_the_skill() -> None:
+    target = _entry("b", "blue", armour=2, screens=("nuclear_damper",))
+    target["crew"] = {
+        "gunner:2": {
+            "name": "Vasquez",
+            "characteristics": {"DEX": 8},
+            "skills": {"turret_weapons": 1, "screens": 2},
+        }
+    }
+    scenario = rules.Scenario.model_validate(
+        {
+            "name": "screens",
+            "ruleset": "CE",
+            "sides": [{"id": "red", "name": "Red"}, {"id": "blue", "name": "Blue"}],
+            "ships": [_entry("a", "red", missile="nuclear"), target],
+            "starting_range": "medium",
+            "round_limit": 30,
+        }
+    )
+    b = Battle(scenario, init_dice=INIT)
+    _arrive(b)
+    assert head(b).eligible == ("pilot", "gunner:2", "captain")
+    untrained = {"type": "trigger_screens", "ship_id": "b", "screen": 0, "station": "gunner:0"}
+    assert b.refuse(untrained).code == "not_your_reaction"
+    b.do(untrained | {"station": "gunner:2"}, dice=[])
+    assert (head(b).screens, head(b).screen_skills) == ((0,), (2,))
+    again = {"type": "trigger_screens", "ship_id": "b", "screen": 0}
+    assert b.refuse(again).code == "already_triggered"
+    b.do({"type": "no_reaction", "ship_id": "b", "station": "pilot"})
+    # [4,4] hits; 2D [6,6] 12 - (2D [1,1] + Screens 2) - armour 2 = 6: two Singles (Hull)
+    b.do(
+        {"type": "no_reaction", "ship_id": "b", "station": "captain"},
+        dice=[4, 4, 6, 6, 1, 1, 4, 4, 4, 4, 1, 1, 1, 1],
+    )
+    shot = b.last("salvo_resolved").data["shots"][0]
+    assert (shot["reduction"], shot["damage"], shot["radiation"]) == (4, 6, None)
+    assert b.ship("b").hull == 4
