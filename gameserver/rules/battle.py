@@ -176,7 +176,7 @@ def start_round(ctx: DecideContext, number: int) -> None:
 def _start_ce_turn(ctx: DecideContext, number: int) -> None:
     """RULES §3.A: a CE turn; initiative is not re-rolled, the reaction pools refill."""
     st = ctx.state
-    ships = {sid: ce.round_fields(s) for sid, s in st.ships.items()}
+    ships = ce.new_turn_fields(st)
     ctx.emit(
         "round_started",
         {"round": number},
@@ -252,7 +252,7 @@ def settle(ctx: DecideContext) -> None:
         sid = st.acting_ship
         if sid is not None and stations_needed(st, st.ships[sid]):
             return
-        if st.ruleset.is_ce and ce.resolve_queued(ctx):
+        if st.ruleset.is_ce and not ce.simultaneous_next(st) and ce.resolve_queued(ctx):
             continue
         if st.step == Step.ATTACK and expire_salvos(ctx):
             continue

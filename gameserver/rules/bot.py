@@ -114,6 +114,8 @@ def choose(state: BattleState, ship_id: str, station: str) -> Command | None:
     options = [o for o in options if o["type"] != "surrender" or station == "captain"]
     # leaving by jump is the players' (or a later tactic's) choice, not this bot's
     options = [o for o in options if o["type"] not in ("plot_jump", "jump")]
+    # holding the action (CE Delay) is a players' tactic; the bot acts on its count
+    options = [o for o in options if o["type"] != "delay"]
     options.sort(key=lambda d: 1 if d["type"] in ("end_step", "surrender") else 0)
     if station == "captain" and _nearly_gone(state, ship):
         options.sort(key=lambda d: 0 if d["type"] == "surrender" else 1)

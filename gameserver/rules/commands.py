@@ -221,6 +221,15 @@ class Hasty(_Command):
     type: Literal["hasty"] = "hasty"
 
 
+class Delay(_Command):
+    """CE captain or pilot, before any of the crew acts: hold the ship's action (§3.A Delay).
+    With `before`, act just before that ship later this turn, at its initiative; without,
+    hold the whole turn: the ship loses this turn's actions and acts first next turn."""
+
+    type: Literal["delay"] = "delay"
+    before: str | None = Field(default=None, min_length=1, max_length=64)
+
+
 class CeReload(_Command):
     """CE gunner: Reload Weapons System, refilling a turret's racks or sandcasters from stores
     (§6.A, #16)."""
@@ -270,6 +279,16 @@ class FireSand(_Command):
 
     type: Literal["fire_sand"] = "fire_sand"
     turret: int = Field(ge=0, le=31)
+
+
+class TriggerScreens(_Command):
+    """CE reaction, the commander: trigger one of the ship's screens against the attack or
+    missiles it matches; damage -2D - Screens skill, a nuclear damper also stops the
+    radiation hit (§11.A)."""
+
+    type: Literal["trigger_screens"] = "trigger_screens"
+    screen: int = Field(ge=0, le=7)
+    station: str = Field(default="captain", pattern=r"^(captain|gunner:[0-9]{1,2})$")
 
 
 class GmAdvance(_Command):
@@ -335,6 +354,8 @@ Command = Annotated[
     | JamMissiles
     | Dodge
     | FireSand
+    | TriggerScreens
+    | Delay
     | GmAdvance
     | GmRuling
     | GmUndo

@@ -176,6 +176,11 @@ def _label(state: BattleState, data: Mapping[str, Any]) -> str:
         return f"Repair {str(data.get('system', '')).replace('_', ' ').replace(':', ' ')}"
     if t in ("ce_pilot", "ce_captain"):
         return str(data.get("action", "")).replace("_", " ").capitalize()
+    if t == "trigger_screens":
+        return f"Trigger screen {int(data.get('screen', 0)) + 1}"
+    if t == "delay":
+        before = state.ships.get(str(data.get("before", "")))
+        return f"Delay until just before {before.name}" if before else "Hold the whole turn"
     return t.replace("_", " ").capitalize()
 
 

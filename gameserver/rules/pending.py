@@ -60,11 +60,18 @@ class PendingSalvo:
     tl: int  # the launcher's TL (Smart DM)
     eligible: tuple[str, ...]
     evasive_dm: int = 0
+    # CE (§9.A, §11.A): the missile type, its to-hit number, and the Screens skill of each
+    # nuclear damper triggered against it (by index in the design's screens).
+    missile: str = "smart"
+    to_hit: int = 8
+    screens: tuple[int, ...] = ()
+    screen_skills: tuple[int, ...] = ()
     kind: Literal["salvo"] = "salvo"
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form (keys in the order the event log has always used)."""
-        return {
+        """JSON form (keys in the order the event log has always used; the CE keys only when
+        they differ from their default, so MgT2e logs are unchanged)."""
+        out = {
             "id": self.id,
             "kind": "salvo",
             "attacker": self.attacker,
@@ -74,6 +81,11 @@ class PendingSalvo:
             "eligible": list(self.eligible),
             "evasive_dm": self.evasive_dm,
         }
+        if self.missile != "smart" or self.to_hit != 8:
+            out |= {"missile": self.missile, "to_hit": self.to_hit}
+        if self.screens:
+            out |= {"screens": list(self.screens), "screen_skills": list(self.screen_skills)}
+        return out
 
 
 Pending = PendingAttack | PendingSalvo
@@ -94,10 +106,13 @@ class Salvo(NamedTuple):
     arrives_round: int
     tl: int
     band: str  # band at launch
+    missile: str = "smart"  # CE (§8.A)
+    to_hit: int = 8  # CE: set by the launch check (§9.A.2)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form (keys in the order the event log has always used)."""
-        return {
+        """JSON form (keys in the order the event log has always used; the CE keys only when
+        they differ from their default)."""
+        out = {
             "id": self.id,
             "launcher": self.launcher,
             "target": self.target,
@@ -107,6 +122,9 @@ class Salvo(NamedTuple):
             "tl": self.tl,
             "band": self.band,
         }
+        if self.missile != "smart" or self.to_hit != 8:
+            out |= {"missile": self.missile, "to_hit": self.to_hit}
+        return out
 
 
 def _json_reader(cls: type[_T]) -> Callable[[Mapping[str, Any]], _T]:
@@ -159,6 +177,8 @@ def salvo_from_dict(d: Mapping[str, Any]) -> Salvo:
             d["arrives_round"],
             d["tl"],
             d["band"],
+            d.get("missile", "smart"),
+            d.get("to_hit", 8),
         ),
     )
 
@@ -179,6 +199,8 @@ def salvos_from_json(value: Iterable[Mapping[str, Any]]) -> tuple[Salvo, ...]:
                     d["arrives_round"],
                     d["tl"],
                     d["band"],
+                    d.get("missile", "smart"),
+                    d.get("to_hit", 8),
                 ),
             )
             for d in value

@@ -77,6 +77,12 @@ class ShipDesign(BaseModel):
         default=0, ge=0, le=10_000, description="missiles in stores for reloads"
     )
     sand_reserve: int = Field(default=0, ge=0, le=10_000, description="sand canisters in stores")
+    missile: Literal["standard", "smart", "nuclear"] = Field(
+        default="smart", description="CE: the missile the racks carry (§8.A)"
+    )
+    screens: tuple[Literal["meson_screen", "nuclear_damper"], ...] = Field(
+        default=(), max_length=8, description="CE screens, each in a bay (§8.A, §11.A)"
+    )
     stations: tuple[CrewStation, ...] = Field(
         default=("captain", "pilot", "engineer", "sensors"), max_length=12
     )

@@ -186,6 +186,9 @@ class ShipState:
     incoming: tuple[Mapping[str, Any], ...] = ()
     hasty: bool = False  # the captain declared hasty on the ship's last turn (§1.5)
     boarding_dm: int = 0  # +2 on this ship's next boarding roll after a success (§13.4)
+    # §3.A Delay: 1 = held its whole turn (acts first next turn), 2 = acting later this turn
+    # at another ship's count (an interruption: never simultaneous with that ship)
+    delay: int = 0
 
     # --- derived values (RULES §10.B.4 effects applied to the design) ---
 
@@ -369,9 +372,22 @@ SHIP_DECODERS: dict[str, Callable[[Any], Any]] = {
 replace_ship = fast_replacer(ShipState)
 
 
+# CE design fields left out of the JSON while they hold their default, so a MgT2e design's
+# JSON (in snapshots and recorded battles) is the same as before they existed.
+_OPTIONAL_DESIGN_FIELDS: dict[str, Any] = {"missile": "smart", "screens": []}
+
+
+def _design_dump(design: ShipDesign) -> dict[str, Any]:
+    out = design.model_dump(mode="json")
+    for key, default in _OPTIONAL_DESIGN_FIELDS.items():
+        if out.get(key) == default:
+            del out[key]
+    return out
+
+
 @functools.lru_cache(maxsize=256)
 def _cached_design_json(design: ShipDesign) -> dict[str, Any]:
-    return design.model_dump(mode="json")
+    return _design_dump(design)
 
 
 def _design_json(design: ShipDesign) -> dict[str, Any]:
@@ -381,7 +397,7 @@ def _design_json(design: ShipDesign) -> dict[str, Any]:
     try:
         return _cached_design_json(design)
     except TypeError:
-        return design.model_dump(mode="json")
+        return _design_dump(design)
 
 
 def encode_value(v: Any) -> Any:

@@ -17,6 +17,7 @@ from gameserver.rules.tables_ce import (
     POINT_DEFENCE_WEAPONS,
     RACK_LOAD,
     SAND_LOAD,
+    SCREEN_MATCH,
     SYSTEMS,
     WEAPONS,
     characteristic_dm,
@@ -170,12 +171,43 @@ def loaded_racks(ship: ShipState, t: int) -> list[int]:
     ]
 
 
-def reactors(state: BattleState, target: ShipState, kind: str = "attack") -> list[str]:
+def reactors(
+    state: BattleState, target: ShipState, kind: str = "attack", source: str = ""
+) -> list[str]:
     """§4.A.3 / §11.A: the target's stations that may react now, while reactions are left: the
     pilot (Dodge) and, against a beam attack, each gunner at a loaded sandcaster; against
-    missiles, each gunner at a laser turret (Point Defense)."""
+    missiles, each gunner at a laser turret (Point Defense); when the ship has a screen that
+    matches `source` (the weapon or missile), the captain and each gunner with a Screens skill
+    (Trigger Screens)."""
     stations = ["pilot"] + [f"gunner:{t}" for t in range(len(target.design.turrets))]
-    return [s for s in stations if can_react(target, s, kind)]
+    if not can_still_react(target):
+        return []
+    screens = bool(matching_screens(target, source))
+    out = [
+        s
+        for s in stations
+        if target.crew_at(s) is not None
+        and (
+            (can_react(target, s, kind) and (s == "pilot" or _reaction(target, s, kind)))
+            or (screens and screens_operator(target, s))
+        )
+    ]
+    if screens and can_react(target, "captain", kind):
+        out.append("captain")
+    return out
+
+
+def screens_operator(target: ShipState, station: str) -> bool:
+    """§11.A: a gunner with Screens-0+ may trigger the ship's screens."""
+    crew = target.crew_at(station)
+    return (
+        bool(target.design.screens) and crew is not None and ce_skill(crew, "screens") is not None
+    )
+
+
+def matching_screens(target: ShipState, source: str) -> list[int]:
+    """The indices of the target's screens that act against `source` (§11.A, A8)."""
+    return [i for i, s in enumerate(target.design.screens) if SCREEN_MATCH.get(s) == source]
 
 
 def can_still_react(target: ShipState) -> bool:
@@ -189,12 +221,19 @@ def can_react(target: ShipState, station: str, kind: str = "attack") -> bool:
         return False
     if station == "pilot":
         return hits(target, "bridge") < 2
-    if station.startswith("gunner:"):
-        t = int(station.split(":")[1])
-        if kind == "salvo":
-            return bool(laser_defence(target, t))
-        return sandcaster(target, t) is not None
-    return False
+    if station == "captain":
+        return True  # the screens operator: `reactors` lists it only when a screen matches
+    return _reaction(target, station, kind) or screens_operator(target, station)
+
+
+def _reaction(target: ShipState, station: str, kind: str) -> bool:
+    """A gunner's own weapon reaction: Point Defense against missiles, Fire Sand otherwise."""
+    if not station.startswith("gunner:"):
+        return False
+    t = int(station.split(":")[1])
+    if kind == "salvo":
+        return bool(laser_defence(target, t))
+    return sandcaster(target, t) is not None
 
 
 def due_salvos(state: BattleState, ship_id: str) -> list[Salvo]:
@@ -225,7 +264,19 @@ def candidates(state: BattleState, ship: ShipState, station: str) -> list[dict[s
             return []
         if station == "pilot":
             out.append(base | {"type": "dodge"})
-        elif station.startswith("gunner:"):
+        elif station == "captain":
+            source = getattr(head, "missile", None) if head.kind == "salvo" else head.weapon
+            out.extend(
+                base | {"type": "trigger_screens", "screen": i}
+                for i in matching_screens(ship, str(source))
+            )
+        if station.startswith("gunner:") and screens_operator(ship, station):
+            source = getattr(head, "missile", None) if head.kind == "salvo" else head.weapon
+            out.extend(
+                base | {"type": "trigger_screens", "screen": i, "station": station}
+                for i in matching_screens(ship, str(source))
+            )
+        if station.startswith("gunner:"):
             t = int(station.split(":")[1])
             if head.kind == "salvo":
                 out.append(base | {"type": "ce_point_defence", "turret": t})
@@ -247,6 +298,10 @@ def candidates(state: BattleState, ship: ShipState, station: str) -> list[dict[s
         out.extend(base | {"type": "sensor_targeting", "target": e.id} for e in enemies)
     if station in ("captain", "pilot") and not ship.done and not ship.hasty:
         out.append(base | {"type": "hasty"})
+    if station in ("captain", "pilot") and not ship.done and not ship.hasty and not ship.delay:
+        out.append(base | {"type": "delay"})
+        later = state.order[state.turn + 1 :]
+        out.extend(base | {"type": "delay", "before": sid} for sid in later)
     if station == "sensors":
         out.append(base | {"type": "jam_missiles"})
     if station == "captain":

@@ -42,6 +42,7 @@ def test_a_ce_battle_against_the_bot_runs_to_its_end(
     expect(gm.get_by_test_id("reactions-s1")).to_have_text(re.compile(r"^[1-4]$"))
     expect(gm.get_by_test_id("steps")).to_contain_text("Cepheus Engine")
     expect(gm.get_by_test_id("round")).to_contain_text("Turn")
+    expect(gm.get_by_test_id("gm-advance")).to_have_text("End turn")  # CE has no steps
 
     fired = False
     for _ in range(120):

@@ -21,12 +21,14 @@ from gameserver.rules.commands import (
     CePointDefence,
     CeReload,
     CeRepair,
+    Delay,
     Dodge,
     FireSand,
     Hasty,
     JamMissiles,
     RangeCheck,
     SensorTargeting,
+    TriggerScreens,
 )
 from gameserver.rules.decision import (
     DecideContext,
@@ -70,6 +72,7 @@ from gameserver.rules.turns_ce import (
     hits,
     laser_defence,
     loaded_racks,
+    matching_screens,
     present_systems,
     reactors,
     sandcaster,
@@ -121,8 +124,46 @@ def round_fields(ship: ShipState) -> dict[str, Any]:
         "reactions": ce.reactions_for(initiative, ship.status == DISABLED),
         "fired": frozenset(),
         "done": frozenset(),
+        "delay": 0,
     }
     return {k: v for k, v in fields.items() if getattr(ship, k) != v}
+
+
+def new_turn_fields(state: BattleState) -> dict[str, dict[str, Any]]:
+    """`round_fields` of every ship; a ship that held its whole last turn (§3.A Delay) acts
+    first: its initiative becomes the highest of the others + 1 (several such ships tie at
+    that count, and Thrust orders them)."""
+    ships = {sid: round_fields(s) for sid, s in state.ships.items()}
+    held = [sid for sid, s in state.ships.items() if s.delay == 1 and s.is_active]
+    if not held:
+        return ships
+    others = [
+        ships[sid].get("initiative", s.initiative)
+        for sid, s in state.ships.items()
+        if s.is_active and sid not in held
+    ]
+    top = max(others, default=0) + 1
+    for sid in held:
+        ship = state.ships[sid]
+        ships[sid] |= {
+            "initiative": top,
+            "reactions": ce.reactions_for(top, ship.status == DISABLED),
+        }
+    return ships
+
+
+def simultaneous_next(state: BattleState) -> bool:
+    """§4.A.1: the ship after the acting one ties it exactly (initiative and Thrust) and has
+    still to act: the two act simultaneously, so the acting ship's hits wait for its crew too
+    (a ship that delayed to interrupt another acts before it, never with it)."""
+    sid = state.acting_ship
+    if sid is None or state.turn + 1 >= len(state.order):
+        return False
+    ship = state.ships[sid]
+    nxt = state.ships.get(state.order[state.turn + 1])
+    if nxt is None or not nxt.is_active or ship.delay == 2 or nxt.delay == 2:
+        return False
+    return (nxt.initiative, nxt.thrust) == (ship.initiative, ship.thrust)
 
 
 def turn_fields(ship: ShipState) -> dict[str, Any]:
@@ -549,7 +590,7 @@ def _hull_fields(target: ShipState, work: ce.CeHull, turret_key: str | None) -> 
 
 
 def _crew_damage(
-    ctx: DecideContext, target: ShipState, crew_hits: list[str], radiation: str | None
+    ctx: DecideContext, target: ShipState, crew_hits: list[str], radiation: list[str]
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """§10.A.6: each Crew hit rolls 2D on the Crew Damage table (normal column); radiation
     results add rads. Damage lowers END, then STR, then DEX (the engine's order)."""
@@ -557,8 +598,7 @@ def _crew_damage(
     rads = 0
     notes: list[dict[str, Any]] = []
     results = [(col, ce.crew_hit(ctx.dice)[1]) for col in crew_hits]
-    if radiation is not None:
-        results.append(("radiation", radiation))
+    results += [("radiation", r) for r in radiation]
     for column, result in results:
         if result == "none" or not crew:
             notes.append({"column": column, "result": result})
@@ -709,7 +749,7 @@ def resolve_queued(ctx: DecideContext) -> bool:
     armour_before = target.armour
     results: list[dict[str, Any]] = []
     crew_hits: list[str] = []
-    radiation: str | None = None
+    radiation: list[str] = []
     for hit in target.incoming:
         if work.destroyed:
             break
@@ -731,7 +771,7 @@ def resolve_queued(ctx: DecideContext) -> bool:
         )
         crew_hits += d.report.crew_hits
         if d.radiation is not None:
-            radiation = d.radiation
+            radiation.append(d.radiation)
     fields = _hull_fields(target, work, turret_key) | {"incoming": ()}
     crew_fields, crew_notes = _crew_damage(ctx, target, crew_hits, radiation)
     fields |= crew_fields
@@ -768,28 +808,42 @@ def resolve_queued(ctx: DecideContext) -> bool:
 
 @handles(CeLaunch, step=Step.TURN, stations=("gunner",))
 def launch(ctx: DecideContext, cmd: CeLaunch, ship: ShipState, station: str) -> None:
-    """§9.A: each loaded rack of the turret launches one smart missile (#16; the engine's
-    racks carry smart missiles, as the §14 presets do): no launch check, to-hit 8 (A9); they
-    strike at the start of this ship's action 1 or 2 turns on (§9.A.3, #18)."""
+    """§9.A: each loaded rack of the turret launches one missile of the kind the design's
+    racks carry (§8.A): smart ones need no launch check and hit on 8+ (A9); standard and
+    nuclear ones take one Turret Weapons check for the flight, whose Effect sets their to-hit
+    number (§9.A.2, 6). They strike at the start of this ship's action 1 or 2 turns on
+    (§9.A.3, #18)."""
     st = ctx.state
     mount_hits = hits(ship, f"turret:{cmd.turret}")
     racks = loaded_racks(ship, cmd.turret)
     target = _enemy(st, ship, cmd.target)
     band = st.band(ship.id, target.id)
-    try:
+    missile = ship.design.missile
+    gunner = ship.crew_at(station)
+    if any(f in ship.fired for f in racks):
+        refuse("weapon_already_fired", "those racks have launched this turn")
+    att = ce.AttackerDMs(
+        gunner_skill=ce_skill(gunner, "turret_weapons") if gunner else 0,
+        dex=gunner.char("DEX") if gunner else 7,
+        computer_gunner=gunner is None,
+        sensor_targeting=ship.targeting.get(target.id, 0),
+        coordinate=1 if ship.coordinate > 0 else 0,
+        mount_hits=mount_hits,
+        bridge_hits=hits(ship, "bridge"),
+        sensors_hits=hits(ship, "sensors"),
+        hasty=ship.hasty,
+    )
+    try:  # the refusals come before any die; a smart missile rolls none
         res = ce.missile_launch(
-            ctx.dice,
-            band=band,
-            missile="smart",
-            launcher="missile_rack",
-            att=ce.AttackerDMs(mount_hits=mount_hits, sensors_hits=hits(ship, "sensors")),
-            spent=not racks,
+            ctx.dice, band=band, missile="smart", launcher="missile_rack", att=att, spent=not racks
         )
     except RuleViolation as exc:
         refuse(exc.code, exc.message)
-    if any(f in ship.fired for f in racks):
-        refuse("weapon_already_fired", "those racks have launched this turn")
     ctx.valid()
+    if missile != "smart":
+        res = ce.missile_launch(
+            ctx.dice, band=band, missile=missile, launcher="missile_rack", att=att
+        )
     flight = MISSILE_FLIGHT[band] or 1
     ammo = list(ship.ammo)
     for f in racks:
@@ -803,15 +857,25 @@ def launch(ctx: DecideContext, cmd: CeLaunch, ship: ShipState, station: str) -> 
         arrives_round=st.round + flight,
         tl=ship.design.tl,
         band=band,
+        missile=missile,
+        to_hit=res.to_hit,
     )
     n = salvo.missiles
+    data = salvo.to_dict() | {"missile": missile, "to_hit": res.to_hit, "flight_turns": flight}
+    checked = ""
+    if res.check is not None:
+        data["check"] = res.check.to_dict()
+        checked = f", launch {_check_text(res.check)}: hit on {res.to_hit}+"
     ctx.emit(
         "missiles_launched",
-        salvo.to_dict() | {"missile": "smart", "to_hit": res.to_hit, "flight_turns": flight},
-        f"{ship.name} launches {n} smart missile{'s' if n > 1 else ''} at {target.name}"
-        f" ({band_text(band)} range, {flight} turn{'s' if flight > 1 else ''} to impact).",
+        data,
+        f"{ship.name} launches {n} {missile} missile{'s' if n > 1 else ''} at {target.name}"
+        f" ({band_text(band)} range, {flight} turn{'s' if flight > 1 else ''} to impact"
+        f"{checked}).",
         ships={
-            ship.id: {"ammo": tuple(ammo), "fired": ship.fired | set(racks)} | done(ship, station)
+            ship.id: {"ammo": tuple(ammo), "fired": ship.fired | set(racks)}
+            | done(ship, station)
+            | (_spent(ship) if res.check is not None else {})
         },
         battle={"salvos": (*st.salvos, salvo), "next_id": salvo.id + 1},
     )
@@ -854,12 +918,15 @@ def strike_due(ctx: DecideContext) -> bool:
         target=salvo.target,
         missiles=salvo.missiles,
         tl=salvo.tl,
-        eligible=tuple(reactors(st, target, "salvo")),
+        eligible=tuple(reactors(st, target, "salvo", salvo.missile)),
+        missile=salvo.missile,
+        to_hit=salvo.to_hit,
     )
     ctx.emit(
         "salvo_arrived",
         pending.to_dict(),
-        f"{salvo.missiles} missile(s) from {ship_name_of(st, salvo.launcher)} reach {target.name}.",
+        f"{salvo.missiles} {salvo.missile} missile(s) from {ship_name_of(st, salvo.launcher)}"
+        f" reach {target.name}.",
         battle={"pending": (*st.pending, pending)} if pending.eligible else None,
     )
     if not pending.eligible:
@@ -908,6 +975,46 @@ def point_defence(ctx: DecideContext, cmd: CePointDefence, ship: ShipState, stat
     )
 
 
+@handles(TriggerScreens, reaction=True)
+def trigger_screens(ctx: DecideContext, cmd: TriggerScreens, ship: ShipState, station: str) -> None:
+    """§11.A Trigger Screens (the commander, or a gunner with Screens-0+): no roll; each hit of
+    the matching weapon loses 2D + the operator's Screens skill, and a nuclear damper also
+    stops the radiation hit (A8: only triggered screens act, each once)."""
+    head = ctx.state.pending[0]
+    if not isinstance(head, PendingSalvo):
+        refuse("no_matching_screen", "no screen of this ship stops a beam attack")
+    if cmd.screen not in matching_screens(ship, head.missile):
+        refuse("no_matching_screen", f"that screen does not stop {head.missile} missiles")
+    if cmd.screen in head.screens:
+        refuse("already_triggered", "that screen is already triggered against these missiles")
+    operator = _crew(ship, station)
+    level = ce_skill(operator, "screens")
+    if station != "captain" and level is None:
+        refuse("untrained", "only the commander or a gunner with a Screens skill triggers screens")
+    ctx.valid()
+    skill = max(0, level or 0)
+    kind = ship.design.screens[cmd.screen].replace("_", " ")
+    _react(
+        ctx,
+        ship,
+        station,
+        "trigger_screens",
+        {
+            "ship": ship.id,
+            "screen": cmd.screen,
+            "type": ship.design.screens[cmd.screen],
+            "skill": skill,
+        },
+        f"{ship.name} triggers its {kind} (Screens {skill}).",
+        {},
+        replace(
+            head,
+            screens=(*head.screens, cmd.screen),
+            screen_skills=(*head.screen_skills, skill),
+        ),
+    )
+
+
 def resolve_salvo(ctx: DecideContext, pending: PendingSalvo) -> None:
     """§9.A.4-5: each missile left rolls 2D + the target's DMs against 8; a hit does 1D on the
     damage pipeline; a smart missile that misses attacks again next turn until turn L+4."""
@@ -920,22 +1027,42 @@ def resolve_salvo(ctx: DecideContext, pending: PendingSalvo) -> None:
     work, turret_key = _hull(target)
     shots: list[dict[str, Any]] = []
     crew_hits: list[str] = []
+    radiation: list[str] = []
     missed = 0
+    screens = [
+        ce.Screen(target.design.screens[i], skill)
+        for i, skill in zip(pending.screens, pending.screen_skills, strict=True)
+    ]
     for _ in range(pending.missiles if target.is_active else 0):
         if work.destroyed:
             break
         dfn = ce.DefenderDMs(evasive_dm=target.evasive_dm, dodge=pending.evasive_dm < 0)
         res = ce.missile_attack(
-            ctx.dice, work, missile="smart", to_hit=8, turn=min(turn, MISSILE_LAST_TURN), dfn=dfn
+            ctx.dice,
+            work,
+            missile=pending.missile,
+            to_hit=pending.to_hit,
+            turn=min(turn, MISSILE_LAST_TURN),
+            dfn=dfn,
+            screens=screens,
         )
         entry: dict[str, Any] = {"total": res.total, "hit": res.hit}
         if res.damage is not None:
-            entry |= {"damage": res.damage.damage, "locations": res.damage.report.locations}
-            crew_hits += res.damage.report.crew_hits
+            d = res.damage
+            entry |= {
+                "raw": d.raw,
+                "reduction": d.reduction,
+                "damage": d.damage,
+                "locations": d.report.locations,
+                "radiation": d.radiation,
+            }
+            crew_hits += d.report.crew_hits
+            if d.radiation is not None:
+                radiation.append(d.radiation)
         missed += int(res.continues)
         shots.append(entry)
     fields = _hull_fields(target, work, turret_key)
-    crew_fields, crew_notes = _crew_damage(ctx, target, crew_hits, None)
+    crew_fields, crew_notes = _crew_damage(ctx, target, crew_hits, radiation)
     fields |= crew_fields
     salvos = tuple(s for s in st.salvos if s.id != pending.id)
     if missed and not work.destroyed and flying is not None:
@@ -997,6 +1124,52 @@ def hasty(ctx: DecideContext, cmd: Hasty, ship: ShipState, station: str) -> None
     )
 
 
+@handles(Delay, step=Step.TURN, stations=("captain", "pilot"), free_action=True)
+def delay(ctx: DecideContext, cmd: Delay, ship: ShipState, station: str) -> None:
+    """§3.A Delay: before any of its crew acts, a ship holds its action. It may act later this
+    turn just before another ship still to act (interrupting it): its initiative becomes that
+    ship's, and it keeps that count. Or it holds the whole turn: it loses this turn's actions
+    and next turn acts first (initiative = the highest + 1)."""
+    st = ctx.state
+    if ship.delay:
+        refuse("already_delayed", f"{ship.name} has already delayed this turn")
+    if ship.done or ship.hasty:
+        refuse("too_late", "a ship delays before any of its crew acts (and before haste)")
+    later = st.order[st.turn + 1 :]
+    if cmd.before is None:
+        ctx.valid()
+        ctx.emit(
+            "delayed",
+            {"ship": ship.id, "before": None},
+            f"{ship.name} holds its action this turn; it will act first next turn.",
+            ships={ship.id: {"delay": 1, "done": frozenset(ship.design.station_ids()) | ship.done}},
+        )
+        return
+    other = st.ships.get(cmd.before)
+    if other is None or cmd.before not in later or not other.is_active:
+        refuse("bad_target", "delay until a ship that has still to act this turn")
+    ctx.valid()
+    rest = [s for s in st.order if s != ship.id]
+    j = rest.index(cmd.before)
+    order = (*rest[:j], ship.id, *rest[j:])
+    initiative = other.initiative
+    pool = ce.reactions_for(initiative) - ce.reactions_for(ship.initiative)
+    ctx.emit(
+        "delayed",
+        {"ship": ship.id, "before": other.id, "initiative": initiative},
+        f"{ship.name} holds its action until just before {other.name} (initiative {initiative}).",
+        ships={
+            ship.id: {
+                "delay": 2,
+                "initiative": initiative,
+                "bonus_in_force": 0,
+                "reactions": max(0, ship.reactions + pool),
+            }
+        },
+        battle={"order": order, "turn": st.turn - 1},
+    )
+
+
 def reloadable(ship: ShipState, t: int) -> list[int]:
     """A turret's racks and sandcasters below their ready load, with stores left (#16)."""
     load = {
@@ -1041,8 +1214,10 @@ def reload(ctx: DecideContext, cmd: CeReload, ship: ShipState, station: str) -> 
 
 
 def incoming_missiles(state: BattleState, ship_id: str) -> list[Salvo]:
-    """The salvos in flight at `ship_id` (the engine's racks carry smart missiles)."""
-    return [s for s in state.salvos if s.target == ship_id and s.missiles > 0]
+    """The smart missiles in flight at `ship_id`: electronic warfare stops only those (§6.A)."""
+    return [
+        s for s in state.salvos if s.target == ship_id and s.missiles > 0 and s.missile == "smart"
+    ]
 
 
 @handles(JamMissiles, step=Step.TURN, stations=("sensors",))
@@ -1127,7 +1302,7 @@ def board(ctx: DecideContext, cmd: Board, ship: ShipState, station: str) -> None
     work, turret_key = _hull(target)
     report = ce.apply_hits(ctx.dice, work, out["internal_hits"], "internal")
     fields = _hull_fields(target, work, turret_key)
-    crew_fields, crew_notes = _crew_damage(ctx, target, report.crew_hits, None)
+    crew_fields, crew_notes = _crew_damage(ctx, target, report.crew_hits, [])
     fields |= crew_fields
     ships: dict[str, dict[str, Any]] = {ship.id: {"boarding_dm": out["next_attacker_dm"]}}
     ships[ship.id] |= done(ship, station)

@@ -51,7 +51,9 @@ def gm_advance(ctx: DecideContext, cmd: GmAdvance) -> None:
     ctx.emit(
         "gm_advanced",
         {"what": "step", "step": st.step.value},
-        f"The GM ends the {st.step.value} step.",
+        "The GM ends the turn: the ships still to act lose their actions."
+        if st.ruleset.is_ce
+        else f"The GM ends the {st.step.value} step.",
         battle={"turn": len(st.order)},
     )
     # `settle` (run after every command) strikes any salvo still due, then ends the step.

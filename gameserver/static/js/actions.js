@@ -8,9 +8,9 @@ import { h, label, signed, stationLabel } from "./dom.js";
 import { BANDS } from "./lobby.js";
 import { rangesOf, shipsOf } from "./model.js";
 
-const REACTIONS = new Set(["evasive_action", "sand", "point_defence", "no_reaction", "dodge", "fire_sand", "ce_point_defence"]);
+const REACTIONS = new Set(["evasive_action", "sand", "point_defence", "no_reaction", "dodge", "fire_sand", "ce_point_defence", "trigger_screens"]);
 const ORDER = [
-  "evasive_action", "sand", "point_defence", "dodge", "fire_sand", "ce_point_defence", "no_reaction",
+  "evasive_action", "sand", "point_defence", "dodge", "fire_sand", "ce_point_defence", "trigger_screens", "no_reaction",
   "attack", "ce_fire", "launch_missiles", "ce_launch", "ce_pilot", "range_check", "sensor_targeting", "ce_captain", "ce_repair", "move", "aid_gunners", "sensor_lock", "electronic_warfare",
   "repair", "reload", "improve_initiative", "break_off", "plot_jump", "jump", "end_step", "surrender",
 ];
@@ -21,6 +21,7 @@ const VERB = {
   dodge: "Dodge",
   fire_sand: "Fire sand",
   ce_point_defence: "Point defence",
+  trigger_screens: "Trigger screens",
   range_check: "Range check",
   sensor_targeting: "Target",
   ce_repair: "Repair",
@@ -54,6 +55,7 @@ const TITLE = {
   dodge: "Dodge incoming fire",
   fire_sand: "Fire sand",
   ce_point_defence: "Point defence",
+  trigger_screens: "Trigger screens",
   launch_missiles: "Launch missiles",
   move: "Manoeuvre",
   evasive_action: "Evasive action",

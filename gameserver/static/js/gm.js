@@ -36,6 +36,9 @@ export function renderGm(root, ctx) {
       form,
       h("div", { testid: "gm-presence" }));
   }
+  const advance = /** @type {HTMLElement | null} */ (form.querySelector('[data-testid="gm-advance"]'));
+  if (advance) labelAdvance(advance, ctx.state);
+
   const undoBox = /** @type {HTMLElement} */ (root.querySelector('[data-testid="gm-undo-box"]'));
   const undoKey = JSON.stringify([ctx.seq, ctx.state?.undo_available ?? 0, ctx.recent.length]);
   if (undoBox.dataset.key !== undoKey) {
@@ -137,15 +140,25 @@ async function send(ctx, cmd, done) {
   }
 }
 
+/** The advance button's words: a CE battle has no steps, the GM ends the turn instead. */
+function labelAdvance(button, state) {
+  const ce = state?.ruleset === "CE";
+  button.textContent = ce ? "End turn" : "Advance step";
+  button.title = ce
+    ? "Resolve the pending attack without more reactions, or end the turn for every ship still to act"
+    : "Resolve the pending attack without more reactions, or end the current step for every ship";
+}
+
 function gmForms(ctx) {
   const run = (cmd, done) => send(ctx, cmd, done);
+  const advance = h("button.btn.btn-warn", {
+    type: "button", testid: "gm-advance",
+    onClick: () => run({ type: "gm_advance" }),
+  }, "Advance step");
+  labelAdvance(advance, ctx.state);
   return h("div.gm-grid", { testid: "gm-forms" },
     h("div.btns", null,
-      h("button.btn.btn-warn", {
-        type: "button", testid: "gm-advance",
-        title: "Resolve the pending attack without more reactions, or end the current step for every ship",
-        onClick: () => run({ type: "gm_advance" }),
-      }, "Advance step"),
+      advance,
       h("button.btn", { type: "button", testid: "gm-download", onClick: () => ctx.download() }, "Download battle"),
       h("button.btn.btn-warn", {
         type: "button", testid: "gm-end",
