@@ -262,7 +262,8 @@ def test_apply_creates_every_child_with_its_spec_and_reports_ready(
     assert container["resources"] == FULL_SPEC["resources"]
     assert container["envFrom"] == [{"configMapRef": {"name": "fleet-config"}}]
     env = {e["name"]: e.get("value") for e in container["env"]}
-    assert env["REDIS_URL"] == "redis://fleet-redis:6379/0"
+    # The kubelet expands the password from the Secret (REDIS_PASSWORD, defined before it).
+    assert env["REDIS_URL"] == "redis://:$(REDIS_PASSWORD)@fleet-redis:6379/0"
     assert int(env["SHUTDOWN_GRACE_S"]) < 90  # drains before the kubelet's SIGKILL
 
     service = kids[("Service", "fleet")]["spec"]
@@ -574,24 +575,25 @@ def test_invalid_resource_is_rejected_by_the_api_server(
     assert not kubectl.exists("travellervtt", "bad")
 
 
-def test_invalid_name_and_immutable_redis_storage_are_rejected(crd: None, kubectl: Kubectl) -> None:
+def test_invalid_name_and_shrinking_redis_storage_are_rejected(crd: None, kubectl: Kubectl) -> None:
     # Children derive names from the resource's; a DNS subdomain with dots cannot be a Service.
     proc = kubectl.run("apply", "-f", "-", input=json.dumps(tvtt("vtt.example", {})), check=False)
     assert proc.returncode != 0
     assert "metadata.name must be a DNS-1035 label" in proc.stderr, proc.stderr
     assert "metadata: Invalid value" in proc.stderr, proc.stderr  # not "<nil>: Invalid value"
 
-    redis = {"enabled": True, "storageSize": "1Gi"}
+    redis = {"enabled": True, "storageSize": "2Gi"}
     kubectl.apply(tvtt("archive", {"replicas": 2, "redis": redis}))
-    bigger = tvtt("archive", {"replicas": 2, "redis": {**redis, "storageSize": "5Gi"}})
-    proc = kubectl.run("apply", "-f", "-", input=json.dumps(bigger), check=False)
+    smaller = tvtt("archive", {"replicas": 2, "redis": {**redis, "storageSize": "1536Mi"}})
+    proc = kubectl.run("apply", "-f", "-", input=json.dumps(smaller), check=False)
     assert proc.returncode != 0
     assert 'The TravellerVTT "archive" is invalid' in proc.stderr, proc.stderr
-    assert "redis.storageSize is immutable while redis is enabled" in proc.stderr
+    assert "redis.storageSize can only grow while redis is enabled" in proc.stderr
     assert "spec.redis.storageSize: Invalid value" in proc.stderr, proc.stderr
-    assert kubectl.get("travellervtt", "archive")["spec"]["redis"]["storageSize"] == "1Gi"
-    # Other changes of the same object still go through.
-    kubectl.apply(tvtt("archive", {"replicas": 3, "redis": redis}))
+    assert kubectl.get("travellervtt", "archive")["spec"]["redis"]["storageSize"] == "2Gi"
+    # Growing is allowed (the operator expands the claim), in any spelling of the quantity.
+    kubectl.apply(tvtt("archive", {"replicas": 3, "redis": {**redis, "storageSize": "2048Mi"}}))
+    kubectl.apply(tvtt("archive", {"replicas": 3, "redis": {**redis, "storageSize": "5Gi"}}))
     assert kubectl.get("travellervtt", "archive")["spec"]["replicas"] == 3
 
 
@@ -604,7 +606,7 @@ def test_deleted_children_come_back(kubectl: Kubectl, operator: OperatorProcess)
     kubectl.apply(tvtt("outpost", spec))
     wait(operator, lambda: ready(kubectl, "outpost"), "outpost Ready", timeout=120)
     before = children(kubectl, "outpost")
-    assert len(before) == 8
+    assert len(before) == 11  # 8 + the Redis Secret and the two NetworkPolicies
 
     kubectl("delete", "--wait=false", *(f"{kind.lower()}/{name}" for kind, name in before))
     wait(
