@@ -41,6 +41,7 @@ from tests.e2e.operator_helpers import (
     conditions,
     ready,
     settle,
+    table_cells,
     tvtt,
     wait,
 )
@@ -312,14 +313,31 @@ def test_apply_creates_every_child_with_its_spec_and_reports_ready(
         "RedisReady": ("True", "StatefulSetReady"),
         "TemplateOverridden": ("False", "TemplateApplied"),
         "Paused": ("False", "Reconciling"),
+        "IngressReady": ("False", "TLSSecretMissing"),  # no Secret vtt-tls in the namespace
+        "RedisStorageReady": ("True", "SizeAsSpecified"),
     }
     assert all(c["observedGeneration"] == 1 for c in conds.values())
 
-    table = kubectl("get", "tvtt", "fleet", "-o", "wide")
-    header, row = table.splitlines()
-    assert header.split() == ["NAME", "DESIRED", "READY", "IMAGE", "STATUS", "AGE", "ENDPOINT"]
-    assert row.split()[:5] == ["fleet", "2", "2", IMAGE_V1, "Ready"]
-    assert "https://vtt.example.test" in row
+    cells = table_cells(kubectl("get", "tvtt", "fleet", "-o", "wide"))
+    assert list(cells) == [
+        "NAME",
+        "DESIRED",
+        "READY",
+        "BATTLES",
+        "PLAYERS",
+        "IMAGE",
+        "STATUS",
+        "AGE",
+        "ENDPOINT",
+    ]
+    assert [cells[c] for c in ("NAME", "DESIRED", "READY", "IMAGE", "STATUS")] == [
+        "fleet",
+        "2",
+        "2",
+        IMAGE_V1,
+        "Ready",
+    ]
+    assert cells["ENDPOINT"] == "https://vtt.example.test"
 
     assert operator.http_status("/healthz") == 200
     assert operator.reconciles() > 0
