@@ -358,8 +358,14 @@ def transitions(
     ready = flipped(ConditionType.READY, ConditionStatus.TRUE)
     if ready is not None:
         out.append(("Normal", "Ready", ready.message))
-    unready = flipped(ConditionType.READY, ConditionStatus.FALSE)
-    if unready is not None and unready.reason == "AutoscalerMetricsUnavailable":
+    # By reason, not by flip: Ready is often False already (pods starting) when the HPA first
+    # reports that it has no metrics.
+    unready, was = new.get(ConditionType.READY), old.get(ConditionType.READY)
+    if (
+        unready is not None
+        and unready.reason == "AutoscalerMetricsUnavailable"
+        and (was is None or was.reason != unready.reason)
+    ):
         out.append(("Warning", "AutoscalerMetricsUnavailable", unready.message))
     tls = flipped(ConditionType.INGRESS_READY, ConditionStatus.FALSE)
     if tls is not None:

@@ -84,3 +84,13 @@ def events(kubectl: Kubectl, name: str, reason: str) -> list[dict[str, Any]]:
     selector = f"involvedObject.kind={KIND},involvedObject.name={name},reason={reason}"
     items: list[dict[str, Any]] = kubectl.get("events", None, "--field-selector", selector)["items"]
     return items
+
+
+def table_cells(table: str) -> dict[str, str]:
+    """`kubectl get` output (header and one row) as column → cell, cut at the header's column
+    starts, so an empty cell (BATTLES before any poll) does not shift the others."""
+    header, row = table.strip("\n").splitlines()
+    names = header.split()
+    starts = [header.index(f" {n}") + 1 if i else 0 for i, n in enumerate(names)]
+    ends = [*starts[1:], None]
+    return {n: row[a:b].strip() for n, a, b in zip(names, starts, ends, strict=True)}

@@ -23,6 +23,7 @@ from tests.e2e.operator_helpers import (
     events,
     ready,
     settle,
+    table_cells,
     tvtt,
     wait,
 )
@@ -204,13 +205,33 @@ def test_zero_replicas_is_not_ready_and_the_columns_say_so(
     obj = wait(operator, not_serving, "Ready=False NoReplicas")
     assert conditions(obj)["Ready"]["status"] == "False"
     table = kubectl("get", "travellervtt", name)
-    header, row = table.strip().splitlines()
-    assert header.split() == ["NAME", "DESIRED", "READY", "IMAGE", "STATUS", "AGE"]
-    assert row.split()[:5] == [name, "0", "0", IMAGE_V1, "NotReady"]
+    cells = table_cells(table)
+    assert list(cells) == [
+        "NAME",
+        "DESIRED",
+        "READY",
+        "BATTLES",
+        "PLAYERS",
+        "IMAGE",
+        "STATUS",
+        "AGE",
+    ]
+    assert [cells[c] for c in ("NAME", "DESIRED", "READY", "IMAGE", "STATUS")] == [
+        name,
+        "0",
+        "0",
+        IMAGE_V1,
+        "NotReady",
+    ]
 
     kubectl(
         "patch", "travellervtt", name, "--type=merge", "-p", json.dumps({"spec": {"replicas": 1}})
     )
     wait(operator, lambda: ready(kubectl, name), f"{name} Ready at 1 replica", timeout=120)
-    cells = kubectl("get", "travellervtt", name, "--no-headers").split()
-    assert cells[1:5] == ["1", "1", IMAGE_V1, "Ready"]
+    cells = table_cells(kubectl("get", "travellervtt", name))
+    assert [cells[c] for c in ("DESIRED", "READY", "IMAGE", "STATUS")] == [
+        "1",
+        "1",
+        IMAGE_V1,
+        "Ready",
+    ]

@@ -261,6 +261,21 @@ class TestAutoscalerMetrics:
         assert ("Warning", "AutoscalerMetricsUnavailable", ready.message) in transitions(
             tvtt.status, status
         )
+        # Also when Ready was already False for another reason (pods still starting).
+        starting = make(
+            self.SPEC,
+            status={
+                "conditions": [
+                    {"type": "Ready", "status": "False", "reason": "ReplicasNotReady",
+                     "lastTransitionTime": "t0"}
+                ]
+            },
+        )  # fmt: skip
+        events = transitions(starting.status, status)
+        assert [e for e in events if e[1] == "AutoscalerMetricsUnavailable"]
+        assert not [
+            e for e in transitions(status, status) if e[1] == "AutoscalerMetricsUnavailable"
+        ]
 
     def test_scaling_disabled_is_not_a_metrics_problem(self) -> None:
         tvtt = make(self.SPEC)
