@@ -160,6 +160,7 @@ def drain(admin: Kubectl, kubectl: Kubectl) -> dict[str, Any]:
     }
 
 
+@pytest.mark.timeout(600)  # three disruptions, one battle
 def test_rollout_undo_pod_deletion_and_drain_mid_battle_lose_nothing(
     control_plane: Cluster,
     real_node: RealNode,
