@@ -176,7 +176,7 @@ async def play_through(kubectl: Kubectl, phases: list[Phase], round_limit: int =
         current: Phase | None = None
         task: asyncio.Future[Any] | None = None
         started = recovered_at = 0.0
-        gaps_before = 0
+        gaps_before: dict[str, int] = {}
         calm = 0  # acked commands since the last phase ended (or since the start)
         last_check = 0.0
         while not state.is_over and (pending or current is not None):
@@ -206,7 +206,7 @@ async def play_through(kubectl: Kubectl, phases: list[Phase], round_limit: int =
                 calm += acked
                 if calm >= COMMANDS_BEFORE and pending:
                     current = pending.pop(0)
-                    gaps_before = sum(len(p.gaps) for p in players.values())
+                    gaps_before = {s: len(p.gaps) for s, p in players.items()}
                     started, recovered_at = time.monotonic(), 0.0
                     current.occupied = [p.pod_ip for p in players.values()]
                     task = asyncio.ensure_future(asyncio.to_thread(current.disrupt, current))
@@ -224,8 +224,8 @@ async def play_through(kubectl: Kubectl, phases: list[Phase], round_limit: int =
                     calm += acked
                     if calm >= COMMANDS_AFTER:
                         current.gaps = [
-                            g for p in players.values() for g in p.gaps
-                        ][gaps_before:]  # fmt: skip
+                            g for s, p in players.items() for g in p.gaps[gaps_before[s] :]
+                        ]
                         current, calm = None, 0
             # Players think between moves; slow enough that the battle outlasts each phase.
             await asyncio.sleep(0.1 if current is None else 1.0)
