@@ -246,7 +246,8 @@ def test_replay_merges_old_patches_into_the_same_state_with_its_undo_chain(
     assert replayed == folded
     assert rules.state_to_dict(replayed) == rules.state_to_dict(folded)
     # An undo may resolve a pending attack again, which rolls: both states get the battle's seed.
-    assert opened.seed is not None and opened.dice_salt is not None
+    assert opened.seed is not None
+    assert opened.dice_salt is not None
     secret = rules.DiceSecret(opened.seed, bytes.fromhex(opened.dice_salt))
     replayed = rules.with_secret(replayed, secret)
     folded = rules.with_secret(folded, secret)
