@@ -23,6 +23,19 @@ from tests.cluster.node import (
 )
 from tests.e2e.conftest import Cluster
 
+NO_NODE_FIRST = "test_node_harness.py"
+"""Its test starts a node of its own in a child process, so it must run before this folder's
+package-scoped `real_node` starts (one real node per machine: the child would find the lock
+held)."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run `NO_NODE_FIRST` before the other tests of this folder (their order is kept)."""
+    here = [i for i, item in enumerate(items) if item.path.parent.name == "node"]
+    ordered = sorted((items[i] for i in here), key=lambda item: item.path.name != NO_NODE_FIRST)
+    for i, item in zip(here, ordered, strict=True):
+        items[i] = item
+
 
 @pytest.fixture(scope="package")
 def real_node(control_plane: Cluster) -> Iterator[RealNode]:
