@@ -1,7 +1,7 @@
 """Operator benchmark on its own loopback control plane (tests/cluster), one run:
 
 - apply → all children created: p50/p99 over 50 TravellerVTTs created one at a time (each timed
-  from the create request to the last of its four children appearing on a watch), then a burst
+  from the create request to the last of its five children appearing on a watch), then a burst
   of the rest (to 200) created back to back (makespan, resources/s, operator CPU);
 - API writes per idle minute with 200 resources, counted by the API server itself
   (`apiserver_request_total`, successful applies/patches/creates/deletes of the TravellerVTTs,
@@ -37,6 +37,7 @@ from tvtt_operator.kinds import (
     CHILD_KINDS,
     CONFIG_MAP,
     DEPLOYMENT,
+    NETWORK_POLICY,
     PDB,
     SERVICE,
     TRAVELLER_VTT,
@@ -58,7 +59,7 @@ from tests.cluster.operator_process import (
 NAMESPACE = "bench"
 IMAGE = "ghcr.io/traveller-vtt/gameserver:0.1.0"
 # The children a minimal resource gets (their collections are watched for first appearance).
-WATCHED = (CONFIG_MAP, SERVICE, DEPLOYMENT, PDB)
+WATCHED = (CONFIG_MAP, SERVICE, DEPLOYMENT, PDB, NETWORK_POLICY)
 KINDS = ",".join(kind.resource for kind in (TRAVELLER_VTT, *CHILD_KINDS))
 
 
@@ -176,7 +177,7 @@ def tvtt(name: str) -> dict[str, Any]:
         "apiVersion": API_VERSION,
         "kind": KIND,
         "metadata": {"name": name, "namespace": NAMESPACE},
-        # In memory (four children): the shape the recorded figures were measured with.
+        # In memory (five children with the NetworkPolicy): the shape of the recorded figures.
         "spec": {"image": IMAGE, "redis": {"enabled": False}},
     }
 
@@ -310,7 +311,7 @@ def run() -> None:
                 / max(1.0, metric_sum(own, "tvtt_operator_reconcile_duration_seconds_count"))
             )
             print(
-                f"apply → all 4 children, {samples} resources one at a time: "
+                f"apply → all {len(WATCHED)} children, {samples} resources one at a time: "
                 f"p50 {_ms(p50)}, p99 {_ms(p99)} "
                 f"(the create itself: p50 {_ms(percentile(create_rtt, 0.5))}; first child: p50 "
                 f"{_ms(percentile(firsts, 0.5))}; "
