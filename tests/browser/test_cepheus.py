@@ -76,8 +76,15 @@ def test_a_ce_battle_against_the_bot_runs_to_its_end(
         pytest.fail("the battle never ended")
 
     gm.screenshot(path=str(output_dir / "ce-battle-end.png"))
-    assert fired, "the GM never fired for the Merchant Trader"
     log = gm.get_by_test_id("battle-log")
+    if not fired:
+        # The dice are the server's (a random seed): the Raider may wreck the Merchant Trader in
+        # its first volley, before any of its gunners is offered a shot (seen in CI). Only then
+        # may the GM never have fired.
+        expect(gm.get_by_test_id("status-s1")).to_have_text(
+            re.compile("destroyed|disabled|surrendered", re.I)
+        )
+        expect(log).not_to_contain_text("Beowulf fires")
     expect(log).to_contain_text(re.compile("(Beowulf|Vengeance) fires"))
     expect(gm.get_by_test_id("outcome")).to_be_visible()
     # Whoever won, a loser's card shows its state and its hits by location.
