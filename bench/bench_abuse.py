@@ -44,7 +44,7 @@ SCENARIO: dict[str, Any] = {
 SETTLE_S = 15.0
 """The RSS after the zombies is read once it is back within 10 % of the start, or this long
 after the server cut the last one (the server reclaims memory at its next quiet second, at most
-every 5 s: see `gameserver.app._gc_ctx`)."""
+every 5 s: see `gameserver.app.lifecycle.gc_ctx`)."""
 ENV = {
     # Every client comes from 127.0.0.1: lift the per-address limits (attackers are many
     # addresses in the worst case); everything else keeps its default.
