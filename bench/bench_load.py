@@ -52,31 +52,26 @@ def server(kind: str, env_extra: dict[str, str] | None = None) -> Iterator[tuple
         yield proc.url, proc.pid
 
 
+def run_generator(module: str, args: list[str], duration: float) -> dict[str, Any]:
+    """Run a load generator (`bench.<module>`: loadgen, seedgen) in its own process, pinned to
+    the other core, and parse the JSON line it prints last."""
+    cmd = [sys.executable, "-m", f"bench.{module}", *args]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    pin(proc.pid, 1)
+    out, _ = proc.communicate(timeout=duration + 300)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{module} failed ({proc.returncode})")
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
 def run_loadgen(url: str, clients: int, duration: float, server_pid: int | str) -> dict[str, Any]:
     """Run `bench.loadgen` in its own process (on the other core) and parse its JSON line.
 
     Several instances: `url` and `server_pid` are comma-separated lists (loadgen spreads each
     battle's clients over them)."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "bench.loadgen",
-        "--url",
-        url,
-        "--clients",
-        str(clients),
-        "--duration",
-        str(duration),
-        "--server-pid",
-        str(server_pid),
-    ]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    pin(proc.pid, 1)
-    out, _ = proc.communicate(timeout=duration + 300)
-    if proc.returncode != 0:
-        raise RuntimeError(f"loadgen failed ({proc.returncode})")
-    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
-    return result
+    args = ["--url", url, "--clients", str(clients), "--duration", str(duration)]
+    return run_generator("loadgen", [*args, "--server-pid", str(server_pid)], duration)
 
 
 def run_size(

@@ -15,44 +15,20 @@ players do not fetch the public view after each batch), `BENCH_LOAD_BASELINE=0` 
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from typing import Any
 
-from bench.bench_load import pin, server
+from bench.bench_load import run_generator, server
 from testkit.ports import free_port
-from testkit.servers import ROOT
 
 
 def run_seedgen(
     url: str, pid: int, clients: int, spectators: int, duration: float, extra: list[str]
 ) -> dict[str, Any]:
     """Run `bench.seedgen` in its own process (on the other core); parse its JSON line."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "bench.seedgen",
-        "--url",
-        url,
-        "--server-pid",
-        str(pid),
-        "--clients",
-        str(clients),
-        "--spectators",
-        str(spectators),
-        "--duration",
-        str(duration),
-        *extra,
-    ]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    pin(proc.pid, 1)
-    out, _ = proc.communicate(timeout=duration + 300)
-    if proc.returncode != 0:
-        raise RuntimeError(f"seedgen failed ({proc.returncode})")
-    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
-    return result
+    args = ["--url", url, "--server-pid", str(pid), "--clients", str(clients)]
+    args += ["--spectators", str(spectators), "--duration", str(duration), *extra]
+    return run_generator("seedgen", args, duration)
 
 
 def run_size(
