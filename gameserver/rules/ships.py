@@ -278,147 +278,92 @@ _PRESETS: dict[str, ShipDesign] = {
     ),
 }
 
+
+def _ce(
+    name: str,
+    tons: int,
+    tl: int,
+    armour: int,
+    thrust: int,
+    jump: int,
+    computer: int,
+    sensors: SensorGrade,
+    turrets: tuple[tuple[int, str, str], ...],
+    stations: tuple[CrewStation, ...],
+    **other: Any,
+) -> ShipDesign:
+    """One row of `_CE_PRESETS`: the figures every CE block gives, in the table's column order;
+    turrets as (how many, mount, "weapon weapon ..."), in order; anything else by name."""
+    return ShipDesign(
+        name=name,
+        tons=tons,
+        tl=tl,
+        armour=armour,
+        thrust=thrust,
+        jump=jump,
+        computer=computer,
+        sensors=sensors,
+        turrets=tuple(_t(mount, *guns.split()) for n, mount, guns in turrets for _ in range(n)),
+        stations=stations,
+        **other,
+    )
+
+
+_BASIC, _CIVILIAN, _IMPROVED = SensorGrade.BASIC, SensorGrade.CIVILIAN, SensorGrade.IMPROVED
+_CPNE: tuple[CrewStation, ...] = ("captain", "pilot", "navigator", "engineer")
+_PNE: tuple[CrewStation, ...] = ("pilot", "navigator", "engineer")
+
 # RULES §14 CE blocks (Cepheus Engine SRD "Common Vessels", Open Game Content), with the
 # engine's armed variants where the SRD ship is unarmed, and the Raider's errata (#6). Hull and
 # Structure come from the tonnage (§10.A.2); sensors map Standard -4 to basic, Basic Civilian -2
 # to civilian and Advanced +1 to improved. Crew stations: the SRD crew that fights (marines,
 # stewards and fighter pilots are not stations).
+# fmt: off
 _CE_PRESETS: dict[str, ShipDesign] = {
+    #                     name                tons  TL arm thr jmp cpu sensors
+    #                     turrets: (how many, mount, weapons), stations, the rest
     # §14.1: 200 t, TS 2, Thrust 1, Jump 1, Model 2 + Fire Control/1 (armed variant), two
     # double turrets of beam laser + sandcaster; crew pilot, navigator, engineer, 2 gunners.
-    "merchant_trader": ShipDesign(
-        name="Merchant Trader",
-        tons=200,
-        tl=9,
-        armour=2,
-        thrust=1,
-        jump=1,
-        computer=10,
-        fire_control=1,
-        sensors=SensorGrade.CIVILIAN,
-        turrets=(
-            _t("double", "beam_laser", "sandcaster"),
-            _t("double", "beam_laser", "sandcaster"),
-        ),
-        sand_reserve=0,
-        stations=("pilot", "navigator", "engineer"),
-        cargo=85,
-        fuel=24,
-    ),
+    "merchant_trader": _ce("Merchant Trader",     200,  9,  2,  1,  1, 10, _CIVILIAN,
+                           ((2, "double", "beam_laser sandcaster"),), _PNE,
+                           fire_control=1, sand_reserve=0, cargo=85, fuel=24),
     # §14.2: 100 t, TS 2, Thrust 4, Jump 2; armed variant: a double turret of pulse laser +
     # sandcaster; crew pilot, navigator, engineer + 1 gunner.
-    "courier": ShipDesign(
-        name="Courier",
-        tons=100,
-        tl=9,
-        armour=2,
-        thrust=4,
-        jump=2,
-        computer=10,
-        sensors=SensorGrade.CIVILIAN,
-        turrets=(_t("double", "pulse_laser", "sandcaster"),),
-        stations=("pilot", "navigator", "engineer"),
-        cargo=16,
-        fuel=28,
-    ),
+    "courier": _ce("Courier",                     100,  9,  2,  4,  2, 10, _CIVILIAN,
+                   ((1, "double", "pulse_laser sandcaster"),), _PNE,
+                   cargo=16, fuel=28),
     # §14.3: 300 t, Crystaliron 8 + stealth, Thrust 4, Jump 2, Model 3/fib + Fire Control/2,
     # Advanced sensors +1; two triple missile turrets (120 smart missiles) and a triple beam
     # laser turret; crew CO, pilot, navigator, engineer (2), 3 gunners.
-    "patrol_frigate": ShipDesign(
-        name="Patrol Frigate",
-        tons=300,
-        tl=11,
-        armour=8,
-        stealth=True,
-        thrust=4,
-        jump=2,
-        computer=15,
-        fire_control=2,
-        sensors=SensorGrade.IMPROVED,
-        turrets=(
-            _t("triple", "missile_rack", "missile_rack", "missile_rack"),
-            _t("triple", "missile_rack", "missile_rack", "missile_rack"),
-            _t("triple", "beam_laser", "beam_laser", "beam_laser"),
-        ),
-        missile_reserve=48,
-        stations=("captain", "pilot", "navigator", "engineer"),
-        cargo=23,
-    ),
+    "patrol_frigate": _ce("Patrol Frigate",       300, 11,  8,  4,  2, 15, _IMPROVED,
+                          ((2, "triple", "missile_rack missile_rack missile_rack"),
+                           (1, "triple", "beam_laser beam_laser beam_laser")), _CPNE,
+                          stealth=True, fire_control=2, missile_reserve=48, cargo=23),
     # §14.4: 300 t, TS 2, Thrust 2, Jump 1; two triple pulse-laser turrets and a triple
     # sandcaster turret (100 canisters); crew pilot, navigator, engineer, 3 gunners.
-    "frontier_trader": ShipDesign(
-        name="Frontier Trader",
-        tons=300,
-        tl=9,
-        armour=2,
-        thrust=2,
-        jump=1,
-        computer=10,
-        sensors=SensorGrade.CIVILIAN,
-        turrets=(
-            _t("triple", "pulse_laser", "pulse_laser", "pulse_laser"),
-            _t("triple", "pulse_laser", "pulse_laser", "pulse_laser"),
-            _t("triple", "sandcaster", "sandcaster", "sandcaster"),
-        ),
-        sand_reserve=40,
-        stations=("pilot", "navigator", "engineer"),
-        cargo=75,
-        fuel=42,
-    ),
+    "frontier_trader": _ce("Frontier Trader",     300,  9,  2,  2,  1, 10, _CIVILIAN,
+                           ((2, "triple", "pulse_laser pulse_laser pulse_laser"),
+                            (1, "triple", "sandcaster sandcaster sandcaster")), _PNE,
+                           sand_reserve=40, cargo=75, fuel=42),
     # §14.5 with errata (#6): 600 t, Hull 12, Structure 12, six hardpoints; TS 8, Thrust 4,
     # Jump 1; six triple beam-laser turrets; crew CO, pilot, navigator, engineers, 6 gunners.
-    "raider": ShipDesign(
-        name="Raider",
-        tons=600,
-        tl=9,
-        armour=8,
-        thrust=4,
-        jump=1,
-        computer=10,
-        sensors=SensorGrade.CIVILIAN,
-        turrets=tuple(_t("triple", "beam_laser", "beam_laser", "beam_laser") for _ in range(6)),
-        stations=("captain", "pilot", "navigator", "engineer"),
-        cargo=125,
-        fuel=108,
-    ),
+    "raider": _ce("Raider",                       600,  9,  8,  4,  1, 10, _CIVILIAN,
+                  ((6, "triple", "beam_laser beam_laser beam_laser"),), _CPNE,
+                  cargo=125, fuel=108),
     # §14.6: 400 t, no jump, Thrust 6, TS 8; two triple missile turrets (360 smart missiles)
     # and two triple beam-laser turrets; crew CO, pilot, engineers, 4 gunners.
-    "system_defense_boat": ShipDesign(
-        name="System Defense Boat",
-        tons=400,
-        tl=12,
-        armour=8,
-        thrust=6,
-        jump=0,
-        computer=10,
-        sensors=SensorGrade.CIVILIAN,
-        turrets=(
-            _t("triple", "missile_rack", "missile_rack", "missile_rack"),
-            _t("triple", "missile_rack", "missile_rack", "missile_rack"),
-            _t("triple", "beam_laser", "beam_laser", "beam_laser"),
-            _t("triple", "beam_laser", "beam_laser", "beam_laser"),
-        ),
-        missile_reserve=288,
-        stations=("captain", "pilot", "engineer"),
-        fuel=20,
-    ),
+    "system_defense_boat": _ce("System Defense Boat", 400, 12, 8, 6, 0, 10, _CIVILIAN,
+                               ((2, "triple", "missile_rack missile_rack missile_rack"),
+                                (2, "triple", "beam_laser beam_laser beam_laser")),
+                               ("captain", "pilot", "engineer"),
+                               missile_reserve=288, fuel=20),
     # §14.6: 10 t, Hull 0, Structure 1, Thrust 6, no armour, Standard sensors -4, a fixed
     # pulse laser; crew 1 (the pilot fires it). Small-craft column.
-    "ce_fighter": ShipDesign(
-        name="Fighter",
-        tons=10,
-        tl=9,
-        armour=0,
-        thrust=6,
-        jump=0,
-        computer=5,
-        sensors=SensorGrade.BASIC,
-        turrets=(_t("fixed", "pulse_laser"),),
-        stations=("pilot",),
-        held_by={"gunner:0": "pilot"},
-        fuel=1,
-    ),
+    "ce_fighter": _ce("Fighter",                   10,  9,  0,  6,  0,  5, _BASIC,
+                      ((1, "fixed", "pulse_laser"),), ("pilot",),
+                      held_by={"gunner:0": "pilot"}, fuel=1),
 }
+# fmt: on
 
 # The profile each preset belongs to (a scenario may use only its own ruleset's presets).
 PRESET_RULESET: Mapping[str, str] = MappingProxyType(
