@@ -1,17 +1,23 @@
-"""Hypothesis properties of the engine (STYLE.md "Tests"):
+"""Hypothesis properties of the engine, for each ruleset profile (STYLE.md "Tests"):
 
 * replay(events) equals the live state;
 * a refused command changes nothing (state unchanged, no events) and `is_legal` agrees with
   `decide`;
-* hull is never below 0 (and a ship at 0 is a wreck);
+* hull (CE: Hull and Structure) stays in its box (and a ship at 0 is a wreck);
 * no command is accepted out of turn;
 * bot-vs-bot battles always end within the scenario's round limit.
+
+The MgT2e and CE profiles share the tests: the `profile` fixture gives each its presets, its
+invariants and its command shapes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,8 +28,10 @@ from .conftest import make_scenario, play_bots
 
 FAST = ["scout", "free_trader", "far_trader", "fighter", "patrol_corvette"]
 ALL = [*FAST, "corsair", "system_defence_boat"]
+CE_PRESETS = [k for k, v in rules.PRESET_RULESET.items() if v == "CE"]
 BANDS = [b.value for b in rules.RangeBand]
 LOCATIONS = [loc.value for loc in rules.Location]
+CE_SYSTEMS = ["sensors", "m_drive", "j_drive", "power_plant", "bridge", "fuel", "hold", "turret:0"]
 SETTINGS = settings(
     max_examples=50,
     deadline=None,
@@ -31,19 +39,32 @@ SETTINGS = settings(
 )
 
 
-def _invariants(state: rules.BattleState, gm_rulings: bool) -> None:
+def _mgt2e_invariants(state: rules.BattleState) -> None:
     for ship in state.ships.values():
         assert 0 <= ship.hull <= ship.design.hull_points, ship.id
         assert ship.armour >= 0
         assert ship.thrust_pool >= 0
         assert all(0 <= s <= 6 for s in ship.crits)
         assert all(a >= 0 for a in ship.ammo)
-        if not gm_rulings:
-            assert (ship.hull == 0) == (ship.status == "wrecked"), ship.id
+        assert (ship.hull == 0) == (ship.status == "wrecked"), ship.id
     assert state.round <= state.round_limit
 
 
-def _any_command(data: st.DataObject, state: rules.BattleState) -> dict[str, Any]:
+def _ce_invariants(state: rules.BattleState) -> None:
+    for ship in state.ships.values():
+        view = rules.ce_ship_view(ship)
+        assert 0 <= ship.hull <= view["hull_max"], ship.id
+        assert 0 <= ship.structure <= view["structure_max"], ship.id
+        assert (ship.structure == 0) == (ship.status == "destroyed"), ship.id
+        assert all(0 < n <= 3 for n in ship.systems.values()), ship.systems
+        assert ship.reactions >= 0
+        assert ship.armour >= 0
+        assert 0 <= ship.thrust <= ship.design.thrust
+        assert all(a >= 0 for a in ship.ammo)
+    assert state.round <= state.round_limit
+
+
+def _mgt2e_any_command(data: st.DataObject, state: rules.BattleState) -> dict[str, Any]:
     """A command shape of any type, any ship, any values (mostly illegal)."""
     ships = [*state.ships, "zz"]
     ship = data.draw(st.sampled_from(ships))
@@ -97,6 +118,60 @@ def _any_command(data: st.DataObject, state: rules.BattleState) -> dict[str, Any
     return cmd
 
 
+def _ce_any_command(data: st.DataObject, state: rules.BattleState) -> dict[str, Any]:
+    """A CE command shape of any type, any ship, any values (mostly illegal)."""
+    ships = [*state.ships, "zz"]
+    cmd: dict[str, Any] = {
+        "ship_id": data.draw(st.sampled_from(ships)),
+        "type": data.draw(
+            st.sampled_from(
+                [
+                    "ce_fire",
+                    "ce_pilot",
+                    "range_check",
+                    "sensor_targeting",
+                    "ce_captain",
+                    "ce_repair",
+                    "dodge",
+                    "fire_sand",
+                    "no_reaction",
+                    "end_step",
+                    "surrender",
+                    "attack",
+                    "move",
+                    "ce_launch",
+                    "ce_point_defence",
+                    "ce_reload",
+                    "hasty",
+                    "jam_missiles",
+                    "board",
+                ]
+            )
+        ),
+    }
+    target = data.draw(st.sampled_from(ships))
+    kind = cmd["type"]
+    if kind in ("ce_fire", "fire_sand", "attack", "ce_launch", "ce_point_defence", "ce_reload"):
+        cmd["turret"] = data.draw(st.integers(0, 6))
+    if kind in ("ce_fire", "range_check", "sensor_targeting", "attack", "ce_launch", "board"):
+        cmd["target"] = target
+    if kind == "range_check":
+        cmd["wish"] = data.draw(st.sampled_from(["increase", "decrease", "keep"]))
+    if kind == "ce_pilot":
+        cmd["action"] = data.draw(st.sampled_from(["evasive_maneuvers", "line_up_the_shot"]))
+    if kind == "ce_captain":
+        cmd["action"] = data.draw(st.sampled_from(["coordinate_crew", "increase_initiative"]))
+    if kind == "ce_repair":
+        cmd["system"] = data.draw(st.sampled_from([*CE_SYSTEMS, "hull", "structure"]))
+    if kind == "move":
+        cmd |= {"target": target, "direction": "toward", "thrust": 1}
+    if kind in ("end_step", "no_reaction"):
+        cmd["station"] = data.draw(
+            st.sampled_from(["captain", "pilot", "navigator", "engineer", "gunner:0", "gunner:1"])
+        )
+    return cmd
+
+
 def _legal_step(data: st.DataObject, state: rules.BattleState) -> rules.Command:
     """A random legal command of an awaited station (what a human might click)."""
     awaited = rules.awaiting(state)
@@ -111,21 +186,51 @@ def _legal_step(data: st.DataObject, state: rules.BattleState) -> rules.Command:
     return rules.parse_command(command, actor)
 
 
-def _scenario(data: st.DataObject, presets: list[str], limit: int = 8) -> rules.Scenario:
-    return make_scenario(
-        data.draw(st.sampled_from(presets)),
-        data.draw(st.sampled_from(presets)),
-        data.draw(st.sampled_from(BANDS)),
-        round_limit=data.draw(st.integers(1, limit)),
-    )
+@dataclass(frozen=True)
+class Profile:
+    """What the shared properties need to know of one ruleset."""
+
+    play: list[str]
+    """Presets for random play (the faster ones)."""
+    bots: list[str]
+    """Presets for bot battles."""
+    invariants: Callable[[rules.BattleState], None]
+    any_command: Callable[[st.DataObject, rules.BattleState], dict[str, Any]]
+    scenario: dict[str, Any] = field(default_factory=dict)
+    """Extra scenario fields (the ruleset)."""
+
+    def make(self, data: st.DataObject, presets: list[str], limit: int = 8) -> rules.Scenario:
+        """Two random presets of the profile at a random band and round limit."""
+        return make_scenario(
+            data.draw(st.sampled_from(presets)),
+            data.draw(st.sampled_from(presets)),
+            data.draw(st.sampled_from(BANDS)),
+            round_limit=data.draw(st.integers(1, limit)),
+            **self.scenario,
+        )
+
+
+PROFILES = {
+    "MGT2E": Profile(FAST, ALL, _mgt2e_invariants, _mgt2e_any_command),
+    "CE": Profile(CE_PRESETS, CE_PRESETS, _ce_invariants, _ce_any_command, {"ruleset": "CE"}),
+}
+
+
+@pytest.fixture(params=list(PROFILES), scope="module")
+def profile(request: pytest.FixtureRequest) -> Profile:
+    """Each ruleset profile in turn (module scope: hypothesis runs many examples per test)."""
+    return PROFILES[request.param]
 
 
 @SETTINGS
 @given(data=st.data(), seed=st.integers(0, 2**64))
-def test_random_play_replays_to_the_live_state(data: st.DataObject, seed: int) -> None:
+def test_random_play_replays_to_the_live_state(
+    profile: Profile, data: st.DataObject, seed: int
+) -> None:
     """Event sourcing: whatever legal commands (and GM undos) are played, replay(events) equals
     the live state, the dict round trip is exact and the invariants hold at every step."""
-    state, events = rules.open_battle(_scenario(data, FAST), seed, "p", None)
+    state, events = rules.open_battle(profile.make(data, profile.play), seed, "p", None)
+    profile.invariants(state)
     for _ in range(data.draw(st.integers(5, 80))):
         if state.is_over:
             break
@@ -142,7 +247,7 @@ def test_random_play_replays_to_the_live_state(data: st.DataObject, seed: int) -
         assert new, "an accepted command records at least one event"
         for e in new:
             state = rules.evolve(state, e)
-            _invariants(state, gm_rulings=False)
+            profile.invariants(state)
         assert decided == state, "decide returns the fold of its events"
         events.extend(new)
     assert rules.replay(events) == state
@@ -154,17 +259,17 @@ def test_random_play_replays_to_the_live_state(data: st.DataObject, seed: int) -
 @SETTINGS
 @given(data=st.data(), seed=st.integers(0, 2**64))
 def test_refused_commands_change_nothing_and_none_is_accepted_out_of_turn(
-    data: st.DataObject, seed: int
+    profile: Profile, data: st.DataObject, seed: int
 ) -> None:
     """A refused command raises, returns no events and leaves the state as it was; `is_legal`
     agrees with `decide`; a player's accepted command always comes from an awaited station
     (surrender: on the ship's own turn)."""
-    state = rules.open_battle(_scenario(data, FAST), seed, "p", None).state
+    state = rules.open_battle(profile.make(data, profile.play), seed, "p", None).state
     for _ in range(data.draw(st.integers(5, 60))):
         if state.is_over:
             break
         if data.draw(st.booleans()):
-            raw = _any_command(data, state)
+            raw = profile.any_command(data, state)
         else:
             ship, station = data.draw(st.sampled_from(rules.awaiting(state)))
             pool = candidate_commands(state, ship, station) or [{"type": "end_step"}]
@@ -201,20 +306,22 @@ def test_refused_commands_change_nothing_and_none_is_accepted_out_of_turn(
             assert (actor_ship, station) in awaited, (cmd.type, actor_ship, station, awaited)
         for e in new:
             state = rules.evolve(state, e)
-        _invariants(state, gm_rulings=False)
+        profile.invariants(state)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data(), seed=st.integers(0, 2**64))
-def test_bot_battles_always_end_within_the_round_limit(data: st.DataObject, seed: int) -> None:
+def test_bot_battles_always_end_within_the_round_limit(
+    profile: Profile, data: st.DataObject, seed: int
+) -> None:
     """Part A: a scenario sets a round limit; bot battles therefore always end, and the bot
     always has a legal command for every awaited station."""
-    scenario = _scenario(data, ALL, limit=6)
+    scenario = profile.make(data, profile.bots, limit=6)
     state, events = play_bots(rules.open_battle(scenario, seed, "p", None).state)
     assert state.is_over
     assert state.round <= scenario.round_limit
     assert len(events) < 2_000 * scenario.round_limit
-    _invariants(state, gm_rulings=False)
+    profile.invariants(state)
     if state.outcome is not None and state.outcome["reason"] == "round_limit":
         assert state.round == scenario.round_limit
 
