@@ -139,11 +139,32 @@ def _pipeline_out(work: ce.CeHull, dmg: ce.DamageResult | None) -> dict[str, Any
     return out
 
 
+def _roller(inp: In) -> tuple[int | None, int]:
+    """Who rolls a check: the `skill` level (None: unskilled) and the `characteristic` score."""
+    return inp.get("skill", "int?", 0), inp.get("characteristic", "int", 0)
+
+
+def _check_out(c: ce.CeCheck) -> dict[str, Any]:
+    """What most ops report of a check."""
+    return {"total": c.total, "effect": c.effect, "success": c.success}
+
+
+def _turret_gunner(inp: In) -> dict[str, Any]:
+    """The turret gunner's inputs point defence and Fire Sand share (§11.A)."""
+    return {
+        "gunner_skill": inp.get("gunner_skill", "int?", 0),
+        "dex": inp.get("dex", "int", 0),
+        "computer_gunner": inp.get("computer_gunner", "bool", False),
+        "mount_hits": inp.get("mount_hits", "int", 0),
+        "hasty": inp.get("hasty", "bool", False),
+        "other_dm": inp.get("other_dm", "int", 0),
+    }
+
+
 def op_check(inp: In, dice: ScriptedDice, rs: Ruleset) -> dict[str, Any]:
     c = ce.check(
         dice,
-        inp.get("skill", "int?", 0),
-        inp.get("characteristic", "int", 0),
+        *_roller(inp),
         inp.get("dm", "int", 0),
         difficulty=_choice(inp, "difficulty", DIFFICULTY_DM, "average"),
         hasty=inp.get("hasty", "bool", False),
@@ -233,17 +254,11 @@ def op_crew_action(inp: In, dice: ScriptedDice, rs: Ruleset) -> dict[str, Any]:
         )
     c = ce.check(
         dice,
-        inp.get("skill", "int?", 0),
-        inp.get("characteristic", "int", 0),
+        *_roller(inp),
         dm,
         hasty=inp.get("hasty", "bool", False),
     )
-    return {
-        "total": c.total,
-        "effect": c.effect,
-        "success": c.success,
-        "grants": ce.grant(action, c),
-    }
+    return _check_out(c) | {"grants": ce.grant(action, c)}
 
 
 def op_attack(inp: In, dice: ScriptedDice, rs: Ruleset) -> dict[str, Any]:
@@ -365,12 +380,7 @@ def op_point_defence(inp: In, dice: ScriptedDice, rs: Ruleset) -> dict[str, Any]
         dice,
         weapon=weapon,
         salvo=max(0, salvo),
-        gunner_skill=inp.get("gunner_skill", "int?", 0),
-        dex=inp.get("dex", "int", 0),
-        computer_gunner=inp.get("computer_gunner", "bool", False),
-        mount_hits=inp.get("mount_hits", "int", 0),
-        hasty=inp.get("hasty", "bool", False),
-        other_dm=inp.get("other_dm", "int", 0),
+        **_turret_gunner(inp),
     )
     return _chain_out(res, "removed")
 
@@ -378,22 +388,16 @@ def op_point_defence(inp: In, dice: ScriptedDice, rs: Ruleset) -> dict[str, Any]
 def op_sand(inp: In, dice: ScriptedDice, rs: Ruleset) -> dict[str, Any]:
     c = ce.fire_sand(
         dice,
-        gunner_skill=inp.get("gunner_skill", "int?", 0),
-        dex=inp.get("dex", "int", 0),
-        computer_gunner=inp.get("computer_gunner", "bool", False),
-        mount_hits=inp.get("mount_hits", "int", 0),
-        hasty=inp.get("hasty", "bool", False),
-        other_dm=inp.get("other_dm", "int", 0),
+        **_turret_gunner(inp),
         spent=inp.get("spent", "bool", False),
     )
-    return {"total": c.total, "effect": c.effect, "success": c.success}
+    return _check_out(c)
 
 
 def op_ew_missiles(inp: In, dice: ScriptedDice, rs: Ruleset) -> dict[str, Any]:
     res = ce.ew_missiles(
         dice,
-        inp.get("skill", "int?", 0),
-        inp.get("characteristic", "int", 0),
+        *_roller(inp),
         max(0, inp.get("missiles", "int")),
         dm=inp.get("dm", "int", 0),
         hasty=inp.get("hasty", "bool", False),
@@ -408,8 +412,7 @@ def op_repair(inp: In, dice: ScriptedDice, rs: Ruleset) -> dict[str, Any]:
     cfg = _config(inp)
     res = ce.repair(
         dice,
-        inp.get("skill", "int?", 0),
-        inp.get("characteristic", "int", 0),
+        *_roller(inp),
         system,
         inp.get("hits", "int", 0),
         auto_repair=inp.get("auto_repair", "bool", False),
@@ -420,10 +423,7 @@ def op_repair(inp: In, dice: ScriptedDice, rs: Ruleset) -> dict[str, Any]:
     thrust = None
     if system == "m_drive":
         thrust = ce.m_drive_thrust(inp.get("thrust_rating", "int", 0), res.hits_after)
-    return {
-        "total": res.check.total,
-        "effect": res.check.effect,
-        "success": res.check.success,
+    return _check_out(res.check) | {
         "repairs": res.repairs,
         "hits_after": res.hits_after,
         "thrust_after": thrust,
@@ -465,8 +465,7 @@ def op_ram(inp: In, dice: ScriptedDice, rs: Ruleset) -> dict[str, Any]:
 def op_avoid_collision(inp: In, dice: ScriptedDice, rs: Ruleset) -> dict[str, Any]:
     c, damage = ce.avoid_collision(
         dice,
-        inp.get("skill", "int?", 0),
-        inp.get("characteristic", "int", 0),
+        *_roller(inp),
         _choice(inp, "hazard", HAZARD_DM),
         speed=inp.get("speed", "int", 0),
         speed_difference=_flag(inp, "speed_difference"),

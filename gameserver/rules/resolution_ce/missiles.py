@@ -126,6 +126,18 @@ def _chain(dice: Dice, count: int, base_dm: int, skill: int | None, char: int | 
     return Chain(tuple(totals), removed, count - removed)
 
 
+def _turret_gunner(
+    skill: int | None, dex: int, computer_gunner: bool, mount_hits: int, hasty: bool
+) -> tuple[int | None, int | None, int]:
+    """A turret gunner's reaction check (§11.A), shared by point defence and Fire Sand: refused
+    on a disabled mount (2+ hits); the skill and DEX it rolls (a computer gunner: skill 0, no
+    DEX) and its DMs: -2 for a damaged mount, -1 when hasty."""
+    if mount_hits >= 2:
+        raise RuleViolation("weapon_disabled", "that turret is disabled")
+    roller = (0, None) if computer_gunner else (skill, dex)
+    return *roller, -(2 if mount_hits == 1 else 0) - (1 if hasty else 0)
+
+
 def point_defence(
     dice: Dice,
     *,
@@ -142,16 +154,9 @@ def point_defence(
     (A11); no §7.A.3 attack DM applies."""
     if weapon not in POINT_DEFENCE_WEAPONS:
         raise RuleViolation("not_point_defence", f"a {weapon} cannot fire point defence")
-    if mount_hits >= 2:
-        raise RuleViolation("weapon_disabled", "that turret is disabled")
-    dm = (
-        (PULSE_PENALTY if weapon == "pulse_laser" else 0)
-        - (2 if mount_hits == 1 else 0)
-        - (1 if hasty else 0)
-        + other_dm
-    )
-    skill, char = (0, None) if computer_gunner else (gunner_skill, dex)
-    return _chain(dice, salvo, dm, skill, char)
+    skill, char, dm = _turret_gunner(gunner_skill, dex, computer_gunner, mount_hits, hasty)
+    pulse = PULSE_PENALTY if weapon == "pulse_laser" else 0
+    return _chain(dice, salvo, pulse + dm + other_dm, skill, char)
 
 
 def fire_sand(
@@ -166,13 +171,10 @@ def fire_sand(
     spent: bool = False,
 ) -> CeCheck:
     """§11.A Fire Sand: an Average Turret Weapons check; success cuts each beam by 1D."""
-    if mount_hits >= 2:
-        raise RuleViolation("weapon_disabled", "that turret is disabled")
+    skill, char, dm = _turret_gunner(gunner_skill, dex, computer_gunner, mount_hits, hasty)
     if spent:
         raise RuleViolation("spent", "the sandcaster is empty")
-    skill, char = (0, None) if computer_gunner else (gunner_skill, dex)
-    dm = -(2 if mount_hits == 1 else 0) - (1 if hasty else 0) + other_dm
-    return check(dice, skill, char, dm)
+    return check(dice, skill, char, dm + other_dm)
 
 
 def ew_missiles(
