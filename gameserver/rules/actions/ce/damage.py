@@ -117,6 +117,14 @@ def _hurt(member: CrewState, damage: int, order: tuple[str, ...]) -> CrewState:
     return replace(member, chars=chars)
 
 
+def leave_if_wrecked(ctx: DecideContext, target: ShipState, status: str | None) -> None:
+    """A ship the damage destroyed or disabled (§13.1) leaves the battle, saying which."""
+    if status == DESTROYED:
+        after_leave(ctx, target.id, f"{target.name} breaks up: destroyed.")
+    elif status == DISABLED:
+        after_leave(ctx, target.id, f"{target.name}'s power plant is gone: disabled.")
+
+
 def resolve_queued(ctx: DecideContext) -> bool:
     """§3.A c: once the acting ship's crew have all acted, the damage of its hits lands: for
     each hit, sand (1D per beam when the Fire Sand succeeded), armour, hit groups, locations
@@ -183,9 +191,5 @@ def resolve_queued(ctx: DecideContext) -> bool:
         + f". Hull {work.hull}, Structure {work.structure}.",
         ships={target.id: fields},
     )
-    status = fields.get("status")
-    if status == DESTROYED:
-        after_leave(ctx, target.id, f"{target.name} breaks up: destroyed.")
-    elif status == DISABLED:
-        after_leave(ctx, target.id, f"{target.name}'s power plant is gone: disabled.")
+    leave_if_wrecked(ctx, target, fields.get("status"))
     return True

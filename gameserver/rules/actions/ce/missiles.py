@@ -10,13 +10,17 @@ from typing import Any
 
 from gameserver.rules import resolution_ce as ce
 from gameserver.rules.actions.ce.common import check_text, enemy, manned, spent
-from gameserver.rules.actions.ce.damage import crew_damage, hull_fields, working_hull
+from gameserver.rules.actions.ce.damage import (
+    crew_damage,
+    hull_fields,
+    leave_if_wrecked,
+    working_hull,
+)
 from gameserver.rules.commands import CeLaunch, CeReload, JamMissiles
 from gameserver.rules.decision import DecideContext, band_text, done, handles, refuse
 from gameserver.rules.errors import RuleViolation
-from gameserver.rules.leaving import after_leave
 from gameserver.rules.pending import PendingSalvo, Salvo
-from gameserver.rules.state import DESTROYED, DISABLED, BattleState, ShipState, Step
+from gameserver.rules.state import BattleState, ShipState, Step
 from gameserver.rules.tables_ce import MISSILE_FLIGHT, MISSILE_LAST_TURN, RACK_LOAD, SAND_LOAD
 from gameserver.rules.turns_ce import ce_skill, due_salvos, hits, loaded_racks, reactors
 
@@ -227,11 +231,7 @@ def resolve_salvo(ctx: DecideContext, pending: PendingSalvo) -> None:
         ships={target.id: fields},
         battle={"pending": pending_left, "salvos": salvos},
     )
-    status = fields.get("status")
-    if status == DESTROYED:
-        after_leave(ctx, target.id, f"{target.name} breaks up: destroyed.")
-    elif status == DISABLED:
-        after_leave(ctx, target.id, f"{target.name}'s power plant is gone: disabled.")
+    leave_if_wrecked(ctx, target, fields.get("status"))
 
 
 def reloadable(ship: ShipState, t: int) -> list[int]:
