@@ -21,7 +21,7 @@ from gameserver.rules.evolve import evolve
 from gameserver.rules.resolution import advance_range, initiative, skill_dm
 from gameserver.rules.scenario import Scenario
 from gameserver.rules.secret import DiceSecret, with_secret
-from gameserver.rules.state import BattleState, ShipState, Step
+from gameserver.rules.state import BattleState, ShipState, Step, replace_ship
 from gameserver.rules.turns import stations_needed
 
 _STEP_NEXT = {Step.MANOEUVRE: Step.ATTACK, Step.ATTACK: Step.ACTIONS}
@@ -144,8 +144,13 @@ def start_round(ctx: DecideContext, number: int) -> None:
         _start_ce_turn(ctx, number)
         return
     for sid, s in st.ships.items():
+        # §6.B: an overload from last round's Actions step is in force for this round only.
+        changes = s.overload or s.overload_next
+        powered = replace_ship(s, {"overload": s.overload_next}) if changes else s
         fields: dict[str, Any] = {
-            "thrust_pool": s.thrust if s.is_active else 0,
+            "thrust_pool": powered.thrust if s.is_active else 0,
+            "overload": s.overload_next,
+            "overload_next": frozenset(),
             "fired": frozenset(),
             "pd_used": frozenset(),
             "sand_used": frozenset(),

@@ -100,6 +100,22 @@ class RulesConfig:
     jump_plot_target: int = 4
     jump_plot_dm: int = -1
     jump_target: int = 8
+    # §6.B ⚠ Overload Drive / Overload Plant: an Engineer check, Difficult (10+); success gives
+    # +1 Thrust (drive) or +10% of the plant's Power (plant) for the next round; an Effect of
+    # -6 or worse (`overload_mishap_effect`) is a Severity-1 critical on the overloaded system.
+    overload_target: int = 10
+    overload_mishap_effect: int = -6
+    overload_drive_thrust: int = 1
+    overload_plant_pct: int = 10
+    # Power budget (MgT2e; RULES leaves the consequences of a shortfall open). On: the plant's
+    # Power (less its critical losses) feeds basic systems, then the M-Drive (Thrust beyond the
+    # power left is lost), then the turrets in order (§8.B mount + weapon power; an unpowered
+    # turret cannot fire, launch, cast sand or defend); basic systems short: the sensors go
+    # dark; Power 0: nothing runs. Off: only Power 0 idles the energy weapons (the old rule).
+    power_budget: bool = True
+    # With the budget: a design's plant is taken to cover all its systems at full power (the
+    # engine's armed presets add turrets to published designs); off: the design's `power` as is.
+    power_plant_covers_design: bool = True
     # §13.2 DEFAULT: breaking off needs a further 50 Thrust opening at Distant from every enemy.
     break_off_thrust: int = 50
     # CE #1: add the attack Effect to ship damage (the personal-combat rule); no by default.
@@ -177,6 +193,10 @@ INT_BOUNDS: dict[str, tuple[int, int]] = {
     "jump_plot_target": (2, 20),
     "jump_plot_dm": (-6, 6),
     "jump_target": (2, 20),
+    "overload_target": (2, 20),
+    "overload_mishap_effect": (-12, 0),
+    "overload_drive_thrust": (0, 6),
+    "overload_plant_pct": (0, 100),
     "ce_repair_dm": (-6, 6),
 }
 # The options that belong to the CE profile (a CE vector case may override only these).

@@ -47,6 +47,45 @@ def _d36(dice: Dice) -> int:
     return (dice.d6() - 1) * 6 + (dice.d6() - 1)
 
 
+def system_name(system: str) -> str:
+    """A system id as players read it: ``turret:0`` is "turret 1", ``m_drive`` "M-Drive"."""
+    if system.startswith("turret:"):
+        return f"turret {int(system.split(':')[1]) + 1}"
+    return "M-Drive" if system == "m_drive" else system.replace("_", " ")
+
+
+def power_text(ship: ShipState) -> str:
+    """The budget for a log line: "Power 40/45"."""
+    plan = ship.power_plan
+    return f"Power {plan.available}/{plan.need}"
+
+
+def power_change_notes(before: ShipState, after: ShipState) -> list[str]:
+    """What a change of the power budget does, for the log (empty without a budget or when
+    nothing changes): turrets losing or regaining power, sensors going dark or back."""
+    if not after.plant:
+        return []
+    was, now = before.power_plan, after.power_plan
+    notes: list[str] = []
+    lost = sorted(was.turrets - now.turrets)
+    back = sorted(now.turrets - was.turrets)
+    offline = {int(s.split(":")[1]) for s in after.offline if s.startswith("turret:")}
+    lost = [t for t in lost if t not in offline]
+    if lost:
+        notes.append(
+            "no power for "
+            + ", ".join(system_name(f"turret:{t}") for t in lost)
+            + f" ({power_text(after)})"
+        )
+    if back:
+        notes.append("power back to " + ", ".join(system_name(f"turret:{t}") for t in back))
+    if was.basic and not now.basic:
+        notes.append("basic systems short of power: the sensors go dark")
+    elif now.basic and not was.basic:
+        notes.append("basic systems have power again")
+    return notes
+
+
 class ShipEffects:
     """Mutable scratch state of one ship while a damage pipeline runs; `changes()` is the patch."""
 

@@ -28,6 +28,7 @@ from gameserver.rules.state import (
     CrewState,
     ShipState,
     Step,
+    design_power_need,
     pair_key,
     replace_battle,
     replace_ship,
@@ -42,6 +43,9 @@ def initial_state(event: Event) -> BattleState:
     cfg = RulesConfig.from_dict(d["config"])
     ruleset = Ruleset(d["ruleset"])
     skills_of = station_skills(ruleset)
+    # The power budget runs in MgT2e battles whose recorded config has it on; a battle recorded
+    # before it existed (no such key) replays with the rules it was played with.
+    budget = ruleset is not Ruleset.CE and cfg.power_budget and "power_budget" in d["config"]
     ships: dict[str, ShipState] = {}
     for entry in scenario.ships:
         design = entry.resolved_design()
@@ -120,6 +124,15 @@ def initial_state(event: Event) -> BattleState:
             rads=0,
             life_support=None,
             structure=structure,
+            plant=(
+                (
+                    max(design.power, design_power_need(design))
+                    if cfg.power_plant_covers_design or not design.power
+                    else design.power
+                )
+                if budget
+                else 0
+            ),
         )
     ranges: dict[str, tuple[str, int]] = {}
     ids = list(ships)

@@ -65,6 +65,10 @@ def _any_command(data: st.DataObject, state: rules.BattleState) -> dict[str, Any
                 "improve_initiative",
                 "repair",
                 "reload",
+                "overload_drive",
+                "overload_plant",
+                "offline_system",
+                "restore_system",
                 "surrender",
                 "end_step",
             ]
@@ -91,6 +95,8 @@ def _any_command(data: st.DataObject, state: rules.BattleState) -> dict[str, Any
         cmd |= {"mode": "break_lock", "target": target}
     elif kind == "repair":
         cmd["location"] = data.draw(st.sampled_from(LOCATIONS))
+    elif kind in ("offline_system", "restore_system"):
+        cmd["system"] = data.draw(st.sampled_from(["m_drive", "turret:0", "turret:1", "turret:7"]))
     elif kind in ("end_step", "no_reaction"):
         stations = ["captain", "pilot", "engineer", "sensors", "gunner:0", "gunner:1", "gunner:5"]
         cmd["station"] = data.draw(st.sampled_from(stations))
