@@ -168,6 +168,7 @@ def start_round(ctx: DecideContext, number: int) -> None:
         ships=ships,
         battle={"round": number, "step": Step.MANOEUVRE, "turn": -1, "moves": {}},
     )
+    _leak_fuel(ctx)
     ctx.emit(
         "initiative_order",
         {"order": list(initiative_order(ctx.state))},
@@ -176,6 +177,27 @@ def start_round(ctx: DecideContext, number: int) -> None:
         + ".",
         battle={"order": initiative_order(ctx.state)},
     )
+
+
+def _tons(tenths: int) -> str:
+    return f"{tenths // 10}.{tenths % 10}"
+
+
+def _leak_fuel(ctx: DecideContext) -> None:
+    """§10.B.4 Fuel rows 1-2 (`fuel_tracking`): each leaking ship loses its leak at the start
+    of the round, until the leak is repaired or the tanks are dry."""
+    for sid, s in ctx.state.ships.items():
+        lost = s.leaking if s.is_active else 0
+        if lost <= 0:
+            continue
+        left = s.fuel_left - lost
+        ctx.emit(
+            "fuel_leaked",
+            {"ship": sid, "tenths": lost, "left_tenths": left},
+            f"{s.name} leaks {_tons(lost)} t of fuel ({_tons(left)} t left"
+            + ("; the tanks are dry)." if left <= 0 else ")."),
+            ships={sid: {"fuel_leaked": s.fuel_leaked + lost}},
+        )
 
 
 def _start_ce_turn(ctx: DecideContext, number: int) -> None:

@@ -100,6 +100,7 @@ class ShipEffects:
         self.weapons = list(ship.weapons)
         self.crew = list(ship.crew)
         self.fuel_lost_pct = ship.fuel_lost_pct
+        self.fuel_leak = ship.fuel_leak
         self.cargo_lost_pct = ship.cargo_lost_pct
         self.life_support = ship.life_support
         self.repaired = set(ship.repaired)
@@ -173,16 +174,24 @@ class ShipEffects:
         return 0, 0
 
     def _fuel(self, s: int, dice: Dice) -> tuple[int, int]:
+        # A leak is a stateful effect: row S replaces it (§10.B.4 row_only DEFAULT); with
+        # `fuel_tracking` the tanks lose it at the start of each round (tenths of a ton).
         if s == 1:
-            self.notes.append(f"fuel leak: {dice.d6()} t per hour")
+            tons = dice.d6()
+            self.fuel_leak = tons if self.cfg.fuel_tracking else 0
+            self.notes.append(f"fuel leak: {tons} t per hour")
         elif s == 2:
-            self.notes.append(f"fuel leak: {dice.d6()} t per round")
+            tons = dice.d6()
+            self.fuel_leak = tons * 10 if self.cfg.fuel_tracking else 0
+            self.notes.append(f"fuel leak: {tons} t per round")
         elif s == 3:
             pct = dice.d6() * 10
+            self.fuel_leak = 0
             self.fuel_lost_pct = min(100, self.fuel_lost_pct + pct)
             self.notes.append(f"fuel: {pct}% lost")
         else:
             self.fuel_lost_pct = 100
+            self.fuel_leak = 0
             self.notes.append("fuel tank destroyed")
             if s == 5:
                 return 0, 1
@@ -325,6 +334,7 @@ class ShipEffects:
             "weapons": tuple(self.weapons),
             "crew": tuple(self.crew),
             "fuel_lost_pct": self.fuel_lost_pct,
+            "fuel_leak": self.fuel_leak,
             "cargo_lost_pct": self.cargo_lost_pct,
             "life_support": self.life_support,
             "repaired": frozenset(self.repaired),

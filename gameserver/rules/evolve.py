@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import Any, NoReturn
 
 from gameserver.rules.commitment import LEGACY_SALT
-from gameserver.rules.config import RulesConfig, Ruleset
+from gameserver.rules.config import Ruleset, recorded_config
 from gameserver.rules.errors import UnknownPatchField
 from gameserver.rules.events import EVENT_SCHEMA_VERSION, Event
 from gameserver.rules.scenario import CHARACTERISTICS, QUALITY, Scenario, station_skills
@@ -40,12 +40,12 @@ def initial_state(event: Event) -> BattleState:
     """The state a ``battle_started`` event describes: crews, loads and ranges at the start."""
     d = event.data
     scenario = Scenario.model_validate(d["scenario"])
-    cfg = RulesConfig.from_dict(d["config"])
+    cfg = recorded_config(d["config"])
     ruleset = Ruleset(d["ruleset"])
     skills_of = station_skills(ruleset)
-    # The power budget runs in MgT2e battles whose recorded config has it on; a battle recorded
-    # before it existed (no such key) replays with the rules it was played with.
-    budget = ruleset is not Ruleset.CE and cfg.power_budget and "power_budget" in d["config"]
+    # The power budget runs in MgT2e battles whose recorded config has it on (a battle recorded
+    # before it existed has it off: `recorded_config`).
+    budget = ruleset is not Ruleset.CE and cfg.power_budget
     ships: dict[str, ShipState] = {}
     for entry in scenario.ships:
         design = entry.resolved_design()

@@ -251,6 +251,9 @@ class ShipState:
     overload_next: frozenset[str] = frozenset()  # overloads that take effect next round
     overload_thrust: int = 0  # Thrust an Overload Drive adds (the config's, at the overload)
     overload_power: int = 0  # Power an Overload Plant adds (the config's % of the plant)
+    # --- MgT2e fuel (`RulesConfig.fuel_tracking`), in tenths of a ton ---
+    fuel_leak: int = 0  # lost at the start of each round (§10.B.4 Fuel rows 1-2)
+    fuel_leaked: int = 0  # lost to leaks so far
 
     # --- derived values (RULES §10.B.4 effects applied to the design) ---
 
@@ -329,6 +332,20 @@ class ShipState:
                 turrets.add(t)
                 left -= draw
         return PowerPlan(available, need, basic_ok, thrust, frozenset(turrets))
+
+    @property
+    def fuel_left(self) -> int:
+        """Fuel in the tanks, in tenths of a ton: the design's less the share criticals took
+        (§10.B.4 Fuel rows 3+) and what leaked."""
+        full = self.design.fuel * 10 * (100 - self.fuel_lost_pct) // 100
+        return max(0, full - self.fuel_leaked)
+
+    @property
+    def leaking(self) -> int:
+        """Tenths of a ton the tanks lose at the next round's start (0 once repaired or dry)."""
+        if "fuel" in self.repaired or self.fuel_left <= 0:
+            return 0
+        return min(self.fuel_leak, self.fuel_left)
 
     def turret_powered(self, turret: int) -> bool:
         """Whether a turret has power (always without a budget; §8.B, `power_budget`)."""
@@ -810,6 +827,14 @@ def power_view(s: ShipState) -> dict[str, Any]:
     }
 
 
+def fuel_view(s: ShipState) -> dict[str, Any]:
+    """The fuel a leak drains, for the page (``{"fuel": ...}``), only once a leak has begun
+    (a battle without one shows what it did before leaks were applied)."""
+    if not (s.fuel_leak or s.fuel_leaked):
+        return {}
+    return {"fuel": {"left_tenths": s.fuel_left, "leak_tenths": s.leaking}}
+
+
 def public_view(state: BattleState) -> dict[str, Any]:
     """What every client may see: ships, damage, ranges, order, step, pending reactions, salvos."""
     ships = []
@@ -874,6 +899,7 @@ def public_view(state: BattleState) -> dict[str, Any]:
             }
             | (ce_ship_view(s) if ce else {})
             | power_view(s)
+            | fuel_view(s)
         )
     return {
         "battle_id": state.battle_id,

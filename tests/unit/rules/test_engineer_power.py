@@ -8,7 +8,9 @@ INT 8 and EDU 8 (DM 0), so an overload (10+) succeeds on 2D 9+ and mishaps on 2D
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,10 +18,12 @@ import pytest
 from gameserver import rules
 from gameserver.rules.bot import choose
 from gameserver.rules.legal import legal_commands
+from gameserver.rules.reexecution import reexecute
 from gameserver.rules.turns import reactors
 
 from .conftest import Battle, design, duel, make_scenario
 
+EXPORTED = Path(__file__).parent / "exported" / "before_power_budget.json"
 CRIT_PP_3 = {"type": "gm_ruling", "ship_id": "a", "field": "crit:power_plant", "value": 3}
 
 
@@ -292,3 +296,86 @@ def test_the_public_view_shows_the_budget_only_when_it_matters() -> None:
         "overload": [],
         "sensors_dark": False,
     }
+
+
+def test_a_fuel_leak_drains_the_tanks_each_round_until_the_jump_is_out_of_reach() -> None:
+    """§10.B.4 Fuel Severity 2 (`fuel_tracking`): [6] -> 6 t lost at the start of every
+    round. The Scout's 23 t: 17 t, 11 t, 5 t; then a Jump-1 (10 t) is out of reach."""
+    b = _scout()
+    b.gm(
+        {"type": "gm_ruling", "ship_id": "a", "field": "crit:fuel", "value": 2, "reason": "t"}, [6]
+    )
+    assert (b.ship("a").fuel_leak, b.ship("a").fuel_left) == (60, 230)
+    b.until(lambda st: st.round == 2)
+    line = b.last("fuel_leaked")
+    assert line.summary == "Alpha leaks 6.0 t of fuel (17.0 t left)."
+    b.until(lambda st: st.round == 4)
+    assert b.ship("a").fuel_left == 50
+    view = next(s for s in rules.public_view(b.state)["ships"] if s["id"] == "a")
+    assert view["fuel"] == {"left_tenths": 50, "leak_tenths": 50}
+    b.to(rules.Step.ACTIONS, "a", round_=4)
+    refusal = b.refuse({"type": "plot_jump", "ship_id": "a"})
+    assert refusal.message == "not enough fuel to jump: 5.0 t left, 10.0 t needed"
+    b.until(lambda st: st.round == 5)
+    assert b.ship("a").fuel_left == 0
+    assert (
+        b.last("fuel_leaked").summary
+        == "Alpha leaks 5.0 t of fuel (0.0 t left; the tanks are dry)."
+    )
+    b.until(lambda st: st.round == 6)
+    assert b.last("fuel_leaked").data["left_tenths"] == 0
+    assert sum(e.type == "fuel_leaked" for e in b.events) == 4
+
+
+def test_an_hourly_leak_loses_a_tenth_of_its_tons_a_round_and_a_repair_stops_it() -> None:
+    """Severity 1: [5] -> 5 t an hour, 0.5 t a 6-minute round; a repaired fuel critical
+    (§12.B: Severity 1-2 may be repaired) leaks no more."""
+    b = _scout()
+    b.gm(
+        {"type": "gm_ruling", "ship_id": "a", "field": "crit:fuel", "value": 1, "reason": "t"}, [5]
+    )
+    b.until(lambda st: st.round == 2)
+    assert b.last("fuel_leaked").summary == "Alpha leaks 0.5 t of fuel (22.5 t left)."
+    b.to(rules.Step.ACTIONS, "a", round_=2)
+    b.do({"type": "repair", "ship_id": "a", "location": "fuel"}, [6, 6, 3])
+    assert "fuel" in b.ship("a").repaired
+    b.until(lambda st: st.round == 3)
+    assert b.ship("a").fuel_left == 225
+    assert b.last("fuel_leaked").seq < b.last("round_started").seq
+
+
+@pytest.mark.parametrize(
+    ("config", "leaked"),
+    [
+        pytest.param({}, 60, id="tracked"),
+        pytest.param({"fuel_tracking": False}, 0, id="noted-only"),
+    ],
+)
+def test_the_fuel_switch_changes_play(config: dict[str, Any], leaked: int) -> None:
+    b = _scout(**config)
+    b.gm(
+        {"type": "gm_ruling", "ship_id": "a", "field": "crit:fuel", "value": 2, "reason": "t"}, [6]
+    )
+    b.until(lambda st: st.round == 2)
+    assert b.ship("a").fuel_leaked == leaked
+
+
+def test_a_battle_exported_before_these_rules_still_imports_and_keeps_its_rules() -> None:
+    """Re-execution (import) of a log written by the previous version, whose recorded config
+    lacks the new options: the opening leaves them out as that server did, the power budget
+    and fuel tracking stay off, and the stored log replays to the re-executed state."""
+    data = json.loads(EXPORTED.read_text())
+    events, dicts = rules.decode_events(data["events"])
+    assert "power_budget" not in events[0].data["config"]
+    state, produced = reexecute(events, dicts, rules.DiceSecret(data["seed"], bytes(range(32))))
+    assert produced[0]["data"]["config"] == events[0].data["config"]
+    assert (state.config.power_budget, state.config.fuel_tracking) == (False, False)
+    assert all(s.plant == 0 for s in state.ships.values())
+    assert rules.state_to_dict(rules.replay(events)) == rules.state_to_dict(state)
+
+
+def test_a_scenario_override_of_a_new_option_is_still_recorded() -> None:
+    """Only options the recorded config lacks and the scenario does not set are left out."""
+    b = _scout(overload_target=9)
+    assert b.events[0].data["config"]["overload_target"] == 9
+    assert b.events[0].data["config"]["power_budget"] is True
