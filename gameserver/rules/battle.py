@@ -151,6 +151,7 @@ def start_round(ctx: DecideContext, number: int) -> None:
             "thrust_pool": powered.thrust if s.is_active else 0,
             "overload": s.overload_next,
             "overload_next": frozenset(),
+            "moved": frozenset(),
             "fired": frozenset(),
             "pd_used": frozenset(),
             "sand_used": frozenset(),

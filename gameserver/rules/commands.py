@@ -188,6 +188,15 @@ class RestoreSystem(_Command):
     system: str = Field(pattern=SYSTEM_PATTERN, max_length=12)
 
 
+class ChangeStation(_Command):
+    """Any crew member (MgT2e): move to a station nobody able holds (vacant, or its crew member
+    incapacitated); it takes the round: they act there from the next round."""
+
+    type: Literal["change_station"] = "change_station"
+    station: str = Field(max_length=12, description="the station the crew member leaves")
+    to: str = Field(max_length=12, description="the station they take over")
+
+
 class Surrender(_Command):
     """Captain: strike colours (§13.2), at any time on the ship's own turn or step."""
 
@@ -374,6 +383,7 @@ Command = Annotated[
     | OverloadPlant
     | OfflineSystem
     | RestoreSystem
+    | ChangeStation
     | Surrender
     | EndStep
     | CePilot

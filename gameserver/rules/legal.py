@@ -12,6 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 from gameserver.rules.actions.attack import attack_boon
+from gameserver.rules.actions.crew import vacant_stations
 from gameserver.rules.authorise import station_for
 from gameserver.rules.commands import COMMAND_ADAPTER, GM, Actor, Command
 from gameserver.rules.decision import COMMAND_RULES
@@ -118,6 +119,9 @@ def candidate_commands(state: BattleState, ship_id: str, station: str) -> list[d
             kind = "restore_system" if system in ship.offline else "offline_system"
             out.append(base | {"type": kind, "system": system})
         out.append(base | {"type": "jump"})
+    for vacant in vacant_stations(ship):
+        if vacant != station:
+            out.append(base | {"type": "change_station", "station": station, "to": vacant})
     out.append(base | {"type": "end_step", "station": station})
     out.append(base | {"type": "surrender"})
     return out

@@ -254,6 +254,8 @@ class ShipState:
     # --- MgT2e fuel (`RulesConfig.fuel_tracking`), in tenths of a ton ---
     fuel_leak: int = 0  # lost at the start of each round (§10.B.4 Fuel rows 1-2)
     fuel_leaked: int = 0  # lost to leaks so far
+    # stations a crew member moved to this round: they act there from the next round (MgT2e)
+    moved: frozenset[str] = frozenset()
 
     # --- derived values (RULES §10.B.4 effects applied to the design) ---
 
@@ -406,10 +408,14 @@ class ShipState:
         return self.status == ACTIVE
 
     def crew_at(self, station: str) -> CrewState | None:
-        """The crew member at a station (or holding it besides their own), if able to act."""
+        """The crew member at a station (or holding it besides their own), if able to act:
+        the first able one (someone who moved there to cover a casualty acts from the next
+        round, `moved`)."""
+        if self.moved and station in self.moved:
+            return None
         for c in self.crew:
-            if c.station == station or (c.covers and station in c.covers):
-                return c if c.able else None
+            if (c.station == station or (c.covers and station in c.covers)) and c.able:
+                return c
         return None
 
     def turret_weapons(self, turret: int) -> range:
@@ -502,6 +508,7 @@ SHIP_PATCH_DECODERS: dict[str, Callable[[Any], Any]] = {
     "offline": _fs,
     "overload": _fs,
     "overload_next": _fs,
+    "moved": _fs,
 }
 SHIP_DECODERS: dict[str, Callable[[Any], Any]] = {
     f.name: SHIP_PATCH_DECODERS.get(f.name, _same) for f in dataclasses.fields(ShipState)

@@ -16,7 +16,13 @@ from tests.server.conftest import ConnectFn, WsPeer, create_battle, scenario
 from tests.server.test_play import play_one_command
 
 ACTIONS_JS = Path(__file__).parents[2] / "gameserver" / "static" / "js" / "actions.js"
-POWER_TYPES = ("overload_drive", "overload_plant", "offline_system", "restore_system")
+POWER_TYPES = (
+    "overload_drive",
+    "overload_plant",
+    "offline_system",
+    "restore_system",
+    "change_station",
+)
 
 
 async def test_the_engineer_sheds_load_over_the_wire(

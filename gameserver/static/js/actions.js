@@ -13,7 +13,7 @@ const ORDER = [
   "evasive_action", "sand", "point_defence", "dodge", "fire_sand", "ce_point_defence", "trigger_screens", "no_reaction",
   "attack", "ce_fire", "launch_missiles", "ce_launch", "ce_pilot", "range_check", "sensor_targeting", "ce_captain", "ce_repair", "move", "aid_gunners", "sensor_lock", "electronic_warfare",
   "repair", "overload_plant", "overload_drive", "offline_system", "restore_system",
-  "reload", "improve_initiative", "break_off", "plot_jump", "jump", "end_step", "surrender",
+  "reload", "improve_initiative", "break_off", "plot_jump", "jump", "change_station", "end_step", "surrender",
 ];
 const VERB = {
   attack: "Fire",
@@ -45,6 +45,7 @@ const VERB = {
   overload_plant: "Overload plant",
   offline_system: "Take offline",
   restore_system: "Bring online",
+  change_station: "Move there",
   end_step: "End step",
   surrender: "Surrender…",
 };
@@ -74,6 +75,7 @@ const TITLE = {
   overload_plant: "Overload the power plant (Engineer 10+: +10% Power next round)",
   offline_system: "Shed load: take a system offline",
   restore_system: "Bring a system back online",
+  change_station: "Take over a station nobody able holds (from next round)",
   reload: "Reload",
   end_step: "Done for this step",
 };
@@ -99,6 +101,7 @@ const ALWAYS_PICK = {
   repair: ["location"],
   offline_system: ["system"],
   restore_system: ["system"],
+  change_station: ["to"],
 };
 
 /**
@@ -201,6 +204,7 @@ function optionText(key, value, entry, names, state) {
   if (key === "weapons") return weaponsText(state, entry?.command);
   if (key === "station") return stationLabel(value);
   if (key === "system") return systemLabel(value);
+  if (key === "to") return stationLabel(value);
   return label(typeof value === "object" ? JSON.stringify(value) : value);
 }
 

@@ -69,6 +69,7 @@ def _any_command(data: st.DataObject, state: rules.BattleState) -> dict[str, Any
                 "overload_plant",
                 "offline_system",
                 "restore_system",
+                "change_station",
                 "surrender",
                 "end_step",
             ]
@@ -95,6 +96,10 @@ def _any_command(data: st.DataObject, state: rules.BattleState) -> dict[str, Any
         cmd |= {"mode": "break_lock", "target": target}
     elif kind == "repair":
         cmd["location"] = data.draw(st.sampled_from(LOCATIONS))
+    elif kind == "change_station":
+        stations = ["captain", "pilot", "engineer", "sensors", "gunner:0", "gunner:9"]
+        cmd |= {"station": data.draw(st.sampled_from(stations))}
+        cmd |= {"to": data.draw(st.sampled_from(stations))}
     elif kind in ("offline_system", "restore_system"):
         cmd["system"] = data.draw(st.sampled_from(["m_drive", "turret:0", "turret:1", "turret:7"]))
     elif kind in ("end_step", "no_reaction"):
