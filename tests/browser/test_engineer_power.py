@@ -61,3 +61,21 @@ def test_the_engineer_sheds_load_to_light_a_dark_turret(
     )
     player.screenshot(path=str(output_dir / "engineer-power-after.png"), full_page=True)
     _no_script_errors(player)
+
+
+def test_the_gm_reassigns_crew_from_the_ruling_form(gm: Page, new_context: NewContext) -> None:
+    """House ruling "Crew: move the Engineer to (swap)" -> Pilot: the cards show the swap."""
+    code = create_battle(gm, presets=("scout", "corsair"))
+    player = _open(new_context())
+    join_as_player(player, code, "s1-engineer")
+    gm.get_by_test_id("gm-ruling-target").select_option("ship:s1")
+    gm.get_by_test_id("gm-ruling-field").select_option("station:engineer")
+    value = gm.get_by_test_id("gm-ruling-value")
+    expect(value.locator("option[value=pilot]")).to_have_text("Pilot")
+    value.select_option("pilot")
+    gm.get_by_test_id("gm-ruling-reason").fill("the engineer flies better")
+    gm.get_by_test_id("gm-ruling").click()
+    crew = player.get_by_test_id("ship-s1").locator(".crew-line")
+    expect(crew).to_contain_text("Pilot Regular engineer")
+    expect(crew).to_contain_text("Engineer Regular pilot")
+    _no_script_errors(player)

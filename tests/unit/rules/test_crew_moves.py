@@ -75,3 +75,32 @@ def test_nobody_is_offered_a_move_while_every_station_is_manned() -> None:
     b = Battle(make_scenario("free_trader", "scout", "long"))
     b.to(rules.Step.ACTIONS, "a")
     assert "change_station" not in [e["type"] for e in legal_commands(b.state, "a", "captain")]
+
+
+def test_the_gm_reassigns_crew_at_once_swapping_two_stations() -> None:
+    """A GM ruling `station:<from>` = `<to>`: logged with its reason, no round lost, undoable."""
+    b = Battle(make_scenario("free_trader", "scout", "long"))
+    ruling = {"type": "gm_ruling", "ship_id": "a", "reason": "the engineer flies better"}
+    events = b.gm(ruling | {"field": "station:engineer", "value": "pilot"})
+    assert events[0].summary == (
+        "GM ruling: Alpha station:engineer = pilot (the engineer flies better)."
+    )
+    assert b.ship("a").crew_at("pilot").name == "Regular engineer"  # type: ignore[union-attr]
+    assert b.ship("a").crew_at("engineer").name == "Regular pilot"  # type: ignore[union-attr]
+    b.gm({"type": "gm_undo", "n": len(events)})
+    assert b.ship("a").crew_at("pilot").name == "Regular pilot"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        pytest.param("station:engineer", "engineer", id="same"),
+        pytest.param("station:engineer", "bridge", id="unknown-target"),
+        pytest.param("station:galley", "pilot", id="unknown-origin"),
+        pytest.param("station:engineer", 3, id="not-a-station"),
+    ],
+)
+def test_a_bad_reassignment_is_refused(field: str, value: Any) -> None:
+    b = Battle(make_scenario("free_trader", "scout", "long"))
+    ruling = {"type": "gm_ruling", "ship_id": "a", "field": field, "value": value, "reason": "r"}
+    assert b.refuse(ruling, rules.GM).code == "bad_ruling"
