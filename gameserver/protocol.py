@@ -295,6 +295,25 @@ class PublicCrew(_ViewPart):
     skills: dict[str, int]
 
 
+class PublicPower(_ViewPart):
+    """The MgT2e power budget of a ship, present only while it matters (RulesConfig
+    `power_budget`): a system without power, one the engineer took offline, an overload."""
+
+    available: int = Field(description="Power the plant gives now (with an overload)")
+    need: int = Field(description="Power every system online would draw")
+    unpowered: list[str] = Field(description='systems online without power ("turret:<i>")')
+    offline: list[str] = Field(description='systems the engineer shed ("m_drive", "turret:<i>")')
+    overload: list[str] = Field(description='overloads pending or in force ("drive", "plant")')
+    sensors_dark: bool = Field(description="basic systems short of power: no sensor actions")
+
+
+class PublicFuel(_ViewPart):
+    """Fuel once a leak has begun (RulesConfig `fuel_tracking`), in tenths of a ton."""
+
+    left_tenths: int = Field(description="fuel in the tanks")
+    leak_tenths: int = Field(description="lost at the start of the next round (0: stopped)")
+
+
 class PublicShip(_ViewPart):
     """A ship as every client sees it: hull, damage, thrust, criticals, turrets and crew."""
 
@@ -339,6 +358,10 @@ class PublicShip(_ViewPart):
     )
     coordinate: int | None = None
     column: str | None = Field(default=None, description="CE: the damage table column in use")
+    power: PublicPower | None = Field(
+        default=None, description="MgT2e power budget, only while power is short or managed"
+    )
+    fuel: PublicFuel | None = Field(default=None, description="MgT2e fuel, once a leak began")
 
     @model_serializer(mode="wrap")
     def _without_absent_ce_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -360,6 +383,8 @@ _CE_SHIP_FIELDS = (
     "targeting",
     "coordinate",
     "column",
+    "power",
+    "fuel",
 )
 
 

@@ -21,7 +21,7 @@ from gameserver.rules.evolve import evolve
 from gameserver.rules.resolution import advance_range, initiative, skill_dm
 from gameserver.rules.scenario import Scenario
 from gameserver.rules.secret import DiceSecret, with_secret
-from gameserver.rules.state import BattleState, ShipState, Step
+from gameserver.rules.state import BattleState, ShipState, Step, replace_ship
 from gameserver.rules.turns import stations_needed
 
 _STEP_NEXT = {Step.MANOEUVRE: Step.ATTACK, Step.ATTACK: Step.ACTIONS}
@@ -144,8 +144,14 @@ def start_round(ctx: DecideContext, number: int) -> None:
         _start_ce_turn(ctx, number)
         return
     for sid, s in st.ships.items():
+        # §6.B: an overload from last round's Actions step is in force for this round only.
+        changes = s.overload or s.overload_next
+        powered = replace_ship(s, {"overload": s.overload_next}) if changes else s
         fields: dict[str, Any] = {
-            "thrust_pool": s.thrust if s.is_active else 0,
+            "thrust_pool": powered.thrust if s.is_active else 0,
+            "overload": s.overload_next,
+            "overload_next": frozenset(),
+            "moved": frozenset(),
             "fired": frozenset(),
             "pd_used": frozenset(),
             "sand_used": frozenset(),
@@ -163,6 +169,7 @@ def start_round(ctx: DecideContext, number: int) -> None:
         ships=ships,
         battle={"round": number, "step": Step.MANOEUVRE, "turn": -1, "moves": {}},
     )
+    _leak_fuel(ctx)
     ctx.emit(
         "initiative_order",
         {"order": list(initiative_order(ctx.state))},
@@ -171,6 +178,27 @@ def start_round(ctx: DecideContext, number: int) -> None:
         + ".",
         battle={"order": initiative_order(ctx.state)},
     )
+
+
+def _tons(tenths: int) -> str:
+    return f"{tenths // 10}.{tenths % 10}"
+
+
+def _leak_fuel(ctx: DecideContext) -> None:
+    """§10.B.4 Fuel rows 1-2 (`fuel_tracking`): each leaking ship loses its leak at the start
+    of the round, until the leak is repaired or the tanks are dry."""
+    for sid, s in ctx.state.ships.items():
+        lost = s.leaking if s.is_active else 0
+        if lost <= 0:
+            continue
+        left = s.fuel_left - lost
+        ctx.emit(
+            "fuel_leaked",
+            {"ship": sid, "tenths": lost, "left_tenths": left},
+            f"{s.name} leaks {_tons(lost)} t of fuel ({_tons(left)} t left"
+            + ("; the tanks are dry)." if left <= 0 else ")."),
+            ships={sid: {"fuel_leaked": s.fuel_leaked + lost}},
+        )
 
 
 def _start_ce_turn(ctx: DecideContext, number: int) -> None:

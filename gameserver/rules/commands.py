@@ -156,6 +156,47 @@ class Jump(_Command):
     type: Literal["jump"] = "jump"
 
 
+class OverloadDrive(_Command):
+    """Engineer, Actions step: Engineer (m-drive), Difficult (10+): +1 Thrust next round;
+    Effect -6 or worse: a Severity-1 M-Drive critical (§6.B ⚠)."""
+
+    type: Literal["overload_drive"] = "overload_drive"
+
+
+class OverloadPlant(_Command):
+    """Engineer, Actions step: Engineer (power), Difficult (10+): +10% Power next round;
+    Effect -6 or worse: a Severity-1 Power Plant critical (§6.B ⚠)."""
+
+    type: Literal["overload_plant"] = "overload_plant"
+
+
+SYSTEM_PATTERN = r"^(m_drive|turret:[0-9])$"
+
+
+class OfflineSystem(_Command):
+    """Engineer, Actions step: take a system offline to shed its load (§6.B): the M-Drive
+    (``m_drive``) or a turret (``turret:<index>``); its Power goes to the systems after it."""
+
+    type: Literal["offline_system"] = "offline_system"
+    system: str = Field(pattern=SYSTEM_PATTERN, max_length=12)
+
+
+class RestoreSystem(_Command):
+    """Engineer, Actions step: bring a system taken offline back online (§6.B)."""
+
+    type: Literal["restore_system"] = "restore_system"
+    system: str = Field(pattern=SYSTEM_PATTERN, max_length=12)
+
+
+class ChangeStation(_Command):
+    """Any crew member (MgT2e): move to a station nobody able holds (vacant, or its crew member
+    incapacitated); it takes the round: they act there from the next round."""
+
+    type: Literal["change_station"] = "change_station"
+    station: str = Field(max_length=12, description="the station the crew member leaves")
+    to: str = Field(max_length=12, description="the station they take over")
+
+
 class Surrender(_Command):
     """Captain: strike colours (§13.2), at any time on the ship's own turn or step."""
 
@@ -338,6 +379,11 @@ Command = Annotated[
     | Reload
     | PlotJump
     | Jump
+    | OverloadDrive
+    | OverloadPlant
+    | OfflineSystem
+    | RestoreSystem
+    | ChangeStation
     | Surrender
     | EndStep
     | CePilot

@@ -100,6 +100,28 @@ class RulesConfig:
     jump_plot_target: int = 4
     jump_plot_dm: int = -1
     jump_target: int = 8
+    # §6.B ⚠ Overload Drive / Overload Plant: an Engineer check, Difficult (10+); success gives
+    # +1 Thrust (drive) or +10% of the plant's Power (plant) for the next round; an Effect of
+    # -6 or worse (`overload_mishap_effect`) is a Severity-1 critical on the overloaded system.
+    overload_target: int = 10
+    overload_mishap_effect: int = -6
+    overload_drive_thrust: int = 1
+    overload_plant_pct: int = 10
+    # Power budget (MgT2e; RULES leaves the consequences of a shortfall open). On: the plant's
+    # Power (less its critical losses) feeds basic systems, then the M-Drive (Thrust beyond the
+    # power left is lost), then the turrets in order (§8.B mount + weapon power; an unpowered
+    # turret cannot fire, launch, cast sand or defend); basic systems short: the sensors go
+    # dark; Power 0: nothing runs. Off: only Power 0 idles the energy weapons (the old rule).
+    power_budget: bool = True
+    # With the budget: a design's plant is taken to cover all its systems at full power (the
+    # engine's armed presets add turrets to published designs); off: the design's `power` as is.
+    power_plant_covers_design: bool = True
+    # §10.B.4 Fuel row, applied (engine DEFAULT): a Severity-1 leak loses 1D t an hour (1D/10 t
+    # a 6-minute round), Severity 2 1D t a round, at the start of every round until repaired
+    # or the tanks are dry; and a jump needs `jump_fuel_pct` of the tonnage in the tanks (High
+    # Guard: 10% per parsec; Jump-1 is the least). Off: leaks are only noted, fuel never counts.
+    fuel_tracking: bool = True
+    jump_fuel_pct: int = 10
     # §13.2 DEFAULT: breaking off needs a further 50 Thrust opening at Distant from every enemy.
     break_off_thrust: int = 50
     # CE #1: add the attack Effect to ship damage (the personal-combat rule); no by default.
@@ -132,6 +154,17 @@ class RulesConfig:
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(RulesConfig)}
+
+# Rules added after battles were already recorded: a recorded config without the key is a
+# battle played before the rule, which replays (and re-executes) with it off.
+LATER_SWITCHES: tuple[str, ...] = ("power_budget", "fuel_tracking")
+
+
+def recorded_config(data: dict[str, Any]) -> RulesConfig:
+    """The config a ``battle_started`` event records, with the later switches it predates off."""
+    cfg = RulesConfig.from_dict(data)
+    off: dict[str, Any] = {key: False for key in LATER_SWITCHES if key not in data}
+    return dataclasses.replace(cfg, **off) if off else cfg
 
 
 def apply_overrides(base: RulesConfig, data: dict[str, Any]) -> RulesConfig:
@@ -177,6 +210,11 @@ INT_BOUNDS: dict[str, tuple[int, int]] = {
     "jump_plot_target": (2, 20),
     "jump_plot_dm": (-6, 6),
     "jump_target": (2, 20),
+    "overload_target": (2, 20),
+    "overload_mishap_effect": (-12, 0),
+    "overload_drive_thrust": (0, 6),
+    "overload_plant_pct": (0, 100),
+    "jump_fuel_pct": (0, 100),
     "ce_repair_dm": (-6, 6),
 }
 # The options that belong to the CE profile (a CE vector case may override only these).

@@ -47,6 +47,45 @@ def _d36(dice: Dice) -> int:
     return (dice.d6() - 1) * 6 + (dice.d6() - 1)
 
 
+def system_name(system: str) -> str:
+    """A system id as players read it: ``turret:0`` is "turret 1", ``m_drive`` "M-Drive"."""
+    if system.startswith("turret:"):
+        return f"turret {int(system.split(':')[1]) + 1}"
+    return "M-Drive" if system == "m_drive" else system.replace("_", " ")
+
+
+def power_text(ship: ShipState) -> str:
+    """The budget for a log line: "Power 40/45"."""
+    plan = ship.power_plan
+    return f"Power {plan.available}/{plan.need}"
+
+
+def power_change_notes(before: ShipState, after: ShipState) -> list[str]:
+    """What a change of the power budget does, for the log (empty without a budget or when
+    nothing changes): turrets losing or regaining power, sensors going dark or back."""
+    if not after.plant:
+        return []
+    was, now = before.power_plan, after.power_plan
+    notes: list[str] = []
+    lost = sorted(was.turrets - now.turrets)
+    back = sorted(now.turrets - was.turrets)
+    offline = {int(s.split(":")[1]) for s in after.offline if s.startswith("turret:")}
+    lost = [t for t in lost if t not in offline]
+    if lost:
+        notes.append(
+            "no power for "
+            + ", ".join(system_name(f"turret:{t}") for t in lost)
+            + f" ({power_text(after)})"
+        )
+    if back:
+        notes.append("power back to " + ", ".join(system_name(f"turret:{t}") for t in back))
+    if was.basic and not now.basic:
+        notes.append("basic systems short of power: the sensors go dark")
+    elif now.basic and not was.basic:
+        notes.append("basic systems have power again")
+    return notes
+
+
 class ShipEffects:
     """Mutable scratch state of one ship while a damage pipeline runs; `changes()` is the patch."""
 
@@ -61,6 +100,7 @@ class ShipEffects:
         self.weapons = list(ship.weapons)
         self.crew = list(ship.crew)
         self.fuel_lost_pct = ship.fuel_lost_pct
+        self.fuel_leak = ship.fuel_leak
         self.cargo_lost_pct = ship.cargo_lost_pct
         self.life_support = ship.life_support
         self.repaired = set(ship.repaired)
@@ -134,16 +174,24 @@ class ShipEffects:
         return 0, 0
 
     def _fuel(self, s: int, dice: Dice) -> tuple[int, int]:
+        # A leak is a stateful effect: row S replaces it (§10.B.4 row_only DEFAULT); with
+        # `fuel_tracking` the tanks lose it at the start of each round (tenths of a ton).
         if s == 1:
-            self.notes.append(f"fuel leak: {dice.d6()} t per hour")
+            tons = dice.d6()
+            self.fuel_leak = tons if self.cfg.fuel_tracking else 0
+            self.notes.append(f"fuel leak: {tons} t per hour")
         elif s == 2:
-            self.notes.append(f"fuel leak: {dice.d6()} t per round")
+            tons = dice.d6()
+            self.fuel_leak = tons * 10 if self.cfg.fuel_tracking else 0
+            self.notes.append(f"fuel leak: {tons} t per round")
         elif s == 3:
             pct = dice.d6() * 10
+            self.fuel_leak = 0
             self.fuel_lost_pct = min(100, self.fuel_lost_pct + pct)
             self.notes.append(f"fuel: {pct}% lost")
         else:
             self.fuel_lost_pct = 100
+            self.fuel_leak = 0
             self.notes.append("fuel tank destroyed")
             if s == 5:
                 return 0, 1
@@ -286,6 +334,7 @@ class ShipEffects:
             "weapons": tuple(self.weapons),
             "crew": tuple(self.crew),
             "fuel_lost_pct": self.fuel_lost_pct,
+            "fuel_leak": self.fuel_leak,
             "cargo_lost_pct": self.cargo_lost_pct,
             "life_support": self.life_support,
             "repaired": frozenset(self.repaired),

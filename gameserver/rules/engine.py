@@ -16,6 +16,8 @@ from pydantic import BaseModel
 from gameserver.rules.actions import (  # noqa: F401
     attack,
     ce,
+    crew,
+    engineer,
     gm,
     manoeuvre,
     missiles,

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import Any, NoReturn
 
 from gameserver.rules.commitment import LEGACY_SALT
-from gameserver.rules.config import RulesConfig, Ruleset
+from gameserver.rules.config import Ruleset, recorded_config
 from gameserver.rules.errors import UnknownPatchField
 from gameserver.rules.events import EVENT_SCHEMA_VERSION, Event
 from gameserver.rules.scenario import CHARACTERISTICS, QUALITY, Scenario, station_skills
@@ -28,6 +28,7 @@ from gameserver.rules.state import (
     CrewState,
     ShipState,
     Step,
+    design_power_need,
     pair_key,
     replace_battle,
     replace_ship,
@@ -39,9 +40,12 @@ def initial_state(event: Event) -> BattleState:
     """The state a ``battle_started`` event describes: crews, loads and ranges at the start."""
     d = event.data
     scenario = Scenario.model_validate(d["scenario"])
-    cfg = RulesConfig.from_dict(d["config"])
+    cfg = recorded_config(d["config"])
     ruleset = Ruleset(d["ruleset"])
     skills_of = station_skills(ruleset)
+    # The power budget runs in MgT2e battles whose recorded config has it on (a battle recorded
+    # before it existed has it off: `recorded_config`).
+    budget = ruleset is not Ruleset.CE and cfg.power_budget
     ships: dict[str, ShipState] = {}
     for entry in scenario.ships:
         design = entry.resolved_design()
@@ -120,6 +124,15 @@ def initial_state(event: Event) -> BattleState:
             rads=0,
             life_support=None,
             structure=structure,
+            plant=(
+                (
+                    max(design.power, design_power_need(design))
+                    if cfg.power_plant_covers_design or not design.power
+                    else design.power
+                )
+                if budget
+                else 0
+            ),
         )
     ranges: dict[str, tuple[str, int]] = {}
     ids = list(ships)

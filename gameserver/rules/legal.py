@@ -12,6 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 from gameserver.rules.actions.attack import attack_boon
+from gameserver.rules.actions.crew import vacant_stations
 from gameserver.rules.authorise import station_for
 from gameserver.rules.commands import COMMAND_ADAPTER, GM, Actor, Command
 from gameserver.rules.decision import COMMAND_RULES
@@ -19,7 +20,7 @@ from gameserver.rules.engine import is_legal
 from gameserver.rules.resolution import attack_dms
 from gameserver.rules.state import BattleState, Step
 from gameserver.rules.tables_mgt2e import WEAPONS
-from gameserver.rules.turns import enemies, ew_options, repair_options
+from gameserver.rules.turns import enemies, engineer_systems, ew_options, repair_options
 from gameserver.rules.turns_ce import candidates as ce_candidates
 
 
@@ -111,7 +112,16 @@ def candidate_commands(state: BattleState, ship_id: str, station: str) -> list[d
     elif station == "engineer" and state.step == Step.ACTIONS:
         for loc in repair_options(ship):
             out.append(base | {"type": "repair", "location": loc})
+        # §6.B power actions (Overload Plant first: what a ship short of power wants most)
+        out.append(base | {"type": "overload_plant"})
+        out.append(base | {"type": "overload_drive"})
+        for system in engineer_systems(ship):
+            kind = "restore_system" if system in ship.offline else "offline_system"
+            out.append(base | {"type": kind, "system": system})
         out.append(base | {"type": "jump"})
+    for vacant in vacant_stations(ship):
+        if vacant != station:
+            out.append(base | {"type": "change_station", "station": station, "to": vacant})
     out.append(base | {"type": "end_step", "station": station})
     out.append(base | {"type": "surrender"})
     return out

@@ -17,12 +17,14 @@ found at its seq (docs/protocol.md, "Import re-executes the log"). The algorithm
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from typing import Any
 
 from gameserver.rules.battle import OPEN_BATTLE, open_battle
 from gameserver.rules.commands import command_from_record
+from gameserver.rules.config import LATER_SWITCHES
 from gameserver.rules.decision import Decision
 from gameserver.rules.engine import decide
 from gameserver.rules.errors import RuleViolation
@@ -87,13 +89,25 @@ def _run_batch(state: BattleState | None, first: Event, secret: DiceSecret) -> D
     try:
         if state is None:
             scenario = Scenario.model_validate(first.data.get("scenario"))
-            return open_battle(
-                scenario,
+            recorded = first.data.get("config")
+            later = {
+                key: False
+                for key in LATER_SWITCHES
+                if isinstance(recorded, dict) and key not in recorded
+            }
+            played = (
+                scenario.model_copy(update={"config": {**scenario.config, **later}})
+                if later
+                else scenario
+            )
+            decision = open_battle(
+                played,
                 secret.seed,
                 str(first.data.get("battle_id")),
                 first.at,
                 salt=secret.salt,
             )
+            return _as_recorded_opening(decision, scenario, recorded)
         if record.get("type") == OPEN_BATTLE["type"]:
             raise RuleViolation("bad_command", "a battle opens once, in its first event")
         return decide(state, command_from_record(record, first.at))
@@ -108,6 +122,30 @@ def _run_batch(state: BattleState | None, first: Event, secret: DiceSecret) -> D
         raise LogDivergence(
             first.seq, "data.scenario", f"event {first.seq}: the scenario is not valid: {exc}"
         ) from None
+
+
+def _as_recorded_opening(decision: Decision, scenario: Scenario, recorded: Any) -> Decision:
+    """The opening as a server of the log's own version wrote it: a rules option its recorded
+    config lacks was added later, so the re-executed ``battle_started`` leaves it out too.
+
+    Why: every option is recorded in the opening, so a battle exported before an option existed
+    would otherwise never import again. Only options the scenario does not override are left
+    out: their value is the default (or off, for a `LATER_SWITCHES` rule, played off above),
+    which is what folding the recorded config gives (`config.recorded_config`), so the state
+    re-execution reaches is the one the stored log replays to.
+    """
+    first = decision.events[0]
+    produced = first.data.get("config")
+    if not isinstance(recorded, dict) or not isinstance(produced, dict):
+        return decision
+    dropped = [k for k in produced if k not in recorded and k not in scenario.config]
+    if not dropped:
+        return decision
+    data = dict(first.data)
+    data["config"] = {k: v for k, v in produced.items() if k not in dropped}
+    data["scenario"] = dict(data["scenario"], config=dict(scenario.config))
+    events = [dataclasses.replace(first, data=data), *decision.events[1:]]
+    return Decision(decision.state, events)
 
 
 def _compare(

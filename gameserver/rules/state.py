@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from bisect import bisect_right
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from gameserver.rules.config import RulesConfig, Ruleset
 from gameserver.rules.errors import UnsupportedSchemaVersion
@@ -28,8 +29,11 @@ from gameserver.rules.pending import (
 from gameserver.rules.ships import ShipDesign
 from gameserver.rules.tables_mgt2e import (
     BAND_INDEX,
+    BASIC_POWER_PCT,
+    DRIVE_POWER_PCT,
     LOCATION_INDEX,
     LOCATIONS,
+    MOUNT_POWER,
     SENSOR_CAP,
     SENSOR_DM,
     WEAPONS,
@@ -68,6 +72,57 @@ def station_id(station: Station | str, turret: int | None = None) -> str:
 
 
 _T = TypeVar("_T")
+
+
+class PowerPlan(NamedTuple):
+    """Where the Power goes this moment (the MgT2e power budget, `RulesConfig.power_budget`).
+
+    `available` is the plant's output less its critical losses, plus an overload; `need` what
+    every system online would draw; `basic` whether the basic systems (sensors among them) run;
+    `thrust` the M-Drive's Thrust (0 offline); `turrets` the turrets that have power.
+    """
+
+    available: int
+    need: int
+    basic: bool
+    thrust: int
+    turrets: frozenset[int]
+
+    @property
+    def short(self) -> bool:
+        """Some system online goes without power."""
+        return self.available < self.need
+
+
+def basic_power(design: ShipDesign) -> int:
+    """Basic systems' draw: 20% of the tonnage (High Guard), at least 1."""
+    return max(1, math.ceil(design.tons * BASIC_POWER_PCT / 100))
+
+
+def drive_power(design: ShipDesign) -> int:
+    """The M-Drive's draw per point of Thrust: 10% of the tonnage (High Guard), at least 1."""
+    return max(1, math.ceil(design.tons * DRIVE_POWER_PCT / 100))
+
+
+def turret_power(design: ShipDesign, turret: int, weapons: tuple[str, ...] = ()) -> int:
+    """§8.B: a turret's mount power plus its weapons' (destroyed ones draw nothing; `weapons`
+    are the turret's statuses, all working when not given)."""
+    spec = design.turrets[turret]
+    out = MOUNT_POWER.get(spec.mount.value, 0)
+    for j, w in enumerate(spec.weapons):
+        if not weapons or weapons[j] != "destroyed":
+            out += WEAPONS[w.value].power
+    return out
+
+
+def design_power_need(design: ShipDesign) -> int:
+    """What every system of an undamaged design draws at once (basic, full Thrust, turrets)."""
+    return (
+        basic_power(design)
+        + drive_power(design) * design.thrust
+        + sum(turret_power(design, t) for t in range(len(design.turrets)))
+    )
+
 
 ACTIVE = "active"
 WRECKED = "wrecked"
@@ -189,6 +244,18 @@ class ShipState:
     # §3.A Delay: 1 = held its whole turn (acts first next turn), 2 = acting later this turn
     # at another ship's count (an interruption: never simultaneous with that ship)
     delay: int = 0
+    # --- MgT2e power budget and engineer actions (§6.B); unused under CE ---
+    plant: int = 0  # the plant's full output in Power; 0: no power budget (old battles, CE)
+    offline: frozenset[str] = frozenset()  # systems the engineer shed: "m_drive", "turret:<i>"
+    overload: frozenset[str] = frozenset()  # overloads in force this round: "drive", "plant"
+    overload_next: frozenset[str] = frozenset()  # overloads that take effect next round
+    overload_thrust: int = 0  # Thrust an Overload Drive adds (the config's, at the overload)
+    overload_power: int = 0  # Power an Overload Plant adds (the config's % of the plant)
+    # --- MgT2e fuel (`RulesConfig.fuel_tracking`), in tenths of a ton ---
+    fuel_leak: int = 0  # lost at the start of each round (§10.B.4 Fuel rows 1-2)
+    fuel_leaked: int = 0  # lost to leaks so far
+    # stations a crew member moved to this round: they act there from the next round (MgT2e)
+    moved: frozenset[str] = frozenset()
 
     # --- derived values (RULES §10.B.4 effects applied to the design) ---
 
@@ -199,8 +266,9 @@ class ShipState:
         return self.crits[LOCATION_INDEX[location]]
 
     @property
-    def thrust(self) -> int:
-        """Current Thrust: design minus one-shot losses; 0 at Power Plant 4+ or M-Drive 5+."""
+    def drive_thrust(self) -> int:
+        """The M-Drive's Thrust before the power budget: design minus one-shot losses; 0 at
+        Power Plant 4+ or M-Drive 5+ (§10.B.4)."""
         if self.sev("power_plant") >= 4 or self.sev("m_drive") >= 5:
             return 0
         loss = 0
@@ -211,6 +279,18 @@ class ShipState:
         return max(0, self.design.thrust - loss)
 
     @property
+    def thrust(self) -> int:
+        """Current Thrust: the drive's (0 while the engineer has it offline), plus an Overload
+        Drive in force (§6.B)."""
+        if not self.plant:
+            on = "drive" in self.overload and self.drive_thrust > 0
+            return self.drive_thrust + (self.overload_thrust if on else 0)
+        plan = self.power_plan
+        on = "drive" in self.overload and plan.thrust > 0
+        bonus = self.overload_thrust if on else 0
+        return plan.thrust + bonus
+
+    @property
     def power_pct(self) -> int:
         """Power left in percent (§10.B.4 Power Plant row)."""
         if self.sev("power_plant") >= 4:
@@ -218,6 +298,60 @@ class ShipState:
         if "power_plant" in self.repaired:
             return 100
         return max(0, 100 - self.power_loss)
+
+    @property
+    def power_plan(self) -> PowerPlan:
+        """The power budget now (see `PowerPlan`): the plant less its critical losses (plus an
+        Overload Plant) powers basic systems, then the M-Drive, then the turrets in order; what
+        the engineer took offline draws nothing. The drive is never cut by the budget (the
+        critical rows set its Thrust); the shortfall falls on the basic systems (sensors) and
+        the turrets. Without a budget everything has power."""
+        design = self.design
+        n = len(design.turrets)
+        if not self.plant:
+            return PowerPlan(0, 0, True, self.drive_thrust, frozenset(range(n)))
+        pct = self.power_pct
+        available = self.plant * pct // 100
+        if pct > 0 and "plant" in self.overload:
+            available += self.overload_power
+        left = available
+        basic = basic_power(design)
+        per = drive_power(design)
+        want = 0 if "m_drive" in self.offline else self.drive_thrust
+        need = basic + per * want
+        basic_ok = left >= basic
+        # The drive runs at the Thrust the critical rows leave it (§10.B.4 already takes
+        # Thrust off for a Power Plant critical): its draw comes before the turrets'.
+        left = max(0, left - basic - per * want)
+        thrust = want
+        turrets: set[int] = set()
+        for t in range(n):
+            if f"turret:{t}" in self.offline:
+                continue
+            draw = turret_power(design, t, self.weapons[self.turret_start[t] :])
+            need += draw
+            if available > 0 and draw <= left:
+                turrets.add(t)
+                left -= draw
+        return PowerPlan(available, need, basic_ok, thrust, frozenset(turrets))
+
+    @property
+    def fuel_left(self) -> int:
+        """Fuel in the tanks, in tenths of a ton: the design's less the share criticals took
+        (§10.B.4 Fuel rows 3+) and what leaked."""
+        full = self.design.fuel * 10 * (100 - self.fuel_lost_pct) // 100
+        return max(0, full - self.fuel_leaked)
+
+    @property
+    def leaking(self) -> int:
+        """Tenths of a ton the tanks lose at the next round's start (0 once repaired or dry)."""
+        if "fuel" in self.repaired or self.fuel_left <= 0:
+            return 0
+        return min(self.fuel_leak, self.fuel_left)
+
+    def turret_powered(self, turret: int) -> bool:
+        """Whether a turret has power (always without a budget; §8.B, `power_budget`)."""
+        return not self.plant or turret in self.power_plan.turrets
 
     @property
     def fire_control(self) -> int:
@@ -254,8 +388,9 @@ class ShipState:
 
     @property
     def sensors_disabled(self) -> bool:
-        """Sensors at Severity 6 are disabled."""
-        return self.sev("sensors") >= 6
+        """Sensors at Severity 6 are disabled; without power for the basic systems they are
+        dark (`power_budget`)."""
+        return self.sev("sensors") >= 6 or (bool(self.plant) and not self.power_plan.basic)
 
     def within_sensors(self, band: str) -> bool:
         """Whether the sensors still reach `band`."""
@@ -273,10 +408,14 @@ class ShipState:
         return self.status == ACTIVE
 
     def crew_at(self, station: str) -> CrewState | None:
-        """The crew member at a station (or holding it besides their own), if able to act."""
+        """The crew member at a station (or holding it besides their own), if able to act:
+        the first able one (someone who moved there to cover a casualty acts from the next
+        round, `moved`)."""
+        if self.moved and station in self.moved:
+            return None
         for c in self.crew:
-            if c.station == station or (c.covers and station in c.covers):
-                return c if c.able else None
+            if (c.station == station or (c.covers and station in c.covers)) and c.able:
+                return c
         return None
 
     def turret_weapons(self, turret: int) -> range:
@@ -292,9 +431,12 @@ class ShipState:
         return self.design.turrets[t].weapons[flat - self.turret_start[t]].value
 
     def weapon_ready(self, flat: int) -> bool:
-        """Not destroyed or disabled, powered, not yet used this round."""
+        """Not destroyed or disabled, powered, not yet used this round (with a power budget a
+        weapon needs its turret powered, missiles and sand too)."""
         if self.weapons[flat] in ("disabled", "destroyed") or flat in self.fired:
             return False
+        if self.plant:
+            return self.turret_powered(bisect_right(self.turret_start, flat) - 1)
         kind = self.weapon_kind(flat)
         return not (WEAPONS[kind].power > 0 and self.power_pct <= 0)
 
@@ -363,6 +505,10 @@ SHIP_PATCH_DECODERS: dict[str, Callable[[Any], Any]] = {
     "systems": dict,
     "targeting": dict,
     "incoming": _tup,
+    "offline": _fs,
+    "overload": _fs,
+    "overload_next": _fs,
+    "moved": _fs,
 }
 SHIP_DECODERS: dict[str, Callable[[Any], Any]] = {
     f.name: SHIP_PATCH_DECODERS.get(f.name, _same) for f in dataclasses.fields(ShipState)
@@ -662,6 +808,40 @@ def ce_ship_view(s: ShipState) -> dict[str, Any]:
     }
 
 
+def power_view(s: ShipState) -> dict[str, Any]:
+    """The power budget for the page (``{"power": ...}``), only while it matters: a system
+    without power, one offline or an overload pending or in force (so a view of a battle
+    where power never ran short is what it was before the budget existed)."""
+    if not s.plant:
+        return {}
+    plan = s.power_plan
+    unpowered = [
+        f"turret:{t}"
+        for t in range(len(s.design.turrets))
+        if t not in plan.turrets and f"turret:{t}" not in s.offline
+    ]
+    if not (plan.short or unpowered or s.offline or s.overload or s.overload_next):
+        return {}
+    return {
+        "power": {
+            "available": plan.available,
+            "need": plan.need,
+            "unpowered": unpowered,
+            "offline": sorted(s.offline),
+            "overload": sorted(s.overload | s.overload_next),
+            "sensors_dark": not plan.basic,
+        }
+    }
+
+
+def fuel_view(s: ShipState) -> dict[str, Any]:
+    """The fuel a leak drains, for the page (``{"fuel": ...}``), only once a leak has begun
+    (a battle without one shows what it did before leaks were applied)."""
+    if not (s.fuel_leak or s.fuel_leaked):
+        return {}
+    return {"fuel": {"left_tenths": s.fuel_left, "leak_tenths": s.leaking}}
+
+
 def public_view(state: BattleState) -> dict[str, Any]:
     """What every client may see: ships, damage, ranges, order, step, pending reactions, salvos."""
     ships = []
@@ -725,6 +905,8 @@ def public_view(state: BattleState) -> dict[str, Any]:
                 "escape_progress": s.escape_progress,
             }
             | (ce_ship_view(s) if ce else {})
+            | power_view(s)
+            | fuel_view(s)
         )
     return {
         "battle_id": state.battle_id,

@@ -130,6 +130,14 @@ MOUNT_CAPACITY: Final[dict[str, int]] = {
 # §11.B point defence: double turret +1, triple +2.
 MOUNT_PD_DM: Final[dict[str, int]] = {"double": 1, "triple": 2}
 TURRET_MOUNTS: Final[frozenset[str]] = frozenset({"fixed", "single", "double", "triple"})
+# §8.B mount power: a turret draws 1 Power besides its weapons; a fixed mount none. RULES gives
+# no figure for barbettes and bays: the engine charges their weapons' power only.
+MOUNT_POWER: Final[dict[str, int]] = {"single": 1, "double": 1, "triple": 1}
+# The power budget's other loads (High Guard design figures; RULES §2 lists `power` without
+# them): basic systems (life support, bridge, sensors) draw 20% of the hull's tonnage, the
+# M-Drive 10% of the tonnage per point of Thrust. Percentages, rounded up, at least 1.
+BASIC_POWER_PCT: Final[int] = 20
+DRIVE_POWER_PCT: Final[int] = 10
 
 
 class Location(StrEnum):

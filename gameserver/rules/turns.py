@@ -87,7 +87,11 @@ def stations_needed(state: BattleState, ship: ShipState) -> list[str]:
             and (lock_targets(state, ship) or ew_options(state, ship))
         ):
             out.append("sensors")
-        if "engineer" not in ship.done and ship.crew_at("engineer") and repair_options(ship):
+        if (
+            "engineer" not in ship.done
+            and ship.crew_at("engineer")
+            and (repair_options(ship) or power_attention(ship))
+        ):
             out.append("engineer")
     return out
 
@@ -160,10 +164,29 @@ def repair_options(ship: ShipState) -> list[str]:
     return out
 
 
+def power_attention(ship: ShipState) -> bool:
+    """Whether the power budget waits for the engineer (§6.B): a system is offline (to
+    restore), or one goes without power while an Overload Plant could still help. Otherwise
+    an engineer with nothing to repair is not waited for, though they may still overload or
+    shed load while their ship acts in the Actions step."""
+    if not ship.plant:
+        return False
+    if ship.offline:
+        return True
+    return ship.power_pct > 0 and "plant" not in ship.overload_next and ship.power_plan.short
+
+
+def engineer_systems(ship: ShipState) -> list[str]:
+    """The systems the engineer may take offline or restore (§6.B Offline System)."""
+    return ["m_drive"] + [f"turret:{t}" for t in range(len(ship.design.turrets))]
+
+
 def sand_ready(ship: ShipState, t: int, cfg: RulesConfig) -> int | None:
     """The flat index of turret `t`'s loaded sandcaster, if it may cast (§4.B DEFAULT: once per
     turret per round, `sand_once_per_turret_per_round`)."""
     if cfg.sand_once_per_turret_per_round and t in ship.sand_used:
+        return None
+    if not ship.turret_powered(t):
         return None
     for f in ship.turret_weapons(t):
         if (

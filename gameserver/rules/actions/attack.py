@@ -18,7 +18,7 @@ from gameserver.rules.decision import (
     refuse,
 )
 from gameserver.rules.dice import roll
-from gameserver.rules.effects import ShipEffects
+from gameserver.rules.effects import ShipEffects, power_change_notes
 from gameserver.rules.leaving import after_leave
 from gameserver.rules.pending import Pending, PendingAttack
 from gameserver.rules.resolution import (
@@ -160,7 +160,8 @@ def apply_damage(
     fields |= thrust_pool_after(target, fields)
     if work.hull <= 0:
         fields["status"] = WRECKED
-    return fields, records, eff.notes
+        return fields, records, eff.notes
+    return fields, records, eff.notes + power_change_notes(target, replace_ship(target, fields))
 
 
 def thrust_pool_after(ship: ShipState, fields: dict[str, Any]) -> dict[str, Any]:

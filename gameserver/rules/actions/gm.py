@@ -68,6 +68,7 @@ _RULING_FIELDS = (
     "crit:<location>",
     "weapon:<index>",
     "crew:<station>:<characteristic>",
+    "station:<station> (value: the station its crew member goes to)",
     "sensor_lock",
     "missile_reserve",
     "sand_reserve",
@@ -86,6 +87,28 @@ _RULING_SHIP_INT = {
     "missile_reserve": (0, 10_000),
     "sand_reserve": (0, 10_000),
 }
+
+
+def _reassign(ship: ShipState, origin: str, value: Any) -> dict[str, Any]:
+    """GM reassigns crew: the crew member at `origin` goes to station `value`; whoever is there
+    takes `origin` (a swap). A ruling, so it takes effect at once (no round lost)."""
+    stations = ship.design.station_ids()
+    if origin not in stations or not isinstance(value, str) or value not in stations:
+        refuse("bad_ruling", f"a station of {ship.name}: {', '.join(stations)}")
+    if value == origin:
+        refuse("bad_ruling", "the crew member is at that station already")
+    mover = next((c for c in ship.crew if c.station == origin), None)
+    if mover is None:
+        refuse("bad_ruling", f"nobody is at the {origin!r} station of {ship.name}")
+    crew = tuple(
+        replace(c, station=value)
+        if c is mover
+        else replace(c, station=origin)
+        if c.station == value
+        else c
+        for c in ship.crew
+    )
+    return {"crew": crew, "moved": ship.moved - {origin, value}}
 
 
 def _is_int(value: Any) -> bool:
@@ -231,6 +254,8 @@ def gm_ruling(ctx: DecideContext, cmd: GmRuling) -> None:
             refuse("bad_ruling", "a characteristic score is 0-20 (injuries lower it)")
         hurt = replace(member, chars={**member.chars, char: value})
         fields = {"crew": tuple(hurt if c is member else c for c in ship.crew)}
+    elif field.startswith("station:"):
+        fields = _reassign(ship, field[8:], value)
     elif field == "sensor_lock":
         if value is not None and (
             value not in st.ships or value == sid or st.ships[value].side == ship.side

@@ -266,13 +266,22 @@ def reload(ctx: DecideContext, cmd: Reload, ship: ShipState, station: str) -> No
 
 
 def _jump_refusal(state: BattleState, ship: ShipState) -> str | None:
-    """Why this ship cannot jump now, or None (§13.1 (a), §10.B.4 J-Drive row)."""
+    """Why this ship cannot jump now, or None (§13.1 (a), §10.B.4 J-Drive row; with
+    `fuel_tracking`, a design that records its fuel needs `jump_fuel_pct` of its tonnage)."""
     if ship.design.jump <= 0:
         return f"{ship.name} has no jump drive"
     if ship.sev("j_drive") >= 2:
         return "the jump drive is disabled"
     if not state.jump_allowed:
         return "the battle is inside the 100-diameter limit: no jump is possible"
+    cfg = state.config
+    need = -(-ship.design.tons * cfg.jump_fuel_pct // 10)  # tenths of a ton, rounded up
+    if cfg.fuel_tracking and ship.design.fuel > 0 and ship.fuel_left < need:
+        left = ship.fuel_left
+        return (
+            f"not enough fuel to jump: {left // 10}.{left % 10} t left,"
+            f" {need // 10}.{need % 10} t needed"
+        )
     return None
 
 

@@ -12,7 +12,8 @@ const REACTIONS = new Set(["evasive_action", "sand", "point_defence", "no_reacti
 const ORDER = [
   "evasive_action", "sand", "point_defence", "dodge", "fire_sand", "ce_point_defence", "trigger_screens", "no_reaction",
   "attack", "ce_fire", "launch_missiles", "ce_launch", "ce_pilot", "range_check", "sensor_targeting", "ce_captain", "ce_repair", "move", "aid_gunners", "sensor_lock", "electronic_warfare",
-  "repair", "reload", "improve_initiative", "break_off", "plot_jump", "jump", "end_step", "surrender",
+  "repair", "overload_plant", "overload_drive", "offline_system", "restore_system",
+  "reload", "improve_initiative", "break_off", "plot_jump", "jump", "change_station", "end_step", "surrender",
 ];
 const VERB = {
   attack: "Fire",
@@ -40,6 +41,11 @@ const VERB = {
   reload: "Reload",
   plot_jump: "Plot jump",
   jump: "Jump out",
+  overload_drive: "Overload drive",
+  overload_plant: "Overload plant",
+  offline_system: "Take offline",
+  restore_system: "Bring online",
+  change_station: "Move there",
   end_step: "End step",
   surrender: "Surrender…",
 };
@@ -65,6 +71,11 @@ const TITLE = {
   sensor_lock: "Sensor lock",
   electronic_warfare: "Electronic warfare",
   repair: "Repair system",
+  overload_drive: "Overload the M-Drive (Engineer 10+: +1 Thrust next round)",
+  overload_plant: "Overload the power plant (Engineer 10+: +10% Power next round)",
+  offline_system: "Shed load: take a system offline",
+  restore_system: "Bring a system back online",
+  change_station: "Take over a station nobody able holds (from next round)",
   reload: "Reload",
   end_step: "Done for this step",
 };
@@ -88,6 +99,9 @@ const ALWAYS_PICK = {
   move: ["target", "direction"],
   sensor_lock: ["target"],
   repair: ["location"],
+  offline_system: ["system"],
+  restore_system: ["system"],
+  change_station: ["to"],
 };
 
 /**
@@ -189,7 +203,16 @@ function optionText(key, value, entry, names, state) {
   if (key === "turret") return `Turret ${Number(value) + 1}`;
   if (key === "weapons") return weaponsText(state, entry?.command);
   if (key === "station") return stationLabel(value);
+  if (key === "system") return systemLabel(value);
+  if (key === "to") return stationLabel(value);
   return label(typeof value === "object" ? JSON.stringify(value) : value);
+}
+
+/** An engineer's system id as the table says it: "m_drive" is "M-Drive", "turret:0" "Turret 1". */
+export function systemLabel(id) {
+  const m = String(id ?? "").match(/^turret:(\d+)$/);
+  if (m) return `Turret ${Number(m[1]) + 1}`;
+  return id === "m_drive" ? "M-Drive" : label(id);
 }
 
 function bandTo(state, a, b) {

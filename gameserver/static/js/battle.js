@@ -237,6 +237,22 @@ export function enterBattle(root, battleId, ctx) {
     return (j.stations ?? []).map((stn) => [j.ship_id, stn]);
   };
 
+  /**
+   * While our ship acts in the Actions step, ask for the options of our held stations the table
+   * is not waiting for (once per seq): the server pushes only the awaited ones, yet an engineer
+   * with nothing to repair may still overload the drive or shed load then.
+   */
+  const askIdleLegal = (awaited) => {
+    if (view.state?.step !== "actions" || view.isOver) return;
+    for (const [shipId, stn] of heldStations()) {
+      const key = `${shipId}/${stn}`;
+      if (stn !== "engineer" || awaited.has(key) || view.state?.acting_ship !== shipId) continue;
+      if (view.legal.get(key)?.seq === view.seq || asked.get(key) === view.seq) continue;
+      asked.set(key, view.seq);
+      client.request({ type: "legal", ship_id: shipId, station: stn }).catch(() => asked.delete(key));
+    }
+  };
+
   const renderStation = () => {
     const j = view.joined;
     if (!j) {
@@ -257,6 +273,7 @@ export function enterBattle(root, battleId, ctx) {
     }
     const awaited = awaitingKeys(view.awaiting);
     const ship = shipsOf(view.state).find((s) => s.id === j.ship_id);
+    askIdleLegal(awaited);
     const seats = heldStations().map(([shipId, stn]) => {
       const key = `${shipId}/${stn}`;
       const legal = view.legal.get(key);

@@ -136,9 +136,12 @@ function shipCard(ship, sideIndex, isActing, isMine, byId, wasHit) {
   ship.sensor_lock
     ? h("p.small", { testid: `lock-${ship.id}` }, h("span.muted", null, "Sensor lock on "), byId.get(ship.sensor_lock)?.name ?? ship.sensor_lock)
     : null,
+  ship.power ? powerLine(ship) : null,
+  ship.fuel ? fuelLine(ship) : null,
   turrets.length
     ? h("ul.turrets", { "aria-label": "Turrets" }, turrets.map((t, i) => h("li", null,
       h("span.turret-id", null, `T${i + 1}`), h("span.muted", null, label(t.mount)), " ",
+      powerTag(ship, i), " ",
       t.weapons.map((w) => h("span.weapon", { dataset: { status: w.status ?? "ok", fired: String(!!w.fired) }, title: weaponTitle(w) },
         label(w.kind), /missile|sand/.test(w.kind) ? ` (${w.ammo})` : "")))))
     : null,
@@ -146,6 +149,33 @@ function shipCard(ship, sideIndex, isActing, isMine, byId, wasHit) {
     ? h("div.crew-line", { "aria-label": "Crew" }, crewList.map((c) => h("span", { class: c.able === false ? "down" : "" },
       h("span.muted", null, `${stationLabel(c.station)} `), c.name || "—")))
     : null);
+}
+
+/** The power budget, shown by the server only while it matters (a system without power, one
+ * taken offline, an overload): "Power 30/35 · sensors dark · overload: drive". */
+function powerLine(ship) {
+  const p = ship.power;
+  const bits = [`Power ${p.available}/${p.need}`];
+  if (p.sensors_dark) bits.push("sensors dark");
+  if ((p.offline ?? []).includes("m_drive")) bits.push("M-Drive offline");
+  if ((p.overload ?? []).length) bits.push(`overload: ${p.overload.map(label).join(", ")}`);
+  return h("p.small", { testid: `power-${ship.id}`, dataset: { short: String(p.available < p.need) } }, bits.join(" · "));
+}
+
+/** Fuel once a leak has begun (tenths of a ton from the server): "Fuel 17.0 t · leaking 6.0 t a round". */
+function fuelLine(ship) {
+  const t = (n) => (Number(n) / 10).toFixed(1);
+  const leak = Number(ship.fuel.leak_tenths) || 0;
+  return h("p.small", { testid: `fuel-${ship.id}` },
+    `Fuel ${t(ship.fuel.left_tenths)} t${leak ? ` · leaking ${t(leak)} t a round` : ""}`);
+}
+
+/** A turret without power (short, or taken offline by the engineer). */
+function powerTag(ship, i) {
+  const id = `turret:${i}`;
+  if ((ship.power?.offline ?? []).includes(id)) return h("span.status-tag", { testid: `offline-${ship.id}-${i}` }, "offline");
+  if ((ship.power?.unpowered ?? []).includes(id)) return h("span.status-tag", { testid: `unpowered-${ship.id}-${i}` }, "no power");
+  return null;
 }
 
 function weaponTitle(w) {

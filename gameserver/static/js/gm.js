@@ -260,6 +260,12 @@ const SHIP_FIELDS = [
 const LOCATIONS = ["sensors", "power_plant", "fuel", "weapon", "armour", "hull", "m_drive", "cargo", "j_drive", "crew", "computer"];
 const STATUSES = ["active", "wrecked", "surrendered", "escaped"];
 
+/** A ship's stations as the view shows them: its crew's and one gunner per turret. */
+function stationsOf(ship) {
+  const turrets = (ship.turrets ?? []).map((_, i) => `gunner:${i}`);
+  return [...new Set([...(ship.crew ?? []).map((c) => c.station), ...turrets])];
+}
+
 /** Ships and pairs the ruling form offers; the form is rebuilt only when they change. */
 export function rulingTargetsKey(state) {
   return JSON.stringify([shipsOf(state).map((s) => [s.id, s.name]), rangesOf(state).map((r) => [r.a, r.b])]);
@@ -278,11 +284,17 @@ function rulingForm(state, run) {
   const reason = h("input", { id: "gm-ruling-reason", testid: "gm-ruling-reason", required: true, maxlength: 300, placeholder: "Why (shown in the log)" });
   let value = /** @type {HTMLInputElement | HTMLSelectElement} */ (h("input"));
 
+  const shipStations = () => {
+    const t = /** @type {HTMLSelectElement} */ (target).value;
+    const ship = ships.find((s) => `ship:${s.id}` === t);
+    return ship ? stationsOf(ship) : [];
+  };
   const drawValue = () => {
     const f = /** @type {HTMLSelectElement} */ (field).value;
-    const choices = f === "band" ? BANDS : f === "status" ? STATUSES : null;
+    const crewMove = f.startsWith("station:");
+    const choices = f === "band" ? BANDS : f === "status" ? STATUSES : crewMove ? shipStations().filter((st) => `station:${st}` !== f) : null;
     value = choices
-      ? h("select", { id: "gm-ruling-value", testid: "gm-ruling-value" }, choices.map((c) => h("option", { value: c }, label(c))))
+      ? h("select", { id: "gm-ruling-value", testid: "gm-ruling-value" }, choices.map((c) => h("option", { value: c }, crewMove ? stationLabel(c) : label(c))))
       : h("input", { id: "gm-ruling-value", testid: "gm-ruling-value", type: "number", required: true, min: f.startsWith("crit:") ? 0 : undefined, max: f.startsWith("crit:") ? 6 : undefined, style: { width: "7em" } });
     replace(valueBox, h("label", { for: "gm-ruling-value" }, "New value"), value);
   };
@@ -290,7 +302,8 @@ function rulingForm(state, run) {
     const t = /** @type {HTMLSelectElement} */ (target).value;
     const options = t.startsWith("pair:") ? [["band", "Range band"]]
       : t === "battle" ? [["round_limit", "Round limit"]]
-        : [...SHIP_FIELDS, ...LOCATIONS.map((loc) => [`crit:${loc}`, `Critical: ${label(loc)} (Severity)`])];
+        : [...SHIP_FIELDS, ...LOCATIONS.map((loc) => [`crit:${loc}`, `Critical: ${label(loc)} (Severity)`]),
+          ...shipStations().map((st) => [`station:${st}`, `Crew: move the ${stationLabel(st)} to (swap)`])];
     replace(field, options.map(([v, text]) => h("option", { value: v }, text)));
     drawValue();
   };

@@ -220,10 +220,20 @@ def test_power_plant_row(
         assert records[-1].location == "hull"
 
 
-def test_no_power_silences_powered_weapons() -> None:
-    """§10.B.4 Power 0: weapons that draw power cannot fire (sandcasters draw none)."""
-    ship, _, _ = _crit(_victim(), "power_plant", 4, [])
-    assert [ship.weapon_ready(f) for f in range(5)] == [False] * 4 + [True]
+@pytest.mark.parametrize(
+    ("budget", "ready"),
+    [
+        pytest.param(True, [False] * 5, id="budget-every-turret-dark"),
+        pytest.param(False, [False] * 4 + [True], id="no-budget-sand-draws-none"),
+    ],
+)
+def test_no_power_silences_the_weapons(budget: bool, ready: list[bool]) -> None:
+    """§10.B.4 Power 0: with the power budget (DEFAULT) no turret has power, so its sandcaster
+    (and a missile rack) is idle too (§8.B: the turret mount draws power); without it, only
+    the weapons that draw power themselves stop."""
+    battle = Battle(duel(VICTIM, design("Other"), config={"power_budget": budget}))
+    ship, _, _ = _crit(battle.ship("a"), "power_plant", 4, [])
+    assert [ship.weapon_ready(f) for f in range(5)] == ready
 
 
 @pytest.mark.parametrize(

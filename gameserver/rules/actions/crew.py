@@ -1,0 +1,53 @@
+"""Flexible crew (MgT2e): a crew member moves to a station nobody able holds.
+
+Purely computational. RULES §6 gives the stations; CE's Change Positions (§6.A) is its own
+action. The MgT2e rules give no figure: the engine DEFAULT is that the move takes the round (the
+crew member acts at the new station from the next round) and leaves the old station empty.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from gameserver.rules.commands import ChangeStation
+from gameserver.rules.decision import DecideContext, done, handles, refuse, station_name
+from gameserver.rules.state import ShipState
+
+
+def vacant_stations(ship: ShipState) -> list[str]:
+    """The design's stations nobody able holds now (vacant, or the holder incapacitated)."""
+    return [s for s in ship.design.station_ids() if s not in ship.moved and ship.crew_at(s) is None]
+
+
+@handles(ChangeStation)
+def change_station(ctx: DecideContext, cmd: ChangeStation, ship: ShipState, station: str) -> None:
+    """Move the crew member at `station` to `cmd.to` (vacant or its holder incapacitated),
+    on their ship's turn in their station's step; they act there from the next round."""
+    if ctx.state.ruleset.is_ce:
+        refuse("wrong_ruleset", "Cepheus Engine crews change positions with their own action")
+    if cmd.to not in ship.design.station_ids():
+        refuse("unknown_station", f"{ship.name} has no {station_name(cmd.to)} station")
+    if cmd.to == station:
+        refuse("same_station", "that is the station they hold already")
+    if cmd.to not in vacant_stations(ship):
+        refuse(
+            "station_manned",
+            f"the {station_name(cmd.to)} station of {ship.name} has an able crew member",
+        )
+    mover = next((c for c in ship.crew if c.station == station and c.able), None)
+    if mover is None or mover.covers:
+        refuse(
+            "cannot_move",
+            f"the {station_name(station)} of {ship.name} also holds another station",
+        )
+    ctx.valid()
+    crew = tuple(replace(c, station=cmd.to) if c is mover else c for c in ship.crew)
+    fields: dict[str, Any] = done(ship, station) | {"crew": crew, "moved": ship.moved | {cmd.to}}
+    ctx.emit(
+        "station_changed",
+        {"ship": ship.id, "crew": mover.name, "from": station, "to": cmd.to},
+        f"{ship.name}: {mover.name} leaves the {station_name(station)} station for the"
+        f" {station_name(cmd.to)} station (acting there from next round).",
+        ships={ship.id: fields},
+    )
