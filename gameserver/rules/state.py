@@ -189,6 +189,9 @@ class ShipState:
     # §3.A Delay: 1 = held its whole turn (acts first next turn), 2 = acting later this turn
     # at another ship's count (an interruption: never simultaneous with that ship)
     delay: int = 0
+    # Who runs the ship besides its crew's players (`gm_bot`): a tactic (the server's bot plays
+    # it), "off" (taken back from the bot, also from its side's), None: not set.
+    bot: str | None = None
 
     # --- derived values (RULES §10.B.4 effects applied to the design) ---
 
@@ -725,6 +728,8 @@ def public_view(state: BattleState) -> dict[str, Any]:
                 "escape_progress": s.escape_progress,
             }
             | (ce_ship_view(s) if ce else {})
+            # only once the GM set it: logs written before per-ship bots keep their view
+            | ({"bot": s.bot} if s.bot is not None else {})
         )
     return {
         "battle_id": state.battle_id,
