@@ -117,13 +117,21 @@ def _flee_plan(state: BattleState, ship: ShipState, profile: TacticProfile) -> l
     return []
 
 
+_PLAN_STATION = {"plot_jump": "sensors", "jump": "engineer"}
+
+
 def choose(
-    state: BattleState, ship_id: str, station: str, tactic: Tactic = Tactic.STANDARD
+    state: BattleState,
+    ship_id: str,
+    station: str,
+    tactic: Tactic = Tactic.STANDARD,
+    whole_ship: bool = False,
 ) -> Command | None:
     """The bot's command for one awaited station (None if it has nothing legal).
 
-    The command may come from another station of the same ship when the tactic wants it now
-    (the sensors plotting a jump while the captain is awaited): `decide` judges that station.
+    With `whole_ship` (the bot runs every station of the ship) the command may come from
+    another station of the ship when the tactic wants it now (the sensors plotting a jump
+    while the captain is awaited); without, it is always the awaited station's own.
     """
     profile = PROFILES[tactic]
     ship = state.ships[ship_id]
@@ -163,7 +171,12 @@ def choose(
     surrender = station == "captain" and _nearly_gone(state, ship, profile)
     if surrender:
         options.append(base | {"type": "surrender"})
-    options.extend(_flee_plan(state, ship, profile))
+    plan = [
+        o
+        for o in _flee_plan(state, ship, profile)
+        if whole_ship or _PLAN_STATION[o["type"]] == station
+    ]
+    options.extend(plan)
     for entry in legal_commands(state, ship_id, station):
         options.append(entry["command"])
     if target is not None:
@@ -175,7 +188,6 @@ def choose(
         )
     options = [o for o in options if o["type"] != "surrender" or station == "captain"]
     # leaving by jump follows the tactic's plan only, never the legal list's order
-    plan = _flee_plan(state, ship, profile)
     options = [o for o in options if o["type"] not in ("plot_jump", "jump") or o in plan]
     # holding the action (CE Delay) is a players' tactic; the bot acts on its count
     options = [o for o in options if o["type"] != "delay"]
@@ -221,7 +233,7 @@ def next_bot_command(state: BattleState, bot_sides: Collection[str] = ()) -> Com
         tactic = tactic_of(state, ship_id, bot_sides)
         if tactic is None:
             continue
-        cmd = choose(state, ship_id, station, tactic)
+        cmd = choose(state, ship_id, station, tactic, whole_ship=True)
         if cmd is not None:
             return cmd
     return None

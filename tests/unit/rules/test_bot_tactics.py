@@ -276,20 +276,36 @@ def test_launching_cautious_holds_its_missiles_beyond_long_range() -> None:
 
 def test_jumping_cautious_plots_a_jump_at_once_where_the_scenario_allows_it() -> None:
     """When to leave by jump (§13.1 (a)): the cautious captain has the plot made at once; the
-    standard one at half Hull; inside the 100-diameter limit nobody plots."""
+    standard one at half Hull; inside the 100-diameter limit nobody plots. The bot runs the
+    whole ship: the sensors plot while the captain is the station awaited."""
     for limit, plots in (("outside", {CAUTIOUS}), ("inside", set())):
         b = Battle(make_scenario("corsair", "far_trader", "long", jump_limit=limit), seed=8)
         b.to(rules.Step.ACTIONS, "a")
         station = rules.awaiting(b.state)[0][1]
-        chosen = {t: choose(b.state, "a", station, t) for t in Tactic}
+        chosen = {t: choose(b.state, "a", station, t, whole_ship=True) for t in Tactic}
         assert {t for t, c in chosen.items() if c and c.type == "plot_jump"} == plots
         b.patch("a", hull=b.ship("a").design.hull_points // 2)
-        chosen = {t: choose(b.state, "a", station, t) for t in Tactic}
+        chosen = {t: choose(b.state, "a", station, t, whole_ship=True) for t in Tactic}
         if limit == "outside":
             assert {t for t, c in chosen.items() if c and c.type == "plot_jump"} == {
                 CAUTIOUS,
                 STANDARD,
             }
+
+
+def test_a_side_bot_acts_only_from_the_station_awaited() -> None:
+    """`bot_commands` (a side's bot, whose commands the test clients send from the awaited
+    seat) never answers for another station: the plot waits for the sensors' turn."""
+    b = Battle(make_scenario("corsair", "far_trader", "long"), seed=8)
+    b.to(rules.Step.ACTIONS, "a")
+    assert rules.awaiting(b.state)[0] == ("a", "captain")
+    b.patch("a", hull=b.ship("a").design.hull_points // 2)
+    cmd = choose(b.state, "a", "captain", STANDARD)
+    assert cmd is not None
+    assert cmd.type != "plot_jump"
+    whole = choose(b.state, "a", "captain", STANDARD, whole_ship=True)
+    assert whole is not None
+    assert whole.type == "plot_jump"
 
 
 def test_the_cepheus_pilot_evades_when_cautious_and_lines_up_otherwise() -> None:
