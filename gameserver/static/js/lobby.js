@@ -447,6 +447,8 @@ function renderCreate(panel, presets, ctx) {
         id: "sc-bot", testid: "bot-side",
         onChange: (e) => {
           model.botSide = e.target.value;
+          // solo then commands a ship of another side (the bot's side is the bot's)
+          if (model.botSide) model.soloShip = Math.max(0, model.ships.findIndex((x) => x.side !== model.botSide));
           drawSolo();
         },
       }, h("option", { value: "" }, "Nobody (all human crews)"),
