@@ -307,12 +307,15 @@ def _open_battle(
     rules refuse."""
     try:
         state, events = rules.open_battle(scenario, secret.seed, battle_id, at, salt=secret.salt)
-        for ship_id, tactic in (bot_ships or {}).items():
-            hand = {"type": "gm_bot", "ship_id": ship_id, "tactic": tactic}
-            state, more = rules.decide(state, rules.parse_command(hand, rules.GM, at))
-            events += more
     except rules.RuleViolation as exc:
-        raise HubError(exc.code, f"bot_ships: {exc.message}", status=422) from None
+        raise HubError(exc.code, exc.message, status=422) from None
+    for ship_id, tactic in (bot_ships or {}).items():
+        hand = {"type": "gm_bot", "ship_id": ship_id, "tactic": tactic}
+        try:
+            state, more = rules.decide(state, rules.parse_command(hand, rules.GM, at))
+        except rules.RuleViolation as exc:
+            raise HubError(exc.code, f"bot_ships: {exc.message}", status=422) from None
+        events += more
     return state, [e.to_dict() for e in events]
 
 

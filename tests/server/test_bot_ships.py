@@ -146,7 +146,10 @@ async def test_bot_ships_naming_an_unknown_ship_or_tactic_is_refused(
     client: TestClient[Any, Any],
 ) -> None:
     err = await create_battle(client, status=422, bot_ships={"zulu": "standard"})
-    assert "zulu" in str(err)
+    assert (err["error"], err["message"]) == (
+        "unknown_ship",
+        "bot_ships: there is no ship 'zulu' in this battle",
+    )
     err = await create_battle(client, status=400, bot_ships={"bravo": "reckless"})
     assert "bot_ships" in str(err)
 
