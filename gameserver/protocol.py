@@ -312,6 +312,11 @@ class PublicFuel(_ViewPart):
 
     left_tenths: int = Field(description="fuel in the tanks")
     leak_tenths: int = Field(description="lost at the start of the next round (0: stopped)")
+BotSetting = Literal["cautious", "standard", "aggressive", "off"]
+"""Who runs a ship besides people (`rules.tactics`): a tactic level, or ``off``."""
+
+BOT_TACTICS: tuple[str, ...] = ("cautious", "standard", "aggressive")
+"""The tactic levels a GM may hand a ship over with (``gm_bot``), mildest first."""
 
 
 class PublicShip(_ViewPart):
@@ -362,18 +367,25 @@ class PublicShip(_ViewPart):
         default=None, description="MgT2e power budget, only while power is short or managed"
     )
     fuel: PublicFuel | None = Field(default=None, description="MgT2e fuel, once a leak began")
+    bot: BotSetting | None = Field(
+        default=None,
+        description="set once the GM chose (gm_bot): the tactic the server's bot runs the ship"
+        " with, or off; absent: the ship's side decides (bot_sides)",
+    )
 
     @model_serializer(mode="wrap")
     def _without_absent_ce_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """An MgT2e ship's JSON has no CE keys (as the engine's view has none), not nulls."""
+        """An MgT2e ship's JSON has no CE keys (as the engine's view has none), not nulls;
+        nor a `bot` key before the GM set one."""
         data: dict[str, Any] = handler(self)
-        for name in _CE_SHIP_FIELDS:
+        for name in _OPTIONAL_SHIP_FIELDS:
             if data.get(name, 0) is None:
                 del data[name]
         return data
 
 
-_CE_SHIP_FIELDS = (
+_OPTIONAL_SHIP_FIELDS = (
+    "bot",
     "structure",
     "structure_max",
     "systems",
@@ -611,6 +623,12 @@ class CreateBattleRequest(BaseModel):
     scenario: dict[str, Any]
     bot_sides: list[str] = Field(
         default=[], max_length=8, description="sides the server's bot plays (solo)"
+    )
+    bot_ships: dict[ShortText, Literal["cautious", "standard", "aggressive"]] = Field(
+        default={},
+        max_length=24,
+        description="ships handed to the server's bot from the start, with their tactic"
+        " (solo as a player: every ship but yours); each is a gm_bot event in the log",
     )
     name: str = Field(default="", max_length=80)
 

@@ -8,7 +8,7 @@ import hmac
 import secrets
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -68,13 +68,16 @@ class Battles:
             # In an executor thread: opening the largest legal battle (24 ships of 8 triple
             # turrets) takes ~40 ms of CPU, in short Python steps that let the loop run.
             state, dicts = await loop.run_in_executor(
-                None, _open_battle, scenario, secret, battle_id, now_iso()
+                None, _open_battle, scenario, secret, battle_id, now_iso(), request.bot_ships
             )
             self._check_bot_sides(request.bot_sides, state)
             created = await self._store_new(
                 battle_id, request.name, request.bot_sides, dicts, secret=secret
             )
             if created is not None:
+                if request.bot_ships and not request.bot_sides:
+                    # the bot may have the first move: load the room so it plays it
+                    (await self.room(battle_id)).kick_bot()
                 return created
         raise HubError(ErrorCode.CONFLICT, "could not allocate a battle id; try again")
 
@@ -293,13 +296,26 @@ class Battles:
 
 
 def _open_battle(
-    scenario: rules.Scenario, secret: rules.DiceSecret, battle_id: str, at: str
+    scenario: rules.Scenario,
+    secret: rules.DiceSecret,
+    battle_id: str,
+    at: str,
+    bot_ships: Mapping[str, str] | None = None,
 ) -> tuple[rules.BattleState, list[dict[str, Any]]]:
-    """The opening state and events of a new battle; `HubError` (422) when the rules refuse."""
+    """The opening state and events of a new battle, with the ships handed to the bot from the
+    start (each a GM `gm_bot` event, as if the GM had clicked); `HubError` (422) when the
+    rules refuse."""
     try:
         state, events = rules.open_battle(scenario, secret.seed, battle_id, at, salt=secret.salt)
     except rules.RuleViolation as exc:
         raise HubError(exc.code, exc.message, status=422) from None
+    for ship_id, tactic in (bot_ships or {}).items():
+        hand = {"type": "gm_bot", "ship_id": ship_id, "tactic": tactic}
+        try:
+            state, more = rules.decide(state, rules.parse_command(hand, rules.GM, at))
+        except rules.RuleViolation as exc:
+            raise HubError(exc.code, f"bot_ships: {exc.message}", status=422) from None
+        events += more
     return state, [e.to_dict() for e in events]
 
 

@@ -1,4 +1,9 @@
-"""The server's bot: plays the bot sides of a solo battle through the same commit path as people."""
+"""The server's bot: plays the ships it runs through the same commit path as people.
+
+It runs a ship the GM handed to it (`gm_bot`, at the ship's tactic level) and every ship of a
+solo battle's bot sides (at ``standard``) unless the GM took that ship back; the choices are
+`rules.next_bot_command`'s, this module only drives them.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ log = get_logger("hub")
 
 
 class BotDriver:
-    """One room's bot: a task that acts whenever it is a bot side's turn, one command at a time."""
+    """One room's bot: a task that acts while a ship it runs is awaited, a command at a time."""
 
     def __init__(self, room: BattleRoom) -> None:
         self.room = room
@@ -26,22 +31,23 @@ class BotDriver:
         self._wanted = False
 
     def kick(self) -> None:
-        """Let the bot act for its sides if it is their turn (a task, after a short delay)."""
+        """Let the bot act if a ship it runs is awaited (a task, after a short delay)."""
         room = self.room
-        if not room.meta.bot_sides or room.state.is_over:
+        state = room.state
+        if state.is_over or not any(
+            rules.tactic_of(state, ship_id, room.meta.bot_sides) is not None
+            for ship_id, _ in rules.awaiting(state)
+        ):
             return
         self._wanted = True
         if self.task is None or self.task.done():
             self.task = asyncio.create_task(self._drive(), name=f"bot:{room.battle_id}")
 
     def _next_events(self, state: rules.BattleState) -> rules.Decision | None:
-        if state.is_over:
+        command = rules.next_bot_command(state, self.room.meta.bot_sides)
+        if command is None:
             return None
-        for side in self.room.meta.bot_sides:
-            commands = rules.bot_commands(state, side)
-            if commands:
-                return rules.decide(state, commands[0].model_copy(update={"at": now_iso()}))
-        return None
+        return rules.decide(state, command.model_copy(update={"at": now_iso()}))
 
     async def _drive(self) -> None:
         """Play the bot's commands one at a time, as events, so replay stays exact."""

@@ -10,7 +10,7 @@ registered with `@handles`), `battle.py` (start, rounds, steps, end), `turns.py`
 """
 
 from gameserver.rules.battle import initiative_order, open_battle, start_battle
-from gameserver.rules.bot import bot_command, bot_commands
+from gameserver.rules.bot import bot_command, bot_commands, next_bot_command, tactic_of
 from gameserver.rules.commands import (
     BOT,
     GM,
@@ -112,6 +112,7 @@ __all__ = [
     "is_legal",
     "legal_commands",
     "matches",
+    "next_bot_command",
     "open_battle",
     "parse_command",
     "preset_catalog",
@@ -121,5 +122,6 @@ __all__ = [
     "state_from_dict",
     "state_to_dict",
     "station_id",
+    "tactic_of",
     "with_secret",
 ]

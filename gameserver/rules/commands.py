@@ -14,6 +14,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from gameserver.rules.errors import RuleViolation, readable_errors
 from gameserver.rules.tables_mgt2e import Location
+from gameserver.rules.tactics import Tactic
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,6 +356,18 @@ class GmUndo(_Command):
     n: int = Field(default=1, ge=1, le=100)
 
 
+class GmBot(_Command):
+    """GM: hand a ship to the server's bot with a tactic, or take it back (``tactic`` null).
+
+    Why a command (an event in the log): who runs a ship changes what happens next, so undo
+    and replay must see it like any other decision."""
+
+    type: Literal["gm_bot"] = "gm_bot"
+    tactic: Tactic | None = Field(
+        description="cautious, standard or aggressive; null: the bot stops running the ship"
+    )
+
+
 class GmEnd(_Command):
     """GM: end the battle now (a draw) and reveal its dice."""
 
@@ -405,6 +418,7 @@ Command = Annotated[
     | GmAdvance
     | GmRuling
     | GmUndo
+    | GmBot
     | GmEnd,
     Field(discriminator="type"),
 ]

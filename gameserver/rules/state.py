@@ -256,6 +256,9 @@ class ShipState:
     fuel_leaked: int = 0  # lost to leaks so far
     # stations a crew member moved to this round: they act there from the next round (MgT2e)
     moved: frozenset[str] = frozenset()
+    # Who runs the ship besides its crew's players (`gm_bot`): a tactic (the server's bot plays
+    # it), "off" (taken back from the bot, also from its side's), None: not set.
+    bot: str | None = None
 
     # --- derived values (RULES §10.B.4 effects applied to the design) ---
 
@@ -907,6 +910,8 @@ def public_view(state: BattleState) -> dict[str, Any]:
             | (ce_ship_view(s) if ce else {})
             | power_view(s)
             | fuel_view(s)
+            # only once the GM set it: logs written before per-ship bots keep their view
+            | ({"bot": s.bot} if s.bot is not None else {})
         )
     return {
         "battle_id": state.battle_id,

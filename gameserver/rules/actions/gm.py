@@ -12,7 +12,7 @@ from typing import Any
 from gameserver.rules.actions.attack import apply_damage, criticals_json
 from gameserver.rules.actions.reactions import resolve_pending
 from gameserver.rules.battle import end_battle, initiative_order
-from gameserver.rules.commands import GmAdvance, GmEnd, GmRuling, GmUndo
+from gameserver.rules.commands import GmAdvance, GmBot, GmEnd, GmRuling, GmUndo
 from gameserver.rules.decision import DecideContext, band_text, handles, refuse, ship_name
 from gameserver.rules.leaving import after_leave
 from gameserver.rules.resolution_ce import m_drive_thrust
@@ -30,6 +30,7 @@ from gameserver.rules.state import (
     pair_key,
 )
 from gameserver.rules.tables_mgt2e import BAND_INDEX, LOCATION_INDEX
+from gameserver.rules.tactics import BOT_OFF
 
 
 @handles(GmAdvance, gm=True)
@@ -299,6 +300,39 @@ def gm_undo(ctx: DecideContext, cmd: GmUndo) -> None:
         "gm_undo",
         {"n": cmd.n},
         f"The GM undoes the last {cmd.n} event(s) (the dice stream does not rewind).",
+    )
+
+
+@handles(GmBot, gm=True)
+def gm_bot(ctx: DecideContext, cmd: GmBot) -> None:
+    """The GM hands a ship to the server's bot with a tactic level, or takes it back; an event
+    like any other (logged, undoable, replayed), so the log says who ran the ship when.
+    The hub's bot driver then plays the ship's stations (`rules.bot`)."""
+    st = ctx.state
+    sid = cmd.ship_id
+    if sid is None:
+        refuse("bad_command", "name the ship (ship_id) to hand to the bot or take back")
+    ship = st.ships.get(sid)
+    if ship is None:
+        refuse("unknown_ship", f"there is no ship {sid!r} in this battle")
+    if not ship.is_active:
+        refuse("ship_out_of_action", f"{ship.name} is {ship.status}: nobody runs it any more")
+    value = cmd.tactic.value if cmd.tactic is not None else BOT_OFF
+    if ship.bot == value:
+        refuse(
+            "bot_unchanged",
+            f"the bot already runs {ship.name} ({value} tactics)"
+            if cmd.tactic is not None
+            else f"the bot does not run {ship.name}",
+        )
+    ctx.valid()
+    ctx.emit(
+        "bot_assigned",
+        {"ship": sid, "tactic": cmd.tactic.value if cmd.tactic is not None else None},
+        f"The GM hands {ship.name} to the bot ({value} tactics)."
+        if cmd.tactic is not None
+        else f"The GM takes {ship.name} back from the bot.",
+        ships={sid: {"bot": value}},
     )
 
 

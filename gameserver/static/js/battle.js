@@ -7,6 +7,7 @@ import { h, humanMessage, label, replace, stationLabel } from "./dom.js";
 import { renderActions } from "./actions.js";
 import { yourMoveAlerts } from "./alerts.js";
 import { renderBoard } from "./board.js";
+import { botTactic } from "./bots.js";
 import { renderGm as drawGm } from "./gm.js";
 import { logEntry } from "./log.js";
 import { resultCard } from "./result.js";
@@ -314,14 +315,13 @@ export function enterBattle(root, battleId, ctx) {
   /** Ship id -> name, for turning the server's ids into the table's words. */
   const shipNames = () => new Map(shipsOf(view.state).map((s) => [s.id, s.name]));
 
-  /** Awaited stations the GM runs: nobody connected holds them and no bot plays their side. */
+  /** Awaited stations the GM runs: nobody connected holds them and the bot does not run the ship. */
   const npcStations = () => {
     if (view.joined?.role !== "gm" || !view.state || view.isOver) return [];
     const held = new Set((view.presence?.claims ?? []).filter((c) => c.connected).map((c) => `${c.ship_id}/${c.station}`));
-    const bots = new Set(view.botSides);
-    const sideOf = new Map(shipsOf(view.state).map((s) => [s.id, s.side]));
+    const ships = new Map(shipsOf(view.state).map((s) => [s.id, s]));
     return (view.awaiting ?? [])
-      .filter(([shipId, stn]) => !held.has(`${shipId}/${stn}`) && !bots.has(sideOf.get(shipId)));
+      .filter(([shipId, stn]) => !held.has(`${shipId}/${stn}`) && !botTactic(ships.get(shipId), view.botSides));
   };
 
   /** Ships with a connected player: their other stations are idle crew, not NPCs to run. */
@@ -427,6 +427,7 @@ export function enterBattle(root, battleId, ctx) {
       npc: npcChanged ? { seq: view.seq, ready, stations: npc, isOver: view.isOver, playerShips: playerShips() } : null,
       autoPass: gmPrefs.autoPass,
       setAutoPass,
+      botSides: view.botSides,
       seq: view.seq,
       recent: [...view.log.keys()].sort((a, b) => b - a).slice(0, 100).map((q) => view.log.get(q)),
       send: sendCommand,

@@ -3,6 +3,7 @@
 // undo the last events, download the battle (events JSON) and manage who holds which station.
 // Each of these is an intent; the server records it as an event everyone sees in the log.
 import { renderActions } from "./actions.js";
+import { BOT_TACTICS, TACTIC_HELP, botTactic } from "./bots.js";
 import { h, label, replace, stationLabel } from "./dom.js";
 import { BANDS } from "./lobby.js";
 import { rangesOf, shipsOf } from "./model.js";
@@ -17,7 +18,7 @@ import { rangesOf, shipsOf } from "./model.js";
  * @param {HTMLElement} root
  * @param {{state: any, presence: any, table: any, battleId: string, seq: number, recent: any[],
  *   npc: {seq: number, ready: boolean, stations: NpcStation[], isOver: boolean} | null,
- *   send: (cmd: any) => Promise<any>, request: (msg: any) => Promise<any>,
+ *   botSides: string[], send: (cmd: any) => Promise<any>, request: (msg: any) => Promise<any>,
  *   download: () => void, gmToken: string, toast: (m: string, k?: string) => void}} ctx
  *   `npc` null: the stations the GM runs did not change (keep the GM's half-made choices)
  */
@@ -32,7 +33,8 @@ export function renderGm(root, ctx) {
         h("label.check", { title: "Stations of a ship a player commands, that nobody holds, pass (or take no reaction) as soon as they are awaited" },
           h("input", { type: "checkbox", testid: "gm-autopass", checked: ctx.autoPass, onChange: (e) => ctx.setAutoPass(e.target.checked) }),
           " Idle crew of player ships pass by themselves"),
-        h("div", { testid: "gm-npc-list" })),
+        h("div", { testid: "gm-npc-list" }),
+        h("div", { testid: "gm-bots" })),
       form,
       h("div", { testid: "gm-presence" }));
   }
@@ -54,6 +56,7 @@ export function renderGm(root, ctx) {
   const ruling = /** @type {HTMLElement | null} */ (box.querySelector("form"));
   if (ruling?.dataset.targets !== rulingTargetsKey(ctx.state)) replace(box, rulingForm(ctx.state, (cmd, done) => send(ctx, cmd, done)));
   if (ctx.npc) drawNpc(/** @type {HTMLElement} */ (root.querySelector('[data-testid="gm-npc"]')), ctx.npc, ctx);
+  drawBots(/** @type {HTMLElement} */ (root.querySelector('[data-testid="gm-bots"]')), ctx);
   replace(/** @type {HTMLElement} */ (root.querySelector('[data-testid="gm-presence"]')), presenceList(ctx));
 }
 
@@ -70,6 +73,52 @@ function drawNpc(section, npc, ctx) {
     : shown.length
       ? [passable.length > 1 ? passAll(passable, ctx) : null, shown.map((x) => npcStation(x, ctx))]
       : h("p.muted", { testid: "gm-npc-none" }, "No station without a player is waiting: the players (or the bot) have the move."));
+}
+
+/**
+ * The ships the server's bot may run: one click hands a ship over at the tactic picked beside it
+ * (standard unless changed), one click takes it back. Redrawn only when a ship's status or bot
+ * changes, so a tactic being picked survives the battle's updates.
+ */
+function drawBots(box, ctx) {
+  const ships = shipsOf(ctx.state).filter((s) => s.status === "active");
+  const key = JSON.stringify([ctx.state?.outcome ? 1 : 0, ctx.botSides, ships.map((s) => [s.id, s.name, s.bot ?? null])]);
+  if (box.dataset.key === key) return;
+  box.dataset.key = key;
+  if (!ships.length || ctx.state?.outcome) {
+    replace(box);
+    return;
+  }
+  const hand = async (ship, tactic, button) => {
+    button.disabled = true;
+    try {
+      await ctx.send({ type: "gm_bot", ship_id: ship.id, tactic });
+    } catch {
+      button.disabled = false; // refused: the toast says why
+    }
+  };
+  replace(box, h("h4.bot-h", { id: "gm-bots-h" }, "The bot"),
+    h("ul.bot-ships", { "aria-labelledby": "gm-bots-h" }, ships.map((ship) => {
+      const tactic = botTactic(ship, ctx.botSides);
+      if (tactic) {
+        const back = h("button.btn.btn-small", {
+          type: "button", testid: `bot-off-${ship.id}`, "aria-label": `Take back ${ship.name} from the bot`,
+          onClick: () => hand(ship, null, back),
+        }, "Take back");
+        return h("li.bot-ship", { testid: `bot-ship-${ship.id}`, dataset: { tactic } },
+          h("span", null, h("strong", null, ship.name), ` · bot, ${tactic}`), back);
+      }
+      const pick = /** @type {HTMLSelectElement} */ (h("select", {
+        id: `bot-tactic-${ship.id}`, testid: `bot-tactic-${ship.id}`, "aria-label": `Tactic for ${ship.name}`,
+      }, BOT_TACTICS.map((t) => h("option", { value: t, selected: t === "standard", title: TACTIC_HELP[t] }, label(t)))));
+      const on = h("button.btn.btn-small", {
+        type: "button", testid: `bot-on-${ship.id}`, "aria-label": `Bot runs it: ${ship.name}`,
+        title: "The server's bot plays every station of this ship from now on (an event in the log; undoable)",
+        onClick: () => hand(ship, pick.value, on),
+      }, "Bot runs it");
+      return h("li.bot-ship", { testid: `bot-ship-${ship.id}` },
+        h("span", null, h("strong", null, ship.name)), h("span.bot-pick", null, pick, on));
+    })));
 }
 
 /** The one-click pass of a station: its end of step, or "no reaction" when it may react. */

@@ -2,6 +2,7 @@
 // link or code (GM, player with ship + station, spectator), or resume a saved battle from its
 // events JSON. It only builds requests; the server validates them and explains refusals.
 import { createBattle, findBattle, getBattle, getPresets, importBattle } from "./api.js";
+import { BOT_TACTICS, TACTIC_HELP, botTactic } from "./bots.js";
 import { h, humanMessage, label, replace, stationLabel } from "./dom.js";
 import { loadName, loadSeat, saveName, saveSeat } from "./storage.js";
 
@@ -180,6 +181,8 @@ function renderCreate(panel, presets, ctx) {
     roundLimit: 30,
     ruleset: "MGT2E_2016",
     botSide: "",
+    soloShip: 0,
+    soloTactic: "standard",
   };
   const presetById = new Map(presets.map((p) => [p.id, p]));
   const status = h("div.notice", { testid: "create-status", "aria-live": "polite" });
@@ -334,12 +337,25 @@ function renderCreate(panel, presets, ctx) {
     });
   };
 
-  // With the bot on one side, you may command a ship of the other yourself instead of running
-  // the table as GM.
-  const soloButton = h("button.btn", { type: "submit", testid: "create-solo", hidden: true });
+  // Solo as a player: you command one ship, the server's bot runs every other one (allies too)
+  // at the tactic picked here; the GM token stays stored (Download battle, or the GM seat later).
+  const soloButton = h("button.btn", { type: "submit", testid: "create-solo" });
+  const soloShip = /** @type {HTMLSelectElement} */ (h("select", {
+    id: "sc-solo-ship", testid: "solo-ship",
+    onChange: (e) => {
+      model.soloShip = Number(e.target.value);
+      drawSolo();
+    },
+  }));
+  const soloTactic = h("select", {
+    id: "sc-solo-tactic", testid: "solo-tactic",
+    onChange: (e) => (model.soloTactic = e.target.value),
+  }, BOT_TACTICS.map((t) => h("option", { value: t, selected: t === model.soloTactic, title: TACTIC_HELP[t] }, label(t))));
   const drawSolo = () => {
-    const ship = model.ships.find((x) => model.botSide && x.side !== model.botSide);
-    soloButton.hidden = !ship;
+    model.soloShip = Math.min(model.soloShip, Math.max(0, model.ships.length - 1));
+    replace(soloShip, model.ships.map((x, i) => h("option", { value: String(i), selected: i === model.soloShip }, x.name || `Ship ${i + 1}`)));
+    const ship = model.ships[model.soloShip];
+    soloButton.hidden = !ship || model.ships.length < 2;
     soloButton.textContent = ship ? `Play solo: command ${ship.name}` : "";
   };
 
@@ -352,17 +368,16 @@ function renderCreate(panel, presets, ctx) {
         status.className = "notice";
         status.textContent = "Creating the battle…";
         try {
-          const body = scenarioBody(model);
           const solo = /** @type {any} */ (e).submitter?.dataset.testid === "create-solo";
+          const body = scenarioBody(model, solo ? { ship: model.soloShip, tactic: model.soloTactic } : null);
           const created = await createBattle(body);
           const battleId = created.battle_id;
           const code = created.join_code ?? created.code;
           saveSeat(battleId, { gm_token: created.gm_token, role: "gm", code });
           if (solo) {
-            // Solo as a player: every station of your ship is yours; the bot runs the other
-            // side. The GM token stays stored (Download battle, or take the GM seat later).
+            // Solo as a player: every station of your ship is yours; the bot runs the others.
             const battle = await getBattle(battleId);
-            const ship = (battle.state?.ships ?? []).find((x) => x.side !== model.botSide);
+            const ship = (battle.state?.ships ?? []).find((x) => x.id === `s${model.soloShip + 1}`);
             if (ship) {
               const stations = ship.crew.map((c) => c.station);
               saveSeat(battleId, { role: "player", ship_id: ship.id, stations, name: loadName() || "Captain" });
@@ -425,10 +440,15 @@ function renderCreate(panel, presets, ctx) {
     ),
     h("fieldset", { style: { "margin-top": "12px" } },
       h("legend", null, "Solo mode"),
-      field("sc-bot", "The engine's bot commands", h("select", {
+      h("div.row", null,
+        field("sc-solo-ship", "Play solo: your ship (the bot runs the rest)", soloShip),
+        field("sc-solo-tactic", "The bot's tactic", soloTactic)),
+      field("sc-bot", "Or, as GM: the engine's bot commands", h("select", {
         id: "sc-bot", testid: "bot-side",
         onChange: (e) => {
           model.botSide = e.target.value;
+          // solo then commands a ship of another side (the bot's side is the bot's)
+          if (model.botSide) model.soloShip = Math.max(0, model.ships.findIndex((x) => x.side !== model.botSide));
           drawSolo();
         },
       }, h("option", { value: "" }, "Nobody (all human crews)"),
@@ -505,8 +525,13 @@ export function scenarioError(message, model) {
   }).join(" ");
 }
 
-/** Build the POST /api/battles body from the form model. Pure. */
-export function scenarioBody(model) {
+/**
+ * Build the POST /api/battles body from the form model. Pure.
+ * @param {any} model
+ * @param {{ship: number, tactic: string} | null} [solo]  solo as a player: the bot runs every
+ *   ship but this one (its index) at this tactic (`bot_ships`), no bot side
+ */
+export function scenarioBody(model, solo = null) {
   const ships = model.ships.map((s, i) => {
     const ship = { id: `s${i + 1}`, name: s.name.trim() || `Ship ${i + 1}`, side: s.side, preset: s.preset };
     if (s.crew && Object.keys(s.crew).length) {
@@ -526,6 +551,10 @@ export function scenarioBody(model) {
     starting_range: model.range,
     round_limit: model.roundLimit,
   };
+  if (solo) {
+    const others = ships.filter((_, i) => i !== solo.ship).map((s) => [s.id, solo.tactic]);
+    return { scenario: body, name: body.name, bot_sides: [], bot_ships: Object.fromEntries(others) };
+  }
   return { scenario: body, name: body.name, bot_sides: model.botSide ? [model.botSide] : [] };
 }
 
@@ -638,7 +667,7 @@ function renderSeatPicker(box, battle, code, nameInput, ctx, status) {
             stationsOf(ship).map((st) => {
               const key = `${ship.id}/${st}`;
               const taken = claims.has(key) && !mine.has(key);
-              const bot = (ship.bot ?? battle.bot_sides?.includes(ship.side)) === true;
+              const bot = botTactic(ship, battle.bot_sides) !== null;
               return h("label", null,
                 h("input", {
                   type: "radio", name: "seat", value: key, disabled: taken || bot,
