@@ -3,8 +3,9 @@
 Purely computational. Candidates are every command shape the station could send; the legal
 ones are those `decide` would accept, so the lists never offer what the rules refuse. The
 commonest candidates (ending a step, declining a reaction, surrendering: one or more in every
-list) are judged directly from the state; the rest by a dry run of `decide` (no dice drawn). A
-property test holds the direct judgement equal to the dry run on random states of every ruleset.
+list; CE reloads and launches, mostly refused) are judged directly from the state; the rest by
+a dry run of `decide` (no dice drawn). A property test holds the direct judgement equal to the
+dry run on random states of every ruleset.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from gameserver.rules.actions.attack import attack_boon
+from gameserver.rules.actions.ce import reloadable
 from gameserver.rules.authorise import station_for
 from gameserver.rules.commands import COMMAND_ADAPTER, GM, Actor, Command
 from gameserver.rules.decision import COMMAND_RULES
@@ -23,6 +25,7 @@ from gameserver.rules.state import BattleState, ShipState, Step
 from gameserver.rules.tables_mgt2e import WEAPONS
 from gameserver.rules.turns import enemies, ew_options, repair_options, stations_needed
 from gameserver.rules.turns_ce import candidates as ce_candidates
+from gameserver.rules.turns_ce import loaded_racks
 
 
 def _cmd(data: dict[str, Any], actor: Actor = GM) -> Command:
@@ -152,7 +155,7 @@ def _legal(state: BattleState, ship_id: str, station: str, direct: bool) -> list
         if direct and kind in _DIRECT:
             if needed is None:
                 needed = [] if state.pending else stations_needed(state, ship)
-            verdict = _direct_legal(state, ship, station, kind, needed)
+            verdict = _direct_legal(state, ship, station, kind, needed, data)
         if verdict is None:
             if (
                 kind == "surrender"
@@ -173,20 +176,41 @@ def _legal(state: BattleState, ship_id: str, station: str, direct: bool) -> list
     return out
 
 
-_DIRECT = frozenset({"end_step", "no_reaction", "surrender"})
+_DIRECT = frozenset({"end_step", "no_reaction", "surrender", "ce_reload", "ce_launch"})
 
 
 def _direct_legal(
-    state: BattleState, ship: ShipState, station: str, kind: str, needed: list[str]
-) -> bool:
+    state: BattleState,
+    ship: ShipState,
+    station: str,
+    kind: str,
+    needed: list[str],
+    data: Mapping[str, Any],
+) -> bool | None:
     """Whether `decide` would accept a candidate of `kind` (one of `_DIRECT`) from a player
-    holding `station`, judged from the state: what `authorise` and the handler check, in short.
+    holding `station`, judged from the state: what `authorise` and the handler check, in short;
+    None: ask the dry run.
 
     `candidate_commands` only offers these to the pending reaction's eligible stations of its
     target, or to the acting ship's stations when nothing is pending; `needed` is
     `stations_needed` of the ship (empty while a reaction is pending)."""
     if not ship.is_active or ship.crew_at(station) is None:
         return False
+    if kind in ("ce_reload", "ce_launch"):
+        # CE gunner actions of the ship's turn (§6.A, §9.A), from the turret's own station.
+        turret = int(data["turret"])
+        if (
+            station != f"gunner:{turret}"
+            or state.pending
+            or state.acting_ship != ship.id
+            or state.step != Step.TURN
+            or station in ship.done
+        ):
+            return False
+        if kind == "ce_reload":
+            return bool(reloadable(ship, turret))
+        # No loaded rack: the launch is refused whatever the target (§9.A); else the dry run.
+        return None if loaded_racks(ship, turret) else False
     if state.pending:
         head = state.pending[0]
         # end_step while a reaction is pending declines it, like no_reaction (§11.B).

@@ -22,6 +22,11 @@ from .conftest import make_scenario
 
 MGT_PRESETS = [k for k, v in rules.PRESET_RULESET.items() if v != "CE"]
 CE_PRESETS = [k for k, v in rules.PRESET_RULESET.items() if v == "CE"]
+CE_MISSILE_PRESETS = [
+    k
+    for k in CE_PRESETS
+    if any(w == "missile_rack" for t in rules.PRESETS[k].turrets for w in t.weapons)
+]
 BANDS = [b.value for b in rules.RangeBand]
 STATIONS = (
     ["pilot", "captain", "sensors", "engineer", "navigator"]
@@ -35,11 +40,12 @@ SETTINGS = settings(
 )
 
 
-def _scenario(data: st.DataObject) -> rules.Scenario:
-    ruleset = data.draw(st.sampled_from(["MGT2E_2016", "MGT2E_2022", "CE"]))
+def _scenario(data: st.DataObject, first: list[str] | None = None) -> rules.Scenario:
+    """A random scenario; `first` (CE presets) forces the ruleset and the first ship's kind."""
+    ruleset = "CE" if first else data.draw(st.sampled_from(["MGT2E_2016", "MGT2E_2022", "CE"]))
     presets = CE_PRESETS if ruleset == "CE" else MGT_PRESETS
     return make_scenario(
-        data.draw(st.sampled_from(presets)),
+        data.draw(st.sampled_from(first or presets)),
         data.draw(st.sampled_from(presets)),
         data.draw(st.sampled_from(BANDS)),
         round_limit=data.draw(st.integers(1, 6)),
@@ -47,10 +53,16 @@ def _scenario(data: st.DataObject) -> rules.Scenario:
     )
 
 
-def _visit(data: st.DataObject, seed_: int, check: Any, max_commands: int = 60) -> int:
+def _visit(
+    data: st.DataObject,
+    seed_: int,
+    check: Any,
+    max_commands: int = 60,
+    first: list[str] | None = None,
+) -> int:
     """Play random legal commands (chosen from the dry-run lists) from a random scenario and
     call `check(state)` on every state reached; returns how many states were checked."""
-    state = rules.open_battle(_scenario(data), seed_, "legal", None).state
+    state = rules.open_battle(_scenario(data, first), seed_, "legal", None).state
     checked = 0
     for _ in range(max_commands):
         check(state)
@@ -68,24 +80,33 @@ def _visit(data: st.DataObject, seed_: int, check: Any, max_commands: int = 60) 
     return checked
 
 
+def _same_lists(state: rules.BattleState) -> None:
+    """Every station of every ship (held or not, awaited or not): direct = dry run."""
+    for ship_id in [*state.ships, "zz"]:
+        for station in STATIONS:
+            direct = legal_commands(state, ship_id, station)
+            assert direct == legal_commands_dry_run(state, ship_id, station), (
+                ship_id,
+                station,
+                state.step,
+                state.pending,
+            )
+
+
 @seed(19)
 @SETTINGS
 @given(data=st.data(), seed_=st.integers(0, 2**64))
 def test_direct_lists_equal_the_dry_run(data: st.DataObject, seed_: int) -> None:
-    """Every station of every ship (held or not, awaited or not), on every state reached."""
+    """Random scenarios of MgT2e 2016, 2022 and CE, on every state reached."""
+    assert _visit(data, seed_, _same_lists) > 0
 
-    def check(state: rules.BattleState) -> None:
-        for ship_id in [*state.ships, "zz"]:
-            for station in STATIONS:
-                direct = legal_commands(state, ship_id, station)
-                assert direct == legal_commands_dry_run(state, ship_id, station), (
-                    ship_id,
-                    station,
-                    state.step,
-                    state.pending,
-                )
 
-    assert _visit(data, seed_, check) > 0
+@seed(19)
+@SETTINGS
+@given(data=st.data(), seed_=st.integers(0, 2**64))
+def test_direct_lists_equal_the_dry_run_with_ce_missiles(data: st.DataObject, seed_: int) -> None:
+    """CE ships with missile racks (launch and reload judged directly) against any CE ship."""
+    assert _visit(data, seed_, _same_lists, first=CE_MISSILE_PRESETS) > 0
 
 
 def _old_label(state: rules.BattleState, data: Mapping[str, Any]) -> str:
