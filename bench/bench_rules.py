@@ -11,6 +11,7 @@ the load average at start and end, so a slow run on a busy machine shows as such
 from __future__ import annotations
 
 import os
+import random
 import statistics
 import time
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from typing import Any
 
 from gameserver import rules
 from gameserver.rules.dice import SeededDice
+from gameserver.rules.legal import legal_commands, legal_commands_dry_run
 from gameserver.rules.resolution import HullWork, resolve_attack, resolve_damage
 
 ATTACK_GOAL = 100_000
@@ -212,7 +214,69 @@ def run() -> None:
         f" baseline, every event folded with evolve: best {min(fold_cpus):.1f} ms CPU;"
         f" goal < {REPLAY_GOAL_MS:.0f} ms: {_verdict(min(cpus) < REPLAY_GOAL_MS)}"
     )
+    for ruleset, presets in (("MGT2E_2016", ("scout", "free_trader")), ("CE", CE_PAIR)):
+        direct_ms, dry_ms = _seed_shape_per_command(ruleset, presets)
+        print(
+            f"5. seed-shape engine work per command ({ruleset}, {presets[0]} vs {presets[1]} at"
+            f" Short: the legal lists of every awaited station, then decide; CPU, best of"
+            f" {ROUNDS} interleaved rounds): {min(direct_ms):.3f} ms"
+            f" (median {statistics.median(direct_ms):.3f});"
+            f" baseline, every candidate dry-run through decide: {min(dry_ms):.3f} ms"
+            f" (median {statistics.median(dry_ms):.3f}); {min(dry_ms) / min(direct_ms):.2f}x"
+        )
     print(f"{_load()} at end")
+
+
+CE_PAIR = tuple(k for k, v in rules.PRESET_RULESET.items() if v == "CE")[:2]
+
+
+def _seed_shape_battles(
+    ruleset: str, presets: tuple[str, ...], lists: Callable[..., list[dict[str, Any]]]
+) -> tuple[int, float]:
+    """Keen players (the seed shape, `bench.seedgen`): every state, the legal list of every
+    awaited station (as the room sends them), then one of them played. (commands, CPU s)."""
+    scen = rules.Scenario.model_validate(
+        {
+            "ruleset": ruleset,
+            "sides": [{"id": "red", "name": "Red"}, {"id": "blue", "name": "Blue"}],
+            "ships": [
+                {"id": "alpha", "name": "Alpha", "side": "red", "preset": presets[0]},
+                {"id": "bravo", "name": "Bravo", "side": "blue", "preset": presets[1]},
+            ],
+            "starting_range": "short",
+            "round_limit": 4,
+        }
+    )
+    rng = random.Random(1)
+    commands = 0
+    cpu = time.process_time()
+    for seed in range(20):
+        state = rules.open_battle(scen, seed, f"seed-{seed}", None).state
+        while not state.is_over:
+            offered = [(k, lists(state, *k)) for k in rules.awaiting(state)]
+            (ship, station), options = rng.choice([o for o in offered if o[1]])
+            keen = [o for o in options if o["type"] not in ("surrender", "break_off")]
+            data = dict(rng.choice(keen or options)["command"])
+            if data["type"] == "move":
+                data["thrust"] = 1
+            actor = rules.Actor(role="player", ship_id=ship, stations=frozenset({station}))
+            state = rules.decide(state, rules.parse_command(data, actor)).state
+            commands += 1
+    return commands, time.process_time() - cpu
+
+
+def _seed_shape_per_command(
+    ruleset: str, presets: tuple[str, ...]
+) -> tuple[list[float], list[float]]:
+    """ms of CPU per command with the served lists and with the dry-run reference, interleaved
+    round by round so the machine's load falls on both alike (same seeds: same battles)."""
+    direct: list[float] = []
+    dry: list[float] = []
+    for _ in range(ROUNDS):
+        for fn, out in ((legal_commands, direct), (legal_commands_dry_run, dry)):
+            n, cpu_s = _seed_shape_battles(ruleset, presets, fn)
+            out.append(cpu_s * 1000 / n)
+    return direct, dry
 
 
 if __name__ == "__main__":

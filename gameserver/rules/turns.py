@@ -55,9 +55,29 @@ def target_ship(
     return target
 
 
+_NEEDED_MAX = 256
+_needed: dict[tuple[int, int], tuple[BattleState, ShipState, tuple[str, ...]]] = {}
+
+
 def stations_needed(state: BattleState, ship: ShipState) -> list[str]:
     """Stations of `ship` that still have something to do in the current step (§3.B; CE:
-    on its turn, §3.A)."""
+    on its turn, §3.A).
+
+    Memoised per (state, ship) object: states are immutable, and one command asked this of the
+    same state four times or more (authorising each legal-list candidate, the handler, `settle`,
+    `awaiting`). The entry keeps both objects, so an id is never reused while it is cached."""
+    key = (id(state), id(ship))
+    hit = _needed.get(key)
+    if hit is not None and hit[0] is state and hit[1] is ship:
+        return list(hit[2])
+    out = _stations_needed(state, ship)
+    if len(_needed) >= _NEEDED_MAX:
+        del _needed[next(iter(_needed))]
+    _needed[key] = (state, ship, tuple(out))
+    return out
+
+
+def _stations_needed(state: BattleState, ship: ShipState) -> list[str]:
     if state.ruleset.is_ce:
         return ce_stations_needed(state, ship)
     if not ship.is_active:
