@@ -392,7 +392,8 @@ def transitions(
         and before.autoscaling_floor != after.autoscaling_floor
     ):
         floor = new.get(ConditionType.AUTOSCALING_FLOOR)
-        why = f": {floor.reason}, {floor.message}" if floor is not None else ""
+        # The condition says "HPA minReplicas N: why"; the Event names both figures, then why.
+        why = f" ({floor.reason}): {floor.message.partition(': ')[2]}" if floor is not None else ""
         out.append(
             (
                 "Normal",

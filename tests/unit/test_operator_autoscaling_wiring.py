@@ -339,7 +339,11 @@ async def test_a_surge_raises_the_hpa_floor_with_a_condition_and_an_event() -> N
     assert "1800 connections need 4 pods" in floor["message"]
     (event,) = [e for e in client.events if e["reason"] == "AutoscalingFloorChanged"]
     assert event["type"] == "Normal"
-    assert event["message"].startswith("HPA minReplicas 2 → 4: Connections")
+    assert event["message"] == (
+        "HPA minReplicas 2 → 4 (Connections): 1800 connections need 4 pods at 500 per pod"
+    )
+    # The HPA apply, the status patch and the Events are all writes the RBAC rules grant.
+    assert all(granted(verb, kind) for verb, kind, _ in client.writes), client.writes
 
 
 async def test_the_schedule_is_checked_even_when_no_pod_answers() -> None:
