@@ -259,7 +259,9 @@ async def summary(request: web.Request) -> web.Response:
     """`/api/summary`: battles open here and the people at their tables, GMs included and
     spectators not (the operator's BATTLES and PLAYERS columns). Battles are listed as short
     digests of their ids, so the operator can count a battle followed on two pods once without
-    learning the ids (an id is a join link)."""
+    learning the ids (an id is a join link). `connections` counts every open WebSocket,
+    spectators and not-yet-joined ones included: what the operator's autoscaling floor scales on
+    (each one costs the pod the same socket and fan-out)."""
     hub = request.app[HUB_KEY]
     digests = sorted(hashlib.sha256(b.encode()).hexdigest()[:16] for b in hub.rooms)
     players = sum(
@@ -268,7 +270,12 @@ async def summary(request: web.Request) -> web.Response:
         if conn.room is not None and conn.role is not None and conn.role is not Role.SPECTATOR
     )
     return web.json_response(
-        {"battles": len(digests), "players": players, "battleDigests": digests}
+        {
+            "battles": len(digests),
+            "players": players,
+            "connections": len(hub.connections),
+            "battleDigests": digests,
+        }
     )
 
 

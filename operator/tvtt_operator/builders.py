@@ -86,10 +86,13 @@ class Inputs:
     `redis_password`: the one in the live Secret, or a freshly generated one for a new Secret.
     `redis_claim_size`: the StatefulSet's volumeClaimTemplates size once it exists (that field is
     immutable; a bigger `storageSize` is applied to the claim itself).
+    `hpa_min_replicas`: the autoscaling floor (`autoscaling.plan_floor`: connections, schedule,
+    battles) the reconciler computed; the spec's minReplicas when None.
     """
 
     redis_password: str = ""
     redis_claim_size: int | str | None = None
+    hpa_min_replicas: int | None = None
 
 
 def content_hash(value: Any) -> str:
@@ -392,14 +395,21 @@ def build_service(tvtt: TravellerVTT) -> dict[str, Any]:
     }
 
 
-def build_hpa(tvtt: TravellerVTT) -> dict[str, Any] | None:
+def build_hpa(tvtt: TravellerVTT, min_replicas: int | None = None) -> dict[str, Any] | None:
     """An autoscaling/v2 HPA on CPU, or None when autoscaling is off.
 
-    Scale-down is slowed (5 minute window): removing a pod drains its battles.
+    `min_replicas` is the operator's floor (connections, schedule, battles), clamped to the
+    spec's bounds. CPU has two thresholds, as the strategy asks: pods are added above
+    targetCpuUtilization (scale-up tolerance 0) and removed only below scaleDownCpuUtilization
+    (the scale-down tolerance, GA in Kubernetes 1.35; older API servers drop the field and use
+    their 10 % default). The scale-down stabilisation window is the spec's: removing a pod makes
+    its players reconnect elsewhere.
     """
     autoscaling = tvtt.spec.autoscaling
     if autoscaling is None:
         return None
+    floor = autoscaling.min_replicas if min_replicas is None else min_replicas
+    floor = min(max(floor, autoscaling.min_replicas), autoscaling.max_replicas)
     return {
         "apiVersion": HPA.api_version,
         "kind": HPA.kind,
@@ -410,7 +420,7 @@ def build_hpa(tvtt: TravellerVTT) -> dict[str, Any] | None:
                 "kind": DEPLOYMENT.kind,
                 "name": server_name(tvtt),
             },
-            "minReplicas": autoscaling.min_replicas,
+            "minReplicas": floor,
             "maxReplicas": autoscaling.max_replicas,
             "metrics": [
                 {
@@ -424,7 +434,13 @@ def build_hpa(tvtt: TravellerVTT) -> dict[str, Any] | None:
                     },
                 }
             ],
-            "behavior": {"scaleDown": {"stabilizationWindowSeconds": 300}},
+            "behavior": {
+                "scaleUp": {"tolerance": "0"},
+                "scaleDown": {
+                    "stabilizationWindowSeconds": autoscaling.stabilization_window_seconds,
+                    "tolerance": autoscaling.scale_down_tolerance,
+                },
+            },
         },
     }
 
@@ -757,7 +773,7 @@ def build_children(tvtt: TravellerVTT, inputs: Inputs | None = None) -> list[dic
         build_service(tvtt),
         build_deployment(tvtt, config_hash=server_config_hash),
         build_pdb(tvtt),
-        build_hpa(tvtt),
+        build_hpa(tvtt, inputs.hpa_min_replicas),
         build_ingress(tvtt),
     ]
     return [m if m["kind"] == DEPLOYMENT.kind else stamp(m) for m in ordered if m is not None]

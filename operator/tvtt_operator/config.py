@@ -35,6 +35,9 @@ class OperatorConfig(BaseSettings):
     # BATTLES/PLAYERS: how often the game server pods' /api/summary is polled (0: never).
     poll_seconds: float = Field(default=30.0, ge=0)
     poll_timeout_seconds: float = Field(default=2.0, gt=0)
+    # Each game server pod's pod-deletion-cost (its players, from the poll) is written at most
+    # this often per pod, and never when unchanged.
+    deletion_cost_seconds: float = Field(default=60.0, ge=0)
     # Leader election with a coordination.k8s.io Lease: only the holder reconciles; the others
     # keep a warm cache and take over when the holder stops renewing (see docs/operator.md).
     leader_election: bool = False

@@ -167,11 +167,14 @@ def _correct_drift(desired: dict[str, Any], live: Mapping[str, Any], plan: Plan)
     return any(not d.added for d in drifts)
 
 
-def render_inputs(tvtt: TravellerVTT, live: Live, fresh_password: str) -> Inputs:
+def render_inputs(
+    tvtt: TravellerVTT, live: Live, fresh_password: str, hpa_min_replicas: int | None = None
+) -> Inputs:
     """What the render needs from the live objects. Purely computational, no side effects.
 
     The password of the live Secret is kept (a fresh one only when there is none); the claim
-    template size of a live StatefulSet is kept (immutable there).
+    template size of a live StatefulSet is kept (immutable there); `hpa_min_replicas` is the
+    reconciler's autoscaling floor, passed through.
     """
     password = secret_password(live.get((SECRET.kind, redis_secret_name(tvtt))))
     statefulset = live.get((STATEFUL_SET.kind, redis_name(tvtt))) or {}
@@ -182,7 +185,11 @@ def render_inputs(tvtt: TravellerVTT, live: Live, fresh_password: str) -> Inputs
         )
         if storage is not None:
             claim_size = storage
-    return Inputs(redis_password=password or fresh_password, redis_claim_size=claim_size)
+    return Inputs(
+        redis_password=password or fresh_password,
+        redis_claim_size=claim_size,
+        hpa_min_replicas=hpa_min_replicas,
+    )
 
 
 def claim_requested(claim: Mapping[str, Any] | None) -> int | str | None:
@@ -224,6 +231,7 @@ def plan_reconcile(
     *,
     fresh_password: str = "",
     claim: Mapping[str, Any] | None = None,
+    hpa_min_replicas: int | None = None,
 ) -> Plan:
     """Compare rendered children with the live ones and list the writes.
 
@@ -239,13 +247,15 @@ def plan_reconcile(
       child is applied again, added fields are removed by a guarded JSON patch. Except in the
       Deployment's pod template after a manual rollback, which is reported instead;
     - the Redis claim (`claim`, watched, not a child) is expanded when smaller than the spec.
-    `fresh_password` is used only when no Redis Secret exists yet (the reconciler generates it).
+    `fresh_password` is used only when no Redis Secret exists yet (the reconciler generates it);
+    `hpa_min_replicas` is the autoscaling floor (an HPA whose minReplicas differs is applied).
     """
     plan = Plan()
     desired_keys: set[tuple[str, str]] = set()
     overridden = applied_template = False
     rendered_template_hash: str | None = None
-    for manifest in build_children(tvtt, render_inputs(tvtt, live, fresh_password)):
+    inputs = render_inputs(tvtt, live, fresh_password, hpa_min_replicas)
+    for manifest in build_children(tvtt, inputs):
         key = child_key(manifest)
         desired_keys.add(key)
         current = live.get(key)

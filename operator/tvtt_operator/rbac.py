@@ -23,7 +23,8 @@ def operator_rules() -> list[dict[str, Any]]:
       finalizers: update — only so `blockOwnerDeletion` on owner references is allowed where the
       OwnerReferencesPermissionEnforcement admission plugin is on (OpenShift); no finalizer is set.
     - events: create (the ManualRollback Event).
-    - pods: list/watch (the game server pods whose /api/summary is polled).
+    - pods: list/watch (the game server pods whose /api/summary is polled) and patch (their
+      `controller.kubernetes.io/pod-deletion-cost` annotation: the emptiest pod goes first).
     - persistentvolumeclaims: list/watch/patch (the Redis claim: reported, and expanded).
     - secrets: also get, for a metadata-only check that the Ingress's TLS Secret exists (the
       watch sees only the operator's own Redis Secrets, by label).
@@ -43,7 +44,7 @@ def operator_rules() -> list[dict[str, Any]]:
             for child_group, plurals in by_group.items()
         ),
         {"apiGroups": [EVENT.group], "resources": [EVENT.plural], "verbs": ["create"]},
-        {"apiGroups": [POD.group], "resources": [POD.plural], "verbs": ["list", "watch"]},
+        {"apiGroups": [POD.group], "resources": [POD.plural], "verbs": ["list", "watch", "patch"]},
         {"apiGroups": [PVC.group], "resources": [PVC.plural], "verbs": ["list", "watch", "patch"]},
         {"apiGroups": [SECRET.group], "resources": [SECRET.plural], "verbs": ["get"]},
     ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -18,15 +18,18 @@ from typing import Any
 import structlog
 from pydantic import ValidationError
 
+from tvtt_operator.autoscaling import Floor, PodLoad, plan_floor, pod_load
 from tvtt_operator.builders import (
     FIELD_MANAGER,
     HANDOVER_FIELD_MANAGER,
     redis_claim_name,
+    server_name,
 )
 from tvtt_operator.cache import Cache, Key
 from tvtt_operator.config import OperatorConfig
+from tvtt_operator.deletion_cost import deletion_cost_patches, due_patches
 from tvtt_operator.drift import find_drift, removal_patch
-from tvtt_operator.kinds import DEPLOYMENT, EVENT, POD, PVC, SECRET, TRAVELLER_VTT
+from tvtt_operator.kinds import DEPLOYMENT, EVENT, HPA, POD, PVC, SECRET, TRAVELLER_VTT
 from tvtt_operator.kube import KubeClient, KubeError
 from tvtt_operator.metrics import (
     MANAGED,
@@ -42,7 +45,7 @@ from tvtt_operator.status import (
     Summary,
     build_status,
     combine_summaries,
-    ready_pod_addresses,
+    ready_pods,
     transitions,
 )
 from tvtt_operator.summary import SummaryPoller
@@ -53,6 +56,11 @@ log = structlog.get_logger("tvtt_operator.reconciler")
 def utc_now() -> str:
     """RFC 3339 UTC timestamp with second precision (metav1.Time)."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def wall_now() -> datetime:
+    """The time the autoscaling schedule is evaluated at (timezone-aware)."""
+    return datetime.now(UTC)
 
 
 def build_event(
@@ -92,11 +100,13 @@ class Reconciler:
         cache: Cache,
         settings: OperatorConfig,
         clock: Callable[[], str] = utc_now,
+        wall_clock: Callable[[], datetime] = wall_now,
     ) -> None:
         self.client = client
         self.cache = cache
         self.settings = settings
         self.clock = clock
+        self.wall_clock = wall_clock
         self._queue: asyncio.Queue[Key] = asyncio.Queue()
         self._queued: set[Key] = set()
         self._active: set[Key] = set()
@@ -108,6 +118,11 @@ class Reconciler:
         self._forbidden_since: float | None = None
         self.summaries: dict[Key, Summary] = {}
         self.poller = SummaryPoller(settings.poll_timeout_seconds)
+        # Per resource: each pod's last /api/summary reply, the autoscaling floors wanted within
+        # the stabilisation window, and when each pod's deletion cost was last written.
+        self.pod_replies: dict[Key, dict[str, Mapping[str, Any]]] = {}
+        self.floor_history: dict[Key, tuple[tuple[float, int], ...]] = {}
+        self.cost_written: dict[Key, dict[str, float]] = {}
 
     # --- queue --------------------------------------------------------------------------------
 
@@ -161,20 +176,125 @@ class Reconciler:
         while True:
             await asyncio.sleep(self.settings.poll_seconds)
             keys = list(self.cache.owners())
-            for gone in set(self.summaries) - set(keys):
-                del self.summaries[gone]
+            for table in (self.summaries, self.pod_replies, self.floor_history, self.cost_written):
+                for gone in set(table) - set(keys):
+                    del table[gone]
             await asyncio.gather(*(self._poll_one(key) for key in keys))
 
     async def _poll_one(self, key: Key) -> None:
-        addresses = ready_pod_addresses(self.cache.observed(key, POD.kind))
-        replies = await self.poller.poll(addresses)
-        if replies is None:
-            return  # nobody answered: keep the last figures
-        summary = combine_summaries(replies)
-        self.summaries[key] = summary
-        status = (self.cache.owner(key) or {}).get("status") or {}
-        if (status.get("battles"), status.get("players")) != (summary.battles, summary.players):
+        """Poll one resource's pods; enqueue it when its figures or its autoscaling floor
+        changed (the schedule is checked even when no pod answers), and write the pods'
+        deletion costs where they changed."""
+        pods = self.cache.observed(key, POD.kind)
+        replies = await self.poller.poll_pods(ready_pods(pods))
+        changed = False
+        if replies:  # nobody answered: keep the last figures
+            self.pod_replies[key] = replies
+            summary = combine_summaries(list(replies.values()))
+            self.summaries[key] = summary
+            status = (self.cache.owner(key) or {}).get("status") or {}
+            changed = (status.get("battles"), status.get("players")) != (
+                summary.battles,
+                summary.players,
+            )
+            await self._write_deletion_costs(key, pods, replies)
+        if changed or self._floor_changed(key):
             self.enqueue(key)
+
+    async def _write_deletion_costs(
+        self,
+        key: Key,
+        pods: Mapping[str, Mapping[str, Any]],
+        replies: Mapping[str, Mapping[str, Any]],
+    ) -> None:
+        """Set each pod's `controller.kubernetes.io/pod-deletion-cost` to its players, so a
+        scale-down removes the emptiest pod: only where the value changes, at most once per
+        `deletion_cost_seconds` per pod (a merge patch of one annotation)."""
+        live = {
+            name: (pod.get("metadata") or {}).get("annotations") or {}
+            for name, pod in pods.items()
+            if not (pod.get("metadata") or {}).get("deletionTimestamp")
+        }
+        players = {
+            name: count
+            for name, reply in replies.items()
+            if isinstance(count := reply.get("players"), int)
+            and not isinstance(count, bool)
+            and count >= 0
+        }
+        written = self.cost_written.setdefault(key, {})
+        for gone in set(written) - set(live):
+            del written[gone]
+        now = time.monotonic()
+        due = due_patches(
+            deletion_cost_patches(live, players), written, now, self.settings.deletion_cost_seconds
+        )
+        for name, patch in due.items():
+            try:
+                patched = await self.client.merge_patch(POD, key[0], name, patch)
+            except KubeError as exc:
+                if exc.status != 404:  # a pod deleted meanwhile needs no cost
+                    log.warning("deletion cost not written", pod=name, error=exc.message)
+                    self._note_writes(ok=False, forbidden=exc.status == 403)
+                continue
+            written[name] = now
+            self.cache.put(patched)
+
+    def _floor_changed(self, key: Key) -> bool:
+        """Whether the autoscaling floor differs from the live HPA's minReplicas."""
+        body = self.cache.owner(key)
+        if body is None:
+            return False
+        try:
+            tvtt = TravellerVTT.model_validate(body)
+        except ValidationError:
+            return False
+        if tvtt.spec.paused:
+            return False
+        live = self.cache.children(key, tvtt.uid)
+        floor = self.floor(key, tvtt, live)
+        if floor is None:
+            return False
+        hpa = live.get((HPA.kind, server_name(tvtt))) or {}
+        return bool((hpa.get("spec") or {}).get("minReplicas") != floor.replicas)
+
+    def floor(
+        self, key: Key, tvtt: TravellerVTT, live: Mapping[tuple[str, str], Mapping[str, Any]]
+    ) -> Floor | None:
+        """The HPA's minReplicas now (`autoscaling.plan_floor`), remembering what was wanted for
+        the stabilisation window. After a restart the live HPA's minReplicas counts as wanted
+        just now, so a restart never skips the window."""
+        autoscaling = tvtt.spec.autoscaling
+        if autoscaling is None:
+            self.floor_history.pop(key, None)
+            return None
+        now = self.wall_clock()
+        name = server_name(tvtt)
+        history = self.floor_history.get(key)
+        if history is None:
+            live_min = ((live.get((HPA.kind, name)) or {}).get("spec") or {}).get("minReplicas")
+            history = ((now.timestamp(), live_min),) if isinstance(live_min, int) else ()
+        deployment = live.get((DEPLOYMENT.kind, name)) or {}
+        current = (deployment.get("spec") or {}).get("replicas")
+        loads: dict[str, PodLoad] | None = None
+        replies = self.pod_replies.get(key)
+        if replies is not None:
+            present = self.cache.observed(key, POD.kind)
+            loads = {
+                pod: load
+                for pod, reply in replies.items()
+                if pod in present and (load := pod_load(reply)) is not None
+            }
+        floor = plan_floor(
+            autoscaling.policy(),
+            loads,
+            current_replicas=current if isinstance(current, int) else 0,
+            now=now,
+            history=history,
+            battles_pinned=not tvtt.spec.redis.enabled,
+        )
+        self.floor_history[key] = floor.history
+        return floor
 
     def start(self) -> None:
         """Start the workers, the periodic resync (which reads only the cache) and the poll.
@@ -262,7 +382,14 @@ class Reconciler:
         claim = self.cache.observed(key, PVC.kind).get(redis_claim_name(tvtt))
         if tvtt.spec.paused:
             return await self._report_paused(tvtt, body, live)
-        plan = plan_reconcile(tvtt, live, fresh_password=secrets.token_hex(24), claim=claim)
+        floor = self.floor(key, tvtt, live)
+        plan = plan_reconcile(
+            tvtt,
+            live,
+            fresh_password=secrets.token_hex(24),
+            claim=claim,
+            hpa_min_replicas=None if floor is None else floor.replicas,
+        )
         done = await self._execute(tvtt, plan, live)
         claim, expansion_error = await self._expand_claim(tvtt, plan, claim, done)
         tls_missing = await self._tls_secret_missing(tvtt)
@@ -299,6 +426,8 @@ class Reconciler:
             tls_secret_missing=tls_missing,
             claim=claim,
             expansion_error=expansion_error,
+            # A refused HPA apply keeps the floor the status last reported.
+            floor=None if f"{HPA.kind}/{server_name(tvtt)}" in done.failed else floor,
         )
         status_body = status.model_dump(by_alias=True, exclude_none=True, mode="json")
         try:

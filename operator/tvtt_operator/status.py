@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tvtt_operator.autoscaling import Floor, FloorReason
 from tvtt_operator.builders import (
     SERVER_CONTAINER,
     label_selector,
@@ -76,6 +77,7 @@ class Observation:
     claim_too_small: bool = False
     expansion_error: str | None = None
     storage_size: str = ""
+    floor: Floor | None = None
 
 
 def claim_status(tvtt: TravellerVTT, claim: Mapping[str, Any] | None) -> RedisVolumeStatus | None:
@@ -109,6 +111,7 @@ def observe(
     tls_secret_missing: str | None = None,
     claim: Mapping[str, Any] | None = None,
     expansion_error: str | None = None,
+    floor: Floor | None = None,
 ) -> Observation:
     """Summarise the live Deployment and Redis StatefulSet. Purely computational, no side effects.
 
@@ -133,6 +136,7 @@ def observe(
         and _smaller(volume.capacity or volume.requested, size),
         "expansion_error": expansion_error,
         "storage_size": str(size),
+        "floor": floor if tvtt.spec.autoscaling is not None else None,
     }
     if deployment is not None:
         status = deployment.get("status") or {}
@@ -253,7 +257,22 @@ def _desired_conditions(o: Observation) -> list[tuple[ConditionType, ConditionSt
         )
     else:
         ingress = _condition(ConditionType.INGRESS_READY, True, "IngressApplied", "")
-    return [ready, progressing, degraded, redis, overridden, paused, ingress, _storage(o)]
+    out = [ready, progressing, degraded, redis, overridden, paused, ingress, _storage(o)]
+    if o.floor is not None:
+        out.append(_floor(o.floor))
+    return out
+
+
+def _floor(floor: Floor) -> tuple[ConditionType, ConditionStatus, str, str]:
+    """True while the operator holds the HPA above spec.autoscaling.minReplicas (players,
+    schedule, battles or a scale-down still stabilising); False at minReplicas."""
+    raised = floor.reason != FloorReason.MIN_REPLICAS
+    return _condition(
+        ConditionType.AUTOSCALING_FLOOR,
+        raised,
+        floor.reason.value,
+        f"HPA minReplicas {floor.replicas}: {floor.message}",
+    )
 
 
 def _storage(o: Observation) -> tuple[ConditionType, ConditionStatus, str, str]:
@@ -367,6 +386,21 @@ def transitions(
         and (was is None or was.reason != unready.reason)
     ):
         out.append(("Warning", "AutoscalerMetricsUnavailable", unready.message))
+    if (
+        before.autoscaling_floor is not None
+        and after.autoscaling_floor is not None
+        and before.autoscaling_floor != after.autoscaling_floor
+    ):
+        floor = new.get(ConditionType.AUTOSCALING_FLOOR)
+        # The condition says "HPA minReplicas N: why"; the Event names both figures, then why.
+        why = f" ({floor.reason}): {floor.message.partition(': ')[2]}" if floor is not None else ""
+        out.append(
+            (
+                "Normal",
+                "AutoscalingFloorChanged",
+                f"HPA minReplicas {before.autoscaling_floor} → {after.autoscaling_floor}{why}",
+            )
+        )
     tls = flipped(ConditionType.INGRESS_READY, ConditionStatus.FALSE)
     if tls is not None:
         out.append(("Warning", tls.reason, tls.message))
@@ -420,11 +454,13 @@ def build_status(
     tls_secret_missing: str | None = None,
     claim: Mapping[str, Any] | None = None,
     expansion_error: str | None = None,
+    floor: Floor | None = None,
 ) -> TravellerVTTStatus:
     """The whole status the operator reports. Purely computational, no side effects.
 
     `summary` is the last poll of the game servers; without one the previous figures stay (a
-    missed poll is no reason to write).
+    missed poll is no reason to write). `floor` is the autoscaling floor the HPA now has (None:
+    autoscaling off, or the HPA apply failed and the previous figure stays).
     """
     observation = observe(
         tvtt,
@@ -435,6 +471,7 @@ def build_status(
         tls_secret_missing=tls_secret_missing,
         claim=claim,
         expansion_error=expansion_error,
+        floor=floor,
     )
     conditions = build_conditions(
         tvtt.status.conditions, observation, generation=tvtt.generation, now=now
@@ -454,7 +491,14 @@ def build_status(
         redis_volume=observation.claim,
         applied_generation=applied_generation,
         applied_template_hash=applied_template_hash,
+        autoscaling_floor=_floor_replicas(tvtt, floor),
     )
+
+
+def _floor_replicas(tvtt: TravellerVTT, floor: Floor | None) -> int | None:
+    if tvtt.spec.autoscaling is None:
+        return None
+    return tvtt.status.autoscaling_floor if floor is None else floor.replicas
 
 
 def combine_summaries(replies: Sequence[Mapping[str, Any]]) -> Summary:
@@ -466,16 +510,28 @@ def combine_summaries(replies: Sequence[Mapping[str, Any]]) -> Summary:
     digests: set[str] = set()
     players = 0
     for reply in replies:
-        digests.update(str(d) for d in reply.get("battleDigests") or [])
-        players += int(reply.get("players") or 0)
+        found = reply.get("battleDigests")
+        if isinstance(found, list):
+            digests.update(str(d) for d in found)
+        count = reply.get("players")
+        # A pod answering garbage counts as nobody: it must not stop the poll of the others.
+        if isinstance(count, int) and not isinstance(count, bool) and count > 0:
+            players += count
     return Summary(battles=len(digests), players=players)
 
 
 def ready_pod_addresses(pods: Mapping[str, Mapping[str, Any]]) -> list[str]:
     """Pod IPs of the game server pods that pass their readiness probe (others are skipped: a
     starting or draining pod's figures would flicker). Purely computational, no side effects."""
-    out = []
-    for pod in pods.values():
+    return sorted(ready_pods(pods).values())
+
+
+def ready_pods(pods: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """Pod name → pod IP of the ready game server pods (`ready_pod_addresses`, keyed by name so
+    each reply can be told apart: the deletion cost and the floor need it). Purely
+    computational, no side effects."""
+    out: dict[str, str] = {}
+    for name, pod in pods.items():
         status = pod.get("status") or {}
         if pod.get("metadata", {}).get("deletionTimestamp") or not status.get("podIP"):
             continue
@@ -483,5 +539,5 @@ def ready_pod_addresses(pods: Mapping[str, Mapping[str, Any]]) -> list[str]:
             c.get("type") == "Ready" and c.get("status") == "True"
             for c in status.get("conditions") or []
         ):
-            out.append(str(status["podIP"]))
-    return sorted(out)
+            out[name] = str(status["podIP"])
+    return out

@@ -46,6 +46,20 @@ class SummaryPoller:
         answered = [r for r in replies if r is not None]
         return answered or None
 
+    async def poll_pods(self, pods: Mapping[str, str]) -> dict[str, Mapping[str, Any]]:
+        """Pod name → its reply, for every pod (name → IP) that answered; empty when none did.
+
+        Keyed by pod so the caller can tell the pods apart: each pod's deletion cost is its own
+        player count, and the autoscaling floor counts the pods that hold battles.
+        """
+        if not pods:
+            return {}
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
+        names = sorted(pods)
+        replies = await asyncio.gather(*(self._one(self._session, pods[n]) for n in names))
+        return {n: r for n, r in zip(names, replies, strict=True) if r is not None}
+
     async def _one(self, session: aiohttp.ClientSession, address: str) -> Mapping[str, Any] | None:
         try:
             async with session.get(summary_url(address, self.port)) as response:

@@ -30,11 +30,11 @@ from tvtt_operator.rbac import leader_election_rules, operator_rules
 from tests.packaging.chart import by_kind, canonical_rules, render
 
 CHILD_VERBS = {"list", "watch", "create", "patch", "delete"}
-# Beyond the child verbs: the TLS Secret check (a metadata-only get), the polled pods and the
-# expanded Redis claim.
+# Beyond the child verbs: the TLS Secret check (a metadata-only get), the polled pods (patched:
+# their deletion cost) and the expanded Redis claim.
 EXTRA_VERBS = {
     (SECRET.group, SECRET.plural): {"get"},
-    (POD.group, POD.plural): {"list", "watch"},
+    (POD.group, POD.plural): {"list", "watch", "patch"},
     (PVC.group, PVC.plural): {"list", "watch", "patch"},
 }
 # Every feature on: the union of these renders every kind the operator can write.

@@ -203,3 +203,4 @@ def test_deployment_env_is_read_by_the_operator_config(monkeypatch: pytest.Monke
     assert config.lease_namespace == "games"
     assert config.identity == "operator-7d9f-abcde"
     assert config.poll_seconds == 30
+    assert config.deletion_cost_seconds == 60

@@ -20,7 +20,12 @@ async def summary(client: TestClient[Any, Any]) -> dict[str, Any]:
 async def test_battles_and_the_people_at_their_tables_spectators_aside(
     client: TestClient[Any, Any], connect: ConnectFn
 ) -> None:
-    assert await summary(client) == {"battles": 0, "players": 0, "battleDigests": []}
+    assert await summary(client) == {
+        "battles": 0,
+        "players": 0,
+        "connections": 0,
+        "battleDigests": [],
+    }
     battle = await create_battle(client)
     battle_id = battle["battle_id"]
     player = await connect()
@@ -31,6 +36,8 @@ async def test_battles_and_the_people_at_their_tables_spectators_aside(
     body = await summary(client)
     assert body["battles"] == 1
     assert body["players"] == 1
+    # Every open socket is a connection (the autoscaling floor's load): player, watcher, lurker.
+    assert body["connections"] == 3
     # A digest, not the id: the id is a join link, the digest only lets the operator de-duplicate.
     assert body["battleDigests"] == [hashlib.sha256(battle_id.encode()).hexdigest()[:16]]
     assert battle_id not in str(body)

@@ -42,8 +42,9 @@ def test_no_wildcards_and_nothing_sensitive() -> None:
         assert "*" not in rule["verbs"]
         assert "*" not in rule["resources"]
         assert not {"customresourcedefinitions", "pods/exec", "nodes"} & set(rule["resources"])
-    # Pods are only read (polled for the summary), the claim only patched (expanded).
-    assert allowed("", "pods") == {"list", "watch"}
+    # Pods are read (polled for the summary) and patched (their deletion cost), never created or
+    # deleted; the claim only patched (expanded).
+    assert allowed("", "pods") == {"list", "watch", "patch"}
     assert allowed("", "persistentvolumeclaims") == {"list", "watch", "patch"}
 
 

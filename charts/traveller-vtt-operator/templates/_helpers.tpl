@@ -83,10 +83,11 @@ tests/packaging render this chart and compare, so the two cannot drift). Used by
 - apiGroups: [""]
   resources: [events]
   verbs: [create]
-# Game server pods: watched, their /api/summary polled (BATTLES, PLAYERS).
+# Game server pods: watched, their /api/summary polled (BATTLES, PLAYERS, the autoscaling
+# floor); patched to set controller.kubernetes.io/pod-deletion-cost (emptiest pod goes first).
 - apiGroups: [""]
   resources: [pods]
-  verbs: [list, watch]
+  verbs: [list, watch, patch]
 # The Redis claim: reported in status, expanded when spec.redis.storageSize grows.
 - apiGroups: [""]
   resources: [persistentvolumeclaims]

@@ -39,9 +39,15 @@ def split_ref(ref: str) -> tuple[str, str]:
 
 
 def install_operator(
-    helm: Helm, cluster: Cluster, node: RealNode, release: str, tmp_path: Path
+    helm: Helm,
+    cluster: Cluster,
+    node: RealNode,
+    release: str,
+    tmp_path: Path,
+    extra: dict[str, Any] | None = None,
 ) -> str:
-    """`helm install` with the just-built operator image, on the real node, host network."""
+    """`helm install` with the just-built operator image, on the real node, host network;
+    `extra` values on top (e.g. a faster pollSeconds)."""
     assert cluster.control_plane is not None
     repository, tag = split_ref(node.refs["operator"])
     values = {
@@ -51,6 +57,7 @@ def install_operator(
         # Host network: the health port is a port of this machine, so pick a free one.
         "healthPort": free_port(),
         **on_real_node(),
+        **(extra or {}),
     }
     path = tmp_path / "values.json"
     path.write_text(json.dumps(values))
