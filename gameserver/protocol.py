@@ -312,6 +312,8 @@ class PublicFuel(_ViewPart):
 
     left_tenths: int = Field(description="fuel in the tanks")
     leak_tenths: int = Field(description="lost at the start of the next round (0: stopped)")
+
+
 BotSetting = Literal["cautious", "standard", "aggressive", "off"]
 """Who runs a ship besides people (`rules.tactics`): a tactic level, or ``off``."""
 

@@ -25,8 +25,8 @@ from gameserver.rules.resolution import attack_dms
 from gameserver.rules.state import BattleState, ShipState, Step
 from gameserver.rules.tables_mgt2e import WEAPONS
 from gameserver.rules.turns import (
-    engineer_systems,
     enemies,
+    engineer_systems,
     ew_options,
     repair_options,
     stations_needed,
