@@ -174,6 +174,9 @@ class TableRequest(_Message):
     client_id: ClientId | None = None
     locked: bool | None = None
     max_stations: Annotated[int, Field(ge=0, le=64)] | None = None
+    idle_crew_pass: bool | None = Field(
+        default=None, description="the unheld stations of a player's ship pass by themselves"
+    )
 
 
 class PingMessage(_Message):
@@ -515,6 +518,7 @@ class TableMessage(_Message):
     locked: bool
     max_stations: int = Field(description="per player; 0: no cap")
     bans: list[BanInfo]
+    idle_crew_pass: bool = False
 
 
 class PongMessage(_Message):

@@ -245,7 +245,11 @@ class Seats:
         rules = (await self.hub.store.table(room.battle_id)).rules
         changes = {
             k: v
-            for k, v in (("locked", msg.locked), ("max_stations", msg.max_stations))
+            for k, v in (
+                ("locked", msg.locked),
+                ("max_stations", msg.max_stations),
+                ("idle_crew_pass", msg.idle_crew_pass),
+            )
             if v is not None
         }
         await self.hub.store.set_table(room.battle_id, rules.model_copy(update=changes))
@@ -257,6 +261,7 @@ class Seats:
         """Send the table to this instance's GMs and tell the other instances to do the same."""
         await self.send_table(room, None)
         await self.hub.store.notify(room.battle_id, Notice(kind="table"))
+        room.autopass.kick()
 
     async def send_table(self, room: BattleRoom, to: Connection | None) -> None:
         """The `table` frame to one GM connection, or to every GM of the room on this instance."""
@@ -269,6 +274,7 @@ class Seats:
             locked=table.rules.locked,
             max_stations=table.rules.max_stations or self.hub.settings.max_stations_per_player,
             bans=[BanInfo(ban_id=b.ban_id, name=b.name) for b in table.bans],
+            idle_crew_pass=table.rules.idle_crew_pass,
         ).model_dump_json()
         for gm in gms:
             gm.send(frame)
@@ -288,6 +294,7 @@ class Seats:
             self.remove_kicked(room, notice.peer_id, notice.token_hash)
         elif notice.kind == "table":
             self.hub.spawn(self.send_table(room, None), "table")
+            room.autopass.kick()
         room.presence.request()
 
     @staticmethod

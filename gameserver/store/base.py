@@ -154,12 +154,16 @@ class ClaimGuard(BaseModel):
 
 class TableRules(BaseModel):
     """What the GM decided about who may sit down: `locked` (no new players or spectators) and
-    `max_stations` per player token (0: the server's `MAX_STATIONS_PER_PLAYER`)."""
+    `max_stations` per player token (0: the server's `MAX_STATIONS_PER_PLAYER`); and how the
+    table plays: `idle_crew_pass` (the unheld stations of a ship a player commands pass by
+    themselves) and `turn_timer_s` (0: off; else an awaited station passes when it runs out)."""
 
     model_config = ConfigDict(frozen=True)
 
     locked: bool = False
     max_stations: int = Field(default=0, ge=0)
+    idle_crew_pass: bool = False
+    turn_timer_s: int = Field(default=0, ge=0)
 
 
 class Ban(BaseModel):

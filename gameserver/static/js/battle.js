@@ -310,29 +310,11 @@ export function enterBattle(root, battleId, ctx) {
   /** Ships with a connected player: their other stations are idle crew, not NPCs to run. */
   const playerShips = () => new Set((view.presence?.claims ?? []).filter((c) => c.connected).map((c) => c.ship_id));
 
-  /** Stations the GM's page passes by itself: idle crew of player ships (when switched on). */
-  const autoPassed = new Map();
-  const autoPass = () => {
-    if (!gmPrefs.autoPass) return;
-    const ships = playerShips();
-    for (const [shipId, stn] of npcStations()) {
-      const key = `${shipId}/${stn}`;
-      const legal = view.legal.get(key);
-      if (!ships.has(shipId) || legal?.seq !== view.seq || autoPassed.get(key) === view.seq) continue;
-      const pass = (legal.commands ?? []).find((c) => c.type === "end_step" || c.type === "no_reaction");
-      if (!pass) continue;
-      autoPassed.set(key, view.seq);
-      // Quietly: another GM tab may have passed it first (the server then refuses this one).
-      client.command(pass.command).catch(() => {});
-    }
-  };
-  const gmPrefs = { autoPass: localStorage.getItem("tvtt-gm-autopass") === "on" };
+  /** Idle crew of player ships pass by themselves: a table rule the server applies (it passes
+   * them as events, whether or not this page is open); the page only switches it. */
+  const gmPrefs = { get autoPass() { return Boolean(view.table?.idle_crew_pass); } };
   const setAutoPass = (on) => {
-    gmPrefs.autoPass = on;
-    localStorage.setItem("tvtt-gm-autopass", on ? "on" : "off");
-    npcKey = ""; // redraw the list: the stations that now pass themselves leave it
-    renderGm();
-    autoPass();
+    client.request({ type: "table", idle_crew_pass: on }).catch((err) => ctx.toast(err.message, "error"));
   };
 
   /** Ask the server for the options of every station the GM runs (once per seq). */
@@ -343,7 +325,6 @@ export function enterBattle(root, battleId, ctx) {
       asked.set(key, view.seq);
       client.request({ type: "legal", ship_id: shipId, station: stn }).catch(() => asked.delete(key));
     }
-    autoPass();
   };
 
   /** A player's own action: its events (and a shot's later resolution) fill the result card. */
@@ -530,12 +511,12 @@ export function enterBattle(root, battleId, ctx) {
   client.addEventListener("legal", (e) => {
     const msg = /** @type {CustomEvent} */ (e).detail;
     view.legal.set(`${msg.ship_id}/${msg.station}`, msg);
-    if (view.joined?.role === "gm") autoPass();
     if (view.joined?.role === "gm") renderGm();
     else renderStation();
   });
   client.addEventListener("table", (e) => {
     view.table = /** @type {CustomEvent} */ (e).detail;
+    npcKey = ""; // redraw the list: stations that now pass themselves leave it
     renderGm();
   });
   client.addEventListener("presence", (e) => {

@@ -29,13 +29,16 @@ export function renderGm(root, ctx) {
     replace(root, h("header", null, h("h2", { id: "gm-h" }, "GM controls")),
       h("section.gm-npc", { testid: "gm-npc", "aria-labelledby": "gm-npc-h", dataset: { seq: "" } },
         h("h3", { id: "gm-npc-h" }, "Stations you run"),
-        h("label.check", { title: "Stations of a ship a player commands, that nobody holds, pass (or take no reaction) as soon as they are awaited" },
+        h("label.check", { title: "The server passes (or takes no reaction for) the stations nobody holds aboard a ship a player commands, as soon as they are awaited" },
           h("input", { type: "checkbox", testid: "gm-autopass", checked: ctx.autoPass, onChange: (e) => ctx.setAutoPass(e.target.checked) }),
           " Idle crew of player ships pass by themselves"),
         h("div", { testid: "gm-npc-list" })),
       form,
       h("div", { testid: "gm-presence" }));
   }
+  // The switch shows the table rule the server holds (another GM tab may change it).
+  const autopass = /** @type {HTMLInputElement} */ (root.querySelector('[data-testid="gm-autopass"]'));
+  if (autopass.checked !== Boolean(ctx.autoPass)) autopass.checked = Boolean(ctx.autoPass);
   const advance = /** @type {HTMLElement | null} */ (form.querySelector('[data-testid="gm-advance"]'));
   if (advance) labelAdvance(advance, ctx.state);
 
