@@ -77,6 +77,8 @@ class ErrorCode(StrEnum):
     BAD_RESUME_TOKEN = "bad_resume_token"
     TABLE_LOCKED = "table_locked"
     STATION_CAP = "station_cap"
+    BAD_CHAT = "bad_chat"
+    NOT_AT_TABLE = "not_at_table"
 
 
 class _Message(BaseModel):
@@ -179,6 +181,24 @@ class TableRequest(_Message):
     )
 
 
+CHAT_MAX_CHARS = 500
+"""The longest chat line (characters, after trimming): a few sentences, not a document."""
+
+
+class ChatRequest(_Message):
+    """Say something at the table (`to`: ``table``), whisper to the GM (``gm``), or, as the GM,
+    whisper to one person at the table (their `peer_id` from `presence`). Kept with the battle
+    (the GM's download has it) but never in its rules log; answered with `ack` and a `chat`
+    frame to everyone who may read the line. Players may whisper only to the GM."""
+
+    type: Literal["chat"] = "chat"
+    client_id: ClientId | None = None
+    to: Annotated[str, Field(pattern=r"^(table|gm|[0-9a-f]{12})$")] = "table"
+    # The hub checks the length after trimming (with a clear message); this bound only keeps
+    # a frame from carrying a novel.
+    text: Annotated[str, Field(max_length=4 * CHAT_MAX_CHARS)]
+
+
 class PingMessage(_Message):
     """Application-level ping (answered with `pong`); lets a client measure the round trip."""
 
@@ -194,11 +214,12 @@ ClientMessage = Annotated[
     | KickMessage
     | UnbanMessage
     | TableRequest
+    | ChatRequest
     | PingMessage,
     Field(discriminator="type"),
 ]
 CLIENT_MESSAGE_TYPES = frozenset(
-    {"join", "command", "legal", "release", "kick", "unban", "table", "ping"}
+    {"join", "command", "legal", "release", "kick", "unban", "table", "chat", "ping"}
 )
 _client_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 
@@ -521,6 +542,26 @@ class TableMessage(_Message):
     idle_crew_pass: bool = False
 
 
+class ChatLine(_Message):
+    """One chat line as a reader gets it (who sent it and to whom, in names only)."""
+
+    id: int
+    at: str
+    sender: str
+    sender_role: Literal["gm", "player", "spectator"]
+    to: Literal["table", "gm", "person"]
+    to_name: str = ""
+    text: str = Field(description="as typed: plain text, never markup (pages show it as text)")
+
+
+class ChatMessage(_Message):
+    """Chat lines this client may read: the kept history on join, then each new line."""
+
+    type: Literal["chat"] = "chat"
+    battle_id: str
+    lines: list[ChatLine]
+
+
 class PongMessage(_Message):
     """The answer to `ping`."""
 
@@ -545,6 +586,7 @@ ServerMessage = Annotated[
     | ErrorMessage
     | PresenceMessage
     | TableMessage
+    | ChatMessage
     | PongMessage
     | ServerShutdownMessage,
     Field(discriminator="type"),

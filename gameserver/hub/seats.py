@@ -295,6 +295,8 @@ class Seats:
         elif notice.kind == "table":
             self.hub.spawn(self.send_table(room, None), "table")
             room.autopass.kick()
+        elif notice.kind == "chat":
+            self.hub.spawn(self.hub.chat.on_notice(room), "chat")
         room.presence.request()
 
     @staticmethod

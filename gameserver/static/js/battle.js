@@ -2,6 +2,7 @@
 // renders the status strip, the tactical board (ships + range ladders), the station panel (only
 // the legal actions the server offers), the live log and the GM panel. Every change comes from the
 // server: snapshots and events in, intents out.
+import { chatPanel } from "./chat.js";
 import { getBattle, getGmExport, getLog, getWeapons, verifyBattle } from "./api.js";
 import { h, humanMessage, label, replace, stationLabel } from "./dom.js";
 import { renderActions } from "./actions.js";
@@ -83,6 +84,10 @@ export function enterBattle(root, battleId, ctx) {
       },
     }), " Hide bookkeeping lines"),
     logList);
+  const chat = chatPanel({
+    send: (to, text) => client.request({ type: "chat", to, text }),
+  });
+  logPanel.append(chat.root);
   logList.classList.toggle("quiet", localStorage.getItem("tvtt-log-quiet") === "on");
   const gm = h("section.panel.area-gm", { "aria-labelledby": "gm-h", testid: "gm-panel", hidden: true, tabindex: "-1" });
   // data-seq: the last seq whose batch is complete here (state, awaiting and log all applied);
@@ -465,6 +470,7 @@ export function enterBattle(root, battleId, ctx) {
   client.addEventListener("joined", (e) => {
     const msg = /** @type {CustomEvent} */ (e).detail;
     view.joined = msg;
+    chat.setRecipients(chatRecipients());
     view.code = msg.join_code ?? view.code;
     view.name = msg.name ?? "";
     view.botSides = msg.bot_sides ?? [];
@@ -519,8 +525,22 @@ export function enterBattle(root, battleId, ctx) {
     npcKey = ""; // redraw the list: stations that now pass themselves leave it
     renderGm();
   });
+  client.addEventListener("chat", (e) => {
+    chat.add(/** @type {CustomEvent} */ (e).detail.lines ?? []);
+  });
+  /** Players and spectators talk to the table or whisper to the GM; the GM whispers to anyone. */
+  const chatRecipients = () => {
+    const options = [{ value: "table", label: "Table" }];
+    if (view.joined?.role !== "gm") return [...options, { value: "gm", label: "GM (whisper)" }];
+    for (const peer of view.presence?.peers ?? []) {
+      if (peer.role === "gm" || peer.peer_id === view.joined?.peer_id) continue;
+      options.push({ value: peer.peer_id, label: `${peer.name || "Someone"} (whisper)` });
+    }
+    return options;
+  };
   client.addEventListener("presence", (e) => {
     view.presence = /** @type {CustomEvent} */ (e).detail;
+    chat.setRecipients(chatRecipients());
     askNpcLegal();
     renderGm();
   });
