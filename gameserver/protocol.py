@@ -179,6 +179,9 @@ class TableRequest(_Message):
     idle_crew_pass: bool | None = Field(
         default=None, description="the unheld stations of a player's ship pass by themselves"
     )
+    turn_timer_s: Annotated[int, Field(ge=0, le=3600)] | None = Field(
+        default=None, description="seconds the awaited stations have before they pass; 0: off"
+    )
 
 
 CHAT_MAX_CHARS = 500
@@ -540,6 +543,19 @@ class TableMessage(_Message):
     max_stations: int = Field(description="per player; 0: no cap")
     bans: list[BanInfo]
     idle_crew_pass: bool = False
+    turn_timer_s: int = 0
+
+
+class TimerMessage(_Message):
+    """To everyone: the turn timer of the stations awaited at `seq` (on join, after each batch
+    while the GM has it on, and when it is switched). `seconds_left` None: no countdown; at zero
+    the server passes those still awaited (as events in the log)."""
+
+    type: Literal["timer"] = "timer"
+    battle_id: str
+    seq: int
+    seconds: int = Field(description="the table's turn timer; 0: off")
+    seconds_left: float | None = None
 
 
 class ChatLine(_Message):
@@ -587,6 +603,7 @@ ServerMessage = Annotated[
     | PresenceMessage
     | TableMessage
     | ChatMessage
+    | TimerMessage
     | PongMessage
     | ServerShutdownMessage,
     Field(discriminator="type"),

@@ -372,6 +372,8 @@ class Hub:
         room.presence.request()
         with contextlib.suppress(StoreUnavailable, BattleNotFound):
             await self.chat.history(conn, room)
+        if room.timer.seconds:
+            room.timer.send(conn)
         if msg.role is Role.GM:
             # The join is done; a store too slow for the table frame must not answer it with
             # an error (the next table change sends it again).

@@ -249,6 +249,7 @@ class Seats:
                 ("locked", msg.locked),
                 ("max_stations", msg.max_stations),
                 ("idle_crew_pass", msg.idle_crew_pass),
+                ("turn_timer_s", msg.turn_timer_s),
             )
             if v is not None
         }
@@ -262,6 +263,7 @@ class Seats:
         await self.send_table(room, None)
         await self.hub.store.notify(room.battle_id, Notice(kind="table"))
         room.autopass.kick()
+        room.timer.kick()
 
     async def send_table(self, room: BattleRoom, to: Connection | None) -> None:
         """The `table` frame to one GM connection, or to every GM of the room on this instance."""
@@ -275,6 +277,7 @@ class Seats:
             max_stations=table.rules.max_stations or self.hub.settings.max_stations_per_player,
             bans=[BanInfo(ban_id=b.ban_id, name=b.name) for b in table.bans],
             idle_crew_pass=table.rules.idle_crew_pass,
+            turn_timer_s=table.rules.turn_timer_s,
         ).model_dump_json()
         for gm in gms:
             gm.send(frame)
@@ -295,6 +298,7 @@ class Seats:
         elif notice.kind == "table":
             self.hub.spawn(self.send_table(room, None), "table")
             room.autopass.kick()
+            room.timer.kick()
         elif notice.kind == "chat":
             self.hub.spawn(self.hub.chat.on_notice(room), "chat")
         room.presence.request()

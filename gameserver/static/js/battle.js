@@ -190,7 +190,7 @@ export function enterBattle(root, battleId, ctx) {
           battleSummary([...view.log.keys()].sort((a, b) => a - b).map((q) => view.log.get(q)), st))
         : h("div.awaiting-box", { testid: "awaiting" }, h("span.muted", null, "Awaiting: "),
           waiting.length ? h("ul.awaiting-list", { testid: "awaiting-list" }, waiting) : h("span.awaiting", null, "the GM"),
-          turnClock),
+          turnClock, turnTimer),
     ));
     tickClock();
   };
@@ -208,6 +208,21 @@ export function enterBattle(root, battleId, ctx) {
     }
     const s = Math.floor((Date.now() - clockSince) / 1000);
     turnClock.textContent = ` ${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+    tickTimer();
+  };
+
+  // The GM's turn timer: the server says how many seconds the awaited stations have left (at
+  // zero it passes them itself, as events); the page counts down from its own clock.
+  const turnTimer = h("span.turn-timer.mono", { testid: "turn-timer", hidden: true, role: "timer", "aria-label": "Time left for this move" });
+  /** @type {{seq: number, left: number | null, at: number}} */
+  let timer = { seq: -1, left: null, at: 0 };
+  const tickTimer = () => {
+    const on = timer.left !== null && timer.seq === view.seq && !view.isOver;
+    turnTimer.hidden = !on;
+    if (!on) return;
+    const s = Math.max(0, Math.ceil(Number(timer.left) - (Date.now() - timer.at) / 1000));
+    turnTimer.textContent = `⏱ ${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")} left`;
+    turnTimer.classList.toggle("low", s <= 10);
   };
   const clockTimer = setInterval(tickClock, 1000);
 
@@ -396,6 +411,7 @@ export function enterBattle(root, battleId, ctx) {
       npc: npcChanged ? { seq: view.seq, ready, stations: npc, isOver: view.isOver, playerShips: playerShips() } : null,
       autoPass: gmPrefs.autoPass,
       setAutoPass,
+      isOver: view.isOver,
       seq: view.seq,
       recent: [...view.log.keys()].sort((a, b) => b - a).slice(0, 100).map((q) => view.log.get(q)),
       send: sendCommand,
@@ -524,6 +540,11 @@ export function enterBattle(root, battleId, ctx) {
     view.table = /** @type {CustomEvent} */ (e).detail;
     npcKey = ""; // redraw the list: stations that now pass themselves leave it
     renderGm();
+  });
+  client.addEventListener("timer", (e) => {
+    const msg = /** @type {CustomEvent} */ (e).detail;
+    timer = { seq: Number(msg.seq), left: msg.seconds_left ?? null, at: Date.now() };
+    tickTimer();
   });
   client.addEventListener("chat", (e) => {
     chat.add(/** @type {CustomEvent} */ (e).detail.lines ?? []);

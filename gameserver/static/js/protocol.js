@@ -195,6 +195,9 @@ export class BattleClient extends EventTarget {
       case "chat":
         this.emit("chat", msg);
         break;
+      case "timer":
+        this.emit("timer", msg);
+        break;
       case "legal":
         if (waiter) {
           this.pending.delete(msg.client_id);
