@@ -151,7 +151,18 @@ def test_roll_cards_itemise_every_roll_and_the_result_card_links_to_its_own(
     card = initiative.locator("details.roll-card")
     expect(card.locator("summary")).to_have_text(re.compile(r"^Roll card #\d+$"))
     card.locator("summary").click()
-    expect(card.locator("[data-roll=initiative]")).to_contain_text("Pilot skill and Thrust")
+    # Every term by its source, and they add up to the initiative: 2D + Pilot skill + Thrust
+    # (the Free Trader's rating, 1) + the Tactics Effect.
+    terms = card.locator("[data-roll=initiative]")
+    expect(terms).to_contain_text("Pilot skill +1 Thrust")
+    found = re.search(
+        r"2D.*?(\d+) ([+\u2212]?\d+) Pilot skill ([+\u2212]?\d+) Thrust"
+        r"(?: ([+\u2212]?\d+) Tactics Effect)? = (\d+)",
+        terms.inner_text().replace("\n", " "),
+    )
+    assert found is not None, terms.inner_text()
+    values = [int((g or "0").replace("\u2212", "-")) for g in found.groups()]
+    assert sum(values[:4]) == values[4], values
     fire = player.get_by_test_id("fire")
     gm_runs_until_offered(gm, player, fire)
     player.get_by_test_id("attack-target").select_option("s1")

@@ -440,7 +440,7 @@ export function enterBattle(root, battleId, ctx) {
     if (!event || view.log.has(event.seq)) return;
     view.log.set(event.seq, event);
     if (noteMine(event) && fresh) stationKey = "";
-    const li = logEntry(event, fresh);
+    const li = logEntry(event, fresh, (id) => shipsOf(view.state).find((s) => s.id === id));
     // Keep seq order even when history arrives after live events.
     const after = [...logList.children].find((el) => Number(/** @type {HTMLElement} */ (el).dataset.seq) > event.seq);
     logList.insertBefore(li, after ?? null);
