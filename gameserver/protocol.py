@@ -77,6 +77,8 @@ class ErrorCode(StrEnum):
     BAD_RESUME_TOKEN = "bad_resume_token"
     TABLE_LOCKED = "table_locked"
     STATION_CAP = "station_cap"
+    BAD_CHAT = "bad_chat"
+    NOT_AT_TABLE = "not_at_table"
 
 
 class _Message(BaseModel):
@@ -174,6 +176,30 @@ class TableRequest(_Message):
     client_id: ClientId | None = None
     locked: bool | None = None
     max_stations: Annotated[int, Field(ge=0, le=64)] | None = None
+    idle_crew_pass: bool | None = Field(
+        default=None, description="the unheld stations of a player's ship pass by themselves"
+    )
+    turn_timer_s: Annotated[int, Field(ge=0, le=3600)] | None = Field(
+        default=None, description="seconds the awaited stations have before they pass; 0: off"
+    )
+
+
+CHAT_MAX_CHARS = 500
+"""The longest chat line (characters, after trimming): a few sentences, not a document."""
+
+
+class ChatRequest(_Message):
+    """Say something at the table (`to`: ``table``), whisper to the GM (``gm``), or, as the GM,
+    whisper to one person at the table (their `peer_id` from `presence`). Kept with the battle
+    (the GM's download has it) but never in its rules log; answered with `ack` and a `chat`
+    frame to everyone who may read the line. Players may whisper only to the GM."""
+
+    type: Literal["chat"] = "chat"
+    client_id: ClientId | None = None
+    to: Annotated[str, Field(pattern=r"^(table|gm|[0-9a-f]{12})$")] = "table"
+    # The hub checks the length after trimming (with a clear message); this bound only keeps
+    # a frame from carrying a novel.
+    text: Annotated[str, Field(max_length=4 * CHAT_MAX_CHARS)]
 
 
 class PingMessage(_Message):
@@ -191,11 +217,12 @@ ClientMessage = Annotated[
     | KickMessage
     | UnbanMessage
     | TableRequest
+    | ChatRequest
     | PingMessage,
     Field(discriminator="type"),
 ]
 CLIENT_MESSAGE_TYPES = frozenset(
-    {"join", "command", "legal", "release", "kick", "unban", "table", "ping"}
+    {"join", "command", "legal", "release", "kick", "unban", "table", "chat", "ping"}
 )
 _client_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 
@@ -554,6 +581,40 @@ class TableMessage(_Message):
     locked: bool
     max_stations: int = Field(description="per player; 0: no cap")
     bans: list[BanInfo]
+    idle_crew_pass: bool = False
+    turn_timer_s: int = 0
+
+
+class TimerMessage(_Message):
+    """To everyone: the turn timer of the stations awaited at `seq` (on join, after each batch
+    while the GM has it on, and when it is switched). `seconds_left` None: no countdown; at zero
+    the server passes those still awaited (as events in the log)."""
+
+    type: Literal["timer"] = "timer"
+    battle_id: str
+    seq: int
+    seconds: int = Field(description="the table's turn timer; 0: off")
+    seconds_left: float | None = None
+
+
+class ChatLine(_Message):
+    """One chat line as a reader gets it (who sent it and to whom, in names only)."""
+
+    id: int
+    at: str
+    sender: str
+    sender_role: Literal["gm", "player", "spectator"]
+    to: Literal["table", "gm", "person"]
+    to_name: str = ""
+    text: str = Field(description="as typed: plain text, never markup (pages show it as text)")
+
+
+class ChatMessage(_Message):
+    """Chat lines this client may read: the kept history on join, then each new line."""
+
+    type: Literal["chat"] = "chat"
+    battle_id: str
+    lines: list[ChatLine]
 
 
 class PongMessage(_Message):
@@ -580,6 +641,8 @@ ServerMessage = Annotated[
     | ErrorMessage
     | PresenceMessage
     | TableMessage
+    | ChatMessage
+    | TimerMessage
     | PongMessage
     | ServerShutdownMessage,
     Field(discriminator="type"),

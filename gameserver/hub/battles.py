@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from gameserver import importcheck, rules
+from gameserver.hub.chat import chat_line
 from gameserver.hub.clock import now_iso
 from gameserver.hub.errors import HubError
 from gameserver.hub.imports import ImportWorkers
@@ -133,6 +134,10 @@ class Battles:
             "schema_version": rules.EVENT_SCHEMA_VERSION,
             "exported_at": now_iso(),
             "sealed_seed": sealed,
+            # The table's chat and whispers (the GM reads them all), beside the log, never in it.
+            "chat": [
+                chat_line(e).model_dump(mode="json") for e in await self.hub.store.chat(battle_id)
+            ],
         }
         return header, stored
 
@@ -268,6 +273,7 @@ class Battles:
             conn.queue.put_nowait(None)
         await room.stop()
         room.unlink()
+        self.hub.chat.unloaded(battle_id)
         self.hub.metrics.active_battles.set(len(self.rooms))
 
     async def expire_once(self) -> list[str]:

@@ -20,6 +20,7 @@ from aiohttp import WSCloseCode, web
 from gameserver import rules
 from gameserver.hub.addresses import AddressLimits
 from gameserver.hub.battles import Battles, CreatedBattle
+from gameserver.hub.chat import ChatDesk
 from gameserver.hub.clock import now_iso
 from gameserver.hub.connection import Connection, TokenBucket
 from gameserver.hub.errors import HubError
@@ -29,6 +30,7 @@ from gameserver.hub.tokens import new_token, token_hash
 from gameserver.logs import get_logger
 from gameserver.metrics import Metrics
 from gameserver.protocol import (
+    ChatRequest,
     CommandMessage,
     CreateBattleRequest,
     ErrorCode,
@@ -101,6 +103,7 @@ class Hub:
         self.rooms = self.battles.rooms
         """The loaded battles by id (the `Battles` registry's own dict)."""
         self.seats = Seats(self)
+        self.chat = ChatDesk(self)
         self.addresses = AddressLimits(settings.address_rate_per_s, settings.address_burst)
         self._counted: dict[tuple[str, str], tuple[Any, Any]] = {}
 
@@ -170,6 +173,7 @@ class Hub:
     async def disconnect(self, conn: Connection) -> None:
         """Forget a connection; its claims stay bound to its resume token."""
         self.connections.discard(conn)
+        self.chat.forget(conn)
         self.closed_total += 1
         self.metrics.connections.set(len(self.connections))
         if not self.connections:
@@ -254,6 +258,8 @@ class Hub:
                 await self.seats.unban(conn, conn.room, message)
             elif isinstance(message, TableRequest):
                 await self.seats.set_table(conn, conn.room, message)
+            elif isinstance(message, ChatRequest):
+                await self.chat.say(conn, conn.room, message)
             else:
                 conn.send_model(PongMessage(client_id=message.client_id))
         except HubError as exc:
@@ -364,6 +370,10 @@ class Hub:
         log.info("joined", battle_id=room.battle_id, role=str(msg.role), peer_id=conn.peer_id)
         room.peers_changed()
         room.presence.request()
+        with contextlib.suppress(StoreUnavailable, BattleNotFound):
+            await self.chat.history(conn, room)
+        if room.timer.seconds:
+            room.timer.send(conn)
         if msg.role is Role.GM:
             # The join is done; a store too slow for the table frame must not answer it with
             # an error (the next table change sends it again).

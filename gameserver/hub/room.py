@@ -15,10 +15,12 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from gameserver import rules
+from gameserver.hub.autopass import AutoPasser
 from gameserver.hub.bots import BotDriver
 from gameserver.hub.connection import Connection, TokenBucket
 from gameserver.hub.errors import HubError
 from gameserver.hub.presence import peer_publisher, presence_broadcaster
+from gameserver.hub.turn_timer import TurnTimer
 from gameserver.logs import get_logger
 from gameserver.protocol import (
     ErrorCode,
@@ -85,6 +87,8 @@ class BattleRoom:
         self.snapshot_seq = state.seq
         self.last_used = time.monotonic()
         self.bot = BotDriver(self)
+        self.autopass = AutoPasser(self)
+        self.timer = TurnTimer(self)
         self.publisher = peer_publisher(self)
         self.presence = presence_broadcaster(self, hub.settings.presence_interval_s)
         self.join_bucket = TokenBucket(hub.settings.join_rate_per_s, hub.settings.join_burst)
@@ -109,7 +113,8 @@ class BattleRoom:
 
     async def stop(self) -> None:
         """Stop the background tasks of this room."""
-        for task in (self._follow_task, self.bot.task, self.publisher.task, self.presence.task):
+        tasks = (self._follow_task, self.bot.task, self.autopass.task, self.timer.task)
+        for task in (*tasks, self.publisher.task, self.presence.task):
             if task is not None and not task.done():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -122,7 +127,10 @@ class BattleRoom:
         collection, minutes of finished battles. A stopped task keeps its `CancelledError`, whose
         traceback holds frames that point at the room: the tasks are dropped too."""
         self._follow_task = self.bot.task = self.publisher.task = self.presence.task = None
+        self.autopass.task = self.timer.task = None
         del self.bot.room
+        del self.autopass.room
+        del self.timer.room
         self.publisher.action = _stopped
         self.presence.action = _stopped
         self.peers.clear()
@@ -327,12 +335,17 @@ class BattleRoom:
         self.hub.on_notice(self, notice)
 
     def kick_bot(self) -> None:
-        """Let the bot act for its sides if it is their turn (see `BotDriver`)."""
+        """Let the bot act for its sides if it is their turn (see `BotDriver`), and the stations
+        that pass themselves pass (see `AutoPasser`)."""
         self.bot.kick()
+        self.autopass.kick()
+        self.timer.kick()
 
     def peers_changed(self) -> None:
-        """Record this instance's peers in the store for the other instances (coalesced)."""
+        """Record this instance's peers in the store for the other instances (coalesced); who
+        holds what decides which stations pass themselves."""
         self.publisher.request()
+        self.autopass.kick()
 
     async def _save_snapshot(self) -> None:
         # Encoded in an executor thread: with its undo chain the largest battle's state is

@@ -245,7 +245,12 @@ class Seats:
         rules = (await self.hub.store.table(room.battle_id)).rules
         changes = {
             k: v
-            for k, v in (("locked", msg.locked), ("max_stations", msg.max_stations))
+            for k, v in (
+                ("locked", msg.locked),
+                ("max_stations", msg.max_stations),
+                ("idle_crew_pass", msg.idle_crew_pass),
+                ("turn_timer_s", msg.turn_timer_s),
+            )
             if v is not None
         }
         await self.hub.store.set_table(room.battle_id, rules.model_copy(update=changes))
@@ -257,6 +262,8 @@ class Seats:
         """Send the table to this instance's GMs and tell the other instances to do the same."""
         await self.send_table(room, None)
         await self.hub.store.notify(room.battle_id, Notice(kind="table"))
+        room.autopass.kick()
+        room.timer.kick()
 
     async def send_table(self, room: BattleRoom, to: Connection | None) -> None:
         """The `table` frame to one GM connection, or to every GM of the room on this instance."""
@@ -269,6 +276,8 @@ class Seats:
             locked=table.rules.locked,
             max_stations=table.rules.max_stations or self.hub.settings.max_stations_per_player,
             bans=[BanInfo(ban_id=b.ban_id, name=b.name) for b in table.bans],
+            idle_crew_pass=table.rules.idle_crew_pass,
+            turn_timer_s=table.rules.turn_timer_s,
         ).model_dump_json()
         for gm in gms:
             gm.send(frame)
@@ -288,6 +297,10 @@ class Seats:
             self.remove_kicked(room, notice.peer_id, notice.token_hash)
         elif notice.kind == "table":
             self.hub.spawn(self.send_table(room, None), "table")
+            room.autopass.kick()
+            room.timer.kick()
+        elif notice.kind == "chat":
+            self.hub.spawn(self.hub.chat.on_notice(room), "chat")
         room.presence.request()
 
     @staticmethod

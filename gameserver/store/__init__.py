@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from gameserver.store.base import (
+    CHAT_KEEP,
     AlreadyApplied,
     Ban,
     BattleExists,
     BattleMeta,
     BattleNotFound,
     BattleStore,
+    ChatEntry,
     Claim,
     ClaimGuard,
     ClaimLost,
@@ -25,12 +27,14 @@ from gameserver.store.base import (
 )
 
 __all__ = [
+    "CHAT_KEEP",
     "AlreadyApplied",
     "Ban",
     "BattleExists",
     "BattleMeta",
     "BattleNotFound",
     "BattleStore",
+    "ChatEntry",
     "Claim",
     "ClaimGuard",
     "ClaimLost",

@@ -154,12 +154,40 @@ class ClaimGuard(BaseModel):
 
 class TableRules(BaseModel):
     """What the GM decided about who may sit down: `locked` (no new players or spectators) and
-    `max_stations` per player token (0: the server's `MAX_STATIONS_PER_PLAYER`)."""
+    `max_stations` per player token (0: the server's `MAX_STATIONS_PER_PLAYER`); and how the
+    table plays: `idle_crew_pass` (the unheld stations of a ship a player commands pass by
+    themselves) and `turn_timer_s` (0: off; else an awaited station passes when it runs out)."""
 
     model_config = ConfigDict(frozen=True)
 
     locked: bool = False
     max_stations: int = Field(default=0, ge=0)
+    idle_crew_pass: bool = False
+    turn_timer_s: int = Field(default=0, ge=0)
+
+
+CHAT_KEEP = 500
+"""Chat lines a battle keeps (the oldest go first): a table's evening, not an archive."""
+
+
+class ChatEntry(BaseModel):
+    """One chat line: to the whole table, a whisper to the GM, or the GM's whisper to one
+    person (by name and resume-token hash: a whisper follows its reader across reconnects).
+    Kept beside the battle, never in its rules log; `id` is the store's, counted per battle.
+
+    The hashes never leave the server (the hub sends `ChatLine` frames without them)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int = Field(default=0, ge=0)
+    at: str
+    sender: str = Field(max_length=40)
+    sender_role: Literal["gm", "player", "spectator"]
+    sender_token_hash: str | None = None
+    to: Literal["table", "gm", "person"]
+    to_name: str = Field(default="", max_length=40)
+    to_token_hash: str | None = None
+    text: str = Field(min_length=1, max_length=500)
 
 
 class Ban(BaseModel):
@@ -208,11 +236,12 @@ class Notice(BaseModel):
       connection, or any connection with that token, closes it.
     - `presence`: an instance's peers changed; the others re-send `presence` to their clients.
     - `table`: the GM changed the table rules or its bans; the others tell their GMs.
+    - `chat`: a chat line was added; the others send it to those of their peers who may read it.
     """
 
     model_config = ConfigDict(frozen=True)
 
-    kind: Literal["released", "kicked", "presence", "table"]
+    kind: Literal["released", "kicked", "presence", "table", "chat"]
     ship_id: str | None = None
     station: str | None = None
     token_hash: str | None = Field(
@@ -407,6 +436,17 @@ class BattleStore(Protocol):
 
     async def claims(self, battle_id: str) -> list[Claim]:
         """Return every held station of the battle."""
+        ...
+
+    async def append_chat(
+        self, battle_id: str, entry: ChatEntry, keep: int = CHAT_KEEP
+    ) -> ChatEntry:
+        """Add a chat line (its `id` is set here: the battle's next) and keep the last `keep`;
+        return it as stored. Raises `BattleNotFound`."""
+        ...
+
+    async def chat(self, battle_id: str) -> list[ChatEntry]:
+        """The battle's kept chat lines, oldest first. Raises `BattleNotFound`."""
         ...
 
     async def touch(self, battle_id: str) -> None:

@@ -18,11 +18,13 @@ import orjson
 
 from gameserver.store.base import (
     BAN_ID_LENGTH,
+    CHAT_KEEP,
     AlreadyApplied,
     BattleExists,
     BattleMeta,
     BattleNotFound,
     BattleStore,
+    ChatEntry,
     Claim,
     ClaimGuard,
     ClaimLost,
@@ -59,6 +61,8 @@ class _Battle:
     """The last keyed appends (command key -> first and last seq), oldest first."""
     subscribers: set[asyncio.Queue[list[EventDict] | None]] = field(default_factory=set)
     archive: bytes | None = None
+    chat: list[ChatEntry] = field(default_factory=list)
+    chat_seq: int = 0
 
     @property
     def events(self) -> list[EventDict]:
@@ -278,6 +282,21 @@ class MemoryBattleStore:
     async def claims(self, battle_id: str) -> list[Claim]:
         """Return the held stations."""
         return list(self._get(battle_id).claims.values())
+
+    async def append_chat(
+        self, battle_id: str, entry: ChatEntry, keep: int = CHAT_KEEP
+    ) -> ChatEntry:
+        """Add a chat line with the battle's next id; keep the last `keep`."""
+        battle = self._get(battle_id)
+        battle.chat_seq += 1
+        stored = entry.model_copy(update={"id": battle.chat_seq})
+        battle.chat.append(stored)
+        del battle.chat[: max(0, len(battle.chat) - keep)]
+        return stored
+
+    async def chat(self, battle_id: str) -> list[ChatEntry]:
+        """The kept chat lines, oldest first."""
+        return list(self._get(battle_id).chat)
 
     async def notify(self, battle_id: str, notice: Notice) -> None:
         """No other instance to tell."""

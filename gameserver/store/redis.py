@@ -15,6 +15,8 @@ Layout (prefix `tvtt`, the battle id in braces so one battle's keys share a clus
 - `tvtt:b:{id}:ctl`     a Stream of control notices between instances (release, kick, presence),
   capped at about 256 entries; field `n` = the Notice JSON, `o` = the publishing instance.
 - `tvtt:b:{id}:peers`   a Hash: instance id -> JSON list of that instance's peers (presence).
+- `tvtt:b:{id}:chat`    a List of `ChatEntry` JSON, oldest first, capped (the meta hash's
+  `chat_seq` field counts their ids); never part of the log.
 - `tvtt:inst:<id>`      set (with a TTL) while the instance runs: a dead one's peers are ignored.
 - `tvtt:code:<CODE>`    the join code -> battle id.
 - `tvtt:battles`        a Sorted Set: battle id scored by its last use (listing and idle expiry).
@@ -59,10 +61,12 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wai
 from gameserver import jsonstream
 from gameserver.store.base import (
     BAN_ID_LENGTH,
+    CHAT_KEEP,
     AlreadyApplied,
     BattleExists,
     BattleMeta,
     BattleNotFound,
+    ChatEntry,
     Claim,
     ClaimGuard,
     ClaimLost,
@@ -227,6 +231,7 @@ class RedisBattleStore:
         self._revoke_script = self._redis.register_script(SCRIPTS["revoke"])
         self._lift_ban_script = self._redis.register_script(SCRIPTS["lift_ban"])
         self._set_table_script = self._redis.register_script(SCRIPTS["set_table"])
+        self._chat_script = self._redis.register_script(SCRIPTS["chat"])
         self.instance_id = uuid.uuid4().hex
         """This store's (this server process's) id in notices and the presence registry."""
         self._instance_ttl_ms = max(10_000, 5 * block_ms)
@@ -330,6 +335,7 @@ class RedisBattleStore:
                     self._k(battle_id, "tokens"),
                     self._k(battle_id, "cmds"),
                     self._k(battle_id, "cmdq"),
+                    self._k(battle_id, "chat"),
                 ],
                 args=[battle_id, f"{self._prefix}:code:"],
             )
@@ -547,6 +553,30 @@ class RedisBattleStore:
             )
         if not done:
             raise BattleNotFound(battle_id)
+
+    async def append_chat(
+        self, battle_id: str, entry: ChatEntry, keep: int = CHAT_KEEP
+    ) -> ChatEntry:
+        """Add a chat line (the id counted in the meta hash) and trim the list, in one script."""
+        with unavailable_as_store_error():
+            stored = await self._chat_script(
+                keys=[self._k(battle_id, "meta"), self._k(battle_id, "chat")],
+                args=[entry.model_dump_json(exclude={"id"}), max(1, keep)],
+            )
+        if stored is None:
+            raise BattleNotFound(battle_id)
+        return ChatEntry.model_validate_json(stored)
+
+    async def chat(self, battle_id: str) -> list[ChatEntry]:
+        """The kept chat lines, oldest first."""
+        with unavailable_as_store_error():
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.exists(self._k(battle_id, "meta"))
+            pipe.lrange(self._k(battle_id, "chat"), 0, -1)
+            exists, lines = await pipe.execute()
+        if not exists:
+            raise BattleNotFound(battle_id)
+        return [ChatEntry.model_validate_json(line) for line in lines]
 
     async def release(self, battle_id: str, ship_id: str, station: str) -> Claim | None:
         """Free a station (a free station stays free); return the claim it freed."""

@@ -39,6 +39,7 @@ SCRIPT_NAMES: Final = (
     "revoke",
     "lift_ban",
     "set_table",
+    "chat",
 )
 """The Lua scripts in `gameserver/store/lua/` (shipped as package data), one per atomic step."""
 

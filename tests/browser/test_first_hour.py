@@ -262,6 +262,12 @@ def test_after_the_battle_ends_no_panel_says_it_is_waiting(
     for page, panel in ((player, "station-panel"), (gm, "gm-panel"), (watcher, "station-panel")):
         text = page.get_by_test_id(panel).inner_text()
         assert not waiting.search(text), f"{panel}: {text}"
+    # The GM's controls that still make sense stay enabled; advancing, ending, rulings and undo
+    # (the dice are revealed: the server refuses them) do not.
+    for disabled in ("gm-advance", "gm-end", "gm-ruling", "gm-undo"):
+        expect(gm.get_by_test_id(disabled)).to_be_disabled()
+    for enabled in ("gm-download", "chat-send", "table-timer-set"):
+        expect(gm.get_by_test_id(enabled)).to_be_enabled()
     _no_script_errors(player, watcher)
 
 

@@ -151,7 +151,18 @@ def test_roll_cards_itemise_every_roll_and_the_result_card_links_to_its_own(
     card = initiative.locator("details.roll-card")
     expect(card.locator("summary")).to_have_text(re.compile(r"^Roll card #\d+$"))
     card.locator("summary").click()
-    expect(card.locator("[data-roll=initiative]")).to_contain_text("Pilot skill and Thrust")
+    # Every term by its source, and they add up to the initiative: 2D + Pilot skill + Thrust
+    # (the Free Trader's rating, 1) + the Tactics Effect.
+    terms = card.locator("[data-roll=initiative]")
+    expect(terms).to_contain_text("Pilot skill +1 Thrust")
+    found = re.search(
+        r"2D.*?(\d+) ([+\u2212]?\d+) Pilot skill ([+\u2212]?\d+) Thrust"
+        r"(?: ([+\u2212]?\d+) Tactics Effect)? = (\d+)",
+        terms.inner_text().replace("\n", " "),
+    )
+    assert found is not None, terms.inner_text()
+    values = [int((g or "0").replace("\u2212", "-")) for g in found.groups()]
+    assert sum(values[:4]) == values[4], values
     fire = player.get_by_test_id("fire")
     gm_runs_until_offered(gm, player, fire)
     player.get_by_test_id("attack-target").select_option("s1")
@@ -219,9 +230,10 @@ def test_your_move_changes_the_title_and_icon_and_focuses_the_station(
     _no_script_errors(player)
 
 
-# JS (GM page): the next thing to do in this round. "round" when the round moved on (or the
+# JS (any page): the next thing to do in this round. "round" when the round moved on (or the
 # battle ended); "Ship/station" when a held station is awaited; "gm" when a station the GM
-# runs waits for its Pass (only when `manual`); null while the page passes idle crew itself.
+# runs waits for its Pass (only when `manual`, on the GM's page); null while the server passes
+# the stations that pass themselves.
 NEXT_UP = """([start, held, manual]) => {
   const view = document.querySelector('[data-testid=battle-view]');
   const round = Number(document.querySelector('[data-testid=round] strong')?.textContent ?? 0);
@@ -231,7 +243,7 @@ NEXT_UP = """([start, held, manual]) => {
   const mine = waiting.find((k) => held.includes(k));
   if (mine) return mine;
   const npc = document.querySelector('[data-testid=gm-npc]');
-  if (manual && npc.dataset.seq === view.dataset.seq
+  if (manual && npc && npc.dataset.seq === view.dataset.seq
       && npc.querySelector('[data-testid=npc-pass]:not([disabled])')) return 'gm';
   return null;
 }"""
@@ -260,16 +272,20 @@ def _player_acts(page: Page, enemy: str) -> None:
     expect(page.get_by_test_id("battle-view")).not_to_have_attribute("data-seq", seq)
 
 
-def _play_one_round(gm: Page, players: dict[str, tuple[Page, str]], manual: bool) -> None:
-    """Everyone plays until the round number moves on: players act on their own stations, the
-    GM passes the stations nobody plays (when `manual`; else his page passes idle crew)."""
-    start = int(gm.get_by_test_id("round").locator("strong").inner_text())
+def _play_one_round(
+    watcher: Page, players: dict[str, tuple[Page, str]], manual: bool, gm: Page | None = None
+) -> None:
+    """Everyone plays until the round number moves on (as `watcher` sees it): players act on
+    their own stations, the GM passes the stations nobody plays (when `manual`), the server
+    passes the stations that pass themselves."""
+    start = int(watcher.get_by_test_id("round").locator("strong").inner_text())
     for _ in range(200):
-        handle = gm.wait_for_function(NEXT_UP, arg=[start, list(players), manual])
+        handle = watcher.wait_for_function(NEXT_UP, arg=[start, list(players), manual])
         who = handle.json_value()
         if who == "round":
             return
         if who == "gm":
+            assert gm is not None
             gm_passes_one_station(gm)
             continue
         page, enemy = players[who]
@@ -280,9 +296,12 @@ def _play_one_round(gm: Page, players: dict[str, tuple[Page, str]], manual: bool
 def test_gm_clicks_per_round_in_a_one_on_one_with_two_players(
     gm: Page, new_context: NewContext
 ) -> None:
-    """Two players each command a gunner of one ship; every other station is idle crew. Round 1
-    as before (the GM passes each idle station); round 2 with "idle crew pass by themselves"
-    switched on: the GM clicks at most 5 times per round (the goal), here none."""
+    """Two players each command a gunner of one ship; every other station is idle crew. Round 1:
+    the GM passes the idle stations that have a choice (the server passes those with nothing
+    legal but a pass); round 2 with "idle crew pass by themselves" switched on: the GM clicks at
+    most 5 times per round (the goal), here none. Round 3: the switch is a table rule the
+    server applies, so the round ends with the GM's page closed (it used to be the GM's page
+    passing, only while it was open). Before the server passed anything: 15 clicks by hand."""
     code = create_battle(gm)
     ana = _open(new_context())
     join_as_player(ana, code, "s1-gunner:0", name="Ana")
@@ -295,10 +314,11 @@ def test_gm_clicks_per_round_in_a_one_on_one_with_two_players(
             if (e.isTrusted) window.__gmClicks = (window.__gmClicks ?? 0) + 1;
         }, true)"""
     )
-    _play_one_round(gm, players, manual=True)
+    _play_one_round(gm, players, manual=True, gm=gm)
     before = _count_gm_clicks(gm)
     assert before > 5, f"round 1 took {before} GM clicks"
     gm.get_by_test_id("gm-autopass").check()
+    expect(gm.get_by_test_id("gm-autopass")).to_be_checked()
     switch = _count_gm_clicks(gm)
     _play_one_round(gm, players, manual=False)
     after = _count_gm_clicks(gm) - switch
@@ -312,6 +332,9 @@ def test_gm_clicks_per_round_in_a_one_on_one_with_two_players(
         for line in log.locator(f":scope > li[data-type={kind}]").all():
             expect(line).to_be_hidden()
     expect(log.locator(":scope > li[data-type=attack_declared]").first).to_be_visible()
+    # The GM leaves: the server still passes the idle crew, the players finish the round.
+    gm.context.close()
+    _play_one_round(ana, players, manual=False)
     _no_script_errors(ana, bo)
 
 

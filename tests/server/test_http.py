@@ -286,8 +286,19 @@ async def test_presets_and_protocol_schema(client: TestClient[Any, Any]) -> None
     schema = await (await client.get("/api/protocol.json")).json()
     client_types = set(schema["$defs"]["client"]["discriminator"]["mapping"])
     server_types = set(schema["$defs"]["server"]["discriminator"]["mapping"])
-    assert client_types == {"join", "command", "legal", "release", "kick", "unban", "table", "ping"}
-    assert server_types >= {"joined", "snapshot", "event", "ack", "error", "presence"}
+    assert client_types == {
+        "join",
+        "command",
+        "legal",
+        "release",
+        "kick",
+        "unban",
+        "table",
+        "chat",
+        "ping",
+    }
+    assert server_types >= {"joined", "snapshot", "event", "ack", "error", "presence", "chat"}
+    assert "timer" in server_types
     assert "attack" in str(schema["$defs"]["Command"])
 
 

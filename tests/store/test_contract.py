@@ -22,6 +22,7 @@ from gameserver.store import (
     BattleExists,
     BattleNotFound,
     BattleStore,
+    ChatEntry,
     Claim,
     ClaimGuard,
     ClaimLost,
@@ -138,6 +139,8 @@ StoreCall = Callable[[BattleStore], Awaitable[object]]
             id="claim",
         ),
         pytest.param(lambda s: s.claims("nope"), id="claims"),
+        pytest.param(lambda s: s.append_chat("nope", _line("hi")), id="append_chat"),
+        pytest.param(lambda s: s.chat("nope"), id="chat"),
         pytest.param(lambda s: s.release("nope", "s", "pilot"), id="release"),
         pytest.param(lambda s: s.touch("nope"), id="touch"),
         pytest.param(lambda s: anext(s.subscribe("nope", 0)), id="subscribe"),
@@ -399,3 +402,44 @@ async def test_the_station_cap_holds_against_parallel_claims(stores: Stores) -> 
         await one.claim("b1", pilot("b", "sensors"), max_stations=5)
     assert (capped.value.reason, capped.value.cap) == ("station_cap", 1)
     assert await one.claim("b1", pilot("b", "engineer")) == pilot("b", "engineer"), "held: fine"
+
+
+def _line(text: str, **fields: object) -> ChatEntry:
+    values: dict[str, object] = {
+        "at": "2026-12-02T16:00:00.000+00:00",
+        "sender": "Ana",
+        "sender_role": "player",
+        "sender_token_hash": "a" * 64,
+        "to": "table",
+    }
+    return ChatEntry.model_validate(values | fields | {"text": text})
+
+
+async def test_chat_lines_get_ids_in_order_and_the_oldest_go_past_the_cap(stores: Stores) -> None:
+    store, other = stores
+    await store.create(meta("b1", "ABC234"), [ev(1)])
+    first = await store.append_chat("b1", _line("hello <b>table</b>"))
+    whisper = _line("psst", to="person", to_name="Bo", to_token_hash="b" * 64)
+    second = await other.append_chat("b1", whisper)
+    assert (first.id, second.id) == (1, 2)
+    assert second == whisper.model_copy(update={"id": 2})
+    # Both instances read the same lines, text as written (escaping is the page's job).
+    assert await other.chat("b1") == [first, second]
+    assert (await store.chat("b1"))[0].text == "hello <b>table</b>"
+    for i in range(3):
+        await store.append_chat("b1", _line(f"line {i}"), keep=3)
+    kept = await other.chat("b1")
+    assert [line.id for line in kept] == [3, 4, 5]
+    # Chat is not the log: the events are untouched.
+    assert [e["seq"] for e in await store.read("b1")] == [1]
+
+
+async def test_chat_goes_with_its_battle(store: BattleStore) -> None:
+    await store.create(meta("b1", "ABC234"), [ev(1)])
+    await store.append_chat("b1", _line("bye"))
+    await store.delete("b1")
+    with pytest.raises(BattleNotFound):
+        await store.chat("b1")
+    await store.create(meta("b1", "ABC234"), [ev(1)])
+    assert await store.chat("b1") == []
+    assert (await store.append_chat("b1", _line("again"))).id == 1

@@ -2,6 +2,7 @@
 // renders the status strip, the tactical board (ships + range ladders), the station panel (only
 // the legal actions the server offers), the live log and the GM panel. Every change comes from the
 // server: snapshots and events in, intents out.
+import { chatPanel } from "./chat.js";
 import { getBattle, getGmExport, getLog, getWeapons, verifyBattle } from "./api.js";
 import { h, humanMessage, label, replace, stationLabel } from "./dom.js";
 import { renderActions } from "./actions.js";
@@ -84,6 +85,10 @@ export function enterBattle(root, battleId, ctx) {
       },
     }), " Hide bookkeeping lines"),
     logList);
+  const chat = chatPanel({
+    send: (to, text) => client.request({ type: "chat", to, text }),
+  });
+  logPanel.append(chat.root);
   logList.classList.toggle("quiet", localStorage.getItem("tvtt-log-quiet") === "on");
   const gm = h("section.panel.area-gm", { "aria-labelledby": "gm-h", testid: "gm-panel", hidden: true, tabindex: "-1" });
   // data-seq: the last seq whose batch is complete here (state, awaiting and log all applied);
@@ -186,7 +191,7 @@ export function enterBattle(root, battleId, ctx) {
           battleSummary([...view.log.keys()].sort((a, b) => a - b).map((q) => view.log.get(q)), st))
         : h("div.awaiting-box", { testid: "awaiting" }, h("span.muted", null, "Awaiting: "),
           waiting.length ? h("ul.awaiting-list", { testid: "awaiting-list" }, waiting) : h("span.awaiting", null, "the GM"),
-          turnClock),
+          turnClock, turnTimer),
     ));
     tickClock();
   };
@@ -204,6 +209,21 @@ export function enterBattle(root, battleId, ctx) {
     }
     const s = Math.floor((Date.now() - clockSince) / 1000);
     turnClock.textContent = ` ${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+    tickTimer();
+  };
+
+  // The GM's turn timer: the server says how many seconds the awaited stations have left (at
+  // zero it passes them itself, as events); the page counts down from its own clock.
+  const turnTimer = h("span.turn-timer.mono", { testid: "turn-timer", hidden: true, role: "timer", "aria-label": "Time left for this move" });
+  /** @type {{seq: number, left: number | null, at: number}} */
+  let timer = { seq: -1, left: null, at: 0 };
+  const tickTimer = () => {
+    const on = timer.left !== null && timer.seq === view.seq && !view.isOver;
+    turnTimer.hidden = !on;
+    if (!on) return;
+    const s = Math.max(0, Math.ceil(Number(timer.left) - (Date.now() - timer.at) / 1000));
+    turnTimer.textContent = `⏱ ${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")} left`;
+    turnTimer.classList.toggle("low", s <= 10);
   };
   const clockTimer = setInterval(tickClock, 1000);
 
@@ -327,29 +347,11 @@ export function enterBattle(root, battleId, ctx) {
   /** Ships with a connected player: their other stations are idle crew, not NPCs to run. */
   const playerShips = () => new Set((view.presence?.claims ?? []).filter((c) => c.connected).map((c) => c.ship_id));
 
-  /** Stations the GM's page passes by itself: idle crew of player ships (when switched on). */
-  const autoPassed = new Map();
-  const autoPass = () => {
-    if (!gmPrefs.autoPass) return;
-    const ships = playerShips();
-    for (const [shipId, stn] of npcStations()) {
-      const key = `${shipId}/${stn}`;
-      const legal = view.legal.get(key);
-      if (!ships.has(shipId) || legal?.seq !== view.seq || autoPassed.get(key) === view.seq) continue;
-      const pass = (legal.commands ?? []).find((c) => c.type === "end_step" || c.type === "no_reaction");
-      if (!pass) continue;
-      autoPassed.set(key, view.seq);
-      // Quietly: another GM tab may have passed it first (the server then refuses this one).
-      client.command(pass.command).catch(() => {});
-    }
-  };
-  const gmPrefs = { autoPass: localStorage.getItem("tvtt-gm-autopass") === "on" };
+  /** Idle crew of player ships pass by themselves: a table rule the server applies (it passes
+   * them as events, whether or not this page is open); the page only switches it. */
+  const gmPrefs = { get autoPass() { return Boolean(view.table?.idle_crew_pass); } };
   const setAutoPass = (on) => {
-    gmPrefs.autoPass = on;
-    localStorage.setItem("tvtt-gm-autopass", on ? "on" : "off");
-    npcKey = ""; // redraw the list: the stations that now pass themselves leave it
-    renderGm();
-    autoPass();
+    client.request({ type: "table", idle_crew_pass: on }).catch((err) => ctx.toast(err.message, "error"));
   };
 
   /** Ask the server for the options of every station the GM runs (once per seq). */
@@ -360,7 +362,6 @@ export function enterBattle(root, battleId, ctx) {
       asked.set(key, view.seq);
       client.request({ type: "legal", ship_id: shipId, station: stn }).catch(() => asked.delete(key));
     }
-    autoPass();
   };
 
   /** A player's own action: its events (and a shot's later resolution) fill the result card. */
@@ -428,6 +429,7 @@ export function enterBattle(root, battleId, ctx) {
       autoPass: gmPrefs.autoPass,
       setAutoPass,
       botSides: view.botSides,
+      isOver: view.isOver,
       seq: view.seq,
       recent: [...view.log.keys()].sort((a, b) => b - a).slice(0, 100).map((q) => view.log.get(q)),
       send: sendCommand,
@@ -456,7 +458,7 @@ export function enterBattle(root, battleId, ctx) {
     if (!event || view.log.has(event.seq)) return;
     view.log.set(event.seq, event);
     if (noteMine(event) && fresh) stationKey = "";
-    const li = logEntry(event, fresh);
+    const li = logEntry(event, fresh, (id) => shipsOf(view.state).find((s) => s.id === id));
     // Keep seq order even when history arrives after live events.
     const after = [...logList.children].find((el) => Number(/** @type {HTMLElement} */ (el).dataset.seq) > event.seq);
     logList.insertBefore(li, after ?? null);
@@ -502,6 +504,7 @@ export function enterBattle(root, battleId, ctx) {
   client.addEventListener("joined", (e) => {
     const msg = /** @type {CustomEvent} */ (e).detail;
     view.joined = msg;
+    chat.setRecipients(chatRecipients());
     view.code = msg.join_code ?? view.code;
     view.name = msg.name ?? "";
     view.botSides = msg.bot_sides ?? [];
@@ -548,16 +551,35 @@ export function enterBattle(root, battleId, ctx) {
   client.addEventListener("legal", (e) => {
     const msg = /** @type {CustomEvent} */ (e).detail;
     view.legal.set(`${msg.ship_id}/${msg.station}`, msg);
-    if (view.joined?.role === "gm") autoPass();
     if (view.joined?.role === "gm") renderGm();
     else renderStation();
   });
   client.addEventListener("table", (e) => {
     view.table = /** @type {CustomEvent} */ (e).detail;
+    npcKey = ""; // redraw the list: stations that now pass themselves leave it
     renderGm();
   });
+  client.addEventListener("timer", (e) => {
+    const msg = /** @type {CustomEvent} */ (e).detail;
+    timer = { seq: Number(msg.seq), left: msg.seconds_left ?? null, at: Date.now() };
+    tickTimer();
+  });
+  client.addEventListener("chat", (e) => {
+    chat.add(/** @type {CustomEvent} */ (e).detail.lines ?? []);
+  });
+  /** Players and spectators talk to the table or whisper to the GM; the GM whispers to anyone. */
+  const chatRecipients = () => {
+    const options = [{ value: "table", label: "Table" }];
+    if (view.joined?.role !== "gm") return [...options, { value: "gm", label: "GM (whisper)" }];
+    for (const peer of view.presence?.peers ?? []) {
+      if (peer.role === "gm" || peer.peer_id === view.joined?.peer_id) continue;
+      options.push({ value: peer.peer_id, label: `${peer.name || "Someone"} (whisper)` });
+    }
+    return options;
+  };
   client.addEventListener("presence", (e) => {
     view.presence = /** @type {CustomEvent} */ (e).detail;
+    chat.setRecipients(chatRecipients());
     askNpcLegal();
     renderGm();
   });

@@ -17,7 +17,7 @@ import { rangesOf, shipsOf } from "./model.js";
  * `recent`: the latest events, newest first (for undo).
  * @param {HTMLElement} root
  * @param {{state: any, presence: any, table: any, battleId: string, seq: number, recent: any[],
- *   npc: {seq: number, ready: boolean, stations: NpcStation[], isOver: boolean} | null,
+ *   npc: {seq: number, ready: boolean, stations: NpcStation[], isOver: boolean} | null, isOver?: boolean,
  *   botSides: string[], send: (cmd: any) => Promise<any>, request: (msg: any) => Promise<any>,
  *   download: () => void, gmToken: string, toast: (m: string, k?: string) => void}} ctx
  *   `npc` null: the stations the GM runs did not change (keep the GM's half-made choices)
@@ -30,7 +30,7 @@ export function renderGm(root, ctx) {
     replace(root, h("header", null, h("h2", { id: "gm-h" }, "GM controls")),
       h("section.gm-npc", { testid: "gm-npc", "aria-labelledby": "gm-npc-h", dataset: { seq: "" } },
         h("h3", { id: "gm-npc-h" }, "Stations you run"),
-        h("label.check", { title: "Stations of a ship a player commands, that nobody holds, pass (or take no reaction) as soon as they are awaited" },
+        h("label.check", { title: "The server passes (or takes no reaction for) the stations nobody holds aboard a ship a player commands, as soon as they are awaited" },
           h("input", { type: "checkbox", testid: "gm-autopass", checked: ctx.autoPass, onChange: (e) => ctx.setAutoPass(e.target.checked) }),
           " Idle crew of player ships pass by themselves"),
         h("div", { testid: "gm-npc-list" }),
@@ -38,9 +38,11 @@ export function renderGm(root, ctx) {
       form,
       h("div", { testid: "gm-presence" }));
   }
+  // The switch shows the table rule the server holds (another GM tab may change it).
+  const autopass = /** @type {HTMLInputElement} */ (root.querySelector('[data-testid="gm-autopass"]'));
+  if (autopass.checked !== Boolean(ctx.autoPass)) autopass.checked = Boolean(ctx.autoPass);
   const advance = /** @type {HTMLElement | null} */ (form.querySelector('[data-testid="gm-advance"]'));
   if (advance) labelAdvance(advance, ctx.state);
-
   const undoBox = /** @type {HTMLElement} */ (root.querySelector('[data-testid="gm-undo-box"]'));
   const undoKey = JSON.stringify([ctx.seq, ctx.state?.undo_available ?? 0, ctx.recent.length]);
   if (undoBox.dataset.key !== undoKey) {
@@ -58,6 +60,26 @@ export function renderGm(root, ctx) {
   if (ctx.npc) drawNpc(/** @type {HTMLElement} */ (root.querySelector('[data-testid="gm-npc"]')), ctx.npc, ctx);
   drawBots(/** @type {HTMLElement} */ (root.querySelector('[data-testid="gm-bots"]')), ctx);
   replace(/** @type {HTMLElement} */ (root.querySelector('[data-testid="gm-presence"]')), presenceList(ctx));
+  if (ctx.isOver !== undefined) settleEnding(root, Boolean(ctx.isOver), ctx.state);
+}
+
+/** After the end only what still makes sense stays enabled: the download, the seats, the table
+ * and the chat. Advancing, ending, rulings and undo are refused once the dice are revealed. */
+function settleEnding(root, over, state) {
+  for (const id of ["gm-advance", "gm-end", "gm-ruling", "gm-undo", "gm-undo-to"]) {
+    const control = /** @type {HTMLButtonElement | null} */ (root.querySelector(`[data-testid="${id}"]`));
+    if (!control) continue;
+    if (over) {
+      if (!control.disabled) control.dataset.overDisabled = "1";
+      control.disabled = true;
+      control.title = "The battle is over";
+    } else if (control.dataset.overDisabled) {
+      delete control.dataset.overDisabled;
+      control.disabled = false;
+      control.title = id === "gm-end" ? END_TITLE : "";
+      if (id === "gm-advance") labelAdvance(control, state);
+    }
+  }
 }
 
 /** Awaited stations without a connected player: the GM passes them or acts for them. */
@@ -190,6 +212,8 @@ async function send(ctx, cmd, done) {
 }
 
 /** The advance button's words: a CE battle has no steps, the GM ends the turn instead. */
+const END_TITLE = "End the battle now (a draw) and reveal its dice seed; it cannot be resumed afterwards";
+
 function labelAdvance(button, state) {
   const ce = state?.ruleset === "CE";
   button.textContent = ce ? "End turn" : "Advance step";
@@ -211,7 +235,7 @@ function gmForms(ctx) {
       h("button.btn", { type: "button", testid: "gm-download", onClick: () => ctx.download() }, "Download battle"),
       h("button.btn.btn-warn", {
         type: "button", testid: "gm-end",
-        title: "End the battle now (a draw) and reveal its dice seed; it cannot be resumed afterwards",
+        title: END_TITLE,
         onClick: () => {
           if (window.confirm("End the battle now and reveal its dice? It cannot be resumed.")) {
             run({ type: "gm_end", reason: "ended by the GM" });
@@ -446,6 +470,7 @@ function tablePanel(ctx) {
     }
   };
   const cap = h("input", { id: "gm-table-cap", type: "number", min: 0, max: 64, value: t.max_stations, testid: "table-cap" });
+  const timer = h("input", { id: "gm-table-timer", type: "number", min: 0, max: 3600, value: t.turn_timer_s ?? 0, testid: "table-timer" });
   return h("section", { testid: "gm-table" },
     h("h2", { style: { margin: "10px 0 6px" } }, "The table"),
     h("div.field", null,
@@ -467,6 +492,15 @@ function tablePanel(ctx) {
     },
     h("div.field", null, h("label", { for: "gm-table-cap" }, "Stations per player (0 = no limit)"), cap),
     h("div.btns", null, h("button.btn.btn-small", { type: "submit", testid: "table-cap-set" }, "Set"))),
+    h("form.row", {
+      onSubmit: (/** @type {Event} */ e) => {
+        e.preventDefault();
+        const n = Math.max(0, Math.min(3600, Math.round(Number(timer.value) || 0)));
+        change({ turn_timer_s: n }, n ? `Turn timer: ${n} s, then the stations still to act pass.` : "Turn timer off.");
+      },
+    },
+    h("div.field", null, h("label", { for: "gm-table-timer" }, "Turn timer in seconds (0 = off; at zero the stations still to act pass)"), timer),
+    h("div.btns", null, h("button.btn.btn-small", { type: "submit", testid: "table-timer-set" }, "Set"))),
     t.bans.length
       ? h("ul.presence", { testid: "gm-bans" }, t.bans.map((ban) => h("li", null,
         h("span", null, `${ban.name || "anonymous"} `, h("span.muted", null, "kicked")),

@@ -10,12 +10,16 @@ const GM_TYPES = /^(gm_|ruling|undo|house)/;
 const DICE_SHOWN = 12;
 const CHECK_KEYS = { check: "Check", tactics: "Tactics check", opposed: "Opposing check" };
 
-/** @param {any} event  the engine's Event.to_dict() @param {boolean} fresh  animate it */
-export function logEntry(event, fresh) {
+/**
+ * @param {any} event  the engine's Event.to_dict() @param {boolean} fresh  animate it
+ * @param {(id: string) => any} [shipOf]  a ship of the public view (for terms the event leaves
+ *   to the ship, e.g. the Thrust in initiative)
+ */
+export function logEntry(event, fresh, shipOf) {
   const type = String(event.type ?? "");
   const kind = GM_TYPES.test(type) ? "gm" : /attack|hit|miss|damage|critical|missile|salvo/.test(type) ? "attack" : "other";
   const dice = Array.isArray(event.dice) ? event.dice : [];
-  const card = rollCard(event);
+  const card = rollCard(event, shipOf);
   return h("li", {
     class: `kind-${kind}${fresh ? " fresh" : ""}`,
     dataset: { seq: String(event.seq), type },
@@ -38,7 +42,7 @@ function diceFaces(dice, limit = Infinity) {
 }
 
 /** The roll card of an event, or null when it rolled nothing the table needs to audit. */
-export function rollCard(event) {
+export function rollCard(event, shipOf) {
   const d = event.data ?? {};
   const dice = Array.isArray(event.dice) ? event.dice : [];
   const rows = [];
@@ -72,8 +76,14 @@ export function rollCard(event) {
       // the event itemises the roll and the Tactics check, the rest is the ship and its pilot.
       const t = d.tactics;
       const rest = Number(d.initiative) - Number(d.roll) - (t ? Number(t.effect) : 0);
+      // The Thrust is the ship's rating (the event leaves it to the ship); the rest is the
+      // pilot's skill DM (−3 unskilled).
+      const thrust = Number(shipOf?.(String(d.ship))?.thrust_rating);
+      const terms = Number.isFinite(thrust)
+        ? ` ${signed(rest - thrust)} Pilot skill ${signed(thrust)} Thrust`
+        : ` ${signed(rest)} Pilot skill and Thrust`;
       rows.push(h("li", { dataset: { roll: "initiative" } }, h("span.roll-name", null, "Initiative"), " 2D ",
-        diceFaces(dice.slice(0, 2)), ` ${d.roll} ${signed(rest)} Pilot skill and Thrust`,
+        diceFaces(dice.slice(0, 2)), ` ${d.roll}${terms}`,
         t ? ` ${signed(t.effect)} Tactics Effect` : "", " = ", h("strong", null, String(d.initiative))));
       if (t) rows.push(checkRow("Tactics check", t, dice.slice(2, 4)));
       used = dice.length;

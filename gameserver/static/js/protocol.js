@@ -192,6 +192,12 @@ export class BattleClient extends EventTarget {
       case "table":
         this.emit("table", msg);
         break;
+      case "chat":
+        this.emit("chat", msg);
+        break;
+      case "timer":
+        this.emit("timer", msg);
+        break;
       case "legal":
         if (waiter) {
           this.pending.delete(msg.client_id);

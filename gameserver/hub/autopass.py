@@ -1,0 +1,114 @@
+"""Stations that pass themselves: the server passes an awaited station nobody holds when it has
+nothing legal but passing, and (when the GM switched it on) the idle crew of a player's ship.
+
+Why here: a pass is an ordinary command (`end_step` or `no_reaction`, sent by the `bot` actor)
+committed through the room's authoritative path, so the log records it with its command and
+replay, import re-execution, undo and dice verification treat it like any other batch. It used
+to be the GM's page clicking "Pass" (or passing from the page, only while it was open).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Collection, Sequence
+from typing import TYPE_CHECKING, Any, Final
+
+from gameserver import rules
+from gameserver.hub.clock import now_iso
+from gameserver.hub.errors import HubError
+from gameserver.logs import get_logger
+from gameserver.store import StoreUnavailable
+
+if TYPE_CHECKING:
+    from gameserver.hub.room import BattleRoom
+
+log = get_logger("hub")
+
+PASS_TYPES: Final = frozenset({"end_step", "no_reaction", "surrender"})
+"""Legal entries that are not a real choice: passing, declining to react, striking colours."""
+
+LegalFor = Callable[[str, str], Sequence[dict[str, Any]]]
+
+
+def pass_command(
+    state: rules.BattleState,
+    held: Collection[tuple[str, str]],
+    bot_sides: Collection[str],
+    idle_crew: bool,
+    legal_for: LegalFor,
+) -> dict[str, Any] | None:
+    """The pass of the first awaited station that passes itself now, or None; purely computational.
+
+    A station passes itself when nobody holds it, no bot plays its side, and either its only
+    legal entries are passes (nothing to decide) or `idle_crew` is on and a player holds another
+    station of its ship. A held station never does: its player is told why it has nothing to do.
+    """
+    if state.is_over:
+        return None
+    player_ships = {ship_id for ship_id, _ in held}
+    for ship_id, station in rules.awaiting(state):
+        ship = state.ships.get(ship_id)
+        if ship is None or (ship_id, station) in held or ship.side in bot_sides:
+            continue
+        legal = legal_for(ship_id, station)
+        passes = [e["command"] for e in legal if e["type"] in ("end_step", "no_reaction")]
+        if not passes:
+            continue
+        idle = idle_crew and ship_id in player_ships
+        if idle or all(e["type"] in PASS_TYPES for e in legal):
+            return dict(passes[0])
+    return None
+
+
+class AutoPasser:
+    """One room's self-passing stations: a task that passes them one batch at a time."""
+
+    def __init__(self, room: BattleRoom) -> None:
+        self.room = room
+        self.task: asyncio.Task[None] | None = None
+        self._wanted = False
+
+    def kick(self) -> None:
+        """Look for stations to pass (after the current batch: a task, not inline)."""
+        if self.room.state.is_over:
+            return
+        self._wanted = True
+        if self.task is None or self.task.done():
+            self.task = asyncio.create_task(self._drive(), name=f"autopass:{self.room.battle_id}")
+
+    async def _pass_one(self) -> bool:
+        room = self.room
+        held = {(c.ship_id, c.station) for c in await room.hub.store.claims(room.battle_id)}
+        table = await room.hub.store.table(room.battle_id)
+        bots = room.meta.bot_sides
+
+        def make(state: rules.BattleState) -> rules.Decision | None:
+            legal_for: LegalFor = (
+                (lambda s, st: room.legal_for(s, st)[0])
+                if state is room.state
+                else (lambda s, st: rules.legal_commands(state, s, st))
+            )
+            data = pass_command(state, held, bots, table.rules.idle_crew_pass, legal_for)
+            if data is None:
+                return None
+            cmd = rules.parse_command(data, rules.BOT, at=now_iso())
+            return rules.decide(state, cmd)
+
+        async with room.lock:
+            return bool(await room.commit(make))
+
+    async def _drive(self) -> None:
+        """Pass one station per batch until none is left (each pass is its own batch, so the
+        log and an undo see them one by one, as if the GM had clicked)."""
+        while self._wanted:
+            self._wanted = False
+            await asyncio.sleep(0)
+            try:
+                if await self._pass_one():
+                    self._wanted = True
+            except (rules.RuleViolation, HubError) as exc:
+                log.warning("autopass_refused", battle_id=self.room.battle_id, reason=str(exc))
+                return
+            except StoreUnavailable:
+                await asyncio.sleep(1.0)
+                self._wanted = True
