@@ -23,7 +23,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 
-from gameserver import rules
+from gameserver import backup_api, rules
 from gameserver.hub import CreatedBattle, Hub, HubError, now_iso
 from gameserver.hub.addresses import client_address
 from gameserver.hub.battles import parse_json
@@ -874,4 +874,5 @@ def create_app(
     app.router.add_get("/health", health)
     app.router.add_get("/ready", ready)
     app.router.add_get("/metrics", metrics)
+    backup_api.add_routes(app, HUB_KEY, SETTINGS_KEY, _raw_body)
     return app
