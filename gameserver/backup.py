@@ -1,13 +1,15 @@
 """Back up every battle of a server to a directory, and restore a backup into an empty store.
 
     python -m gameserver.backup backup  --url http://skirmish:80 --dir /backups --keep 7
-                                        [--redis-url redis://...]   (also asks Redis to BGSAVE)
+                                        [--bgsave]   (also asks Redis at $REDIS_URL to BGSAVE)
     python -m gameserver.backup restore /backups[/<stamp>] --url http://127.0.0.1:3000
 
 The token of the server's backup API is read from the ``BACKUP_TOKEN`` environment variable
-(never from the command line, which every user of the machine can read in ``ps``); nothing
-printed here carries it. A backup is one directory per run, ``<dir>/<UTC stamp>/``, holding one
-``<battle id>.json`` per battle (the GM export's format plus the battle's identity: the import
+(never from the command line, which every user of the machine can read in ``ps``), and so is
+``REDIS_URL`` (it holds Redis's password); nothing printed here carries either.
+
+A backup is one directory per run, ``<dir>/<UTC stamp>/``, holding one ``<battle id>.json`` per
+battle (the GM export's format plus the battle's identity: the import
 API takes the file as it is) and ``manifest.json`` (size and sha256 of each file). It is written
 under ``.partial-<stamp>`` and renamed when complete, so a run that dies leaves no backup that
 looks whole; the newest ``--keep`` complete backups are kept, older ones deleted.
@@ -37,6 +39,8 @@ from pathlib import Path
 BACKUP_TOKEN_ENV = "BACKUP_TOKEN"
 """The variable holding the backup API's token: the server's `Settings.backup_token` reads the
 same name (the operator fills both from one Secret)."""
+REDIS_URL_ENV = "REDIS_URL"
+"""The Redis to ask for BGSAVE (the server's own `REDIS_URL` setting, same name)."""
 MANIFEST = "manifest.json"
 FORMAT = "tvtt-backup/1"
 STAMP = re.compile(r"^\d{8}T\d{6}Z$")
@@ -289,18 +293,26 @@ def run_restore(client: Client, path: Path) -> RestoreResult:
     return result
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """The command line (see the module's docstring); 0 when every battle made it."""
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (see the module's docstring); the operator's CronJob renders it."""
     parser = argparse.ArgumentParser(prog="python -m gameserver.backup", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     backup = sub.add_parser("backup", help="export every battle into a new backup directory")
     backup.add_argument("--url", required=True, help="the game server (its Service)")
     backup.add_argument("--dir", required=True, type=Path, help="where backups are kept")
     backup.add_argument("--keep", type=int, default=7, help="complete backups to keep (>= 1)")
-    backup.add_argument("--redis-url", default="", help="also ask this Redis for BGSAVE")
+    backup.add_argument(
+        "--bgsave", action="store_true", help="also ask the Redis at $REDIS_URL for BGSAVE"
+    )
     restore = sub.add_parser("restore", help="restore one backup into an (empty) store")
     restore.add_argument("path", type=Path, help="a backup directory, or the directory of them")
     restore.add_argument("--url", required=True, help="the game server")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; 0 when every battle made it."""
+    parser = build_parser()
     args = parser.parse_args(argv)
     token = os.environ.get(BACKUP_TOKEN_ENV, "")
     if not token:
@@ -311,7 +323,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "backup":
             if args.keep < 1:
                 parser.error("--keep must be at least 1")
-            redis_url = args.redis_url or ""
+            redis_url = os.environ.get(REDIS_URL_ENV, "") if args.bgsave else ""
+            if args.bgsave and not redis_url:
+                parser.error(f"--bgsave needs {REDIS_URL_ENV}")
             done = run_backup(client, args.dir, args.keep, redis_url=redis_url)
             print(
                 f"backup: {done.battles} battles, {done.bytes} bytes in "

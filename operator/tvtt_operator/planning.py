@@ -11,11 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tvtt_operator.backup import build_backup_children, secret_values
 from tvtt_operator.builders import (
     ANNOTATION_APPLIED_HASH,
     FIELD_MANAGER,
     HANDOVER_FIELD_MANAGER,
     Inputs,
+    backup_secret_name,
     build_children,
     child_key,
     redis_name,
@@ -167,7 +169,9 @@ def _correct_drift(desired: dict[str, Any], live: Mapping[str, Any], plan: Plan)
     return any(not d.added for d in drifts)
 
 
-def render_inputs(tvtt: TravellerVTT, live: Live, fresh_password: str) -> Inputs:
+def render_inputs(
+    tvtt: TravellerVTT, live: Live, fresh_password: str, fresh_backup: tuple[str, str] = ("", "")
+) -> Inputs:
     """What the render needs from the live objects. Purely computational, no side effects.
 
     The password of the live Secret is kept (a fresh one only when there is none); the claim
@@ -182,7 +186,15 @@ def render_inputs(tvtt: TravellerVTT, live: Live, fresh_password: str) -> Inputs
         )
         if storage is not None:
             claim_size = storage
-    return Inputs(redis_password=password or fresh_password, redis_claim_size=claim_size)
+    kept = secret_values(live.get((SECRET.kind, backup_secret_name(tvtt))))
+    token, key = kept or fresh_backup
+    return Inputs(
+        redis_password=password or fresh_password,
+        redis_claim_size=claim_size,
+        backup_token=token,
+        export_key=key,
+        keep_backup_secret=kept is not None,
+    )
 
 
 def claim_requested(claim: Mapping[str, Any] | None) -> int | str | None:
@@ -224,6 +236,8 @@ def plan_reconcile(
     *,
     fresh_password: str = "",
     claim: Mapping[str, Any] | None = None,
+    fresh_backup: tuple[str, str] = ("", ""),
+    backup_claim: Mapping[str, Any] | None = None,
 ) -> Plan:
     """Compare rendered children with the live ones and list the writes.
 
@@ -239,13 +253,17 @@ def plan_reconcile(
       child is applied again, added fields are removed by a guarded JSON patch. Except in the
       Deployment's pod template after a manual rollback, which is reported instead;
     - the Redis claim (`claim`, watched, not a child) is expanded when smaller than the spec.
-    `fresh_password` is used only when no Redis Secret exists yet (the reconciler generates it).
+    `fresh_password` is used only when no Redis Secret exists yet (the reconciler generates it),
+    `fresh_backup` (token, export key) only when no backup Secret exists; the backup volume
+    (`backup_claim`, watched) is created when missing, never updated or deleted.
     """
     plan = Plan()
     desired_keys: set[tuple[str, str]] = set()
     overridden = applied_template = False
     rendered_template_hash: str | None = None
-    for manifest in build_children(tvtt, render_inputs(tvtt, live, fresh_password)):
+    inputs = render_inputs(tvtt, live, fresh_password, fresh_backup)
+    first, last = build_backup_children(tvtt, inputs, claim_exists=backup_claim is not None)
+    for manifest in [*first, *build_children(tvtt, inputs), *last]:
         key = child_key(manifest)
         desired_keys.add(key)
         current = live.get(key)

@@ -18,6 +18,7 @@ from typing import Any
 import structlog
 from pydantic import ValidationError
 
+from tvtt_operator.backup import backup_claim_name
 from tvtt_operator.builders import (
     FIELD_MANAGER,
     HANDOVER_FIELD_MANAGER,
@@ -262,7 +263,14 @@ class Reconciler:
         claim = self.cache.observed(key, PVC.kind).get(redis_claim_name(tvtt))
         if tvtt.spec.paused:
             return await self._report_paused(tvtt, body, live)
-        plan = plan_reconcile(tvtt, live, fresh_password=secrets.token_hex(24), claim=claim)
+        plan = plan_reconcile(
+            tvtt,
+            live,
+            fresh_password=secrets.token_hex(24),
+            claim=claim,
+            fresh_backup=(secrets.token_hex(24), secrets.token_hex(32)),
+            backup_claim=self.cache.observed(key, PVC.kind).get(backup_claim_name(tvtt)),
+        )
         done = await self._execute(tvtt, plan, live)
         claim, expansion_error = await self._expand_claim(tvtt, plan, claim, done)
         tls_missing = await self._tls_secret_missing(tvtt)

@@ -113,9 +113,9 @@ async def site(redis_server: RedisProcess, tmp_path: Path) -> AsyncIterator[Site
                 print(f"--- {server.name} ---\n{server.log_tail()}")
 
 
-def cli(*args: str, token: str = TOKEN) -> subprocess.CompletedProcess[str]:
+def cli(*args: str, token: str = TOKEN, **env_vars: str) -> subprocess.CompletedProcess[str]:
     """Run the backup command as the CronJob does (its token from the environment)."""
-    env = {**os.environ, BACKUP_TOKEN_ENV: token}
+    env = {**os.environ, BACKUP_TOKEN_ENV: token, **env_vars}
     return subprocess.run(
         [sys.executable, "-m", "gameserver.backup", *args],
         env=env,
@@ -156,8 +156,8 @@ async def test_backup_flushall_restore_and_the_players_resume(site: Site, tmp_pa
 
     backups = tmp_path / "backups"
     started = time.perf_counter()
-    done = cli("backup", "--url", server.url, "--dir", str(backups), "--keep", "2",
-               "--redis-url", site.redis.url)  # fmt: skip
+    done = cli("backup", "--url", server.url, "--dir", str(backups), "--keep", "2", "--bgsave",
+               REDIS_URL=site.redis.url)  # fmt: skip
     backup_s = time.perf_counter() - started
     assert done.returncode == 0, done.stderr
     # (creating a battle in which Alpha moves first may take a few tries: all are kept)

@@ -44,7 +44,7 @@ def test_no_wildcards_and_nothing_sensitive() -> None:
         assert not {"customresourcedefinitions", "pods/exec", "nodes"} & set(rule["resources"])
     # Pods are only read (polled for the summary), the claim only patched (expanded).
     assert allowed("", "pods") == {"list", "watch"}
-    assert allowed("", "persistentvolumeclaims") == {"list", "watch", "patch"}
+    assert allowed("", "persistentvolumeclaims") == {"list", "watch", "create", "patch"}
 
 
 def test_leader_election_needs_only_its_lease() -> None:
