@@ -193,9 +193,24 @@ def complete_backups(root: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.name)
 
 
+def _empty(backup: Path) -> bool:
+    try:
+        return not json.loads((backup / MANIFEST).read_text())["battles"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
 def prune(root: Path, keep: int) -> list[str]:
-    """Delete all but the newest `keep` complete backups, and leftovers of runs that died."""
-    doomed = complete_backups(root)[:-keep] if keep > 0 else []
+    """Delete all but the newest `keep` complete backups, and leftovers of runs that died.
+
+    An empty backup (no battle) never pushes out one with battles: after the store lost its
+    data, the runs that follow find nothing, and must not delete the backups to restore from.
+    Only the newest empty backup is kept, and it does not count toward `keep`.
+    """
+    backups = complete_backups(root)
+    full = [p for p in backups if not _empty(p)]
+    empty = [p for p in backups if _empty(p)]
+    doomed = (full[:-keep] if keep > 0 else []) + empty[:-1]
     doomed += [p for p in root.iterdir() if p.name.startswith(PARTIAL_PREFIX)]
     for path in doomed:
         shutil.rmtree(path, ignore_errors=True)
@@ -229,14 +244,16 @@ class RestoreResult:
     present: list[str] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)
     bytes: int = 0
+    backup: Path | None = None
 
 
 def find_backup(path: Path) -> Path:
-    """`path` itself when it holds a manifest, else its newest complete backup."""
+    """`path` itself when it holds a manifest, else its newest complete backup with battles
+    (a run after the store lost its data finds none; name that directory to restore it)."""
     if (path / MANIFEST).is_file():
         return path
     if path.is_dir():
-        backups = complete_backups(path)
+        backups = [p for p in complete_backups(path) if not _empty(p)]
         if backups:
             return backups[-1]
     raise BackupError(f"{path}: no {MANIFEST} here and no complete backup under it")
@@ -264,7 +281,7 @@ def run_restore(client: Client, path: Path) -> RestoreResult:
             raise ValueError(f"format {manifest.get('format')!r}, expected {FORMAT!r}")
     except (ValueError, KeyError, TypeError) as exc:
         raise BackupError(f"{backup / MANIFEST}: not a backup manifest ({exc})") from None
-    result = RestoreResult()
+    result = RestoreResult(backup=backup)
     for entry in entries:
         battle_id = str(entry.get("battle_id", "?"))
         file = backup / Path(str(entry.get("file", ""))).name
@@ -344,7 +361,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     print(
         f"restore: {len(restored.restored)} battles restored ({restored.bytes} bytes) in "
-        f"{time.monotonic() - started:.2f} s"
+        f"{time.monotonic() - started:.2f} s from {restored.backup}"
         + (f"; {len(restored.present)} already present" if restored.present else "")
         + (f"; {len(restored.refused)} refused" if restored.refused else "")
     )

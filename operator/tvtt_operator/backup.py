@@ -202,6 +202,7 @@ def build_backup_cronjob(tvtt: TravellerVTT) -> dict[str, Any] | None:
         "metadata": _metadata(tvtt, backup_name(tvtt), COMPONENT_BACKUP),
         "spec": {
             "schedule": backup.schedule,
+            "suspend": backup.suspend,
             "concurrencyPolicy": "Forbid",
             "startingDeadlineSeconds": STARTING_DEADLINE_SECONDS,
             "successfulJobsHistoryLimit": JOBS_KEPT,

@@ -531,7 +531,12 @@ class BackupSpec(_Model):
         default=7,
         ge=1,
         le=1000,
-        description="Complete backups kept on the volume; each run deletes older ones.",
+        description="Complete backups with battles kept on the volume; each run deletes older "
+        "ones (a run that finds no battle, e.g. after the store lost its data, deletes none).",
+    )
+    suspend: bool = Field(
+        default=False,
+        description="Pause the schedule (the CronJob's suspend), e.g. while restoring.",
     )
     bgsave: bool = Field(
         default=True,

@@ -60,6 +60,28 @@ def test_each_run_is_a_whole_directory_and_only_the_newest_are_kept(tmp_path: Pa
     assert manifest["failed"] == []
 
 
+class EmptyApi(StubApi):
+    """The store lost its data: no battle any more."""
+
+    def battles(self) -> list[str]:
+        return []
+
+
+def test_empty_runs_after_a_data_loss_never_push_out_the_backups_with_battles(
+    tmp_path: Path,
+) -> None:
+    for day in range(1, 3):
+        run_backup(StubApi(), tmp_path, keep=2, now=86400.0 * day)
+    for day in range(3, 7):
+        assert run_backup(EmptyApi(), tmp_path, keep=2, now=86400.0 * day).battles == 0
+    names = [p.name for p in complete_backups(tmp_path)]
+    assert names == ["19700102T000000Z", "19700103T000000Z", "19700107T000000Z"]
+    assert find_backup(tmp_path).name == "19700103T000000Z"
+    run_backup(StubApi(), tmp_path, keep=2, now=86400.0 * 8)
+    names = [p.name for p in complete_backups(tmp_path)]
+    assert names == ["19700103T000000Z", "19700107T000000Z", "19700109T000000Z"]
+
+
 def test_a_battle_gone_during_the_run_is_noted_not_failed(tmp_path: Path) -> None:
     done = run_backup(StubApi(vanishing=True), tmp_path, keep=1, now=0.0)
     assert (done.battles, done.gone, done.failed) == (1, ["b" * 16], [])

@@ -99,6 +99,10 @@ def test_the_cronjob_runs_the_backup_command_on_the_schedule_as_non_root() -> No
     assert cronjob is not None
     spec = cronjob["spec"]
     assert (spec["schedule"], spec["concurrencyPolicy"]) == ("0 3 * * *", "Forbid")
+    assert spec["suspend"] is False
+    suspended = build_backup_cronjob(make({"backup": {**DAILY["backup"], "suspend": True}}))
+    assert suspended is not None
+    assert suspended["spec"]["suspend"] is True
     pod = spec["jobTemplate"]["spec"]["template"]["spec"]
     (container,) = pod["containers"]
     assert container["image"] == "registry.example/tvtt:7"
