@@ -1,5 +1,6 @@
 """Backups on the real node: the CronJob backs up on its schedule, Redis loses its data, a
 restore Job puts the battle back, and the player resumes it.
+(This node has no kube-proxy: the job reaches the pods through a headless Service, see below.)
 
 The operator renders the CronJob from `spec.backup` (every minute here); its pod runs the game
 server image as uid 10001 and writes to the backup volume (a PersistentVolume in the run dir, so
@@ -47,6 +48,48 @@ pytestmark = pytest.mark.node
 SERVER_UID = 10001
 BACKUP_CLAIM = f"{NAME}-backups"
 BACKUP_SELECTOR = f"app.kubernetes.io/instance={NAME},app.kubernetes.io/component=backup"
+# This node has no kube-proxy (docs/cluster.md): the Service's ClusterIP, which the CronJob uses
+# on a real cluster, goes nowhere here. CoreDNS resolves a headless Service to the pods, so the
+# test adds one and points the job at it (with the resource paused, so the operator does not
+# correct that drift).
+PODS_SERVICE = f"{NAME}-pods"
+PODS_URL = f"http://{PODS_SERVICE}:3000"
+
+
+def headless_service() -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": PODS_SERVICE},
+        "spec": {
+            "clusterIP": "None",
+            "selector": dict(part.split("=") for part in SERVER_SELECTOR.split(",")),
+            "ports": [{"name": "http", "port": 3000, "targetPort": 3000}],
+        },
+    }
+
+
+def point_the_job_at_the_pods(kubectl: Kubectl, cronjob: dict[str, Any]) -> None:
+    """Pause the resource, then give the CronJob the headless Service's URL and unsuspend it."""
+    kubectl("patch", "travellervtt", NAME, "--type=merge", "-p", '{"spec": {"paused": true}}')
+    containers = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    command = list(containers[0]["command"])
+    command[command.index("--url") + 1] = PODS_URL
+    patch = {
+        "spec": {
+            "suspend": False,
+            "jobTemplate": {
+                "spec": {
+                    "template": {
+                        "spec": {
+                            "containers": [{"name": containers[0]["name"], "command": command}]
+                        }
+                    }
+                }
+            },
+        }
+    }
+    kubectl("patch", "cronjob", f"{NAME}-backup", "--type=strategic", "-p", json.dumps(patch))
 
 
 def backup_volume(kubectl: Kubectl, node: RealNode, namespace: str) -> Path:
@@ -185,7 +228,7 @@ def restore_job(image: str) -> dict[str, Any]:
                                 "restore",
                                 "/backups",
                                 "--url",
-                                f"http://{NAME}:80",
+                                PODS_URL,
                             ],
                         }
                     ],
@@ -208,12 +251,14 @@ def test_scheduled_backup_survives_a_redis_wipe_and_the_player_resumes(
     redis_dir = Path(real_node.run_dir) / "volumes" / namespace / NAME
     redis_volume(kubectl, real_node, namespace)
     backups = backup_volume(kubectl, real_node, namespace)
-    backup = {"schedule": "* * * * *", "retention": 2}
+    backup = {"schedule": "* * * * *", "retention": 2, "suspend": True}
     kubectl.apply(tvtt(real_node.refs["server"], real_node.refs["redis"], backup=backup))
     wait_for(lambda: is_ready(kubectl, NAME), timeout=240, message="TravellerVTT Ready")
     wait_serving(kubectl)
-    cronjob = kubectl.get("cronjob", f"{NAME}-backup")["spec"]
-    assert cronjob["schedule"] == "* * * * *"
+    cronjob = kubectl.get("cronjob", f"{NAME}-backup")
+    assert cronjob["spec"]["schedule"] == "* * * * *"
+    kubectl.apply(headless_service())
+    point_the_job_at_the_pods(kubectl, cronjob)
 
     base = f"http://{serving(kubectl)[0]['status']['podIP']}:3000"
 
@@ -238,8 +283,10 @@ def test_scheduled_backup_survives_a_redis_wipe_and_the_player_resumes(
         interval=2,
         message="a scheduled backup Job that started after the moves succeeded",
     )
-    suspended = {**backup, "suspend": True}
-    kubectl.apply(tvtt(real_node.refs["server"], real_node.refs["redis"], backup=suspended))
+    # No more runs: one after the wipe would find no battle (it could not push this one out).
+    kubectl(
+        "patch", "cronjob", f"{NAME}-backup", "--type=merge", "-p", '{"spec": {"suspend": true}}'
+    )
     newest = complete_backups(backups)[-1]
     manifest = json.loads((newest / "manifest.json").read_text())
     assert battle_id in {e["battle_id"] for e in manifest["battles"]}
