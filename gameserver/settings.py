@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     # Seals a running battle's seed in the GM's resumable export (`gameserver.sealing`); every
     # instance that should resume another's exports needs the same value. Unset: per process.
     export_key: str = Field(default="", repr=False)
+    backup_token: str = Field(default="", repr=False)
+    """Bearer token of the backup API (`gameserver.backup_api`: list every battle, export it
+    with its sealed seed, restore it with its id); unset (the default): that API is off."""
 
     @field_validator("allowed_origins", mode="before")
     @classmethod

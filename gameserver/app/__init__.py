@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gameserver import backup_api
 from gameserver.app.guard import GuardedSite, HeaderDeadline, header_deadline_middleware
 from gameserver.app.keys import HUB_KEY, METRICS_KEY, SETTINGS_KEY, STATIC_DIR, STORE_KEY
 from gameserver.app.lifecycle import (
@@ -24,6 +25,7 @@ from gameserver.app.middleware import (
     error_middleware,
     host_allowed,
     host_middleware,
+    raw_body,
     security_headers,
 )
 from gameserver.app.routes import (
@@ -110,4 +112,5 @@ def create_app(
     app.router.add_get("/health", health)
     app.router.add_get("/ready", ready)
     app.router.add_get("/metrics", metrics)
+    backup_api.add_routes(app, HUB_KEY, SETTINGS_KEY, raw_body)
     return app

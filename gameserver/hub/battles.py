@@ -161,16 +161,19 @@ class Battles:
         secret: rules.DiceSecret | None = None,
         state: rules.BattleState | None = None,
         encoded_tail: Sequence[tuple[int, str]] = (),
+        restored: BattleMeta | None = None,
     ) -> CreatedBattle | None:
         """Store a new battle; with `state` (the fold of `dicts`, with the secret) its room is
         loaded from it at once instead of folding the log again (its catch-up tail from
-        `encoded_tail`, when the import worker encoded it)."""
-        gm_token = new_token()
+        `encoded_tail`, when the import worker encoded it). `restored` (a backup's restore,
+        `gameserver.hub.backups`) keeps the battle's join code, GM token hash and creation time:
+        no new GM token is issued (the returned one is empty)."""
+        gm_token = new_token() if restored is None else ""
         meta = BattleMeta(
             battle_id=battle_id,
-            join_code=new_join_code(),
-            gm_token_hash=token_hash(gm_token),
-            created_at=now_iso(),
+            join_code=new_join_code() if restored is None else restored.join_code,
+            gm_token_hash=token_hash(gm_token) if restored is None else restored.gm_token_hash,
+            created_at=now_iso() if restored is None else restored.created_at,
             name=name,
             bot_sides=tuple(bot_sides),
             imported=imported,

@@ -50,6 +50,7 @@ LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 APP_NAME = "traveller-vtt"
 COMPONENT_SERVER = "gameserver"
 COMPONENT_REDIS = "redis"
+COMPONENT_BACKUP = "backup"
 
 ANNOTATION_PREFIX = "traveller-vtt.io/"
 ANNOTATION_APPLIED_HASH = ANNOTATION_PREFIX + "applied-hash"
@@ -77,6 +78,13 @@ REDIS_CLI_AUTH_ENV = "REDISCLI_AUTH"
 # copy-on-write pages, client buffers and the allocator's overhead.
 REDIS_MAXMEMORY_SHARE = Decimal(3) / Decimal(4)
 REDIS_DATA_CLAIM = "data"
+# The backup Secret (`tvtt_operator.backup`): the backup API's token and the key that seals a
+# running battle's seed in its backup, shared by the server pods and the backup CronJob. The
+# variable names are the server's settings (`BACKUP_TOKEN`, `EXPORT_KEY`).
+BACKUP_TOKEN_ENV = "BACKUP_TOKEN"
+EXPORT_KEY_ENV = "EXPORT_KEY"
+BACKUP_TOKEN_KEY = "token"
+EXPORT_KEY_KEY = "export-key"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +101,11 @@ class Inputs:
     redis_password: str = ""
     redis_claim_size: int | str | None = None
     hpa_min_replicas: int | None = None
+    backup_token: str = ""
+    export_key: str = ""
+    keep_backup_secret: bool = False
+    """The backup Secret exists: it stays (with its key) after backups are turned off, so the
+    backups it sealed can still be restored once they are on again."""
 
 
 def content_hash(value: Any) -> str:
@@ -128,6 +141,11 @@ def redis_config_name(tvtt: TravellerVTT) -> str:
 def redis_secret_name(tvtt: TravellerVTT) -> str:
     """The Secret holding Redis's generated password (key `password`)."""
     return f"{tvtt.name}-redis-auth"
+
+
+def backup_secret_name(tvtt: TravellerVTT) -> str:
+    """The Secret with the backup token and the export key (keys `token`, `export-key`)."""
+    return f"{tvtt.name}-backup"
 
 
 def redis_claim_name(tvtt: TravellerVTT) -> str:
@@ -224,6 +242,15 @@ def _password_env(tvtt: TravellerVTT, name: str) -> dict[str, Any]:
     }
 
 
+def backup_secret_env(tvtt: TravellerVTT, name: str) -> dict[str, Any]:
+    """`BACKUP_TOKEN` or `EXPORT_KEY` from the backup Secret."""
+    key = BACKUP_TOKEN_KEY if name == BACKUP_TOKEN_ENV else EXPORT_KEY_KEY
+    return {
+        "name": name,
+        "valueFrom": {"secretKeyRef": {"name": backup_secret_name(tvtt), "key": key}},
+    }
+
+
 def shutdown_grace_seconds(grace_period: int) -> int:
     """The server's own drain budget: the pod's grace period minus preStop and a margin.
 
@@ -261,6 +288,8 @@ def build_pod_template(tvtt: TravellerVTT, *, config_hash: str) -> dict[str, Any
     if spec.redis.enabled:
         env.append(_password_env(tvtt, REDIS_PASSWORD_ENV))
         env.append({"name": "REDIS_URL", "value": redis_url(tvtt)})
+    if spec.backup is not None:
+        env += [backup_secret_env(tvtt, BACKUP_TOKEN_ENV), backup_secret_env(tvtt, EXPORT_KEY_ENV)]
     container: dict[str, Any] = {
         "name": SERVER_CONTAINER,
         "image": spec.image,
@@ -599,7 +628,12 @@ def build_network_policies(tvtt: TravellerVTT) -> list[dict[str, Any]]:
             "ingress": [
                 {
                     "from": [
-                        {"podSelector": {"matchLabels": selector_labels(tvtt, COMPONENT_SERVER)}}
+                        {"podSelector": {"matchLabels": selector_labels(tvtt, component)}}
+                        for component in (
+                            (COMPONENT_SERVER, COMPONENT_BACKUP)
+                            if tvtt.spec.backup is not None and tvtt.spec.backup.bgsave
+                            else (COMPONENT_SERVER,)
+                        )
                     ],
                     "ports": [{"protocol": "TCP", "port": REDIS_PORT}],
                 }

@@ -19,9 +19,7 @@ import structlog
 
 from tvtt_operator.builders import (
     APP_NAME,
-    COMPONENT_REDIS,
     FIELD_MANAGER,
-    LABEL_COMPONENT,
     LABEL_MANAGED_BY,
     LABEL_NAME,
 )
@@ -37,8 +35,9 @@ from tvtt_operator.reconciler import Reconciler
 log = structlog.get_logger("tvtt_operator.handlers")
 
 OURS = {LABEL_MANAGED_BY: FIELD_MANAGER}
-# The Redis claim has only the StatefulSet's selector labels (see Cache.owner_of).
-REDIS_CLAIMS = {LABEL_NAME: APP_NAME, LABEL_COMPONENT: COMPONENT_REDIS}
+# The Redis claim has only the StatefulSet's selector labels (see Cache.owner_of); the backup
+# claim has the standard ones: both carry the app name.
+CLAIMS = {LABEL_NAME: APP_NAME}
 
 
 @kopf.on.startup()
@@ -122,10 +121,10 @@ def _register_children() -> None:
 
 
 def _register_observed() -> None:
-    for kind, labels in ((POD, OURS), (PVC, REDIS_CLAIMS)):
+    for kind, labels in ((POD, OURS), (PVC, CLAIMS)):
 
         def observed_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
-            """A game server pod or the Redis claim changed: cache it, refresh its owner."""
+            """A game server pod or a claim (Redis, backups) changed: cache it, refresh owner."""
             _observe(event, memo)
 
         name = f"{kind.plural}_event"

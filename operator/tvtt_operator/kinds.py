@@ -46,6 +46,7 @@ PDB = ChildKind("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets")
 INGRESS = ChildKind("networking.k8s.io", "v1", "Ingress", "ingresses")
 SECRET = ChildKind("", "v1", "Secret", "secrets")
 NETWORK_POLICY = ChildKind("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies")
+CRON_JOB = ChildKind("batch", "v1", "CronJob", "cronjobs")
 
 # Every kind the operator creates, watches and deletes, in a stable order.
 CHILD_KINDS: tuple[ChildKind, ...] = (
@@ -58,6 +59,7 @@ CHILD_KINDS: tuple[ChildKind, ...] = (
     INGRESS,
     SECRET,
     NETWORK_POLICY,
+    CRON_JOB,
 )
 CHILDREN_BY_KIND: dict[str, ChildKind] = {k.kind: k for k in CHILD_KINDS}
 
@@ -66,6 +68,7 @@ EVENT = ChildKind("", "v1", "Event", "events")
 TRAVELLER_VTT = ChildKind(GROUP, VERSION, KIND, PLURAL)
 # Watched, never created: the game server pods (polled for battles and players) and the Redis
 # data claim (created by the StatefulSet, reported in status and expanded when the spec grows).
+# The backup claim is a PVC too: created once when missing, never deleted (`backup`).
 POD = ChildKind("", "v1", "Pod", "pods")
 PVC = ChildKind("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims")
 OBSERVED_KINDS: tuple[ChildKind, ...] = (POD, PVC)

@@ -11,11 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tvtt_operator.backup import build_backup_children, secret_values
 from tvtt_operator.builders import (
     ANNOTATION_APPLIED_HASH,
     FIELD_MANAGER,
     HANDOVER_FIELD_MANAGER,
     Inputs,
+    backup_secret_name,
     build_children,
     child_key,
     redis_name,
@@ -168,7 +170,11 @@ def _correct_drift(desired: dict[str, Any], live: Mapping[str, Any], plan: Plan)
 
 
 def render_inputs(
-    tvtt: TravellerVTT, live: Live, fresh_password: str, hpa_min_replicas: int | None = None
+    tvtt: TravellerVTT,
+    live: Live,
+    fresh_password: str,
+    hpa_min_replicas: int | None = None,
+    fresh_backup: tuple[str, str] = ("", ""),
 ) -> Inputs:
     """What the render needs from the live objects. Purely computational, no side effects.
 
@@ -185,10 +191,15 @@ def render_inputs(
         )
         if storage is not None:
             claim_size = storage
+    kept = secret_values(live.get((SECRET.kind, backup_secret_name(tvtt))))
+    token, key = kept or fresh_backup
     return Inputs(
         redis_password=password or fresh_password,
         redis_claim_size=claim_size,
         hpa_min_replicas=hpa_min_replicas,
+        backup_token=token,
+        export_key=key,
+        keep_backup_secret=kept is not None,
     )
 
 
@@ -232,6 +243,8 @@ def plan_reconcile(
     fresh_password: str = "",
     claim: Mapping[str, Any] | None = None,
     hpa_min_replicas: int | None = None,
+    fresh_backup: tuple[str, str] = ("", ""),
+    backup_claim: Mapping[str, Any] | None = None,
 ) -> Plan:
     """Compare rendered children with the live ones and list the writes.
 
@@ -247,15 +260,18 @@ def plan_reconcile(
       child is applied again, added fields are removed by a guarded JSON patch. Except in the
       Deployment's pod template after a manual rollback, which is reported instead;
     - the Redis claim (`claim`, watched, not a child) is expanded when smaller than the spec.
-    `fresh_password` is used only when no Redis Secret exists yet (the reconciler generates it);
+    `fresh_password` is used only when no Redis Secret exists yet (the reconciler generates it),
+    `fresh_backup` (token, export key) only when no backup Secret exists; the backup volume
+    (`backup_claim`, watched) is created when missing, never updated or deleted;
     `hpa_min_replicas` is the autoscaling floor (an HPA whose minReplicas differs is applied).
     """
     plan = Plan()
     desired_keys: set[tuple[str, str]] = set()
     overridden = applied_template = False
     rendered_template_hash: str | None = None
-    inputs = render_inputs(tvtt, live, fresh_password, hpa_min_replicas)
-    for manifest in build_children(tvtt, inputs):
+    inputs = render_inputs(tvtt, live, fresh_password, hpa_min_replicas, fresh_backup)
+    first, last = build_backup_children(tvtt, inputs, claim_exists=backup_claim is not None)
+    for manifest in [*first, *build_children(tvtt, inputs), *last]:
         key = child_key(manifest)
         desired_keys.add(key)
         current = live.get(key)

@@ -25,7 +25,8 @@ def operator_rules() -> list[dict[str, Any]]:
     - events: create (the ManualRollback Event).
     - pods: list/watch (the game server pods whose /api/summary is polled) and patch (their
       `controller.kubernetes.io/pod-deletion-cost` annotation: the emptiest pod goes first).
-    - persistentvolumeclaims: list/watch/patch (the Redis claim: reported, and expanded).
+    - persistentvolumeclaims: list/watch/patch (the Redis claim: reported, and expanded), create
+      (the backup volume, once; never deleted by the operator).
     - secrets: also get, for a metadata-only check that the Ingress's TLS Secret exists (the
       watch sees only the operator's own Redis Secrets, by label).
     Not needed, deliberately: CRDs and namespaces (kopf's scanning is disabled), kopf peering
@@ -45,7 +46,11 @@ def operator_rules() -> list[dict[str, Any]]:
         ),
         {"apiGroups": [EVENT.group], "resources": [EVENT.plural], "verbs": ["create"]},
         {"apiGroups": [POD.group], "resources": [POD.plural], "verbs": ["list", "watch", "patch"]},
-        {"apiGroups": [PVC.group], "resources": [PVC.plural], "verbs": ["list", "watch", "patch"]},
+        {
+            "apiGroups": [PVC.group],
+            "resources": [PVC.plural],
+            "verbs": ["list", "watch", "create", "patch"],
+        },
         {"apiGroups": [SECRET.group], "resources": [SECRET.plural], "verbs": ["get"]},
     ]
 

@@ -19,6 +19,7 @@ import structlog
 from pydantic import ValidationError
 
 from tvtt_operator.autoscaling import Floor, PodLoad, plan_floor, pod_load
+from tvtt_operator.backup import backup_claim_name
 from tvtt_operator.builders import (
     FIELD_MANAGER,
     HANDOVER_FIELD_MANAGER,
@@ -389,6 +390,8 @@ class Reconciler:
             fresh_password=secrets.token_hex(24),
             claim=claim,
             hpa_min_replicas=None if floor is None else floor.replicas,
+            fresh_backup=(secrets.token_hex(24), secrets.token_hex(32)),
+            backup_claim=self.cache.observed(key, PVC.kind).get(backup_claim_name(tvtt)),
         )
         done = await self._execute(tvtt, plan, live)
         claim, expansion_error = await self._expand_claim(tvtt, plan, claim, done)

@@ -13,7 +13,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
-from tvtt_operator.builders import build_children
+from tvtt_operator.backup import build_backup_children
+from tvtt_operator.builders import Inputs, build_children
 from tvtt_operator.kinds import (
     CHILD_KINDS,
     CHILDREN_BY_KIND,
@@ -31,17 +32,18 @@ from tests.packaging.chart import by_kind, canonical_rules, render
 
 CHILD_VERBS = {"list", "watch", "create", "patch", "delete"}
 # Beyond the child verbs: the TLS Secret check (a metadata-only get), the polled pods (patched:
-# their deletion cost) and the expanded Redis claim.
+# their deletion cost), the expanded Redis claim and the created-once backup claim.
 EXTRA_VERBS = {
     (SECRET.group, SECRET.plural): {"get"},
     (POD.group, POD.plural): {"list", "watch", "patch"},
-    (PVC.group, PVC.plural): {"list", "watch", "patch"},
+    (PVC.group, PVC.plural): {"list", "watch", "create", "patch"},
 }
 # Every feature on: the union of these renders every kind the operator can write.
 EVERYTHING = {
     "redis": {"enabled": True},
     "autoscaling": {"minReplicas": 1, "maxReplicas": 3},
     "ingress": {"host": "vtt.example.org"},
+    "backup": {"schedule": "0 3 * * *"},
 }
 GRID = [
     pytest.param({}, id="minimal"),
@@ -59,6 +61,13 @@ def resource(spec: Mapping[str, Any]) -> TravellerVTT:
     )
 
 
+def children(tvtt: TravellerVTT) -> list[dict[str, Any]]:
+    """Every child the operator renders (the backup volume is not one: it is never deleted)."""
+    inputs = Inputs(backup_token="token", export_key="key")
+    first, last = build_backup_children(tvtt, inputs, claim_exists=True)
+    return [*first, *build_children(tvtt), *last]
+
+
 def granted(rules: Sequence[Mapping[str, Any]], group: str, resource_name: str) -> set[str]:
     """Verbs a list of PolicyRules allows on one resource (no wildcards are used anywhere)."""
     verbs: set[str] = set()
@@ -70,7 +79,7 @@ def granted(rules: Sequence[Mapping[str, Any]], group: str, resource_name: str) 
 
 @pytest.mark.parametrize("spec", GRID)
 def test_every_rendered_child_is_in_the_kinds_table(spec: Mapping[str, Any]) -> None:
-    for manifest in build_children(resource(spec)):
+    for manifest in children(resource(spec)):
         kind = CHILDREN_BY_KIND.get(manifest["kind"])
         assert kind is not None, f"{manifest['kind']} rendered but not in tvtt_operator.kinds"
         assert manifest["apiVersion"] == kind.api_version
@@ -78,14 +87,15 @@ def test_every_rendered_child_is_in_the_kinds_table(spec: Mapping[str, Any]) -> 
 
 def test_every_kind_in_the_table_is_rendered_by_some_spec() -> None:
     """No stale row: each kind is watched and granted because a builder produces it."""
-    rendered = {m["kind"] for m in build_children(resource(EVERYTHING))}
+    rendered = {m["kind"] for m in children(resource(EVERYTHING))}
     assert rendered == set(CHILDREN_BY_KIND)
 
 
 def test_what_planning_deletes_is_a_table_kind() -> None:
-    """Turning every feature off deletes through the table's kinds (the RBAC grants delete)."""
+    """Turning every feature off deletes through the table's kinds (the RBAC grants delete);
+    the backup Secret stays (its export key opens the backups' sealed seeds)."""
     everything = resource(EVERYTHING)
-    live = {(m["kind"], m["metadata"]["name"]): m for m in build_children(everything)}
+    live = {(m["kind"], m["metadata"]["name"]): m for m in children(everything)}
     plan = plan_reconcile(resource({"redis": {"enabled": False}}), live)
     assert {(kind.kind, name) for kind, name in plan.deletes} == {
         ("StatefulSet", "contract-redis"),
@@ -95,6 +105,7 @@ def test_what_planning_deletes_is_a_table_kind() -> None:
         ("Ingress", "contract"),
         ("Secret", "contract-redis-auth"),
         ("NetworkPolicy", "contract-redis"),
+        ("CronJob", "contract-backup"),
     }
     assert all(kind in CHILD_KINDS for kind, _ in plan.deletes)
 

@@ -43,9 +43,9 @@ def test_no_wildcards_and_nothing_sensitive() -> None:
         assert "*" not in rule["resources"]
         assert not {"customresourcedefinitions", "pods/exec", "nodes"} & set(rule["resources"])
     # Pods are read (polled for the summary) and patched (their deletion cost), never created or
-    # deleted; the claim only patched (expanded).
+    # deleted; the Redis claim patched (expanded), the backup claim created once.
     assert allowed("", "pods") == {"list", "watch", "patch"}
-    assert allowed("", "persistentvolumeclaims") == {"list", "watch", "patch"}
+    assert allowed("", "persistentvolumeclaims") == {"list", "watch", "create", "patch"}
 
 
 def test_leader_election_needs_only_its_lease() -> None:

@@ -79,6 +79,9 @@ tests/packaging render this chart and compare, so the two cannot drift). Used by
 - apiGroups: [networking.k8s.io]
   resources: [ingresses, networkpolicies]
   verbs: [list, watch, create, patch, delete]
+- apiGroups: [batch]
+  resources: [cronjobs]
+  verbs: [list, watch, create, patch, delete]
 # The ManualRollback Event.
 - apiGroups: [""]
   resources: [events]
@@ -88,10 +91,11 @@ tests/packaging render this chart and compare, so the two cannot drift). Used by
 - apiGroups: [""]
   resources: [pods]
   verbs: [list, watch, patch]
-# The Redis claim: reported in status, expanded when spec.redis.storageSize grows.
+# The Redis claim: reported in status, expanded when spec.redis.storageSize grows; the backup
+# volume: created once (spec.backup), never deleted by the operator.
 - apiGroups: [""]
   resources: [persistentvolumeclaims]
-  verbs: [list, watch, patch]
+  verbs: [list, watch, create, patch]
 # A metadata-only check that the Ingress's TLS Secret exists.
 - apiGroups: [""]
   resources: [secrets]
