@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tvtt_operator.analysis import rolled_back_condition
 from tvtt_operator.builders import (
     SERVER_CONTAINER,
     label_selector,
@@ -20,10 +21,12 @@ from tvtt_operator.builders import (
 )
 from tvtt_operator.kinds import DEPLOYMENT, HPA, SERVICE, STATEFUL_SET
 from tvtt_operator.models import (
+    AnalysisPhase,
     Condition,
     ConditionStatus,
     ConditionType,
     RedisVolumeStatus,
+    RolloutAnalysisStatus,
     State,
     TravellerVTT,
     TravellerVTTStatus,
@@ -76,6 +79,8 @@ class Observation:
     claim_too_small: bool = False
     expansion_error: str | None = None
     storage_size: str = ""
+    rollout_analysis: RolloutAnalysisStatus | None = None
+    generation: int = 0
 
 
 def claim_status(tvtt: TravellerVTT, claim: Mapping[str, Any] | None) -> RedisVolumeStatus | None:
@@ -109,6 +114,7 @@ def observe(
     tls_secret_missing: str | None = None,
     claim: Mapping[str, Any] | None = None,
     expansion_error: str | None = None,
+    rollout_analysis: RolloutAnalysisStatus | None = None,
 ) -> Observation:
     """Summarise the live Deployment and Redis StatefulSet. Purely computational, no side effects.
 
@@ -133,6 +139,8 @@ def observe(
         and _smaller(volume.capacity or volume.requested, size),
         "expansion_error": expansion_error,
         "storage_size": str(size),
+        "rollout_analysis": rollout_analysis,
+        "generation": tvtt.generation,
     }
     if deployment is not None:
         status = deployment.get("status") or {}
@@ -223,7 +231,21 @@ def _desired_conditions(o: Observation) -> list[tuple[ConditionType, ConditionSt
         )
     else:
         ready = _condition(ConditionType.READY, True, "AllReplicasReady", counts)
-    if o.template_overridden:
+    analysis = o.rollout_analysis
+    if (
+        o.template_overridden
+        and analysis is not None
+        and analysis.phase == AnalysisPhase.ROLLED_BACK
+        and analysis.generation == o.generation
+    ):
+        overridden = _condition(
+            ConditionType.TEMPLATE_OVERRIDDEN,
+            True,
+            "AutomaticRollback",
+            f"the rollout analysis rolled template {analysis.template_hash} back "
+            f"({analysis.trigger}); it is not applied again until the TravellerVTT changes",
+        )
+    elif o.template_overridden:
         overridden = _condition(
             ConditionType.TEMPLATE_OVERRIDDEN,
             True,
@@ -253,7 +275,10 @@ def _desired_conditions(o: Observation) -> list[tuple[ConditionType, ConditionSt
         )
     else:
         ingress = _condition(ConditionType.INGRESS_READY, True, "IngressApplied", "")
-    return [ready, progressing, degraded, redis, overridden, paused, ingress, _storage(o)]
+    out = [ready, progressing, degraded, redis, overridden, paused, ingress, _storage(o)]
+    if analysis is not None:
+        out.append(rolled_back_condition(analysis))
+    return out
 
 
 def _storage(o: Observation) -> tuple[ConditionType, ConditionStatus, str, str]:
@@ -275,7 +300,7 @@ def _storage(o: Observation) -> tuple[ConditionType, ConditionStatus, str, str]:
 def build_conditions(
     previous: list[Condition], observation: Observation, *, generation: int, now: str
 ) -> list[Condition]:
-    """The eight conditions, following the Kubernetes API conventions.
+    """The eight conditions (nine with a rollout analysis), per the Kubernetes API conventions.
 
     Purely computational, no side effects (`now` is passed in). `lastTransitionTime` changes only
     when a condition's status flips, so an unchanged world yields an identical list and the
@@ -420,12 +445,14 @@ def build_status(
     tls_secret_missing: str | None = None,
     claim: Mapping[str, Any] | None = None,
     expansion_error: str | None = None,
+    rollout_analysis: RolloutAnalysisStatus | None = None,
 ) -> TravellerVTTStatus:
     """The whole status the operator reports. Purely computational, no side effects.
 
     `summary` is the last poll of the game servers; without one the previous figures stay (a
-    missed poll is no reason to write).
+    missed poll is no reason to write). `rollout_analysis` defaults to the one in status.
     """
+    analysis = rollout_analysis or tvtt.status.rollout_analysis
     observation = observe(
         tvtt,
         live,
@@ -435,6 +462,7 @@ def build_status(
         tls_secret_missing=tls_secret_missing,
         claim=claim,
         expansion_error=expansion_error,
+        rollout_analysis=analysis,
     )
     conditions = build_conditions(
         tvtt.status.conditions, observation, generation=tvtt.generation, now=now
@@ -454,6 +482,7 @@ def build_status(
         redis_volume=observation.claim,
         applied_generation=applied_generation,
         applied_template_hash=applied_template_hash,
+        rollout_analysis=analysis,
     )
 
 
