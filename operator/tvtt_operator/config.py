@@ -35,6 +35,8 @@ class OperatorConfig(BaseSettings):
     # BATTLES/PLAYERS: how often the game server pods' /api/summary is polled (0: never).
     poll_seconds: float = Field(default=30.0, ge=0)
     poll_timeout_seconds: float = Field(default=2.0, gt=0)
+    # spec.rollout.analysis: how often the new pods' /health and /metrics are read (0: never).
+    analysis_seconds: float = Field(default=5.0, ge=0)
     # Leader election with a coordination.k8s.io Lease: only the holder reconciles; the others
     # keep a warm cache and take over when the holder stops renewing (see docs/operator.md).
     leader_election: bool = False

@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from tvtt_operator.kinds import CHILD_KINDS, EVENT, LEASE, POD, PVC, SECRET, TRAVELLER_VTT
+from tvtt_operator.kinds import (
+    CHILD_KINDS,
+    EVENT,
+    LEASE,
+    POD,
+    PVC,
+    REPLICA_SET,
+    SECRET,
+    TRAVELLER_VTT,
+)
 
 # Children: watched (list/watch) for the cache, applied with server-side apply (patch, plus
 # create — an apply that creates is authorised as a create), deleted when the spec no longer
@@ -25,6 +34,8 @@ def operator_rules() -> list[dict[str, Any]]:
     - events: create (the ManualRollback Event).
     - pods: list/watch (the game server pods whose /api/summary is polled).
     - persistentvolumeclaims: list/watch/patch (the Redis claim: reported, and expanded).
+    - replicasets: list, when the rollout analysis rolls a template back (the previous
+      ReplicaSet holds the template to go back to).
     - secrets: also get, for a metadata-only check that the Ingress's TLS Secret exists (the
       watch sees only the operator's own Redis Secrets, by label).
     Not needed, deliberately: CRDs and namespaces (kopf's scanning is disabled), kopf peering
@@ -46,6 +57,7 @@ def operator_rules() -> list[dict[str, Any]]:
         {"apiGroups": [POD.group], "resources": [POD.plural], "verbs": ["list", "watch"]},
         {"apiGroups": [PVC.group], "resources": [PVC.plural], "verbs": ["list", "watch", "patch"]},
         {"apiGroups": [SECRET.group], "resources": [SECRET.plural], "verbs": ["get"]},
+        {"apiGroups": [REPLICA_SET.group], "resources": [REPLICA_SET.plural], "verbs": ["list"]},
     ]
 
 

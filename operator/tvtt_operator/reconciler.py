@@ -18,10 +18,13 @@ from typing import Any
 import structlog
 from pydantic import ValidationError
 
+from tvtt_operator.analysis import Decision, Verdict, auto_rolled_back
 from tvtt_operator.builders import (
     FIELD_MANAGER,
     HANDOVER_FIELD_MANAGER,
     redis_claim_name,
+    server_name,
+    template_hash,
 )
 from tvtt_operator.cache import Cache, Key
 from tvtt_operator.config import OperatorConfig
@@ -38,6 +41,8 @@ from tvtt_operator.metrics import (
 from tvtt_operator.models import ConditionStatus, ConditionType, TravellerVTT
 from tvtt_operator.planning import OURS, Correction, Plan, expansion_refused, plan_reconcile
 from tvtt_operator.retry import RetryTimers
+from tvtt_operator.rollback import advance, analysing, look, verdict_for
+from tvtt_operator.rollout import RolloutWatcher
 from tvtt_operator.status import (
     Summary,
     build_status,
@@ -108,6 +113,8 @@ class Reconciler:
         self._forbidden_since: float | None = None
         self.summaries: dict[Key, Summary] = {}
         self.poller = SummaryPoller(settings.poll_timeout_seconds)
+        self.watcher = RolloutWatcher(settings.poll_timeout_seconds)
+        self.verdicts: dict[Key, tuple[str, Verdict]] = {}
 
     # --- queue --------------------------------------------------------------------------------
 
@@ -176,6 +183,48 @@ class Reconciler:
         if (status.get("battles"), status.get("players")) != (summary.battles, summary.players):
             self.enqueue(key)
 
+    async def _analyse(self) -> None:
+        """spec.rollout.analysis: look at the new pods of every release under analysis; a
+        verdict to roll back or promote enqueues the resource (the reconcile acts on it)."""
+        while True:
+            await asyncio.sleep(self.settings.analysis_seconds)
+            watched: dict[Key, TravellerVTT] = {}
+            for key in self.cache.owners():
+                try:
+                    tvtt = TravellerVTT.model_validate(self.cache.owner(key))
+                except ValidationError:
+                    continue
+                if analysing(tvtt):
+                    watched[key] = tvtt
+            for gone in set(self.verdicts) - set(watched):
+                del self.verdicts[gone]
+            self.watcher.forget(
+                {
+                    t.status.rollout_analysis.template_hash
+                    for t in watched.values()
+                    if t.status.rollout_analysis
+                }
+            )
+            await asyncio.gather(*(self._analyse_one(k, t) for k, t in watched.items()))
+
+    async def _analyse_one(self, key: Key, tvtt: TravellerVTT) -> None:
+        live = self.cache.children(key, tvtt.uid)
+        pods = self.cache.observed(key, POD.kind)
+        verdict = await look(self.watcher, tvtt, live, pods, datetime.now(UTC))
+        status = tvtt.status.rollout_analysis
+        if verdict is None or status is None or verdict.decision == Decision.WATCH:
+            return
+        log.info(
+            "rollout verdict",
+            namespace=key[0],
+            name=key[1],
+            decision=verdict.decision.value,
+            trigger=verdict.trigger,
+            message=verdict.message,
+        )
+        self.verdicts[key] = (status.template_hash, verdict)
+        self.enqueue(key)
+
     def start(self) -> None:
         """Start the workers, the periodic resync (which reads only the cache) and the poll.
 
@@ -187,6 +236,8 @@ class Reconciler:
         self._tasks.append(asyncio.create_task(self._resync()))
         if self.settings.poll_seconds > 0:
             self._tasks.append(asyncio.create_task(self._poll()))
+        if self.settings.analysis_seconds > 0:
+            self._tasks.append(asyncio.create_task(self._analyse()))
         for key in self.cache.owners():
             self.enqueue(key)
 
@@ -208,6 +259,7 @@ class Reconciler:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         await self.poller.close()
+        await self.watcher.close()
 
     def alive(self) -> bool:
         """For /healthz: every worker task is still running, and writes are not all Forbidden.
@@ -263,6 +315,8 @@ class Reconciler:
         if tvtt.spec.paused:
             return await self._report_paused(tvtt, body, live)
         plan = plan_reconcile(tvtt, live, fresh_password=secrets.token_hex(24), claim=claim)
+        deployment_key = (DEPLOYMENT.kind, server_name(tvtt))
+        live_hash_before = template_hash(live.get(deployment_key) or {})
         done = await self._execute(tvtt, plan, live)
         claim, expansion_error = await self._expand_claim(tvtt, plan, claim, done)
         tls_missing = await self._tls_secret_missing(tvtt)
@@ -282,10 +336,21 @@ class Reconciler:
             logger.warning("apply failed", error=error, failed=len(done.failures))
         now = self.clock()
         applied_ok = error is None
+        rollout = await advance(
+            self.client,
+            self.cache,
+            tvtt,
+            live,
+            live_hash_before=live_hash_before,
+            applied_hash=plan.applied_template_hash,
+            template_applied=f"{DEPLOYMENT.kind}/{deployment_key[1]}" in done.applied,
+            verdict=verdict_for(self.verdicts, key, tvtt),
+            now=now,
+        )
         status = build_status(
             tvtt,
             live,
-            template_overridden=plan.template_overridden,
+            template_overridden=plan.template_overridden or rollout.rolled_back,
             error=error,
             now=now,
             # A failed apply records nothing new: the next reconcile tries the template again.
@@ -299,12 +364,21 @@ class Reconciler:
             tls_secret_missing=tls_missing,
             claim=claim,
             expansion_error=expansion_error,
+            rollout_analysis=rollout.status,
         )
         status_body = status.model_dump(by_alias=True, exclude_none=True, mode="json")
         try:
             # The Event goes first: if the status write then fails, the next reconcile still
             # sees no TemplateOverridden=True and reports again (at least once, never lost).
-            if plan.template_overridden and not _overridden_before(tvtt):
+            for type_, reason, message in rollout.events:
+                await self.client.post_event(
+                    build_event(body, reason=reason, message=message, now=now, type_=type_)
+                )
+            if (
+                plan.template_overridden
+                and not _overridden_before(tvtt)
+                and not auto_rolled_back(tvtt)
+            ):
                 logger.warning("manual rollback detected; the pod template is left alone")
                 await self.client.post_event(
                     build_event(

@@ -20,6 +20,7 @@ from tvtt_operator.kinds import (
     EVENT,
     POD,
     PVC,
+    REPLICA_SET,
     SECRET,
     TRAVELLER_VTT,
 )
@@ -31,8 +32,9 @@ from tests.packaging.chart import by_kind, canonical_rules, render
 
 CHILD_VERBS = {"list", "watch", "create", "patch", "delete"}
 # Beyond the child verbs: the TLS Secret check (a metadata-only get), the polled pods and the
-# expanded Redis claim.
+# expanded Redis claim, the ReplicaSets an automatic rollback reads its template from.
 EXTRA_VERBS = {
+    (REPLICA_SET.group, REPLICA_SET.plural): {"list"},
     (SECRET.group, SECRET.plural): {"get"},
     (POD.group, POD.plural): {"list", "watch"},
     (PVC.group, PVC.plural): {"list", "watch", "patch"},
