@@ -40,6 +40,8 @@ from tvtt_operator.models import (
 
 FIELD_MANAGER = "traveller-vtt-operator"
 HANDOVER_FIELD_MANAGER = "traveller-vtt-operator-handover"
+# The rollout analysis's rollback writes the previous template (defaults included) as this one.
+ROLLBACK_FIELD_MANAGER = "traveller-vtt-operator-rollback"
 
 LABEL_NAME = "app.kubernetes.io/name"
 LABEL_INSTANCE = "app.kubernetes.io/instance"

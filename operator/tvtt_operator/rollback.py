@@ -26,7 +26,12 @@ from tvtt_operator.analysis import (
     previous_template,
     rollback_patch,
 )
-from tvtt_operator.builders import label_selector, server_name, template_hash
+from tvtt_operator.builders import (
+    ROLLBACK_FIELD_MANAGER,
+    label_selector,
+    server_name,
+    template_hash,
+)
 from tvtt_operator.cache import Cache
 from tvtt_operator.kinds import DEPLOYMENT, REPLICA_SET
 from tvtt_operator.kube import KubeClient, KubeError
@@ -35,7 +40,6 @@ from tvtt_operator.rollout import RolloutWatcher
 
 log = structlog.get_logger("tvtt_operator.rollback")
 
-ROLLBACK_FIELD_MANAGER = "traveller-vtt-operator-rollback"
 Live = Mapping[tuple[str, str], Mapping[str, Any]]
 
 

@@ -27,7 +27,12 @@ from tvtt_operator.analysis import (
     rollback_patch,
     rolled_back_condition,
 )
-from tvtt_operator.builders import ANNOTATION_TEMPLATE_HASH, build_children, template_hash
+from tvtt_operator.builders import (
+    ANNOTATION_TEMPLATE_HASH,
+    ROLLBACK_FIELD_MANAGER,
+    build_children,
+    template_hash,
+)
 from tvtt_operator.models import (
     AnalysisPhase,
     ConditionStatus,
@@ -422,6 +427,21 @@ class TestNoRetry:
         assert status is not None
         assert status.phase == AnalysisPhase.ANALYSING
         assert status.generation == 3
+
+    def test_the_restored_templates_defaults_are_not_drift_at_the_next_change(self) -> None:
+        live = self.live[("Deployment", "skirmish")]
+        live["metadata"]["managedFields"].append(
+            {
+                "manager": ROLLBACK_FIELD_MANAGER,
+                "operation": "Update",
+                "fieldsType": "FieldsV1",
+                "fieldsV1": {"f:spec": {"f:template": {"f:spec": {"f:dnsPolicy": {}}}}},
+            }
+        )
+        tvtt = self.at(3, {**self.bad_spec, "podLabels": {"try": "again"}})
+        plan = plan_reconcile(tvtt, self.live)
+        assert plan.corrections == []
+        assert [m for m in plan.applies if m["kind"] == "Deployment"]
 
 
 class TestPreviousTemplate:

@@ -9,13 +9,12 @@ import copy
 from typing import Any
 
 from tvtt_operator.analysis import Decision, Trigger, Verdict
-from tvtt_operator.builders import build_children, template_hash
+from tvtt_operator.builders import ROLLBACK_FIELD_MANAGER, build_children, template_hash
 from tvtt_operator.cache import Cache
 from tvtt_operator.config import OperatorConfig
 from tvtt_operator.kinds import ChildKind
 from tvtt_operator.models import TravellerVTT
 from tvtt_operator.reconciler import Reconciler
-from tvtt_operator.rollback import ROLLBACK_FIELD_MANAGER
 
 KEY = ("games", "skirmish")
 DEPLOYMENT_UID = "dep-uid"
