@@ -8,6 +8,7 @@ from this server's real `/metrics`.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
@@ -18,10 +19,18 @@ from tvtt_operator.analysis import (
     METRICS_PATH,
     SERVER_FAILURES,
     UPGRADES,
+    Trigger,
+    judge,
     parse_figures,
     quantile,
 )
-from tvtt_operator.builders import TEST_FAIL_COMMANDS_ENV
+from tvtt_operator.builders import (
+    ANNOTATION_TEMPLATE_HASH,
+    SERVER_CONTAINER,
+    TEST_FAIL_COMMANDS_ENV,
+)
+from tvtt_operator.models import RolloutAnalysis
+from tvtt_operator.rollout import RolloutWatcher
 
 from gameserver import rules
 from gameserver.hub import Hub
@@ -126,3 +135,41 @@ async def test_without_the_switch_the_same_command_is_acked(
     assert answer["type"] == "ack", answer
     figures = parse_figures(await (await client.get(METRICS_PATH)).text())
     assert (figures.commands, figures.failed_commands) == (1, 0)
+
+
+async def test_the_operators_watcher_reads_a_new_pod_of_this_server(
+    client: TestClient[Any, Any], connect: ConnectFn, hub: Hub
+) -> None:
+    """RolloutWatcher against the real server: the pod's /health and /metrics, by its address."""
+    battle = await create_battle(client)
+    peer = await connect()
+    await peer.join(
+        battle_id=battle["battle_id"], role="player", ship_id="alpha", stations=SEATS["alpha"]
+    )
+    for _ in range(MIN_SAMPLES):
+        answer = await peer.command({"type": "evasive_action"})
+        assert answer["code"] == ErrorCode.INTERNAL_ERROR
+    pod: dict[str, Any] = {
+        "metadata": {"name": "new-0", "annotations": {ANNOTATION_TEMPLATE_HASH: "new"}},
+        "status": {
+            "podIP": "127.0.0.1",
+            "containerStatuses": [{"name": SERVER_CONTAINER, "started": True, "restartCount": 0}],
+        },
+    }
+    old = copy.deepcopy(pod)
+    old["metadata"].update(name="old-0", annotations={ANNOTATION_TEMPLATE_HASH: "old"})
+    port = client.server.port
+    assert port is not None
+    watcher = RolloutWatcher(timeout_seconds=5, port=port)
+    try:
+        reading = await watcher.look("new", {"new-0": pod, "old-0": old})
+    finally:
+        await watcher.close()
+    assert reading.figures.commands == MIN_SAMPLES, "the old pod is not read"
+    assert reading.figures.failed_commands == MIN_SAMPLES
+    assert (reading.failed_checks, reading.restarts) == (0, 0), "its /health answers"
+    verdict = judge(RolloutAnalysis(min_samples=MIN_SAMPLES), reading, elapsed=1, rolled_out=True)
+    assert verdict.trigger == Trigger.ERROR_RATIO
+
+
+MIN_SAMPLES = 5
