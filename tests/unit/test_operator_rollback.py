@@ -6,9 +6,10 @@ template at the same generation."""
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any
 
-from tvtt_operator.analysis import Decision, Trigger, Verdict
+from tvtt_operator.analysis import Decision, Figures, Reading, Trigger, Verdict
 from tvtt_operator.builders import ROLLBACK_FIELD_MANAGER, build_children, template_hash
 from tvtt_operator.cache import Cache
 from tvtt_operator.config import OperatorConfig
@@ -207,3 +208,41 @@ async def test_a_persons_undo_during_the_analysis_is_respected() -> None:
     assert written["rolloutAnalysis"]["phase"] == "Cancelled"
     assert conditions(written)["TemplateOverridden"]["reason"] == "ManualRollback"
     assert "ManualRollback" in [e["reason"] for e in client.events]
+
+
+async def test_the_analysis_timer_turns_failing_pods_into_a_verdict_and_a_reconcile() -> None:
+    bad = deployment_of("bad:2")
+    bad["spec"]["replicas"] = 1
+    bad["status"] = {
+        "observedGeneration": 1,
+        "replicas": 1,
+        "updatedReplicas": 1,
+        "readyReplicas": 1,
+    }
+    analysing = {
+        "templateHash": template_hash(bad),
+        "generation": 2,
+        "startedAt": "2026-12-02T16:00:00Z",
+        "phase": "Analysing",
+    }
+    cache = Cache()
+    cache.put(body("bad:2", 2, {"rolloutAnalysis": analysing}))
+    cache.put(bad)
+    reconciler = Reconciler(FakeClient([]), cache, OperatorConfig())  # type: ignore[arg-type]
+    seen: list[tuple[str, list[str]]] = []
+
+    async def look(template_hash: str, pods: Mapping[str, Mapping[str, Any]]) -> Reading:
+        seen.append((template_hash, sorted(pods)))
+        return Reading(Figures(commands=20, failed_commands=20))
+
+    reconciler.watcher.look = look  # type: ignore[method-assign]
+    tvtt = TravellerVTT.model_validate(cache.owner(KEY))
+
+    await reconciler._analyse_one(KEY, tvtt)
+
+    assert seen == [(template_hash(bad), [])]
+    template, verdict = reconciler.verdicts[KEY]
+    assert template == template_hash(bad)
+    assert (verdict.decision, verdict.trigger) == (Decision.ROLL_BACK, Trigger.ERROR_RATIO)
+    assert reconciler._queue.qsize() == 1, "the resource is reconciled to act on it"
+    await reconciler.stop()
