@@ -48,6 +48,8 @@ async def serve(settings: Settings) -> None:
     await site.start()
     addresses = [f"{a[0]}:{a[1]}" for a in runner.addresses if isinstance(a, tuple)]
     log.info("listening", addresses=addresses, store="redis" if settings.redis_url else "memory")
+    if settings.test_fail_commands:
+        log.warning("test_fail_commands", message="TEST ONLY: every command fails")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -100,6 +100,10 @@ class Settings(BaseSettings):
     start): a client that sends them byte by byte (slowloris) is cut (408)."""
     keepalive_timeout_s: float = Field(default=75.0, gt=0)
     """An idle keep-alive HTTP connection is closed after this."""
+    test_fail_commands: bool = False
+    """TEST ONLY (`TEST_FAIL_COMMANDS`): answer every command `internal_error` (nothing applied)
+    while `/health` and `/ready` stay green: the bad release the operator's rollout analysis
+    must roll back (tests/e2e/node/test_rollback.py). Never set it in production."""
     # Seals a running battle's seed in the GM's resumable export (`gameserver.sealing`); every
     # instance that should resume another's exports needs the same value. Unset: per process.
     export_key: str = Field(default="", repr=False)

@@ -386,6 +386,9 @@ class Hub:
         started = time.perf_counter()
         if conn.role is Role.SPECTATOR:
             raise HubError(ErrorCode.READ_ONLY, "spectators cannot send commands")
+        if self.settings.test_fail_commands:
+            self._count("any", ErrorCode.INTERNAL_ERROR, started)
+            raise HubError(ErrorCode.INTERNAL_ERROR, "TEST_FAIL_COMMANDS is set (test only)")
         key = command_key(conn, msg.client_id)
         kind = "invalid"
         try:

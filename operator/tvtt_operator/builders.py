@@ -40,6 +40,8 @@ from tvtt_operator.models import (
 
 FIELD_MANAGER = "traveller-vtt-operator"
 HANDOVER_FIELD_MANAGER = "traveller-vtt-operator-handover"
+# The rollout analysis's rollback writes the previous template (defaults included) as this one.
+ROLLBACK_FIELD_MANAGER = "traveller-vtt-operator-rollback"
 
 LABEL_NAME = "app.kubernetes.io/name"
 LABEL_INSTANCE = "app.kubernetes.io/instance"
@@ -56,6 +58,8 @@ ANNOTATION_PREFIX = "traveller-vtt.io/"
 ANNOTATION_APPLIED_HASH = ANNOTATION_PREFIX + "applied-hash"
 ANNOTATION_TEMPLATE_HASH = ANNOTATION_PREFIX + "template-hash"
 ANNOTATION_CONFIG_HASH = ANNOTATION_PREFIX + "config-hash"
+TEST_FAIL_COMMANDS_ENV = "TEST_FAIL_COMMANDS"
+"""The game server's test-only switch (`Settings.test_fail_commands`): commands fail."""
 
 SERVER_CONTAINER = "gameserver"
 REDIS_CONTAINER = "redis"
@@ -285,6 +289,9 @@ def build_pod_template(tvtt: TravellerVTT, *, config_hash: str) -> dict[str, Any
         {"name": "HOST", "value": "0.0.0.0"},
         {"name": "SHUTDOWN_GRACE_S", "value": str(shutdown_grace_seconds(grace))},
     ]
+    if spec.server.test_fail_commands:
+        # In the template, not the ConfigMap: a rollback of the template takes it back.
+        env.append({"name": TEST_FAIL_COMMANDS_ENV, "value": "true"})
     if spec.redis.enabled:
         env.append(_password_env(tvtt, REDIS_PASSWORD_ENV))
         env.append({"name": "REDIS_URL", "value": redis_url(tvtt)})

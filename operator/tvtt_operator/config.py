@@ -38,6 +38,8 @@ class OperatorConfig(BaseSettings):
     # Each game server pod's pod-deletion-cost (its players, from the poll) is written at most
     # this often per pod, and never when unchanged.
     deletion_cost_seconds: float = Field(default=60.0, ge=0)
+    # spec.rollout.analysis: how often the new pods' /health and /metrics are read (0: never).
+    analysis_seconds: float = Field(default=5.0, ge=0)
     # Leader election with a coordination.k8s.io Lease: only the holder reconciles; the others
     # keep a warm cache and take over when the holder stops renewing (see docs/operator.md).
     leader_election: bool = False

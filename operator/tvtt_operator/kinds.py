@@ -72,8 +72,10 @@ TRAVELLER_VTT = ChildKind(GROUP, VERSION, KIND, PLURAL)
 POD = ChildKind("", "v1", "Pod", "pods")
 PVC = ChildKind("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims")
 OBSERVED_KINDS: tuple[ChildKind, ...] = (POD, PVC)
+# Listed, only when the rollout analysis rolls a template back: the previous ReplicaSet's template.
+REPLICA_SET = ChildKind("apps", "v1", "ReplicaSet", "replicasets")
 # The leader election Lease (in the operator's own namespace).
 LEASE = ChildKind("coordination.k8s.io", "v1", "Lease", "leases")
 BY_KIND: dict[str, ChildKind] = {
-    k.kind: k for k in (*CHILD_KINDS, *OBSERVED_KINDS, EVENT, TRAVELLER_VTT, LEASE)
+    k.kind: k for k in (*CHILD_KINDS, *OBSERVED_KINDS, EVENT, TRAVELLER_VTT, LEASE, REPLICA_SET)
 }

@@ -131,15 +131,22 @@ class KubeClient:
         )
 
     async def json_patch(
-        self, kind: ChildKind, namespace: str, name: str, operations: list[dict[str, Any]]
+        self,
+        kind: ChildKind,
+        namespace: str,
+        name: str,
+        operations: list[dict[str, Any]],
+        *,
+        manager: str = FIELD_MANAGER,
     ) -> dict[str, Any]:
-        """Apply an RFC 6902 JSON patch (removing fields another manager added: drift)."""
+        """Apply an RFC 6902 JSON patch (removing fields another manager added: drift; the
+        rollout analysis's rollback)."""
         return await self._call(
             "PATCH",
             kind.path(namespace, name),
             body=operations,
             content_type="application/json-patch+json",
-            query=[("fieldManager", FIELD_MANAGER)],
+            query=[("fieldManager", manager)],
             kind=kind.kind,
         )
 
@@ -207,6 +214,18 @@ class KubeClient:
             if exc.status == 404:
                 return None
             raise
+
+    async def list_objects(
+        self, kind: ChildKind, namespace: str, label_selector: str
+    ) -> list[dict[str, Any]]:
+        """The objects of a kind matching a label selector (the ReplicaSets of a Deployment)."""
+        result = await self._call(
+            "GET",
+            kind.path(namespace),
+            query=[("labelSelector", label_selector)],
+            kind=kind.kind,
+        )
+        return [dict(item) for item in result.get("items") or []]
 
     async def create(self, kind: ChildKind, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
         """POST a new object (fails with 409 if it exists: how two candidates race for a Lease)."""

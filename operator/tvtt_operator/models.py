@@ -479,6 +479,12 @@ class ServerSettings(_Model):
         max_length=32,
         description="Origins allowed to open a WebSocket; defaults to https://<ingress.host>.",
     )
+    test_fail_commands: bool = Field(
+        default=False,
+        description="TEST ONLY: the game server answers every command internal_error while "
+        "its probes stay green (TEST_FAIL_COMMANDS), to exercise spec.rollout.analysis. Set "
+        "in the pod template, so a rollback takes it back. Never in production.",
+    )
 
 
 class ServiceSpec(_Model):
@@ -741,6 +747,70 @@ class Toleration(_Model):
     )
 
 
+class RolloutAnalysis(_Model):
+    """Watch a new pod template's pods for a window; roll back on the strategy's triggers.
+
+    The defaults are the deployment strategy's rollback figures: a failing health check, more
+    than 5 % of commands failing on the server's side, a command latency p95 above 500 ms, more
+    than 10 % of WebSocket upgrades refused or failed. See docs/operator.md, "Rollback".
+    """
+
+    enabled: bool = Field(
+        default=True, description="Analyse each new pod template (false: keep the figures, off)."
+    )
+    window_seconds: int = Field(
+        default=300,
+        ge=10,
+        le=86400,
+        description="How long the new pods are watched after the template is applied; the "
+        "release is promoted when the window has passed, the rollout is complete and no "
+        "trigger fired.",
+    )
+    min_samples: int = Field(
+        default=20,
+        ge=1,
+        le=1_000_000,
+        description="Commands (for the error ratio and the p95) and WebSocket upgrades (for "
+        "their failure ratio) the new pods must have seen before that trigger can fire.",
+    )
+    health_check_failures: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        description="Consecutive failed health checks (GET /health) of one new pod that fire "
+        "the health trigger; a restart of a new pod's container fires it at once.",
+    )
+    max_error_ratio_percent: float = Field(
+        default=5.0,
+        gt=0,
+        le=100,
+        description="Commands answered internal_error or store_unavailable, in percent of all "
+        "commands the new pods received.",
+    )
+    max_command_latency_p95_ms: int = Field(
+        default=500,
+        ge=1,
+        le=600_000,
+        description="p95 of the new pods' command latency (tvtt_command_latency_seconds).",
+    )
+    max_websocket_failure_percent: float = Field(
+        default=10.0,
+        gt=0,
+        le=100,
+        description="WebSocket upgrades refused or failed, in percent of all upgrades.",
+    )
+
+
+class Rollout(_Model):
+    """How a new pod template is released."""
+
+    analysis: RolloutAnalysis | None = Field(
+        default=None,
+        description="Automatic rollback: watch the new pods and roll back on the strategy's "
+        "triggers. Unset: no analysis.",
+    )
+
+
 class TravellerVTTSpec(_Model):
     """Desired state of one Traveller VTT installation (game server, optional Redis and Ingress)."""
 
@@ -786,6 +856,7 @@ class TravellerVTTSpec(_Model):
         "count); 0 stops serving. Ignored while autoscaling is set: the HPA owns the count.",
     )
     autoscaling: Autoscaling | None = None
+    rollout: Rollout | None = None
     resources: Resources = Field(default_factory=Resources)
     server: ServerSettings = Field(default_factory=ServerSettings)
     service: ServiceSpec = Field(default_factory=ServiceSpec)
@@ -869,6 +940,7 @@ class ConditionType(StrEnum):
     INGRESS_READY = "IngressReady"
     REDIS_STORAGE_READY = "RedisStorageReady"
     AUTOSCALING_FLOOR = "AutoscalingFloor"
+    ROLLED_BACK = "RolledBack"
 
 
 class State(StrEnum):
@@ -921,6 +993,33 @@ class RedisVolumeStatus(_Model):
     )
 
 
+class AnalysisPhase(StrEnum):
+    """Where the analysis of one pod template stands."""
+
+    ANALYSING = "Analysing"
+    PROMOTED = "Promoted"
+    ROLLED_BACK = "RolledBack"
+    CANCELLED = "Cancelled"
+
+
+class RolloutAnalysisStatus(_Model):
+    """The analysis of the last pod template the operator applied (spec.rollout.analysis)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    template_hash: str = Field(description="traveller-vtt.io/template-hash of the new template.")
+    generation: int = Field(ge=0, description="The resource's generation that applied it.")
+    started_at: str = Field(
+        json_schema_extra={"format": "date-time"},
+        description="When the template was applied: the window counts from here.",
+    )
+    phase: AnalysisPhase
+    trigger: str | None = Field(
+        default=None, description="The trigger that rolled the template back, if one fired."
+    )
+    message: str = Field(default="", max_length=4096, description="The figures, for people.")
+
+
 class TravellerVTTStatus(_Model):
     """What the operator observed; written only through the status subresource."""
 
@@ -932,7 +1031,8 @@ class TravellerVTTStatus(_Model):
     conditions: list[Condition] = Field(
         default_factory=list,
         description="Ready, Progressing, Degraded, RedisReady, TemplateOverridden, Paused, "
-        "IngressReady, RedisStorageReady, and AutoscalingFloor with autoscaling.",
+        "IngressReady, RedisStorageReady, AutoscalingFloor with autoscaling, RolledBack (with "
+        "spec.rollout.analysis).",
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
     )
     state: State | None = Field(
@@ -979,6 +1079,9 @@ class TravellerVTTStatus(_Model):
         default=None,
         description="The HPA's minReplicas as the operator last set it (autoscaling: the pods "
         "the connections, the schedule and the battles need now).",
+    )
+    rollout_analysis: RolloutAnalysisStatus | None = Field(
+        default=None, description="The analysis of the last applied pod template, if any."
     )
 
 

@@ -16,6 +16,7 @@ from tvtt_operator.builders import (
     ANNOTATION_APPLIED_HASH,
     FIELD_MANAGER,
     HANDOVER_FIELD_MANAGER,
+    ROLLBACK_FIELD_MANAGER,
     Inputs,
     backup_secret_name,
     build_children,
@@ -30,7 +31,9 @@ from tvtt_operator.kinds import CHILDREN_BY_KIND, DEPLOYMENT, SECRET, STATEFUL_S
 from tvtt_operator.models import ConditionStatus, ConditionType, TravellerVTT, quantity
 
 Live = Mapping[tuple[str, str], Mapping[str, Any]]
-OURS = (FIELD_MANAGER, HANDOVER_FIELD_MANAGER)
+# The rollback's fields are not drift: it restored a template the operator once rendered, with
+# the API server's defaults, which the next apply of a new generation simply overrides.
+OURS = (FIELD_MANAGER, HANDOVER_FIELD_MANAGER, ROLLBACK_FIELD_MANAGER)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from tvtt_operator.kinds import CHILD_KINDS, EVENT, LEASE, POD, PVC, SECRET, TRAVELLER_VTT
+from tvtt_operator.kinds import (
+    CHILD_KINDS,
+    EVENT,
+    LEASE,
+    POD,
+    PVC,
+    REPLICA_SET,
+    SECRET,
+    TRAVELLER_VTT,
+)
 
 # Children: watched (list/watch) for the cache, applied with server-side apply (patch, plus
 # create — an apply that creates is authorised as a create), deleted when the spec no longer
@@ -27,6 +36,8 @@ def operator_rules() -> list[dict[str, Any]]:
       `controller.kubernetes.io/pod-deletion-cost` annotation: the emptiest pod goes first).
     - persistentvolumeclaims: list/watch/patch (the Redis claim: reported, and expanded), create
       (the backup volume, once; never deleted by the operator).
+    - replicasets: list, when the rollout analysis rolls a template back (the previous
+      ReplicaSet holds the template to go back to).
     - secrets: also get, for a metadata-only check that the Ingress's TLS Secret exists (the
       watch sees only the operator's own Redis Secrets, by label).
     Not needed, deliberately: CRDs and namespaces (kopf's scanning is disabled), kopf peering
@@ -52,6 +63,7 @@ def operator_rules() -> list[dict[str, Any]]:
             "verbs": ["list", "watch", "create", "patch"],
         },
         {"apiGroups": [SECRET.group], "resources": [SECRET.plural], "verbs": ["get"]},
+        {"apiGroups": [REPLICA_SET.group], "resources": [REPLICA_SET.plural], "verbs": ["list"]},
     ]
 
 

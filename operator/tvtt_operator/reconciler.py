@@ -18,6 +18,7 @@ from typing import Any
 import structlog
 from pydantic import ValidationError
 
+from tvtt_operator.analysis import Decision, Verdict, auto_rolled_back
 from tvtt_operator.autoscaling import Floor, PodLoad, plan_floor, pod_load
 from tvtt_operator.backup import backup_claim_name
 from tvtt_operator.builders import (
@@ -25,6 +26,7 @@ from tvtt_operator.builders import (
     HANDOVER_FIELD_MANAGER,
     redis_claim_name,
     server_name,
+    template_hash,
 )
 from tvtt_operator.cache import Cache, Key
 from tvtt_operator.config import OperatorConfig
@@ -39,9 +41,11 @@ from tvtt_operator.metrics import (
     RECONCILE_SECONDS,
     RECONCILES,
 )
-from tvtt_operator.models import ConditionStatus, ConditionType, TravellerVTT
+from tvtt_operator.models import AnalysisPhase, ConditionStatus, ConditionType, TravellerVTT
 from tvtt_operator.planning import OURS, Correction, Plan, expansion_refused, plan_reconcile
 from tvtt_operator.retry import RetryTimers
+from tvtt_operator.rollback import advance, analysing, look, verdict_for
+from tvtt_operator.rollout import RolloutWatcher
 from tvtt_operator.status import (
     Summary,
     build_status,
@@ -124,6 +128,8 @@ class Reconciler:
         self.pod_replies: dict[Key, dict[str, Mapping[str, Any]]] = {}
         self.floor_history: dict[Key, tuple[tuple[float, int], ...]] = {}
         self.cost_written: dict[Key, dict[str, float]] = {}
+        self.watcher = RolloutWatcher(settings.poll_timeout_seconds)
+        self.verdicts: dict[Key, tuple[str, Verdict]] = {}
 
     # --- queue --------------------------------------------------------------------------------
 
@@ -297,6 +303,54 @@ class Reconciler:
         self.floor_history[key] = floor.history
         return floor
 
+    async def _analyse(self) -> None:
+        """spec.rollout.analysis: look at the new pods of every release under analysis; a
+        verdict to roll back or promote enqueues the resource (the reconcile acts on it).
+        Only resources whose status says Analysing are parsed: an idle round costs a dict
+        lookup per resource, and reads nothing from any pod."""
+        while True:
+            await asyncio.sleep(self.settings.analysis_seconds)
+            watched: dict[Key, TravellerVTT] = {}
+            templates: set[str] = set()
+            for key in self.cache.owners():
+                body = self.cache.owner(key) or {}
+                phase = ((body.get("status") or {}).get("rolloutAnalysis") or {}).get("phase")
+                if phase != AnalysisPhase.ANALYSING:
+                    continue
+                try:
+                    tvtt = TravellerVTT.model_validate(body)
+                except ValidationError:
+                    continue
+                if analysing(tvtt) and tvtt.status.rollout_analysis is not None:
+                    watched[key] = tvtt
+                    templates.add(tvtt.status.rollout_analysis.template_hash)
+            for gone in set(self.verdicts) - set(watched):
+                del self.verdicts[gone]
+            self.watcher.forget(templates)
+            await asyncio.gather(*(self._analyse_one(k, t) for k, t in watched.items()))
+
+    async def _analyse_one(self, key: Key, tvtt: TravellerVTT) -> None:
+        live = self.cache.children(key, tvtt.uid)
+        pods = self.cache.observed(key, POD.kind)
+        try:
+            verdict = await look(self.watcher, tvtt, live, pods, datetime.now(UTC))
+        except Exception:  # one resource's bad answer must not stop the others' analysis
+            log.exception("rollout analysis failed", namespace=key[0], name=key[1])
+            return
+        status = tvtt.status.rollout_analysis
+        if verdict is None or status is None or verdict.decision == Decision.WATCH:
+            return
+        log.info(
+            "rollout verdict",
+            namespace=key[0],
+            name=key[1],
+            decision=verdict.decision.value,
+            trigger=verdict.trigger,
+            message=verdict.message,
+        )
+        self.verdicts[key] = (status.template_hash, verdict)
+        self.enqueue(key)
+
     def start(self) -> None:
         """Start the workers, the periodic resync (which reads only the cache) and the poll.
 
@@ -308,6 +362,8 @@ class Reconciler:
         self._tasks.append(asyncio.create_task(self._resync()))
         if self.settings.poll_seconds > 0:
             self._tasks.append(asyncio.create_task(self._poll()))
+        if self.settings.analysis_seconds > 0:
+            self._tasks.append(asyncio.create_task(self._analyse()))
         for key in self.cache.owners():
             self.enqueue(key)
 
@@ -329,6 +385,7 @@ class Reconciler:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         await self.poller.close()
+        await self.watcher.close()
 
     def alive(self) -> bool:
         """For /healthz: every worker task is still running, and writes are not all Forbidden.
@@ -393,6 +450,8 @@ class Reconciler:
             fresh_backup=(secrets.token_hex(24), secrets.token_hex(32)),
             backup_claim=self.cache.observed(key, PVC.kind).get(backup_claim_name(tvtt)),
         )
+        deployment_key = (DEPLOYMENT.kind, server_name(tvtt))
+        live_hash_before = template_hash(live.get(deployment_key) or {})
         done = await self._execute(tvtt, plan, live)
         claim, expansion_error = await self._expand_claim(tvtt, plan, claim, done)
         tls_missing = await self._tls_secret_missing(tvtt)
@@ -412,10 +471,21 @@ class Reconciler:
             logger.warning("apply failed", error=error, failed=len(done.failures))
         now = self.clock()
         applied_ok = error is None
+        rollout = await advance(
+            self.client,
+            self.cache,
+            tvtt,
+            live,
+            live_hash_before=live_hash_before,
+            applied_hash=plan.applied_template_hash,
+            template_applied=f"{DEPLOYMENT.kind}/{deployment_key[1]}" in done.applied,
+            verdict=verdict_for(self.verdicts, key, tvtt),
+            now=now,
+        )
         status = build_status(
             tvtt,
             live,
-            template_overridden=plan.template_overridden,
+            template_overridden=plan.template_overridden or rollout.rolled_back,
             error=error,
             now=now,
             # A failed apply records nothing new: the next reconcile tries the template again.
@@ -431,12 +501,21 @@ class Reconciler:
             expansion_error=expansion_error,
             # A refused HPA apply keeps the floor the status last reported.
             floor=None if f"{HPA.kind}/{server_name(tvtt)}" in done.failed else floor,
+            rollout_analysis=rollout.status,
         )
         status_body = status.model_dump(by_alias=True, exclude_none=True, mode="json")
         try:
             # The Event goes first: if the status write then fails, the next reconcile still
             # sees no TemplateOverridden=True and reports again (at least once, never lost).
-            if plan.template_overridden and not _overridden_before(tvtt):
+            for type_, reason, message in rollout.events:
+                await self.client.post_event(
+                    build_event(body, reason=reason, message=message, now=now, type_=type_)
+                )
+            if (
+                plan.template_overridden
+                and not _overridden_before(tvtt)
+                and not auto_rolled_back(tvtt)
+            ):
                 logger.warning("manual rollback detected; the pod template is left alone")
                 await self.client.post_event(
                     build_event(

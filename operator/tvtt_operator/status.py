@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tvtt_operator.analysis import rolled_back_condition
 from tvtt_operator.autoscaling import Floor, FloorReason
 from tvtt_operator.builders import (
     SERVER_CONTAINER,
@@ -21,10 +22,12 @@ from tvtt_operator.builders import (
 )
 from tvtt_operator.kinds import DEPLOYMENT, HPA, SERVICE, STATEFUL_SET
 from tvtt_operator.models import (
+    AnalysisPhase,
     Condition,
     ConditionStatus,
     ConditionType,
     RedisVolumeStatus,
+    RolloutAnalysisStatus,
     State,
     TravellerVTT,
     TravellerVTTStatus,
@@ -78,6 +81,8 @@ class Observation:
     expansion_error: str | None = None
     storage_size: str = ""
     floor: Floor | None = None
+    rollout_analysis: RolloutAnalysisStatus | None = None
+    generation: int = 0
 
 
 def claim_status(tvtt: TravellerVTT, claim: Mapping[str, Any] | None) -> RedisVolumeStatus | None:
@@ -112,6 +117,7 @@ def observe(
     claim: Mapping[str, Any] | None = None,
     expansion_error: str | None = None,
     floor: Floor | None = None,
+    rollout_analysis: RolloutAnalysisStatus | None = None,
 ) -> Observation:
     """Summarise the live Deployment and Redis StatefulSet. Purely computational, no side effects.
 
@@ -137,6 +143,8 @@ def observe(
         "expansion_error": expansion_error,
         "storage_size": str(size),
         "floor": floor if tvtt.spec.autoscaling is not None else None,
+        "rollout_analysis": rollout_analysis,
+        "generation": tvtt.generation,
     }
     if deployment is not None:
         status = deployment.get("status") or {}
@@ -227,7 +235,21 @@ def _desired_conditions(o: Observation) -> list[tuple[ConditionType, ConditionSt
         )
     else:
         ready = _condition(ConditionType.READY, True, "AllReplicasReady", counts)
-    if o.template_overridden:
+    analysis = o.rollout_analysis
+    if (
+        o.template_overridden
+        and analysis is not None
+        and analysis.phase == AnalysisPhase.ROLLED_BACK
+        and analysis.generation == o.generation
+    ):
+        overridden = _condition(
+            ConditionType.TEMPLATE_OVERRIDDEN,
+            True,
+            "AutomaticRollback",
+            f"the rollout analysis rolled template {analysis.template_hash} back "
+            f"({analysis.trigger}); it is not applied again until the TravellerVTT changes",
+        )
+    elif o.template_overridden:
         overridden = _condition(
             ConditionType.TEMPLATE_OVERRIDDEN,
             True,
@@ -260,6 +282,8 @@ def _desired_conditions(o: Observation) -> list[tuple[ConditionType, ConditionSt
     out = [ready, progressing, degraded, redis, overridden, paused, ingress, _storage(o)]
     if o.floor is not None:
         out.append(_floor(o.floor))
+    if analysis is not None:
+        out.append(rolled_back_condition(analysis))
     return out
 
 
@@ -294,7 +318,7 @@ def _storage(o: Observation) -> tuple[ConditionType, ConditionStatus, str, str]:
 def build_conditions(
     previous: list[Condition], observation: Observation, *, generation: int, now: str
 ) -> list[Condition]:
-    """The eight conditions, following the Kubernetes API conventions.
+    """The eight conditions (nine with a rollout analysis), per the Kubernetes API conventions.
 
     Purely computational, no side effects (`now` is passed in). `lastTransitionTime` changes only
     when a condition's status flips, so an unchanged world yields an identical list and the
@@ -455,13 +479,16 @@ def build_status(
     claim: Mapping[str, Any] | None = None,
     expansion_error: str | None = None,
     floor: Floor | None = None,
+    rollout_analysis: RolloutAnalysisStatus | None = None,
 ) -> TravellerVTTStatus:
     """The whole status the operator reports. Purely computational, no side effects.
 
     `summary` is the last poll of the game servers; without one the previous figures stay (a
     missed poll is no reason to write). `floor` is the autoscaling floor the HPA now has (None:
     autoscaling off, or the HPA apply failed and the previous figure stays).
+    `rollout_analysis` defaults to the one in status.
     """
+    analysis = rollout_analysis or tvtt.status.rollout_analysis
     observation = observe(
         tvtt,
         live,
@@ -472,6 +499,7 @@ def build_status(
         claim=claim,
         expansion_error=expansion_error,
         floor=floor,
+        rollout_analysis=analysis,
     )
     conditions = build_conditions(
         tvtt.status.conditions, observation, generation=tvtt.generation, now=now
@@ -492,6 +520,7 @@ def build_status(
         applied_generation=applied_generation,
         applied_template_hash=applied_template_hash,
         autoscaling_floor=_floor_replicas(tvtt, floor),
+        rollout_analysis=analysis,
     )
 
 

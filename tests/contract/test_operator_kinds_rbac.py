@@ -21,6 +21,7 @@ from tvtt_operator.kinds import (
     EVENT,
     POD,
     PVC,
+    REPLICA_SET,
     SECRET,
     TRAVELLER_VTT,
 )
@@ -32,8 +33,10 @@ from tests.packaging.chart import by_kind, canonical_rules, render
 
 CHILD_VERBS = {"list", "watch", "create", "patch", "delete"}
 # Beyond the child verbs: the TLS Secret check (a metadata-only get), the polled pods (patched:
-# their deletion cost), the expanded Redis claim and the created-once backup claim.
+# their deletion cost), the expanded Redis claim and the created-once backup claim, the
+# ReplicaSets an automatic rollback reads its template from.
 EXTRA_VERBS = {
+    (REPLICA_SET.group, REPLICA_SET.plural): {"list"},
     (SECRET.group, SECRET.plural): {"get"},
     (POD.group, POD.plural): {"list", "watch", "patch"},
     (PVC.group, PVC.plural): {"list", "watch", "create", "patch"},

@@ -76,6 +76,10 @@ SPECS = [
         resource({"autoscaling": {"minReplicas": 1, "maxReplicas": 4}, "redis": {"enabled": True}}),
         id="autoscaled",
     ),
+    pytest.param(
+        resource({"server": {"testFailCommands": True}, "rollout": {"analysis": {}}}),
+        id="test-fail-commands",
+    ),
 ]
 
 
@@ -175,6 +179,7 @@ def test_the_server_accepts_the_rendered_values_and_gets_what_the_spec_says(
     assert settings.max_connections == spec.server.max_connections
     assert settings.allowed_origins == list(spec.effective_allowed_origins)
     assert (settings.redis_url is not None) == spec.redis.enabled
+    assert settings.test_fail_commands == spec.server.test_fail_commands
     assert settings.host == "0.0.0.0"  # reachable through the Service, not only on loopback
     ports = {p["name"]: p["containerPort"] for p in server_container(tvtt)["ports"]}
     assert settings.port == ports["http"]

@@ -96,6 +96,10 @@ tests/packaging render this chart and compare, so the two cannot drift). Used by
 - apiGroups: [""]
   resources: [persistentvolumeclaims]
   verbs: [list, watch, create, patch]
+# The rollout analysis's rollback: the previous ReplicaSet's pod template.
+- apiGroups: [apps]
+  resources: [replicasets]
+  verbs: [list]
 # A metadata-only check that the Ingress's TLS Secret exists.
 - apiGroups: [""]
   resources: [secrets]
