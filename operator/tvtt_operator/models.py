@@ -634,7 +634,7 @@ class Ingress(_Model):
 
 _CRON_MACROS = "yearly|annually|monthly|weekly|daily|midnight|hourly"
 _CRON_FIELD = r"[0-9A-Za-z*?/,-]+"
-CRON_PATTERN = rf"^(@({_CRON_MACROS})|{_CRON_FIELD}( +{_CRON_FIELD}){{4}})$"
+BACKUP_CRON_PATTERN = rf"^(@({_CRON_MACROS})|{_CRON_FIELD}( +{_CRON_FIELD}){{4}})$"
 """A CronJob schedule's shape (the CRD's CEL rule); `_check_cron` also checks each field's range."""
 CRON_MESSAGE = (
     "backup.schedule must be a cron schedule: five fields (minute hour day-of-month month "
@@ -660,7 +660,7 @@ def _cron_value(text: str, low: int, high: int, names: dict[str, int]) -> int | 
 
 def _check_cron(value: str) -> str:
     """Refuse what the CronJob controller would refuse later, naming the field that is wrong."""
-    if not re.match(CRON_PATTERN, value):
+    if not re.match(BACKUP_CRON_PATTERN, value):
         raise ValueError(CRON_MESSAGE)
     if value.startswith("@"):
         return value
@@ -692,7 +692,7 @@ class BackupSpec(_Model):
         "(UTC unless the cluster says otherwise), e.g. '0 3 * * *' or @hourly.",
         json_schema_extra={
             "x-kubernetes-validations": [
-                {"rule": f"self.matches('{CRON_PATTERN}')", "message": CRON_MESSAGE}
+                {"rule": f"self.matches('{BACKUP_CRON_PATTERN}')", "message": CRON_MESSAGE}
             ]
         },
     )

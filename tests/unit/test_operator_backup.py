@@ -29,7 +29,7 @@ from tvtt_operator.builders import (
     build_network_policies,
 )
 from tvtt_operator.crdgen import build_crd
-from tvtt_operator.models import CRON_PATTERN, TravellerVTT
+from tvtt_operator.models import BACKUP_CRON_PATTERN, TravellerVTT
 from tvtt_operator.planning import Plan, plan_reconcile
 
 from tests.unit.test_operator_planning import as_live
@@ -54,7 +54,7 @@ def make(spec: dict[str, Any]) -> TravellerVTT:
 )
 def test_cron_schedules_pass_both_checks(schedule: str) -> None:
     assert make({"backup": {"schedule": schedule}}).spec.backup is not None
-    assert re.match(CRON_PATTERN, schedule)
+    assert re.match(BACKUP_CRON_PATTERN, schedule)
 
 
 @pytest.mark.parametrize(
@@ -87,7 +87,7 @@ def test_the_crd_refuses_a_bad_schedule_and_retention_with_the_field_named() -> 
     backup = schema["properties"]["spec"]["properties"]["backup"]
     assert backup["required"] == ["schedule"]
     (rule,) = backup["properties"]["schedule"]["x-kubernetes-validations"]
-    assert rule["rule"] == f"self.matches('{CRON_PATTERN}')"
+    assert rule["rule"] == f"self.matches('{BACKUP_CRON_PATTERN}')"
     assert rule["message"].startswith("backup.schedule must be a cron schedule")
     retention = backup["properties"]["retention"]
     assert (retention["minimum"], retention["maximum"]) == (1, 1000)
