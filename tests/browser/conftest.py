@@ -14,9 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Playwright, expect, sync_playwright
 
 from testkit.servers import game_server
+
+# `expect(...)` waits as long as actions do (the contexts' default timeout below): on a saturated
+# 2-core machine the first page load once took over Playwright's 5 s default to leave "Loading the
+# bridge…". A wrong page still fails, only later.
+EXPECT_TIMEOUT_MS = 15_000
+expect.set_options(timeout=EXPECT_TIMEOUT_MS)
 
 REPO = Path(__file__).resolve().parents[2]
 OUTPUT = REPO / "test-output" / "browser"
@@ -109,7 +115,7 @@ def new_context(
 
     def make(**kwargs: Any) -> BrowserContext:
         ctx = browser.new_context(base_url=server.url, **kwargs)
-        ctx.set_default_timeout(15_000)
+        ctx.set_default_timeout(EXPECT_TIMEOUT_MS)
         contexts.append(ctx)
         return ctx
 
