@@ -39,17 +39,20 @@ def pass_command(
 ) -> dict[str, Any] | None:
     """The pass of the first awaited station that passes itself now, or None; purely computational.
 
-    A station passes itself when nobody holds it, no bot plays its side, and either its only
-    legal entries are passes (nothing to decide) or `idle_crew` is on and a player holds another
-    station of its ship. A held station never does: its player is told why it has nothing to do.
+    A station passes itself when nobody holds it, the bot does not run its ship (`tactic_of`:
+    a bot side or the GM's `gm_bot`), and either its only legal entries are passes (nothing to
+    decide) or `idle_crew` is on and a player holds another station of its ship. A held station
+    never does: its player is told why it has nothing to do.
     """
     if state.is_over:
         return None
     player_ships = {ship_id for ship_id, _ in held}
     for ship_id, station in rules.awaiting(state):
         ship = state.ships.get(ship_id)
-        if ship is None or (ship_id, station) in held or ship.side in bot_sides:
+        if ship is None or (ship_id, station) in held:
             continue
+        if rules.tactic_of(state, ship_id, bot_sides) is not None:
+            continue  # the bot plays it (its side, or the GM handed it the ship): its choice
         legal = legal_for(ship_id, station)
         passes = [e["command"] for e in legal if e["type"] in ("end_step", "no_reaction")]
         if not passes:
@@ -78,9 +81,12 @@ class AutoPasser:
 
     async def _pass_one(self) -> bool:
         room = self.room
+        bots = room.meta.bot_sides
+        now = room.state
+        if all(rules.tactic_of(now, s, bots) is not None for s, _ in rules.awaiting(now)):
+            return False  # nothing awaited, or only the bot's ships: no store reads
         held = {(c.ship_id, c.station) for c in await room.hub.store.claims(room.battle_id)}
         table = await room.hub.store.table(room.battle_id)
-        bots = room.meta.bot_sides
 
         def make(state: rules.BattleState) -> rules.Decision | None:
             legal_for: LegalFor = (

@@ -64,3 +64,19 @@ def test_a_station_with_a_choice_passes_only_as_idle_crew_of_a_player_ship() -> 
     assert pass_command(state, other, (), False, _legal(state)) is None
     data = pass_command(state, other, (), True, _legal(state))
     assert data == {"ship_id": ship_id, "type": "end_step", "station": "pilot"}
+
+
+def test_a_ship_the_gm_handed_to_the_bot_never_passes_itself() -> None:
+    """The bot driver plays a `gm_bot` ship's stations; the self-pass leaves them to it, idle
+    crew switch or not (the same `tactic_of` both ask)."""
+    state = _manoeuvre_step()
+    ship_id, station = rules.awaiting(state)[0]
+    handed = rules.decide(
+        state,
+        rules.parse_command(
+            {"type": "gm_bot", "ship_id": ship_id, "tactic": "aggressive"}, rules.GM
+        ),
+    ).state
+    assert (ship_id, station) in rules.awaiting(handed)
+    assert pass_command(handed, set(), (), False, _only_passes) is None
+    assert pass_command(handed, {(ship_id, "gunner:0")}, (), True, _legal(handed)) is None
