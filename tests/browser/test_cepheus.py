@@ -20,6 +20,16 @@ def test_a_ce_battle_against_the_bot_runs_to_its_end(
     new_context: NewContext, output_dir: Path
 ) -> None:
     gm = _open(new_context())
+    # Every frame the server refused for speed: the bot plays several batches a second, and a
+    # page asking for the GM's options at each spent its rate limit, then waited on "Loading…".
+    refused: list[str] = []
+    gm.on(
+        "websocket",
+        lambda ws: ws.on(
+            "framereceived",
+            lambda frame: refused.append(str(frame)) if "rate_limited" in str(frame) else None,
+        ),
+    )
     expect(gm.get_by_test_id("create-form")).to_be_visible()
     gm.get_by_test_id("ruleset").select_option("CE")
     # Each ruleset has its own ships: the designs on offer are now the CE presets (§14).
@@ -89,4 +99,5 @@ def test_a_ce_battle_against_the_bot_runs_to_its_end(
     expect(gm.get_by_test_id("outcome")).to_be_visible()
     # Whoever won, a loser's card shows its state and its hits by location.
     expect(gm.locator("[data-testid^=hits-]").first).to_be_visible()
+    assert refused == [], "the GM's page was refused for speed"
     _no_script_errors(gm)

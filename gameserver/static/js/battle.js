@@ -19,6 +19,10 @@ import { loadSeat, saveSeat } from "./storage.js";
 import { sideColour } from "./lobby.js";
 
 const STEPS = ["manoeuvre", "attack", "actions"];
+/** ms the GM's page waits for the batches to settle before asking for its stations' options */
+const LEGAL_SETTLE_MS = 120;
+/** ms before asking again after the server refused an ask (rate limit: 10 a second) */
+const LEGAL_RETRY_MS = 1000;
 
 /**
  * Enter a battle: connect, join with the seat stored for it, and render.
@@ -63,6 +67,8 @@ export function enterBattle(root, battleId, ctx) {
   };
   /** "ship/station" -> seq of the `legal` the GM last asked for (no duplicate requests) */
   const asked = new Map();
+  /** The pending (debounced or retry) ask for the GM's station options. */
+  let legalTimer = /** @type {ReturnType<typeof setTimeout> | undefined} */ (undefined);
   let stationKey = "";
   let npcKey = "";
 
@@ -356,12 +362,27 @@ export function enterBattle(root, battleId, ctx) {
 
   /** Ask the server for the options of every station the GM runs (once per seq). */
   const askNpcLegal = () => {
+    legalTimer = undefined;
     for (const [shipId, stn] of npcStations()) {
       const key = `${shipId}/${stn}`;
       if (view.legal.get(key)?.seq === view.seq || asked.get(key) === view.seq) continue;
       asked.set(key, view.seq);
-      client.request({ type: "legal", ship_id: shipId, station: stn }).catch(() => asked.delete(key));
+      client.request({ type: "legal", ship_id: shipId, station: stn }).catch((err) => {
+        asked.delete(key);
+        // Refused for speed (or sent while reconnecting): ask again, else the list stays
+        // "Loading…" until the next event, and with the GM's turn awaited none comes.
+        if (err?.code === "rate_limited" || err?.code === "not_connected") scheduleNpcLegal(LEGAL_RETRY_MS);
+      });
     }
+  };
+  /**
+   * Ask once the batches settle: the bot plays several batches a second, and asking for every
+   * GM station at each would spend the connection's rate limit on options nobody sees.
+   * @param {number} [delay]
+   */
+  const scheduleNpcLegal = (delay = LEGAL_SETTLE_MS) => {
+    clearTimeout(legalTimer);
+    legalTimer = setTimeout(askNpcLegal, delay);
   };
 
   /** A player's own action: its events (and a shot's later resolution) fill the result card. */
@@ -528,7 +549,7 @@ export function enterBattle(root, battleId, ctx) {
     view.isOver = !!msg.is_over;
     battleView.dataset.seq = String(view.seq);
     render();
-    askNpcLegal();
+    scheduleNpcLegal();
     // A snapshot also comes after a reconnect that was too far behind: fill the log's gap too.
     loadHistory();
   });
@@ -545,7 +566,7 @@ export function enterBattle(root, battleId, ctx) {
       view.isOver = msg.view.outcome !== null && msg.view.outcome !== undefined;
       battleView.dataset.seq = String(view.seq);
       render();
-      askNpcLegal();
+      scheduleNpcLegal();
     }
   });
   client.addEventListener("legal", (e) => {
@@ -580,7 +601,7 @@ export function enterBattle(root, battleId, ctx) {
   client.addEventListener("presence", (e) => {
     view.presence = /** @type {CustomEvent} */ (e).detail;
     chat.setRecipients(chatRecipients());
-    askNpcLegal();
+    scheduleNpcLegal();
     renderGm();
   });
   client.addEventListener("problem", (e) => {
