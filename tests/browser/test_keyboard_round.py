@@ -55,7 +55,10 @@ def _tab_to_action(page: Page, want: str, limit: int = 80) -> None:
 
 
 def test_a_whole_round_by_keyboard(gm: Page, new_context: NewContext) -> None:
-    code = create_battle(gm, bot_side="b")
+    # Two Free Traders (Hull 80, two beam lasers each): the bot cannot wreck Ana's ship in the
+    # first round, before her first shot (the server's dice are random: a Corsair, six triple
+    # turrets, once did), and her sandcaster gives her reactions to pass on.
+    code = create_battle(gm, presets=("free_trader", "free_trader"), bot_side="b")
     ana = _open(new_context())
     join_as_player(ana, code, "s1-gunner:0", name="Ana")
     # The GM: Tab to the switch, Space to turn it on.
