@@ -46,6 +46,13 @@ time.sleep(600)
 
 
 def test_a_killed_run_is_cleaned_up_by_the_next_start(tmp_path: Path) -> None:
+    # The host as it is with no run: an earlier killed run (a CI job stopped mid-suite) may have
+    # left its record and the kubelet's sysctls, and the child's start would undo them first.
+    lock = take_node_lock(timeout=60)
+    try:
+        clean_leftovers()
+    finally:
+        lock.close()
     before = read_sysctls()
     ip_forward = forwarding()
     log = tmp_path / "child.log"
