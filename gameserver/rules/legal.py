@@ -31,8 +31,7 @@ from gameserver.rules.turns import (
     repair_options,
     stations_needed,
 )
-from gameserver.rules.turns_ce import candidates as ce_candidates
-from gameserver.rules.turns_ce import loaded_racks
+from gameserver.rules.turns_ce import candidates as ce_candidates, loaded_racks
 
 
 def _cmd(data: dict[str, Any], actor: Actor = GM) -> Command:

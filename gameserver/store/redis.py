@@ -44,64 +44,38 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_random_exponential
 
 from gameserver import jsonstream
 from gameserver.store.base import (
-    BAN_ID_LENGTH,
-    CHAT_KEEP,
     AlreadyApplied,
     BattleExists,
     BattleMeta,
     BattleNotFound,
-    ChatEntry,
-    Claim,
     ClaimGuard,
     ClaimLost,
     EventDict,
-    Notice,
-    PeerInfo,
-    SeatRefusal,
-    SeatRefused,
     SeqConflict,
     Snapshot,
     StoreUnavailable,
-    Table,
-    TableRules,
-    ban_entry,
     check_seqs,
-    parse_bans,
 )
+from gameserver.store.redis_fanout import Feed, RedisFanout
+from gameserver.store.redis_seats import RedisSeats
 from gameserver.store.redis_wire import (
-    NOTIFY_READ_COUNT,
     SCRIPTS,
-    UnreadableEntry,
     decode_entries,
     encode_event,
-    entry_seq,
-    is_unavailable,
-    stream_id,
     unavailable_as_store_error,
 )
-
-log = logging.getLogger(__name__)
-
-_FeedItem = list[EventDict] | Exception | None
-"""What the reader hands a subscriber: a batch, an error to raise (e.g. an unreadable event
-version), or None when the battle is gone."""
-
 
 # A batch longer than this is encoded or decoded in a worker thread: the largest legal import
 # (~12,000 events, 4 MiB) would otherwise hold the event loop for a few hundred milliseconds.
@@ -141,33 +115,7 @@ def encode_snapshot_state(state: dict[str, Any]) -> str:
     return "".join(opening) + middle + "".join(reversed(closing))
 
 
-@dataclass(eq=False)
-class _Feed:
-    """One subscribed battle in the reader: its stream cursors and this instance's listeners."""
-
-    battle_id: str
-    cursor: int
-    ctl_cursor: str = "0-0"
-    queues: set[asyncio.Queue[_FeedItem]] = field(default_factory=set)
-    listeners: list[Callable[[Notice], None]] = field(default_factory=list)
-    events_due: bool = True
-    """The events stream may hold entries after `cursor`: the reader reads it (a new feed, a
-    notification from the notify stream, the periodic check, a reconnect)."""
-    ctl_due: bool = True
-    """Likewise for the control stream after `ctl_cursor`."""
-
-
-@dataclass
-class _ReaderCursors:
-    """Where the reader is in its wake and notify streams (None: position at the notify stream's
-    end, then catch every feed up) and when it last ran the periodic check."""
-
-    wake_id: bytes | str = "0-0"
-    notify_id: str | None = None
-    last_check: float = field(default_factory=time.monotonic)
-
-
-class RedisBattleStore:
+class RedisBattleStore(RedisSeats, RedisFanout):
     """The `BattleStore` protocol on Redis (redis-py asyncio); see the module docstring for keys.
 
     Args:
@@ -236,7 +184,7 @@ class RedisBattleStore:
         """This store's (this server process's) id in notices and the presence registry."""
         self._instance_ttl_ms = max(10_000, 5 * block_ms)
         self._wake_key = f"{prefix}:wake:{self.instance_id}"
-        self._feeds: dict[str, _Feed] = {}
+        self._feeds: dict[str, Feed] = {}
         self._reader: asyncio.Task[None] | None = None
         self._closed = False
         self.reader_connected = asyncio.Event()
@@ -246,25 +194,6 @@ class RedisBattleStore:
     def from_url(cls, url: str, **options: Any) -> RedisBattleStore:
         """The constructor `create_store` uses when `REDIS_URL` is set (no I/O until first use)."""
         return cls(url, **options)
-
-    # -- keys -----------------------------------------------------------------------------------
-
-    def _k(self, battle_id: str, kind: str) -> str:
-        return f"{self._prefix}:b:{{{battle_id}}}:{kind}"
-
-    def _code_key(self, join_code: str) -> str:
-        return f"{self._prefix}:code:{join_code.strip().upper()}"
-
-    @property
-    def _index_key(self) -> str:
-        return f"{self._prefix}:battles"
-
-    def _instance_key(self, instance_id: str) -> str:
-        return f"{self._prefix}:inst:{instance_id}"
-
-    @property
-    def _notify_key(self) -> str:
-        return f"{self._prefix}:notify"
 
     # -- battles ----------------------------------------------------------------------------------
 
@@ -471,184 +400,6 @@ class RedisBattleStore:
             return None
         return Snapshot(seq=int(seq), state=await asyncio.to_thread(jsonstream.loads, state))
 
-    # -- claims -----------------------------------------------------------------------------------
-
-    @staticmethod
-    def _claim_field(ship_id: str, station: str) -> str:
-        return f"{ship_id}\x1f{station}"
-
-    async def claim(
-        self, battle_id: str, claim: Claim, *, new_token: bool = False, max_stations: int = 0
-    ) -> Claim:
-        """Take the station unless another token holds it or the table's rules refuse (one
-        atomic Lua script: bans, issued tokens, the lock and the station cap)."""
-        with unavailable_as_store_error():
-            reply = await self._claim_script(
-                keys=[
-                    self._k(battle_id, "meta"),
-                    self._k(battle_id, "claims"),
-                    self._k(battle_id, "tokens"),
-                ],
-                args=[
-                    self._claim_field(claim.ship_id, claim.station),
-                    claim.model_dump_json(),
-                    claim.token_hash,
-                    "1" if new_token else "0",
-                    max_stations,
-                ],
-            )
-        if reply is None:
-            raise BattleNotFound(battle_id)
-        outcome = bytes(reply[0]).decode()
-        if outcome == "refused":
-            raise SeatRefused(cast("SeatRefusal", bytes(reply[1]).decode()), int(reply[2]))
-        return Claim.model_validate_json(reply[1])
-
-    async def revoke(self, battle_id: str, token_hash: str, name: str = "") -> list[Claim]:
-        """Ban the token and free its stations in one Lua script."""
-        with unavailable_as_store_error():
-            freed = await self._revoke_script(
-                keys=[
-                    self._k(battle_id, "meta"),
-                    self._k(battle_id, "claims"),
-                    self._k(battle_id, "tokens"),
-                ],
-                args=[token_hash, ban_entry(name)],
-            )
-        if freed is None:
-            raise BattleNotFound(battle_id)
-        return [Claim.model_validate_json(c) for c in freed]
-
-    async def lift_ban(self, battle_id: str, ban_id: str) -> bool:
-        """Make a banned token valid again (by its ban id)."""
-        if len(ban_id) != BAN_ID_LENGTH:
-            return False
-        with unavailable_as_store_error():
-            lifted = await self._lift_ban_script(
-                keys=[self._k(battle_id, "meta"), self._k(battle_id, "tokens")], args=[ban_id]
-            )
-        if lifted == -1:
-            raise BattleNotFound(battle_id)
-        return bool(lifted)
-
-    async def table(self, battle_id: str) -> Table:
-        """The GM's table rules (meta field `table`) and the bans of the tokens hash."""
-        with unavailable_as_store_error():
-            pipe = self._redis.pipeline(transaction=True)
-            pipe.hmget(self._k(battle_id, "meta"), ["meta", "table"])
-            pipe.hgetall(self._k(battle_id, "tokens"))
-            (meta, rules), tokens = await pipe.execute()
-        if meta is None:
-            raise BattleNotFound(battle_id)
-        return Table(
-            rules=TableRules.model_validate_json(rules) if rules else TableRules(),
-            bans=parse_bans({bytes(k).decode(): bytes(v).decode() for k, v in tokens.items()}),
-        )
-
-    async def set_table(self, battle_id: str, rules: TableRules) -> None:
-        """Replace the table rules."""
-        with unavailable_as_store_error():
-            done = await self._set_table_script(
-                keys=[self._k(battle_id, "meta")], args=[rules.model_dump_json()]
-            )
-        if not done:
-            raise BattleNotFound(battle_id)
-
-    async def append_chat(
-        self, battle_id: str, entry: ChatEntry, keep: int = CHAT_KEEP
-    ) -> ChatEntry:
-        """Add a chat line (the id counted in the meta hash) and trim the list, in one script."""
-        with unavailable_as_store_error():
-            stored = await self._chat_script(
-                keys=[self._k(battle_id, "meta"), self._k(battle_id, "chat")],
-                args=[entry.model_dump_json(exclude={"id"}), max(1, keep)],
-            )
-        if stored is None:
-            raise BattleNotFound(battle_id)
-        return ChatEntry.model_validate_json(stored)
-
-    async def chat(self, battle_id: str) -> list[ChatEntry]:
-        """The kept chat lines, oldest first."""
-        with unavailable_as_store_error():
-            pipe = self._redis.pipeline(transaction=True)
-            pipe.exists(self._k(battle_id, "meta"))
-            pipe.lrange(self._k(battle_id, "chat"), 0, -1)
-            exists, lines = await pipe.execute()
-        if not exists:
-            raise BattleNotFound(battle_id)
-        return [ChatEntry.model_validate_json(line) for line in lines]
-
-    async def release(self, battle_id: str, ship_id: str, station: str) -> Claim | None:
-        """Free a station (a free station stays free); return the claim it freed."""
-        field = self._claim_field(ship_id, station)
-        with unavailable_as_store_error():
-            pipe = self._redis.pipeline(transaction=True)
-            pipe.exists(self._k(battle_id, "meta"))
-            pipe.hget(self._k(battle_id, "claims"), field)
-            pipe.hdel(self._k(battle_id, "claims"), field)
-            exists, held, _ = await pipe.execute()
-        if not exists:
-            raise BattleNotFound(battle_id)
-        return None if held is None else Claim.model_validate_json(held)
-
-    async def claims(self, battle_id: str) -> list[Claim]:
-        """Every held station of the battle."""
-        with unavailable_as_store_error():
-            pipe = self._redis.pipeline(transaction=True)
-            pipe.exists(self._k(battle_id, "meta"))
-            pipe.hvals(self._k(battle_id, "claims"))
-            exists, raw = await pipe.execute()
-        if not exists:
-            raise BattleNotFound(battle_id)
-        return [Claim.model_validate_json(c) for c in raw]
-
-    # -- notices and presence across instances -------------------------------------------------
-
-    async def notify(self, battle_id: str, notice: Notice) -> None:
-        """XADD the notice to the battle's control stream; the other instances' readers get it."""
-        with unavailable_as_store_error():
-            await self._notify_script(
-                keys=[self._k(battle_id, "meta"), self._k(battle_id, "ctl"), self._notify_key],
-                args=[notice.model_dump_json(), self.instance_id, battle_id],
-            )
-
-    async def set_peers(self, battle_id: str, peers: Sequence[PeerInfo]) -> None:
-        """Record this instance's peers of the battle and publish a `presence` notice."""
-        payload = json.dumps([p.model_dump(mode="json") for p in peers]) if peers else ""
-        with unavailable_as_store_error():
-            await self._set_peers_script(
-                keys=[
-                    self._k(battle_id, "meta"),
-                    self._k(battle_id, "peers"),
-                    self._k(battle_id, "ctl"),
-                    self._instance_key(self.instance_id),
-                    self._notify_key,
-                ],
-                args=[
-                    self.instance_id,
-                    payload,
-                    Notice(kind="presence").model_dump_json(),
-                    self._instance_ttl_ms,
-                    battle_id,
-                ],
-            )
-
-    async def remote_peers(self, battle_id: str) -> list[PeerInfo]:
-        """The peers that other instances whose liveness key has not expired recorded."""
-        with unavailable_as_store_error():
-            raw = await cast(
-                "Awaitable[dict[bytes, bytes]]", self._redis.hgetall(self._k(battle_id, "peers"))
-            )
-            others = {k.decode(): v for k, v in raw.items() if k.decode() != self.instance_id}
-            if not others:
-                return []
-            alive = await self._redis.mget([self._instance_key(i) for i in others])
-        peers: list[PeerInfo] = []
-        for (_, listed), live in zip(others.items(), alive, strict=True):
-            if live is not None:
-                peers.extend(PeerInfo.model_validate(p) for p in json.loads(listed))
-        return peers
-
     # -- idle expiry ------------------------------------------------------------------------------
 
     async def touch(self, battle_id: str) -> None:
@@ -698,269 +449,3 @@ class RedisBattleStore:
             await self._redis.delete(self._instance_key(self.instance_id))
         await self._reader_redis.aclose()
         await self._redis.aclose()
-
-    # -- subscriptions ----------------------------------------------------------------------------
-
-    async def subscribe(
-        self,
-        battle_id: str,
-        after_seq: int,
-        on_notice: Callable[[Notice], None] | None = None,
-    ) -> AsyncIterator[list[EventDict]]:
-        """Yield the backlog after `after_seq`, then every batch appended by any instance.
-
-        `on_notice` gets every notice other instances publish for the battle from now on (the
-        reader also follows the battle's control stream, from its last entry at this call).
-
-        The backlog is one `XRANGE` (it also raises `BattleNotFound`); then this subscriber joins
-        the shared reader's feed for the battle. A batch that does not start right after the last
-        seq yielded (the feed was ahead of us) is filled from the stream, and seqs already yielded
-        are dropped, so the consumer sees each seq exactly once, in order. During a Redis outage
-        the iterator just waits: the reader reconnects with backoff and resumes from its cursor.
-        """
-        if self._closed:
-            return
-        with unavailable_as_store_error():
-            pipe = self._redis.pipeline(transaction=True)
-            pipe.exists(self._k(battle_id, "meta"))
-            pipe.xrange(self._k(battle_id, "events"), min=f"{after_seq + 1}-0")
-            pipe.xrevrange(self._k(battle_id, "ctl"), count=1)
-            exists, entries, ctl_last = await pipe.execute()
-        if not exists:
-            raise BattleNotFound(battle_id)
-        backlog = decode_entries(entries)
-        last = backlog[-1]["seq"] if backlog else after_seq
-        queue: asyncio.Queue[_FeedItem] = asyncio.Queue()
-        feed = self._feeds.get(battle_id)
-        new_feed = feed is None
-        if feed is None:
-            ctl_cursor = bytes(ctl_last[0][0]).decode() if ctl_last else "0-0"
-            feed = self._feeds[battle_id] = _Feed(battle_id, last, ctl_cursor)
-        feed.queues.add(queue)
-        if on_notice is not None:
-            feed.listeners.append(on_notice)
-        try:
-            self._ensure_reader()
-            if new_feed:
-                await self._wake()
-            if backlog:
-                yield backlog
-            while True:
-                batch = await queue.get()
-                if batch is None:  # battle deleted/expired, or the store closed
-                    return
-                if isinstance(batch, Exception):
-                    raise batch
-                fresh = [e for e in batch if e["seq"] > last]
-                if not fresh:
-                    continue
-                if fresh[0]["seq"] != last + 1:  # a gap: fill it from the stream, never skip
-                    filled = await self._read_for_subscriber(battle_id, last)
-                    if filled is None:
-                        return
-                    fresh = filled
-                if fresh:
-                    last = fresh[-1]["seq"]
-                    yield fresh
-        finally:
-            feed.queues.discard(queue)
-            if on_notice is not None:
-                with contextlib.suppress(ValueError):
-                    feed.listeners.remove(on_notice)
-            if not feed.queues and self._feeds.get(battle_id) is feed:
-                del self._feeds[battle_id]
-
-    async def _read_for_subscriber(self, battle_id: str, after_seq: int) -> list[EventDict] | None:
-        """`read` that outlasts an outage; None if the battle is gone (or the store closed)."""
-        if self._closed:
-            return None
-        try:
-            async for attempt in self._backoff(
-                retry=retry_if_exception_type(StoreUnavailable), stop=lambda _: self._closed
-            ):
-                with attempt:
-                    return await self.read(battle_id, after_seq)
-        except (BattleNotFound, StoreUnavailable):
-            pass
-        return None
-
-    def _backoff(self, **options: Any) -> AsyncRetrying:
-        """Retry forever with exponential backoff and full jitter, capped at `max_backoff_s`
-        (the first wait is up to 50 ms, then the ceiling doubles)."""
-        return AsyncRetrying(
-            wait=wait_random_exponential(multiplier=0.05, max=self._max_backoff_s),
-            reraise=True,
-            **options,
-        )
-
-    def _end_feed(self, battle_id: str, error: Exception | None = None) -> None:
-        feed = self._feeds.pop(battle_id, None)
-        if feed is not None:
-            for queue in feed.queues:
-                queue.put_nowait(error)
-
-    def _ensure_reader(self) -> None:
-        if self._reader is None or self._reader.done():
-            self._reader = asyncio.create_task(self._read_loop(), name="redis-store-reader")
-
-    async def _wake(self) -> None:
-        """Interrupt the reader's XREAD so it includes a new battle now, not after `block_ms`."""
-        try:
-            await self._redis.xadd(self._wake_key, {"w": "1"}, maxlen=8, approximate=True)
-            await self._redis.expire(self._wake_key, 3600)
-        except (RedisConnectionError, RedisTimeoutError, OSError):
-            pass  # the reader is down anyway; it rebuilds its stream list when it reconnects
-
-    async def _read_loop(self) -> None:
-        """Follow the notify stream (one key) and read only the battles that moved past a cursor.
-
-        Every append, notice and presence change also adds a tiny entry (battle id, new seq or
-        publishing instance) to `<prefix>:notify`. The reader blocks on that stream and its wake
-        stream only; an entry for a battle this instance serves whose seq is past the feed's cursor
-        (not our own append, which `append` already delivered) or a notice from another instance
-        marks the feed due, and one pipelined `XRANGE` per due stream reads it from the cursor. So
-        the stream cursors, not the notifications, decide what is delivered: a lost or trimmed
-        notification only delays delivery until the periodic check (every `block_ms`) or the
-        reconnect marks the feed due again, it never skips or repeats a seq.
-        """
-        cursors = _ReaderCursors()
-        while not self._closed:
-            if not self._feeds:
-                await asyncio.sleep(0.05)
-                continue
-            # A fresh retry per step: a step that succeeds starts the next outage's backoff over.
-            async for attempt in self._backoff(
-                retry=retry_if_exception_type(Exception),
-                before_sleep=lambda state: self._reader_failed(state, cursors),
-            ):
-                with attempt:
-                    await self._read_step(cursors)
-
-    def _reader_failed(self, state: RetryCallState, cursors: _ReaderCursors) -> None:
-        """Log a reader failure once per outage; notifications may be lost: re-read every feed."""
-        exc = state.outcome.exception() if state.outcome is not None else None
-        if exc is None or not is_unavailable(exc):
-            log.error("redis reader failed", exc_info=exc)
-        elif self.reader_connected.is_set():
-            log.warning("redis reader lost its connection: %s", exc)
-        self.reader_connected.clear()
-        cursors.notify_id = None
-
-    async def _read_step(self, cursors: _ReaderCursors) -> None:
-        """One round: read the due feeds, block on the notify stream, mark the feeds it names."""
-        if cursors.notify_id is None:
-            # Position first, then read every feed from its cursor: whatever lands after
-            # this id is in the XREAD below, whatever came before is in the catch-up.
-            newest = await self._reader_redis.xrevrange(self._notify_key, count=1)
-            cursors.notify_id = bytes(newest[0][0]).decode() if newest else "0-0"
-            for feed in self._feeds.values():
-                feed.events_due = feed.ctl_due = True
-        await self._read_due_feeds()
-        reply = await self._reader_redis.xread(
-            {self._wake_key: cursors.wake_id, self._notify_key: cursors.notify_id},
-            block=self._block_ms,
-            count=NOTIFY_READ_COUNT,
-        )
-        if not self.reader_connected.is_set():
-            log.info("redis reader connected")
-        self.reader_connected.set()
-        if time.monotonic() - cursors.last_check > self._block_ms / 1000:
-            cursors.last_check = time.monotonic()
-            await self._check_feeds(list(self._feeds.values()))
-        for key, entries in reply or []:
-            if not entries:
-                continue
-            if key == self._wake_key.encode():
-                cursors.wake_id = entries[-1][0]
-                continue
-            cursors.notify_id = bytes(entries[-1][0]).decode()
-            for _, fields in entries:
-                moved = self._feeds.get(fields.get(b"b", b"").decode())
-                if moved is None:
-                    continue
-                seq = fields.get(b"s")
-                if seq is not None:
-                    if int(seq) > moved.cursor:
-                        moved.events_due = True
-                elif fields.get(b"o", b"").decode() != self.instance_id:
-                    moved.ctl_due = True
-
-    async def _read_due_feeds(self) -> None:
-        """One pipelined round trip: each due feed's events after its cursor and notices after its
-        control cursor; then hand them to the subscribers and listeners."""
-        due = [f for f in self._feeds.values() if f.events_due or f.ctl_due]
-        if not due:
-            return
-        pipe = self._reader_redis.pipeline(transaction=False)
-        plan: list[tuple[_Feed, bool]] = []  # (feed, True = events / False = ctl) per command
-        for feed in due:
-            if feed.events_due:
-                pipe.xrange(self._k(feed.battle_id, "events"), min=f"{feed.cursor + 1}-0")
-                plan.append((feed, True))
-            if feed.ctl_due:
-                pipe.xrange(self._k(feed.battle_id, "ctl"), min=f"({feed.ctl_cursor}")
-                plan.append((feed, False))
-            feed.events_due = feed.ctl_due = False  # an error re-marks every feed (reconnect)
-        replies = await pipe.execute()
-        for (feed, is_events), entries in zip(plan, replies, strict=True):
-            if not entries or self._feeds.get(feed.battle_id) is not feed:
-                continue  # nothing new, or unsubscribed while we waited
-            if not is_events:
-                self._deliver_notices(feed, entries)
-                continue
-            # Skip what a local append already delivered while this read was in flight.
-            entries = [e for e in entries if entry_seq(e[0]) > feed.cursor]
-            if not entries:
-                continue
-            try:
-                batch = decode_entries(entries)
-            except UnreadableEntry as exc:
-                # Refuse, never misread: the subscribers get the error, the reader goes on.
-                log.error("battle %s: unreadable event: %s", feed.battle_id, exc)
-                self._end_feed(feed.battle_id, exc)
-                continue
-            feed.cursor = batch[-1]["seq"]
-            for queue in feed.queues:
-                queue.put_nowait(batch)
-
-    def _deliver_notices(
-        self, feed: _Feed, entries: Sequence[tuple[bytes, dict[bytes, bytes]]]
-    ) -> None:
-        """Hand other instances' notices to the battle's listeners; skip our own."""
-        if self._feeds.get(feed.battle_id) is not feed:
-            return  # unsubscribed while we waited
-        feed.ctl_cursor = bytes(entries[-1][0]).decode()
-        for entry_id, fields in entries:
-            if fields.get(b"o", b"").decode() == self.instance_id:
-                continue
-            try:
-                notice = Notice.model_validate_json(fields[b"n"])
-            except (KeyError, ValueError):
-                log.warning("battle %s: unreadable notice %r", feed.battle_id, entry_id)
-                continue
-            for listener in list(feed.listeners):
-                try:
-                    listener(notice)
-                except Exception:
-                    log.exception("battle %s: notice listener failed", feed.battle_id)
-
-    async def _check_feeds(self, feeds: list[_Feed]) -> None:
-        """The periodic check (every `block_ms`): another instance may delete or expire a battle,
-        so end our subscriptions to it; a battle whose log or control stream is past our cursor (a
-        notification lost or trimmed away) is marked due. Also renews this instance's liveness
-        key (its peers count in presence while it is set)."""
-        pipe = self._redis.pipeline(transaction=False)
-        for feed in feeds:
-            pipe.hget(self._k(feed.battle_id, "meta"), "seq")
-            pipe.xrevrange(self._k(feed.battle_id, "ctl"), count=1)
-        pipe.set(self._instance_key(self.instance_id), "1", px=self._instance_ttl_ms)
-        replies = await pipe.execute()
-        for i, feed in enumerate(feeds):
-            seq, ctl_last = replies[2 * i], replies[2 * i + 1]
-            if seq is None:
-                self._end_feed(feed.battle_id)
-                continue
-            if int(seq) > feed.cursor:
-                feed.events_due = True
-            if ctl_last and stream_id(ctl_last[0][0]) > stream_id(feed.ctl_cursor):
-                feed.ctl_due = True

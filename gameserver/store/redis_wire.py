@@ -12,9 +12,11 @@ from collections.abc import Iterator, Sequence
 from importlib import resources
 from typing import Final
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import (
+    ConnectionError as RedisConnectionError,
+    ResponseError,
+    TimeoutError as RedisTimeoutError,
+)
 
 from gameserver.store.base import EventDict, StoreUnavailable
 

@@ -37,8 +37,7 @@ from gameserver.hub import Hub
 from gameserver.protocol import ErrorCode
 from gameserver.settings import Settings
 from tests.server.conftest import ConnectFn, WsPeer, create_battle
-from tests.server.test_play import SEATS as PLAY_SEATS
-from tests.server.test_play import side_of
+from tests.server.test_play import SEATS as PLAY_SEATS, side_of
 
 SEATS: dict[str, list[str]] = {}
 for _ship, _stations in PLAY_SEATS:

@@ -29,8 +29,7 @@ from tests.cluster.node import RealNode
 from tests.e2e.conftest import Cluster
 from tests.e2e.node.battle import redis_volume
 from tests.e2e.node.test_real_pods import install_operator, pod_ready, pods
-from tests.e2e.operator_helpers import conditions
-from tests.e2e.operator_helpers import ready as converged
+from tests.e2e.operator_helpers import conditions, ready as converged
 from tests.e2e.test_chart import release_name
 from tests.server.conftest import WsPeer, scenario
 

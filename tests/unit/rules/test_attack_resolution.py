@@ -8,8 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from gameserver.rules import RulesConfig, Ruleset, RuleViolation, ScriptedDice
 from gameserver.rules.dice import roll, roll_2d

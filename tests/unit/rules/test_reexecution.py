@@ -8,8 +8,7 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from gameserver import rules
 from gameserver.rules.commands import GmRuling, GmUndo, command_from_record, command_record
