@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Playwright, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Playwright,
+    expect,
+    sync_playwright,
+)
 
 from testkit.servers import game_server
 
@@ -126,6 +133,18 @@ def new_context(
             for j, page in enumerate(ctx.pages):
                 page.screenshot(path=str(output_dir / f"FAILED-{request.node.name}-{i}-{j}.png"))
         ctx.close()
+
+
+@pytest.fixture
+def gm(new_context: NewContext) -> Iterator[Page]:
+    """The GM's page at desktop width, on the lobby; a module that wants another page (phone
+    width, no CSP for axe) defines its own `gm`."""
+    # Imported here: test_tabletop imports this conftest (NewContext).
+    from tests.browser.test_tabletop import _no_script_errors, _open
+
+    page = _open(new_context(viewport={"width": 1440, "height": 900}))
+    yield page
+    _no_script_errors(page)
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)

@@ -10,7 +10,6 @@ open `tests/browser/references/board-*.png`, check them by eye, and commit them.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,14 +24,6 @@ pytestmark = pytest.mark.browser
 
 REFERENCES = Path(__file__).resolve().parent / "references"
 UPDATE = os.environ.get("TVTT_UPDATE_REFERENCES") == "1"
-
-
-@pytest.fixture
-def gm(new_context: NewContext) -> Iterator[Page]:
-    """The GM's page at desktop width, on the lobby."""
-    page = _open(new_context(viewport={"width": 1440, "height": 900}))
-    yield page
-    _no_script_errors(page)
 
 
 HIDE_STRIP = "[data-testid=last-events] { display: none !important; }"

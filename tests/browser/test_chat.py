@@ -4,7 +4,6 @@ never in its rules log; hostile lines are refused in words or shown as plain tex
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,14 +16,6 @@ from tests.browser.test_tabletop import _no_script_errors, _open, create_battle,
 pytestmark = pytest.mark.browser
 
 INJECTION = '<img src=x onerror="window.__pwned=1"><b>bold</b> hello'
-
-
-@pytest.fixture
-def gm(new_context: NewContext) -> Iterator[Page]:
-    """The GM's page at desktop width, on the lobby."""
-    page = _open(new_context(viewport={"width": 1440, "height": 900}))
-    yield page
-    _no_script_errors(page)
 
 
 def _say(page: Page, to_label: str, text: str) -> None:

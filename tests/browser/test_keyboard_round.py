@@ -4,8 +4,6 @@ Space, the player fires and passes with Tab and Enter whenever the page says it 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -32,14 +30,6 @@ FOCUSED = """() => {
   }
   return '';
 }"""
-
-
-@pytest.fixture
-def gm(new_context: NewContext) -> Iterator[Page]:
-    """The GM's page at desktop width, on the lobby."""
-    page = _open(new_context(viewport={"width": 1440, "height": 900}))
-    yield page
-    _no_script_errors(page)
 
 
 def _round(page: Page) -> int:

@@ -7,7 +7,6 @@ Every wait is Playwright's auto-waiting `expect` on a condition.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,14 +27,6 @@ from tests.browser.test_tabletop import (
 )
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def gm(new_context: NewContext) -> Iterator[Page]:
-    """The GM's page at desktop width, on the lobby."""
-    page = _open(new_context(viewport={"width": 1440, "height": 900}))
-    yield page
-    _no_script_errors(page)
 
 
 def _join_as_spectator(page: Page, code: str) -> None:

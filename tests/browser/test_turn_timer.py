@@ -4,7 +4,6 @@ the awaited stations itself, as events in the log (nobody clicks)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -19,14 +18,6 @@ from tests.browser.test_tabletop import (
 )
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def gm(new_context: NewContext) -> Iterator[Page]:
-    """The GM's page at desktop width, on the lobby."""
-    page = _open(new_context(viewport={"width": 1440, "height": 900}))
-    yield page
-    _no_script_errors(page)
 
 
 def test_at_zero_the_awaited_stations_pass_by_themselves(gm: Page, new_context: NewContext) -> None:

@@ -25,6 +25,7 @@ from tests.cluster.kube import Kubectl, wait_for
 from tests.cluster.node import NODE_LABEL, RealNode
 from tests.e2e.node.players import Player
 from tests.e2e.node.test_real_pods import pod_ready
+from tests.e2e.test_chart import is_ready
 from tests.server.conftest import scenario
 
 NAME = "convention"
@@ -259,3 +260,12 @@ def wait_serving(kubectl: Kubectl, count: int = 2, timeout: float = 120) -> None
     wait_for(
         lambda: len(serving(kubectl)) == count, timeout=timeout, message=f"{count} serving pods"
     )
+
+
+def deploy(kubectl: Kubectl, node: RealNode, namespace: str, **spec: Any) -> None:
+    """TravellerVTT `NAME` (Redis mode, the node's images, `spec` on top) on its Redis volume,
+    waited for until Ready with both server pods serving: where every battle test starts."""
+    redis_volume(kubectl, node, namespace)
+    kubectl.apply(tvtt(node.refs["server"], node.refs["redis"], **spec))
+    wait_for(lambda: is_ready(kubectl, NAME), timeout=240, message="TravellerVTT Ready")
+    wait_serving(kubectl)

@@ -8,10 +8,12 @@ them): these tests never skip.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.cluster.kube import Helm
 from tests.cluster.node import (
     NODE_LABEL,
     NODE_NAME,
@@ -22,6 +24,7 @@ from tests.cluster.node import (
     missing_pieces,
 )
 from tests.e2e.conftest import Cluster
+from tests.e2e.test_chart import release_name
 
 NO_NODE_FIRST = "test_node_harness.py"
 """Its test starts a node of its own in a child process, so it must run before this folder's
@@ -87,3 +90,30 @@ def only_real_node(control_plane: Cluster, real_node: RealNode) -> Iterator[None
         admin("uncordon", NODE_NAME)  # a drain test may have left it cordoned
         admin("taint", "node", NODE_NAME, taint, "--overwrite")
         admin("uncordon", *fake)
+
+
+@pytest.fixture
+def operator_values() -> dict[str, Any]:
+    """Helm values on top of `installed_operator`'s defaults; a module overrides this fixture
+    for its own (e.g. a faster pollSeconds)."""
+    return {}
+
+
+@pytest.fixture
+def installed_operator(
+    control_plane: Cluster,
+    real_node: RealNode,
+    only_real_node: None,
+    helm: Helm,
+    namespace: str,
+    tmp_path: Path,
+    operator_values: dict[str, Any],
+) -> None:
+    """The just-built operator, installed by Helm for this test (release named after its
+    namespace), with every pod kept to the real node."""
+    # Imported here: test_real_pods imports this conftest (on_real_node).
+    from tests.e2e.node.test_real_pods import install_operator
+
+    install_operator(
+        helm, control_plane, real_node, release_name(namespace), tmp_path, extra=operator_values
+    )

@@ -17,20 +17,17 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from tvtt_operator.deletion_cost import DELETION_COST
 
-from tests.cluster.kube import Helm, Kubectl, wait_for
+from tests.cluster.kube import Kubectl, wait_for
 from tests.cluster.node import RealNode
-from tests.e2e.conftest import Cluster
 from tests.e2e.node.battle import redis_volume
-from tests.e2e.node.test_real_pods import install_operator, pod_ready, pods
+from tests.e2e.node.test_real_pods import pod_ready, pods
 from tests.e2e.operator_helpers import conditions, ready as converged
-from tests.e2e.test_chart import release_name
 from tests.server.conftest import WsPeer, scenario
 
 pytestmark = pytest.mark.node
@@ -180,23 +177,18 @@ async def surge_and_drain(kubectl: Kubectl, first: dict[str, Any]) -> dict[str, 
     return out
 
 
+@pytest.fixture
+def operator_values() -> dict[str, Any]:
+    """A 2 s poll and no wait before deletion costs: the surge and its scale-down fit the test."""
+    return {"pollSeconds": 2, "deletionCostSeconds": 0}
+
+
 def test_a_connection_surge_scales_up_and_the_emptiest_pod_goes_first(
-    control_plane: Cluster,
+    installed_operator: None,
     real_node: RealNode,
-    only_real_node: None,
-    helm: Helm,
     kubectl: Kubectl,
     namespace: str,
-    tmp_path: Path,
 ) -> None:
-    install_operator(
-        helm,
-        control_plane,
-        real_node,
-        release_name(namespace),
-        tmp_path,
-        extra={"pollSeconds": 2, "deletionCostSeconds": 0},
-    )
     redis_volume(kubectl, real_node, namespace, NAME)
     kubectl.apply(resource(real_node))
     wait_for(

@@ -27,20 +27,16 @@ import redis
 
 from gameserver import rules
 from gameserver.backup import complete_backups
-from tests.cluster.kube import Helm, Kubectl, wait_for
+from tests.cluster.kube import Kubectl, wait_for
 from tests.cluster.node import NODE_LABEL, RealNode
-from tests.e2e.conftest import Cluster
 from tests.e2e.node.battle import (
     NAME,
     REDIS_SELECTOR,
     SERVER_SELECTOR,
-    redis_volume,
+    deploy,
     serving,
-    tvtt,
-    wait_serving,
 )
-from tests.e2e.node.test_real_pods import PLAYER_STATIONS, install_operator
-from tests.e2e.test_chart import is_ready, release_name
+from tests.e2e.node.test_real_pods import PLAYER_STATIONS
 from tests.server.conftest import WsPeer, scenario
 
 pytestmark = pytest.mark.node
@@ -239,22 +235,15 @@ def restore_job(image: str) -> dict[str, Any]:
 
 
 def test_scheduled_backup_survives_a_redis_wipe_and_the_player_resumes(
-    control_plane: Cluster,
+    installed_operator: None,
     real_node: RealNode,
-    only_real_node: None,
-    helm: Helm,
     kubectl: Kubectl,
     namespace: str,
-    tmp_path: Path,
 ) -> None:
-    install_operator(helm, control_plane, real_node, release_name(namespace), tmp_path)
     redis_dir = Path(real_node.run_dir) / "volumes" / namespace / NAME
-    redis_volume(kubectl, real_node, namespace)
     backups = backup_volume(kubectl, real_node, namespace)
     backup = {"schedule": "* * * * *", "retention": 2, "suspend": True}
-    kubectl.apply(tvtt(real_node.refs["server"], real_node.refs["redis"], backup=backup))
-    wait_for(lambda: is_ready(kubectl, NAME), timeout=240, message="TravellerVTT Ready")
-    wait_serving(kubectl)
+    deploy(kubectl, real_node, namespace, backup=backup)
     cronjob = kubectl.get("cronjob", f"{NAME}-backup")
     assert cronjob["spec"]["schedule"] == "* * * * *"
     kubectl.apply(headless_service())

@@ -17,13 +17,11 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.cluster.kube import Helm, Kubectl, wait_for
+from tests.cluster.kube import Kubectl, wait_for
 from tests.cluster.node import RealNode
-from tests.e2e.conftest import Cluster
 from tests.e2e.node.battle import redis_volume
-from tests.e2e.node.test_real_pods import install_operator, pod_ready, pods
+from tests.e2e.node.test_real_pods import pod_ready, pods
 from tests.e2e.operator_helpers import ready as converged
-from tests.e2e.test_chart import release_name
 
 pytestmark = pytest.mark.node
 
@@ -38,16 +36,12 @@ def local_images(doc: dict[str, Any], node: RealNode) -> dict[str, Any]:
 
 
 def test_every_example_is_accepted_and_converges(
-    control_plane: Cluster,
+    installed_operator: None,
     real_node: RealNode,
-    only_real_node: None,
-    helm: Helm,
     kubectl: Kubectl,
     namespace: str,
-    tmp_path: Path,
 ) -> None:
     assert len(EXAMPLES) >= 3, EXAMPLES
-    install_operator(helm, control_plane, real_node, release_name(namespace), tmp_path)
     names: dict[str, bool] = {}
     for path in EXAMPLES:
         doc = local_images(yaml.safe_load(path.read_text()), real_node)

@@ -19,27 +19,22 @@ import statistics
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.cluster.kube import Helm, Kubectl, wait_for
+from tests.cluster.kube import Kubectl
 from tests.cluster.node import RealNode
-from tests.e2e.conftest import Cluster
 from tests.e2e.node.battle import (
     NAME,
     REDIS_SELECTOR,
     Phase,
     check_every_acked_event_once,
+    deploy,
     play_through,
-    redis_volume,
     serving,
-    tvtt,
-    wait_serving,
 )
-from tests.e2e.node.test_real_pods import container_pids, install_operator, pod_ready
-from tests.e2e.test_chart import is_ready, release_name
+from tests.e2e.node.test_real_pods import container_pids, pod_ready
 
 pytestmark = pytest.mark.node
 
@@ -109,19 +104,12 @@ def kill_redis(kubectl: Kubectl, node: RealNode) -> dict[str, Any]:
 
 
 def test_redis_killed_mid_battle_loses_no_acked_event(
-    control_plane: Cluster,
+    installed_operator: None,
     real_node: RealNode,
-    only_real_node: None,
-    helm: Helm,
     kubectl: Kubectl,
     namespace: str,
-    tmp_path: Path,
 ) -> None:
-    install_operator(helm, control_plane, real_node, release_name(namespace), tmp_path)
-    redis_volume(kubectl, real_node, namespace)
-    kubectl.apply(tvtt(real_node.refs["server"], real_node.refs["redis"]))
-    wait_for(lambda: is_ready(kubectl, NAME), timeout=240, message="TravellerVTT Ready")
-    wait_serving(kubectl)
+    deploy(kubectl, real_node, namespace)
     # What the operator rendered: AOF on, in /data, and /data is the claim's volume.
     statefulset = kubectl.get("statefulset", f"{NAME}-redis")["spec"]
     conf = kubectl.get("configmap", f"{NAME}-redis-config")["data"]["redis.conf"].splitlines()

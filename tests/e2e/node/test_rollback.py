@@ -17,7 +17,6 @@ import asyncio
 import json
 import re
 import time
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -25,11 +24,10 @@ import pytest
 from tvtt_operator.analysis import SERVER_FAILURES
 from tvtt_operator.builders import ANNOTATION_TEMPLATE_HASH, TEST_FAIL_COMMANDS_ENV
 
-from tests.cluster.kube import Helm, Kubectl, wait_for
+from tests.cluster.kube import Kubectl, wait_for
 from tests.cluster.node import RealNode
-from tests.e2e.conftest import Cluster
-from tests.e2e.node.test_real_pods import install_operator, pod_ready
-from tests.e2e.test_chart import condition, is_ready, release_name
+from tests.e2e.node.test_real_pods import pod_ready
+from tests.e2e.test_chart import condition, is_ready
 from tests.server.conftest import scenario
 
 pytestmark = pytest.mark.node
@@ -143,15 +141,11 @@ def rolled_back_condition(kubectl: Kubectl) -> dict[str, Any] | None:
 
 @pytest.mark.timeout(600)
 def test_a_bad_release_is_rolled_back_within_the_window_and_a_good_one_promoted(
-    control_plane: Cluster,
+    installed_operator: None,
     real_node: RealNode,
-    only_real_node: None,
-    helm: Helm,
     kubectl: Kubectl,
     namespace: str,
-    tmp_path: Path,
 ) -> None:
-    install_operator(helm, control_plane, real_node, release_name(namespace), tmp_path)
     kubectl.apply(resource(real_node.refs["server"]))
     wait_for(lambda: is_ready(kubectl, NAME), timeout=180, message="TravellerVTT Ready")
     good_hash = template_hash(deployment(kubectl))

@@ -15,13 +15,12 @@ import json
 import re
 import statistics
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 from tvtt_operator.builders import shutdown_grace_seconds
 
-from tests.cluster.kube import Helm, Kubectl, wait_for
+from tests.cluster.kube import Kubectl, wait_for
 from tests.cluster.node import NODE_NAME, RealNode
 from tests.e2e.conftest import Cluster
 from tests.e2e.node.battle import (
@@ -29,16 +28,13 @@ from tests.e2e.node.battle import (
     SERVER_SELECTOR,
     Phase,
     check_every_acked_event_once,
+    deploy,
     play_through,
-    redis_volume,
     rolled_out,
     server_pods,
     serving,
-    tvtt,
-    wait_serving,
 )
-from tests.e2e.node.test_real_pods import install_operator
-from tests.e2e.test_chart import condition, is_ready, release_name
+from tests.e2e.test_chart import condition
 
 pytestmark = pytest.mark.node
 
@@ -54,21 +50,10 @@ def report(phase: Phase) -> str:
     )
 
 
-def start(
-    control_plane: Cluster,
-    real_node: RealNode,
-    helm: Helm,
-    kubectl: Kubectl,
-    namespace: str,
-    tmp_path: Path,
-) -> None:
-    install_operator(helm, control_plane, real_node, release_name(namespace), tmp_path)
-    redis_volume(kubectl, real_node, namespace)
-    kubectl.apply(tvtt(real_node.refs["server"], real_node.refs["redis"]))
+def start(kubectl: Kubectl, real_node: RealNode, namespace: str) -> None:
+    deploy(kubectl, real_node, namespace)
     stored = kubectl.get("travellervtt", NAME)["spec"]["redis"]
     assert stored["enabled"] is True, "Redis is the default: the API server filled it in"
-    wait_for(lambda: is_ready(kubectl, NAME), timeout=240, message="TravellerVTT Ready")
-    wait_serving(kubectl)
 
 
 def set_image(kubectl: Kubectl, image: str) -> None:
@@ -77,15 +62,12 @@ def set_image(kubectl: Kubectl, image: str) -> None:
 
 
 def test_rolling_update_mid_battle_in_redis_mode_loses_nothing(
-    control_plane: Cluster,
+    installed_operator: None,
     real_node: RealNode,
-    only_real_node: None,
-    helm: Helm,
     kubectl: Kubectl,
     namespace: str,
-    tmp_path: Path,
 ) -> None:
-    start(control_plane, real_node, helm, kubectl, namespace, tmp_path)
+    start(kubectl, real_node, namespace)
     second_image = real_node.tag_image("server", "second")
     before = {p["metadata"]["name"] for p in server_pods(kubectl)}
     rollout = Phase(
@@ -169,14 +151,12 @@ def drain(admin: Kubectl, kubectl: Kubectl, occupied: list[str]) -> dict[str, An
 @pytest.mark.timeout(600)  # three disruptions, one battle
 def test_rollout_undo_pod_deletion_and_drain_mid_battle_lose_nothing(
     control_plane: Cluster,
+    installed_operator: None,
     real_node: RealNode,
-    only_real_node: None,
-    helm: Helm,
     kubectl: Kubectl,
     namespace: str,
-    tmp_path: Path,
 ) -> None:
-    start(control_plane, real_node, helm, kubectl, namespace, tmp_path)
+    start(kubectl, real_node, namespace)
     first_image = real_node.refs["server"]
     second_image = real_node.tag_image("server", "undo")
     set_image(kubectl, second_image)  # a second revision to go back from
