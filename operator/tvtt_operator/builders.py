@@ -50,6 +50,8 @@ from tvtt_operator.builders_common import (
     SERVER_UID,
     TEST_FAIL_COMMANDS_ENV,
     WEBSOCKET_TIMEOUT_SECONDS,
+    _metadata as _metadata,
+    _password_env as _password_env,
     backup_secret_env,
     backup_secret_name,
     build_owner_reference,
@@ -64,12 +66,6 @@ from tvtt_operator.builders_common import (
     server_name,
     stamp,
     standard_labels,
-)
-from tvtt_operator.builders_common import (
-    _metadata as _metadata,
-)
-from tvtt_operator.builders_common import (
-    _password_env as _password_env,
 )
 from tvtt_operator.builders_redis import (
     build_redis_configmap,
