@@ -40,6 +40,9 @@ def test_the_gm_hands_an_npc_ship_to_the_bot_in_one_click_and_takes_it_back(
     gm.get_by_test_id("bot-on-s2").click()
     expect(row).to_contain_text("bot, aggressive")
     expect(row).to_have_attribute("data-tactic", "aggressive")
+    # The board's card says who runs the ship, for everyone at the table.
+    expect(gm.get_by_test_id("bot-s2")).to_have_text("Bot · Aggressive")
+    expect(gm.get_by_test_id("bot-s1")).to_have_count(0)
     log = gm.get_by_test_id("battle-log")
     expect(log).to_contain_text("The GM hands Vengeance to the bot (aggressive tactics).")
     gm.get_by_test_id("gm-panel").screenshot(path=str(output_dir / "gm-bot-ships.png"))
@@ -58,6 +61,7 @@ def test_the_gm_hands_an_npc_ship_to_the_bot_in_one_click_and_takes_it_back(
     gm.get_by_test_id("bot-off-s2").click()
     expect(log).to_contain_text("The GM takes Vengeance back from the bot.")
     expect(gm.get_by_test_id("bot-on-s2")).to_be_visible()
+    expect(gm.get_by_test_id("bot-s2")).to_have_count(0)
 
 
 def test_a_player_plays_solo_their_ship_against_the_bot(
@@ -80,6 +84,8 @@ def test_a_player_plays_solo_their_ship_against_the_bot(
     expect(page.get_by_test_id("my-role")).to_contain_text("Vengeance")
     log = page.get_by_test_id("battle-log")
     expect(log).to_contain_text("The GM hands Beowulf to the bot (cautious tactics).")
+    expect(page.get_by_test_id("bot-s1")).to_have_text("Bot · Cautious")
+    expect(page.get_by_test_id("bot-s2")).to_have_count(0)
     # Pass our stations until the bot has moved for Beowulf.
     for _ in range(40):
         seq = settled_seq(page)

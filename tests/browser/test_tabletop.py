@@ -401,6 +401,9 @@ def test_solo_mode_the_bot_plays_its_side_and_a_spectator_watches(
     expect(watcher.get_by_test_id("station-panel")).to_contain_text("Spectating")
     expect(watcher.get_by_test_id("gm-panel")).to_be_hidden()
     expect(gm.get_by_test_id("gm-peers")).to_contain_text("Wren")
+    # A bot side's ship says so on the board, to the spectator too.
+    expect(watcher.get_by_test_id("bot-s2")).to_have_text("Bot · Standard")
+    expect(watcher.get_by_test_id("bot-s1")).to_have_count(0)
 
     bot_fired = gm.locator("[data-type=attack_declared]", has_text="Vengeance fires")
     for _ in range(40):

@@ -125,7 +125,7 @@ export function enterBattle(root, battleId, ctx) {
   const render = () => {
     renderTopbar();
     renderStatus();
-    if (view.state) renderBoard(board, view.state, view.awaiting, view.joined);
+    if (view.state) renderBoard(board, view.state, view.awaiting, view.joined, view.botSides);
     renderStation();
     renderGm();
     alerts.update(awaitedOfUs());
@@ -659,7 +659,7 @@ export function enterBattle(root, battleId, ctx) {
   let resizeTimer = null;
   const onResize = () => {
     if (resizeTimer) clearTimeout(resizeTimer);
-    resizeTimer = setTimeout(() => view.state && renderBoard(board, view.state, view.awaiting, view.joined), 150);
+    resizeTimer = setTimeout(() => view.state && renderBoard(board, view.state, view.awaiting, view.joined, view.botSides), 150);
   };
   window.addEventListener("resize", onResize);
 

@@ -1,6 +1,7 @@
 // The tactical board: the SVG plot (plot.js), then one column per side with a card per ship
 // (hull bar, armour, thrust, criticals, crew and who holds each station), and a band ladder
 // per ship pair showing the range in words.
+import { botTactic, TACTIC_HELP } from "./bots.js";
 import { h, label, replace, stationLabel } from "./dom.js";
 import { BANDS, sideColour } from "./lobby.js";
 import { critsOf, hullLevel, rangesOf, shipsOf, sidesOf } from "./model.js";
@@ -11,11 +12,12 @@ import { tacticalPlot } from "./plot.js";
  * @param {any} state  the engine's public view
  * @param {any[]} awaiting  (ship_id, station) pairs that may act now
  * @param {any} joined  our joined message (to mark our own ship)
+ * @param {string[]} [botSides]  sides the server's bot plays (their cards say so)
  */
 /** Hull per ship last drawn, per board: a drop since then is a hit to show (a short flash). */
 const lastHull = new WeakMap();
 
-export function renderBoard(root, state, awaiting, joined) {
+export function renderBoard(root, state, awaiting, joined, botSides = []) {
   const before = lastHull.get(root) ?? new Map();
   const hit = new Set(shipsOf(state).filter((s) => before.has(s.id) && s.hull < before.get(s.id)).map((s) => s.id));
   lastHull.set(root, new Map(shipsOf(state).map((s) => [s.id, s.hull])));
@@ -31,7 +33,7 @@ export function renderBoard(root, state, awaiting, joined) {
     h("figure.plot-box", null, tacticalPlot(state, awaiting, joined?.role === "player" ? joined.ship_id : null, root.clientWidth - 32, hit)),
     h("div.sides", null, sides.map((side, i) => h("div.side", { style: { "--side-colour": sideColour(i) }, testid: `side-${side.id}` },
       h("h3", null, side.name ?? side.id),
-      ships.filter((s) => s.side === side.id).map((s) => shipCard(s, i, acting.has(s.id), joined?.ship_id === s.id, byId, hit.has(s.id)))))),
+      ships.filter((s) => s.side === side.id).map((s) => shipCard(s, i, acting.has(s.id), joined?.ship_id === s.id, byId, hit.has(s.id), botTactic(s, botSides)))))),
     h("div.ladders", { testid: "range-ladders" },
       h("h2", null, "Range"),
       rangesOf(state).map((r) => ladder(r, byId))),
@@ -56,7 +58,14 @@ function hitList(ship) {
       `${label(loc.replace(":", " ")).replace(/Turret (\d+)/, (_, d) => `Turret ${Number(d) + 1}`)} ${"●".repeat(Number(n))}${"○".repeat(Math.max(0, 3 - Number(n)))}`)));
 }
 
-function ceCard(ship, sideIndex, isActing, isMine, byId, wasHit) {
+/** "Bot · Standard" on the card of a ship the server's bot runs (its tactic in the tooltip). */
+function botTag(ship, tactic) {
+  if (!tactic) return null;
+  return h("span.bot-tag", { testid: `bot-${ship.id}`, title: `The bot runs ${ship.name ?? ship.id}: ${TACTIC_HELP[tactic] ?? tactic}` },
+    `Bot · ${label(tactic)}`);
+}
+
+function ceCard(ship, sideIndex, isActing, isMine, byId, wasHit, tactic) {
   const status = String(ship.status ?? "active");
   const thrust = ship.thrust ?? 0;
   const thrustMax = ship.thrust_rating;
@@ -77,6 +86,7 @@ function ceCard(ship, sideIndex, isActing, isMine, byId, wasHit) {
   h("div.ship-head", null,
     h("span.ship-name", null, ship.name ?? ship.id, isMine ? h("span.muted", null, " (your ship)") : null),
     h("span.ship-class", null, [ship.design ?? label(ship.preset ?? ""), ship.tons ? `${ship.tons} t` : null].filter(Boolean).join(" · ")),
+    botTag(ship, tactic),
     status !== "active" ? h("span.status-tag", { testid: `status-${ship.id}` }, label(status)) : null),
   boxes("Hull", ship.hull, ship.hull_max, `hull-${ship.id}`),
   boxes("Structure", ship.structure, ship.structure_max, `structure-${ship.id}`),
@@ -100,8 +110,8 @@ function ceCard(ship, sideIndex, isActing, isMine, byId, wasHit) {
     : null);
 }
 
-function shipCard(ship, sideIndex, isActing, isMine, byId, wasHit) {
-  if (ship.structure_max !== undefined) return ceCard(ship, sideIndex, isActing, isMine, byId, wasHit);
+function shipCard(ship, sideIndex, isActing, isMine, byId, wasHit, tactic) {
+  if (ship.structure_max !== undefined) return ceCard(ship, sideIndex, isActing, isMine, byId, wasHit, tactic);
   const hull = Number(ship.hull ?? 0);
   const max = Number(ship.hull_max);
   const pct = max > 0 ? Math.max(0, Math.min(100, (hull / max) * 100)) : 0;
@@ -120,6 +130,7 @@ function shipCard(ship, sideIndex, isActing, isMine, byId, wasHit) {
   h("div.ship-head", null,
     h("span.ship-name", null, ship.name ?? ship.id, isMine ? h("span.muted", null, " (your ship)") : null),
     h("span.ship-class", null, [ship.design, ship.tons ? `${ship.tons} t` : null].filter(Boolean).join(" · ")),
+    botTag(ship, tactic),
     status !== "active" ? h("span.status-tag", { testid: `status-${ship.id}` }, label(status)) : null),
   h("div.hull", null,
     h("div.hull-label", null, h("span", null, "Hull"), h("span.mono", { testid: `hull-${ship.id}` }, `${hull} / ${max}`)),
