@@ -41,6 +41,8 @@ class WsClient:
         self.errors: list[dict[str, Any]] = []
         self.presence: list[dict[str, Any]] = []
         self.shutdowns: list[dict[str, Any]] = []
+        self.chat_lines: list[dict[str, Any]] = []
+        self.timers: list[dict[str, Any]] = []
         self._replies: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._changed = asyncio.Condition()
         self._ended = False
@@ -96,6 +98,10 @@ class WsClient:
             self.errors.append(data)
         elif kind == "presence":
             self.presence.append(data)
+        elif kind == "chat":
+            self.chat_lines.extend(data["lines"])
+        elif kind == "timer":
+            self.timers.append(data)
         client_id = data.get("client_id")
         if kind in ("ack", "error", "joined") or (kind == "legal" and client_id):
             future = self._replies.pop(client_id or "join", None)
