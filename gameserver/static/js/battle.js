@@ -228,7 +228,7 @@ export function enterBattle(root, battleId, ctx) {
     turnTimer.hidden = !on;
     if (!on) return;
     const s = Math.max(0, Math.ceil(Number(timer.left) - (Date.now() - timer.at) / 1000));
-    turnTimer.textContent = `⏱ ${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")} left`;
+    turnTimer.textContent = `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")} left`;
     turnTimer.classList.toggle("low", s <= 10);
   };
   const clockTimer = setInterval(tickClock, 1000);
