@@ -204,8 +204,12 @@ def test_zero_replicas_is_not_ready_and_the_columns_say_so(
 
     obj = wait(operator, not_serving, "Ready=False NoReplicas")
     assert conditions(obj)["Ready"]["status"] == "False"
-    table = kubectl("get", "travellervtt", name)
-    cells = table_cells(table)
+    # The STATUS column follows the status the operator writes after Ready (one more patch).
+    def settled() -> dict[str, str] | None:
+        cells = table_cells(kubectl("get", "travellervtt", name))
+        return cells if cells.get("STATUS") == "NotReady" else None
+
+    cells = wait(operator, settled, "STATUS NotReady")
     assert list(cells) == [
         "NAME",
         "DESIRED",
