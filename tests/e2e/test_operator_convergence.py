@@ -204,6 +204,7 @@ def test_zero_replicas_is_not_ready_and_the_columns_say_so(
 
     obj = wait(operator, not_serving, "Ready=False NoReplicas")
     assert conditions(obj)["Ready"]["status"] == "False"
+
     # The STATUS column follows the status the operator writes after Ready (one more patch).
     def settled() -> dict[str, str] | None:
         cells = table_cells(kubectl("get", "travellervtt", name))
