@@ -1,15 +1,11 @@
 """The operator against the real control plane: what the API server refuses (schema and CEL
 validation, the scale subresource) and what the operator survives (deleted children, the resource
 deleted, its own kill mid-reconcile, an API server restart), and that it writes nothing when all
-is in order. Split out of `test_operator.py` (children, status, rollouts, HPA); same setup.
+is in order. Split out of `test_operator.py` (children, status, rollouts, HPA).
 
-Every test gets its own namespace and its own operator process (`python -m tvtt_operator
---namespace NS`, the real code) running under a ServiceAccount with exactly
-`tvtt_operator.rbac.operator_rules()`; a Forbidden in its log fails the test. The operator resyncs
-every second here, so "the operator left X alone" is checked after a few more reconciles have
-finished (read from its /metrics), never after a fixed sleep.
-
-Images are never pulled: kwok marks pods Running and Ready without running a container.
+Same setup as test_operator.py: a namespace and an operator process per test with exactly
+`tvtt_operator.rbac.operator_rules()` (a Forbidden in its log fails the test), resync every
+second, waits on its /metrics and on conditions, never fixed sleeps; kwok runs no containers.
 """
 
 from __future__ import annotations
