@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from gameserver import rules
 from gameserver.app.keys import HUB_KEY, METRICS_KEY, SETTINGS_KEY, STATIC_DIR
 from gameserver.app.middleware import error_response, json_body, raw_body, request_address, too_many
-from gameserver.hub import CreatedBattle, now_iso
+from gameserver.hub import CreatedBattle, export_header, now_iso
 from gameserver.importcheck import refusal_status
 from gameserver.protocol import CreateBattleRequest, Role, protocol_json_schema
 from gameserver.rules.errors import readable_errors
@@ -128,13 +128,7 @@ async def battle_log(request: web.Request) -> web.Response:
             content_type="text/markdown",
             headers={"Content-Disposition": f'attachment; filename="battle-{battle_id}.md"'},
         )
-    header = {
-        "battle_id": battle_id,
-        "name": meta.name,
-        "bot_sides": list(meta.bot_sides),
-        "schema_version": rules.EVENT_SCHEMA_VERSION,
-        "exported_at": now_iso(),
-    }
+    header = export_header(battle_id, meta)
     body = await loop.run_in_executor(None, _json_export, header, stored)
     return web.Response(
         body=body,

@@ -17,12 +17,11 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from gameserver import rules
-from gameserver.hub.clock import now_iso
 from gameserver.hub.errors import HubError
+from gameserver.hub.exports import export_header, sealed_seed
 from gameserver.hub.tokens import JOIN_CODE_ALPHABET, JOIN_CODE_LENGTH
 from gameserver.logs import get_logger
-from gameserver.sealing import export_key, seal
+from gameserver.sealing import export_key
 from gameserver.store import BattleMeta
 
 if TYPE_CHECKING:
@@ -105,18 +104,8 @@ async def backup_export(hub: Hub, battle_id: str) -> tuple[dict[str, Any], list[
     """
     meta = await hub.store.get_meta(battle_id)
     stored = await hub.store.read(battle_id, 0)
-    sealed = None
-    if meta.dice_secret is not None:
-        first, _ = rules.decode_events(stored[:1])
-        digest = str((first[0].data.get("commitment") or {}).get("digest", ""))
-        sealed = seal(export_key(hub.settings.export_key), meta.dice_secret, digest)
-    header = {
-        "battle_id": battle_id,
-        "name": meta.name,
-        "bot_sides": list(meta.bot_sides),
-        "schema_version": rules.EVENT_SCHEMA_VERSION,
-        "exported_at": now_iso(),
-        "sealed_seed": sealed,
+    header = export_header(battle_id, meta) | {
+        "sealed_seed": sealed_seed(hub.settings.export_key, meta, stored),
         "restore": {
             "battle_id": meta.battle_id,
             "join_code": meta.join_code,

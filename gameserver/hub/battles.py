@@ -18,6 +18,7 @@ from gameserver import importcheck, rules
 from gameserver.hub.chat import chat_line
 from gameserver.hub.clock import now_iso
 from gameserver.hub.errors import HubError
+from gameserver.hub.exports import export_header, sealed_seed
 from gameserver.hub.imports import ImportWorkers
 from gameserver.hub.room import BattleRoom
 from gameserver.hub.tokens import new_join_code, new_token, token_hash
@@ -25,7 +26,7 @@ from gameserver.importcheck import ImportRefused
 from gameserver.logs import get_logger
 from gameserver.protocol import CreateBattleRequest, ErrorCode, ErrorMessage
 from gameserver.rules.errors import readable_errors
-from gameserver.sealing import export_key, seal
+from gameserver.sealing import export_key
 from gameserver.store import BattleExists, BattleMeta, BattleNotFound
 
 if TYPE_CHECKING:
@@ -122,18 +123,8 @@ class Battles:
         if not hmac.compare_digest(token_hash(gm_token), meta.gm_token_hash):
             raise HubError("bad_gm_token", "the GM token is not valid for this battle", status=403)
         stored = await self.hub.store.read(battle_id, 0)
-        first, _ = rules.decode_events(stored[:1])
-        sealed = None
-        if meta.dice_secret is not None:
-            digest = str((first[0].data.get("commitment") or {}).get("digest", ""))
-            sealed = seal(export_key(self.hub.settings.export_key), meta.dice_secret, digest)
-        header = {
-            "battle_id": battle_id,
-            "name": meta.name,
-            "bot_sides": list(meta.bot_sides),
-            "schema_version": rules.EVENT_SCHEMA_VERSION,
-            "exported_at": now_iso(),
-            "sealed_seed": sealed,
+        header = export_header(battle_id, meta) | {
+            "sealed_seed": sealed_seed(self.hub.settings.export_key, meta, stored),
             # The table's chat and whispers (the GM reads them all), beside the log, never in it.
             "chat": [
                 chat_line(e).model_dump(mode="json") for e in await self.hub.store.chat(battle_id)

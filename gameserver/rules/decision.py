@@ -20,6 +20,7 @@ from gameserver.rules.dice import Dice, SeededDice
 from gameserver.rules.errors import RuleViolation
 from gameserver.rules.events import Event
 from gameserver.rules.evolve import evolve
+from gameserver.rules.pending import Pending, PendingAttack, PendingSalvo, replace_pending
 from gameserver.rules.secret import SealedDice
 from gameserver.rules.state import BattleState, ShipState, Step, encode_value
 
@@ -121,6 +122,56 @@ def station_name(station: str) -> str:
 def done(ship: ShipState, station: str) -> dict[str, Any]:
     """The ship patch marking `station` done for the current step."""
     return {"done": ship.done | {station}}
+
+
+_P = TypeVar("_P", PendingAttack, PendingSalvo)
+
+
+def declare_pending(
+    ctx: DecideContext,
+    type_: str,
+    pending: _P,
+    summary: str,
+    ships: Mapping[str, Mapping[str, Any]],
+    resolve: Callable[[DecideContext, _P], None],
+) -> None:
+    """Declare an attack: it joins the queue to await the target's reactions, or resolves at
+    once when nobody can react. Why here: both rulesets declare alike (§7.A, §7.B)."""
+    st: BattleState = ctx.state
+    ctx.emit(
+        type_,
+        pending.to_dict(),
+        summary,
+        ships=ships,
+        battle={
+            "pending": (*st.pending, pending) if pending.eligible else st.pending,
+            "next_id": pending.id + 1,
+        },
+    )
+    if not pending.eligible:
+        resolve(ctx, pending)
+
+
+def answer_reaction(
+    ctx: DecideContext,
+    type_: str,
+    data: Mapping[str, Any],
+    summary: str,
+    ships: Mapping[str, Mapping[str, Any]],
+    updated: Pending,
+    resolve: Callable[[DecideContext, Pending], None],
+) -> None:
+    """Record one station's reaction; `updated` holds who may still react, and once nobody
+    may, the attack or salvo resolves. Why here: both rulesets answer alike (§4.A.3, §11)."""
+    ctx.emit(
+        type_,
+        data,
+        summary,
+        ships=ships,
+        battle={"pending": replace_pending(ctx.state.pending, updated)},
+    )
+    if not updated.eligible:
+        resolve(ctx, updated)
 
 
 # ---------------------------------------------------------------- the command registry

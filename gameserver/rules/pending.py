@@ -91,6 +91,12 @@ class PendingSalvo:
 Pending = PendingAttack | PendingSalvo
 
 
+def replace_pending(pending: tuple[Pending, ...], updated: Pending) -> tuple[Pending, ...]:
+    """The queue with `updated` in place of the entry of the same id; the order stays (the
+    head is the one awaiting reactions)."""
+    return tuple(updated if p.id == updated.id else p for p in pending)
+
+
 class Salvo(NamedTuple):
     """Missiles in flight (§9.B.1: one ship, one target, one round make one salvo).
 

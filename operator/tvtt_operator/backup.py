@@ -25,7 +25,6 @@ from tvtt_operator.builders import (
     COMPONENT_BACKUP,
     EXPORT_KEY_KEY,
     REDIS_PASSWORD_ENV,
-    SERVER_UID,
     Inputs,
     _metadata,
     _password_env,
@@ -36,6 +35,7 @@ from tvtt_operator.builders import (
     stamp,
     standard_labels,
 )
+from tvtt_operator.builders_common import pod_placement, server_pod_security_context
 from tvtt_operator.kinds import CRON_JOB, PVC, SECRET
 from tvtt_operator.models import TravellerVTT
 
@@ -159,13 +159,7 @@ def build_backup_cronjob(tvtt: TravellerVTT) -> dict[str, Any] | None:
         "restartPolicy": "Never",
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": SERVER_UID,
-            "runAsGroup": SERVER_UID,
-            "fsGroup": SERVER_UID,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": server_pod_security_context(),
         "containers": [
             {
                 "name": BACKUP_CONTAINER,
@@ -189,13 +183,7 @@ def build_backup_cronjob(tvtt: TravellerVTT) -> dict[str, Any] | None:
         "volumes": [
             {"name": "backups", "persistentVolumeClaim": {"claimName": backup_claim_name(tvtt)}}
         ],
-    }
-    if tvtt.spec.node_selector:
-        pod_spec["nodeSelector"] = dict(tvtt.spec.node_selector)
-    if tvtt.spec.tolerations:
-        pod_spec["tolerations"] = [
-            t.model_dump(by_alias=True, exclude_none=True) for t in tvtt.spec.tolerations
-        ]
+    } | pod_placement(tvtt.spec)
     return {
         "apiVersion": CRON_JOB.api_version,
         "kind": CRON_JOB.kind,

@@ -15,6 +15,7 @@ from tvtt_operator.models import (
     REDIS_PORT,
     Resources,
     TravellerVTT,
+    TravellerVTTSpec,
 )
 
 FIELD_MANAGER = "traveller-vtt-operator"
@@ -78,6 +79,32 @@ def content_hash(value: Any) -> str:
     """
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def server_pod_security_context() -> dict[str, Any]:
+    """The pod securityContext of every pod running the server's image (the server, the backup
+    job): non-root as the image's user, volumes group-owned by it, the runtime's seccomp profile.
+    One place, so the two pods cannot drift apart."""
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": SERVER_UID,
+        "runAsGroup": SERVER_UID,
+        "fsGroup": SERVER_UID,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def pod_placement(spec: TravellerVTTSpec) -> dict[str, Any]:
+    """The resource's `nodeSelector` and `tolerations` for a pod spec, only those set: every
+    pod the resource runs is placed alike."""
+    placement: dict[str, Any] = {}
+    if spec.node_selector:
+        placement["nodeSelector"] = dict(spec.node_selector)
+    if spec.tolerations:
+        placement["tolerations"] = [
+            t.model_dump(by_alias=True, exclude_none=True) for t in spec.tolerations
+        ]
+    return placement
 
 
 def server_name(tvtt: TravellerVTT) -> str:

@@ -25,9 +25,11 @@ from tvtt_operator.builders_common import (
     backup_secret_env,
     config_name,
     content_hash,
+    pod_placement,
     redis_name,
     selector_labels,
     server_name,
+    server_pod_security_context,
     stamp,
     standard_labels,
 )
@@ -149,21 +151,9 @@ def build_pod_template(tvtt: TravellerVTT, *, config_hash: str) -> dict[str, Any
         "terminationGracePeriodSeconds": grace,
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": SERVER_UID,
-            "runAsGroup": SERVER_UID,
-            "fsGroup": SERVER_UID,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": server_pod_security_context(),
         "containers": [container],
-    }
-    if spec.node_selector:
-        pod_spec["nodeSelector"] = dict(spec.node_selector)
-    if spec.tolerations:
-        pod_spec["tolerations"] = [
-            t.model_dump(by_alias=True, exclude_none=True) for t in spec.tolerations
-        ]
+    } | pod_placement(spec)
     if spec.affinity:
         pod_spec["affinity"] = spec.affinity
     template: dict[str, Any] = {

@@ -140,11 +140,9 @@ def gm(new_context: NewContext) -> Iterator[Page]:
     """The GM's page at desktop width, on the lobby; a module that wants another page (phone
     width, no CSP for axe) defines its own `gm`."""
     # Imported here: test_tabletop imports this conftest (NewContext).
-    from tests.browser.test_tabletop import _no_script_errors, _open
+    from tests.browser.test_tabletop import watched_page
 
-    page = _open(new_context(viewport={"width": 1440, "height": 900}))
-    yield page
-    _no_script_errors(page)
+    yield from watched_page(new_context(viewport={"width": 1440, "height": 900}))
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)

@@ -26,6 +26,7 @@ from tests.browser.test_tabletop import (
     gm_runs_until_offered,
     join_as_player,
     settled_seq,
+    watched_page,
 )
 
 pytestmark = pytest.mark.browser
@@ -49,9 +50,7 @@ def axe_source() -> str:
 @pytest.fixture
 def gm(new_context: NewContext) -> Iterator[Page]:
     """The GM's page, on the lobby (fails the test on a script error there)."""
-    page = _open(new_context(bypass_csp=True))
-    yield page
-    _no_script_errors(page)
+    yield from watched_page(new_context(bypass_csp=True))
 
 
 def axe_violations(page: Page, source: str) -> list[dict[str, Any]]:

@@ -12,7 +12,13 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import NewContext
 from tests.browser.test_accessibility import assert_clean, axe_source
-from tests.browser.test_tabletop import _no_script_errors, _open, create_battle, settled_seq
+from tests.browser.test_tabletop import (
+    _no_script_errors,
+    _open,
+    create_battle,
+    settled_seq,
+    watched_page,
+)
 
 __all__ = ["axe_source"]  # the pinned axe-core, a fixture of the accessibility test
 
@@ -22,9 +28,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def gm(new_context: NewContext) -> Iterator[Page]:
     """The GM's page (without CSP, so axe can be injected: see `axe_violations`)."""
-    page = _open(new_context(bypass_csp=True))
-    yield page
-    _no_script_errors(page)
+    yield from watched_page(new_context(bypass_csp=True))
 
 
 def test_the_gm_hands_an_npc_ship_to_the_bot_in_one_click_and_takes_it_back(

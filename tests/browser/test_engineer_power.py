@@ -16,15 +16,14 @@ from tests.browser.test_tabletop import (
     create_battle,
     gm_runs_until_offered,
     join_as_player,
+    watched_page,
 )
 
 
 @pytest.fixture
 def gm(new_context: NewContext) -> Iterator[Page]:
     """The GM's page, on the lobby."""
-    page = _open(new_context())
-    yield page
-    _no_script_errors(page)
+    yield from watched_page(new_context())
 
 
 def test_the_engineer_sheds_load_to_light_a_dark_turret(

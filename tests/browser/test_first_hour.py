@@ -26,6 +26,7 @@ from tests.browser.test_tabletop import (
     gm_runs_until_offered,
     join_as_player,
     settled_seq,
+    watched_page,
 )
 
 pytestmark = pytest.mark.browser
@@ -38,9 +39,7 @@ INTERNAL_IDS = re.compile(r"\bs\d+\b|\bgunner:\d|\bGunner T\d|Value error|\w+\.\
 @pytest.fixture
 def gm(new_context: NewContext) -> Iterator[Page]:
     """The GM's page, on the lobby (fails the test on a script error there)."""
-    page = _open(new_context())
-    yield page
-    _no_script_errors(page)
+    yield from watched_page(new_context())
 
 
 def join_as_spectator(page: Page, code: str, name: str = "Wren") -> None:

@@ -10,7 +10,13 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import NewContext
-from tests.browser.test_tabletop import _no_script_errors, _open, create_battle, join_as_player
+from tests.browser.test_tabletop import (
+    _no_script_errors,
+    _open,
+    create_battle,
+    join_as_player,
+    watched_page,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -18,9 +24,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def gm(new_context: NewContext) -> Iterator[Page]:
     """The GM's page, on the lobby."""
-    page = _open(new_context())
-    yield page
-    _no_script_errors(page)
+    yield from watched_page(new_context())
 
 
 def try_to_join(page: Page, code: str, seat: str, name: str) -> None:

@@ -37,6 +37,14 @@ def _no_script_errors(*pages: Page) -> None:
         assert errors == [], f"script errors on {page.url}: {errors}"
 
 
+def watched_page(ctx: BrowserContext) -> Iterator[Page]:
+    """A page (`_open`) whose script errors fail the test once it is done: the body of every
+    module's `gm` fixture (`yield from watched_page(new_context(...))`)."""
+    page = _open(ctx)
+    yield page
+    _no_script_errors(page)
+
+
 def create_battle(
     page: Page,
     *,
@@ -124,9 +132,7 @@ def gm_runs_until_offered(gm: Page, page: Page, action: Locator) -> None:
 @pytest.fixture
 def gm(new_context: NewContext) -> Iterator[Page]:
     """The GM's page, on the lobby."""
-    page = _open(new_context())
-    yield page
-    _no_script_errors(page)
+    yield from watched_page(new_context())
 
 
 def test_gm_and_player_fire_and_see_the_same_log_and_hull(

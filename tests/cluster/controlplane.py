@@ -7,19 +7,15 @@ containers). Every port is chosen free at start so two runs can coexist; each co
 own process group and is stopped on ``stop()``, at interpreter exit and on SIGTERM/SIGHUP, and
 (when ``die_with_parent``) by the kernel if this process is killed outright.
 
-CLI: ``python -m tests.cluster.controlplane up|down|status [--run-dir DIR]``.
+CLI (in ``cli``): ``python -m tests.cluster.controlplane up|down|status [--run-dir DIR]``.
 """
 
 from __future__ import annotations
 
-import argparse
 import atexit
-import base64
 import contextlib
-import ctypes
 import json
 import os
-import re
 import shutil
 import signal
 import ssl
@@ -30,236 +26,63 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
 
 from testkit.ports import free_ports
+from tests.cluster.pins import (
+    BUILD_SCRIPT,
+    HERE,
+    ControlPlaneError,
+    bin_dir,
+    cache_root,
+    kwok_stages_file,
+    missing_binaries,
+    read_versions,
+    versions_key,
+)
+from tests.cluster.pki import LOOPBACK, _openssl, generate_pki, write_kubeconfig
+from tests.cluster.procs import (
+    PR_SET_PDEATHSIG,
+    _die_with_parent,
+    _excerpt,
+    _Proc,
+    _tail,
+    _terminate,
+    _terminate_tier,
+    pid_alive,
+    rss_bytes,
+)
 
-HERE = Path(__file__).resolve().parent
-VERSIONS_FILE = HERE / "versions.env"
-BUILD_SCRIPT = HERE / "build.sh"
-COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
-BINARIES = (*COMPONENTS, "kubectl", "helm")
+# The pins, the PKI and the process helpers live in their own modules (`pins`, `pki`, `procs`);
+# their names stay importable from here, where the node, the operator process, the chart tests
+# and the e2e fixtures have always found them.
+__all__ = [
+    "HERE",
+    "LOOPBACK",
+    "PR_SET_PDEATHSIG",
+    "ControlPlane",
+    "ControlPlaneError",
+    "_Proc",
+    "_die_with_parent",
+    "_excerpt",
+    "_openssl",
+    "bin_dir",
+    "cache_root",
+    "missing_binaries",
+    "pid_alive",
+    "read_versions",
+    "write_kubeconfig",
+]
+
 SERVICE_CIDR = "10.96.0.0/16"  # virtual; only ever written into objects, never dialled
-LOOPBACK = "127.0.0.1"
-PR_SET_PDEATHSIG = 1
 START_ATTEMPTS = 3
-
-
-class ControlPlaneError(RuntimeError):
-    """The control plane could not be started (message carries the failing log's tail)."""
-
-
-def read_versions(path: Path = VERSIONS_FILE) -> dict[str, str]:
-    """Parse the KEY=VALUE pins shared with build.sh (one source of truth for versions)."""
-    pins: dict[str, str] = {}
-    for raw in path.read_text().splitlines():
-        line = raw.strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, _, value = line.partition("=")
-            pins[key.strip()] = value.strip()
-    return pins
-
-
-def cache_root() -> Path:
-    """Where binaries and people's run dirs live: outside the repo, survives `make clean`."""
-    if env := os.environ.get("TVTT_CACHE_DIR"):
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "traveller-vtt"
-
-
-def versions_key(pins: dict[str, str] | None = None) -> str:
-    """Cache folder name; must match build.sh so both find the same binaries."""
-    p = pins or read_versions()
-    return (
-        f"k8s-{p['KUBERNETES_VERSION']}_etcd-{p['ETCD_VERSION']}"
-        f"_kwok-{p['KWOK_VERSION']}_helm-{p['HELM_VERSION']}"
-    )
-
-
-def bin_dir() -> Path:
-    """Folder holding the pinned binaries (may not exist yet: run build.sh)."""
-    return cache_root() / versions_key() / "bin"
-
-
-def kwok_stages_file() -> Path:
-    """kwok Stage objects copied from the kwok module by build.sh."""
-    return cache_root() / versions_key() / "share" / "kwok-stages.yaml"
-
-
-def missing_binaries(directory: Path | None = None) -> list[str]:
-    """Names of pinned binaries not yet built (empty when the cache is complete)."""
-    d = directory or bin_dir()
-    missing = [b for b in BINARIES if not os.access(d / b, os.X_OK)]
-    if not kwok_stages_file().is_file():
-        missing.append("kwok-stages.yaml")
-    return missing
-
-
-def _die_with_parent() -> None:
-    """preexec hook: the kernel SIGKILLs the child if the starting thread dies.
-
-    SIGKILL, not SIGTERM: an orphaned kube-apiserver's graceful shutdown can outlive etcd and
-    hang on a loaded machine; nobody is left to wait for it anyway.
-    """
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        text = path.read_text(errors="replace").splitlines()
-    except OSError:
-        return "(no log)"
-    return "\n".join(text[-lines:])
-
-
-# cobra "Error: ...", klog E/F lines, etcd/kwok JSON logs at error level.
-_ERROR_LINE = re.compile(r'^(Error|error|[EF]\d{4} )|"level":"(error|fatal|ERROR)"')
-
-
-def _excerpt(path: Path, lines: int = 30) -> str:
-    """First error-looking lines (e.g. an unknown flag above a long usage text) plus the tail."""
-    try:
-        text = path.read_text(errors="replace").splitlines()
-    except OSError:
-        return "(no log)"
-    errors = [ln for ln in text if _ERROR_LINE.search(ln)]
-    head = ["first error lines:", *errors[:5], "last lines:"] if errors else []
-    return "\n".join([*head, *text[-lines:]])
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie is dead for our purposes.
-    with contextlib.suppress(OSError):
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    return True
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
-
-
-def rss_bytes(pids: list[int]) -> int:
-    """Sum of resident memory of the given processes (Linux /proc)."""
-    total = 0
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) * 1024
-    return total
-
-
-# ----------------------------------------------------------------------------------------------
-# PKI
-
-
-def _openssl(*args: str, cwd: Path) -> None:
-    proc = subprocess.run(["openssl", *args], cwd=cwd, capture_output=True, text=True, check=False)
-    if proc.returncode:
-        raise ControlPlaneError(f"openssl {' '.join(args)} failed:\n{proc.stderr}")
-
-
-def generate_pki(pki: Path) -> None:
-    """CA, apiserver serving cert, client certs and the service-account key pair (ECDSA P-256).
-
-    Client identities: ``admin`` (system:masters, also used by kwok, which updates every Node),
-    and the controller manager and scheduler users that the RBAC bootstrap policy knows.
-    """
-    if shutil.which("openssl") is None:
-        raise ControlPlaneError("openssl not found on PATH (apt-get install openssl)")
-    pki.mkdir(parents=True, exist_ok=True)
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    _openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "3650",
-             "-subj", "/CN=tvtt-e2e-ca", cwd=pki)  # fmt: skip
-    _openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
-             "-out", "sa.key", cwd=pki)  # fmt: skip
-    _openssl("pkey", "-in", "sa.key", "-pubout", "-out", "sa.pub", cwd=pki)
-    sans = ",".join(
-        [
-            f"IP:{LOOPBACK}",
-            "IP:10.96.0.1",
-            "DNS:localhost",
-            "DNS:kubernetes",
-            "DNS:kubernetes.default",
-            "DNS:kubernetes.default.svc",
-            "DNS:kubernetes.default.svc.cluster.local",
-        ]
-    )
-    leaves = {
-        "apiserver": ("/CN=kube-apiserver", f"subjectAltName={sans}\nextendedKeyUsage=serverAuth"),
-        "admin": ("/O=system:masters/CN=tvtt-admin", "extendedKeyUsage=clientAuth"),
-        "controller-manager": ("/CN=system:kube-controller-manager", "extendedKeyUsage=clientAuth"),
-        "scheduler": ("/CN=system:kube-scheduler", "extendedKeyUsage=clientAuth"),
-    }
-    for name, (subject, ext) in leaves.items():
-        (pki / f"{name}.ext").write_text(
-            f"basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n{ext}\n"
-        )
-        _openssl("req", "-new", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr",
-                 "-subj", subject, cwd=pki)  # fmt: skip
-        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-                 "-CAcreateserial", "-days", "365", "-out", f"{name}.crt",
-                 "-extfile", f"{name}.ext", cwd=pki)  # fmt: skip
-
-
-def write_kubeconfig(path: Path, server: str, pki: Path, user: str) -> None:
-    """A self-contained kubeconfig (certs embedded) so it can be copied or exported as is."""
-
-    def b64(name: str) -> str:
-        return base64.b64encode((pki / name).read_bytes()).decode()
-
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [
-            {
-                "name": "tvtt-e2e",
-                "cluster": {"server": server, "certificate-authority-data": b64("ca.crt")},
-            }
-        ],
-        "users": [
-            {
-                "name": user,
-                "user": {
-                    "client-certificate-data": b64(f"{user}.crt"),
-                    "client-key-data": b64(f"{user}.key"),
-                },
-            }
-        ],
-        "contexts": [{"name": "tvtt-e2e", "context": {"cluster": "tvtt-e2e", "user": user}}],
-        "current-context": "tvtt-e2e",
-    }
-    # JSON is valid YAML; kubeconfig readers accept it.
-    path.write_text(json.dumps(config, indent=2) + "\n")
-    path.chmod(0o600)
 
 
 # ----------------------------------------------------------------------------------------------
 # Control plane
-
-
-@dataclass
-class _Proc:
-    name: str
-    pid: int
-    log: Path
-    popen: subprocess.Popen[bytes] | None = None
 
 
 class ControlPlane:
@@ -715,136 +538,8 @@ class ControlPlane:
             self._restore_signal_handlers()
 
 
-# Stop order: clients first, then the API server while etcd is still there to finish its
-# graceful shutdown quickly, then etcd. Stopping all at once makes kube-apiserver hang on etcd.
-_STOP_TIERS = (("kube-apiserver",), ("etcd",))
-
-
-def _terminate(procs: list[_Proc], grace: float = 10.0) -> None:
-    """Stop process groups tier by tier: SIGTERM, wait up to ``grace``, then SIGKILL; reap."""
-    late = {name for tier in _STOP_TIERS for name in tier}
-    tiers = [[p for p in procs if p.name not in late]]
-    tiers += [[p for p in procs if p.name in tier] for tier in _STOP_TIERS]
-    for tier in tiers:
-        _terminate_tier(tier, grace)
-
-
-def _terminate_tier(procs: list[_Proc], grace: float) -> None:
-    for p in procs:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(p.pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    for p in procs:
-        while time.monotonic() < deadline:
-            if p.popen is not None:
-                if p.popen.poll() is not None:
-                    break
-            elif not pid_alive(p.pid):
-                break
-            time.sleep(0.05)
-        # Whatever is left in the group (the component or anything it spawned) goes now.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(p.pid, signal.SIGKILL)
-        if p.popen is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                p.popen.wait(timeout=5)
-
-
-# ----------------------------------------------------------------------------------------------
-# CLI for people: make cluster-up / cluster-down
-
-
-def default_run_dir() -> Path:
-    return cache_root() / "run"
-
-
-def _load_state(run_dir: Path) -> dict[str, Any] | None:
-    try:
-        state: dict[str, Any] = json.loads((run_dir / "state.json").read_text())
-    except (OSError, ValueError):
-        return None
-    return state
-
-
-def _state_procs(state: dict[str, Any]) -> Iterator[_Proc]:
-    """Recorded processes that still exist and still run one of our binaries (pid reuse guard)."""
-    for entry in state.get("processes", []):
-        pid = int(entry["pid"])
-        if pid_alive(pid) and state["bin_dir"] in _cmdline(pid):
-            yield _Proc(entry["name"], pid, Path(entry["log"]))
-
-
-def cli_up(run_dir: Path) -> int:
-    state = _load_state(run_dir)
-    if state and list(_state_procs(state)):
-        print(f"# control plane already running (run dir {run_dir})", file=sys.stderr)
-        print(f"export KUBECONFIG={state['kubeconfig']}")
-        return 0
-    if state:
-        cli_down(run_dir, quiet=True)
-    shutil.rmtree(run_dir, ignore_errors=True)
-    cp = ControlPlane(run_dir, die_with_parent=False)
-    try:
-        cp.start()
-    except ControlPlaneError as e:
-        print(f"cluster-up failed: {e}", file=sys.stderr)
-        return 1
-    cp.detach()
-    rss = cp.rss_bytes() / 2**20
-    print(
-        f"# control plane Ready in {cp.startup_seconds:.1f}s at {cp.server} "
-        f"(RSS {rss:.0f} MiB, logs in {run_dir / 'logs'}); stop with `make cluster-down`",
-        file=sys.stderr,
-    )
-    print(f"# kubectl/helm of the pinned versions: export PATH={cp.bin}:$PATH", file=sys.stderr)
-    print(f"export KUBECONFIG={cp.kubeconfig}")
-    return 0
-
-
-def cli_down(run_dir: Path, quiet: bool = False) -> int:
-    state = _load_state(run_dir)
-    if state is None:
-        if not quiet:
-            print(f"no control plane recorded in {run_dir}", file=sys.stderr)
-        return 0
-    procs = list(_state_procs(state))
-    _terminate(procs)
-    shutil.rmtree(run_dir, ignore_errors=True)
-    if not quiet:
-        print(f"stopped {len(procs)} process(es); removed {run_dir}", file=sys.stderr)
-    return 0
-
-
-def cli_status(run_dir: Path) -> int:
-    state = _load_state(run_dir)
-    if state is None:
-        print(f"no control plane recorded in {run_dir}")
-        return 1
-    alive = {p.name: p.pid for p in _state_procs(state)}
-    for entry in state["processes"]:
-        pid = alive.get(entry["name"])
-        print(f"{entry['name']:<26} {'running pid ' + str(pid) if pid else 'NOT RUNNING'}")
-    print(f"server      {state['server']}")
-    print(f"RSS         {rss_bytes(list(alive.values())) / 2**20:.0f} MiB")
-    print(f"export KUBECONFIG={state['kubeconfig']}")
-    return 0 if len(alive) == len(state["processes"]) else 1
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.cluster.controlplane")
-    parser.add_argument("command", choices=["up", "down", "status", "bin-dir"])
-    parser.add_argument("--run-dir", type=Path, default=default_run_dir())
-    args = parser.parse_args(argv)
-    run_dir: Path = args.run_dir.expanduser().resolve()
-    if args.command == "up":
-        return cli_up(run_dir)
-    if args.command == "down":
-        return cli_down(run_dir)
-    if args.command == "bin-dir":
-        print(bin_dir())
-        return 0
-    return cli_status(run_dir)
-
-
 if __name__ == "__main__":
+    # The CLI for people lives in `cli`; imported here, when run, as it imports this module.
+    from tests.cluster.cli import main
+
     sys.exit(main())

@@ -1,6 +1,6 @@
 """The real operator as a child process, with exactly its RBAC, plus metric readers.
 
-Shared by the operator e2e suite (`tests/e2e/test_operator.py`) and the operator benchmark
+Shared by the operator e2e suite (`tests/e2e/test_operator*.py`) and the operator benchmark
 (`bench/bench_operator.py`): both run `python -m tvtt_operator --namespace NS` against a real API
 server under a ServiceAccount bound to `tvtt_operator.rbac.operator_rules()` (what the chart
 grants), so a missing permission shows up as a Forbidden in its log instead of in production.

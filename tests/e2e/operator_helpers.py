@@ -22,6 +22,9 @@ INSTANCE = "app.kubernetes.io/instance"
 CHILD_RESOURCES = ",".join(kind.resource for kind in CHILD_KINDS)
 RESYNC_SECONDS = 1.0
 MANAGED = "--show-managed-fields"  # kubectl hides managedFields otherwise
+IMAGE_V1 = "ghcr.io/traveller-vtt/gameserver:0.1.0"
+IMAGE_V2 = "ghcr.io/traveller-vtt/gameserver:0.2.0"
+IMAGE_V3 = "ghcr.io/traveller-vtt/gameserver:0.3.0"
 
 
 def tvtt(name: str, spec: dict[str, Any]) -> dict[str, Any]:
@@ -94,3 +97,14 @@ def table_cells(table: str) -> dict[str, str]:
     starts = [header.index(f" {n}") + 1 if i else 0 for i, n in enumerate(names)]
     ends = [*starts[1:], None]
     return {n: row[a:b].strip() for n, a, b in zip(names, starts, ends, strict=True)}
+
+
+def pods(kubectl: Kubectl, name: str, component: str) -> list[dict[str, Any]]:
+    selector = f"{INSTANCE}={name},app.kubernetes.io/component={component}"
+    items: list[dict[str, Any]] = kubectl.get("pods", None, "-l", selector)["items"]
+    return items
+
+
+def image_of(deployment: dict[str, Any]) -> str:
+    image: str = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+    return image

@@ -113,17 +113,23 @@ class WsPeer:
 ConnectFn = Callable[..., Awaitable[WsPeer]]
 
 
+def fast_settings(**overrides: Any) -> Settings:
+    """Fast, permissive settings for functional tests (limits get their own tests), with the
+    `overrides` a module's own `settings` fixture needs: one base, so they cannot drift."""
+    base: dict[str, Any] = {
+        "bot_delay_ms": 0,
+        "rate_limit_per_s": 10_000,
+        "rate_limit_burst": 10_000,
+        "expiry_interval_s": 3600,
+        "shutdown_grace_s": 1,
+    }
+    return Settings(**(base | overrides))
+
+
 @pytest.fixture
 def settings() -> Settings:
-    """Fast, permissive settings for functional tests (limits get their own tests)."""
-    return Settings(
-        bot_delay_ms=0,
-        rate_limit_per_s=10_000,
-        rate_limit_burst=10_000,
-        expiry_interval_s=3600,
-        shutdown_grace_s=1,
-        import_prestart=False,  # a worker per test app would cost ~0.4 s of CPU each
-    )
+    """The functional tests' settings (`fast_settings`)."""
+    return fast_settings(import_prestart=False)  # a worker per test app costs ~0.4 s of CPU
 
 
 @pytest.fixture

@@ -36,7 +36,7 @@ from gameserver import rules
 from gameserver.hub import Hub
 from gameserver.protocol import ErrorCode
 from gameserver.settings import Settings
-from tests.server.conftest import ConnectFn, WsPeer, create_battle
+from tests.server.conftest import ConnectFn, WsPeer, create_battle, fast_settings
 from tests.server.test_play import SEATS as PLAY_SEATS, side_of
 
 SEATS: dict[str, list[str]] = {}
@@ -57,15 +57,7 @@ def test_the_failure_codes_the_analysis_counts_are_server_error_codes() -> None:
 @pytest.fixture
 def settings() -> Settings:
     """The conftest's functional settings, with the switch on."""
-    return Settings(
-        bot_delay_ms=0,
-        rate_limit_per_s=10_000,
-        rate_limit_burst=10_000,
-        expiry_interval_s=3600,
-        shutdown_grace_s=1,
-        import_prestart=False,
-        test_fail_commands=True,
-    )
+    return fast_settings(import_prestart=False, test_fail_commands=True)
 
 
 async def test_probes_pass_commands_fail_and_the_analysis_reads_it_from_metrics(

@@ -18,7 +18,7 @@ from gameserver.hub import Hub
 from gameserver.importcheck import REPLY_HEAD, ImportRefused, decode_reply, encode_request
 from gameserver.settings import Settings
 from testkit.largest import longest_log
-from tests.server.conftest import ConnectFn
+from tests.server.conftest import ConnectFn, fast_settings
 
 JSON = {"Content-Type": "application/json"}
 
@@ -32,15 +32,7 @@ def _body(max_bytes: int) -> bytes:
 @pytest.fixture
 def settings() -> Settings:
     """One worker and no queue: a second import while one is checked is refused at once."""
-    return Settings(
-        bot_delay_ms=0,
-        rate_limit_per_s=10_000,
-        rate_limit_burst=10_000,
-        expiry_interval_s=3600,
-        shutdown_grace_s=1,
-        import_workers=1,
-        import_queue=0,
-    )
+    return fast_settings(import_workers=1, import_queue=0)
 
 
 def test_the_worker_imports_only_pure_code() -> None:

@@ -13,6 +13,7 @@ from gameserver.rules.config import RulesConfig, Ruleset
 from gameserver.rules.decision import (
     DecideContext,
     band_text,
+    declare_pending,
     done,
     handles,
     refuse,
@@ -133,19 +134,15 @@ def declare_attack(ctx: DecideContext, cmd: Attack, ship: ShipState, station: st
         called_shot=cmd.called_shot.value if cmd.called_shot is not None else None,
     )
     n = len(weapons)
-    ctx.emit(
+    declare_pending(
+        ctx,
         "attack_declared",
-        pending.to_dict(),
+        pending,
         f"{ship.name} fires {n if n > 1 else 'a'} {kind.replace('_', ' ')}{'s' if n > 1 else ''}"
         f" at {target.name} ({band_text(band)} range).",
-        ships={ship.id: turret_fields(ship, cmd.turret, station, weapons)},
-        battle={
-            "pending": (*st.pending, pending) if pending.eligible else st.pending,
-            "next_id": pending.id + 1,
-        },
+        {ship.id: turret_fields(ship, cmd.turret, station, weapons)},
+        resolve_pending_attack,
     )
-    if not pending.eligible:
-        resolve_pending_attack(ctx, pending)
 
 
 def apply_damage(

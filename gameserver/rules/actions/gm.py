@@ -15,6 +15,7 @@ from gameserver.rules.battle import end_battle, initiative_order
 from gameserver.rules.commands import GmAdvance, GmBot, GmEnd, GmRuling, GmUndo
 from gameserver.rules.decision import DecideContext, band_text, handles, refuse, ship_name
 from gameserver.rules.leaving import after_leave
+from gameserver.rules.pending import replace_pending
 from gameserver.rules.resolution_ce import m_drive_thrust
 from gameserver.rules.scenario import CHARACTERISTICS
 from gameserver.rules.state import (
@@ -45,7 +46,7 @@ def gm_advance(ctx: DecideContext, cmd: GmAdvance) -> None:
             "gm_advanced",
             {"what": "reaction"},
             "The GM moves on: no more reactions.",
-            battle={"pending": tuple(updated if p.id == head.id else p for p in st.pending)},
+            battle={"pending": replace_pending(st.pending, updated)},
         )
         resolve_pending(ctx, updated)
         return

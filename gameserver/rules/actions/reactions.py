@@ -16,12 +16,13 @@ from gameserver.rules.actions.missiles import resolve_pending_salvo
 from gameserver.rules.commands import EvasiveAction, NoReaction, PointDefence, Sand
 from gameserver.rules.decision import (
     DecideContext,
+    answer_reaction,
     handles,
     refuse,
     ship_name,
     station_name,
 )
-from gameserver.rules.pending import Pending, PendingAttack, PendingSalvo
+from gameserver.rules.pending import Pending, PendingAttack, PendingSalvo, replace_pending
 from gameserver.rules.resolution import point_defence, sand
 from gameserver.rules.state import BattleState, ShipState
 from gameserver.rules.tables_mgt2e import WEAPONS
@@ -38,10 +39,6 @@ def resolve_pending(ctx: DecideContext, pending: Pending) -> None:
         resolve_pending_attack(ctx, pending)
     else:
         resolve_pending_salvo(ctx, pending)
-
-
-def _replace_pending(st: BattleState, updated: Pending) -> tuple[Pending, ...]:
-    return tuple(updated if p.id == updated.id else p for p in st.pending)
 
 
 def live_reactors(state: BattleState, head: Pending) -> list[str]:
@@ -76,7 +73,7 @@ def refresh_reactions(ctx: DecideContext) -> bool:
         "reactions_lapsed",
         {"id": head.id, "ship": head.target, "stations": gone},
         f"{ship_name(st, head.target)}: {', '.join(gone)} can no longer react.",
-        battle={"pending": _replace_pending(st, updated)},
+        battle={"pending": replace_pending(st.pending, updated)},
     )
     if not live:
         resolve_pending(ctx, updated)
@@ -107,15 +104,15 @@ def _react(
     missiles left to react to), the attack resolves."""
     left = () if _empty(updated) else tuple(s for s in updated.eligible if s != station)
     new_head = replace(updated, eligible=left)
-    ctx.emit(
+    answer_reaction(
+        ctx,
         type_,
         dict(data) | {"id": new_head.id},
         summary,
-        ships={ship.id: ship_fields},
-        battle={"pending": _replace_pending(ctx.state, new_head)},
+        {ship.id: ship_fields},
+        new_head,
+        resolve_pending,
     )
-    if not new_head.eligible:
-        resolve_pending(ctx, new_head)
 
 
 @handles(EvasiveAction, stations=("pilot",), reaction=True)

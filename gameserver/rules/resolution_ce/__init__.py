@@ -11,6 +11,7 @@ defence DMs), `damage` (hits, locations, the damage pipeline with sand and scree
 (`from gameserver.rules import resolution_ce as ce`); every public name is re-exported here.
 """
 
+from gameserver.rules.resolution import degree
 from gameserver.rules.resolution_ce.attacks import (
     CeAttack,
     attack_refusal,
@@ -30,7 +31,6 @@ from gameserver.rules.resolution_ce.checks import (
     Side,
     check,
     crew_action_refusal,
-    degree,
     grant,
     greater_thrust,
     initiative,

@@ -14,6 +14,7 @@ from typing import Any
 from gameserver.rules.config import RulesConfig
 from gameserver.rules.dice import Dice
 from gameserver.rules.errors import RuleViolation
+from gameserver.rules.resolution import degree  # §1.2 reads the same in both rulesets
 from gameserver.rules.tables_ce import (
     DIFFICULTY_DM,
     PURSUIT_MAX_DM,
@@ -25,17 +26,6 @@ from gameserver.rules.tables_ce import (
 )
 
 DEFAULT_CONFIG = RulesConfig()
-
-
-def degree(effect: int) -> str:
-    """§1.2 degree of success."""
-    if effect <= -6:
-        return "exceptional_failure"
-    if effect < 0:
-        return "failure"
-    if effect < 6:
-        return "success"
-    return "exceptional_success"
 
 
 def skill_dm(skill: int | None, jot: int = 0) -> int:

@@ -11,7 +11,14 @@ from typing import Any
 from gameserver.rules import resolution_ce as ce
 from gameserver.rules.actions.ce.common import enemy
 from gameserver.rules.commands import CeFire
-from gameserver.rules.decision import DecideContext, band_text, done, handles, refuse
+from gameserver.rules.decision import (
+    DecideContext,
+    band_text,
+    declare_pending,
+    done,
+    handles,
+    refuse,
+)
 from gameserver.rules.errors import RuleViolation
 from gameserver.rules.pending import PendingAttack
 from gameserver.rules.state import ShipState, Step
@@ -45,19 +52,15 @@ def fire(ctx: DecideContext, cmd: CeFire, ship: ShipState, station: str) -> None
         eligible=tuple(reactors(st, target, "attack")),
     )
     n = len(weapons)
-    ctx.emit(
+    declare_pending(
+        ctx,
         "attack_declared",
-        pending.to_dict(),
+        pending,
         f"{ship.name} fires {n} weapon{'s' if n > 1 else ''} of turret {cmd.turret + 1}"
         f" at {target.name} ({band_text(band)} range).",
-        ships={ship.id: {"fired": ship.fired | set(weapons)} | done(ship, station)},
-        battle={
-            "pending": (*st.pending, pending) if pending.eligible else st.pending,
-            "next_id": pending.id + 1,
-        },
+        {ship.id: {"fired": ship.fired | set(weapons)} | done(ship, station)},
+        resolve_attack,
     )
-    if not pending.eligible:
-        resolve_attack(ctx, pending)
 
 
 def resolve_attack(ctx: DecideContext, pending: PendingAttack) -> None:

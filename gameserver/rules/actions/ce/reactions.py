@@ -15,7 +15,7 @@ from gameserver.rules.actions.ce.attack import resolve_attack
 from gameserver.rules.actions.ce.common import check_text, manned
 from gameserver.rules.actions.ce.missiles import resolve_salvo
 from gameserver.rules.commands import CePointDefence, Dodge, FireSand, TriggerScreens
-from gameserver.rules.decision import DecideContext, handles, refuse
+from gameserver.rules.decision import DecideContext, answer_reaction, handles, refuse
 from gameserver.rules.pending import Pending, PendingAttack, PendingSalvo
 from gameserver.rules.state import ShipState
 from gameserver.rules.turns_ce import ce_skill, hits, laser_defence, matching_screens, sandcaster
@@ -35,16 +35,15 @@ def _react(
     reactions = ship.reactions - 1
     left = tuple(s for s in updated.eligible if s != station) if reactions > 0 else ()
     new_head = replace(updated, eligible=left)
-    pending = tuple(new_head if p.id == new_head.id else p for p in ctx.state.pending)
-    ctx.emit(
+    answer_reaction(
+        ctx,
         type_,
         data | {"id": new_head.id, "reactions_left": reactions},
         summary,
-        ships={ship.id: fields | {"reactions": reactions}},
-        battle={"pending": pending},
+        {ship.id: fields | {"reactions": reactions}},
+        new_head,
+        resolve_pending,
     )
-    if not new_head.eligible:
-        resolve_pending(ctx, new_head)
 
 
 def resolve_pending(ctx: DecideContext, pending: Pending) -> None:
