@@ -4,7 +4,8 @@ Purely computational. Candidates are every command shape the station could send;
 ones are those `decide` would accept, so the lists never offer what the rules refuse. The
 commonest candidates (ending a step, declining a reaction, surrendering: one or more in every
 list; CE reloads and launches, mostly refused; the step commands of `_ON_TURN`: MgT2e attack,
-sensor lock, move, aid gunners, break off; CE pilot actions, range checks, fire) are judged
+sensor lock, move, aid gunners, break off and the Actions step's captain, sensors, engineer
+and reload commands; CE pilot actions, range checks, fire) are judged
 directly from the state; the rest by a dry run of `decide` (no dice drawn). Property tests hold
 the direct judgement equal to the dry run on random states of every ruleset, as played and
 with random damage, stores, statuses and ranges.
@@ -19,9 +20,11 @@ from typing import Any
 from gameserver.rules.actions.attack import attack_boon
 from gameserver.rules.actions.ce.missiles import reloadable
 from gameserver.rules.actions.crew import vacant_stations
+from gameserver.rules.actions.ship import jump_refusal
 from gameserver.rules.authorise import station_for
 from gameserver.rules.commands import COMMAND_ADAPTER, GM, Actor, Command
 from gameserver.rules.decision import COMMAND_RULES
+from gameserver.rules.effects import REPAIRABLE
 from gameserver.rules.engine import is_legal
 from gameserver.rules.resolution import attack_dms, weapon_reach_error
 from gameserver.rules.resolution_ce import PILOT_ACTIONS
@@ -36,11 +39,12 @@ from gameserver.rules.state import (
     ShipState,
     Step,
 )
-from gameserver.rules.tables_mgt2e import WEAPONS
+from gameserver.rules.tables_mgt2e import LOCATION_INDEX, WEAPONS
 from gameserver.rules.turns import (
     enemies,
     engineer_systems,
     ew_options,
+    reload_options,
     repair_options,
     stations_needed,
 )
@@ -382,12 +386,83 @@ def _ce_fire(state: BattleState, ship: ShipState, data: Mapping[str, Any]) -> bo
     return bool(beam_weapons(ship, turret, band))
 
 
+def _always(state: BattleState, ship: ShipState, data: Mapping[str, Any]) -> bool:
+    """A handler that checks nothing past `authorise` (`improve_initiative`, §4.B)."""
+    return True
+
+
+def _repair(state: BattleState, ship: ShipState, data: Mapping[str, Any]) -> bool:
+    """`repair` (§12.B): a critical there, not patched yet, of a Severity combat repairs fix."""
+    loc = str(data["location"])
+    sev = ship.crits[LOCATION_INDEX[loc]]
+    return sev > 0 and loc not in ship.repaired and sev in REPAIRABLE[loc]
+
+
+def _reload(state: BattleState, ship: ShipState, data: Mapping[str, Any]) -> bool | None:
+    """`reload` (§9.B.4) of the turret's first rack or sandcaster that needs it."""
+    if data.get("weapon") is not None:
+        return None  # the candidates name no weapon
+    return bool(reload_options(ship, int(data["turret"]), state.config))
+
+
+def _plot_jump(state: BattleState, ship: ShipState, data: Mapping[str, Any]) -> bool:
+    """`plot_jump` (§13.1 (a)): a jump drive that may jump here, not plotted yet."""
+    return jump_refusal(state, ship) is None and not ship.jump_plot_round
+
+
+def _jump(state: BattleState, ship: ShipState, data: Mapping[str, Any]) -> bool:
+    """`jump` (§13.1 (a)): as the plot, and the plot made in an earlier round."""
+    return jump_refusal(state, ship) is None and 0 < ship.jump_plot_round < state.round
+
+
+def _overload_drive(state: BattleState, ship: ShipState, data: Mapping[str, Any]) -> bool:
+    """`overload_drive` (§6.B): an M-Drive giving Thrust, online, not overloaded for next round."""
+    return (
+        ship.drive_thrust > 0
+        and "m_drive" not in ship.offline
+        and "drive" not in ship.overload_next
+    )
+
+
+def _overload_plant(state: BattleState, ship: ShipState, data: Mapping[str, Any]) -> bool:
+    """`overload_plant` (§6.B): a power budget, Power left, not overloaded for next round."""
+    return bool(ship.plant) and ship.power_pct > 0 and "plant" not in ship.overload_next
+
+
+def _system(ship: ShipState, system: str) -> bool:
+    """`_system_refusal` of the engineer's power actions: a system the ship has, a budget."""
+    if system.startswith("turret:") and int(system.split(":")[1]) >= len(ship.design.turrets):
+        return False
+    return bool(ship.plant)
+
+
+def _offline_system(state: BattleState, ship: ShipState, data: Mapping[str, Any]) -> bool:
+    """`offline_system` (§6.B): a system still online."""
+    system = str(data["system"])
+    return _system(ship, system) and system not in ship.offline
+
+
+def _restore_system(state: BattleState, ship: ShipState, data: Mapping[str, Any]) -> bool:
+    """`restore_system` (§6.B): a system taken offline."""
+    system = str(data["system"])
+    return _system(ship, system) and system in ship.offline
+
+
 _ON_TURN: dict[str, Callable[[BattleState, ShipState, Mapping[str, Any]], bool | None]] = {
     "attack": _attack,
     "sensor_lock": _sensor_lock,
     "move": _move,
     "aid_gunners": _aid_gunners,
     "break_off": _break_off,
+    "improve_initiative": _always,
+    "repair": _repair,
+    "reload": _reload,
+    "plot_jump": _plot_jump,
+    "jump": _jump,
+    "overload_drive": _overload_drive,
+    "overload_plant": _overload_plant,
+    "offline_system": _offline_system,
+    "restore_system": _restore_system,
     "ce_pilot": _ce_pilot,
     "range_check": _range_check,
     "ce_fire": _ce_fire,

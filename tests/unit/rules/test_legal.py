@@ -20,7 +20,7 @@ from gameserver.rules.legal import (
     legal_commands,
     legal_commands_dry_run,
 )
-from gameserver.rules.tables_mgt2e import LOCATION_INDEX
+from gameserver.rules.tables_mgt2e import LOCATION_INDEX, LOCATION_NAMES
 from gameserver.rules.turns import stations_needed
 
 from .conftest import make_scenario
@@ -151,6 +151,15 @@ def _perturbed(data: st.DataObject, state: rules.BattleState) -> rules.BattleSta
             fields["done"] = ship.done | draw(
                 st.frozensets(st.sampled_from(STATIONS[:6]), max_size=1)
             )
+        if some("jump_plot_round"):
+            fields["jump_plot_round"] = draw(st.sampled_from([0, state.round - 1, state.round]))
+        if some("offline"):
+            systems = ["m_drive", *(f"turret:{t}" for t in range(len(ship.design.turrets)))]
+            fields["offline"] = draw(st.frozensets(st.sampled_from(systems), max_size=2))
+        if some("overload_next"):
+            fields["overload_next"] = draw(st.frozensets(st.sampled_from(["drive", "plant"])))
+        if some("repaired"):
+            fields["repaired"] = draw(st.frozensets(st.sampled_from(LOCATION_NAMES), max_size=2))
         if state.ruleset.is_ce and some("systems"):
             hit = draw(st.dictionaries(st.sampled_from(CE_SYSTEMS), st.integers(0, 3), max_size=3))
             fields["systems"] = dict(ship.systems) | hit
