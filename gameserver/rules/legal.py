@@ -26,6 +26,7 @@ from gameserver.rules.commands import COMMAND_ADAPTER, GM, Actor, Command
 from gameserver.rules.decision import COMMAND_RULES
 from gameserver.rules.effects import REPAIRABLE
 from gameserver.rules.engine import is_legal
+from gameserver.rules.pending import PendingAttack
 from gameserver.rules.resolution import attack_dms, weapon_reach_error
 from gameserver.rules.resolution_ce import PILOT_ACTIONS
 from gameserver.rules.state import (
@@ -48,7 +49,13 @@ from gameserver.rules.turns import (
     repair_options,
     stations_needed,
 )
-from gameserver.rules.turns_ce import beam_weapons, candidates as ce_candidates, hits, loaded_racks
+from gameserver.rules.turns_ce import (
+    beam_weapons,
+    candidates as ce_candidates,
+    hits,
+    loaded_racks,
+    sandcaster,
+)
 
 
 def _cmd(data: dict[str, Any], actor: Actor = GM) -> Command:
@@ -262,10 +269,11 @@ def _direct_legal(
 def _turn_station(
     state: BattleState, ship: ShipState, station: str, kind: str, data: Mapping[str, Any]
 ) -> bool:
-    """`authorise` for a command of the acting ship's step (neither a reaction nor a free
-    action) sent by a player holding only `station`: the station the command acts from
-    (`station_for`) is that one, nothing is pending, it is the ship's turn and the command's
-    step, and the station is not done (the ship is active and the station manned: checked)."""
+    """`authorise` for a command sent by a player holding only `station` (the ship is active
+    and the station manned: checked): the station the command acts from (`station_for`) is
+    that one; a reaction answers the pending head aimed at the ship, from one of its eligible
+    stations; anything else needs nothing pending and the ship's turn, and (but for a free
+    action) the command's step with the station not done yet."""
     rule = COMMAND_RULES[kind]
     if rule.stations == ("gunner",):
         turret = int(data["turret"])
@@ -275,6 +283,12 @@ def _turn_station(
         (s for s in rule.stations if s in ship.design.stations), rule.stations[-1]
     ):
         return False
+    if rule.reaction:
+        return bool(state.pending) and (
+            state.pending[0].target == ship.id and station in state.pending[0].eligible
+        )
+    if rule.free_action:
+        return not state.pending and state.acting_ship == ship.id
     return (
         not state.pending
         and state.acting_ship == ship.id
@@ -448,6 +462,37 @@ def _restore_system(state: BattleState, ship: ShipState, data: Mapping[str, Any]
     return _system(ship, system) and system in ship.offline
 
 
+def _hasty(state: BattleState, ship: ShipState, data: Mapping[str, Any]) -> bool:
+    """CE `hasty` (§1.5, a free action): once, before any of the crew acts."""
+    return not ship.hasty and not ship.done
+
+
+def _delay(state: BattleState, ship: ShipState, data: Mapping[str, Any]) -> bool:
+    """CE `delay` (§3.A, a free action): once, before the crew acts and before haste; until
+    a ship still to act this turn, or the whole turn."""
+    if ship.delay or ship.done or ship.hasty:
+        return False
+    before = data.get("before")
+    if before is None:
+        return True
+    other = state.ships.get(str(before))
+    return other is not None and before in state.order[state.turn + 1 :] and other.is_active
+
+
+def _dodge(state: BattleState, ship: ShipState, data: Mapping[str, Any]) -> bool:
+    """CE `dodge` (§11.A, a reaction): a CE battle, a bridge still working."""
+    return state.ruleset.is_ce and hits(ship, "bridge") < 2
+
+
+def _fire_sand(state: BattleState, ship: ShipState, data: Mapping[str, Any]) -> bool:
+    """CE `fire_sand` (§11.A, a reaction): against a beam attack, a working loaded sandcaster."""
+    return (
+        state.ruleset.is_ce
+        and isinstance(state.pending[0], PendingAttack)
+        and sandcaster(ship, int(data["turret"])) is not None
+    )
+
+
 _ON_TURN: dict[str, Callable[[BattleState, ShipState, Mapping[str, Any]], bool | None]] = {
     "attack": _attack,
     "sensor_lock": _sensor_lock,
@@ -466,6 +511,10 @@ _ON_TURN: dict[str, Callable[[BattleState, ShipState, Mapping[str, Any]], bool |
     "ce_pilot": _ce_pilot,
     "range_check": _range_check,
     "ce_fire": _ce_fire,
+    "hasty": _hasty,
+    "delay": _delay,
+    "dodge": _dodge,
+    "fire_sand": _fire_sand,
 }
 """Step commands judged directly: the handler's checks before `ctx.valid()`, as a predicate
 (None: ask the dry run). Each mirrors its handler; the property test holds them to it."""

@@ -41,7 +41,11 @@ STATIONS = (
 SETTINGS = settings(
     max_examples=12,
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.large_base_example,
+    ],
 )
 
 
@@ -115,7 +119,7 @@ def test_direct_lists_equal_the_dry_run_with_ce_missiles(data: st.DataObject, se
 
 
 STATUSES = ["active", "wrecked", "surrendered", "escaped", "jumped", "destroyed", "disabled"]
-CE_SYSTEMS = ["bridge", "sensors", "turret:0", "turret:1", "m_drive", "power_plant"]
+CE_SYSTEMS = ["bridge", "bridge", "sensors", "turret:0", "turret:1", "m_drive", "power_plant"]
 EDGY_BANDS = [*BANDS, "adjacent", "distant", "distant"]  # the edges, where moves stop
 WEAPON_STATES = ["ok", "ok", "bane", "disabled", "destroyed"]
 
@@ -160,8 +164,15 @@ def _perturbed(data: st.DataObject, state: rules.BattleState) -> rules.BattleSta
             fields["overload_next"] = draw(st.frozensets(st.sampled_from(["drive", "plant"])))
         if some("repaired"):
             fields["repaired"] = draw(st.frozensets(st.sampled_from(LOCATION_NAMES), max_size=2))
+        if some("ammo"):
+            fields["ammo"] = tuple(draw(st.sampled_from([0, a])) for a in ship.ammo)
+        if some("hasty"):
+            fields["hasty"] = not ship.hasty
+        if some("delay"):
+            fields["delay"] = draw(st.sampled_from([0, 1, 2]))
         if state.ruleset.is_ce and some("systems"):
-            hit = draw(st.dictionaries(st.sampled_from(CE_SYSTEMS), st.integers(0, 3), max_size=3))
+            hits = st.sampled_from([0, 1, 2, 2, 3])
+            hit = draw(st.dictionaries(st.sampled_from(CE_SYSTEMS), hits, max_size=3))
             fields["systems"] = dict(ship.systems) | hit
         elif not state.ruleset.is_ce and some("crits"):
             crits = list(ship.crits)
@@ -217,6 +228,26 @@ def test_direct_verdicts_equal_the_dry_run_on_damaged_states(
         _same_lists(damaged)
 
     assert _visit(data, seed_, check, max_commands=30) > 0
+    assert judged > 0
+
+
+@seed(19)
+@settings(SETTINGS, max_examples=30)
+@given(data=st.data(), seed_=st.integers(0, 2**64))
+def test_direct_verdicts_equal_the_dry_run_on_damaged_ce_states(
+    data: st.DataObject, seed_: int
+) -> None:
+    """The same on CE battles only (reactions, haste, delay and hits to systems are CE's)."""
+    judged = 0
+
+    def check(state: rules.BattleState) -> None:
+        nonlocal judged
+        for _ in range(3):
+            damaged = _perturbed(data, state)
+            judged += _same_verdicts(damaged)
+            _same_lists(damaged)
+
+    assert _visit(data, seed_, check, max_commands=30, first=CE_PRESETS) > 0
     assert judged > 0
 
 
