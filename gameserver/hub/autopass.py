@@ -63,6 +63,25 @@ def pass_command(
     return None
 
 
+def could_pass(
+    state: rules.BattleState, bot_sides: Collection[str], idle_crew: bool, legal_for: LegalFor
+) -> bool:
+    """Whether `pass_command` could find a pass whoever holds which station: an awaited
+    station the bot does not run has a pass, and either `idle_crew` is on or its only legal
+    entries are passes. False: no need to read the claims. Purely computational."""
+    if state.is_over:
+        return False
+    for ship_id, station in rules.awaiting(state):
+        if ship_id not in state.ships or rules.tactic_of(state, ship_id, bot_sides) is not None:
+            continue
+        legal = legal_for(ship_id, station)
+        if any(e["type"] in ("end_step", "no_reaction") for e in legal) and (
+            idle_crew or all(e["type"] in PASS_TYPES for e in legal)
+        ):
+            return True
+    return False
+
+
 class AutoPasser:
     """One room's self-passing stations: a task that passes them one batch at a time."""
 
@@ -85,8 +104,11 @@ class AutoPasser:
         now = room.state
         if all(rules.tactic_of(now, s, bots) is not None for s, _ in rules.awaiting(now)):
             return False  # nothing awaited, or only the bot's ships: no store reads
+        table_rules = await room.table_rules()
+        idle_crew = table_rules.idle_crew_pass
+        if not could_pass(now, bots, idle_crew, lambda s, st: room.legal_for(s, st)[0]):
+            return False  # no station would pass even if nobody held it: no claims read
         held = {(c.ship_id, c.station) for c in await room.hub.store.claims(room.battle_id)}
-        table = await room.hub.store.table(room.battle_id)
 
         def make(state: rules.BattleState) -> rules.Decision | None:
             legal_for: LegalFor = (
@@ -94,7 +116,7 @@ class AutoPasser:
                 if state is room.state
                 else (lambda s, st: rules.legal_commands(state, s, st))
             )
-            data = pass_command(state, held, bots, table.rules.idle_crew_pass, legal_for)
+            data = pass_command(state, held, bots, idle_crew, legal_for)
             if data is None:
                 return None
             cmd = rules.parse_command(data, rules.BOT, at=now_iso())

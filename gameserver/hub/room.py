@@ -42,6 +42,7 @@ from gameserver.store import (
     SeqConflict,
     Snapshot,
     StoreUnavailable,
+    TableRules,
 )
 
 if TYPE_CHECKING:
@@ -100,6 +101,12 @@ class BattleRoom:
         # The public view of the current state and its JSON, built once per state for everyone.
         self._view_state: rules.BattleState | None = None
         self._view: tuple[dict[str, Any], str] = ({}, "null")
+        # The GM's table rules as last read or set here (None: read the store). The auto-passer
+        # and the timer ask after every batch; a `table` notice from another instance (or a
+        # restarted subscription, which may have missed one) forgets them, and the generation
+        # keeps a read begun before that from storing what it read.
+        self._table_rules: TableRules | None = None
+        self._table_generation = 0
 
     @property
     def seq(self) -> int:
@@ -323,6 +330,7 @@ class BattleRoom:
             await asyncio.sleep(delay)
 
     async def _ingest_subscription(self) -> None:
+        self.table_set(None)  # a notice may have gone by while not subscribed
         async for batch in self.hub.store.subscribe(self.battle_id, self.seq, self._on_notice):
             fresh = [d for d in batch if d["seq"] > self.seq]
             if not fresh:
@@ -330,6 +338,23 @@ class BattleRoom:
             events, fresh = rules.decode_events(fresh)
             if not self.ingest(events, fresh):
                 await self.resync()
+
+    async def table_rules(self) -> TableRules:
+        """The GM's table rules, from the store only when this room does not know them."""
+        known = self._table_rules
+        if known is not None:
+            return known
+        generation = self._table_generation
+        read = (await self.hub.store.table(self.battle_id)).rules
+        if generation == self._table_generation:
+            self._table_rules = read
+        return read
+
+    def table_set(self, rules_: TableRules | None) -> None:
+        """The table rules this instance just wrote (None: forget them, another instance
+        changed them)."""
+        self._table_generation += 1
+        self._table_rules = rules_
 
     def _on_notice(self, notice: Notice) -> None:
         self.hub.on_notice(self, notice)

@@ -253,7 +253,9 @@ class Seats:
             )
             if v is not None
         }
-        await self.hub.store.set_table(room.battle_id, rules.model_copy(update=changes))
+        new_rules = rules.model_copy(update=changes)
+        await self.hub.store.set_table(room.battle_id, new_rules)
+        room.table_set(new_rules)
         log.info("table_changed", battle_id=room.battle_id, **changes)
         self._ack_admin(conn, room, msg.client_id)
         await self.table_changed(room)
@@ -296,6 +298,7 @@ class Seats:
             # The kicking instance revoked the token and freed its stations already.
             self.remove_kicked(room, notice.peer_id, notice.token_hash)
         elif notice.kind == "table":
+            room.table_set(None)  # another instance changed them: read them again when asked
             self.hub.spawn(self.send_table(room, None), "table")
             room.autopass.kick()
             room.timer.kick()

@@ -95,10 +95,10 @@ class TurnTimer:
         """Start the countdown for the stations awaited now and tell the pages (None: off)."""
         room = self.room
         try:
-            table = await room.hub.store.table(room.battle_id)
+            table_rules = await room.table_rules()
         except (StoreUnavailable, BattleNotFound):
             return None
-        seconds = table.rules.turn_timer_s
+        seconds = table_rules.turn_timer_s
         state = room.state
         armed = set(rules.awaiting(state))
         changed = seconds != self.seconds

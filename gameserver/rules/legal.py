@@ -3,9 +3,12 @@
 Purely computational. Candidates are every command shape the station could send; the legal
 ones are those `decide` would accept, so the lists never offer what the rules refuse. The
 commonest candidates (ending a step, declining a reaction, surrendering: one or more in every
-list; CE reloads and launches, mostly refused) are judged directly from the state; the rest by
-a dry run of `decide` (no dice drawn). A property test holds the direct judgement equal to the
-dry run on random states of every ruleset.
+list; CE reloads and launches, mostly refused; the step commands of `_ON_TURN`: MgT2e attack,
+sensor lock, move, aid gunners, break off and the Actions step's captain, sensors, engineer
+and reload commands; CE pilot actions, range checks, fire) are judged
+directly from the state; the rest by a dry run of `decide` (no dice drawn). Property tests hold
+the direct judgement equal to the dry run on random states of every ruleset, as played and
+with random damage, stores, statuses and ranges.
 """
 
 from __future__ import annotations
@@ -17,21 +20,42 @@ from typing import Any
 from gameserver.rules.actions.attack import attack_boon
 from gameserver.rules.actions.ce.missiles import reloadable
 from gameserver.rules.actions.crew import vacant_stations
+from gameserver.rules.actions.ship import jump_refusal
 from gameserver.rules.authorise import station_for
 from gameserver.rules.commands import COMMAND_ADAPTER, GM, Actor, Command
 from gameserver.rules.decision import COMMAND_RULES
+from gameserver.rules.effects import REPAIRABLE
 from gameserver.rules.engine import is_legal
-from gameserver.rules.resolution import attack_dms
-from gameserver.rules.state import BattleState, ShipState, Step
-from gameserver.rules.tables_mgt2e import WEAPONS
+from gameserver.rules.pending import PendingAttack
+from gameserver.rules.resolution import attack_dms, weapon_reach_error
+from gameserver.rules.resolution_ce import PILOT_ACTIONS
+from gameserver.rules.state import (
+    DESTROYED,
+    DISABLED,
+    ESCAPED,
+    JUMPED,
+    SURRENDERED,
+    WRECKED,
+    BattleState,
+    ShipState,
+    Step,
+)
+from gameserver.rules.tables_mgt2e import LOCATION_INDEX, WEAPONS
 from gameserver.rules.turns import (
     enemies,
     engineer_systems,
     ew_options,
+    reload_options,
     repair_options,
     stations_needed,
 )
-from gameserver.rules.turns_ce import candidates as ce_candidates, loaded_racks
+from gameserver.rules.turns_ce import (
+    beam_weapons,
+    candidates as ce_candidates,
+    hits,
+    loaded_racks,
+    sandcaster,
+)
 
 
 def _cmd(data: dict[str, Any], actor: Actor = GM) -> Command:
@@ -191,9 +215,6 @@ def _legal(state: BattleState, ship_id: str, station: str, direct: bool) -> list
     return out
 
 
-_DIRECT = frozenset({"end_step", "no_reaction", "surrender", "ce_reload", "ce_launch"})
-
-
 def _direct_legal(
     state: BattleState,
     ship: ShipState,
@@ -211,6 +232,10 @@ def _direct_legal(
     `stations_needed` of the ship (empty while a reaction is pending)."""
     if not ship.is_active or ship.crew_at(station) is None:
         return False
+    on_turn = _ON_TURN.get(kind)
+    if on_turn is not None:
+        # `authorise` of a step's command, then the handler's own checks up to `ctx.valid()`.
+        return _turn_station(state, ship, station, kind, data) and on_turn(state, ship, data)
     if kind in ("ce_reload", "ce_launch"):
         # CE gunner actions of the ship's turn (§6.A, §9.A), from the turret's own station.
         turret = int(data["turret"])
@@ -239,6 +264,262 @@ def _direct_legal(
             (s for s in rule.stations if s in ship.design.stations), rule.stations[-1]
         )
     return station in needed and station not in ship.done
+
+
+def _turn_station(
+    state: BattleState, ship: ShipState, station: str, kind: str, data: Mapping[str, Any]
+) -> bool:
+    """`authorise` for a command sent by a player holding only `station` (the ship is active
+    and the station manned: checked): the station the command acts from (`station_for`) is
+    that one; a reaction answers the pending head aimed at the ship, from one of its eligible
+    stations; anything else needs nothing pending and the ship's turn, and (but for a free
+    action) the command's step with the station not done yet."""
+    rule = COMMAND_RULES[kind]
+    if rule.stations == ("gunner",):
+        turret = int(data["turret"])
+        if turret >= len(ship.design.turrets) or station != f"gunner:{turret}":
+            return False
+    elif station != next(
+        (s for s in rule.stations if s in ship.design.stations), rule.stations[-1]
+    ):
+        return False
+    if rule.reaction:
+        return bool(state.pending) and (
+            state.pending[0].target == ship.id and station in state.pending[0].eligible
+        )
+    if rule.free_action:
+        return not state.pending and state.acting_ship == ship.id
+    return (
+        not state.pending
+        and state.acting_ship == ship.id
+        and (rule.step is None or rule.step == state.step)
+        and station not in ship.done
+    )
+
+
+def _target(
+    state: BattleState, ship: ShipState, target_id: Any, enemy_only: bool = True
+) -> ShipState | None:
+    """`target_ship` without the refusal: the ship, or None where it would refuse."""
+    target = state.ships.get(str(target_id))
+    if target is None or target.id == ship.id:
+        return None
+    if enemy_only and (target.side == ship.side or target.status == SURRENDERED):
+        return None
+    if target.status in (WRECKED, ESCAPED, JUMPED):
+        return None
+    return target
+
+
+def _attack(state: BattleState, ship: ShipState, data: Mapping[str, Any]) -> bool | None:
+    """`declare_attack` (§7.B) with the weapons named, as the candidates name them."""
+    given = data.get("weapons")
+    if given is None or data.get("called_shot") is not None:
+        return None  # default weapons or a called shot: the candidates offer neither
+    flats = list(ship.turret_weapons(int(data["turret"])))
+    if not given or len(set(given)) != len(given):
+        return False
+    kinds = set()
+    for w in given:
+        if not 0 <= w < len(flats):
+            return False
+        f = flats[w]
+        if f in ship.fired or ship.weapons[f] in ("disabled", "destroyed"):
+            return False
+        if not ship.weapon_ready(f):
+            return False
+        kinds.add(ship.weapon_kind(f))
+    if len(kinds) > 1:
+        return False
+    kind = kinds.pop()
+    target = _target(state, ship, data["target"])
+    if not WEAPONS[kind].direct_fire or target is None:
+        return False
+    band = state.band(ship.id, target.id)
+    return weapon_reach_error(kind, band) is None and ship.within_sensors(band)
+
+
+def _sensor_lock(state: BattleState, ship: ShipState, data: Mapping[str, Any]) -> bool:
+    """`sensor_lock` (§6.B): working sensors, an enemy they reach, not locked on yet."""
+    target = _target(state, ship, data["target"])
+    return (
+        not ship.sensors_disabled
+        and target is not None
+        and ship.within_sensors(state.band(ship.id, target.id))
+        and ship.sensor_lock != target.id
+    )
+
+
+def _move(state: BattleState, ship: ShipState, data: Mapping[str, Any]) -> bool:
+    """`move` (§5.3): any other ship still there, Thrust enough, a band left that way."""
+    target = _target(state, ship, data["target"], enemy_only=False)
+    if target is None or int(data["thrust"]) > ship.thrust_pool:
+        return False
+    band = state.band(ship.id, target.id)
+    direction = data["direction"]
+    return not (direction == "toward" and band == "adjacent") and not (
+        direction == "away" and band == "distant"
+    )
+
+
+def _aid_gunners(state: BattleState, ship: ShipState, data: Mapping[str, Any]) -> bool:
+    """`aid_the_gunners` (§3.B): once a round, with the Thrust it costs."""
+    return ship.aid_dm == 0 and ship.thrust_pool >= state.config.aid_gunners_thrust
+
+
+def _break_off(state: BattleState, ship: ShipState, data: Mapping[str, Any]) -> bool:
+    """`break_off` (§13.2): at Distant from every enemy, with Thrust left."""
+    return ship.thrust_pool > 0 and all(
+        state.band(ship.id, e.id) == "distant" for e in enemies(state, ship)
+    )
+
+
+def _ce_pilot(state: BattleState, ship: ShipState, data: Mapping[str, Any]) -> bool:
+    """CE `pilot_action` (§6.A, §10.A.5): a disabled bridge forbids both actions."""
+    return not (data["action"] in PILOT_ACTIONS and hits(ship, "bridge") >= 2)
+
+
+def _range_check(state: BattleState, ship: ShipState, data: Mapping[str, Any]) -> bool:
+    """CE `range_check` (§5.2): a ship of another side still in the battle."""
+    target = _target(state, ship, data["target"], enemy_only=False)
+    return ship.status != DISABLED and target is not None and target.side != ship.side
+
+
+def _ce_fire(state: BattleState, ship: ShipState, data: Mapping[str, Any]) -> bool:
+    """CE `fire` (§7.A, §10.A.5): a working turret, an enemy neither destroyed nor disabled
+    that the sensors allow, and a beam weapon of the turret reaching it."""
+    turret = int(data["turret"])
+    target = _target(state, ship, data["target"])
+    if hits(ship, f"turret:{turret}") >= 2 or target is None:
+        return False
+    if target.status in (DESTROYED, DISABLED):
+        return False
+    band = state.band(ship.id, target.id)
+    if hits(ship, "sensors") >= 2 and band != "adjacent":
+        return False
+    return bool(beam_weapons(ship, turret, band))
+
+
+def _always(state: BattleState, ship: ShipState, data: Mapping[str, Any]) -> bool:
+    """A handler that checks nothing past `authorise` (`improve_initiative`, §4.B)."""
+    return True
+
+
+def _repair(state: BattleState, ship: ShipState, data: Mapping[str, Any]) -> bool:
+    """`repair` (§12.B): a critical there, not patched yet, of a Severity combat repairs fix."""
+    loc = str(data["location"])
+    sev = ship.crits[LOCATION_INDEX[loc]]
+    return sev > 0 and loc not in ship.repaired and sev in REPAIRABLE[loc]
+
+
+def _reload(state: BattleState, ship: ShipState, data: Mapping[str, Any]) -> bool | None:
+    """`reload` (§9.B.4) of the turret's first rack or sandcaster that needs it."""
+    if data.get("weapon") is not None:
+        return None  # the candidates name no weapon
+    return bool(reload_options(ship, int(data["turret"]), state.config))
+
+
+def _plot_jump(state: BattleState, ship: ShipState, data: Mapping[str, Any]) -> bool:
+    """`plot_jump` (§13.1 (a)): a jump drive that may jump here, not plotted yet."""
+    return jump_refusal(state, ship) is None and not ship.jump_plot_round
+
+
+def _jump(state: BattleState, ship: ShipState, data: Mapping[str, Any]) -> bool:
+    """`jump` (§13.1 (a)): as the plot, and the plot made in an earlier round."""
+    return jump_refusal(state, ship) is None and 0 < ship.jump_plot_round < state.round
+
+
+def _overload_drive(state: BattleState, ship: ShipState, data: Mapping[str, Any]) -> bool:
+    """`overload_drive` (§6.B): an M-Drive giving Thrust, online, not overloaded for next round."""
+    return (
+        ship.drive_thrust > 0
+        and "m_drive" not in ship.offline
+        and "drive" not in ship.overload_next
+    )
+
+
+def _overload_plant(state: BattleState, ship: ShipState, data: Mapping[str, Any]) -> bool:
+    """`overload_plant` (§6.B): a power budget, Power left, not overloaded for next round."""
+    return bool(ship.plant) and ship.power_pct > 0 and "plant" not in ship.overload_next
+
+
+def _system(ship: ShipState, system: str) -> bool:
+    """`_system_refusal` of the engineer's power actions: a system the ship has, a budget."""
+    if system.startswith("turret:") and int(system.split(":")[1]) >= len(ship.design.turrets):
+        return False
+    return bool(ship.plant)
+
+
+def _offline_system(state: BattleState, ship: ShipState, data: Mapping[str, Any]) -> bool:
+    """`offline_system` (§6.B): a system still online."""
+    system = str(data["system"])
+    return _system(ship, system) and system not in ship.offline
+
+
+def _restore_system(state: BattleState, ship: ShipState, data: Mapping[str, Any]) -> bool:
+    """`restore_system` (§6.B): a system taken offline."""
+    system = str(data["system"])
+    return _system(ship, system) and system in ship.offline
+
+
+def _hasty(state: BattleState, ship: ShipState, data: Mapping[str, Any]) -> bool:
+    """CE `hasty` (§1.5, a free action): once, before any of the crew acts."""
+    return not ship.hasty and not ship.done
+
+
+def _delay(state: BattleState, ship: ShipState, data: Mapping[str, Any]) -> bool:
+    """CE `delay` (§3.A, a free action): once, before the crew acts and before haste; until
+    a ship still to act this turn, or the whole turn."""
+    if ship.delay or ship.done or ship.hasty:
+        return False
+    before = data.get("before")
+    if before is None:
+        return True
+    other = state.ships.get(str(before))
+    return other is not None and before in state.order[state.turn + 1 :] and other.is_active
+
+
+def _dodge(state: BattleState, ship: ShipState, data: Mapping[str, Any]) -> bool:
+    """CE `dodge` (§11.A, a reaction): a CE battle, a bridge still working."""
+    return state.ruleset.is_ce and hits(ship, "bridge") < 2
+
+
+def _fire_sand(state: BattleState, ship: ShipState, data: Mapping[str, Any]) -> bool:
+    """CE `fire_sand` (§11.A, a reaction): against a beam attack, a working loaded sandcaster."""
+    return (
+        state.ruleset.is_ce
+        and isinstance(state.pending[0], PendingAttack)
+        and sandcaster(ship, int(data["turret"])) is not None
+    )
+
+
+_ON_TURN: dict[str, Callable[[BattleState, ShipState, Mapping[str, Any]], bool | None]] = {
+    "attack": _attack,
+    "sensor_lock": _sensor_lock,
+    "move": _move,
+    "aid_gunners": _aid_gunners,
+    "break_off": _break_off,
+    "improve_initiative": _always,
+    "repair": _repair,
+    "reload": _reload,
+    "plot_jump": _plot_jump,
+    "jump": _jump,
+    "overload_drive": _overload_drive,
+    "overload_plant": _overload_plant,
+    "offline_system": _offline_system,
+    "restore_system": _restore_system,
+    "ce_pilot": _ce_pilot,
+    "range_check": _range_check,
+    "ce_fire": _ce_fire,
+    "hasty": _hasty,
+    "delay": _delay,
+    "dodge": _dodge,
+    "fire_sand": _fire_sand,
+}
+"""Step commands judged directly: the handler's checks before `ctx.valid()`, as a predicate
+(None: ask the dry run). Each mirrors its handler; the property test holds them to it."""
+
+_DIRECT = frozenset({"end_step", "no_reaction", "surrender", "ce_reload", "ce_launch", *_ON_TURN})
 
 
 _LABELS: dict[str, str] = {

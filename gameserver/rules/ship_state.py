@@ -168,6 +168,12 @@ class CrewState:
         )
 
 
+_PLANS_MAX = 512
+_plans: dict[int, tuple[ShipState, PowerPlan]] = {}
+"""`ShipState.power_plan` by ship object id; the entry keeps the ship, so an id is never reused
+while it is cached (the oldest entry goes first)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ShipState:
     """One ship in the battle: design (static) plus everything combat changes."""
@@ -291,7 +297,21 @@ class ShipState:
         Overload Plant) powers basic systems, then the M-Drive, then the turrets in order; what
         the engineer took offline draws nothing. The drive is never cut by the budget (the
         critical rows set its Thrust); the shortfall falls on the basic systems (sensors) and
-        the turrets. Without a budget everything has power."""
+        the turrets. Without a budget everything has power.
+
+        Memoised per ship object (ship states are immutable): one command asked it of the same
+        ship five times or more (every ready weapon, the sensors, the Thrust, the lists)."""
+        key = id(self)
+        hit = _plans.get(key)
+        if hit is not None and hit[0] is self:
+            return hit[1]
+        plan = self._power_plan()
+        if len(_plans) >= _PLANS_MAX:
+            del _plans[next(iter(_plans))]
+        _plans[key] = (self, plan)
+        return plan
+
+    def _power_plan(self) -> PowerPlan:
         design = self.design
         n = len(design.turrets)
         if not self.plant:

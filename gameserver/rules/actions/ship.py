@@ -265,7 +265,7 @@ def reload(ctx: DecideContext, cmd: Reload, ship: ShipState, station: str) -> No
     )
 
 
-def _jump_refusal(state: BattleState, ship: ShipState) -> str | None:
+def jump_refusal(state: BattleState, ship: ShipState) -> str | None:
     """Why this ship cannot jump now, or None (§13.1 (a), §10.B.4 J-Drive row; with
     `fuel_tracking`, a design that records its fuel needs `jump_fuel_pct` of its tonnage)."""
     if ship.design.jump <= 0:
@@ -289,7 +289,7 @@ def _jump_refusal(state: BattleState, ship: ShipState) -> str | None:
 def plot_jump(ctx: DecideContext, cmd: PlotJump, ship: ShipState, station: str) -> None:
     """§6 Calculate Jump Plot (§13.1 (a)): Astrogation (EDU), Easy (4+) with DM -1 for haste
     (⚠ `jump_plot_target`, `jump_plot_dm`); a success lets the engineer jump in a later round."""
-    refusal = _jump_refusal(ctx.state, ship)
+    refusal = jump_refusal(ctx.state, ship)
     if refusal is not None:
         refuse("cannot_jump", refusal)
     if ship.jump_plot_round:
@@ -320,7 +320,7 @@ def plot_jump(ctx: DecideContext, cmd: PlotJump, ship: ShipState, station: str) 
 def jump(ctx: DecideContext, cmd: Jump, ship: ShipState, station: str) -> None:
     """§6.B Jump, §13.1 (a): on a plot from an earlier round, an Engineer (j-drive) check,
     Average (8+) ⚠ `jump_target`, J-Drive Severity 1: DM -2; success: the ship has jumped."""
-    refusal = _jump_refusal(ctx.state, ship)
+    refusal = jump_refusal(ctx.state, ship)
     if refusal is not None:
         refuse("cannot_jump", refusal)
     if not ship.jump_plot_round:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from gameserver import rules
-from gameserver.hub.autopass import pass_command
+from gameserver.hub.autopass import could_pass, pass_command
 from gameserver.rules.legal import legal_commands
 
 from .conftest import Battle, make_scenario
@@ -80,3 +80,31 @@ def test_a_ship_the_gm_handed_to_the_bot_never_passes_itself() -> None:
     assert (ship_id, station) in rules.awaiting(handed)
     assert pass_command(handed, set(), (), False, _only_passes) is None
     assert pass_command(handed, {(ship_id, "gunner:0")}, (), True, _legal(handed)) is None
+
+
+def test_no_claims_are_needed_when_no_station_could_pass_whoever_holds_it() -> None:
+    """`could_pass` (asked before the claims are read) is False only where `pass_command` finds
+    nothing for every set of held stations and either idle-crew setting: played states of a
+    battle, with the engine's lists and with lists of nothing but passes."""
+    battle = Battle(make_scenario("free_trader", "corsair", band="short"))
+    states = [battle.state]
+    for _ in range(40):
+        if battle.state.is_over:
+            break
+        ship_id, station = rules.awaiting(battle.state)[0]
+        battle.do({"type": "end_step", "ship_id": ship_id, "station": station})
+        states.append(battle.state)
+    saw = {True: 0, False: 0}
+    for state in states:
+        awaited = rules.awaiting(state)
+        helds: list[set[tuple[str, str]]] = [set(), set(awaited), set(awaited[:1])]
+        for legal in (_legal(state), _only_passes):
+            for idle in (False, True):
+                for bots in ((), ("red",), ("blue",)):
+                    could = could_pass(state, bots, idle, legal)
+                    saw[could] += 1
+                    if not could:
+                        for held in helds:
+                            assert pass_command(state, held, bots, idle, legal) is None
+    assert saw[True]
+    assert saw[False]
