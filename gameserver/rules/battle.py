@@ -170,6 +170,7 @@ def start_round(ctx: DecideContext, number: int) -> None:
         battle={"round": number, "step": Step.MANOEUVRE, "turn": -1, "moves": {}},
     )
     _leak_fuel(ctx)
+    _fail_life_support(ctx, number)
     ctx.emit(
         "initiative_order",
         {"order": list(initiative_order(ctx.state))},
@@ -198,6 +199,20 @@ def _leak_fuel(ctx: DecideContext) -> None:
             f"{s.name} leaks {_tons(lost)} t of fuel ({_tons(left)} t left"
             + ("; the tanks are dry)." if left <= 0 else ")."),
             ships={sid: {"fuel_leaked": s.fuel_leaked + lost}},
+        )
+
+
+def _fail_life_support(ctx: DecideContext, number: int) -> None:
+    """§10.B.4 Crew rows 2 and 4 (`life_support_countdown`): life support fails at the start
+    of the round its countdown runs out. RULES.md gives no further consequence in combat."""
+    for sid, s in ctx.state.ships.items():
+        if not s.is_active or not 0 < s.life_support_fails <= number:
+            continue
+        ctx.emit(
+            "life_support_failed",
+            {"ship": sid, "round": number},
+            f"{s.name}'s life support fails.",
+            ships={sid: {"life_support": "failed", "life_support_fails": 0}},
         )
 
 

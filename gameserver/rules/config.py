@@ -122,6 +122,12 @@ class RulesConfig:
     # Guard: 10% per parsec; Jump-1 is the least). Off: leaks are only noted, fuel never counts.
     fuel_tracking: bool = True
     jump_fuel_pct: int = 10
+    # §10.B.4 Crew row, applied (engine DEFAULT): "life support fails in 1D hours" (Severity
+    # 2) counts down 10 six-minute rounds an hour (§3.B), "in 1D rounds" (Severity 4) that many
+    # rounds; at the start of the round it runs out, life support fails (an event). RULES.md
+    # gives no consequence of failed life support in combat: it is recorded, nothing more.
+    # Off: the countdown is only noted.
+    life_support_countdown: bool = True
     # §13.2 DEFAULT: breaking off needs a further 50 Thrust opening at Distant from every enemy.
     break_off_thrust: int = 50
     # CE #1: add the attack Effect to ship damage (the personal-combat rule); no by default.
@@ -157,7 +163,7 @@ _FIELDS = {f.name: f for f in dataclasses.fields(RulesConfig)}
 
 # Rules added after battles were already recorded: a recorded config without the key is a
 # battle played before the rule, which replays (and re-executes) with it off.
-LATER_SWITCHES: tuple[str, ...] = ("power_budget", "fuel_tracking")
+LATER_SWITCHES: tuple[str, ...] = ("power_budget", "fuel_tracking", "life_support_countdown")
 
 
 def recorded_config(data: dict[str, Any]) -> RulesConfig:

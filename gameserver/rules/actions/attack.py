@@ -153,7 +153,7 @@ def apply_damage(
 ) -> tuple[dict[str, Any], list[CritRecord], list[str]]:
     """§10.B.2-4: Hull damage, criticals and their effects; the target's patch, the criticals
     and the effect notes. Hull 0 wrecks the ship (§13.2)."""
-    eff = ShipEffects(target, ctx.cfg)
+    eff = ShipEffects(target, ctx.cfg, ctx.state.round)
     work = eff.work()
     records = resolve_damage(ctx.dice, work, damage, severity, called, ctx.cfg, eff)
     fields = eff.changes(work)
