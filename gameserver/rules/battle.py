@@ -18,7 +18,7 @@ from gameserver.rules.dice import Dice
 from gameserver.rules.errors import RuleViolation
 from gameserver.rules.events import EVENT_SCHEMA_VERSION, Event
 from gameserver.rules.evolve import evolve
-from gameserver.rules.resolution import advance_range, initiative, skill_dm
+from gameserver.rules.resolution import advance_range, check, initiative, skill_dm
 from gameserver.rules.scenario import Scenario
 from gameserver.rules.secret import DiceSecret, with_secret
 from gameserver.rules.state import BattleState, ShipState, Step, replace_ship
@@ -90,9 +90,7 @@ def open_battle(
             "schema_version": EVENT_SCHEMA_VERSION,
             "ruleset": scenario.ruleset.value,
             "config": cfg.to_dict(),
-            "scenario": scenario.model_copy(
-                update={"ships": tuple(entry.pinned() for entry in scenario.ships)}
-            ).model_dump(mode="json"),
+            "scenario": _scenario_json(scenario),
             "commitment": commitment_data(seed, salt),
             "battle_id": battle_id,
         },
@@ -104,6 +102,8 @@ def open_battle(
     ctx = DecideContext(with_secret(evolve(None, first), secret), at, dice=dice)
     ctx.events.append(first)
     roll_tactics = {entry.id: entry.roll_tactics for entry in scenario.ships}
+    if scenario.detection == "sensors":
+        detect_at_start(ctx)
     if scenario.ruleset.is_ce:
         ce.roll_initiative(ctx, roll_tactics)
     for sid, ship in ctx.state.ships.items() if not scenario.ruleset.is_ce else ():
@@ -135,6 +135,55 @@ def open_battle(
     start_round(ctx, 1)
     settle(ctx)
     return ctx.decision()
+
+
+def _scenario_json(scenario: Scenario) -> dict[str, Any]:
+    """The scenario as ``battle_started`` records it: ships pinned to their designs, and
+    `detection` only when set (a battle that leaves it "known" records what it did before)."""
+    out = scenario.model_copy(
+        update={"ships": tuple(entry.pinned() for entry in scenario.ships)}
+    ).model_dump(mode="json")
+    if out.get("detection") == "known":
+        del out["detection"]
+    return out
+
+
+def detect_at_start(ctx: DecideContext) -> None:
+    """§3.B setup: each ship's sensors try to detect each enemy at the starting range (the
+    `RulesConfig.detection_target` check); what they miss stays undetected (§9.B.2: no launch
+    at Distant) until a Sensor Lock finds it. A ship nobody able holds the sensors of detects
+    nothing."""
+    st = ctx.state
+    for sid, ship in st.ships.items():
+        op = ship.crew_at("sensors")
+        found: list[str] = []
+        missed: list[str] = []
+        checks: list[dict[str, Any]] = []
+        for other in st.ships.values():
+            if other.side == ship.side:
+                continue
+            band = st.band(sid, other.id)
+            if op is None or ship.sensors_disabled or not ship.within_sensors(band):
+                missed.append(other.id)
+                continue
+            c = check(
+                ctx.dice,
+                op.skill("electronics"),
+                op.char("INT"),
+                target=ctx.cfg.detection_target,
+                dm=ship.sensor_dm,
+                auto_results=ctx.cfg.natural_auto_results,
+            )
+            checks.append({"target": other.id, "band": band, "check": c.to_dict()})
+            (found if c.success else missed).append(other.id)
+        names = ", ".join(ship_name(st, x) for x in found) or "nothing"
+        tail = f"; undetected: {', '.join(ship_name(st, x) for x in missed)}" if missed else ""
+        ctx.emit(
+            "detection_rolled",
+            {"ship": sid, "checks": checks, "detected": found, "undetected": missed},
+            f"{ship.name}'s sensors detect {names}{tail}.",
+            ships={sid: {"undetected": frozenset(missed)}} if missed else None,
+        )
 
 
 def start_round(ctx: DecideContext, number: int) -> None:

@@ -128,6 +128,12 @@ class RulesConfig:
     # gives no consequence of failed life support in combat: it is recorded, nothing more.
     # Off: the countdown is only noted.
     life_support_countdown: bool = True
+    # §3.B setup "decide starting range and detection (sensors)" with a scenario's
+    # `detection: sensors` (MgT2e): RULES.md gives no detection check, so (engine DEFAULT) it
+    # is the Sensor Lock's Electronics (sensors) check, INT, with the sensors' DM (§8.B grade,
+    # criticals), at this target (Average 8+, as §15 #13 takes unstated difficulties). A
+    # successful Sensor Lock also detects; §9.B.2: a launch at Distant needs the target detected.
+    detection_target: int = 8
     # §13.2 DEFAULT: breaking off needs a further 50 Thrust opening at Distant from every enemy.
     break_off_thrust: int = 50
     # CE #1: add the attack Effect to ship damage (the personal-combat rule); no by default.
@@ -221,6 +227,7 @@ INT_BOUNDS: dict[str, tuple[int, int]] = {
     "overload_drive_thrust": (0, 6),
     "overload_plant_pct": (0, 100),
     "jump_fuel_pct": (0, 100),
+    "detection_target": (2, 20),
     "ce_repair_dm": (-6, 6),
 }
 # The options that belong to the CE profile (a CE vector case may override only these).

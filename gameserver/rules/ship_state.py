@@ -237,6 +237,8 @@ class ShipState:
     # --- MgT2e fuel (`RulesConfig.fuel_tracking`), in tenths of a ton ---
     fuel_leak: int = 0  # lost at the start of each round (§10.B.4 Fuel rows 1-2)
     fuel_leaked: int = 0  # lost to leaks so far
+    # enemies this ship's sensors have not detected (§3.B setup with `detection: sensors`)
+    undetected: frozenset[str] = frozenset()
     # the round at whose start life support fails (§10.B.4 Crew rows 2 and 4); 0 = none
     life_support_fails: int = 0
     # stations a crew member moved to this round: they act there from the next round (MgT2e)

@@ -60,6 +60,9 @@ def sensor_lock(ctx: DecideContext, cmd: SensorLock, ship: ShipState, station: s
     fields: dict[str, Any] = done(ship, station)
     if c.success:
         fields["sensor_lock"] = target.id
+        if target.id in ship.undetected:
+            # a lock is a finer fix than detection: the target is detected from now on
+            fields["undetected"] = ship.undetected - {target.id}
     ctx.emit(
         "sensor_lock",
         {"ship": ship.id, "target": target.id, "check": c.to_dict(), "locked": c.success},
