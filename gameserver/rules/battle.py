@@ -205,6 +205,7 @@ def start_round(ctx: DecideContext, number: int) -> None:
             "pd_used": frozenset(),
             "sand_used": frozenset(),
             "done": frozenset(),
+            "tasks": frozenset(),
             "aid_dm": 0,
         }
         if s.init_bonus:
@@ -382,7 +383,10 @@ def _next_step(ctx: DecideContext) -> None:
     if st.step in _STEP_NEXT:
         nxt = _STEP_NEXT[st.step]
         reset: dict[str, dict[str, Any]] = {
-            sid: {"done": frozenset()} for sid, s in st.ships.items() if s.done
+            sid: ({"done": frozenset()} if s.done else {})
+            | ({"tasks": frozenset()} if s.tasks else {})
+            for sid, s in st.ships.items()
+            if s.done or s.tasks
         }
         ctx.emit(
             "step_started",

@@ -101,6 +101,7 @@ SHIP_PATCH_DECODERS: dict[str, Callable[[Any], Any]] = {
     "overload_next": _fs,
     "moved": _fs,
     "undetected": _fs,
+    "tasks": _fs,
 }
 SHIP_DECODERS: dict[str, Callable[[Any], Any]] = {
     f.name: SHIP_PATCH_DECODERS.get(f.name, _same) for f in dataclasses.fields(ShipState)

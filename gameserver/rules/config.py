@@ -134,6 +134,12 @@ class RulesConfig:
     # criticals), at this target (Average 8+, as §15 #13 takes unstated difficulties). A
     # successful Sensor Lock also detects; §9.B.2: a launch at Distant needs the target detected.
     detection_target: int = 8
+    # One person holding several stations (MgT2e flexible crew): §1.5 Multiple simultaneous
+    # tasks (CE ✅; MgT2e gives no figure, engine DEFAULT: the same) - DM `extra_task_dm` on a
+    # check for each task the same person already performed at another station this step (a
+    # check rolled is never rolled again, so the later tasks carry it). Off: no penalty.
+    extra_task_penalty: bool = True
+    extra_task_dm: int = -2
     # §13.2 DEFAULT: breaking off needs a further 50 Thrust opening at Distant from every enemy.
     break_off_thrust: int = 50
     # CE #1: add the attack Effect to ship damage (the personal-combat rule); no by default.
@@ -169,7 +175,12 @@ _FIELDS = {f.name: f for f in dataclasses.fields(RulesConfig)}
 
 # Rules added after battles were already recorded: a recorded config without the key is a
 # battle played before the rule, which replays (and re-executes) with it off.
-LATER_SWITCHES: tuple[str, ...] = ("power_budget", "fuel_tracking", "life_support_countdown")
+LATER_SWITCHES: tuple[str, ...] = (
+    "power_budget",
+    "fuel_tracking",
+    "life_support_countdown",
+    "extra_task_penalty",
+)
 
 
 def recorded_config(data: dict[str, Any]) -> RulesConfig:
@@ -228,6 +239,7 @@ INT_BOUNDS: dict[str, tuple[int, int]] = {
     "overload_plant_pct": (0, 100),
     "jump_fuel_pct": (0, 100),
     "detection_target": (2, 20),
+    "extra_task_dm": (-6, 0),
     "ce_repair_dm": (-6, 6),
 }
 # The options that belong to the CE profile (a CE vector case may override only these).

@@ -16,6 +16,8 @@ from gameserver.rules.decision import (
     done,
     handles,
     refuse,
+    task,
+    task_dm,
 )
 from gameserver.rules.dice import roll
 from gameserver.rules.effects import ShipEffects, power_change_notes
@@ -138,7 +140,9 @@ def declare_attack(ctx: DecideContext, cmd: Attack, ship: ShipState, station: st
         pending.to_dict(),
         f"{ship.name} fires {n if n > 1 else 'a'} {kind.replace('_', ' ')}{'s' if n > 1 else ''}"
         f" at {target.name} ({band_text(band)} range).",
-        ships={ship.id: turret_fields(ship, cmd.turret, station, weapons)},
+        ships={
+            ship.id: turret_fields(ship, cmd.turret, station, weapons) | task(ctx, ship, station)
+        },
         battle={
             "pending": (*st.pending, pending) if pending.eligible else st.pending,
             "next_id": pending.id + 1,
@@ -232,6 +236,7 @@ def resolve_pending_attack(ctx: DecideContext, pending: PendingAttack) -> None:
         aid_dm=attacker.aid_dm,
         evasive_dm=pending.evasive_dm,
         called_shot_dm=ctx.cfg.called_shot_dm if called else 0,
+        other_dm=task_dm(ctx, attacker, f"gunner:{pending.turret}"),
         armour=target.armour,
         sand_armour=pending.sand_armour,
         ruleset=st.ruleset,

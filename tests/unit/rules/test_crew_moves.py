@@ -104,3 +104,161 @@ def test_a_bad_reassignment_is_refused(field: str, value: Any) -> None:
     b = Battle(make_scenario("free_trader", "scout", "long"))
     ruling = {"type": "gm_ruling", "ship_id": "a", "field": field, "value": value, "reason": "r"}
     assert b.refuse(ruling, rules.GM).code == "bad_ruling"
+
+
+# --- one person holding two stations (§1.5 Multiple simultaneous tasks, `extra_task_dm`) ---
+
+SENSORS_OUT = (("crew:sensors:END", 0), ("crew:sensors:STR", 0))
+
+
+def _trader(**config: Any) -> Battle:
+    return Battle(make_scenario("free_trader", "scout", "long", config=config))
+
+
+def _gm(b: Battle, field: str, value: Any) -> list[rules.Event]:
+    return b.gm(
+        {"type": "gm_ruling", "ship_id": "a", "field": field, "value": value, "reason": "r"}
+    )
+
+
+def test_the_engineer_holds_the_helm_as_well_and_keeps_their_own_station() -> None:
+    b = _trader_without_pilot()
+    b.to(rules.Step.ACTIONS, "a")
+    offered = [e["command"] for e in legal_commands(b.state, "a", "engineer")]
+    hold = {"type": "hold_station", "ship_id": "a", "station": "engineer", "to": "pilot"}
+    assert hold in offered
+    ev = b.do(hold)[0]
+    assert ev.summary == (
+        "Alpha: Regular engineer holds the pilot station as well as the engineer station"
+        " (acting there from next round)."
+    )
+    ship = b.ship("a")
+    assert ship.crew_at("pilot") is None, "taking the helm takes the round"
+    assert ship.crew_at("engineer").name == "Regular engineer"  # type: ignore[union-attr]
+    b.until(lambda st: st.round == 2)
+    ship = b.ship("a")
+    assert ship.crew_at("pilot").name == "Regular engineer"  # type: ignore[union-attr]
+    assert ship.crew_at("engineer").name == "Regular engineer"  # type: ignore[union-attr]
+    assert ship.holder_stations("pilot") == ("engineer", "pilot")
+    assert rules.state_to_dict(rules.replay(b.events)) == rules.state_to_dict(b.state)
+
+
+@pytest.mark.parametrize(
+    ("command", "code"),
+    [
+        pytest.param({"station": "engineer", "to": "sensors"}, "station_manned", id="manned"),
+        pytest.param({"station": "engineer", "to": "gunner:7"}, "unknown_station", id="unknown"),
+        pytest.param({"station": "engineer", "to": "engineer"}, "same_station", id="same"),
+        pytest.param({"station": "pilot", "to": "pilot"}, "station_unmanned", id="unmanned"),
+        pytest.param({"station": "engineer", "to": "x" * 13}, "bad_command", id="oversized"),
+    ],
+)
+def test_a_bad_hold_is_refused_and_changes_nothing(command: dict[str, Any], code: str) -> None:
+    b = _trader_without_pilot()
+    b.to(rules.Step.ACTIONS, "a")
+    assert b.refuse({"type": "hold_station", "ship_id": "a"} | command).code == code
+
+
+def test_a_hold_out_of_turn_or_from_another_station_is_refused() -> None:
+    b = _trader_without_pilot()
+    hold = {"type": "hold_station", "ship_id": "a", "station": "engineer", "to": "pilot"}
+    assert b.state.step == rules.Step.MANOEUVRE
+    v = b.refuse(hold)
+    assert (v.code, v.message) == ("not_your_turn", "it is Bravo's turn, not Alpha's")
+    b.to(rules.Step.ACTIONS, "a")
+    captain = rules.Actor(role="player", ship_id="a", stations=frozenset({"captain"}))
+    assert b.refuse(hold, captain).code == "not_your_station"
+    ce = Battle(make_scenario("merchant_trader", "courier", "long", ruleset="CE"))
+    ce_hold = {"type": "hold_station", "ship_id": "a", "station": "engineer", "to": "pilot"}
+    assert ce.refuse(ce_hold, rules.GM).code == "wrong_ruleset"
+
+
+def _captain_holds_sensors(**config: Any) -> Battle:
+    """The sensors operator is knocked out; the GM gives the captain the sensors as well."""
+    b = _trader(**config)
+    for field, value in SENSORS_OUT:
+        _gm(b, field, value)
+    ev = _gm(b, "cover:sensors", "captain")[0]
+    assert ev.summary == "GM ruling: Alpha cover:sensors = captain (r)."
+    assert b.ship("a").crew_at("sensors").name == "Regular captain"  # type: ignore[union-attr]
+    b.to(rules.Step.ACTIONS, "a")
+    return b
+
+
+LOCK = {"type": "sensor_lock", "ship_id": "a", "target": "b"}
+RALLY = {"type": "improve_initiative", "ship_id": "a"}
+
+
+def test_a_second_task_in_the_same_step_takes_dm_minus_2() -> None:
+    """The captain rallies the crew, then locks: the lock's check carries the civilian
+    sensors' -2 and -2 for the extra task; the next round's first task has no penalty."""
+    b = _captain_holds_sensors()
+    b.do(RALLY, [4, 4])
+    assert b.last("initiative_improved").data["check"]["dm"] == 0
+    b.do(LOCK, [4, 4])
+    assert b.last("sensor_lock").data["check"]["dm"] == -4
+    b.to(rules.Step.ACTIONS, "a", round_=2)
+    assert b.ship("a").tasks == frozenset()
+    b.do({"type": "sensor_lock", "ship_id": "a", "target": "b"}, [4, 4])
+    assert b.last("sensor_lock").data["check"]["dm"] == -2
+
+
+def test_the_first_task_has_no_penalty_and_a_pass_is_no_task() -> None:
+    b = _captain_holds_sensors()
+    b.do({"type": "end_step", "ship_id": "a", "station": "captain"})
+    b.do(LOCK, [4, 4])
+    assert b.last("sensor_lock").data["check"]["dm"] == -2
+
+
+@pytest.mark.parametrize(
+    ("config", "dm"),
+    [
+        pytest.param({}, -4, id="penalty"),
+        pytest.param({"extra_task_dm": -4}, -6, id="harsher"),
+        pytest.param({"extra_task_penalty": False}, -2, id="off"),
+    ],
+)
+def test_the_extra_task_switches_change_play(config: dict[str, Any], dm: int) -> None:
+    b = _captain_holds_sensors(**config)
+    b.do(RALLY, [4, 4])
+    b.do(LOCK, [4, 4])
+    assert b.last("sensor_lock").data["check"]["dm"] == dm
+
+
+def test_the_gm_lets_go_of_a_held_station_and_refuses_bad_covers() -> None:
+    b = _captain_holds_sensors()
+    _gm(b, "cover:sensors", None)
+    assert b.ship("a").crew_at("sensors") is None
+    for field, value in (
+        ("cover:sensors", "pilot-x"),
+        ("cover:galley", "captain"),
+        ("cover:engineer", "captain"),  # the engineer is able: manned
+        ("cover:captain", "captain"),
+        ("cover:pilot", None),  # nobody holds it besides their own
+        ("cover:sensors", 3),
+    ):
+        ruling = {"type": "gm_ruling", "ship_id": "a", "field": field, "value": value}
+        assert b.refuse(ruling | {"reason": "r"}, rules.GM).code == "bad_ruling", field
+
+
+def test_the_bot_takes_the_helm_as_well_and_never_leaves_a_station() -> None:
+    """With the pilot out, the bot's engineer holds the helm as well in the Actions step (the
+    only crew command it sends); the ship then manoeuvres again."""
+    b = _trader_without_pilot()
+    b.to(rules.Step.ACTIONS, "a")
+    sent: list[str] = []
+    for _ in range(40):
+        if b.state.round > 2:
+            break
+        cmd = rules.next_bot_command(b.state, ("red", "blue"))
+        assert cmd is not None
+        sent.append(cmd.type)
+        b.state, new = rules.decide(b.state, cmd)
+        b.events.extend(new)
+    assert "change_station" not in sent
+    assert sent.count("hold_station") == 1
+    assert b.ship("a").crew_at("pilot") is not None
+    assert any(
+        e.type == "turn_started" and e.data["step"] == "manoeuvre" and e.data["ship"] == "a"
+        for e in b.events[-60:]
+    )
