@@ -301,7 +301,8 @@ def gm_ruling(ctx: DecideContext, cmd: GmRuling) -> None:
     ctx.emit(
         "gm_ruling",
         {"ship": sid, "field": field, "value": value, "reason": cmd.reason} | extra,
-        f"GM ruling: {ship.name} {field} = {value} ({cmd.reason}).",
+        f"GM ruling: {ship.name} {field} = "
+        f"{'nobody' if value is None and field.startswith('cover:') else value} ({cmd.reason}).",
         ships={sid: fields},
     )
     if fields.get("status", ACTIVE) != ACTIVE and ship.is_active:
