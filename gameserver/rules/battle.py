@@ -236,8 +236,9 @@ def _tons(tenths: int) -> str:
 
 
 def _leak_fuel(ctx: DecideContext) -> None:
-    """§10.B.4 Fuel rows 1-2 (`fuel_tracking`): each leaking ship loses its leak at the start
-    of the round, until the leak is repaired or the tanks are dry."""
+    """§10.B.4 Fuel rows 1-2 (`fuel_tracking`; CE §10.A.5 1st Fuel hit, `ce_fuel_effects`):
+    each leaking ship loses its leak at the start of the round (CE: turn), until the leak is
+    repaired or the tanks are dry."""
     for sid, s in ctx.state.ships.items():
         lost = s.leaking if s.is_active else 0
         if lost <= 0:
@@ -277,6 +278,7 @@ def _start_ce_turn(ctx: DecideContext, number: int) -> None:
         ships=ships,
         battle={"round": number, "step": Step.TURN, "turn": -1, "moves": {}},
     )
+    _leak_fuel(ctx)
     order = initiative_order(ctx.state)
     ctx.emit(
         "initiative_order",

@@ -142,6 +142,11 @@ class RulesConfig:
     extra_task_dm: int = -2
     # §13.2 DEFAULT: breaking off needs a further 50 Thrust opening at Distant from every enemy.
     break_off_thrust: int = 50
+    # CE §10.A.5 Fuel row, applied (engine DEFAULT, like `fuel_tracking` for MgT2e): the 1st
+    # hit leaks 1D tons an hour (a 1,000-second turn loses 1D x 10/36 t, to the tenth, at its
+    # start), the 2nd loses 1D x 10% of the fuel, the 3rd destroys the tank; a repair that
+    # clears the Fuel hits stops the leak. Off: fuel hits are only counted.
+    ce_fuel_effects: bool = True
     # CE #1: add the attack Effect to ship damage (the personal-combat rule); no by default.
     ce_add_effect_to_damage: bool = False
     # CE #2: the pulse laser's -2 stacks with the range table.
@@ -180,6 +185,7 @@ LATER_SWITCHES: tuple[str, ...] = (
     "fuel_tracking",
     "life_support_countdown",
     "extra_task_penalty",
+    "ce_fuel_effects",
 )
 
 
