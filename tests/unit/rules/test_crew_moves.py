@@ -262,3 +262,28 @@ def test_the_bot_takes_the_helm_as_well_and_never_leaves_a_station() -> None:
         e.type == "turn_started" and e.data["step"] == "manoeuvre" and e.data["ship"] == "a"
         for e in b.events[-60:]
     )
+
+
+def test_one_gunner_at_two_turrets_fires_the_second_at_dm_minus_2() -> None:
+    """Gunner 2 is knocked out; the GM has Gunner 1 hold turret 2 as well. Turret 1 fires
+    first; turret 2's preview and its attack roll carry -2 ("other": the extra task)."""
+    b = Battle(make_scenario("free_trader", "corsair", "medium"))
+    for char in ("END", "STR"):
+        _gm(b, f"crew:gunner:1:{char}", 0)
+    _gm(b, "cover:gunner:1", "gunner:0")
+    b.to(rules.Step.ATTACK, "a")
+    fire = {"type": "attack", "ship_id": "a", "target": "b", "weapons": [0]}
+    preview = next(
+        e["preview"] for e in legal_commands(b.state, "a", "gunner:1") if e["type"] == "attack"
+    )
+    assert "extra_tasks" not in preview["dms"]
+    b.do(fire | {"turret": 0})
+    b.until(lambda st: st.acting_ship == "a" and not st.pending)
+    assert b.last("attack_resolved").data["attack"]["dms"]["other"] == 0
+    preview = next(
+        e["preview"] for e in legal_commands(b.state, "a", "gunner:1") if e["type"] == "attack"
+    )
+    assert preview["dms"]["extra_tasks"] == -2
+    b.do(fire | {"turret": 1})
+    b.until(lambda st: st.acting_ship != "a" or not st.pending)
+    assert b.last("attack_resolved").data["attack"]["dms"]["other"] == -2
