@@ -25,9 +25,15 @@ def vacant_stations(ship: ShipState) -> list[str]:
 @handles(ChangeStation)
 def change_station(ctx: DecideContext, cmd: ChangeStation, ship: ShipState, station: str) -> None:
     """Move the crew member at `station` to `cmd.to` (vacant or its holder incapacitated),
-    on their ship's turn in their station's step; they act there from the next round."""
-    if ctx.state.ruleset.is_ce:
-        refuse("wrong_ruleset", "Cepheus Engine crews change positions with their own action")
+    on their ship's turn in their station's step; they act there from the next round. CE
+    (§6.A Change Positions, a minor action): before they act this turn, and they act at the
+    new station at once (§3.A: one pilot only, so the helm must be empty)."""
+    ce = ctx.state.ruleset.is_ce
+    if ce and station in ship.done:
+        refuse(
+            "already_acted",
+            f"the {station_name(station)} has acted this turn: change positions before acting",
+        )
     if cmd.to not in ship.design.station_ids():
         refuse("unknown_station", f"{ship.name} has no {station_name(cmd.to)} station")
     if cmd.to == station:
@@ -45,12 +51,15 @@ def change_station(ctx: DecideContext, cmd: ChangeStation, ship: ShipState, stat
         )
     ctx.valid()
     crew = tuple(replace(c, station=cmd.to) if c is mover else c for c in ship.crew)
-    fields: dict[str, Any] = done(ship, station) | {"crew": crew, "moved": ship.moved | {cmd.to}}
+    fields: dict[str, Any] = done(ship, station) | {"crew": crew}
+    if not ce:
+        fields["moved"] = ship.moved | {cmd.to}
+    when = "this turn" if ce else "from next round"
     ctx.emit(
         "station_changed",
         {"ship": ship.id, "crew": mover.name, "from": station, "to": cmd.to},
         f"{ship.name}: {mover.name} leaves the {station_name(station)} station for the"
-        f" {station_name(cmd.to)} station (acting there from next round).",
+        f" {station_name(cmd.to)} station (acting there {when}).",
         ships={ship.id: fields},
     )
 
@@ -60,7 +69,7 @@ def hold_station(ctx: DecideContext, cmd: HoldStation, ship: ShipState, station:
     """The crew member at `station` also holds `cmd.to` (vacant or its holder incapacitated),
     on their ship's turn in their station's step; they act there from the next round."""
     if ctx.state.ruleset.is_ce:
-        refuse("wrong_ruleset", "Cepheus Engine crews change positions with their own action")
+        refuse("wrong_ruleset", "in a CE battle a crew member changes positions instead")
     if cmd.to not in ship.design.station_ids():
         refuse("unknown_station", f"{ship.name} has no {station_name(cmd.to)} station")
     holder = ship.crew_at(station)

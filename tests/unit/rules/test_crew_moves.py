@@ -287,3 +287,35 @@ def test_one_gunner_at_two_turrets_fires_the_second_at_dm_minus_2() -> None:
     b.do(fire | {"turret": 1})
     b.until(lambda st: st.acting_ship != "a" or not st.pending)
     assert b.last("attack_resolved").data["attack"]["dms"]["other"] == -2
+
+
+# --- CE §6.A Change Positions (a minor action: the crew member acts at the new station) ---
+
+
+def test_ce_the_navigator_takes_the_empty_helm_and_flies_this_turn() -> None:
+    """The Merchant Trader's pilot is knocked out; on its turn the navigator changes positions
+    and, in the same turn, makes the pilot's Evasive Maneuvers check (Piloting: none, -3)."""
+    b = Battle(make_scenario("merchant_trader", "raider", "long", ruleset="CE"))
+    for char in ("END", "STR"):
+        _gm(b, f"crew:pilot:{char}", 0)
+    b.until(lambda st: st.acting_ship == "a" and not st.pending)
+    move = {"type": "change_station", "ship_id": "a", "station": "navigator", "to": "pilot"}
+    assert move in [e["command"] for e in legal_commands(b.state, "a", "navigator")]
+    ev = b.do(move)[0]
+    assert ev.summary.endswith("for the pilot station (acting there this turn).")
+    assert ("a", "pilot") in rules.awaiting(b.state)
+    assert b.ship("a").crew_at("pilot").name == "Regular navigator"  # type: ignore[union-attr]
+    b.do({"type": "ce_pilot", "ship_id": "a", "action": "evasive_maneuvers"}, [4, 4])
+    assert b.last("ce_pilot").data["check"]["skill_dm"] == -3
+
+
+def test_ce_a_crew_member_who_has_acted_cannot_change_positions_that_turn() -> None:
+    b = Battle(make_scenario("merchant_trader", "raider", "long", ruleset="CE"))
+    for char in ("END", "STR"):
+        _gm(b, f"crew:pilot:{char}", 0)
+    b.until(lambda st: st.acting_ship == "a" and not st.pending)
+    b.do({"type": "end_step", "ship_id": "a", "station": "navigator"})
+    move = {"type": "change_station", "ship_id": "a", "station": "navigator", "to": "pilot"}
+    v = b.refuse(move)
+    assert (v.code, v.message) == ("station_done", "the navigator of Alpha is done for this step")
+    assert "change_station" not in [e["type"] for e in legal_commands(b.state, "a", "navigator")]
