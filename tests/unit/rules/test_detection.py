@@ -9,6 +9,7 @@ The Patrol Corvette's sensors operator: Electronics 1, INT 8 (0), improved senso
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from typing import Any
 
@@ -17,6 +18,7 @@ import pytest
 from gameserver import rules
 from gameserver.protocol_view import PublicView
 from gameserver.rules.legal import legal_commands
+from gameserver.rules.reexecution import reexecute
 from gameserver.rules.turns import stations_needed
 
 from .conftest import Battle, make_scenario, play_bots
@@ -149,3 +151,19 @@ def test_bots_with_sensor_detection_lock_then_launch_and_are_never_refused() -> 
                 launches += 1
     assert locks > 0
     assert launches > 0
+
+
+def test_a_detection_battle_re_executes_from_its_exported_log() -> None:
+    """An import plays every recorded command again: the opening's detection checks and the
+    locks that found the enemy come out the same."""
+    scenario = make_scenario(
+        "patrol_corvette", "system_defence_boat", "distant", detection="sensors", round_limit=4
+    )
+    state, events = rules.open_battle(scenario, 7, "t", None)
+    state, more = play_bots(state)
+    log = json.loads(json.dumps([e.to_dict() for e in [*events, *more]]))
+    decoded, dicts = rules.decode_events(log)
+    again, produced = reexecute(decoded, dicts, rules.DiceSecret(7, bytes(rules.SALT_BYTES)))
+    assert json.loads(json.dumps(produced)) == log
+    assert again == state
+    assert "detection_rolled" in [e["type"] for e in log]
