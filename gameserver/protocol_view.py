@@ -121,6 +121,11 @@ class PublicShip(_ViewPart):
         default=None, description="MgT2e power budget, only while power is short or managed"
     )
     fuel: PublicFuel | None = Field(default=None, description="MgT2e fuel, once a leak began")
+    undetected: list[str] | None = Field(
+        default=None,
+        description="MgT2e: the enemies this ship's sensors have not detected (a scenario with"
+        " detection 'sensors'); absent when none",
+    )
     bot: BotSetting | None = Field(
         default=None,
         description="set once the GM chose (gm_bot): the tactic the server's bot runs the ship"
@@ -151,6 +156,7 @@ _OPTIONAL_SHIP_FIELDS = (
     "column",
     "power",
     "fuel",
+    "undetected",
 )
 
 

@@ -18,7 +18,7 @@ from gameserver.rules.dice import Dice
 from gameserver.rules.errors import RuleViolation
 from gameserver.rules.events import EVENT_SCHEMA_VERSION, Event
 from gameserver.rules.evolve import evolve
-from gameserver.rules.resolution import advance_range, initiative, skill_dm
+from gameserver.rules.resolution import advance_range, check, initiative, skill_dm
 from gameserver.rules.scenario import Scenario
 from gameserver.rules.secret import DiceSecret, with_secret
 from gameserver.rules.state import BattleState, ShipState, Step, replace_ship
@@ -90,9 +90,7 @@ def open_battle(
             "schema_version": EVENT_SCHEMA_VERSION,
             "ruleset": scenario.ruleset.value,
             "config": cfg.to_dict(),
-            "scenario": scenario.model_copy(
-                update={"ships": tuple(entry.pinned() for entry in scenario.ships)}
-            ).model_dump(mode="json"),
+            "scenario": _scenario_json(scenario),
             "commitment": commitment_data(seed, salt),
             "battle_id": battle_id,
         },
@@ -104,6 +102,8 @@ def open_battle(
     ctx = DecideContext(with_secret(evolve(None, first), secret), at, dice=dice)
     ctx.events.append(first)
     roll_tactics = {entry.id: entry.roll_tactics for entry in scenario.ships}
+    if scenario.detection == "sensors":
+        detect_at_start(ctx)
     if scenario.ruleset.is_ce:
         ce.roll_initiative(ctx, roll_tactics)
     for sid, ship in ctx.state.ships.items() if not scenario.ruleset.is_ce else ():
@@ -137,6 +137,55 @@ def open_battle(
     return ctx.decision()
 
 
+def _scenario_json(scenario: Scenario) -> dict[str, Any]:
+    """The scenario as ``battle_started`` records it: ships pinned to their designs, and
+    `detection` only when set (a battle that leaves it "known" records what it did before)."""
+    out = scenario.model_copy(
+        update={"ships": tuple(entry.pinned() for entry in scenario.ships)}
+    ).model_dump(mode="json")
+    if out.get("detection") == "known":
+        del out["detection"]
+    return out
+
+
+def detect_at_start(ctx: DecideContext) -> None:
+    """§3.B setup: each ship's sensors try to detect each enemy at the starting range (the
+    `RulesConfig.detection_target` check); what they miss stays undetected (§9.B.2: no launch
+    at Distant) until a Sensor Lock finds it. A ship nobody able holds the sensors of detects
+    nothing."""
+    st = ctx.state
+    for sid, ship in st.ships.items():
+        op = ship.crew_at("sensors")
+        found: list[str] = []
+        missed: list[str] = []
+        checks: list[dict[str, Any]] = []
+        for other in st.ships.values():
+            if other.side == ship.side:
+                continue
+            band = st.band(sid, other.id)
+            if op is None or ship.sensors_disabled or not ship.within_sensors(band):
+                missed.append(other.id)
+                continue
+            c = check(
+                ctx.dice,
+                op.skill("electronics"),
+                op.char("INT"),
+                target=ctx.cfg.detection_target,
+                dm=ship.sensor_dm,
+                auto_results=ctx.cfg.natural_auto_results,
+            )
+            checks.append({"target": other.id, "band": band, "check": c.to_dict()})
+            (found if c.success else missed).append(other.id)
+        names = ", ".join(ship_name(st, x) for x in found) or "nothing"
+        tail = f"; undetected: {', '.join(ship_name(st, x) for x in missed)}" if missed else ""
+        ctx.emit(
+            "detection_rolled",
+            {"ship": sid, "checks": checks, "detected": found, "undetected": missed},
+            f"{ship.name}'s sensors detect {names}{tail}.",
+            ships={sid: {"undetected": frozenset(missed)}} if missed else None,
+        )
+
+
 def start_round(ctx: DecideContext, number: int) -> None:
     st = ctx.state
     ships: dict[str, dict[str, Any]] = {}
@@ -156,6 +205,7 @@ def start_round(ctx: DecideContext, number: int) -> None:
             "pd_used": frozenset(),
             "sand_used": frozenset(),
             "done": frozenset(),
+            "tasks": frozenset(),
             "aid_dm": 0,
         }
         if s.init_bonus:
@@ -170,6 +220,7 @@ def start_round(ctx: DecideContext, number: int) -> None:
         battle={"round": number, "step": Step.MANOEUVRE, "turn": -1, "moves": {}},
     )
     _leak_fuel(ctx)
+    _fail_life_support(ctx, number)
     ctx.emit(
         "initiative_order",
         {"order": list(initiative_order(ctx.state))},
@@ -185,8 +236,9 @@ def _tons(tenths: int) -> str:
 
 
 def _leak_fuel(ctx: DecideContext) -> None:
-    """§10.B.4 Fuel rows 1-2 (`fuel_tracking`): each leaking ship loses its leak at the start
-    of the round, until the leak is repaired or the tanks are dry."""
+    """§10.B.4 Fuel rows 1-2 (`fuel_tracking`; CE §10.A.5 1st Fuel hit, `ce_fuel_effects`):
+    each leaking ship loses its leak at the start of the round (CE: turn), until the leak is
+    repaired or the tanks are dry."""
     for sid, s in ctx.state.ships.items():
         lost = s.leaking if s.is_active else 0
         if lost <= 0:
@@ -201,6 +253,20 @@ def _leak_fuel(ctx: DecideContext) -> None:
         )
 
 
+def _fail_life_support(ctx: DecideContext, number: int) -> None:
+    """§10.B.4 Crew rows 2 and 4 (`life_support_countdown`): life support fails at the start
+    of the round its countdown runs out. RULES.md gives no further consequence in combat."""
+    for sid, s in ctx.state.ships.items():
+        if not s.is_active or not 0 < s.life_support_fails <= number:
+            continue
+        ctx.emit(
+            "life_support_failed",
+            {"ship": sid, "round": number},
+            f"{s.name}'s life support fails.",
+            ships={sid: {"life_support": "failed", "life_support_fails": 0}},
+        )
+
+
 def _start_ce_turn(ctx: DecideContext, number: int) -> None:
     """RULES §3.A: a CE turn; initiative is not re-rolled, the reaction pools refill."""
     st = ctx.state
@@ -212,6 +278,7 @@ def _start_ce_turn(ctx: DecideContext, number: int) -> None:
         ships=ships,
         battle={"round": number, "step": Step.TURN, "turn": -1, "moves": {}},
     )
+    _leak_fuel(ctx)
     order = initiative_order(ctx.state)
     ctx.emit(
         "initiative_order",
@@ -318,7 +385,10 @@ def _next_step(ctx: DecideContext) -> None:
     if st.step in _STEP_NEXT:
         nxt = _STEP_NEXT[st.step]
         reset: dict[str, dict[str, Any]] = {
-            sid: {"done": frozenset()} for sid, s in st.ships.items() if s.done
+            sid: ({"done": frozenset()} if s.done else {})
+            | ({"tasks": frozenset()} if s.tasks else {})
+            for sid, s in st.ships.items()
+            if s.done or s.tasks
         }
         ctx.emit(
             "step_started",

@@ -100,6 +100,8 @@ SHIP_PATCH_DECODERS: dict[str, Callable[[Any], Any]] = {
     "overload": _fs,
     "overload_next": _fs,
     "moved": _fs,
+    "undetected": _fs,
+    "tasks": _fs,
 }
 SHIP_DECODERS: dict[str, Callable[[Any], Any]] = {
     f.name: SHIP_PATCH_DECODERS.get(f.name, _same) for f in dataclasses.fields(ShipState)

@@ -193,6 +193,13 @@ def choose(
     options = [o for o in options if o["type"] != "delay"]
     # missiles only where the tactic launches them (§9: a long flight is a long warning)
     options = [o for o in options if not _launch_too_far(state, ship, o, profile)]
+    # flexible crew: the bot keeps every station it holds manned (it never moves a crew member
+    # off one); in the Actions step a crew member takes the helm as well when nobody able
+    # holds it (a ship without a pilot cannot move or evade), otherwise a vacant station only
+    # once their own has nothing better to do
+    options = [o for o in options if o["type"] != "change_station"]
+    if state.step == Step.ACTIONS:
+        options.sort(key=lambda d: 0 if d["type"] == "hold_station" and d["to"] == "pilot" else 1)
     options.sort(key=lambda d: 1 if d["type"] in ("end_step", "surrender") else 0)
     if surrender:
         options.sort(key=lambda d: 0 if d["type"] == "surrender" else 1)

@@ -198,6 +198,16 @@ class ChangeStation(_Command):
     to: str = Field(max_length=12, description="the station they take over")
 
 
+class HoldStation(_Command):
+    """Any crew member (MgT2e): hold a station nobody able holds as well as their own; it takes
+    the round (they act there from the next round), and a check at one of their stations after
+    a task at another in the same step takes `RulesConfig.extra_task_dm` (§1.5)."""
+
+    type: Literal["hold_station"] = "hold_station"
+    station: str = Field(max_length=12, description="the station the crew member keeps")
+    to: str = Field(max_length=12, description="the station they hold as well")
+
+
 class Surrender(_Command):
     """Captain: strike colours (§13.2), at any time on the ship's own turn or step."""
 
@@ -397,6 +407,7 @@ Command = Annotated[
     | OfflineSystem
     | RestoreSystem
     | ChangeStation
+    | HoldStation
     | Surrender
     | EndStep
     | CePilot

@@ -122,8 +122,31 @@ class RulesConfig:
     # Guard: 10% per parsec; Jump-1 is the least). Off: leaks are only noted, fuel never counts.
     fuel_tracking: bool = True
     jump_fuel_pct: int = 10
+    # §10.B.4 Crew row, applied (engine DEFAULT): "life support fails in 1D hours" (Severity
+    # 2) counts down 10 six-minute rounds an hour (§3.B), "in 1D rounds" (Severity 4) that many
+    # rounds; at the start of the round it runs out, life support fails (an event). RULES.md
+    # gives no consequence of failed life support in combat: it is recorded, nothing more.
+    # Off: the countdown is only noted.
+    life_support_countdown: bool = True
+    # §3.B setup "decide starting range and detection (sensors)" with a scenario's
+    # `detection: sensors` (MgT2e): RULES.md gives no detection check, so (engine DEFAULT) it
+    # is the Sensor Lock's Electronics (sensors) check, INT, with the sensors' DM (§8.B grade,
+    # criticals), at this target (Average 8+, as §15 #13 takes unstated difficulties). A
+    # successful Sensor Lock also detects; §9.B.2: a launch at Distant needs the target detected.
+    detection_target: int = 8
+    # One person holding several stations (MgT2e flexible crew): §1.5 Multiple simultaneous
+    # tasks (CE ✅; MgT2e gives no figure, engine DEFAULT: the same) - DM `extra_task_dm` on a
+    # check for each task the same person already performed at another station this step (a
+    # check rolled is never rolled again, so the later tasks carry it). Off: no penalty.
+    extra_task_penalty: bool = True
+    extra_task_dm: int = -2
     # §13.2 DEFAULT: breaking off needs a further 50 Thrust opening at Distant from every enemy.
     break_off_thrust: int = 50
+    # CE §10.A.5 Fuel row, applied (engine DEFAULT, like `fuel_tracking` for MgT2e): the 1st
+    # hit leaks 1D tons an hour (a 1,000-second turn loses 1D x 10/36 t, to the tenth, at its
+    # start), the 2nd loses 1D x 10% of the fuel, the 3rd destroys the tank; a repair that
+    # clears the Fuel hits stops the leak. Off: fuel hits are only counted.
+    ce_fuel_effects: bool = True
     # CE #1: add the attack Effect to ship damage (the personal-combat rule); no by default.
     ce_add_effect_to_damage: bool = False
     # CE #2: the pulse laser's -2 stacks with the range table.
@@ -157,7 +180,13 @@ _FIELDS = {f.name: f for f in dataclasses.fields(RulesConfig)}
 
 # Rules added after battles were already recorded: a recorded config without the key is a
 # battle played before the rule, which replays (and re-executes) with it off.
-LATER_SWITCHES: tuple[str, ...] = ("power_budget", "fuel_tracking")
+LATER_SWITCHES: tuple[str, ...] = (
+    "power_budget",
+    "fuel_tracking",
+    "life_support_countdown",
+    "extra_task_penalty",
+    "ce_fuel_effects",
+)
 
 
 def recorded_config(data: dict[str, Any]) -> RulesConfig:
@@ -215,6 +244,8 @@ INT_BOUNDS: dict[str, tuple[int, int]] = {
     "overload_drive_thrust": (0, 6),
     "overload_plant_pct": (0, 100),
     "jump_fuel_pct": (0, 100),
+    "detection_target": (2, 20),
+    "extra_task_dm": (-6, 0),
     "ce_repair_dm": (-6, 6),
 }
 # The options that belong to the CE profile (a CE vector case may override only these).

@@ -174,6 +174,24 @@ def answer_reaction(
         resolve(ctx, updated)
 
 
+def task_dm(ctx: DecideContext, ship: ShipState, station: str) -> int:
+    """§1.5 Multiple simultaneous tasks (`RulesConfig.extra_task_penalty`, MgT2e): the DM on
+    this station's check for the tasks its holder already performed elsewhere this step."""
+    if ctx.state.ruleset.is_ce or not ctx.cfg.extra_task_penalty:
+        return 0
+    return ctx.cfg.extra_task_dm * ship.extra_tasks(station)
+
+
+def task(ctx: DecideContext, ship: ShipState, station: str) -> dict[str, Any]:
+    """The ship patch recording a task (a check) at `station`, only for a person holding more
+    than one station (so every other battle's events stay as they were)."""
+    if ctx.state.ruleset.is_ce or not ctx.cfg.extra_task_penalty:
+        return {}
+    if len(ship.holder_stations(station)) < 2 or station in ship.tasks:
+        return {}
+    return {"tasks": ship.tasks | {station}}
+
+
 # ---------------------------------------------------------------- the command registry
 
 

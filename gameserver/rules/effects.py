@@ -89,9 +89,10 @@ def power_change_notes(before: ShipState, after: ShipState) -> list[str]:
 class ShipEffects:
     """Mutable scratch state of one ship while a damage pipeline runs; `changes()` is the patch."""
 
-    def __init__(self, ship: ShipState, cfg: RulesConfig) -> None:
+    def __init__(self, ship: ShipState, cfg: RulesConfig, round_: int = 0) -> None:
         self.ship = ship
         self.cfg = cfg
+        self.round = round_
         self.armour = ship.armour
         self.pp_thrust_loss = ship.pp_thrust_loss
         self.md_thrust_loss = ship.md_thrust_loss
@@ -103,6 +104,7 @@ class ShipEffects:
         self.fuel_leak = ship.fuel_leak
         self.cargo_lost_pct = ship.cargo_lost_pct
         self.life_support = ship.life_support
+        self.life_support_fails = ship.life_support_fails
         self.repaired = set(ship.repaired)
         self.repair_loc = ship.repair_loc
         self.repair_count = ship.repair_count
@@ -298,14 +300,18 @@ class ShipEffects:
                 dmg = roll(dice, 3)
                 self._hurt(i, dmg)
             self.notes.append("every occupant takes 3D damage")
-        elif s == 2:
-            self.life_support = f"fails in {dice.d6()} hours"
-            self.notes.append(f"life support {self.life_support}")
-        elif s == 4:
-            self.life_support = f"fails in {dice.d6()} rounds"
+        elif s in (2, 4):
+            # A stateful effect: row S replaces the countdown (§10.B.4 row_only DEFAULT); an
+            # hour is 10 six-minute rounds (§3.B).
+            n = dice.d6()
+            unit = "hours" if s == 2 else "rounds"
+            self.life_support = f"fails in {n} {unit}"
+            if self.cfg.life_support_countdown:
+                self.life_support_fails = self.round + n * (10 if s == 2 else 1)
             self.notes.append(f"life support {self.life_support}")
         elif s == 6:
             self.life_support = "failed"
+            self.life_support_fails = 0
             self.notes.append("life support fails")
         return 0, 0
 
@@ -337,6 +343,7 @@ class ShipEffects:
             "fuel_leak": self.fuel_leak,
             "cargo_lost_pct": self.cargo_lost_pct,
             "life_support": self.life_support,
+            "life_support_fails": self.life_support_fails,
             "repaired": frozenset(self.repaired),
             "repair_loc": self.repair_loc,
             "repair_count": self.repair_count,

@@ -161,6 +161,7 @@ def candidate_commands(state: BattleState, ship_id: str, station: str) -> list[d
     for vacant in vacant_stations(ship):
         if vacant != station:
             out.append(base | {"type": "change_station", "station": station, "to": vacant})
+            out.append(base | {"type": "hold_station", "station": station, "to": vacant})
     out.append(base | {"type": "end_step", "station": station})
     out.append(base | {"type": "surrender"})
     return out
@@ -602,6 +603,11 @@ def attack_preview(
         ship.fire_control,
         ship.aid_dm,
     )
+    cfg = state.config
+    extra = ship.extra_tasks(f"gunner:{turret}") if not state.ruleset.is_ce else 0
+    if extra and cfg.extra_task_penalty:
+        # §1.5: the gunner already acted at another of their stations this step
+        dms["extra_tasks"] = cfg.extra_task_dm * extra
     return {
         "band": band,
         "dms": dms,

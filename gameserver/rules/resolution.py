@@ -521,8 +521,10 @@ def point_defence(
     mount: str,
     salvo: int,
     cfg: RulesConfig = DEFAULT_CONFIG,
+    dm: int = 0,
 ) -> PointDefenceResult:
-    """§11.B: Gunner check + mount DM (double +1, triple +2; no laser or Fire Control DMs).
+    """§11.B: Gunner check + mount DM (double +1, triple +2; no laser or Fire Control DMs);
+    `dm`: other DMs on the gunner (an extra simultaneous task, §1.5).
 
     Part A: a success removes max(1, Effect) missiles, never more than the salvo.
     """
@@ -530,7 +532,7 @@ def point_defence(
         dice,
         gunner_skill,
         dex,
-        dm=MOUNT_PD_DM.get(mount, 0),
+        dm=MOUNT_PD_DM.get(mount, 0) + dm,
         auto_results=cfg.natural_auto_results,
     )
     removed = 0
@@ -541,10 +543,14 @@ def point_defence(
 
 
 def sand(
-    dice: Dice, gunner_skill: int | None, dex: int, cfg: RulesConfig = DEFAULT_CONFIG
+    dice: Dice,
+    gunner_skill: int | None,
+    dex: int,
+    cfg: RulesConfig = DEFAULT_CONFIG,
+    dm: int = 0,
 ) -> tuple[CheckResult, int]:
     """§11.B Disperse Sand: on success armour +1D + Effect against that laser attack."""
-    c = check(dice, gunner_skill, dex, auto_results=cfg.natural_auto_results)
+    c = check(dice, gunner_skill, dex, dm=dm, auto_results=cfg.natural_auto_results)
     if not c.success:
         return c, 0
     return c, dice.d6() + c.effect
@@ -557,13 +563,14 @@ def repair_check(
     severity: int,
     consecutive_rounds: int,
     cfg: RulesConfig = DEFAULT_CONFIG,
+    dm: int = 0,
 ) -> CheckResult:
     """§12.B: Engineer check, DM -Severity, +1 per consecutive round already spent on it."""
     return check(
         dice,
         engineer_skill,
         characteristic,
-        dm=consecutive_rounds - severity,
+        dm=consecutive_rounds - severity + dm,
         auto_results=cfg.natural_auto_results,
     )
 

@@ -210,6 +210,12 @@ class Scenario(BaseModel):
         default="outside",
         description="whether the battle is outside the 100-diameter limit (jumps allowed)",
     )
+    detection: Literal["known", "sensors"] = Field(
+        default="known",
+        description="§3.B setup: 'known' (every ship has detected every enemy, as before this"
+        " field) or 'sensors' (MgT2e: each ship's sensors roll to detect each enemy at the"
+        " starting range; a missile launch at Distant needs the target detected, §9.B.2)",
+    )
 
     @field_validator("config")
     @classmethod
@@ -238,6 +244,10 @@ class Scenario(BaseModel):
                     f"ship {ship.id!r}: preset {ship.preset!r} is not a {self.ruleset.value}"
                     f" ship; {self.ruleset.value} presets: {same}"
                 )
+        if self.detection != "known" and self.ruleset.is_ce:
+            raise ValueError(
+                "detection 'sensors' is a MgT2e rule (§3.B, §9.B.2); CE battles start known"
+            )
         with_ships = {s.side for s in self.ships}
         if len(with_ships) < 2:
             raise ValueError("at least two sides need ships")

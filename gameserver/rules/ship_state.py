@@ -243,6 +243,12 @@ class ShipState:
     # --- MgT2e fuel (`RulesConfig.fuel_tracking`), in tenths of a ton ---
     fuel_leak: int = 0  # lost at the start of each round (§10.B.4 Fuel rows 1-2)
     fuel_leaked: int = 0  # lost to leaks so far
+    # stations at which a person holding several acted with a check this step (MgT2e, §1.5)
+    tasks: frozenset[str] = frozenset()
+    # enemies this ship's sensors have not detected (§3.B setup with `detection: sensors`)
+    undetected: frozenset[str] = frozenset()
+    # the round at whose start life support fails (§10.B.4 Crew rows 2 and 4); 0 = none
+    life_support_fails: int = 0
     # stations a crew member moved to this round: they act there from the next round (MgT2e)
     moved: frozenset[str] = frozenset()
     # Who runs the ship besides its crew's players (`gm_bot`): a tactic (the server's bot plays
@@ -423,6 +429,19 @@ class ShipState:
             if (c.station == station or (c.covers and station in c.covers)) and c.able:
                 return c
         return None
+
+    def holder_stations(self, station: str) -> tuple[str, ...]:
+        """Every station the person acting at `station` holds (their own and those they
+        cover); just `station` when nobody able is there."""
+        c = self.crew_at(station)
+        return (c.station, *c.covers) if c is not None else (station,)
+
+    def extra_tasks(self, station: str) -> int:
+        """Tasks the person at `station` already performed at their other stations this step
+        (§1.5 Multiple simultaneous tasks)."""
+        if not self.tasks:
+            return 0
+        return sum(1 for s in self.holder_stations(station) if s != station and s in self.tasks)
 
     def turret_weapons(self, turret: int) -> range:
         """Flat weapon indices of a turret."""

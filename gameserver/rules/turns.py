@@ -130,7 +130,9 @@ def turret_can_fire(state: BattleState, ship: ShipState, t: int) -> bool:
                 continue
             if stats.direct_fire and weapon_reach_error(kind, band) is None:
                 return True
-            if kind == "missile_rack" and ship.ammo[flat] > 0:
+            # §9.B.2: no launch at Distant at a target not detected
+            seen = band != "distant" or e.id not in ship.undetected
+            if kind == "missile_rack" and ship.ammo[flat] > 0 and seen:
                 return True
     return False
 

@@ -319,6 +319,13 @@ def candidates(state: BattleState, ship: ShipState, station: str) -> list[dict[s
         out.append(base | {"type": "ce_reload", "turret": t})
     if station == "engineer":
         out.extend(base | {"type": "ce_repair", "system": k} for k in repairable(ship))
+    if station not in ship.done:
+        # §6.A Change Positions: to a station nobody able holds, acting there this turn
+        out.extend(
+            base | {"type": "change_station", "station": station, "to": s}
+            for s in ship.design.station_ids()
+            if s != station and ship.crew_at(s) is None
+        )
     out.append(base | {"type": "end_step", "station": station})
     out.append(base | {"type": "surrender"})
     return out

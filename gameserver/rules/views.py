@@ -134,6 +134,7 @@ def public_view(state: BattleState) -> dict[str, Any]:
             | (ce_ship_view(s) if ce else {})
             | power_view(s)
             | fuel_view(s)
+            | ({"undetected": sorted(s.undetected)} if s.undetected else {})
             # only once the GM set it: logs written before per-ship bots keep their view
             | ({"bot": s.bot} if s.bot is not None else {})
         )

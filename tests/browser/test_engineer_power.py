@@ -78,3 +78,23 @@ def test_the_gm_reassigns_crew_from_the_ruling_form(gm: Page, new_context: NewCo
     expect(crew).to_contain_text("Pilot Regular engineer")
     expect(crew).to_contain_text("Engineer Regular pilot")
     _no_script_errors(player)
+
+
+def test_the_gm_has_one_crew_member_hold_a_station_as_well(gm: Page) -> None:
+    """House ruling "Crew: the Gunner 1 is held as well by": the Fighter's one pilot lets the
+    gun go (nobody), then holds it again; the log says both."""
+    create_battle(gm, presets=("fighter", "corsair"))
+    gm.get_by_test_id("gm-ruling-target").select_option("ship:s1")
+    gm.get_by_test_id("gm-ruling-field").select_option("cover:gunner:0")
+    value = gm.get_by_test_id("gm-ruling-value")
+    expect(value.locator("option[value='']")).to_have_text("nobody (let it go)")
+    value.select_option("")
+    gm.get_by_test_id("gm-ruling-reason").fill("the pilot only flies")
+    gm.get_by_test_id("gm-ruling").click()
+    rulings = gm.locator("[data-type=gm_ruling]")
+    expect(rulings.last).to_contain_text("cover:gunner:0 = nobody (the pilot only flies)")
+    gm.get_by_test_id("gm-ruling-field").select_option("cover:gunner:0")
+    gm.get_by_test_id("gm-ruling-value").select_option("pilot")
+    gm.get_by_test_id("gm-ruling-reason").fill("back on the trigger")
+    gm.get_by_test_id("gm-ruling").click()
+    expect(rulings.last).to_contain_text("cover:gunner:0 = pilot (back on the trigger)")

@@ -17,6 +17,8 @@ from gameserver.rules.decision import (
     done,
     handles,
     refuse,
+    task,
+    task_dm,
 )
 from gameserver.rules.dice import roll
 from gameserver.rules.effects import ShipEffects, power_change_notes
@@ -140,7 +142,7 @@ def declare_attack(ctx: DecideContext, cmd: Attack, ship: ShipState, station: st
         pending,
         f"{ship.name} fires {n if n > 1 else 'a'} {kind.replace('_', ' ')}{'s' if n > 1 else ''}"
         f" at {target.name} ({band_text(band)} range).",
-        {ship.id: turret_fields(ship, cmd.turret, station, weapons)},
+        {ship.id: turret_fields(ship, cmd.turret, station, weapons) | task(ctx, ship, station)},
         resolve_pending_attack,
     )
 
@@ -150,7 +152,7 @@ def apply_damage(
 ) -> tuple[dict[str, Any], list[CritRecord], list[str]]:
     """§10.B.2-4: Hull damage, criticals and their effects; the target's patch, the criticals
     and the effect notes. Hull 0 wrecks the ship (§13.2)."""
-    eff = ShipEffects(target, ctx.cfg)
+    eff = ShipEffects(target, ctx.cfg, ctx.state.round)
     work = eff.work()
     records = resolve_damage(ctx.dice, work, damage, severity, called, ctx.cfg, eff)
     fields = eff.changes(work)
@@ -229,6 +231,7 @@ def resolve_pending_attack(ctx: DecideContext, pending: PendingAttack) -> None:
         aid_dm=attacker.aid_dm,
         evasive_dm=pending.evasive_dm,
         called_shot_dm=ctx.cfg.called_shot_dm if called else 0,
+        other_dm=task_dm(ctx, attacker, f"gunner:{pending.turret}"),
         armour=target.armour,
         sand_armour=pending.sand_armour,
         ruleset=st.ruleset,

@@ -11,7 +11,7 @@ from typing import Any
 
 from gameserver.rules.actions.attack import apply_damage, criticals_json, thrust_pool_after
 from gameserver.rules.commands import OfflineSystem, OverloadDrive, OverloadPlant, RestoreSystem
-from gameserver.rules.decision import DecideContext, done, handles, refuse
+from gameserver.rules.decision import DecideContext, done, handles, refuse, task, task_dm
 from gameserver.rules.effects import power_change_notes, power_text, system_name
 from gameserver.rules.resolution import check
 from gameserver.rules.state import ShipState, Step, replace_ship
@@ -25,6 +25,7 @@ def _engineer_check(ctx: DecideContext, ship: ShipState, station: str) -> Any:
         eng.skill("engineer"),
         max(eng.char("INT"), eng.char("EDU")),
         ctx.cfg.overload_target,
+        dm=task_dm(ctx, ship, station),
         auto_results=ctx.cfg.natural_auto_results,
     )
 
@@ -33,7 +34,7 @@ def _overload(ctx: DecideContext, ship: ShipState, station: str, kind: str) -> N
     """§6.B Overload (⚠): the check, the bonus for next round, a critical on a bad mishap."""
     cfg = ctx.cfg
     c = _engineer_check(ctx, ship, station)
-    fields: dict[str, Any] = done(ship, station)
+    fields: dict[str, Any] = done(ship, station) | task(ctx, ship, station)
     location = "m_drive" if kind == "drive" else "power_plant"
     what = "the M-Drive" if kind == "drive" else "the power plant"
     if kind == "drive":

@@ -71,6 +71,7 @@ _RULING_FIELDS = (
     "weapon:<index>",
     "crew:<station>:<characteristic>",
     "station:<station> (value: the station its crew member goes to)",
+    "cover:<station> (value: the station of the crew member who holds it as well, or null)",
     "sensor_lock",
     "missile_reserve",
     "sand_reserve",
@@ -111,6 +112,32 @@ def _reassign(ship: ShipState, origin: str, value: Any) -> dict[str, Any]:
         for c in ship.crew
     )
     return {"crew": crew, "moved": ship.moved - {origin, value}}
+
+
+def _cover(ship: ShipState, station: str, value: Any) -> dict[str, Any]:
+    """GM: one person holds `station` as well as their own (value: their station), at once;
+    null: whoever holds it besides their own lets it go (§1.5 applies while they hold two)."""
+    stations = ship.design.station_ids()
+    if station not in stations:
+        refuse("bad_ruling", f"a station of {ship.name}: {', '.join(stations)}")
+    if value is None:
+        holder = next((c for c in ship.crew if station in c.covers), None)
+        if holder is None:
+            refuse("bad_ruling", f"nobody holds the {station!r} station besides their own")
+        dropped = tuple(s for s in holder.covers if s != station)
+        crew = tuple(replace(c, covers=dropped) if c is holder else c for c in ship.crew)
+        return {"crew": crew}
+    if not isinstance(value, str) or value not in stations:
+        refuse("bad_ruling", f"a station of {ship.name}: {', '.join(stations)}")
+    holder = next((c for c in ship.crew if c.station == value), None)
+    if holder is None or not holder.able:
+        refuse("bad_ruling", f"nobody able is at the {value!r} station of {ship.name}")
+    if station == value or station in holder.covers:
+        refuse("bad_ruling", "that crew member holds that station already")
+    if any(c.able and (c.station == station or station in c.covers) for c in ship.crew):
+        refuse("bad_ruling", f"the {station!r} station of {ship.name} has an able crew member")
+    crew = tuple(replace(c, covers=(*c.covers, station)) if c is holder else c for c in ship.crew)
+    return {"crew": crew, "moved": ship.moved - {station}}
 
 
 def _is_int(value: Any) -> bool:
@@ -258,6 +285,8 @@ def gm_ruling(ctx: DecideContext, cmd: GmRuling) -> None:
         fields = {"crew": tuple(hurt if c is member else c for c in ship.crew)}
     elif field.startswith("station:"):
         fields = _reassign(ship, field[8:], value)
+    elif field.startswith("cover:"):
+        fields = _cover(ship, field[6:], value)
     elif field == "sensor_lock":
         if value is not None and (
             value not in st.ships or value == sid or st.ships[value].side == ship.side
@@ -273,7 +302,8 @@ def gm_ruling(ctx: DecideContext, cmd: GmRuling) -> None:
     ctx.emit(
         "gm_ruling",
         {"ship": sid, "field": field, "value": value, "reason": cmd.reason} | extra,
-        f"GM ruling: {ship.name} {field} = {value} ({cmd.reason}).",
+        f"GM ruling: {ship.name} {field} = "
+        f"{'nobody' if value is None and field.startswith('cover:') else value} ({cmd.reason}).",
         ships={sid: fields},
     )
     if fields.get("status", ACTIVE) != ACTIVE and ship.is_active:

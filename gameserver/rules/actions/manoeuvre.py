@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from gameserver.rules.commands import AidGunners, BreakOff, Move
-from gameserver.rules.decision import DecideContext, done, handles, refuse
+from gameserver.rules.decision import DecideContext, done, handles, refuse, task, task_dm
 from gameserver.rules.leaving import leave
 from gameserver.rules.resolution import aid_gunners
 from gameserver.rules.state import ESCAPED, ShipState, Step, pair_key
@@ -59,9 +59,12 @@ def aid_the_gunners(ctx: DecideContext, cmd: AidGunners, ship: ShipState, statio
     ctx.valid()
     pilot = ship.crew_at(station)
     assert pilot is not None
-    c, dm = aid_gunners(ctx.dice, pilot.skill("pilot"), pilot.char("DEX"), ship.control_dm, ctx.cfg)
+    extra = task_dm(ctx, ship, station)
+    c, dm = aid_gunners(
+        ctx.dice, pilot.skill("pilot"), pilot.char("DEX"), ship.control_dm + extra, ctx.cfg
+    )
     pool = ship.thrust_pool - cost
-    fields: dict[str, Any] = {"thrust_pool": pool, "aid_dm": dm}
+    fields: dict[str, Any] = {"thrust_pool": pool, "aid_dm": dm} | task(ctx, ship, station)
     if pool == 0:
         fields.update(done(ship, station))
     ctx.emit(

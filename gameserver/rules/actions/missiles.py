@@ -40,6 +40,12 @@ def launch_missiles(ctx: DecideContext, cmd: LaunchMissiles, ship: ShipState, st
     band = st.band(ship.id, target.id)
     if not ship.within_sensors(band) or ship.sensors_disabled:
         refuse("beyond_sensors", f"your sensors cannot hold {target.name} at {band_text(band)}")
+    if band == "distant" and target.id in ship.undetected:
+        refuse(
+            "not_detected",
+            f"{target.name} is not detected: a launch at Distant needs the target detected"
+            " (a sensor lock finds it)",
+        )
     ctx.valid()
     ammo = list(ship.ammo)
     for f in racks:

@@ -21,6 +21,8 @@ from gameserver.rules.decision import (
     refuse,
     ship_name,
     station_name,
+    task,
+    task_dm,
 )
 from gameserver.rules.pending import Pending, PendingAttack, PendingSalvo, replace_pending
 from gameserver.rules.resolution import point_defence, sand
@@ -150,7 +152,9 @@ def disperse_sand(ctx: DecideContext, cmd: Sand, ship: ShipState, station: str) 
     ctx.valid()
     gunner = ship.crew_at(station)
     assert gunner is not None
-    c, bonus = sand(ctx.dice, gunner.skill("gunner"), gunner.char("DEX"), ctx.cfg)
+    c, bonus = sand(
+        ctx.dice, gunner.skill("gunner"), gunner.char("DEX"), ctx.cfg, task_dm(ctx, ship, station)
+    )
     ammo = list(ship.ammo)
     ammo[flat] -= 1
     _react(
@@ -161,7 +165,8 @@ def disperse_sand(ctx: DecideContext, cmd: Sand, ship: ShipState, station: str) 
         {"ship": ship.id, "turret": cmd.turret, "check": c.to_dict(), "armour_bonus": bonus},
         f"{ship.name} casts sand: "
         + (f"armour +{bonus} against this attack." if c.success else "the cloud is too thin."),
-        {"ammo": tuple(ammo), "sand_used": ship.sand_used | {cmd.turret}},
+        {"ammo": tuple(ammo), "sand_used": ship.sand_used | {cmd.turret}}
+        | task(ctx, ship, station),
         replace(head, sand_armour=head.sand_armour + bonus),
     )
 
@@ -185,7 +190,13 @@ def point_defence_fire(
     assert gunner is not None
     mount = ship.design.turrets[cmd.turret].mount.value
     res = point_defence(
-        ctx.dice, gunner.skill("gunner"), gunner.char("DEX"), mount, head.missiles, ctx.cfg
+        ctx.dice,
+        gunner.skill("gunner"),
+        gunner.char("DEX"),
+        mount,
+        head.missiles,
+        ctx.cfg,
+        task_dm(ctx, ship, station),
     )
     _react(
         ctx,
@@ -200,7 +211,8 @@ def point_defence_fire(
             "remaining": res.remaining,
         },
         f"{ship.name}'s point defence removes {res.removed} missile(s); {res.remaining} left.",
-        {"fired": ship.fired | set(lasers), "pd_used": ship.pd_used | {cmd.turret}},
+        {"fired": ship.fired | set(lasers), "pd_used": ship.pd_used | {cmd.turret}}
+        | task(ctx, ship, station),
         replace(head, missiles=res.remaining),
     )
 

@@ -28,6 +28,8 @@ from gameserver.rules.decision import (
     handles,
     refuse,
     station_name,
+    task,
+    task_dm,
 )
 from gameserver.rules.effects import REPAIRABLE
 from gameserver.rules.leaving import leave
@@ -55,11 +57,18 @@ def sensor_lock(ctx: DecideContext, cmd: SensorLock, ship: ShipState, station: s
     assert op is not None
     auto = ctx.cfg.natural_auto_results
     c = check(
-        ctx.dice, op.skill("electronics"), op.char("INT"), dm=ship.sensor_dm, auto_results=auto
+        ctx.dice,
+        op.skill("electronics"),
+        op.char("INT"),
+        dm=ship.sensor_dm + task_dm(ctx, ship, station),
+        auto_results=auto,
     )
-    fields: dict[str, Any] = done(ship, station)
+    fields: dict[str, Any] = done(ship, station) | task(ctx, ship, station)
     if c.success:
         fields["sensor_lock"] = target.id
+        if target.id in ship.undetected:
+            # a lock is a finer fix than detection: the target is detected from now on
+            fields["undetected"] = ship.undetected - {target.id}
     ctx.emit(
         "sensor_lock",
         {"ship": ship.id, "target": target.id, "check": c.to_dict(), "locked": c.success},
@@ -89,7 +98,7 @@ def electronic_warfare(
             op.skill("electronics"),
             op.char("INT"),
             ctx.cfg.ew_missile_target,
-            ship.sensor_dm,
+            ship.sensor_dm + task_dm(ctx, ship, station),
             auto_results=ctx.cfg.natural_auto_results,
         )
         removed = min(salvo.missiles, max(1, c.effect)) if c.success else 0
@@ -110,7 +119,7 @@ def electronic_warfare(
                 "remaining": left,
             },
             f"{ship.name} jams incoming missiles: {removed} lost their way, {left} left.",
-            ships={ship.id: done(ship, station)},
+            ships={ship.id: done(ship, station) | task(ctx, ship, station)},
             battle={"salvos": salvos},
         )
         return
@@ -165,10 +174,13 @@ def improve_initiative(
         ctx.dice,
         cap.skill("leadership"),
         cap.char(ctx.cfg.leadership_characteristic),
+        dm=task_dm(ctx, ship, station),
         auto_results=ctx.cfg.natural_auto_results,
     )
     bonus = c.effect if (c.success or not ctx.cfg.improve_initiative_on_success_only) else 0
-    fields = done(ship, station) | {"init_bonus": ship.init_bonus + bonus}
+    fields = (
+        done(ship, station) | task(ctx, ship, station) | {"init_bonus": ship.init_bonus + bonus}
+    )
     ctx.emit(
         "initiative_improved",
         {"ship": ship.id, "check": c.to_dict(), "bonus": bonus},
@@ -200,8 +212,16 @@ def repair(ctx: DecideContext, cmd: Repair, ship: ShipState, station: str) -> No
         ship.repair_count if ship.repair_loc == loc and ship.repair_round == st.round - 1 else 0
     )
     char = max(eng.char("INT"), eng.char("EDU"))
-    c = repair_check(ctx.dice, eng.skill("engineer"), char, sev, consecutive, ctx.cfg)
-    fields: dict[str, Any] = done(ship, station)
+    c = repair_check(
+        ctx.dice,
+        eng.skill("engineer"),
+        char,
+        sev,
+        consecutive,
+        ctx.cfg,
+        task_dm(ctx, ship, station),
+    )
+    fields: dict[str, Any] = done(ship, station) | task(ctx, ship, station)
     hours = 0
     if c.success:
         hours = ctx.dice.d6()
@@ -302,10 +322,10 @@ def plot_jump(ctx: DecideContext, cmd: PlotJump, ship: ShipState, station: str) 
         nav.skill("astrogation"),
         nav.char("EDU"),
         ctx.cfg.jump_plot_target,
-        ctx.cfg.jump_plot_dm,
+        ctx.cfg.jump_plot_dm + task_dm(ctx, ship, station),
         auto_results=ctx.cfg.natural_auto_results,
     )
-    fields: dict[str, Any] = done(ship, station)
+    fields: dict[str, Any] = done(ship, station) | task(ctx, ship, station)
     if c.success:
         fields["jump_plot_round"] = ctx.state.round
     ctx.emit(
@@ -335,14 +355,14 @@ def jump(ctx: DecideContext, cmd: Jump, ship: ShipState, station: str) -> None:
         eng.skill("engineer"),
         max(eng.char("INT"), eng.char("EDU")),
         ctx.cfg.jump_target,
-        -2 if ship.sev("j_drive") == 1 else 0,
+        (-2 if ship.sev("j_drive") == 1 else 0) + task_dm(ctx, ship, station),
         auto_results=ctx.cfg.natural_auto_results,
     )
     ctx.emit(
         "jump_attempted",
         {"ship": ship.id, "check": c.to_dict(), "jumped": c.success},
         f"{ship.name}'s engineer {'engages' if c.success else 'fails to engage'} the jump drive.",
-        ships={ship.id: done(ship, station)},
+        ships={ship.id: done(ship, station) | task(ctx, ship, station)},
     )
     if c.success:
         leave(ctx, ship.id, JUMPED, f"{ship.name} jumps out of the fight.")

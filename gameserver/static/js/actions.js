@@ -13,7 +13,7 @@ const ORDER = [
   "evasive_action", "sand", "point_defence", "dodge", "fire_sand", "ce_point_defence", "trigger_screens", "no_reaction",
   "attack", "ce_fire", "launch_missiles", "ce_launch", "ce_pilot", "range_check", "sensor_targeting", "ce_captain", "ce_repair", "move", "aid_gunners", "sensor_lock", "electronic_warfare",
   "repair", "overload_plant", "overload_drive", "offline_system", "restore_system",
-  "reload", "improve_initiative", "break_off", "plot_jump", "jump", "change_station", "end_step", "surrender",
+  "reload", "improve_initiative", "break_off", "plot_jump", "jump", "change_station", "hold_station", "end_step", "surrender",
 ];
 const VERB = {
   attack: "Fire",
@@ -46,6 +46,7 @@ const VERB = {
   offline_system: "Take offline",
   restore_system: "Bring online",
   change_station: "Move there",
+  hold_station: "Hold both",
   end_step: "End step",
   surrender: "Surrender…",
 };
@@ -76,6 +77,7 @@ const TITLE = {
   offline_system: "Shed load: take a system offline",
   restore_system: "Bring a system back online",
   change_station: "Take over a station nobody able holds (from next round)",
+  hold_station: "Hold it as well as your own (from next round; DM −2 per extra task in a step)",
   reload: "Reload",
   end_step: "Done for this step",
 };
@@ -88,6 +90,7 @@ export const DM_NAMES = {
   aid: "Pilot's aid",
   evasive: "Evasive action",
   called_shot: "Called shot",
+  extra_tasks: "Another station this step",
   other: "Other",
 };
 
@@ -102,6 +105,7 @@ const ALWAYS_PICK = {
   offline_system: ["system"],
   restore_system: ["system"],
   change_station: ["to"],
+  hold_station: ["to"],
 };
 
 /**

@@ -364,10 +364,13 @@ function rulingForm(state, run) {
   };
   const drawValue = () => {
     const f = /** @type {HTMLSelectElement} */ (field).value;
-    const crewMove = f.startsWith("station:");
-    const choices = f === "band" ? BANDS : f === "status" ? STATUSES : crewMove ? shipStations().filter((st) => `station:${st}` !== f) : null;
+    const cover = f.startsWith("cover:");
+    const crewMove = f.startsWith("station:") || cover;
+    // cover:<station>: whose crew member holds it as well ("" lets whoever holds it go)
+    const others = shipStations().filter((st) => `station:${st}` !== f && `cover:${st}` !== f);
+    const choices = f === "band" ? BANDS : f === "status" ? STATUSES : crewMove ? (cover ? ["", ...others] : others) : null;
     value = choices
-      ? h("select", { id: "gm-ruling-value", testid: "gm-ruling-value" }, choices.map((c) => h("option", { value: c }, crewMove ? stationLabel(c) : label(c))))
+      ? h("select", { id: "gm-ruling-value", testid: "gm-ruling-value" }, choices.map((c) => h("option", { value: c }, c === "" ? "nobody (let it go)" : crewMove ? stationLabel(c) : label(c))))
       : h("input", { id: "gm-ruling-value", testid: "gm-ruling-value", type: "number", required: true, min: f.startsWith("crit:") ? 0 : undefined, max: f.startsWith("crit:") ? 6 : undefined, style: { width: "7em" } });
     replace(valueBox, h("label", { for: "gm-ruling-value" }, "New value"), value);
   };
@@ -376,7 +379,8 @@ function rulingForm(state, run) {
     const options = t.startsWith("pair:") ? [["band", "Range band"]]
       : t === "battle" ? [["round_limit", "Round limit"]]
         : [...SHIP_FIELDS, ...LOCATIONS.map((loc) => [`crit:${loc}`, `Critical: ${label(loc)} (Severity)`]),
-          ...shipStations().map((st) => [`station:${st}`, `Crew: move the ${stationLabel(st)} to (swap)`])];
+          ...shipStations().map((st) => [`station:${st}`, `Crew: move the ${stationLabel(st)} to (swap)`]),
+          ...shipStations().map((st) => [`cover:${st}`, `Crew: the ${stationLabel(st)} is held as well by`])];
     replace(field, options.map(([v, text]) => h("option", { value: v }, text)));
     drawValue();
   };
@@ -392,7 +396,8 @@ function rulingForm(state, run) {
       const t = /** @type {HTMLSelectElement} */ (target).value;
       const f = /** @type {HTMLSelectElement} */ (field).value;
       const raw = value.value.trim();
-      const cmd = { type: "gm_ruling", field: f, value: value.tagName === "SELECT" ? raw : Number(raw), reason: reason.value.trim() };
+      const picked = f.startsWith("cover:") && raw === "" ? null : raw;
+      const cmd = { type: "gm_ruling", field: f, value: value.tagName === "SELECT" ? picked : Number(raw), reason: reason.value.trim() };
       if (t.startsWith("ship:")) cmd.ship_id = t.slice(5);
       if (t.startsWith("pair:")) cmd.pair = t.slice(5).split("|");
       run(cmd, () => {

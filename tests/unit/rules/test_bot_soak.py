@@ -63,7 +63,10 @@ def soak_case(n: int) -> dict[str, Any]:
             "starting_range": rng.choice(BANDS),
             "round_limit": ROUND_CAP,
             "jump_limit": rng.choice(["outside", "inside"]),
-        },
+        }
+        # §3.B sensors before combat in a quarter of the MgT2e battles (no draw from `rng`,
+        # so the other choices of every case stay as they were)
+        | ({"detection": "sensors"} if n % 4 == 1 and ruleset != "CE" else {}),
     }
 
 

@@ -188,6 +188,8 @@ def repair(ctx: DecideContext, cmd: CeRepair, ship: ShipState, station: str) -> 
     )
     systems = dict(ship.systems) | {cmd.system: res.hits_after}
     fields: dict[str, Any] = {"systems": {k: v for k, v in systems.items() if v > 0}}
+    if cmd.system == "fuel" and res.hits_after == 0 and ship.fuel_leak:
+        fields["fuel_leak"] = 0  # §10.A.5: the leak was the 1st Fuel hit's; it is mended
     if cmd.system == "m_drive":
         rating = ship.design.thrust
         fields["md_thrust_loss"] = rating - ce.m_drive_thrust(rating, res.hits_after)

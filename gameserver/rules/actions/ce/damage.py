@@ -106,6 +106,34 @@ def crew_damage(
     return fields, notes
 
 
+def fuel_damage(
+    ctx: DecideContext, target: ShipState, fields: dict[str, Any]
+) -> tuple[dict[str, Any], list[str]]:
+    """§10.A.5 Fuel row for each new Fuel hit (`ce_fuel_effects`): the 1st leaks 1D tons an
+    hour (tenths of a ton a turn, lost at each turn's start), the 2nd loses 1D x 10% of the
+    fuel, the 3rd destroys the tank. Rolled after the crew damage."""
+    if not ctx.cfg.ce_fuel_effects:
+        return {}, []
+    before = target.systems.get("fuel", 0)
+    after = dict(fields.get("systems", target.systems)).get("fuel", 0)
+    out: dict[str, Any] = {}
+    notes: list[str] = []
+    for k in range(before + 1, min(after, 3) + 1):
+        if k == 1:
+            tons = ctx.dice.d6()
+            out["fuel_leak"] = (tons * 10_000 + 1_800) // 3_600
+            notes.append(f"fuel leak: {tons} t per hour")
+        elif k == 2:
+            pct = ctx.dice.d6() * 10
+            out["fuel_lost_pct"] = min(100, out.get("fuel_lost_pct", target.fuel_lost_pct) + pct)
+            notes.append(f"fuel: {pct}% lost")
+        else:
+            out["fuel_lost_pct"] = 100
+            out["fuel_leak"] = 0
+            notes.append("fuel tank destroyed")
+    return out, notes
+
+
 def _hurt(member: CrewState, damage: int, order: tuple[str, ...]) -> CrewState:
     chars = dict(member.chars)
     for key in order:
@@ -171,6 +199,8 @@ def resolve_queued(ctx: DecideContext) -> bool:
     fields = hull_fields(target, work, turret_key) | {"incoming": ()}
     crew_fields, crew_notes = crew_damage(ctx, target, crew_hits, radiation)
     fields |= crew_fields
+    fuel_fields, fuel_notes = fuel_damage(ctx, target, fields)
+    fields |= fuel_fields
     locs = [loc for r in results for loc in r["locations"]]
     ctx.emit(
         "damage_resolved",
@@ -179,6 +209,7 @@ def resolve_queued(ctx: DecideContext) -> bool:
             "armour_before": armour_before,
             "hits": results,
             "crew": crew_notes,
+            **({"fuel": fuel_notes} if fuel_notes else {}),
             "hull_after": work.hull,
             "structure_after": work.structure,
         },

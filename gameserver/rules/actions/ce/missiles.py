@@ -12,6 +12,7 @@ from gameserver.rules import resolution_ce as ce
 from gameserver.rules.actions.ce.common import check_text, enemy, manned, spent
 from gameserver.rules.actions.ce.damage import (
     crew_damage,
+    fuel_damage,
     hull_fields,
     leave_if_wrecked,
     working_hull,
@@ -208,6 +209,8 @@ def resolve_salvo(ctx: DecideContext, pending: PendingSalvo) -> None:
     fields = hull_fields(target, work, turret_key)
     crew_fields, crew_notes = crew_damage(ctx, target, crew_hits, radiation)
     fields |= crew_fields
+    fuel_fields, fuel_notes = fuel_damage(ctx, target, fields)
+    fields |= fuel_fields
     salvos = tuple(s for s in st.salvos if s.id != pending.id)
     if missed and not work.destroyed and flying is not None:
         salvos = (*salvos, flying._replace(missiles=missed, arrives_round=st.round + 1))
@@ -221,6 +224,7 @@ def resolve_salvo(ctx: DecideContext, pending: PendingSalvo) -> None:
             "turn": turn,
             "shots": shots,
             "crew": crew_notes,
+            **({"fuel": fuel_notes} if fuel_notes else {}),
             "continuing": missed,
             "hull_after": work.hull,
             "structure_after": work.structure,
