@@ -4,6 +4,7 @@
 import { createBattle, findBattle, getBattle, getPresets, importBattle } from "./api.js";
 import { BOT_TACTICS, TACTIC_HELP, botTactic } from "./bots.js";
 import { h, humanMessage, label, replace, stationLabel } from "./dom.js";
+import { designFrom, designStations, designerForm } from "./designer.js";
 import { loadName, loadSeat, saveName, saveSeat } from "./storage.js";
 
 export const BANDS = ["adjacent", "close", "short", "medium", "long", "very_long", "distant"];
@@ -208,6 +209,7 @@ function renderCreate(panel, presets, ctx) {
       crewBox.hidden = false;
       replace(crewBox, crewEditor(ship, i, preset));
     };
+    const designer = ship.design ? designerForm(ship, i, model.ruleset, () => drawCrew()) : null;
     const row = h(
       "fieldset.ship-row",
       { style: { "--side-colour": sideColour(sideIdx) }, testid: `ship-row-${i}` },
@@ -219,11 +221,12 @@ function renderCreate(panel, presets, ctx) {
           id: `ship-${i}-name`, value: ship.name, maxlength: 40, testid: `ship-name-${i}`,
           onInput: (e) => (ship.name = e.target.value),
         })),
-        field(`ship-${i}-preset`, "Design", h("select", {
+        field(`ship-${i}-preset`, ship.design ? "Start from" : "Design", h("select", {
           id: `ship-${i}-preset`, testid: `ship-preset-${i}`,
           onChange: (e) => {
             ship.preset = e.target.value;
             ship.crew = ship.crew ? {} : null;
+            if (ship.design) ship.design = designFrom(presetById.get(ship.preset)?.design);
             drawShips();
           },
         }, presetsFor(presets, model.ruleset).map((p) => h("option", { value: p.id, selected: p.id === ship.preset }, presetLabel(p))))),
@@ -239,8 +242,18 @@ function renderCreate(panel, presets, ctx) {
           onChange: (e) => (ship.quality = e.target.value),
         }, QUALITIES.map((q) => h("option", { value: q, selected: q === ship.quality }, label(q))))),
       ),
-      preset ? h("p.muted", { style: { margin: "8px 0 0", "font-size": "0.85rem" } }, presetDetail(preset)) : null,
+      preset && !ship.design ? h("p.muted", { style: { margin: "8px 0 0", "font-size": "0.85rem" } }, presetDetail(preset)) : null,
+      designer,
       h("div.btns", { style: { "margin-top": "8px" } },
+        h("button.btn.btn-small.btn-ghost", {
+          type: "button", testid: `custom-design-${i}`, "aria-expanded": String(!!ship.design),
+          onClick: () => {
+            ship.design = ship.design ? null : designFrom(preset?.design);
+            ship.crew = ship.crew ? {} : null;
+            drawShips();
+            document.querySelector(`[data-testid="${ship.design ? `design-${i}-name` : `custom-design-${i}`}"]`)?.focus();
+          },
+        }, ship.design ? "Use the preset" : "Custom design…"),
         h("button.btn.btn-small.btn-ghost", {
           type: "button", testid: `edit-crew-${i}`, "aria-expanded": String(!!ship.crew),
           "aria-controls": `crew-editor-${i}`,
@@ -294,7 +307,7 @@ function renderCreate(panel, presets, ctx) {
 
   const crewEditor = (ship, i, preset) => {
     const redraw = () => replace(/** @type {HTMLElement} */ (document.getElementById(`crew-editor-${i}`)), crewEditor(ship, i, preset));
-    const stations = preset?.stations ?? ["captain", "pilot", "engineer", "sensors", "gunner:0"];
+    const stations = ship.design ? designStations(ship.design) : preset?.stations ?? ["captain", "pilot", "engineer", "sensors", "gunner:0"];
     const base = 7 + QUALITIES.indexOf(ship.quality);
     const skill = Math.max(0, QUALITIES.indexOf(ship.quality));
     return stations.map((st) => {
@@ -363,8 +376,17 @@ function renderCreate(panel, presets, ctx) {
     "form",
     {
       testid: "create-form",
+      // The page names a bad number under its field (the designer) or the server's refusal
+      // in the form's words (scenarioError), rather than the browser's bubble on one field.
+      novalidate: true,
       onSubmit: async (e) => {
         e.preventDefault();
+        const unfit = model.ships.find((x) => x.design && x.designOk === false);
+        if (unfit) {
+          status.className = "notice error";
+          status.textContent = `The custom design of ${unfit.name || "a ship"} breaks the rules: fix the fields marked in red first.`;
+          return;
+        }
         status.className = "notice";
         status.textContent = "Creating the battle…";
         try {
@@ -533,11 +555,14 @@ export function scenarioError(message, model) {
  */
 export function scenarioBody(model, solo = null) {
   const ships = model.ships.map((s, i) => {
-    const ship = { id: `s${i + 1}`, name: s.name.trim() || `Ship ${i + 1}`, side: s.side, preset: s.preset };
-    if (s.crew && Object.keys(s.crew).length) {
-      ship.crew = Object.fromEntries(
-        Object.entries(s.crew).map(([st, c]) => [st, { ...c, name: c.name.trim() || stationLabel(st) }]),
-      );
+    const ship = { id: `s${i + 1}`, name: s.name.trim() || `Ship ${i + 1}`, side: s.side };
+    if (s.design) ship.design = { ...s.design, name: s.design.name.trim() || ship.name };
+    else ship.preset = s.preset;
+    // a custom design's crew sits only at the stations it still has
+    const seats = s.design ? new Set(designStations(s.design)) : null;
+    const crew = Object.entries(s.crew ?? {}).filter(([st]) => !seats || seats.has(st));
+    if (crew.length) {
+      ship.crew = Object.fromEntries(crew.map(([st, c]) => [st, { ...c, name: c.name.trim() || stationLabel(st) }]));
     } else {
       ship.crew_quality = s.quality;
     }
