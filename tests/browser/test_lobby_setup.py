@@ -4,6 +4,8 @@ saved fleets in this browser's storage (a hostile stored value ignored with a no
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -137,3 +139,132 @@ def gm(new_context: NewContext) -> Iterator[Page]:
     page = _open(new_context(viewport={"width": 1440, "height": 900}, bypass_csp=True))
     yield page
     _no_script_errors(page)
+
+
+def _fleet_options(page: Page) -> list[str]:
+    return [
+        t.strip() for t in page.get_by_test_id("fleet-pick").locator("option").all_inner_texts()
+    ]
+
+
+def test_a_saved_fleet_comes_back_after_a_reload_and_a_hostile_one_is_ignored(
+    gm: Page, output_dir: Path
+) -> None:
+    _open_designer(gm)
+    gm.get_by_test_id("design-0-name").fill("Gunboat")
+    gm.get_by_test_id("design-0-tons").fill("300")
+    expect(gm.get_by_test_id("design-0-figures")).to_contain_text("Hull 120")
+    gm.get_by_test_id("ship-name-1").fill("Grendel")
+    gm.get_by_test_id("edit-crew-1").click()
+    pilot = gm.get_by_test_id("crew-1-pilot")
+    pilot.get_by_label("Crew name").fill("Mara Voss")
+    pilot.get_by_label("Skills").fill("Pilot 3, Tactics (naval) 1")
+    pilot.get_by_label("Skills").blur()
+    gm.get_by_test_id("fleet-name").fill("Regina patrol")
+    gm.get_by_test_id("fleet-save").click()
+    expect(gm.get_by_test_id("fleet-notice")).to_have_text("Saved “Regina patrol”: 2 ships.")
+    assert _fleet_options(gm) == ["Regina patrol"]
+
+    # A reload starts from the defaults; Load brings the designs and crews back.
+    gm.reload()
+    expect(gm.get_by_test_id("designer-0")).to_have_count(0)
+    gm.get_by_test_id("fleet-pick").select_option("Regina patrol")
+    gm.get_by_test_id("fleet-load").click()
+    expect(gm.get_by_test_id("fleet-notice")).to_have_text("Loaded “Regina patrol”: 2 ships.")
+    expect(gm.get_by_test_id("design-0-tons")).to_have_value("300")
+    expect(gm.get_by_test_id("design-0-figures")).to_contain_text("Hull 120")
+    expect(gm.get_by_test_id("ship-name-1")).to_have_value("Grendel")
+    pilot = gm.get_by_test_id("crew-1-pilot")
+    expect(pilot.get_by_label("Crew name")).to_have_value("Mara Voss")
+    expect(pilot.get_by_label("Skills")).to_have_value(re.compile("Pilot 3"))
+    gm.get_by_test_id("fleets").screenshot(path=str(output_dir / "fleets-1440.png"))
+
+    # A second fleet, then Delete the first: only the second is kept.
+    gm.get_by_test_id("fleet-name").fill("Spare")
+    gm.get_by_test_id("fleet-save").click()
+    gm.get_by_test_id("fleet-pick").select_option("Regina patrol")
+    gm.get_by_test_id("fleet-delete").click()
+    expect(gm.get_by_test_id("fleet-notice")).to_have_text("Deleted “Regina patrol”.")
+    assert _fleet_options(gm) == ["Spare"]
+    stored = json.loads(gm.evaluate("() => localStorage.getItem('tvtt:fleets')"))
+    assert list(stored["fleets"]) == ["Spare"]
+
+    # The loaded fleet starts the battle: the custom design and the edited crew.
+    gm.get_by_test_id("create-battle").click()
+    expect(gm.get_by_test_id("battle-view")).to_be_visible()
+    battle_id = gm.get_by_test_id("battle-view").get_attribute("data-battle-id")
+    ships = {
+        s["id"]: s for s in gm.request.get(f"/api/battles/{battle_id}").json()["state"]["ships"]
+    }
+    assert (ships["s1"]["design"], ships["s1"]["hull_max"]) == ("Gunboat", 120)
+    assert ships["s2"]["name"] == "Grendel"
+    crew = {c["station"]: c for c in ships["s2"]["crew"]}
+    assert crew["pilot"]["name"] == "Mara Voss"
+
+
+HOSTILE_FLEETS = {
+    "not JSON": ("{nope", "could not be read (not JSON)"),
+    "a list": ("[1, 2]", "not in a form this page knows"),
+    "too large": ('"' + "x" * (600 * 1024) + '"', "too large to be real"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_FLEETS))
+def test_a_corrupt_stored_value_is_ignored_with_a_notice(gm: Page, case: str) -> None:
+    value, notice = HOSTILE_FLEETS[case]
+    gm.evaluate("(v) => localStorage.setItem('tvtt:fleets', v)", value)
+    gm.reload()
+    expect(gm.get_by_test_id("fleet-notice")).to_contain_text(notice)
+    expect(gm.get_by_test_id("fleet-load")).to_be_disabled()
+    # The lobby still works: save a fleet over the unreadable value, and create a battle.
+    gm.get_by_test_id("fleet-name").fill("Fresh")
+    gm.get_by_test_id("fleet-save").click()
+    assert _fleet_options(gm) == ["Fresh"]
+    gm.get_by_test_id("create-battle").click()
+    expect(gm.get_by_test_id("battle-view")).to_be_visible()
+
+
+def test_a_hostile_stored_fleet_is_refused_whole_and_shown_as_text(gm: Page) -> None:
+    markup = '<img src=x onerror="window.__pwned=1">'
+    good_crew = {
+        "pilot": {
+            "name": "Ana",
+            "characteristics": dict.fromkeys(["STR", "DEX", "END", "INT", "EDU", "SOC"], 99),
+            "skills": {"pilot": 2},
+        }
+    }
+    ship = {"name": "A", "side": "a", "preset": "scout", "quality": "regular"}
+    fleets = {
+        markup: {
+            "ruleset": "MGT2E_2016",
+            "ships": [ship, ship | {"side": "b", "preset": "__proto__"}],
+        },
+        "Bad crew": {
+            "ruleset": "MGT2E_2016",
+            "ships": [ship | {"crew": good_crew}, ship | {"side": "b"}],
+        },
+        "__proto__": {"ruleset": "D20", "ships": []},
+    }
+    gm.evaluate(
+        "(v) => localStorage.setItem('tvtt:fleets', v)",
+        json.dumps({"version": 1, "fleets": fleets}),
+    )
+    gm.reload()
+    expect(gm.get_by_test_id("fleet-pick").locator("option")).to_have_count(3)
+    assert markup in _fleet_options(gm)
+    before = gm.get_by_test_id("ship-rows").inner_text()
+    for name, reason in (
+        (markup, "ship 2's design \"__proto__\" is not one of this ruleset's presets"),
+        ("Bad crew", "ship 1's pilot has a characteristic out of 0-15"),
+        ("__proto__", "its ruleset is unknown"),
+    ):
+        gm.get_by_test_id("fleet-pick").select_option(name)
+        gm.get_by_test_id("fleet-load").click()
+        expect(gm.get_by_test_id("fleet-notice")).to_contain_text(reason)
+        expect(gm.get_by_test_id("fleet-notice")).to_contain_text(
+            "the ships were left as they were"
+        )
+        assert gm.get_by_test_id("ship-rows").inner_text() == before
+    assert gm.evaluate("() => window.__pwned") is None
+    assert gm.evaluate("() => ({}).ruleset") is None, "no prototype was polluted"
+    expect(gm.locator("img[src=x]")).to_have_count(0)

@@ -5,7 +5,8 @@ import { createBattle, findBattle, getBattle, getPresets, importBattle } from ".
 import { BOT_TACTICS, TACTIC_HELP, botTactic } from "./bots.js";
 import { h, humanMessage, label, replace, stationLabel } from "./dom.js";
 import { designFrom, designStations, designerForm } from "./designer.js";
-import { loadName, loadSeat, saveName, saveSeat } from "./storage.js";
+import { FLEET_NAME_MAX, checkFleet, fleetOf } from "./fleets.js";
+import { FLEETS_MAX, loadName, loadSeat, readFleets, saveName, saveSeat, writeFleets } from "./storage.js";
 
 export const BANDS = ["adjacent", "close", "short", "medium", "long", "very_long", "distant"];
 const QUALITIES = ["green", "regular", "veteran", "elite"];
@@ -188,6 +189,9 @@ function renderCreate(panel, presets, ctx) {
   const presetById = new Map(presets.map((p) => [p.id, p]));
   const status = h("div.notice", { testid: "create-status", "aria-live": "polite" });
   const shipsBox = h("div.ship-rows", { testid: "ship-rows" });
+  /** @type {HTMLSelectElement | null} */
+  let rulesetSelect = null;
+  const fleetsBox = h("fieldset.fleets", { style: { "margin-top": "12px" }, testid: "fleets" });
 
   const drawShips = () => {
     drawSolo();
@@ -424,7 +428,7 @@ function renderCreate(panel, presets, ctx) {
         id: "sc-rounds", type: "number", min: 1, max: 200, value: model.roundLimit,
         onInput: (e) => (model.roundLimit = Number(e.target.value)),
       })),
-      field("sc-ruleset", "Ruleset", h("select", {
+      field("sc-ruleset", "Ruleset", rulesetSelect = h("select", {
         id: "sc-ruleset", testid: "ruleset",
         onChange: (e) => {
           const before = presetFamily(model.ruleset);
@@ -460,6 +464,7 @@ function renderCreate(panel, presets, ctx) {
         },
       }, "+ Add ship"),
     ),
+    fleetsBox,
     h("fieldset", { style: { "margin-top": "12px" } },
       h("legend", null, "Solo mode"),
       h("div.row", null,
@@ -483,6 +488,78 @@ function renderCreate(panel, presets, ctx) {
     h("div", { style: { "margin-top": "10px" } }, status),
   );
   drawShips();
+
+  // Saved fleets: these ships (designs and crews) under a name, in this browser's storage.
+  const fleetNotice = h("p.small", { role: "status", testid: "fleet-notice" });
+  const tell = (message, kind = "") => {
+    fleetNotice.className = `small notice${kind ? ` ${kind}` : ""}`;
+    fleetNotice.textContent = message;
+  };
+  const drawFleets = (message = "", kind = "") => {
+    const { fleets, problem } = readFleets();
+    const names = Object.keys(fleets).sort();
+    const nameInput = h("input", { id: "fleet-name", testid: "fleet-name", maxlength: FLEET_NAME_MAX, placeholder: "e.g. Regina patrol" });
+    const pick = /** @type {HTMLSelectElement} */ (h("select", { id: "fleet-pick", testid: "fleet-pick", disabled: !names.length },
+      names.length ? names.map((n) => h("option", { value: n }, n)) : h("option", { value: "" }, "No saved fleet yet")));
+    replace(fleetsBox,
+      h("legend", null, "Saved fleets (this browser)"),
+      h("div.row", null,
+        field("fleet-name", "Save these ships as", nameInput),
+        h("div.btns", null, h("button.btn.btn-small", {
+          type: "button", testid: "fleet-save",
+          onClick: () => {
+            const name = nameInput.value.trim();
+            if (!name) return tell("Name the fleet first.", "error");
+            const current = readFleets().fleets;
+            if (!(name in current) && Object.keys(current).length >= FLEETS_MAX) {
+              return tell(`At most ${FLEETS_MAX} fleets are kept: delete one first.`, "error");
+            }
+            current[name] = fleetOf(model);
+            if (!writeFleets(current)) return tell("This browser refused to store the fleet (storage full or disabled).", "error");
+            drawFleets(`Saved “${name}”: ${model.ships.length} ships.`);
+          },
+        }, "Save fleet"))),
+      h("div.row", null,
+        field("fleet-pick", "Saved fleet", pick),
+        h("div.btns", null,
+          h("button.btn.btn-small", {
+            type: "button", testid: "fleet-load", disabled: !names.length,
+            onClick: () => {
+              const name = pick.value;
+              const raw = readFleets().fleets[name];
+              try {
+                const fleet = checkFleet(raw, (r) => presetsFor(presets, r).map((p) => p.id), model.sides.map((s) => s.id));
+                model.ruleset = fleet.ruleset;
+                if (rulesetSelect) rulesetSelect.value = fleet.ruleset;
+                for (const side of fleet.sides) {
+                  const mine = model.sides.find((s) => s.id === side.id);
+                  if (mine) mine.name = side.name;
+                  const input = /** @type {HTMLInputElement | null} */ (document.getElementById(`side-${side.id}`));
+                  if (input) input.value = side.name;
+                }
+                model.ships = fleet.ships;
+                drawShips();
+                tell(`Loaded “${name}”: ${fleet.ships.length} ships.`);
+              } catch (err) {
+                tell(`The saved fleet “${name}” cannot be used (${err.message}); the ships were left as they were.`, "warn");
+              }
+            },
+          }, "Load"),
+          h("button.btn.btn-small.btn-ghost", {
+            type: "button", testid: "fleet-delete", disabled: !names.length,
+            onClick: () => {
+              const name = pick.value;
+              const current = readFleets().fleets;
+              delete current[name];
+              if (!writeFleets(current)) return tell("This browser refused to change its storage.", "error");
+              drawFleets(`Deleted “${name}”.`);
+            },
+          }, "Delete"))),
+      fleetNotice);
+    if (problem) tell(problem, "warn");
+    else if (message) tell(message, kind);
+  };
+  drawFleets();
   replace(panel, h("header", null, h("h2", { id: "create-h" }, "New battle"),
     h("span.muted", null, "You will be the GM")), form);
 }

@@ -31,3 +31,49 @@ export function loadName() {
 export function saveName(name) {
   localStorage.setItem("tvtt:name", name);
 }
+
+// Saved fleets: the lobby's ships (designs and crews) under a name, in this browser only. The
+// stored value is read as untrusted (another tab, an extension or a hand edit may have written
+// anything): `readFleets` never throws, and the lobby checks every fleet before using it
+// (`fleets.checkFleet`).
+const FLEETS_KEY = "tvtt:fleets";
+/** A stored value past this many characters is not read at all (a fleet is a few KB). */
+export const FLEETS_MAX_CHARS = 512 * 1024;
+export const FLEETS_MAX = 20;
+
+/** The stored fleets as {name: fleet} (null prototype) and a problem to tell ("" when none). */
+export function readFleets() {
+  const fleets = Object.create(null);
+  let raw;
+  try {
+    raw = localStorage.getItem(FLEETS_KEY);
+  } catch {
+    return { fleets, problem: "This browser's storage cannot be read: saved fleets are unavailable." };
+  }
+  if (raw === null) return { fleets, problem: "" };
+  if (raw.length > FLEETS_MAX_CHARS) {
+    return { fleets, problem: "The saved fleets in this browser are too large to be real: they were ignored." };
+  }
+  let data;
+  try {
+    data = JSON.parse(raw);
+  } catch {
+    return { fleets, problem: "The saved fleets in this browser could not be read (not JSON): they were ignored." };
+  }
+  if (!data || typeof data !== "object" || Array.isArray(data) || data.version !== 1
+      || !data.fleets || typeof data.fleets !== "object" || Array.isArray(data.fleets)) {
+    return { fleets, problem: "The saved fleets in this browser are not in a form this page knows: they were ignored." };
+  }
+  for (const name of Object.keys(data.fleets).slice(0, FLEETS_MAX)) fleets[name] = data.fleets[name];
+  return { fleets, problem: "" };
+}
+
+/** Store the fleets ({name: fleet}); false when the browser refuses (full, private mode). */
+export function writeFleets(fleets) {
+  try {
+    localStorage.setItem(FLEETS_KEY, JSON.stringify({ version: 1, fleets: { ...fleets } }));
+    return true;
+  } catch {
+    return false;
+  }
+}
