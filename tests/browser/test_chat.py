@@ -144,8 +144,9 @@ def test_a_resumed_battle_brings_back_its_chat(
     expect(gm.get_by_test_id("chat-lines").locator("li")).to_have_count(3)
     assert _lines(gm) == before
     expect(gm.get_by_test_id("chat-lines").locator("li.whisper")).to_have_count(2)
-    gm.get_by_test_id("chat-lines").scroll_into_view_if_needed()
-    gm.screenshot(path=str(output_dir / "chat-restored-1440.png"), full_page=True)
+    gm.get_by_test_id("chat-panel").screenshot(
+        path=str(output_dir / "chat-restored.png"), style=".topbar { position: static !important; }"
+    )
 
     bo = _open(new_context())
     join_as_player(bo, new_code, "s1-pilot", name="Bo")

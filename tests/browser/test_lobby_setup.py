@@ -23,6 +23,9 @@ pytestmark = pytest.mark.browser
 
 __all__ = ["axe_source"]  # the fixture, used by name
 
+NO_STICKY = ".topbar { position: static !important; }"
+"""Element screenshots scroll the element into view: the sticky top bar would cover its top."""
+
 
 def _bounds(field: str) -> tuple[int, int]:
     info = ShipDesign.model_fields[field]
@@ -108,7 +111,9 @@ def test_a_custom_design_within_the_rules_starts_the_battle(
     expect(figures).to_contain_text("Hull 120")
     expect(figures).to_contain_text("Gunner 3")
     expect(gm.get_by_test_id("design-0-msg-tons")).to_be_hidden()
-    gm.get_by_test_id("designer-0").screenshot(path=str(output_dir / "designer-1440.png"))
+    gm.get_by_test_id("designer-0").screenshot(
+        path=str(output_dir / "designer-1440.png"), style=NO_STICKY
+    )
     assert_clean(gm, axe_source, "the designer at 1440 px")
 
     gm.get_by_test_id("create-battle").click()
@@ -128,7 +133,9 @@ def test_a_custom_design_within_the_rules_starts_the_battle(
     phone.get_by_test_id("design-0-add-turret").click()
     expect(phone.get_by_test_id("design-0-figures")).to_contain_text("Gunner 3")
     assert _horizontal_overflow(phone) == 0
-    phone.get_by_test_id("designer-0").screenshot(path=str(output_dir / "designer-390.png"))
+    phone.get_by_test_id("designer-0").screenshot(
+        path=str(output_dir / "designer-390.png"), style=NO_STICKY
+    )
     assert_clean(phone, axe_source, "the designer at 390 px")
     _no_script_errors(phone)
 
@@ -177,7 +184,9 @@ def test_a_saved_fleet_comes_back_after_a_reload_and_a_hostile_one_is_ignored(
     pilot = gm.get_by_test_id("crew-1-pilot")
     expect(pilot.get_by_label("Crew name")).to_have_value("Mara Voss")
     expect(pilot.get_by_label("Skills")).to_have_value(re.compile("Pilot 3"))
-    gm.get_by_test_id("fleets").screenshot(path=str(output_dir / "fleets-1440.png"))
+    gm.get_by_test_id("fleets").screenshot(
+        path=str(output_dir / "fleets-1440.png"), style=NO_STICKY
+    )
 
     # A second fleet, then Delete the first: only the second is kept.
     gm.get_by_test_id("fleet-name").fill("Spare")
