@@ -221,6 +221,8 @@ async def check_design(request: web.Request) -> web.Response:
     """`POST /api/designs/check` (``{"ruleset": ..., "design": {...}}``): the lobby's ship
     designer asks the engine whether a custom design is legal and what figures a battle will
     give it (`rules.designer`). A refusal names each field (`fields`: path -> message)."""
+    if not request.app[HUB_KEY].address_allows(request_address(request), "design"):
+        return too_many()  # each check opens a small battle: ~10 ms of CPU
     body = await json_body(request, request.app[SETTINGS_KEY].max_body_bytes)
     if not isinstance(body, dict) or not isinstance(body.get("design"), dict):
         return error_response(400, "bad_request", 'send {"ruleset": ..., "design": {...}}')

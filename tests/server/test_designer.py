@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from gameserver.hub import Hub
+from gameserver.hub.addresses import AddressLimits
 from gameserver.rules.ships import MAX_TURRETS
 from gameserver.store.memory import MemoryBattleStore
 from tests.server.conftest import create_battle, scenario
@@ -119,3 +121,13 @@ async def test_a_malformed_check_is_refused(client: TestClient[Any, Any]) -> Non
     for body in bodies:
         resp = await client.post("/api/designs/check", json=body)
         assert resp.status in (400, 422), body
+
+
+async def test_design_checks_are_limited_per_address(
+    client: TestClient[Any, Any], hub: Hub
+) -> None:
+    """Each check opens a small battle: an address gets the same budget as for creating one."""
+    hub.addresses = AddressLimits(rate_per_s=0.001, burst=2)
+    statuses = [(await _check(client, GUNBOAT))[0] for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    assert (await client.get("/api/presets")).status == 200, "only design checks are limited"
