@@ -107,6 +107,13 @@ def test_a_custom_design_within_the_rules_starts_the_battle(
     )
     gm.get_by_test_id("design-0-t2-mount").select_option("double")
     expect(gm.get_by_test_id("design-0-msg-turrets.2")).to_be_hidden()
+    # A turret with no weapon is named before anything is asked of the server.
+    gm.get_by_test_id("design-0-t2-w0").select_option("")
+    gm.get_by_test_id("design-0-t2-w0").select_option("")
+    expect(gm.get_by_test_id("design-0-msg-turrets.2")).to_have_text(
+        "Turret 3: pick at least one weapon."
+    )
+    gm.get_by_test_id("design-0-t2-w0").select_option("beam_laser")
     # The engine's figures: Hull 0.4 x 300 = 120 (the page did not compute it).
     expect(figures).to_contain_text("Hull 120")
     expect(figures).to_contain_text("Gunner 3")

@@ -91,6 +91,12 @@ export function designerForm(ship, i, ruleset, onChange) {
     }
     const name = design.name.trim() ? "" : "Name: give the design a name.";
     msg("name").textContent = name;
+    design.turrets.forEach((t, k) => {
+      if (!t.weapons.length) {
+        msg(`turrets.${k}`).textContent = `Turret ${k + 1}: pick at least one weapon.`;
+        bad = true;
+      }
+    });
     return bad || Boolean(name);
   };
 
