@@ -5,12 +5,16 @@ a chat the server could not have written is refused with a clear error, storing 
 from __future__ import annotations
 
 import copy
+import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 
 from gameserver import protocol
+from gameserver.app import create_app
+from gameserver.settings import Settings
 from gameserver.store import CHAT_KEEP, ChatEntry
 from gameserver.store.memory import MemoryBattleStore
 from tests.server.conftest import ConnectFn, WsPeer, create_battle
@@ -184,3 +188,37 @@ def test_the_import_bounds_are_the_stores() -> None:
 
 def _max_length(field: Any) -> int:
     return int(next(m.max_length for m in field.metadata if hasattr(m, "max_length")))
+
+
+async def test_a_backup_restore_brings_back_the_chat_too(
+    settings: Settings, aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]]
+) -> None:
+    """The backup API's restore (same battle id, join code and GM token) is an import too:
+    backed up from one store, restored into an empty one, the chat comes back."""
+    token = "backup-token-for-tests-0123456789abcdef"
+    with_token = settings.model_copy(update={"backup_token": token})
+    auth = {"Authorization": f"Bearer {token}"}
+    source = await aiohttp_client(create_app(with_token, store=MemoryBattleStore()))
+    battle = await create_battle(source)
+    gm = WsPeer(await source.ws_connect("/ws"))
+    await gm.join(battle_id=battle["battle_id"], role="gm", gm_token=battle["gm_token"])
+    await _say(gm, "to the table")
+    resp = await source.get(f"/api/backup/battles/{battle['battle_id']}", headers=auth)
+    backup = json.loads(await resp.read())
+    assert resp.status == 200, backup
+    assert [line["text"] for line in backup["chat"]] == ["to the table"]
+
+    target_store = MemoryBattleStore()
+    target = await aiohttp_client(create_app(with_token, store=target_store))
+    identity = backup["restore"]
+    headers = auth | {
+        "Content-Type": "application/json",
+        "X-Restore-Battle-Id": identity["battle_id"],
+        "X-Restore-Join-Code": identity["join_code"],
+        "X-Restore-Gm-Token-Hash": identity["gm_token_hash"],
+        "X-Restore-Created-At": identity["created_at"],
+    }
+    resp = await target.post("/api/backup/battles", data=json.dumps(backup), headers=headers)
+    assert resp.status == 201, await resp.text()
+    kept = await target_store.chat(battle["battle_id"])
+    assert [(e.sender, e.to, e.text) for e in kept] == [("GM", "table", "to the table")]
