@@ -42,7 +42,7 @@ def test_the_designer_uses_the_engines_limits_and_names(gm: Page) -> None:
           const d = await import('/static/js/designer.js');
           return {limits: d.DESIGN_LIMITS, name: d.NAME_MAX, turrets: d.MAX_TURRETS,
                   mounts: d.MOUNTS, weapons: d.WEAPON_KINDS, sensors: d.SENSOR_GRADES,
-                  stations: d.CREW_STATIONS};
+                  stations: d.CREW_STATIONS, missiles: d.MISSILES, screens: d.SCREENS};
         }"""
     )
     for field, lim in page_side["limits"].items():
@@ -61,6 +61,9 @@ def test_the_designer_uses_the_engines_limits_and_names(gm: Page) -> None:
     assert page_side["mounts"] == [m.value for m in Mount]
     assert page_side["weapons"] == [w.value for w in WeaponKind]
     assert page_side["sensors"] == [g.value for g in SensorGrade]
+    assert page_side["missiles"] == list(ShipDesign.model_fields["missile"].annotation.__args__)  # type: ignore[union-attr]
+    screens = ShipDesign.model_fields["screens"].annotation.__args__[0]  # type: ignore[union-attr]
+    assert page_side["screens"] == list(screens.__args__)
     station_type = ShipDesign.model_fields["stations"].annotation
     assert set(page_side["stations"]) == set(station_type.__args__[0].__args__)  # type: ignore[union-attr]
 
@@ -284,3 +287,16 @@ def test_a_hostile_stored_fleet_is_refused_whole_and_shown_as_text(gm: Page) -> 
     assert gm.evaluate("() => window.__pwned") is None
     assert gm.evaluate("() => ({}).ruleset") is None, "no prototype was polluted"
     expect(gm.locator("img[src=x]")).to_have_count(0)
+
+
+def test_a_design_from_the_fighter_keeps_its_pilot_at_the_gun(gm: Page) -> None:
+    """What the form does not edit comes along from the preset (the Fighter's pilot fires its
+    gun: `held_by`), and is dropped once its station is gone rather than refused."""
+    expect(gm.get_by_test_id("create-form")).to_be_visible()
+    gm.get_by_test_id("ship-preset-0").select_option("fighter")
+    gm.get_by_test_id("custom-design-0").click()
+    figures = gm.get_by_test_id("design-0-figures")
+    expect(figures).to_contain_text("crew 1: Pilot, Gunner 1.")
+    gm.get_by_test_id("design-0-t0-remove").click()
+    expect(figures).to_contain_text("crew 1: Pilot.")
+    expect(gm.get_by_test_id("design-0-problem")).to_be_hidden()

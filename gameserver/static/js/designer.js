@@ -28,6 +28,8 @@ export const WEAPON_KINDS = ["pulse_laser", "beam_laser", "particle_beam", "rail
   "fusion_gun", "laser_drill", "missile_rack", "sandcaster"];
 export const SENSOR_GRADES = ["basic", "civilian", "military", "improved", "advanced"];
 export const CREW_STATIONS = ["captain", "pilot", "engineer", "sensors", "navigator"];
+export const MISSILES = ["standard", "smart", "nuclear"];
+export const SCREENS = ["meson_screen", "nuclear_damper"];
 /** Weapons a turret row offers (the server checks the mount's capacity and says so). */
 const SLOTS = 3;
 
@@ -45,12 +47,27 @@ export function designFrom(source) {
     mount: MOUNTS.includes(t?.mount) ? t.mount : "single",
     weapons: (Array.isArray(t?.weapons) ? t.weapons : []).filter((w) => WEAPON_KINDS.includes(w)).slice(0, SLOTS),
   }));
+  // Kept as the preset has them, not edited here: the CE stealth coating, the racks' missile,
+  // the CE screens, and who holds a station besides their own (a Fighter's pilot fires its gun).
+  if (d.stealth === true) design.stealth = true;
+  if (MISSILES.includes(d.missile)) design.missile = d.missile;
+  if (Array.isArray(d.screens)) design.screens = d.screens.filter((x) => SCREENS.includes(x)).slice(0, 8);
+  if (d.held_by && typeof d.held_by === "object" && !Array.isArray(d.held_by)) {
+    design.held_by = Object.fromEntries(Object.entries(d.held_by).filter(([k, v]) => typeof k === "string" && typeof v === "string"));
+  }
   return design;
 }
 
 /** The stations a design's crew sits at (as ShipDesign.station_ids lists them). */
 export function designStations(design) {
   return [...design.stations, ...design.turrets.map((_, i) => `gunner:${i}`)];
+}
+
+/** Drop the `held_by` entries whose station or holder the design no longer has. */
+function pruneHeldBy(design) {
+  if (!design.held_by) return;
+  const ids = new Set(designStations(design));
+  design.held_by = Object.fromEntries(Object.entries(design.held_by).filter(([st, by]) => ids.has(st) && ids.has(by)));
 }
 
 /** A number field's own problem ("" when none): a whole number within the rules' bounds. */
@@ -110,6 +127,7 @@ export function designerForm(ship, i, ruleset, onChange) {
         ship.designOk = false;
         return;
       }
+      pruneHeldBy(design);
       const mine = ++asked;
       try {
         const got = await checkDesign(ruleset, design);
