@@ -14,10 +14,10 @@ import-linter contract says so), so the worker starts only pure code
 Wire (the worker's stdin and stdout, one request at a time): a request is ``>III`` (key
 length, body length, tail length), the export key, the body; a reply is ``>I`` (length) and a
 pickle of builtins only: ``("ok", name, bot_sides, secret text, state pickle, [JSON arrays of
-events], [(seq, event JSON) of the newest events])`` or ``("refused", code, message, status,
-details)``. The events travel as JSON texts of a few events each, so the server decodes them
-in small steps (one pickle of 12,000 dicts is one call that took over a second to load), and
-the room's catch-up tail comes encoded as the room keeps it.
+events], [(seq, event JSON) of the newest events], [chat line dicts])`` or ``("refused", code,
+message, status, details)``. The events travel as JSON texts of a few events each, so the server
+decodes them in small steps (one pickle of 12,000 dicts is one call that took over a second to
+load), and the room's catch-up tail comes encoded as the room keeps it.
 """
 
 from __future__ import annotations
@@ -71,6 +71,8 @@ class CheckedImport:
     bot_sides: tuple[str, ...] = ()
     tail: tuple[tuple[int, str], ...] = ()
     """The newest events as (seq, `event_json`), the room's catch-up tail, when asked for."""
+    chat: tuple[dict[str, Any], ...] = ()
+    """The export's chat lines, checked (`ImportedChatLine`), oldest first, as plain dicts."""
 
 
 _BOUND_ERRORS = frozenset(
@@ -120,7 +122,12 @@ def parse_and_check_import(raw: bytes, key: bytes) -> CheckedImport:
     """`parse_import` then `check_import`, with the request's name and bot sides."""
     request = parse_import(raw)
     checked = check_import(request.events, request.sealed_seed, key)
-    return replace(checked, name=request.name, bot_sides=tuple(request.bot_sides))
+    return replace(
+        checked,
+        name=request.name,
+        bot_sides=tuple(request.bot_sides),
+        chat=tuple(line.model_dump() for line in request.chat),
+    )
 
 
 def check_import(raw: list[dict[str, Any]], sealed_seed: str | None, key: bytes) -> CheckedImport:
@@ -228,6 +235,7 @@ def answer(raw: bytes, key: bytes, tail: int = 0) -> bytes:
                 for i in range(0, len(checked.dicts), EVENTS_PER_TEXT)
             ],
             [(d["seq"], event_json(d)) for d in checked.dicts[-tail:]] if tail else [],
+            list(checked.chat),
         )
     return pickle.dumps(reply, pickle.HIGHEST_PROTOCOL)
 
@@ -241,16 +249,19 @@ def decode_reply(
     rules.BattleState,
     list[str],
     tuple[tuple[int, str], ...],
+    tuple[dict[str, Any], ...],
 ]:
     """The worker's reply as (name, bot sides, secret, state, JSON arrays of the events, the
-    tail); raises the refusal. The texts are left for the caller to decode in steps."""
+    tail, the chat lines); raises the refusal. The texts are left for the caller to decode in
+    steps."""
     fields = pickle.loads(reply)
     if fields[0] == "refused":
         _, code, message, status, details = fields
         raise ImportRefused(code, message, status, details)
-    _, name, bot_sides, secret, state, texts, tail = fields
+    _, name, bot_sides, secret, state, texts, tail, chat = fields
     secret = rules.DiceSecret.from_text(secret)
-    return name, tuple(bot_sides), secret, pickle.loads(state), texts, tuple(map(tuple, tail))
+    tail = tuple(map(tuple, tail))
+    return name, tuple(bot_sides), secret, pickle.loads(state), texts, tail, tuple(chat)
 
 
 def _read_exactly(stream: BinaryIO, size: int) -> bytes | None:

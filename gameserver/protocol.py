@@ -14,6 +14,7 @@ seq gets exactly what it missed.
 
 from __future__ import annotations
 
+import itertools
 import json
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -538,6 +539,48 @@ class CreateBattleRequest(BaseModel):
 MAX_IMPORT_EVENTS = 20_000
 """Events an import may hold (the body is also capped at 4 MiB by the app)."""
 
+MAX_IMPORT_CHAT = 500
+"""Chat lines an import may bring back: what a battle keeps (the store's `CHAT_KEEP`, which a
+test holds equal), so a file the server wrote always fits and a padded one is refused."""
+
+CHAT_NAME_MAX = 40
+"""The longest sender or addressee name a chat line carries (the store's `ChatEntry` bound)."""
+
+
+class ImportedChatLine(BaseModel):
+    """One chat line of an export (`ChatLine`, names only) as an import brings it back.
+
+    A line the server could not have written is refused, not repaired: an unknown role or
+    addressee, a whisper the rules of the chat do not allow (players whisper only to the GM;
+    the GM never to itself), a name or text past its bound, control characters. The file
+    carries no token hashes, so a restored whisper is read by the GM alone: it never becomes
+    readable by anyone it was not meant for."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: int = Field(ge=1)
+    at: str = Field(min_length=1, max_length=40)
+    sender: str = Field(min_length=1, max_length=CHAT_NAME_MAX)
+    sender_role: Literal["gm", "player", "spectator"]
+    to: Literal["table", "gm", "person"]
+    to_name: str = Field(default="", max_length=CHAT_NAME_MAX)
+    text: str = Field(min_length=1, max_length=CHAT_MAX_CHARS)
+
+    @model_validator(mode="after")
+    def _as_the_server_writes_it(self) -> ImportedChatLine:
+        if self.to == "person" and self.sender_role != "gm":
+            raise ValueError(f"line {self.id}: only the GM whispers to one person")
+        if self.to == "person" and not self.to_name:
+            raise ValueError(f"line {self.id}: a whisper to one person names that person")
+        if self.to != "person" and self.to_name:
+            raise ValueError(f"line {self.id}: only a whisper to one person names an addressee")
+        if self.to == "gm" and self.sender_role == "gm":
+            raise ValueError(f"line {self.id}: the GM does not whisper to the GM")
+        kept = "".join(ch for ch in self.text if ch == "\n" or ch.isprintable()).strip()
+        if kept != self.text:
+            raise ValueError(f"line {self.id}: control characters or untrimmed space in its text")
+        return self
+
 
 class ImportBattleRequest(BaseModel):
     """Body of `POST /api/battles/import`: the JSON of `GET /api/battles/{id}/log`."""
@@ -555,6 +598,16 @@ class ImportBattleRequest(BaseModel):
     name: str = Field(default="", max_length=80)
     # The GM export of a running battle carries its seed sealed (`gameserver.sealing`).
     sealed_seed: str | None = Field(default=None, max_length=512)
+    # The table's chat (the GM export has it beside the events), restored with the battle.
+    chat: list[ImportedChatLine] = Field(default=[], max_length=MAX_IMPORT_CHAT)
+
+    @field_validator("chat")
+    @classmethod
+    def _in_order(cls, chat: list[ImportedChatLine]) -> list[ImportedChatLine]:
+        for before, line in itertools.pairwise(chat):
+            if line.id <= before.id:
+                raise ValueError(f"line {line.id} comes after line {before.id}: ids only grow")
+        return chat
 
     @field_validator("events")
     @classmethod

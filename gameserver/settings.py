@@ -60,8 +60,9 @@ class Settings(BaseSettings):
     """Joins one battle accepts per second, with bursts up to `join_burst` (`rate_limited`)."""
     address_rate_per_s: float = Field(default=10.0, gt=0)
     address_burst: int = Field(default=200, ge=1)
-    """Per client address and action (upgrade, join, join-code lookup, create, import): this many
-    per second, in bursts up to `address_burst` (HTTP 429 / `rate_limited`)."""
+    """Per client address and action (upgrade, join, join-code lookup, create, import, design
+    check): this many per second, in bursts up to `address_burst` (HTTP 429 /
+    `rate_limited`)."""
     trusted_proxy_header: str = ""
     """Behind a reverse proxy: the header it sets with the client's address (`X-Forwarded-For`);
     its last entry is the client. Empty: the socket's peer address (the header is ignored)."""

@@ -30,6 +30,7 @@ from gameserver.app.middleware import (
 )
 from gameserver.app.routes import (
     battle_log,
+    check_design,
     create_battle,
     find_battle,
     get_battle,
@@ -107,6 +108,7 @@ def create_app(
     app.router.add_get("/api/join/{code}", find_battle)
     app.router.add_get("/api/presets", presets)
     app.router.add_get("/api/weapons", weapons)
+    app.router.add_post("/api/designs/check", check_design)
     app.router.add_get("/api/protocol.json", protocol_schema)
     app.router.add_get("/api/summary", summary)
     app.router.add_get("/health", health)

@@ -23,7 +23,9 @@ from gameserver.app.middleware import error_response, json_body, raw_body, reque
 from gameserver.hub import CreatedBattle, export_header, now_iso
 from gameserver.importcheck import refusal_status
 from gameserver.protocol import CreateBattleRequest, Role, protocol_json_schema
+from gameserver.rules.designer import design_figures
 from gameserver.rules.errors import readable_errors
+from gameserver.rules.ships import ShipDesign
 from gameserver.rules.tables_mgt2e import WEAPONS
 from gameserver.rules.verification import verify_log
 from gameserver.store import EventDict, StoreUnavailable
@@ -207,6 +209,46 @@ def render_markdown_log(title: str, battle_id: str, events: list[EventDict]) -> 
 async def presets(request: web.Request) -> web.Response:
     """`GET /api/presets`: the engine's preset ships for the create-battle form."""
     return web.json_response(rules.preset_catalog())
+
+
+async def check_design(request: web.Request) -> web.Response:
+    """`POST /api/designs/check` (``{"ruleset": ..., "design": {...}}``): the lobby's ship
+    designer asks the engine whether a custom design is legal and what figures a battle will
+    give it (`rules.designer`). A refusal names each field (`fields`: path -> message)."""
+    if not request.app[HUB_KEY].address_allows(request_address(request), "design"):
+        return too_many()  # each check opens a small battle: ~10 ms of CPU
+    body = await json_body(request, request.app[SETTINGS_KEY].max_body_bytes)
+    if not isinstance(body, dict) or not isinstance(body.get("design"), dict):
+        return error_response(400, "bad_request", 'send {"ruleset": ..., "design": {...}}')
+    try:
+        ruleset = rules.Ruleset(body.get("ruleset", rules.Ruleset.MGT2E_2016.value))
+    except ValueError:
+        known = ", ".join(r.value for r in rules.Ruleset)
+        return error_response(
+            422, "bad_design", f"ruleset: one of {known}", {"fields": {"ruleset": known}}
+        )
+    try:
+        design = ShipDesign.model_validate(body["design"])
+        figures = await asyncio.get_running_loop().run_in_executor(
+            None, design_figures, design, ruleset
+        )
+    except ValidationError as exc:
+        fields = {
+            _design_path(err["loc"]): str(err["msg"]).removeprefix("Value error, ")
+            for err in exc.errors()
+        }
+        return error_response(422, "bad_design", readable_errors(exc), {"fields": fields})
+    except rules.RuleViolation as exc:
+        return error_response(422, "bad_design", exc.message, {"fields": {"design": exc.message}})
+    return web.json_response(figures)
+
+
+def _design_path(loc: tuple[int | str, ...]) -> str:
+    """A design error's field path (``turrets.0.weapons``); errors the designer's two-ship
+    check raises carry ``ships.<i>.design.`` first, which the form knows nothing of."""
+    if loc[:1] == ("ships",):
+        loc = loc[3:] if loc[2:3] == ("design",) else loc[2:]
+    return ".".join(str(p) for p in loc) or "design"
 
 
 async def weapons(request: web.Request) -> web.Response:

@@ -1,5 +1,5 @@
 """Rate limits per client address, for what costs the server most from anonymous clients:
-WebSocket upgrades, joins, join-code lookups, battle creation and imports.
+WebSocket upgrades, joins, join-code lookups, battle creation, imports and design checks.
 
 A connection's own token bucket cannot stop a client that opens a new socket for every try;
 these buckets follow the address instead. Behind a reverse proxy the address is read from the
@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 from gameserver.hub.connection import TokenBucket
 
-ACTIONS = ("upgrade", "join", "join_code", "create", "import")
+ACTIONS = ("upgrade", "join", "join_code", "create", "import", "design")
 """What is limited, each with its own budget per address."""
 
 

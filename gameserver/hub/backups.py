@@ -3,7 +3,7 @@
 A GM downloads one battle with their GM token (`Battles.sealed_export`); a backup job holds no
 GM token, so the backup API takes the ``BACKUP_TOKEN`` setting instead (the operator generates
 it into a Secret shared by the server and its backup CronJob). A backup file is the GM export's
-format (events, sealed seed: the import API takes it as it is) plus a ``restore`` object with
+format (events, sealed seed, chat: the import API takes it as it is) plus a ``restore`` object with
 the battle's identity: its id, join code, creation time and GM token *hash* (never a token). A
 restore re-checks the file exactly as an import does (every command re-executed, the sealed
 seed opened with this server's ``EXPORT_KEY``) and then stores it under that identity, so join
@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from gameserver.hub.chat import chat_line
 from gameserver.hub.errors import HubError
 from gameserver.hub.exports import export_header, sealed_seed
 from gameserver.hub.tokens import JOIN_CODE_ALPHABET, JOIN_CODE_LENGTH
@@ -106,6 +107,8 @@ async def backup_export(hub: Hub, battle_id: str) -> tuple[dict[str, Any], list[
     stored = await hub.store.read(battle_id, 0)
     header = export_header(battle_id, meta) | {
         "sealed_seed": sealed_seed(hub.settings.export_key, meta, stored),
+        # The table's chat, as in the GM export: a restore brings it back (whispers: the GM's).
+        "chat": [chat_line(e).model_dump(mode="json") for e in await hub.store.chat(battle_id)],
         "restore": {
             "battle_id": meta.battle_id,
             "join_code": meta.join_code,
@@ -154,5 +157,7 @@ async def restore_battle(hub: Hub, raw: bytes, identity: RestoreIdentity) -> Cre
             409,
             {"battle_id": identity.battle_id},
         )
+    # The chat too; its whispers are the GM's alone (the file carries no token hashes).
+    await battles._restore_chat(identity.battle_id, checked.chat)
     log.info("battle_restored", battle_id=identity.battle_id, events=len(checked.dicts))
     return created

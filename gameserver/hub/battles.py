@@ -27,7 +27,7 @@ from gameserver.logs import get_logger
 from gameserver.protocol import CreateBattleRequest, ErrorCode, ErrorMessage
 from gameserver.rules.errors import readable_errors
 from gameserver.sealing import export_key
-from gameserver.store import BattleExists, BattleMeta, BattleNotFound
+from gameserver.store import BattleExists, BattleMeta, BattleNotFound, ChatEntry
 
 if TYPE_CHECKING:
     from gameserver.hub.hub import Hub
@@ -107,6 +107,7 @@ class Battles:
                 encoded_tail=checked.tail,
             )
             if created is not None:
+                await self._restore_chat(created.meta.battle_id, checked.chat)
                 return created
         raise HubError(ErrorCode.CONFLICT, "could not allocate a battle id; try again")
 
@@ -131,6 +132,25 @@ class Battles:
             ],
         }
         return header, stored
+
+    async def _restore_chat(self, battle_id: str, lines: Sequence[Mapping[str, Any]]) -> None:
+        """Keep an import's chat lines (checked by `ImportedChatLine`) with the new battle,
+        before anyone can join it (its join code and GM token are not out yet). The file has
+        no token hashes, so whispers are kept for the GM alone (`chat.may_read`)."""
+        for line in lines:
+            await self.hub.store.append_chat(
+                battle_id,
+                ChatEntry(
+                    at=line["at"],
+                    sender=line["sender"],
+                    sender_role=line["sender_role"],
+                    to=line["to"],
+                    to_name=line["to_name"],
+                    text=line["text"],
+                ),
+            )
+        if lines:
+            log.info("chat_restored", battle_id=battle_id, lines=len(lines))
 
     @staticmethod
     def _check_bot_sides(bot_sides: Sequence[str], state: rules.BattleState) -> None:

@@ -133,13 +133,15 @@ class ImportWorkers:
         finally:
             self._slots.release()
         try:
-            name, bot_sides, secret, state, texts, tail_json = decode_reply(reply)
+            name, bot_sides, secret, state, texts, tail_json, chat = decode_reply(reply)
         except ImportRefused as exc:
             log.info("import_refused", code=exc.code, status=exc.status)
             raise HubError(exc.code, exc.message, status=exc.status, details=exc.details) from None
         await asyncio.sleep(0)  # loading the reply took a few milliseconds: the loop runs first
         dicts = await _decode_in_steps(texts)
-        return CheckedImport(state, dicts, secret, name=name, bot_sides=bot_sides, tail=tail_json)
+        return CheckedImport(
+            state, dicts, secret, name=name, bot_sides=bot_sides, tail=tail_json, chat=chat
+        )
 
     async def _ask(self, request: bytes) -> bytes:
         try:

@@ -112,3 +112,49 @@ def test_table_chat_and_whispers_stay_with_their_readers(
     assert not any("chat" in e["type"] for e in exported["events"])
     gm.screenshot(path=str(output_dir / "chat-1440.png"), full_page=True)
     _no_script_errors(ana, wren)
+
+
+def test_a_resumed_battle_brings_back_its_chat(
+    gm: Page, new_context: NewContext, output_dir: Path
+) -> None:
+    """Download battle, Resume from the file: the chat comes back. The GM reads every line;
+    whispers stay whispers (the file has no tokens: a restored whisper is the GM's alone), so
+    a player or spectator of the resumed battle reads the table's lines only."""
+    code = create_battle(gm)
+    ana = _open(new_context())
+    join_as_player(ana, code, "s1-pilot", name="Ana")
+    expect(gm.get_by_test_id("chat-to").locator("option", has_text="Ana")).to_have_count(1)
+    _say(ana, "Table", "hello table")
+    _say(ana, "GM (whisper)", "they are bluffing")
+    _say(gm, "Ana (whisper)", "roll with it")
+    expect(ana.get_by_test_id("chat-lines").locator("li")).to_have_count(3)
+    before = _lines(gm)
+    assert len(before) == 3
+    with gm.expect_download() as info:
+        gm.get_by_test_id("gm-download").click()
+    saved = output_dir / "chat-resume.json"
+    info.value.save_as(saved)
+
+    gm.goto("/")
+    gm.get_by_test_id("import-file").set_input_files(saved)
+    gm.get_by_test_id("import-battle").click()
+    expect(gm.get_by_test_id("my-role")).to_have_text("GM")
+    new_code = (gm.get_by_test_id("join-code-display").text_content() or "").strip()
+    assert new_code not in ("", code)
+    expect(gm.get_by_test_id("chat-lines").locator("li")).to_have_count(3)
+    assert _lines(gm) == before
+    expect(gm.get_by_test_id("chat-lines").locator("li.whisper")).to_have_count(2)
+    gm.get_by_test_id("chat-panel").screenshot(
+        path=str(output_dir / "chat-restored.png"), style=".topbar { position: static !important; }"
+    )
+
+    bo = _open(new_context())
+    join_as_player(bo, new_code, "s1-pilot", name="Bo")
+    wren = _open(new_context())
+    join_as_spectator(wren, new_code)
+    for page in (bo, wren):
+        expect(page.get_by_test_id("chat-lines")).to_contain_text("Ana: hello table")
+        expect(page.get_by_test_id("chat-lines").locator("li")).to_have_count(1)
+    _say(bo, "Table", "back in the fight")
+    expect(gm.get_by_test_id("chat-lines")).to_contain_text("Bo: back in the fight")
+    _no_script_errors(gm, bo, wren)

@@ -68,7 +68,7 @@ def test_the_worker_needs_no_writable_file_system() -> None:
         check=True,
     ).stdout
     (size,) = REPLY_HEAD.unpack_from(out)
-    _name, _sides, _secret, state, texts, _tail = decode_reply(
+    _name, _sides, _secret, state, texts, _tail, _chat = decode_reply(
         out[REPLY_HEAD.size : REPLY_HEAD.size + size]
     )
     assert state.seq == len(log)

@@ -2,7 +2,7 @@
 // battle summary used by the join screen, and the GM's event-log export.
 import { ServerError } from "./protocol.js";
 
-async function call(method, path, body, headers = {}, raw = false) {
+export async function call(method, path, body, headers = {}, raw = false) {
   const init = { method, headers: { Accept: "application/json", ...headers } };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";

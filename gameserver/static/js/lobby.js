@@ -4,7 +4,9 @@
 import { createBattle, findBattle, getBattle, getPresets, importBattle } from "./api.js";
 import { BOT_TACTICS, TACTIC_HELP, botTactic } from "./bots.js";
 import { h, humanMessage, label, replace, stationLabel } from "./dom.js";
-import { loadName, loadSeat, saveName, saveSeat } from "./storage.js";
+import { designFrom, designStations, designerForm } from "./designer.js";
+import { FLEET_NAME_MAX, checkFleet, fleetOf } from "./fleets.js";
+import { FLEETS_MAX, loadName, loadSeat, readFleets, saveName, saveSeat, writeFleets } from "./storage.js";
 
 export const BANDS = ["adjacent", "close", "short", "medium", "long", "very_long", "distant"];
 const QUALITIES = ["green", "regular", "veteran", "elite"];
@@ -187,6 +189,9 @@ function renderCreate(panel, presets, ctx) {
   const presetById = new Map(presets.map((p) => [p.id, p]));
   const status = h("div.notice", { testid: "create-status", "aria-live": "polite" });
   const shipsBox = h("div.ship-rows", { testid: "ship-rows" });
+  /** @type {HTMLSelectElement | null} */
+  let rulesetSelect = null;
+  const fleetsBox = h("fieldset.fleets", { style: { "margin-top": "12px" }, testid: "fleets" });
 
   const drawShips = () => {
     drawSolo();
@@ -208,6 +213,7 @@ function renderCreate(panel, presets, ctx) {
       crewBox.hidden = false;
       replace(crewBox, crewEditor(ship, i, preset));
     };
+    const designer = ship.design ? designerForm(ship, i, model.ruleset, () => drawCrew()) : null;
     const row = h(
       "fieldset.ship-row",
       { style: { "--side-colour": sideColour(sideIdx) }, testid: `ship-row-${i}` },
@@ -219,11 +225,12 @@ function renderCreate(panel, presets, ctx) {
           id: `ship-${i}-name`, value: ship.name, maxlength: 40, testid: `ship-name-${i}`,
           onInput: (e) => (ship.name = e.target.value),
         })),
-        field(`ship-${i}-preset`, "Design", h("select", {
+        field(`ship-${i}-preset`, ship.design ? "Start from" : "Design", h("select", {
           id: `ship-${i}-preset`, testid: `ship-preset-${i}`,
           onChange: (e) => {
             ship.preset = e.target.value;
             ship.crew = ship.crew ? {} : null;
+            if (ship.design) ship.design = designFrom(presetById.get(ship.preset)?.design);
             drawShips();
           },
         }, presetsFor(presets, model.ruleset).map((p) => h("option", { value: p.id, selected: p.id === ship.preset }, presetLabel(p))))),
@@ -239,8 +246,18 @@ function renderCreate(panel, presets, ctx) {
           onChange: (e) => (ship.quality = e.target.value),
         }, QUALITIES.map((q) => h("option", { value: q, selected: q === ship.quality }, label(q))))),
       ),
-      preset ? h("p.muted", { style: { margin: "8px 0 0", "font-size": "0.85rem" } }, presetDetail(preset)) : null,
+      preset && !ship.design ? h("p.muted", { style: { margin: "8px 0 0", "font-size": "0.85rem" } }, presetDetail(preset)) : null,
+      designer,
       h("div.btns", { style: { "margin-top": "8px" } },
+        h("button.btn.btn-small.btn-ghost", {
+          type: "button", testid: `custom-design-${i}`, "aria-expanded": String(!!ship.design),
+          onClick: () => {
+            ship.design = ship.design ? null : designFrom(preset?.design);
+            ship.crew = ship.crew ? {} : null;
+            drawShips();
+            document.querySelector(`[data-testid="${ship.design ? `design-${i}-name` : `custom-design-${i}`}"]`)?.focus();
+          },
+        }, ship.design ? "Use the preset" : "Custom design…"),
         h("button.btn.btn-small.btn-ghost", {
           type: "button", testid: `edit-crew-${i}`, "aria-expanded": String(!!ship.crew),
           "aria-controls": `crew-editor-${i}`,
@@ -294,7 +311,7 @@ function renderCreate(panel, presets, ctx) {
 
   const crewEditor = (ship, i, preset) => {
     const redraw = () => replace(/** @type {HTMLElement} */ (document.getElementById(`crew-editor-${i}`)), crewEditor(ship, i, preset));
-    const stations = preset?.stations ?? ["captain", "pilot", "engineer", "sensors", "gunner:0"];
+    const stations = ship.design ? designStations(ship.design) : preset?.stations ?? ["captain", "pilot", "engineer", "sensors", "gunner:0"];
     const base = 7 + QUALITIES.indexOf(ship.quality);
     const skill = Math.max(0, QUALITIES.indexOf(ship.quality));
     return stations.map((st) => {
@@ -363,8 +380,17 @@ function renderCreate(panel, presets, ctx) {
     "form",
     {
       testid: "create-form",
+      // The page names a bad number under its field (the designer) or the server's refusal
+      // in the form's words (scenarioError), rather than the browser's bubble on one field.
+      novalidate: true,
       onSubmit: async (e) => {
         e.preventDefault();
+        const unfit = model.ships.find((x) => x.design && x.designOk === false);
+        if (unfit) {
+          status.className = "notice error";
+          status.textContent = `The custom design of ${unfit.name || "a ship"} breaks the rules: fix the fields marked in red first.`;
+          return;
+        }
         status.className = "notice";
         status.textContent = "Creating the battle…";
         try {
@@ -402,7 +428,7 @@ function renderCreate(panel, presets, ctx) {
         id: "sc-rounds", type: "number", min: 1, max: 200, value: model.roundLimit,
         onInput: (e) => (model.roundLimit = Number(e.target.value)),
       })),
-      field("sc-ruleset", "Ruleset", h("select", {
+      field("sc-ruleset", "Ruleset", rulesetSelect = h("select", {
         id: "sc-ruleset", testid: "ruleset",
         onChange: (e) => {
           const before = presetFamily(model.ruleset);
@@ -438,6 +464,7 @@ function renderCreate(panel, presets, ctx) {
         },
       }, "+ Add ship"),
     ),
+    fleetsBox,
     h("fieldset", { style: { "margin-top": "12px" } },
       h("legend", null, "Solo mode"),
       h("div.row", null,
@@ -461,6 +488,78 @@ function renderCreate(panel, presets, ctx) {
     h("div", { style: { "margin-top": "10px" } }, status),
   );
   drawShips();
+
+  // Saved fleets: these ships (designs and crews) under a name, in this browser's storage.
+  const fleetNotice = h("p.small", { role: "status", testid: "fleet-notice" });
+  const tell = (message, kind = "") => {
+    fleetNotice.className = `small notice${kind ? ` ${kind}` : ""}`;
+    fleetNotice.textContent = message;
+  };
+  const drawFleets = (message = "", kind = "") => {
+    const { fleets, problem } = readFleets();
+    const names = Object.keys(fleets).sort();
+    const nameInput = h("input", { id: "fleet-name", testid: "fleet-name", maxlength: FLEET_NAME_MAX, placeholder: "e.g. Regina patrol" });
+    const pick = /** @type {HTMLSelectElement} */ (h("select", { id: "fleet-pick", testid: "fleet-pick", disabled: !names.length },
+      names.length ? names.map((n) => h("option", { value: n }, n)) : h("option", { value: "" }, "No saved fleet yet")));
+    replace(fleetsBox,
+      h("legend", null, "Saved fleets (this browser)"),
+      h("div.row", null,
+        field("fleet-name", "Save these ships as", nameInput),
+        h("div.btns", null, h("button.btn.btn-small", {
+          type: "button", testid: "fleet-save",
+          onClick: () => {
+            const name = nameInput.value.trim();
+            if (!name) return tell("Name the fleet first.", "error");
+            const current = readFleets().fleets;
+            if (!(name in current) && Object.keys(current).length >= FLEETS_MAX) {
+              return tell(`At most ${FLEETS_MAX} fleets are kept: delete one first.`, "error");
+            }
+            current[name] = fleetOf(model);
+            if (!writeFleets(current)) return tell("This browser refused to store the fleet (storage full or disabled).", "error");
+            drawFleets(`Saved “${name}”: ${model.ships.length} ships.`);
+          },
+        }, "Save fleet"))),
+      h("div.row", null,
+        field("fleet-pick", "Saved fleet", pick),
+        h("div.btns", null,
+          h("button.btn.btn-small", {
+            type: "button", testid: "fleet-load", disabled: !names.length,
+            onClick: () => {
+              const name = pick.value;
+              const raw = readFleets().fleets[name];
+              try {
+                const fleet = checkFleet(raw, (r) => presetsFor(presets, r).map((p) => p.id), model.sides.map((s) => s.id));
+                model.ruleset = fleet.ruleset;
+                if (rulesetSelect) rulesetSelect.value = fleet.ruleset;
+                for (const side of fleet.sides) {
+                  const mine = model.sides.find((s) => s.id === side.id);
+                  if (mine) mine.name = side.name;
+                  const input = /** @type {HTMLInputElement | null} */ (document.getElementById(`side-${side.id}`));
+                  if (input) input.value = side.name;
+                }
+                model.ships = fleet.ships;
+                drawShips();
+                tell(`Loaded “${name}”: ${fleet.ships.length} ships.`);
+              } catch (err) {
+                tell(`The saved fleet “${name}” cannot be used (${err.message}); the ships were left as they were.`, "warn");
+              }
+            },
+          }, "Load"),
+          h("button.btn.btn-small.btn-ghost", {
+            type: "button", testid: "fleet-delete", disabled: !names.length,
+            onClick: () => {
+              const name = pick.value;
+              const current = readFleets().fleets;
+              delete current[name];
+              if (!writeFleets(current)) return tell("This browser refused to change its storage.", "error");
+              drawFleets(`Deleted “${name}”.`);
+            },
+          }, "Delete"))),
+      fleetNotice);
+    if (problem) tell(problem, "warn");
+    else if (message) tell(message, kind);
+  };
+  drawFleets();
   replace(panel, h("header", null, h("h2", { id: "create-h" }, "New battle"),
     h("span.muted", null, "You will be the GM")), form);
 }
@@ -533,11 +632,14 @@ export function scenarioError(message, model) {
  */
 export function scenarioBody(model, solo = null) {
   const ships = model.ships.map((s, i) => {
-    const ship = { id: `s${i + 1}`, name: s.name.trim() || `Ship ${i + 1}`, side: s.side, preset: s.preset };
-    if (s.crew && Object.keys(s.crew).length) {
-      ship.crew = Object.fromEntries(
-        Object.entries(s.crew).map(([st, c]) => [st, { ...c, name: c.name.trim() || stationLabel(st) }]),
-      );
+    const ship = { id: `s${i + 1}`, name: s.name.trim() || `Ship ${i + 1}`, side: s.side };
+    if (s.design) ship.design = { ...s.design, name: s.design.name.trim() || ship.name };
+    else ship.preset = s.preset;
+    // a custom design's crew sits only at the stations it still has
+    const seats = s.design ? new Set(designStations(s.design)) : null;
+    const crew = Object.entries(s.crew ?? {}).filter(([st]) => !seats || seats.has(st));
+    if (crew.length) {
+      ship.crew = Object.fromEntries(crew.map(([st, c]) => [st, { ...c, name: c.name.trim() || stationLabel(st) }]));
     } else {
       ship.crew_quality = s.quality;
     }

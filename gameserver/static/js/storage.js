@@ -34,7 +34,8 @@ export function saveName(name) {
 
 // Saved fleets: the lobby's ships (designs and crews) under a name, in this browser only. The
 // stored value is read as untrusted (another tab, an extension or a hand edit may have written
-// anything): `readFleets` never throws, and the lobby checks every fleet before using it.
+// anything): `readFleets` never throws, and the lobby checks every fleet before using it
+// (`fleets.checkFleet`).
 const FLEETS_KEY = "tvtt:fleets";
 /** A stored value past this many characters is not read at all (a fleet is a few KB). */
 export const FLEETS_MAX_CHARS = 512 * 1024;
