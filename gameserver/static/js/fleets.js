@@ -2,12 +2,12 @@
 // stored fleet before using it. A stored value is untrusted: whatever does not fit the shape
 // below is refused whole (with a reason the lobby shows), never half-loaded. The server still
 // checks the battle it is asked to create; this only keeps the lobby's own model sane.
+import { CHARS } from "./crew.js";
 import { CREW_STATIONS, designFrom } from "./designer.js";
 
 export const FLEET_NAME_MAX = 40;
 export const FLEET_SHIPS_MAX = 24;
 const QUALITIES = ["green", "regular", "veteran", "elite"];
-const CHARS = ["STR", "DEX", "END", "INT", "EDU", "SOC"];
 const RULESETS = ["MGT2E_2016", "MGT2E_2022", "CE"];
 const STATION = new RegExp(`^(${CREW_STATIONS.join("|")}|gunner:[0-7])$`);
 
