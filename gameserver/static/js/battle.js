@@ -69,6 +69,8 @@ export function enterBattle(root, battleId, ctx) {
   const asked = new Map();
   /** The pending (debounced or retry) ask for the GM's station options. */
   let legalTimer = /** @type {ReturnType<typeof setTimeout> | undefined} */ (undefined);
+  /** Set when the page leaves the battle: nothing is scheduled after that. */
+  let closed = false;
   let stationKey = "";
   let npcKey = "";
 
@@ -382,6 +384,7 @@ export function enterBattle(root, battleId, ctx) {
    */
   const scheduleNpcLegal = (delay = LEGAL_SETTLE_MS) => {
     clearTimeout(legalTimer);
+    if (closed) return; // a request refused by the closed client must not retry forever
     legalTimer = setTimeout(askNpcLegal, delay);
   };
 
@@ -673,6 +676,8 @@ export function enterBattle(root, battleId, ctx) {
     close: () => {
       window.removeEventListener("resize", onResize);
       clearInterval(clockTimer);
+      closed = true;
+      clearTimeout(legalTimer);
       alerts.reset();
       client.close();
     },
