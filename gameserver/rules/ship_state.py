@@ -7,6 +7,7 @@ ship's own rules read apart from the battle's fold and its JSON round trip.
 from __future__ import annotations
 
 import math
+import threading
 from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -172,6 +173,9 @@ _PLANS_MAX = 512
 _plans: dict[int, tuple[ShipState, PowerPlan]] = {}
 """`ShipState.power_plan` by ship object id; the entry keeps the ship, so an id is never reused
 while it is cached (the oldest entry goes first)."""
+_plans_lock = threading.Lock()
+"""Held to evict and insert: the server opens battles in executor threads while its loop plays
+others, and two threads evicting the same oldest entry raised `KeyError` in a bot's move."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,9 +316,10 @@ class ShipState:
         if hit is not None and hit[0] is self:
             return hit[1]
         plan = self._power_plan()
-        if len(_plans) >= _PLANS_MAX:
-            del _plans[next(iter(_plans))]
-        _plans[key] = (self, plan)
+        with _plans_lock:
+            while len(_plans) >= _PLANS_MAX:
+                del _plans[next(iter(_plans))]
+            _plans[key] = (self, plan)
         return plan
 
     def _power_plan(self) -> PowerPlan:

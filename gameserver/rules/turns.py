@@ -7,6 +7,7 @@ reactions: §4.B and §11.B.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from gameserver.rules.config import RulesConfig
@@ -57,6 +58,8 @@ def target_ship(
 
 _NEEDED_MAX = 256
 _needed: dict[tuple[int, int], tuple[BattleState, ShipState, tuple[str, ...]]] = {}
+_needed_lock = threading.Lock()
+"""Held to evict and insert (threads share the memo; see `ship_state._plans_lock`)."""
 
 
 def stations_needed(state: BattleState, ship: ShipState) -> list[str]:
@@ -71,9 +74,10 @@ def stations_needed(state: BattleState, ship: ShipState) -> list[str]:
     if hit is not None and hit[0] is state and hit[1] is ship:
         return list(hit[2])
     out = _stations_needed(state, ship)
-    if len(_needed) >= _NEEDED_MAX:
-        del _needed[next(iter(_needed))]
-    _needed[key] = (state, ship, tuple(out))
+    with _needed_lock:
+        while len(_needed) >= _NEEDED_MAX:
+            del _needed[next(iter(_needed))]
+        _needed[key] = (state, ship, tuple(out))
     return out
 
 
