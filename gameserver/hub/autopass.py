@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from gameserver import rules
 from gameserver.hub.clock import now_iso
-from gameserver.hub.errors import HubError
+from gameserver.hub.errors import RETRY_AFTER_FAILURE_S, HubError
 from gameserver.logs import get_logger
 from gameserver.store import StoreUnavailable
 
@@ -139,4 +139,9 @@ class AutoPasser:
                 return
             except StoreUnavailable:
                 await asyncio.sleep(1.0)
+                self._wanted = True
+            except Exception:
+                # As the bot's (`BotDriver._drive`): never stop silently.
+                log.exception("autopass_failed", battle_id=self.room.battle_id)
+                await asyncio.sleep(RETRY_AFTER_FAILURE_S)
                 self._wanted = True

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from gameserver import rules
 from gameserver.hub.clock import now_iso
-from gameserver.hub.errors import HubError
+from gameserver.hub.errors import RETRY_AFTER_FAILURE_S, HubError
 from gameserver.logs import get_logger
 from gameserver.store import StoreUnavailable
 
@@ -64,4 +64,11 @@ class BotDriver:
                 return
             except StoreUnavailable:
                 await asyncio.sleep(1.0)
+                self._wanted = True
+            except Exception:
+                # A failure the bot did not expect must not end its battle silently (a task
+                # that dies keeps its exception unseen while the room holds it): say so, and
+                # try again, as the room's subscription does.
+                log.exception("bot_failed", battle_id=room.battle_id)
+                await asyncio.sleep(RETRY_AFTER_FAILURE_S)
                 self._wanted = True

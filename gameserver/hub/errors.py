@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
+
+RETRY_AFTER_FAILURE_S: Final = 1.0
+"""A room's bot and auto-passer try again this long after a failure they did not expect."""
 
 
 class HubError(Exception):
