@@ -9,8 +9,10 @@ Goal (issue "Performance v2"): ≤ 0.25 ms of CPU per command; 2,000 clients ste
 and within 3x of the echo's.
 
 Environment: `BENCH_SEED_SIZES` ("200,1000"), `BENCH_SEED_DURATION` (seconds, default 15),
-`BENCH_SEED_SPECTATORS` (per 10 players, default 1), `BENCH_SEED_REFETCH=0` (spectators and
-players do not fetch the public view after each batch), `BENCH_LOAD_BASELINE=0` (no echo run).
+`BENCH_SEED_SPECTATORS` (per 10 players, default 1), `BENCH_SEED_REFETCH=1` (spectators and
+players also fetch the public view over HTTP after each batch, as the page did before the frames
+carried it; the page no longer does, so the default is off), `BENCH_LOAD_BASELINE=0` (no echo
+run).
 """
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ def run() -> None:
     sizes = [int(s) for s in os.environ.get("BENCH_SEED_SIZES", "200,1000,2000").split(",")]
     duration = float(os.environ.get("BENCH_SEED_DURATION", "15"))
     per_ten = int(os.environ.get("BENCH_SEED_SPECTATORS", "1"))
-    extra = [] if os.environ.get("BENCH_SEED_REFETCH", "1") != "0" else ["--no-refetch"]
+    extra = [] if os.environ.get("BENCH_SEED_REFETCH", "0") == "1" else ["--no-refetch"]
     baseline = os.environ.get("BENCH_LOAD_BASELINE", "1") != "0"
     print(
         f"seed shape: 2 players per battle holding every station, <= 2 commands/s, new battle at"
