@@ -263,6 +263,17 @@ def _player_acts(page: Page, enemy: str) -> None:
     expect(page.get_by_test_id("battle-view")).not_to_have_attribute("data-seq", seq)
 
 
+def _caught_up(watcher: Page, page: Page) -> None:
+    """Wait until `watcher` has every batch `page` has. The watcher decides who moves next from
+    its own awaiting list; read one batch behind (a busy GM page renders more than a player's),
+    it would ask the player who just moved to move again, and wait for a move that never comes."""
+    seq = int(settled_seq(page))
+    watcher.wait_for_function(
+        "(seq) => Number(document.querySelector('[data-testid=battle-view]').dataset.seq) >= seq",
+        arg=seq,
+    )
+
+
 def _play_one_round(
     watcher: Page, players: dict[str, tuple[Page, str]], manual: bool, gm: Page | None = None
 ) -> None:
@@ -281,6 +292,7 @@ def _play_one_round(
             continue
         page, enemy = players[who]
         _player_acts(page, enemy)
+        _caught_up(watcher, page)
     pytest.fail("the round did not end")
 
 
@@ -365,6 +377,7 @@ def test_screens_of_lobby_battle_and_ending_with_the_after_action_report(
             break
         if who == "player":
             _player_acts(phone, "s2")
+            _caught_up(gm, phone)
         else:
             gm_passes_one_station(gm)
     gm.evaluate("() => window.scrollTo(0, 0)")
