@@ -46,6 +46,18 @@ ARCHIVE_AFTER_S = 60.0
 """A battle nobody has touched (no append, no connected peer, no subscription) for this long is
 archived: its log kept as compressed JSON until it is read or appended to again."""
 
+ARCHIVE_LEVEL = 6
+"""zlib level of the archives: with the preset dictionary, level 6 makes a short battle's log
+half the size level 1 does, for ~0.4 ms per battle."""
+ZDICT_BYTES = 32 * 1024
+"""zlib's largest preset dictionary: the end of the first log this store archives."""
+ARCHIVES_PER_YIELD = 50
+"""The expiry run lets the loop run between groups of this many archives (~20 ms of work)."""
+
+
+_NO_TABLE_RULES = TableRules()
+"""Every battle's table rules until its GM sets some (frozen, so one instance serves all)."""
+
 
 @dataclass(slots=True)
 class _Battle:
@@ -56,11 +68,15 @@ class _Battle:
     claims: dict[tuple[str, str], Claim] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
     """Issued resume-token hashes: `ok`, or `ban_entry(name)` once the GM revoked one."""
-    rules: TableRules = field(default_factory=TableRules)
-    keys: OrderedDict[str, tuple[int, int]] = field(default_factory=OrderedDict)
-    """The last keyed appends (command key -> first and last seq), oldest first."""
-    subscribers: set[asyncio.Queue[list[EventDict] | None]] = field(default_factory=set)
+    rules: TableRules = _NO_TABLE_RULES
+    keys: OrderedDict[str, tuple[int, int]] | None = None
+    """The last keyed appends (command key -> first and last seq), oldest first; None until
+    the first (a finished battle keeps ~4 KB in all: what is not needed is not allocated)."""
+    subscribers: set[asyncio.Queue[list[EventDict] | None]] | None = None
+    """The open subscriptions; None while there is none."""
     archive: bytes | None = None
+    zdict: bytes = b""
+    """The preset dictionary `archive` was compressed with (the store's, see `archive_log`)."""
     chat: list[ChatEntry] = field(default_factory=list)
     chat_seq: int = 0
 
@@ -69,15 +85,22 @@ class _Battle:
         """The log, restored from the archive on first use (it is archived again when idle)."""
         events = self._events
         if events is None:
-            events = self._events = orjson.loads(zlib.decompress(self.archive or b""))
+            inflate = zlib.decompressobj(zdict=self.zdict)
+            raw = inflate.decompress(self.archive or b"") + inflate.flush()
+            events = self._events = orjson.loads(raw)
             self.archive = None
         return events
 
-    def archive_log(self) -> None:
+    def archive_log(self, zdict: bytes) -> None:
         """Keep the log as compressed JSON: a finished battle's log of dicts (~0.3 MB in Python
-        objects for a short battle) shrinks ~50 times and stays downloadable."""
+        objects for a short battle) shrinks ~100 times and stays downloadable. `zdict` is a
+        preset dictionary (another battle's log): logs share most of their text (event types,
+        field names, ship and station ids), so a short battle's archive is ~1.8 KB instead of
+        the ~6 KB zlib makes of it alone."""
         if self._events is not None:
-            self.archive = zlib.compress(orjson.dumps(self._events), 1)
+            deflate = zlib.compressobj(ARCHIVE_LEVEL, zdict=zdict)
+            self.archive = deflate.compress(orjson.dumps(self._events)) + deflate.flush()
+            self.zdict = zdict
             self._events = None
 
 
@@ -96,6 +119,9 @@ class MemoryBattleStore:
         self._codes: dict[str, str] = {}
         self._clock = clock
         self._closed = False
+        self._zdict = b""
+        """The archives' preset dictionary, taken from the first log archived (archives live
+        only in this process, so it never has to be the same in another)."""
 
     def _get(self, battle_id: str) -> _Battle:
         try:
@@ -130,7 +156,7 @@ class MemoryBattleStore:
         if battle is None:
             return
         self._codes.pop(battle.meta.join_code.upper(), None)
-        for queue in battle.subscribers:
+        for queue in battle.subscribers or ():
             queue.put_nowait(None)
 
     async def append(
@@ -144,7 +170,7 @@ class MemoryBattleStore:
         """Append if the key is new, the log ends at `expected_seq` and the guard's claims hold;
         notify."""
         battle = self._get(battle_id)
-        if key is not None and (done := battle.keys.get(key)) is not None:
+        if key is not None and battle.keys and (done := battle.keys.get(key)) is not None:
             raise AlreadyApplied(battle_id, *done)
         actual = len(battle.events)
         if actual != expected_seq:
@@ -163,16 +189,20 @@ class MemoryBattleStore:
         battle.events.extend(batch)
         battle.touched = self._clock()
         if key is not None and batch:
-            battle.keys[key] = (expected_seq + 1, len(battle.events))
-            while len(battle.keys) > self._dedupe_window:
-                battle.keys.popitem(last=False)
-        for queue in battle.subscribers:
+            keys = battle.keys
+            if keys is None:
+                keys = battle.keys = OrderedDict()
+            keys[key] = (expected_seq + 1, len(battle.events))
+            while len(keys) > self._dedupe_window:
+                keys.popitem(last=False)
+        for queue in battle.subscribers or ():
             queue.put_nowait(batch)
         return len(battle.events)
 
     async def applied(self, battle_id: str, key: str) -> tuple[int, int] | None:
         """The seqs a keyed append wrote, while the window remembers it."""
-        return self._get(battle_id).keys.get(key)
+        keys = self._get(battle_id).keys
+        return None if keys is None else keys.get(key)
 
     async def read(
         self, battle_id: str, after_seq: int = 0, limit: int | None = None
@@ -198,6 +228,8 @@ class MemoryBattleStore:
         """
         battle = self._get(battle_id)
         queue: asyncio.Queue[list[EventDict] | None] = asyncio.Queue()
+        if battle.subscribers is None:
+            battle.subscribers = set()
         battle.subscribers.add(queue)
         try:
             backlog = battle.events[max(0, after_seq) :]
@@ -206,7 +238,10 @@ class MemoryBattleStore:
             while (batch := await queue.get()) is not None:
                 yield batch
         finally:
-            battle.subscribers.discard(queue)
+            if battle.subscribers is not None:
+                battle.subscribers.discard(queue)
+                if not battle.subscribers:
+                    battle.subscribers = None
 
     async def save_snapshot(self, battle_id: str, snapshot: Snapshot) -> None:
         """Keep the newest snapshot only."""
@@ -324,9 +359,19 @@ class MemoryBattleStore:
         for battle_id in expired:
             await self.delete(battle_id)
         quiet = now - min(self.archive_after_s, max_idle_s)
-        for battle in self._battles.values():
-            if battle.touched < quiet and not battle.subscribers:
-                battle.archive_log()
+        due = [
+            b
+            for b in self._battles.values()
+            if b.touched < quiet and not b.subscribers and b.archive is None
+        ]
+        for n, battle in enumerate(due, 1):
+            if battle.touched >= quiet or battle.subscribers:
+                continue  # used again while the loop ran between groups
+            if not self._zdict and battle._events:
+                self._zdict = orjson.dumps(battle._events)[-ZDICT_BYTES:]
+            battle.archive_log(self._zdict)
+            if n % ARCHIVES_PER_YIELD == 0:
+                await asyncio.sleep(0)
         return expired
 
     async def ping(self) -> None:
@@ -338,7 +383,7 @@ class MemoryBattleStore:
         """End all subscriptions."""
         self._closed = True
         for battle_id in list(self._battles):
-            for queue in self._battles[battle_id].subscribers:
+            for queue in self._battles[battle_id].subscribers or ():
                 queue.put_nowait(None)
 
 

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import zlib
 
+import orjson
+
+from gameserver import rules
 from gameserver.store import BattleMeta, EventDict
 from gameserver.store.memory import MemoryBattleStore
+from tests.server.conftest import scenario
 
 
 def meta(battle_id: str, code: str) -> BattleMeta:
@@ -60,3 +65,36 @@ async def test_quiet_battles_are_archived_and_stay_readable_and_appendable() -> 
     assert await store.append("done", 5, events(6, 1)) == 6  # a GM's undo after the end
     assert [e["seq"] for e in await store.read("done", 4)] == [5, 6]
     waiting.cancel()
+
+
+def _played(seed: int) -> list[EventDict]:
+    """The log of a short battle the bots played to the end (its dicts as stored)."""
+    sc = rules.Scenario.model_validate(scenario(round_limit=2))
+    state, events = rules.open_battle(sc, seed, f"b{seed}", None)
+    log = list(events)
+    while not state.is_over:
+        command = rules.next_bot_command(state, ("red", "blue"))
+        assert command is not None
+        state, new = rules.decide(state, command)
+        log += new
+    return [e.to_dict() for e in log]
+
+
+async def test_archives_share_a_dictionary_and_restore_exactly() -> None:
+    """Battle logs share most of their text: the store compresses each archive with a preset
+    dictionary (the first log it archived), so a played battle's archive is a fraction of what
+    zlib makes of it alone, and every log reads back exactly (item 3 of "Performance v2":
+    memory flat as battles are played)."""
+    clock = Clock()
+    store = MemoryBattleStore(clock=clock, archive_after_s=60)
+    logs = {f"b{n}": _played(n) for n in range(60)}  # more than one group between turns
+    for n, (battle_id, log) in enumerate(logs.items()):
+        await store.create(meta(battle_id, f"C{n:05d}"), log)
+    clock.now += 61
+    await store.expire_idle(3600)
+    for battle_id, log in logs.items():
+        archive = store._battles[battle_id].archive
+        assert archive is not None
+        alone = zlib.compress(orjson.dumps(log), 1)
+        assert len(archive) < len(alone) / 2, (len(archive), len(alone))
+        assert await store.read(battle_id) == log
