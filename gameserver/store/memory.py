@@ -50,7 +50,7 @@ ARCHIVE_LEVEL = 6
 """zlib level of the archives: with the preset dictionary, level 6 makes a short battle's log
 half the size level 1 does, for ~0.4 ms per battle."""
 ZDICT_BYTES = 32 * 1024
-"""zlib's largest preset dictionary: the end of the first log this store archives."""
+"""zlib's largest preset dictionary: the end of the longest log archived until one fills it."""
 ARCHIVES_PER_YIELD = 50
 """The expiry run lets the loop run between groups of this many archives (~20 ms of work)."""
 
@@ -91,17 +91,16 @@ class _Battle:
             self.archive = None
         return events
 
-    def archive_log(self, zdict: bytes) -> None:
-        """Keep the log as compressed JSON: a finished battle's log of dicts (~0.3 MB in Python
-        objects for a short battle) shrinks ~100 times and stays downloadable. `zdict` is a
-        preset dictionary (another battle's log): logs share most of their text (event types,
-        field names, ship and station ids), so a short battle's archive is ~1.8 KB instead of
-        the ~6 KB zlib makes of it alone."""
-        if self._events is not None:
-            deflate = zlib.compressobj(ARCHIVE_LEVEL, zdict=zdict)
-            self.archive = deflate.compress(orjson.dumps(self._events)) + deflate.flush()
-            self.zdict = zdict
-            self._events = None
+    def archive_log(self, raw: bytes, zdict: bytes) -> None:
+        """Keep the log (`raw`: its JSON) compressed: a finished battle's log of dicts (~0.3 MB
+        in Python objects for a short battle) shrinks ~100 times and stays downloadable. `zdict`
+        is a preset dictionary (another battle's log): logs share most of their text (event
+        types, field names, ship and station ids), so a short battle's archive is ~1.8 KB
+        instead of the ~6 KB zlib makes of it alone."""
+        deflate = zlib.compressobj(ARCHIVE_LEVEL, zdict=zdict)
+        self.archive = deflate.compress(raw) + deflate.flush()
+        self.zdict = zdict
+        self._events = None
 
 
 class MemoryBattleStore:
@@ -120,8 +119,8 @@ class MemoryBattleStore:
         self._clock = clock
         self._closed = False
         self._zdict = b""
-        """The archives' preset dictionary, taken from the first log archived (archives live
-        only in this process, so it never has to be the same in another)."""
+        """The archives' preset dictionary, the end of a log archived before (archives live only
+        in this process, so it never has to be the same in another)."""
 
     def _get(self, battle_id: str) -> _Battle:
         try:
@@ -367,9 +366,14 @@ class MemoryBattleStore:
         for n, battle in enumerate(due, 1):
             if battle.touched >= quiet or battle.subscribers:
                 continue  # used again while the loop ran between groups
-            if not self._zdict and battle._events:
-                self._zdict = orjson.dumps(battle._events)[-ZDICT_BYTES:]
-            battle.archive_log(self._zdict)
+            if battle._events is None:
+                continue
+            raw = orjson.dumps(battle._events)
+            if len(self._zdict) < ZDICT_BYTES and len(raw) > len(self._zdict):
+                # A longer log makes a better dictionary (a battle opened and never played
+                # would make a poor one); each archive keeps the one it was made with.
+                self._zdict = raw[-ZDICT_BYTES:]
+            battle.archive_log(raw, self._zdict)
             if n % ARCHIVES_PER_YIELD == 0:
                 await asyncio.sleep(0)
         return expired
