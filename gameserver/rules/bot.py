@@ -6,7 +6,8 @@ command it offers passed `is_legal`, so `decide` accepts it. Its tactic level (`
 sets when it evades, closes, launches, flees or strikes colours; at ``standard`` it closes to
 its best weapon's reach keeping 1 Thrust for evasive action, aids the gunners when Thrust
 allows, fires everything at the nearest enemy, reacts whenever it can, locks sensors, repairs
-the worst critical, reloads, breaks off at a fifth of its Hull and strikes at a tenth.
+the worst critical, reloads, breaks off at a fifth of its Hull and strikes at a tenth. It docks
+with and boards a prize alongside (an enemy that surrendered or cannot manoeuvre, MgT2e).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 from gameserver.rules.commands import BOT, COMMAND_ADAPTER, Command
 from gameserver.rules.engine import is_legal
 from gameserver.rules.legal import candidate_commands, legal_commands
-from gameserver.rules.state import BattleState, ShipState, Step
+from gameserver.rules.state import SURRENDERED, BattleState, ShipState, Step
 from gameserver.rules.tables_mgt2e import BAND_INDEX, LOCATION_INDEX, WEAPONS
 from gameserver.rules.tactics import BOT_OFF, PROFILES, TACTICS, Tactic, TacticProfile
 from gameserver.rules.turns import awaiting, enemies
@@ -93,6 +94,16 @@ def _ce_range_wanted(
     return option["wish"] == "decrease" and band > close_to
 
 
+def _prize(state: BattleState, ship: ShipState, other_id: str) -> bool:
+    """A ship of another side the bot docks with and boards (§13.1 "Boarding can follow"):
+    one that surrendered, or one still in the fight that cannot manoeuvre (`helpless`), with
+    no boarders aboard yet."""
+    other = state.ships.get(other_id)
+    if other is None or other.side == ship.side or other.boarded_by is not None:
+        return False
+    return other.status == SURRENDERED or (other.is_active and other.helpless)
+
+
 def _first_legal(state: BattleState, options: list[dict[str, Any]]) -> Command | None:
     for data in options:
         cmd = _cmd(data)
@@ -147,6 +158,15 @@ def choose(
     target = _nearest(state, ship)
     fleeing = _hull_at(state, ship, profile.flee_pct)
     if station == "pilot" and state.step == Step.MANOEUVRE:
+        if not fleeing and state.config.boarding:
+            if ship.docked is not None and _prize(state, ship, ship.docked):
+                # docked with a prize: stay docked for the boarders (moving casts off)
+                return _first_legal(state, [base | {"type": "end_step", "station": station}])
+            options.extend(
+                base | {"type": "dock", "target": e.id}
+                for e in state.ships.values()
+                if _prize(state, ship, e.id) and state.band(ship_id, e.id) == "adjacent"
+            )
         if target is not None:
             band = BAND_INDEX[state.band(ship_id, target.id)]
             reach = _reach(ship)
@@ -191,6 +211,11 @@ def choose(
     options = [o for o in options if o["type"] not in ("plot_jump", "jump") or o in plan]
     # holding the action (CE Delay) is a players' tactic; the bot acts on its count
     options = [o for o in options if o["type"] != "delay"]
+    # boarding (§13.4) only of a prize, and before anything else the station might do
+    options = [
+        o for o in options if o["type"] != "boarding_action" or _prize(state, ship, o["target"])
+    ]
+    options.sort(key=lambda d: 0 if d["type"] == "boarding_action" else 1)
     # missiles only where the tactic launches them (§9: a long flight is a long warning)
     options = [o for o in options if not _launch_too_far(state, ship, o, profile)]
     # flexible crew: the bot keeps every station it holds manned (it never moves a crew member

@@ -5,6 +5,7 @@ Purely computational.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from gameserver.rules import resolution_ce as ce
@@ -18,17 +19,21 @@ from gameserver.rules.tables_ce import characteristic_dm
 from gameserver.rules.turns_ce import ce_skill
 
 
-def _tactician(ship: ShipState) -> CrewState | None:
-    """The ship's chief security officer: its captain, else its best INT Tactics aboard."""
+def ce_tactics(c: CrewState) -> int:
+    """A crew member's CE INT Tactics DMs (§1.3 CE column)."""
+    return ce.skill_dm(ce_skill(c, "tactics")) + characteristic_dm(c.char("INT"))
+
+
+def tactician(ship: ShipState, score: Callable[[CrewState], int] = ce_tactics) -> CrewState | None:
+    """The ship's chief security officer: its captain, else its best INT Tactics aboard
+    (`score`: the ruleset's DMs; MgT2e boarding passes its own)."""
     captain = ship.crew_at("captain")
     if captain is not None:
         return captain
     able = [c for c in ship.crew if c.able]
     if not able:
         return None
-    return max(
-        able, key=lambda c: ce.skill_dm(ce_skill(c, "tactics")) + characteristic_dm(c.char("INT"))
-    )
+    return max(able, key=score)
 
 
 @handles(Board, step=Step.TURN, stations=("captain",))
@@ -42,7 +47,7 @@ def board(ctx: DecideContext, cmd: Board, ship: ShipState, station: str) -> None
     target = enemy(st, ship, cmd.target)
     band = st.band(ship.id, target.id)
     captain = manned(ship, station)
-    defender = _tactician(target)
+    defender = tactician(target)
     if band != "adjacent":
         refuse("out_of_range", "boarding needs adjacent range (the engine models no docking)")
     ctx.valid()
