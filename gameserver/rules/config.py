@@ -140,6 +140,12 @@ class RulesConfig:
     # check rolled is never rolled again, so the later tasks carry it). Off: no penalty.
     extra_task_penalty: bool = True
     extra_task_dm: int = -2
+    # CE §1.5 ✅ Multiple simultaneous tasks: the same DM (`extra_task_dm`) on a CE check for
+    # each task the same person already performed at another station this turn (a design's
+    # `held_by`, e.g. the CE Fighter's pilot who fires the gun, or a `hold_station`). The ship's
+    # own turn only: reactions on other ships' turns carry none. Off: no penalty (and a battle
+    # recorded before it existed replays with it off).
+    ce_extra_task_penalty: bool = True
     # §13.2 DEFAULT: breaking off needs a further 50 Thrust opening at Distant from every enemy.
     break_off_thrust: int = 50
     # MgT2e docking and boarding (§3.B "Docking", §6.B Marines, §13.4 read for MgT2e; engine
@@ -206,6 +212,7 @@ LATER_SWITCHES: tuple[str, ...] = (
     "extra_task_penalty",
     "ce_fuel_effects",
     "boarding",
+    "ce_extra_task_penalty",
 )
 
 

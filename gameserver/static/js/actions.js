@@ -83,7 +83,7 @@ const TITLE = {
   offline_system: "Shed load: take a system offline",
   restore_system: "Bring a system back online",
   change_station: "Take over a station nobody able holds (from next round)",
-  hold_station: "Hold it as well as your own (from next round; DM −2 per extra task in a step)",
+  hold_station: "Hold it as well as your own (MgT2e from next round, CE at once; DM −2 per extra task in a step or CE turn)",
   reload: "Reload",
   end_step: "Done for this step",
 };

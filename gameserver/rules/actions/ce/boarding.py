@@ -12,7 +12,7 @@ from gameserver.rules import resolution_ce as ce
 from gameserver.rules.actions.ce.common import enemy, manned
 from gameserver.rules.actions.ce.damage import crew_damage, hull_fields, working_hull
 from gameserver.rules.commands import Board
-from gameserver.rules.decision import DecideContext, done, handles, refuse
+from gameserver.rules.decision import DecideContext, done, handles, refuse, task, task_dm
 from gameserver.rules.leaving import after_leave
 from gameserver.rules.state import SURRENDERED, CrewState, ShipState, Step
 from gameserver.rules.tables_ce import characteristic_dm
@@ -52,7 +52,10 @@ def board(ctx: DecideContext, cmd: Board, ship: ShipState, station: str) -> None
         refuse("out_of_range", "boarding needs adjacent range (the engine models no docking)")
     ctx.valid()
     attacker_side = ce.Side(
-        ce_skill(captain, "tactics"), captain.char("INT"), ship.boarding_dm, ship.hasty
+        ce_skill(captain, "tactics"),
+        captain.char("INT"),
+        ship.boarding_dm + task_dm(ctx, ship, station),
+        ship.hasty,
     )
     defender_side = (
         ce.Side(ce_skill(defender, "tactics"), defender.char("INT"), target.boarding_dm)
@@ -67,7 +70,7 @@ def board(ctx: DecideContext, cmd: Board, ship: ShipState, station: str) -> None
     crew_fields, crew_notes = crew_damage(ctx, target, report.crew_hits, [])
     fields |= crew_fields
     ships: dict[str, dict[str, Any]] = {ship.id: {"boarding_dm": out["next_attacker_dm"]}}
-    ships[ship.id] |= done(ship, station)
+    ships[ship.id] |= done(ship, station) | task(ctx, ship, station)
     fields["boarding_dm"] = out["next_defender_dm"]
     if out["defender_loses_reactions"]:
         fields["reactions"] = 0
