@@ -89,3 +89,27 @@ def test_a_battle_recorded_before_the_ce_penalty_replays_without_it(key: str) ->
     cfg = rules.RulesConfig().to_dict()
     del cfg[key]
     assert getattr(recorded_config(cfg), key) is False
+
+
+def test_the_ce_bot_puts_someone_at_the_helm_when_the_pilot_is_down() -> None:
+    """§6.A Change Positions: the navigator or engineer (never a working gunner) takes the
+    empty helm, and acts there in the same turn."""
+    b = Battle(make_scenario("merchant_trader", "courier", "long", ruleset="CE"))
+    for field in ("crew:pilot:END", "crew:pilot:STR"):
+        b.gm({"type": "gm_ruling", "ship_id": "a", "reason": "hurt", "field": field, "value": 0})
+    b.to(rules.Step.TURN, "a")
+    moves = [c for c in rules.bot_commands(b.state, "red") if c.type == "change_station"]
+    assert moves
+    assert {(getattr(c, "station", ""), getattr(c, "to", "")) for c in moves} <= {
+        ("navigator", "pilot"),
+        ("engineer", "pilot"),
+    }
+    b.do(moves[0].model_dump(exclude={"actor", "at"}))
+    assert b.ship("a").crew_at("pilot") is not None
+    assert ("a", "pilot") in rules.awaiting(b.state), "acting at the helm this turn"
+
+
+def test_the_ce_bot_leaves_a_working_crew_where_it_is() -> None:
+    b = Battle(make_scenario("merchant_trader", "courier", "long", ruleset="CE"))
+    b.to(rules.Step.TURN, "a")
+    assert not [c for c in rules.bot_commands(b.state, "red") if c.type == "change_station"]
