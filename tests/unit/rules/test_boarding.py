@@ -18,7 +18,7 @@ from gameserver.rules.config import recorded_config
 from gameserver.rules.legal import legal_commands, legal_commands_dry_run
 from gameserver.rules.reexecution import reexecute
 
-from .conftest import Battle, crew, design, duel, make_scenario
+from .conftest import Battle, crew, design, duel, make_scenario, play_bots
 
 DOCK: dict[str, Any] = {"type": "dock", "ship_id": "a", "target": "b"}
 BOARD: dict[str, Any] = {"type": "boarding_action", "ship_id": "a", "target": "b"}
@@ -366,3 +366,22 @@ def test_the_bot_does_not_board_an_enemy_still_fighting() -> None:
     cmd = rules.bot_command(b.state, "red")
     assert cmd is not None
     assert cmd.type != "boarding_action"
+
+
+def test_bots_dock_board_and_capture_a_crippled_ship_and_the_log_re_executes() -> None:
+    """Bot against bot from Adjacent: the crippled Bravo (Thrust 0) is a prize; Alpha's bot
+    docks, boards round after round and takes her; the exported log re-executes exactly."""
+    scenario = duel(design(thrust=2), design(thrust=0), band="adjacent")
+    secret = rules.DiceSecret(11, bytes(rules.SALT_BYTES))
+    state, events = rules.open_battle(scenario, secret.seed, "prize", None, salt=secret.salt)
+    state, more = play_bots(state)
+    events += more
+    assert {"docking", "boarding", "ship_captured"} <= {e.type for e in events}
+    assert state.ships["b"].status == "captured"
+    assert state.outcome is not None
+    assert state.outcome["winner"] == "red"
+    log = json.loads(json.dumps([e.to_dict() for e in events]))
+    decoded, dicts = rules.decode_events(log)
+    again, produced = reexecute(decoded, dicts, secret)
+    assert json.loads(json.dumps(produced)) == log
+    assert again == state
