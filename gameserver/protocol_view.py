@@ -126,6 +126,14 @@ class PublicShip(_ViewPart):
         description="MgT2e: the enemies this ship's sensors have not detected (a scenario with"
         " detection 'sensors'); absent when none",
     )
+    docked: str | None = Field(
+        default=None,
+        description="MgT2e: the ship this one is docked with (both record it); absent when none",
+    )
+    boarded_by: str | None = Field(
+        default=None,
+        description="MgT2e: the ship whose boarders are aboard, taking control; absent when none",
+    )
     bot: BotSetting | None = Field(
         default=None,
         description="set once the GM chose (gm_bot): the tactic the server's bot runs the ship"
@@ -157,6 +165,8 @@ _OPTIONAL_SHIP_FIELDS = (
     "power",
     "fuel",
     "undetected",
+    "docked",
+    "boarded_by",
 )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from gameserver.rules.actions import ce
+from gameserver.rules.actions.boarding import take_control
 from gameserver.rules.actions.missiles import expire_salvos, strike_next_salvo
 from gameserver.rules.actions.reactions import refresh_reactions
 from gameserver.rules.commitment import LEGACY_SALT, SCHEME, commitment_data
@@ -221,6 +222,8 @@ def start_round(ctx: DecideContext, number: int) -> None:
     )
     _leak_fuel(ctx)
     _fail_life_support(ctx, number)
+    if ctx.cfg.boarding:
+        take_control(ctx)
     ctx.emit(
         "initiative_order",
         {"order": list(initiative_order(ctx.state))},

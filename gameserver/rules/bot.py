@@ -6,7 +6,9 @@ command it offers passed `is_legal`, so `decide` accepts it. Its tactic level (`
 sets when it evades, closes, launches, flees or strikes colours; at ``standard`` it closes to
 its best weapon's reach keeping 1 Thrust for evasive action, aids the gunners when Thrust
 allows, fires everything at the nearest enemy, reacts whenever it can, locks sensors, repairs
-the worst critical, reloads, breaks off at a fifth of its Hull and strikes at a tenth.
+the worst critical, reloads, breaks off at a fifth of its Hull and strikes at a tenth. It docks
+with and boards a prize alongside (an enemy that surrendered or cannot manoeuvre, MgT2e). In CE
+a crew member changes positions to a more vital station whose crew is hurt (the helm first).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 from gameserver.rules.commands import BOT, COMMAND_ADAPTER, Command
 from gameserver.rules.engine import is_legal
 from gameserver.rules.legal import candidate_commands, legal_commands
-from gameserver.rules.state import BattleState, ShipState, Step
+from gameserver.rules.state import SURRENDERED, BattleState, ShipState, Step
 from gameserver.rules.tables_mgt2e import BAND_INDEX, LOCATION_INDEX, WEAPONS
 from gameserver.rules.tactics import BOT_OFF, PROFILES, TACTICS, Tactic, TacticProfile
 from gameserver.rules.turns import awaiting, enemies
@@ -93,6 +95,40 @@ def _ce_range_wanted(
     return option["wish"] == "decrease" and band > close_to
 
 
+def _prize(state: BattleState, ship: ShipState, other_id: str) -> bool:
+    """A ship of another side the bot docks with and boards (§13.1 "Boarding can follow"):
+    one that surrendered, or one still in the fight that cannot manoeuvre (`helpless`), with
+    no boarders aboard yet."""
+    other = state.ships.get(other_id)
+    if other is None or other.side == ship.side or other.boarded_by is not None:
+        return False
+    return other.status == SURRENDERED or (other.is_active and other.helpless)
+
+
+# CE stations by what a ship loses with nobody able at them (§6.A): the helm first (dodge,
+# evasive maneuvers, one pilot only), then a working turret, then the captain.
+_CE_RANK = {"pilot": 0, "gunner": 1, "captain": 2, "sensors": 3, "navigator": 4, "engineer": 5}
+
+
+def _ce_rank(ship: ShipState, station: str) -> int:
+    base = station.split(":")[0]
+    if base == "gunner" and ship.systems.get(station.replace("gunner", "turret"), 0) >= 2:
+        return 9  # a disabled turret (§10.A.5): its gunner has nothing to fire
+    return _CE_RANK.get(base, 9)
+
+
+def _ce_worth_moving(state: BattleState, option: dict[str, Any]) -> bool:
+    """CE Change Positions (§6.A, a minor action before acting): when a station more vital
+    than the mover's has nobody able (its crew hurt), a crew member from the sensors,
+    navigator or engineer station (or a disabled turret) takes it over, acting there at once.
+    A working gunner or the pilot never leaves. MgT2e: never (the move takes the round)."""
+    if not state.ruleset.is_ce:
+        return False
+    ship = state.ships[option["ship_id"]]
+    mine = _ce_rank(ship, option["station"])
+    return mine >= _CE_RANK["sensors"] and _ce_rank(ship, option["to"]) < mine
+
+
 def _first_legal(state: BattleState, options: list[dict[str, Any]]) -> Command | None:
     for data in options:
         cmd = _cmd(data)
@@ -147,6 +183,15 @@ def choose(
     target = _nearest(state, ship)
     fleeing = _hull_at(state, ship, profile.flee_pct)
     if station == "pilot" and state.step == Step.MANOEUVRE:
+        if not fleeing and state.config.boarding:
+            if ship.docked is not None and _prize(state, ship, ship.docked):
+                # docked with a prize: stay docked for the boarders (moving casts off)
+                return _first_legal(state, [base | {"type": "end_step", "station": station}])
+            options.extend(
+                base | {"type": "dock", "target": e.id}
+                for e in state.ships.values()
+                if _prize(state, ship, e.id) and state.band(ship_id, e.id) == "adjacent"
+            )
         if target is not None:
             band = BAND_INDEX[state.band(ship_id, target.id)]
             reach = _reach(ship)
@@ -191,13 +236,20 @@ def choose(
     options = [o for o in options if o["type"] not in ("plot_jump", "jump") or o in plan]
     # holding the action (CE Delay) is a players' tactic; the bot acts on its count
     options = [o for o in options if o["type"] != "delay"]
+    # boarding (§13.4) only of a prize, and before anything else the station might do
+    options = [
+        o for o in options if o["type"] != "boarding_action" or _prize(state, ship, o["target"])
+    ]
+    options.sort(key=lambda d: 0 if d["type"] == "boarding_action" else 1)
     # missiles only where the tactic launches them (§9: a long flight is a long warning)
     options = [o for o in options if not _launch_too_far(state, ship, o, profile)]
     # flexible crew: the bot keeps every station it holds manned (it never moves a crew member
-    # off one); in the Actions step a crew member takes the helm as well when nobody able
-    # holds it (a ship without a pilot cannot move or evade), otherwise a vacant station only
-    # once their own has nothing better to do
-    options = [o for o in options if o["type"] != "change_station"]
+    # off one, but for CE Change Positions to a more vital station, `_ce_worth_moving`); in
+    # the Actions step a crew member takes the helm as well when nobody able holds it (a ship
+    # without a pilot cannot move or evade), otherwise a vacant station only once their own
+    # has nothing better to do
+    moves = [o for o in options if o["type"] == "change_station" and _ce_worth_moving(state, o)]
+    options = moves + [o for o in options if o["type"] != "change_station"]
     if state.step == Step.ACTIONS:
         options.sort(key=lambda d: 0 if d["type"] == "hold_station" and d["to"] == "pilot" else 1)
     options.sort(key=lambda d: 1 if d["type"] in ("end_step", "surrender") else 0)

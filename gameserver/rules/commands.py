@@ -304,6 +304,22 @@ class Board(_Command):
     target: str
 
 
+class Dock(_Command):
+    """MgT2e pilot, Manoeuvre step: dock with an adjacent ship (§3.B, §5.2 Dock): Average
+    Piloting; an unwilling target opposes with its pilot, the docking ship at DM -2."""
+
+    type: Literal["dock"] = "dock"
+    target: str
+
+
+class BoardingAction(_Command):
+    """MgT2e captain (the pilot on a ship without one), Actions step: a boarding action
+    against an adjacent or docked ship, opposed INT Tactics (§6.B Marines, §13.4)."""
+
+    type: Literal["boarding_action"] = "boarding_action"
+    target: str
+
+
 class CeLaunch(_Command):
     """CE gunner: each loaded missile rack of a turret launches one smart missile (§9.A, #16)."""
 
@@ -420,6 +436,8 @@ Command = Annotated[
     | CePointDefence
     | Hasty
     | Board
+    | Dock
+    | BoardingAction
     | CeReload
     | JamMissiles
     | Dodge

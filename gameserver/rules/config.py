@@ -140,8 +140,33 @@ class RulesConfig:
     # check rolled is never rolled again, so the later tasks carry it). Off: no penalty.
     extra_task_penalty: bool = True
     extra_task_dm: int = -2
+    # CE §1.5 ✅ Multiple simultaneous tasks: the same DM (`extra_task_dm`) on a CE check for
+    # each task the same person already performed at another station this turn (a design's
+    # `held_by`, e.g. the CE Fighter's pilot who fires the gun, or a `hold_station`). The ship's
+    # own turn only: reactions on other ships' turns carry none. Off: no penalty (and a battle
+    # recorded before it existed replays with it off).
+    ce_extra_task_penalty: bool = True
     # §13.2 DEFAULT: breaking off needs a further 50 Thrust opening at Distant from every enemy.
     break_off_thrust: int = 50
+    # MgT2e docking and boarding (§3.B "Docking", §6.B Marines, §13.4 read for MgT2e; engine
+    # DEFAULTs where RULES.md is silent). Off: neither is offered (a battle recorded before
+    # they existed replays with it off: a captainless ship's pilot is never awaited to board).
+    boarding: bool = True
+    # §3.B ⚠: Docking is a combat manoeuvre paid from the Thrust pool like Aid Gunners: 1.
+    dock_thrust: int = 1
+    # §5.2 "an unwilling target": a ship of the same side or one that surrendered is willing;
+    # on (DEFAULT) so is a ship that cannot manoeuvre (no Thrust, or nobody able at the helm):
+    # it cannot refuse the dock, so the check is the plain Average Piloting.
+    dock_helpless_willing: bool = True
+    # §13.4 "1 Single internal hit" has no MgT2e figure: that many D6 of Hull damage, no armour
+    # (the exceptional row's 2D6 internal damage is Hull damage, no armour, too; A15).
+    boarding_hit_dice: int = 1
+    # §13.4 "Attacker needs 1 turn to take control": the boarded ship is captured at the start
+    # of the round this many rounds later (0: at once), unless the boarders' ship left the fight.
+    boarding_control_rounds: int = 1
+    # §13.1 "Boarding can follow" a surrender: the crew struck colours, so (DEFAULT) a boarding
+    # action against a surrendered ship takes it without a roll; off: its crew still opposes.
+    boarding_surrendered_unopposed: bool = True
     # CE §10.A.5 Fuel row, applied (engine DEFAULT, like `fuel_tracking` for MgT2e): the 1st
     # hit leaks 1D tons an hour (a 1,000-second turn loses 1D x 10/36 t, to the tenth, at its
     # start), the 2nd loses 1D x 10% of the fuel, the 3rd destroys the tank; a repair that
@@ -186,6 +211,8 @@ LATER_SWITCHES: tuple[str, ...] = (
     "life_support_countdown",
     "extra_task_penalty",
     "ce_fuel_effects",
+    "boarding",
+    "ce_extra_task_penalty",
 )
 
 
@@ -246,6 +273,9 @@ INT_BOUNDS: dict[str, tuple[int, int]] = {
     "jump_fuel_pct": (0, 100),
     "detection_target": (2, 20),
     "extra_task_dm": (-6, 0),
+    "dock_thrust": (0, 15),
+    "boarding_hit_dice": (0, 6),
+    "boarding_control_rounds": (0, 5),
     "ce_repair_dm": (-6, 6),
 }
 # The options that belong to the CE profile (a CE vector case may override only these).

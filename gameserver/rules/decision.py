@@ -174,10 +174,17 @@ def answer_reaction(
         resolve(ctx, updated)
 
 
+def _task_penalty(ctx: DecideContext) -> bool:
+    """Whether §1.5 applies: `extra_task_penalty` (MgT2e), `ce_extra_task_penalty` (CE)."""
+    cfg = ctx.cfg
+    return cfg.ce_extra_task_penalty if ctx.state.ruleset.is_ce else cfg.extra_task_penalty
+
+
 def task_dm(ctx: DecideContext, ship: ShipState, station: str) -> int:
-    """§1.5 Multiple simultaneous tasks (`RulesConfig.extra_task_penalty`, MgT2e): the DM on
-    this station's check for the tasks its holder already performed elsewhere this step."""
-    if ctx.state.ruleset.is_ce or not ctx.cfg.extra_task_penalty:
+    """§1.5 Multiple simultaneous tasks (`RulesConfig.extra_task_penalty`; CE
+    `ce_extra_task_penalty`): the DM on this station's check for the tasks its holder already
+    performed elsewhere this step (CE: this turn)."""
+    if not _task_penalty(ctx):
         return 0
     return ctx.cfg.extra_task_dm * ship.extra_tasks(station)
 
@@ -185,7 +192,7 @@ def task_dm(ctx: DecideContext, ship: ShipState, station: str) -> int:
 def task(ctx: DecideContext, ship: ShipState, station: str) -> dict[str, Any]:
     """The ship patch recording a task (a check) at `station`, only for a person holding more
     than one station (so every other battle's events stay as they were)."""
-    if ctx.state.ruleset.is_ce or not ctx.cfg.extra_task_penalty:
+    if not _task_penalty(ctx):
         return {}
     if len(ship.holder_stations(station)) < 2 or station in ship.tasks:
         return {}

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 # Imported for their `@handles` registrations.
 from gameserver.rules.actions import (  # noqa: F401
     attack,
+    boarding,
     ce,
     crew,
     engineer,

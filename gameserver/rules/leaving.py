@@ -6,6 +6,7 @@ Purely computational. RULES §13.2 (end states) and §13.3 (missiles and wrecks)
 from __future__ import annotations
 
 from gameserver.rules.decision import DecideContext
+from gameserver.rules.state import CAPTURED, SURRENDERED
 
 
 def leave(ctx: DecideContext, ship_id: str, status: str, summary: str) -> None:
@@ -23,6 +24,10 @@ def after_leave(ctx: DecideContext, ship_id: str, summary: str | None) -> None:
     """RULES §13.2/13.3: a ship out of the fight is no target: locks on it lapse and missiles
     flying at it are discarded (its own salvos fly on: §13.3 discards only those *at* it)."""
     st = ctx.state
+    if st.ships[ship_id].docked and st.ships[ship_id].status not in (SURRENDERED, CAPTURED):
+        # a wreck, or a ship gone by jump or escape, is no longer docked (a prize stays)
+        undock(ctx, ship_id, None)
+        st = ctx.state
     locks = {s.id: {"sensor_lock": None} for s in st.ships.values() if s.sensor_lock == ship_id}
     salvos = tuple(s for s in st.salvos if s.target != ship_id)
     pending = tuple(p for p in st.pending if p.target != ship_id)
@@ -36,4 +41,24 @@ def after_leave(ctx: DecideContext, ship_id: str, summary: str | None) -> None:
         summary or f"{st.ships[ship_id].name} is out of the fight.",
         ships=locks,
         battle={"salvos": salvos, "pending": pending, "order": order, "turn": turn},
+    )
+
+
+def undock(ctx: DecideContext, ship_id: str, summary: str | None) -> None:
+    """The docked pair of `ship_id` separates (both ships' `docked` cleared). Why here: a
+    docked ship that moves or breaks off casts off, and one that leaves the fight is gone."""
+    st = ctx.state
+    ship = st.ships[ship_id]
+    other = ship.docked
+    if other is None:
+        return
+    ships: dict[str, dict[str, None]] = {ship_id: {"docked": None}}
+    if other in st.ships and st.ships[other].docked == ship_id:
+        ships[other] = {"docked": None}
+    name = st.ships[other].name if other in st.ships else other
+    ctx.emit(
+        "undocked",
+        {"ship": ship_id, "other": other},
+        summary or f"{ship.name} and {name} are no longer docked.",
+        ships=ships,
     )

@@ -4,8 +4,8 @@ Purely computational. Candidates are every command shape the station could send;
 ones are those `decide` would accept, so the lists never offer what the rules refuse. The
 commonest candidates (ending a step, declining a reaction, surrendering: one or more in every
 list; CE reloads and launches, mostly refused; the step commands of `_ON_TURN`: MgT2e attack,
-sensor lock, move, aid gunners, break off and the Actions step's captain, sensors, engineer
-and reload commands; CE pilot actions, range checks, fire) are judged
+sensor lock, move, aid gunners, break off, dock and the Actions step's captain, sensors,
+engineer, boarding and reload commands; CE pilot actions, range checks, fire) are judged
 directly from the state; the rest by a dry run of `decide` (no dice drawn). Property tests hold
 the direct judgement equal to the dry run on random states of every ruleset, as played and
 with random damage, stores, statuses and ranges.
@@ -18,6 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 from gameserver.rules.actions.attack import attack_boon
+from gameserver.rules.actions.boarding import boarding_refusal, dock_refusal
 from gameserver.rules.actions.ce.missiles import reloadable
 from gameserver.rules.actions.crew import vacant_stations
 from gameserver.rules.actions.ship import jump_refusal
@@ -30,6 +31,8 @@ from gameserver.rules.pending import PendingAttack
 from gameserver.rules.resolution import attack_dms, weapon_reach_error
 from gameserver.rules.resolution_ce import PILOT_ACTIONS
 from gameserver.rules.state import (
+    ACTIVE,
+    CAPTURED,
     DESTROYED,
     DISABLED,
     ESCAPED,
@@ -42,6 +45,8 @@ from gameserver.rules.state import (
 )
 from gameserver.rules.tables_mgt2e import LOCATION_INDEX, WEAPONS
 from gameserver.rules.turns import (
+    boarding_station,
+    boarding_targets,
     enemies,
     engineer_systems,
     ew_options,
@@ -103,8 +108,9 @@ def candidate_commands(state: BattleState, ship_id: str, station: str) -> list[d
     if state.acting_ship != ship_id:
         return []
     if station == "pilot" and state.step == Step.MANOEUVRE:
+        prizes = state.config.boarding  # a surrendered ship may be closed on to board her
         for e in state.ships.values():
-            if e.id == ship_id or not e.is_active:
+            if e.id == ship_id or not (e.is_active or (prizes and e.status == SURRENDERED)):
                 continue
             for direction in ("toward", "away"):
                 out.append(
@@ -112,6 +118,12 @@ def candidate_commands(state: BattleState, ship_id: str, station: str) -> list[d
                 )
         out.append(base | {"type": "aid_gunners"})
         out.append(base | {"type": "break_off"})
+        if state.config.boarding and ship.docked is None:
+            # §5.2 Dock: any ship adjacent, in the fight or surrendered
+            for e in state.ships.values():
+                alongside = e.id != ship_id and state.band(ship_id, e.id) == "adjacent"
+                if alongside and e.status in (ACTIVE, SURRENDERED):
+                    out.append(base | {"type": "dock", "target": e.id})
     elif station.startswith("gunner:"):
         t = int(station.split(":")[1])
         if state.step == Step.ATTACK:
@@ -158,6 +170,9 @@ def candidate_commands(state: BattleState, ship_id: str, station: str) -> list[d
             kind = "restore_system" if system in ship.offline else "offline_system"
             out.append(base | {"type": kind, "system": system})
         out.append(base | {"type": "jump"})
+    if state.step == Step.ACTIONS and state.config.boarding and station == boarding_station(ship):
+        for e in boarding_targets(state, ship):
+            out.append(base | {"type": "boarding_action", "target": e.id})
     for vacant in vacant_stations(ship):
         if vacant != station:
             out.append(base | {"type": "change_station", "station": station, "to": vacant})
@@ -307,7 +322,7 @@ def _target(
         return None
     if enemy_only and (target.side == ship.side or target.status == SURRENDERED):
         return None
-    if target.status in (WRECKED, ESCAPED, JUMPED):
+    if target.status in (WRECKED, ESCAPED, JUMPED, CAPTURED):
         return None
     return target
 
@@ -373,6 +388,19 @@ def _break_off(state: BattleState, ship: ShipState, data: Mapping[str, Any]) -> 
     return ship.thrust_pool > 0 and all(
         state.band(ship.id, e.id) == "distant" for e in enemies(state, ship)
     )
+
+
+def _dock(state: BattleState, ship: ShipState, data: Mapping[str, Any]) -> bool:
+    """`dock` (§5.2): a ship in the battle or surrendered, neither docked, adjacent, Thrust."""
+    target = _target(state, ship, data["target"], enemy_only=False)
+    return target is not None and dock_refusal(state, ship, target) is None
+
+
+def _boarding_action(state: BattleState, ship: ShipState, data: Mapping[str, Any]) -> bool:
+    """`boarding_action` (§13.4): an enemy in the battle or surrendered, adjacent or docked,
+    no boarders already aboard."""
+    target = _target(state, ship, data["target"], enemy_only=False)
+    return target is not None and boarding_refusal(state, ship, target) is None
 
 
 def _ce_pilot(state: BattleState, ship: ShipState, data: Mapping[str, Any]) -> bool:
@@ -500,6 +528,8 @@ _ON_TURN: dict[str, Callable[[BattleState, ShipState, Mapping[str, Any]], bool |
     "move": _move,
     "aid_gunners": _aid_gunners,
     "break_off": _break_off,
+    "dock": _dock,
+    "boarding_action": _boarding_action,
     "improve_initiative": _always,
     "repair": _repair,
     "reload": _reload,
@@ -528,6 +558,8 @@ _LABELS: dict[str, str] = {
     "attack": "Fire turret {turret} at {target}",
     "launch_missiles": "Launch missiles at {target}",
     "sensor_lock": "Sensor lock on {target}",
+    "dock": "Dock with {target}",
+    "boarding_action": "Board {target}",
     "repair": "Repair {location}",
     "ce_fire": "Fire turret {turret_1} at {target}",
     "range_check": "Range check: {wish} range to {target}",

@@ -115,6 +115,7 @@ ESCAPED = "escaped"
 JUMPED = "jumped"
 DESTROYED = "destroyed"  # CE §13.1: Structure 0
 DISABLED = "disabled"  # CE §13.1: Power Plant destroyed
+CAPTURED = "captured"  # MgT2e §13.4: boarders took control of the ship
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,6 +259,10 @@ class ShipState:
     # Who runs the ship besides its crew's players (`gm_bot`): a tactic (the server's bot plays
     # it), "off" (taken back from the bot, also from its side's), None: not set.
     bot: str | None = None
+    # --- MgT2e docking and boarding (`RulesConfig.boarding`) ---
+    docked: str | None = None  # the ship this one is docked with (both ships record it)
+    boarded_by: str | None = None  # boarders aboard who take control (§13.4 exceptional)
+    boarded_round: int = 0  # the round they came aboard
 
     # --- derived values (RULES §10.B.4 effects applied to the design) ---
 
@@ -418,6 +423,12 @@ class ShipState:
     def coordinate_dm(self) -> int:
         """CE Coordinate Crew: +1 on the next crew check while points are left (§6.A)."""
         return 1 if self.coordinate > 0 else 0
+
+    @property
+    def helpless(self) -> bool:
+        """Cannot manoeuvre: no Thrust, or nobody able at the helm (a docking it cannot
+        refuse, `RulesConfig.dock_helpless_willing`)."""
+        return self.thrust <= 0 or self.crew_at("pilot") is None
 
     @property
     def is_active(self) -> bool:

@@ -27,6 +27,7 @@ from gameserver.rules.battle_state import (
 )
 from gameserver.rules.ship_state import (
     ACTIVE,
+    CAPTURED,
     DESTROYED,
     DISABLED,
     ESCAPED,
@@ -54,6 +55,7 @@ from gameserver.rules.views import (
 __all__ = [
     "ACTIVE",
     "BATTLE_DECODERS",
+    "CAPTURED",
     "DESTROYED",
     "DISABLED",
     "ESCAPED",

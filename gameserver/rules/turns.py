@@ -15,6 +15,8 @@ from gameserver.rules.decision import refuse
 from gameserver.rules.effects import REPAIRABLE
 from gameserver.rules.resolution import weapon_reach_error
 from gameserver.rules.state import (
+    ACTIVE,
+    CAPTURED,
     ESCAPED,
     JUMPED,
     SURRENDERED,
@@ -53,7 +55,29 @@ def target_ship(
         refuse("target_surrendered", f"{target.name} has surrendered")
     if target.status in (ESCAPED, JUMPED):
         refuse("target_gone", f"{target.name} has left the battle")
+    if target.status == CAPTURED:
+        refuse("target_captured", f"{target.name} has been captured")
     return target
+
+
+def boarding_station(ship: ShipState) -> str:
+    """Who leads a boarding action (MgT2e §6.B Marines, §13.4 "the two Chief Security
+    Officers (or Captains)"): the crews hold no marine station, so the captain, and the
+    pilot on a ship without one (as for surrender)."""
+    return "captain" if "captain" in ship.design.stations else "pilot"
+
+
+def boarding_targets(state: BattleState, ship: ShipState) -> list[ShipState]:
+    """Ships a boarding action may target now (§13.4): of another side, in the fight or
+    surrendered (§13.1 "Boarding can follow"), adjacent or docked with this one, and no
+    boarders already taking them."""
+    out = []
+    for s in state.ships.values():
+        if s.side == ship.side or s.status not in (ACTIVE, SURRENDERED) or s.boarded_by:
+            continue
+        if ship.docked == s.id or state.band(ship.id, s.id) == "adjacent":
+            out.append(s)
+    return out
 
 
 _NEEDED_MAX = 256
@@ -104,6 +128,14 @@ def _stations_needed(state: BattleState, ship: ShipState) -> list[str]:
     if step == Step.ACTIONS:
         if "captain" not in ship.done and ship.crew_at("captain"):
             out.insert(0, "captain")
+        elif (
+            state.config.boarding
+            and boarding_station(ship) == "pilot"
+            and "pilot" not in ship.done
+            and ship.crew_at("pilot")
+            and boarding_targets(state, ship)
+        ):
+            out.insert(0, "pilot")
         if (
             "sensors" not in ship.done
             and ship.crew_at("sensors")

@@ -320,12 +320,12 @@ def candidates(state: BattleState, ship: ShipState, station: str) -> list[dict[s
     if station == "engineer":
         out.extend(base | {"type": "ce_repair", "system": k} for k in repairable(ship))
     if station not in ship.done:
-        # §6.A Change Positions: to a station nobody able holds, acting there this turn
-        out.extend(
-            base | {"type": "change_station", "station": station, "to": s}
-            for s in ship.design.station_ids()
-            if s != station and ship.crew_at(s) is None
-        )
+        # §6.A Change Positions: to a station nobody able holds, acting there this turn; or
+        # hold it as well as one's own (§3.A, §1.5: DM -2 per extra task)
+        for s in ship.design.station_ids():
+            if s != station and ship.crew_at(s) is None:
+                out.append(base | {"type": "change_station", "station": station, "to": s})
+                out.append(base | {"type": "hold_station", "station": station, "to": s})
     out.append(base | {"type": "end_step", "station": station})
     out.append(base | {"type": "surrender"})
     return out

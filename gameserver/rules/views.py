@@ -135,6 +135,9 @@ def public_view(state: BattleState) -> dict[str, Any]:
             | power_view(s)
             | fuel_view(s)
             | ({"undetected": sorted(s.undetected)} if s.undetected else {})
+            # docking and boarding (MgT2e), only while set: other battles keep their view
+            | ({"docked": s.docked} if s.docked else {})
+            | ({"boarded_by": s.boarded_by} if s.boarded_by else {})
             # only once the GM set it: logs written before per-ship bots keep their view
             | ({"bot": s.bot} if s.bot is not None else {})
         )

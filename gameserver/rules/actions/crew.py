@@ -67,9 +67,17 @@ def change_station(ctx: DecideContext, cmd: ChangeStation, ship: ShipState, stat
 @handles(HoldStation)
 def hold_station(ctx: DecideContext, cmd: HoldStation, ship: ShipState, station: str) -> None:
     """The crew member at `station` also holds `cmd.to` (vacant or its holder incapacitated),
-    on their ship's turn in their station's step; they act there from the next round."""
-    if ctx.state.ruleset.is_ce:
-        refuse("wrong_ruleset", "in a CE battle a crew member changes positions instead")
+    on their ship's turn in their station's step; they act there from the next round. CE
+    (§3.A "any number of people may share any other position", a minor action like Change
+    Positions): before they act this turn, and they act there at once; the helm only while
+    nobody able holds it (one pilot). Either way a check after a task at their other station
+    takes §1.5's DM -2 (`task_dm`)."""
+    ce = ctx.state.ruleset.is_ce
+    if ce and station in ship.done:
+        refuse(
+            "already_acted",
+            f"the {station_name(station)} has acted this turn: hold a station before acting",
+        )
     if cmd.to not in ship.design.station_ids():
         refuse("unknown_station", f"{ship.name} has no {station_name(cmd.to)} station")
     holder = ship.crew_at(station)
@@ -84,11 +92,14 @@ def hold_station(ctx: DecideContext, cmd: HoldStation, ship: ShipState, station:
         )
     ctx.valid()
     crew = tuple(replace(c, covers=(*c.covers, cmd.to)) if c is holder else c for c in ship.crew)
-    fields: dict[str, Any] = done(ship, station) | {"crew": crew, "moved": ship.moved | {cmd.to}}
+    fields: dict[str, Any] = {"crew": crew}
+    if not ce:
+        fields = done(ship, station) | {"crew": crew, "moved": ship.moved | {cmd.to}}
+    when = "this turn" if ce else "from next round"
     ctx.emit(
         "station_held",
         {"ship": ship.id, "crew": holder.name, "station": holder.station, "also": cmd.to},
         f"{ship.name}: {holder.name} holds the {station_name(cmd.to)} station as well as the"
-        f" {station_name(holder.station)} station (acting there from next round).",
+        f" {station_name(holder.station)} station (acting there {when}).",
         ships={ship.id: fields},
     )

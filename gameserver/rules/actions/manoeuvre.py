@@ -9,10 +9,20 @@ from typing import Any
 
 from gameserver.rules.commands import AidGunners, BreakOff, Move
 from gameserver.rules.decision import DecideContext, done, handles, refuse, task, task_dm
-from gameserver.rules.leaving import leave
+from gameserver.rules.leaving import leave, undock
 from gameserver.rules.resolution import aid_gunners
 from gameserver.rules.state import ESCAPED, ShipState, Step, pair_key
 from gameserver.rules.turns import enemies, target_ship
+
+
+def cast_off(ctx: DecideContext, ship: ShipState) -> None:
+    """A docked ship whose pilot spends Thrust moving (or breaking off) casts off first: the
+    pair separates (engine DEFAULT; RULES.md says nothing of undocking)."""
+    if ship.docked is None:
+        return
+    other = ctx.state.ships.get(ship.docked)
+    name = other.name if other is not None else ship.docked
+    undock(ctx, ship.id, f"{ship.name} casts off from {name}.")
 
 
 @handles(Move, step=Step.MANOEUVRE, stations=("pilot",))
@@ -29,6 +39,7 @@ def move(ctx: DecideContext, cmd: Move, ship: ShipState, station: str) -> None:
     if cmd.direction == "away" and band == "distant":
         refuse("already_distant", "already at Distant: use break_off to leave the battle")
     ctx.valid()
+    cast_off(ctx, ship)
     key = pair_key(ship.id, target.id)
     delta = -cmd.thrust if cmd.direction == "toward" else cmd.thrust
     moves = dict(st.moves)
@@ -89,6 +100,7 @@ def break_off(ctx: DecideContext, cmd: BreakOff, ship: ShipState, station: str) 
     if ship.thrust_pool <= 0:
         refuse("not_enough_thrust", "no Thrust left this round")
     ctx.valid()
+    cast_off(ctx, ship)
     moves = dict(st.moves)
     for e in foes:
         key = pair_key(ship.id, e.id)

@@ -7,9 +7,9 @@ Purely computational: dice only from the `Dice` given, in Part A's order.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from gameserver.rules.config import RulesConfig
 from gameserver.rules.dice import Dice
@@ -111,24 +111,48 @@ class Side:
 
 @dataclass(frozen=True, slots=True)
 class Opposed:
-    """§1.2 opposed check: who won, the deciding Effects and how many re-rolls it took."""
+    """§1.2 opposed check: who won, the deciding Effects and how many re-rolls it took;
+    `check_a` and `check_b` are the deciding checks themselves (for the log's roll card)."""
 
     a_wins: bool
     effect_a: int
     effect_b: int
     rerolls: int
+    check_a: Any = field(default=None, compare=False, repr=False)
+    check_b: Any = field(default=None, compare=False, repr=False)
 
 
-def opposed(dice: Dice, a: Side, b: Side, max_rolls: int = 1000) -> Opposed:
+class _Rolled(Protocol):
+    @property
+    def effect(self) -> int: ...
+
+
+def ce_roll(dice: Dice, side: Side) -> CeCheck:
+    """One CE side's check (§1.2): what `opposed` rolls unless told otherwise."""
+    return check(dice, side.skill, side.characteristic, side.dm, hasty=side.hasty)
+
+
+def opposed(
+    dice: Dice,
+    a: Side,
+    b: Side,
+    max_rolls: int = 1000,
+    roll: Callable[[Dice, Side], _Rolled] = ce_roll,
+) -> Opposed:
     """§1.2: both roll (a first); higher Effect wins even if both failed (A2); equal Effects:
-    higher characteristic; equal again: both re-roll in the same order."""
+    higher characteristic; equal again: both re-roll in the same order.
+
+    `roll` is one side's check: CE's by default; MgT2e passes its own (§1.2 reads the same in
+    both rulesets, only the check differs: the MgT2e characteristic DMs, §1.3)."""
     for rerolls in range(max_rolls):
-        ca = check(dice, a.skill, a.characteristic, a.dm, hasty=a.hasty)
-        cb = check(dice, b.skill, b.characteristic, b.dm, hasty=b.hasty)
+        ca = roll(dice, a)
+        cb = roll(dice, b)
         if ca.effect != cb.effect:
-            return Opposed(ca.effect > cb.effect, ca.effect, cb.effect, rerolls)
+            return Opposed(ca.effect > cb.effect, ca.effect, cb.effect, rerolls, ca, cb)
         if a.characteristic != b.characteristic:
-            return Opposed(a.characteristic > b.characteristic, ca.effect, cb.effect, rerolls)
+            return Opposed(
+                a.characteristic > b.characteristic, ca.effect, cb.effect, rerolls, ca, cb
+            )
     raise RuleViolation("opposed_undecided", "the opposed check tied too many times")
 
 

@@ -6,12 +6,20 @@ Purely computational: dice only from the `Dice` given, in Part A's order.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from gameserver.rules.dice import Dice, roll
 from gameserver.rules.errors import RuleViolation
-from gameserver.rules.resolution_ce.checks import CeCheck, Opposed, Side, check, opposed
+from gameserver.rules.resolution_ce.checks import (
+    CeCheck,
+    Opposed,
+    Side,
+    ce_roll,
+    check,
+    opposed,
+)
 from gameserver.rules.resolution_ce.damage import damage_hits
 from gameserver.rules.tables_ce import BAND_INDEX, BANDS, HAZARD_DM
 
@@ -95,12 +103,18 @@ class Boarding:
 
 
 def boarding(
-    dice: Dice, attacker: Side, defender: Side, band: str | None, docked: bool
+    dice: Dice,
+    attacker: Side,
+    defender: Side,
+    band: str | None,
+    docked: bool,
+    roll: Callable[[Dice, Side], Any] = ce_roll,
 ) -> Boarding:
-    """§13.4: opposed INT Tactics; the winner's own Effect picks the row (A15)."""
+    """§13.4: opposed INT Tactics; the winner's own Effect picks the row (A15). `roll` is one
+    side's check (CE's; MgT2e boarding passes its own, `rules.actions.boarding`)."""
     if not docked and band != "adjacent":
         raise RuleViolation("out_of_range", "boarding needs adjacent range or docking")
-    o = opposed(dice, attacker, defender)
+    o = opposed(dice, attacker, defender, roll=roll)
     who = "attacker" if o.a_wins else "defender"
     effect = o.effect_a if o.a_wins else o.effect_b
     if effect < 0:

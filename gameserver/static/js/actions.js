@@ -11,8 +11,8 @@ import { rangesOf, shipsOf } from "./model.js";
 const REACTIONS = new Set(["evasive_action", "sand", "point_defence", "no_reaction", "dodge", "fire_sand", "ce_point_defence", "trigger_screens"]);
 const ORDER = [
   "evasive_action", "sand", "point_defence", "dodge", "fire_sand", "ce_point_defence", "trigger_screens", "no_reaction",
-  "attack", "ce_fire", "launch_missiles", "ce_launch", "ce_pilot", "range_check", "sensor_targeting", "ce_captain", "ce_repair", "move", "aid_gunners", "sensor_lock", "electronic_warfare",
-  "repair", "overload_plant", "overload_drive", "offline_system", "restore_system",
+  "attack", "ce_fire", "launch_missiles", "ce_launch", "ce_pilot", "range_check", "sensor_targeting", "ce_captain", "ce_repair", "move", "dock", "aid_gunners", "sensor_lock", "electronic_warfare",
+  "board", "boarding_action", "repair", "overload_plant", "overload_drive", "offline_system", "restore_system",
   "reload", "improve_initiative", "break_off", "plot_jump", "jump", "change_station", "hold_station", "end_step", "surrender",
 ];
 const VERB = {
@@ -29,6 +29,9 @@ const VERB = {
   launch_missiles: "Launch",
   move: "Engage thrust",
   aid_gunners: "Aid gunners",
+  dock: "Dock",
+  board: "Board",
+  boarding_action: "Board",
   break_off: "Break off",
   evasive_action: "Evade",
   sand: "Cast sand",
@@ -65,6 +68,9 @@ const TITLE = {
   trigger_screens: "Trigger screens",
   launch_missiles: "Launch missiles",
   move: "Manoeuvre",
+  dock: "Dock (Average Piloting; an unwilling ship opposes, you at −2)",
+  board: "Boarding action (opposed INT Tactics)",
+  boarding_action: "Boarding action (opposed INT Tactics; adjacent or docked)",
   evasive_action: "Evasive action",
   sand: "Sandcaster",
   point_defence: "Point defence",
@@ -77,7 +83,7 @@ const TITLE = {
   offline_system: "Shed load: take a system offline",
   restore_system: "Bring a system back online",
   change_station: "Take over a station nobody able holds (from next round)",
-  hold_station: "Hold it as well as your own (from next round; DM −2 per extra task in a step)",
+  hold_station: "Hold it as well as your own (MgT2e from next round, CE at once; DM −2 per extra task in a step or CE turn)",
   reload: "Reload",
   end_step: "Done for this step",
 };
@@ -101,6 +107,9 @@ const ALWAYS_PICK = {
   launch_missiles: ["target", "weapons"],
   move: ["target", "direction"],
   sensor_lock: ["target"],
+  dock: ["target"],
+  board: ["target"],
+  boarding_action: ["target"],
   repair: ["location"],
   offline_system: ["system"],
   restore_system: ["system"],

@@ -147,6 +147,12 @@ function shipCard(ship, sideIndex, isActing, isMine, byId, wasHit, tactic) {
   ship.sensor_lock
     ? h("p.small", { testid: `lock-${ship.id}` }, h("span.muted", null, "Sensor lock on "), byId.get(ship.sensor_lock)?.name ?? ship.sensor_lock)
     : null,
+  ship.docked
+    ? h("p.small", { testid: `docked-${ship.id}` }, h("span.muted", null, "Docked with "), byId.get(ship.docked)?.name ?? ship.docked)
+    : null,
+  ship.boarded_by
+    ? h("p.small.notice.warn", { testid: `boarded-${ship.id}` }, "Boarders from ", byId.get(ship.boarded_by)?.name ?? ship.boarded_by, " are taking control")
+    : null,
   ship.power ? powerLine(ship) : null,
   ship.fuel ? fuelLine(ship) : null,
   turrets.length

@@ -9,6 +9,11 @@ import { h, label, signed } from "./dom.js";
 const GM_TYPES = /^(gm_|ruling|undo|house)/;
 const DICE_SHOWN = 12;
 const CHECK_KEYS = { check: "Check", tactics: "Tactics check", opposed: "Opposing check" };
+// Opposed checks named for what they are (docking: §5.2 Dock; boarding: §13.4).
+const CHECK_NAMES = {
+  docking: { check: "Piloting", opposed: "Their pilot" },
+  boarding: { check: "Boarders' Tactics", opposed: "Defenders' Tactics" },
+};
 
 /**
  * @param {any} event  the engine's Event.to_dict() @param {boolean} fresh  animate it
@@ -88,12 +93,22 @@ export function rollCard(event, shipOf) {
       if (t) rows.push(checkRow("Tactics check", t, dice.slice(2, 4)));
       used = dice.length;
     }
+    // an opposed check shows its deciding roll: each tie re-rolled both sides' 2D before it
+    if (d.opposed && Number(d.rerolls) > 0) used = 4 * Number(d.rerolls);
     for (const [key, name] of Object.entries(CHECK_KEYS)) {
       const c = d[key];
       if (!c || typeof c !== "object" || c.roll === undefined || event.type === "initiative_rolled") continue;
-      const n = Math.max(2, dice.length - used - (key === "check" && d.opposed ? 2 : 0));
-      rows.push(checkRow(name, c, dice.slice(used, used + Math.min(n, 3))));
+      const n = d.opposed && d.damage_dice !== undefined ? 2 : Math.max(2, dice.length - used - (key === "check" && d.opposed ? 2 : 0));
+      rows.push(checkRow(CHECK_NAMES[event.type]?.[key] ?? name, c, dice.slice(used, used + Math.min(n, 3))));
       used += Math.min(n, 3);
+    }
+    if (event.type === "boarding" && Number(d.damage) > 0) {
+      // §13.4 read for MgT2e: the boarded ship's Hull damage, no armour
+      const n = Number(d.damage_dice) || 0;
+      rows.push(h("li", { dataset: { roll: "damage" } }, h("span.roll-name", null, "Damage"), " ",
+        diceFaces(dice.slice(used, used + n)), " = ", h("strong", null, String(d.damage)), " (no armour)",
+        d.hull_after !== undefined ? ` → Hull ${d.hull_after}` : ""));
+      used += n;
     }
   }
   if (!rows.length) return null;

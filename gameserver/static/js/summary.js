@@ -35,6 +35,8 @@ export function battleSummary(events, view) {
       }
       blow(e, d.attacker, d.target, d.attack?.hit ? Number(d.attack.damage) : 0, (d.criticals ?? []).length);
     }
+    // boarders' damage to the boarded ship (§13.4) counts as dealt by the boarding ship
+    if (e.type === "boarding" && Number(d.damage) > 0) blow(e, d.ship, d.target, Number(d.damage), (d.criticals ?? []).length);
     if (e.type === "salvo_resolved") {
       const from = launcher.get(d.id);
       const row = rows.get(from);

@@ -170,7 +170,8 @@ def test_a_hold_out_of_turn_or_from_another_station_is_refused() -> None:
     assert b.refuse(hold, captain).code == "not_your_station"
     ce = Battle(make_scenario("merchant_trader", "courier", "long", ruleset="CE"))
     ce_hold = {"type": "hold_station", "ship_id": "a", "station": "engineer", "to": "pilot"}
-    assert ce.refuse(ce_hold, rules.GM).code == "wrong_ruleset"
+    # CE allows holding a station as well (§3.A), only one nobody able holds
+    assert ce.refuse(ce_hold, rules.GM).code == "station_manned"
 
 
 def _captain_holds_sensors(**config: Any) -> Battle:

@@ -118,7 +118,16 @@ def test_direct_lists_equal_the_dry_run_with_ce_missiles(data: st.DataObject, se
     assert _visit(data, seed_, _same_lists, first=CE_MISSILE_PRESETS) > 0
 
 
-STATUSES = ["active", "wrecked", "surrendered", "escaped", "jumped", "destroyed", "disabled"]
+STATUSES = [
+    "active",
+    "wrecked",
+    "surrendered",
+    "escaped",
+    "jumped",
+    "destroyed",
+    "disabled",
+    "captured",
+]
 CE_SYSTEMS = ["bridge", "bridge", "sensors", "turret:0", "turret:1", "m_drive", "power_plant"]
 EDGY_BANDS = [*BANDS, "adjacent", "distant", "distant"]  # the edges, where moves stop
 WEAPON_STATES = ["ok", "ok", "bane", "disabled", "destroyed"]
@@ -170,6 +179,10 @@ def _perturbed(data: st.DataObject, state: rules.BattleState) -> rules.BattleSta
             fields["hasty"] = not ship.hasty
         if some("delay"):
             fields["delay"] = draw(st.sampled_from([0, 1, 2]))
+        if some("docked"):
+            fields["docked"] = draw(st.sampled_from([None, *state.ships]))
+        if some("boarded_by"):
+            fields["boarded_by"] = draw(st.sampled_from([None, *state.ships]))
         if state.ruleset.is_ce and some("systems"):
             hits = st.sampled_from([0, 1, 2, 2, 3])
             hit = draw(st.dictionaries(st.sampled_from(CE_SYSTEMS), hits, max_size=3))
@@ -264,6 +277,10 @@ def _old_label(state: rules.BattleState, data: Mapping[str, Any]) -> str:
         return f"Launch missiles at {target}"
     if t == "sensor_lock":
         return f"Sensor lock on {target}"
+    if t == "dock":
+        return f"Dock with {target}"
+    if t == "boarding_action":
+        return f"Board {target}"
     if t == "repair":
         return f"Repair {str(data.get('location', '')).replace('_', ' ')}"
     if t == "ce_fire":

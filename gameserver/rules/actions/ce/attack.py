@@ -18,6 +18,8 @@ from gameserver.rules.decision import (
     done,
     handles,
     refuse,
+    task,
+    task_dm,
 )
 from gameserver.rules.errors import RuleViolation
 from gameserver.rules.pending import PendingAttack
@@ -58,7 +60,11 @@ def fire(ctx: DecideContext, cmd: CeFire, ship: ShipState, station: str) -> None
         pending,
         f"{ship.name} fires {n} weapon{'s' if n > 1 else ''} of turret {cmd.turret + 1}"
         f" at {target.name} ({band_text(band)} range).",
-        {ship.id: {"fired": ship.fired | set(weapons)} | done(ship, station)},
+        {
+            ship.id: {"fired": ship.fired | set(weapons)}
+            | done(ship, station)
+            | task(ctx, ship, station)
+        },
         resolve_attack,
     )
 
@@ -84,6 +90,7 @@ def resolve_attack(ctx: DecideContext, pending: PendingAttack) -> None:
     shots: list[dict[str, Any]] = []
     queued: list[dict[str, Any]] = []
     coordinate = attacker.coordinate
+    extra = task_dm(ctx, attacker, f"gunner:{pending.turret}")
     for flat in pending.weapons:
         kind = attacker.weapon_kind(flat)
         att = ce.AttackerDMs(
@@ -97,6 +104,7 @@ def resolve_attack(ctx: DecideContext, pending: PendingAttack) -> None:
             bridge_hits=hits(attacker, "bridge"),
             sensors_hits=hits(attacker, "sensors"),
             hasty=attacker.hasty,
+            other_dm=extra,
         )
         coordinate = max(0, coordinate - 1)
         dfn = ce.DefenderDMs(evasive_dm=target.evasive_dm, dodge=pending.evasive_dm < 0)

@@ -5,30 +5,35 @@ Purely computational.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from gameserver.rules import resolution_ce as ce
 from gameserver.rules.actions.ce.common import enemy, manned
 from gameserver.rules.actions.ce.damage import crew_damage, hull_fields, working_hull
 from gameserver.rules.commands import Board
-from gameserver.rules.decision import DecideContext, done, handles, refuse
+from gameserver.rules.decision import DecideContext, done, handles, refuse, task, task_dm
 from gameserver.rules.leaving import after_leave
 from gameserver.rules.state import SURRENDERED, CrewState, ShipState, Step
 from gameserver.rules.tables_ce import characteristic_dm
 from gameserver.rules.turns_ce import ce_skill
 
 
-def _tactician(ship: ShipState) -> CrewState | None:
-    """The ship's chief security officer: its captain, else its best INT Tactics aboard."""
+def ce_tactics(c: CrewState) -> int:
+    """A crew member's CE INT Tactics DMs (§1.3 CE column)."""
+    return ce.skill_dm(ce_skill(c, "tactics")) + characteristic_dm(c.char("INT"))
+
+
+def tactician(ship: ShipState, score: Callable[[CrewState], int] = ce_tactics) -> CrewState | None:
+    """The ship's chief security officer: its captain, else its best INT Tactics aboard
+    (`score`: the ruleset's DMs; MgT2e boarding passes its own)."""
     captain = ship.crew_at("captain")
     if captain is not None:
         return captain
     able = [c for c in ship.crew if c.able]
     if not able:
         return None
-    return max(
-        able, key=lambda c: ce.skill_dm(ce_skill(c, "tactics")) + characteristic_dm(c.char("INT"))
-    )
+    return max(able, key=score)
 
 
 @handles(Board, step=Step.TURN, stations=("captain",))
@@ -42,12 +47,15 @@ def board(ctx: DecideContext, cmd: Board, ship: ShipState, station: str) -> None
     target = enemy(st, ship, cmd.target)
     band = st.band(ship.id, target.id)
     captain = manned(ship, station)
-    defender = _tactician(target)
+    defender = tactician(target)
     if band != "adjacent":
         refuse("out_of_range", "boarding needs adjacent range (the engine models no docking)")
     ctx.valid()
     attacker_side = ce.Side(
-        ce_skill(captain, "tactics"), captain.char("INT"), ship.boarding_dm, ship.hasty
+        ce_skill(captain, "tactics"),
+        captain.char("INT"),
+        ship.boarding_dm + task_dm(ctx, ship, station),
+        ship.hasty,
     )
     defender_side = (
         ce.Side(ce_skill(defender, "tactics"), defender.char("INT"), target.boarding_dm)
@@ -62,7 +70,7 @@ def board(ctx: DecideContext, cmd: Board, ship: ShipState, station: str) -> None
     crew_fields, crew_notes = crew_damage(ctx, target, report.crew_hits, [])
     fields |= crew_fields
     ships: dict[str, dict[str, Any]] = {ship.id: {"boarding_dm": out["next_attacker_dm"]}}
-    ships[ship.id] |= done(ship, station)
+    ships[ship.id] |= done(ship, station) | task(ctx, ship, station)
     fields["boarding_dm"] = out["next_defender_dm"]
     if out["defender_loses_reactions"]:
         fields["reactions"] = 0

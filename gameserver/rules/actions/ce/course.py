@@ -104,13 +104,15 @@ def simultaneous_next(state: BattleState) -> bool:
 
 def turn_fields(ship: ShipState) -> dict[str, Any]:
     """The ship's own action starts (§3.A): its Evasive Maneuvers lapse (#14), and this turn's
-    Line Up, Sensor Targeting and Coordinate Crew start from nothing."""
+    Line Up, Sensor Targeting and Coordinate Crew start from nothing, as do the tasks of
+    people holding two stations (§1.5)."""
     fields: dict[str, Any] = {
         "evasive_dm": 0,
         "line_up_dm": 0,
         "targeting": {},
         "coordinate": 0,
         "hasty": False,
+        "tasks": frozenset(),
     }
     return {k: v for k, v in fields.items() if getattr(ship, k) != v}
 

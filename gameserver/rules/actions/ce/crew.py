@@ -11,7 +11,15 @@ from typing import Any
 from gameserver.rules import resolution_ce as ce
 from gameserver.rules.actions.ce.common import check_text, enemy, manned, spent
 from gameserver.rules.commands import CeCaptain, CePilot, CeRepair, RangeCheck, SensorTargeting
-from gameserver.rules.decision import DecideContext, band_text, done, handles, refuse
+from gameserver.rules.decision import (
+    DecideContext,
+    band_text,
+    done,
+    handles,
+    refuse,
+    task,
+    task_dm,
+)
 from gameserver.rules.leaving import leave
 from gameserver.rules.state import DISABLED, ESCAPED, ShipState, Step, pair_key
 from gameserver.rules.tables_ce import BANDS
@@ -38,7 +46,7 @@ def pilot_action(ctx: DecideContext, cmd: CePilot, ship: ShipState, station: str
         ctx.dice,
         ce_skill(pilot, "piloting"),
         pilot.char("DEX"),
-        ship.coordinate_dm,
+        ship.coordinate_dm + task_dm(ctx, ship, station),
         hasty=ship.hasty,
     )
     granted = ce.grant(cmd.action, c)
@@ -49,7 +57,9 @@ def pilot_action(ctx: DecideContext, cmd: CePilot, ship: ShipState, station: str
         "ce_pilot",
         {"ship": ship.id, "action": cmd.action, "check": c.to_dict(), "grants": granted},
         f"{ship.name}'s pilot: {what} ({check_text(c)}): {effect}.",
-        ships={ship.id: {field: granted} | done(ship, station) | spent(ship)},
+        ships={
+            ship.id: {field: granted} | done(ship, station) | spent(ship) | task(ctx, ship, station)
+        },
     )
 
 
@@ -71,9 +81,8 @@ def sensor_targeting(
         target.design.stealth,
         hits(ship, "sensors"),
     )
-    c = ce.check(
-        ctx.dice, ce_skill(op, "comms"), op.char("EDU"), dm + ship.coordinate_dm, hasty=ship.hasty
-    )
+    dm += ship.coordinate_dm + task_dm(ctx, ship, station)
+    c = ce.check(ctx.dice, ce_skill(op, "comms"), op.char("EDU"), dm, hasty=ship.hasty)
     granted = ce.grant("sensor_targeting", c)
     targeting = dict(ship.targeting) | {target.id: granted}
     ctx.emit(
@@ -81,7 +90,12 @@ def sensor_targeting(
         {"ship": ship.id, "target": target.id, "check": c.to_dict(), "grants": granted},
         f"{ship.name}'s sensors target {target.name} ({check_text(c)}):"
         f" {f'gunners {granted:+d}' if granted else 'no lock'}.",
-        ships={ship.id: {"targeting": targeting} | done(ship, station) | spent(ship)},
+        ships={
+            ship.id: {"targeting": targeting}
+            | done(ship, station)
+            | spent(ship)
+            | task(ctx, ship, station)
+        },
     )
 
 
@@ -91,7 +105,13 @@ def captain_action(ctx: DecideContext, cmd: CeCaptain, ship: ShipState, station:
     Increase Initiative (+Effect next turn only, §4.A.2); both Leadership (SOC)."""
     captain = manned(ship, station)
     ctx.valid()
-    c = ce.check(ctx.dice, ce_skill(captain, "leadership"), captain.char("SOC"), hasty=ship.hasty)
+    c = ce.check(
+        ctx.dice,
+        ce_skill(captain, "leadership"),
+        captain.char("SOC"),
+        task_dm(ctx, ship, station),
+        hasty=ship.hasty,
+    )
     granted = ce.grant(cmd.action, c)
     if cmd.action == "coordinate_crew":
         fields: dict[str, Any] = {"coordinate": granted}
@@ -103,7 +123,7 @@ def captain_action(ctx: DecideContext, cmd: CeCaptain, ship: ShipState, station:
         "ce_captain",
         {"ship": ship.id, "action": cmd.action, "check": c.to_dict(), "grants": granted},
         f"{ship.name}'s captain: {cmd.action.replace('_', ' ')} ({check_text(c)}): {text}.",
-        ships={ship.id: fields | done(ship, station)},
+        ships={ship.id: fields | done(ship, station) | task(ctx, ship, station)},
     )
 
 
@@ -122,7 +142,8 @@ def range_check(ctx: DecideContext, cmd: RangeCheck, ship: ShipState, station: s
     other = best_navigator(target)
     ctx.valid()
     band = st.band(ship.id, target.id)
-    a = ce.Side(ce_skill(nav, "navigation"), nav.char("EDU"), ship.coordinate_dm, ship.hasty)
+    dm = ship.coordinate_dm + task_dm(ctx, ship, station)
+    a = ce.Side(ce_skill(nav, "navigation"), nav.char("EDU"), dm, ship.hasty)
     b = (
         ce.Side(ce_skill(other, "navigation"), other.char("EDU"), 0, target.hasty)
         if other is not None
@@ -152,7 +173,7 @@ def range_check(ctx: DecideContext, cmd: RangeCheck, ship: ShipState, station: s
         f"Range check {ship.name} ({o.effect_a:+d}) against {target.name} ({o.effect_b:+d}):"
         f" {winner.name} wins; {band_text(band)}"
         + (f" -> {band_text(after)}." if after != band else " holds."),
-        ships={ship.id: done(ship, station) | spent(ship)},
+        ships={ship.id: done(ship, station) | spent(ship) | task(ctx, ship, station)},
         battle={"ranges": ranges},
     )
     st = ctx.state
@@ -182,7 +203,7 @@ def repair(ctx: DecideContext, cmd: CeRepair, ship: ShipState, station: str) -> 
         eng.char("EDU"),
         cmd.system,
         n,
-        dm=ship.coordinate_dm,
+        dm=ship.coordinate_dm + task_dm(ctx, ship, station),
         hasty=ship.hasty,
         cfg=ctx.cfg,
     )
@@ -205,5 +226,5 @@ def repair(ctx: DecideContext, cmd: CeRepair, ship: ShipState, station: str) -> 
         },
         f"{ship.name}'s damage control on the {name} ({check_text(res.check)}):"
         f" {res.repairs} hit(s) repaired, {res.hits_after} left.",
-        ships={ship.id: fields | done(ship, station) | spent(ship)},
+        ships={ship.id: fields | done(ship, station) | spent(ship) | task(ctx, ship, station)},
     )

@@ -18,7 +18,15 @@ from gameserver.rules.actions.ce.damage import (
     working_hull,
 )
 from gameserver.rules.commands import CeLaunch, CeReload, JamMissiles
-from gameserver.rules.decision import DecideContext, band_text, done, handles, refuse
+from gameserver.rules.decision import (
+    DecideContext,
+    band_text,
+    done,
+    handles,
+    refuse,
+    task,
+    task_dm,
+)
 from gameserver.rules.errors import RuleViolation
 from gameserver.rules.pending import PendingSalvo, Salvo
 from gameserver.rules.state import BattleState, ShipState, Step
@@ -52,6 +60,7 @@ def launch(ctx: DecideContext, cmd: CeLaunch, ship: ShipState, station: str) -> 
         bridge_hits=hits(ship, "bridge"),
         sensors_hits=hits(ship, "sensors"),
         hasty=ship.hasty,
+        other_dm=task_dm(ctx, ship, station),
     )
     try:  # the refusals come before any die; a smart missile rolls none
         res = ce.missile_launch(
@@ -95,7 +104,7 @@ def launch(ctx: DecideContext, cmd: CeLaunch, ship: ShipState, station: str) -> 
         ships={
             ship.id: {"ammo": tuple(ammo), "fired": ship.fired | set(racks)}
             | done(ship, station)
-            | (spent(ship) if res.check is not None else {})
+            | (spent(ship) | task(ctx, ship, station) if res.check is not None else {})
         },
         battle={"salvos": (*st.salvos, salvo), "next_id": salvo.id + 1},
     )
@@ -304,7 +313,7 @@ def jam_missiles(ctx: DecideContext, cmd: JamMissiles, ship: ShipState, station:
         ce_skill(op, "comms"),
         op.char("INT"),
         total,
-        dm=ship.coordinate_dm,
+        dm=ship.coordinate_dm + task_dm(ctx, ship, station),
         hasty=ship.hasty,
     )
     stopped = chain.removed
@@ -321,6 +330,6 @@ def jam_missiles(ctx: DecideContext, cmd: JamMissiles, ship: ShipState, station:
         "jam_missiles",
         {"ship": ship.id, "totals": list(chain.totals), "stopped": chain.removed},
         f"{ship.name}'s sensors jam {chain.removed} of {total} missile(s).",
-        ships={ship.id: done(ship, station) | spent(ship)},
+        ships={ship.id: done(ship, station) | spent(ship) | task(ctx, ship, station)},
         battle={"salvos": tuple(salvos)},
     )
