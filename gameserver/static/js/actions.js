@@ -165,20 +165,31 @@ function outOfRange(ctx, names) {
   if (!m || !ctx.weapons) return null;
   const ships = shipsOf(ctx.state);
   const me = ships.find((s) => s.id === ctx.shipId);
-  const kinds = [...new Set((me?.turrets?.[Number(m[1])]?.weapons ?? []).map((w) => w.kind ?? w))];
-  const guns = kinds.filter((k) => ctx.weapons[k]?.direct_fire && ctx.weapons[k]?.max_band);
-  // A missile rack reaches any band: range is not the reason then.
-  if (!guns.length || kinds.some((k) => /missile/.test(k))) return null;
-  const reach = Math.max(...guns.map((k) => BANDS.indexOf(ctx.weapons[k].max_band)));
+  const reach = turretReach(me?.turrets?.[Number(m[1])], ctx.weapons);
+  if (!reach) return null;
   const enemies = ships.filter((s) => s.side !== me?.side && String(s.status ?? "active") === "active");
-  const bands = enemies.map((s) => {
-    const r = rangesOf(ctx.state).find((x) => (x.a === me.id && x.b === s.id) || (x.b === me.id && x.a === s.id));
-    return { name: names.get(s.id) ?? s.name, band: String(r?.band ?? "") };
-  });
-  if (!bands.length || bands.some((b) => BANDS.indexOf(b.band) <= reach)) return null;
+  const bands = enemies.map((s) => ({ name: names.get(s.id) ?? s.name, band: String(bandTo(ctx.state, me.id, s.id) ?? "") }));
+  if (!bands.length || bands.some((b) => BANDS.indexOf(b.band) <= reach.band)) return null;
   const where = bands.map((b) => `${b.name} is at ${label(b.band)} range`).join("; ");
-  const what = guns.map((k) => `${label(k)} reaches ${label(ctx.weapons[k].max_band)}`).join(", your ");
-  return `Out of range: ${where}; your ${what} at most. Your pilot can close in during the Manoeuvre step.`;
+  return `Out of range: ${where}; your ${reach.parts.join(", your ")} at most. Your pilot can close in during the Manoeuvre step.`;
+}
+
+/**
+ * How far a turret's direct-fire weapons reach, from the server's weapon table: the farthest
+ * band's index in BANDS and the words per weapon kind ("Beam laser reaches Medium"). Null when
+ * range cannot be why it has no shot: a missile rack reaches any band, and without the table
+ * nothing is known.
+ * @returns {{band: number, parts: string[]} | null}
+ */
+export function turretReach(turret, weapons) {
+  if (!turret || !weapons) return null;
+  const kinds = [...new Set((turret.weapons ?? []).map((w) => w.kind ?? w))];
+  const guns = kinds.filter((k) => weapons[k]?.direct_fire && weapons[k]?.max_band);
+  if (!guns.length || kinds.some((k) => /missile/.test(k))) return null;
+  return {
+    band: Math.max(...guns.map((k) => BANDS.indexOf(weapons[k].max_band))),
+    parts: guns.map((k) => `${label(k)} reaches ${label(weapons[k].max_band)}`),
+  };
 }
 
 /** An option value: a plain id stays as is ("s1"), anything else is JSON ("[0,1,2]"). */
@@ -228,8 +239,9 @@ export function systemLabel(id) {
   return id === "m_drive" ? "M-Drive" : label(id);
 }
 
-function bandTo(state, a, b) {
-  const r = (state?.ranges ?? []).find((x) => (x.a === a && x.b === b) || (x.a === b && x.b === a));
+/** The band between two ships, as the view's range ladder holds it. */
+export function bandTo(state, a, b) {
+  const r = rangesOf(state).find((x) => (x.a === a && x.b === b) || (x.a === b && x.b === a));
   return r?.band;
 }
 

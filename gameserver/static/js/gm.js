@@ -7,6 +7,7 @@ import { BOT_TACTICS, TACTIC_HELP, botTactic } from "./bots.js";
 import { h, label, replace, stationLabel } from "./dom.js";
 import { BANDS } from "./lobby.js";
 import { rangesOf, shipsOf } from "./model.js";
+import { followVolley, volleyControls } from "./volley.js";
 
 /**
  * @typedef {{shipId: string, station: string, name: string, commands: any[] | null}} NpcStation
@@ -33,6 +34,7 @@ export function renderGm(root, ctx) {
         h("label.check", { title: "The server passes (or takes no reaction for) the stations nobody holds aboard a ship a player commands, as soon as they are awaited" },
           h("input", { type: "checkbox", testid: "gm-autopass", checked: ctx.autoPass, onChange: (e) => ctx.setAutoPass(e.target.checked) }),
           " Idle crew of player ships pass by themselves"),
+        h("div.volley-report", { testid: "gm-volley" }),
         h("div", { testid: "gm-npc-list" }),
         h("div", { testid: "gm-bots" })),
       form,
@@ -93,8 +95,9 @@ function drawNpc(section, npc, ctx) {
   replace(list, npc.isOver
     ? h("p.muted", { testid: "gm-npc-none" }, "The battle is over: no station acts any more.")
     : shown.length
-      ? [passable.length > 1 ? passAll(passable, ctx) : null, shown.map((x) => npcStation(x, ctx))]
+      ? [passable.length > 1 ? passAll(passable, ctx) : null, volleyControls(shown, ctx), shown.map((x) => npcStation(x, ctx))]
       : h("p.muted", { testid: "gm-npc-none" }, "No station without a player is waiting: the players (or the bot) have the move."));
+  followVolley(/** @type {HTMLElement} */ (section.querySelector('[data-testid="gm-volley"]')), npc, ctx);
 }
 
 /**

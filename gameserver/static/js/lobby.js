@@ -7,6 +7,7 @@ import { h, humanMessage, label, replace, stationLabel } from "./dom.js";
 import { CHARS, formatSkills, parseCharacter, parseSkills, skillWarnings } from "./crew.js";
 import { designFrom, designStations, designerForm } from "./designer.js";
 import { FLEET_NAME_MAX, checkFleet, fleetOf } from "./fleets.js";
+import { rulesBody, rulesControls } from "./rulesform.js";
 import { FLEETS_MAX, loadName, loadSeat, readFleets, saveName, saveSeat, writeFleets } from "./storage.js";
 
 export const BANDS = ["adjacent", "close", "short", "medium", "long", "very_long", "distant"];
@@ -98,6 +99,7 @@ function renderCreate(panel, presets, ctx) {
   /** @type {HTMLSelectElement | null} */
   let rulesetSelect = null;
   const fleetsBox = h("fieldset.fleets", { style: { "margin-top": "12px" }, testid: "fleets" });
+  const rules = rulesControls(model); // detection, jump limit, house rules (model.detection…)
 
   const drawShips = () => {
     drawSolo();
@@ -339,6 +341,7 @@ function renderCreate(panel, presets, ctx) {
         onChange: (e) => {
           const before = presetFamily(model.ruleset);
           model.ruleset = e.target.value;
+          rules.ruleset();
           if (presetFamily(model.ruleset) !== before) {
             // each ruleset has its own ships (RULES §14): start from its pair of presets
             model.ships = defaultShips(presets, model.ruleset);
@@ -349,6 +352,7 @@ function renderCreate(panel, presets, ctx) {
         h("option", { value: "MGT2E_2022" }, "MgT2e (2022)"),
         h("option", { value: "CE" }, "Cepheus Engine"))),
     ),
+    rules.detection,
     h("fieldset", { style: { "margin-top": "12px" } },
       h("legend", null, "Sides"),
       h("div.row", null, model.sides.map((s, idx) => field(`side-${s.id}`, `Side ${idx + 1}`, h("input", {
@@ -371,6 +375,7 @@ function renderCreate(panel, presets, ctx) {
       }, "+ Add ship"),
     ),
     fleetsBox,
+    rules.advanced,
     h("fieldset", { style: { "margin-top": "12px" } },
       h("legend", null, "Solo mode"),
       h("div.row", null,
@@ -436,6 +441,7 @@ function renderCreate(panel, presets, ctx) {
               try {
                 const fleet = checkFleet(raw, (r) => presetsFor(presets, r).map((p) => p.id), model.sides.map((s) => s.id));
                 model.ruleset = fleet.ruleset;
+                rules.ruleset();
                 if (rulesetSelect) rulesetSelect.value = fleet.ruleset;
                 for (const side of fleet.sides) {
                   const mine = model.sides.find((s) => s.id === side.id);
@@ -558,6 +564,7 @@ export function scenarioBody(model, solo = null) {
     ships,
     starting_range: model.range,
     round_limit: model.roundLimit,
+    ...rulesBody(model),
   };
   if (solo) {
     const others = ships.filter((_, i) => i !== solo.ship).map((s) => [s.id, solo.tactic]);
