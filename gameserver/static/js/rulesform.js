@@ -36,9 +36,13 @@ export const RULE_OPTIONS = [
   { key: "extra_task_penalty", family: "MGT2E", default: true, text: "One person at two stations: DM −2 for each extra task in a step", help: "RULES §1.5; off: no penalty" },
   { key: "sand_once_per_turret_per_round", family: "MGT2E", default: true, text: "Each sandcaster turret reacts at most once a round" },
   { key: "radiation_rads", family: "MGT2E", default: true, text: "Radiation weapons record the rads the crew takes" },
+  { key: "boarding", family: "MGT2E", default: true, text: "Docking and boarding", help: "RULES §6.B, §13.4: a pilot docks alongside, the captain leads boarders; off: neither is offered" },
+  { key: "dock_helpless_willing", family: "MGT2E", default: true, text: "A ship that cannot manoeuvre cannot refuse a dock", help: "No Thrust or nobody able at the helm: docking is Average Piloting, not opposed" },
+  { key: "boarding_surrendered_unopposed", family: "MGT2E", default: true, text: "A ship that surrendered is boarded without a roll" },
   { key: "ce_add_effect_to_damage", family: "CE", default: false, text: "The attack's Effect adds to ship damage", help: "CE #1: the personal-combat rule, off in the SRD's ship combat" },
   { key: "ce_pulse_penalty_stacks", family: "CE", default: true, text: "The pulse laser's −2 stacks with the range DM", help: "CE #2" },
   { key: "ce_fuel_effects", family: "CE", default: true, text: "Fuel hits leak and lose fuel", help: "CE §10.A.5; off: fuel hits are only counted" },
+  { key: "ce_extra_task_penalty", family: "CE", default: true, text: "One person at two stations: DM −2 for each extra task in a turn", help: "RULES §1.5; off: no penalty" },
 ];
 
 const familyOf = (ruleset) => (ruleset === "CE" ? "CE" : "MGT2E");
