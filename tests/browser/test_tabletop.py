@@ -99,10 +99,19 @@ def settled_seq(page: Page) -> str:
 
 def gm_passes_one_station(gm: Page) -> None:
     """The GM passes the first awaited station nobody plays (its turn or its reaction)."""
-    seq = settled_seq(gm)
     npc = gm.get_by_test_id("gm-npc")
     # The options shown are those of the current state (not a list left from an older one).
-    expect(npc).to_have_attribute("data-seq", seq)
+    # Read both seqs together: a seq read first may be gone before the options catch up (the
+    # bot or the idle-crew passes move the battle on), and would then never be shown.
+    handle = gm.wait_for_function(
+        """() => {
+          const view = document.querySelector('[data-testid=battle-view]');
+          const npc = document.querySelector('[data-testid=gm-npc]');
+          return /^\\d+$/.test(view?.dataset.seq ?? '') && npc?.dataset.seq === view.dataset.seq
+            && view.dataset.seq;
+        }"""
+    )
+    seq = str(handle.json_value())
     npc.get_by_test_id("npc-pass").first.click()
     expect(gm.get_by_test_id("battle-view")).not_to_have_attribute("data-seq", seq)
 
