@@ -48,6 +48,11 @@ def restarts(pod: dict[str, Any]) -> int:
     return sum(s.get("restartCount", 0) for s in pod["status"].get("containerStatuses") or [])
 
 
+SAMPLE_GAP_S = 1.5
+"""The longest gap between two /ready samples of `kill_redis` (two HTTP calls, then up to
+three kubectl calls a second)."""
+
+
 def ready_status(ip: str) -> int:
     """The game server's own readiness answer (what the kubelet's probe reads)."""
     try:
@@ -133,7 +138,12 @@ def test_redis_killed_mid_battle_loses_no_acked_event(
     outcome = crash.outcome
     assert outcome["back_s"] is not None, f"Redis and the servers never came back: {outcome}"
     assert outcome["redis_restarts"] >= 1, "the kubelet restarted the same pod's container"
-    assert outcome["first_503_s"] is not None, f"/ready never said 503 with Redis down: {outcome}"
+    if outcome["back_s"] > SAMPLE_GAP_S:
+        # Down for longer than the watch loop's gap between /ready samples (kubectl calls sit
+        # between them): some sample must have met the outage. A shorter one can fall between
+        # samples: CI once saw Redis restarted and every server ready 0.43 s after the kill,
+        # the first sample already answering 200 (every acked event was still there).
+        assert outcome["first_503_s"] is not None, f"/ready never said 503: {outcome}"
     aof = list((real_node.run_dir / "volumes" / namespace).rglob("*.aof"))
     assert aof, "the AOF lives on the claim's volume"
     assert any(p.stat().st_size > 0 for p in aof), aof
@@ -143,7 +153,7 @@ def test_redis_killed_mid_battle_loses_no_acked_event(
     assert acked_before_kill in {e["seq"] for e in played.log}
     gaps = crash.gaps
     print(
-        f"redis killed: /ready 503 after {outcome['first_503_s']:.2f}s, all back after "
+        f"redis killed: /ready 503 after {outcome['first_503_s']}s, all back after "
         f"{outcome['back_s']:.1f}s (kubelet saw NotReady: {outcome['kube_not_ready_seen']}); "
         f"/ready answers {outcome['ready_statuses']}; errors to players {dict(crash.errors)}; "
         f"{crash.acked_during} commands acked meanwhile; reconnects {len(gaps)}"
