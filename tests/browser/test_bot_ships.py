@@ -16,6 +16,7 @@ from tests.browser.test_tabletop import (
     _no_script_errors,
     _open,
     create_battle,
+    gm_options_seq,
     settled_seq,
     watched_page,
 )
@@ -54,8 +55,7 @@ def test_the_gm_hands_an_npc_ship_to_the_bot_in_one_click_and_takes_it_back(
     # Whatever the initiative, the GM never has to run Vengeance's stations now.
     npc = gm.get_by_test_id("gm-npc")
     for _ in range(8):
-        seq = settled_seq(gm)
-        expect(npc).to_have_attribute("data-seq", seq)
+        seq = gm_options_seq(gm)
         expect(npc.locator("[data-ship=s2]")).to_have_count(0)
         if npc.get_by_test_id("npc-pass").count() == 0:
             break

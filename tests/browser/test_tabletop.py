@@ -97,12 +97,11 @@ def settled_seq(page: Page) -> str:
     return view.get_attribute("data-seq") or ""
 
 
-def gm_passes_one_station(gm: Page) -> None:
-    """The GM passes the first awaited station nobody plays (its turn or its reaction)."""
-    npc = gm.get_by_test_id("gm-npc")
-    # The options shown are those of the current state (not a list left from an older one).
-    # Read both seqs together: a seq read first may be gone before the options catch up (the
-    # bot or the idle-crew passes move the battle on), and would then never be shown.
+def gm_options_seq(gm: Page) -> str:
+    """The seq of the GM's station options, once they are those of the page's current state
+    (not a list left from an older one). Both seqs are read together: a seq read first may be
+    gone before the options catch up (the bot or the idle-crew passes move the battle on),
+    and would then never be shown."""
     handle = gm.wait_for_function(
         """() => {
           const view = document.querySelector('[data-testid=battle-view]');
@@ -111,7 +110,13 @@ def gm_passes_one_station(gm: Page) -> None:
             && view.dataset.seq;
         }"""
     )
-    seq = str(handle.json_value())
+    return str(handle.json_value())
+
+
+def gm_passes_one_station(gm: Page) -> None:
+    """The GM passes the first awaited station nobody plays (its turn or its reaction)."""
+    npc = gm.get_by_test_id("gm-npc")
+    seq = gm_options_seq(gm)
     npc.get_by_test_id("npc-pass").first.click()
     expect(gm.get_by_test_id("battle-view")).not_to_have_attribute("data-seq", seq)
 
