@@ -14,7 +14,7 @@ import { logEntry } from "./log.js";
 import { resultCard } from "./result.js";
 import { battleSummary } from "./summary.js";
 import { awaitingKeys, initiativeOf, shipsOf, sidesOf } from "./model.js";
-import { BattleClient } from "./protocol.js";
+import { BattleClient, retryLater } from "./protocol.js";
 import { loadSeat, saveSeat } from "./storage.js";
 import { sideColour } from "./lobby.js";
 
@@ -373,7 +373,7 @@ export function enterBattle(root, battleId, ctx) {
         asked.delete(key);
         // Refused for speed (or sent while reconnecting): ask again, else the list stays
         // "Loading…" until the next event, and with the GM's turn awaited none comes.
-        if (err?.code === "rate_limited" || err?.code === "not_connected") scheduleNpcLegal(LEGAL_RETRY_MS);
+        if (retryLater(err)) scheduleNpcLegal(LEGAL_RETRY_MS);
       });
     }
   };

@@ -32,6 +32,13 @@ export class ServerError extends Error {
   }
 }
 
+/**
+ * A refusal that means "not taken, send it again soon": the connection's rate limit, or a
+ * request made while (re)connecting. Anything else is the server's answer to the request.
+ * @param {any} err
+ */
+export const retryLater = (err) => err?.code === "rate_limited" || err?.code === "not_connected";
+
 /** WebSocket URL of the server that served this page. */
 export function defaultSocketUrl(loc = window.location) {
   return `${loc.protocol === "https:" ? "wss:" : "ws:"}//${loc.host}/ws`;

@@ -14,12 +14,12 @@ import { bandTo, turretReach } from "./actions.js";
 import { h, humanMessage, label, replace, stationLabel } from "./dom.js";
 import { BANDS } from "./lobby.js";
 import { shipsOf } from "./model.js";
+import { retryLater } from "./protocol.js";
 
 /** Legal entries that fire guns at a target (MgT2e, CE), and those that launch missiles. */
 const GUNS = new Set(["attack", "ce_fire"]);
 const MISSILES = new Set(["launch_missiles", "ce_launch"]);
-/** A shot refused with one of these was not taken: sent again after RETRY_MS, MAX_TRIES times. */
-const RETRY_CODES = new Set(["rate_limited", "not_connected"]);
+/** A shot refused with `retryLater` was not taken: sent again after RETRY_MS, MAX_TRIES times. */
 const RETRY_MS = 1000;
 const MAX_TRIES = 3;
 
@@ -170,7 +170,7 @@ function pump() {
       () => v.lines.push({ station: shot.station, outcome: "fired", text: `${stationLabel(shot.station)} ${shot.what}.` }),
       (err) => {
         // Refused for speed or while reconnecting: the shot was not taken; try it again soon.
-        again = RETRY_CODES.has(err?.code) && (shot.tries = (shot.tries ?? 0) + 1) <= MAX_TRIES;
+        again = retryLater(err) && (shot.tries = (shot.tries ?? 0) + 1) <= MAX_TRIES;
         if (again) {
           v.queue.unshift(shot);
           return;
