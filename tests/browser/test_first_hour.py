@@ -132,6 +132,9 @@ def test_gm_undo_defaults_to_the_latest_event_and_asks_to_confirm(
     expect(player.get_by_test_id("hull-s1")).to_have_text("80 / 80")
     # After the undo the default is again the newest undoable event, and the GM can go further
     # back on purpose: the preview counts every event that goes.
+    # Read the GM's seq once its page has the undo batch too (read earlier, it could be the
+    # seq before the undo, which the default has already moved past).
+    expect(gm.get_by_test_id("battle-view")).to_have_attribute("data-seq", settled_seq(player))
     expect(undo_to).to_have_value(settled_seq(gm))
     older = undo_to.locator("option").nth(2).get_attribute("value") or ""
     undo_to.select_option(older)
